@@ -1,0 +1,29 @@
+//! Fingerprints the migrations so test templates are rebuilt whenever a migration changes.
+use std::{fs, path::Path};
+
+fn main() {
+    println!("cargo:rerun-if-changed=../migrations");
+    let mut files = Vec::new();
+    collect(Path::new("../migrations"), &mut files);
+    files.sort();
+    // FNV-1a: stable across Rust versions, unlike DefaultHasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for path in files {
+        for byte in path.to_string_lossy().bytes().chain(fs::read(&path).unwrap_or_default()) {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    println!("cargo:rustc-env=CATALOG_MIGRATIONS_HASH={hash:016x}");
+}
+
+fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! PostgreSQL access: the pool, embedded migrations, and error classification.
+
+pub mod constraints;
+
+use crate::config::DatabaseSettings;
+use crate::error::{Error, Result};
+use diesel::connection::SimpleConnection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::bb8::Pool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
+use std::time::Duration;
+
+pub use diesel_async::AsyncPgConnection as PgConn;
+
+pub type PgPool = Pool<AsyncPgConnection>;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
+
+/// Serializes concurrent `migrate` runs (several pods, a Job and a developer at once).
+const MIGRATION_LOCK_KEY: i64 = 0x00ca_7a10_9001;
+
+/// Builds the pool. Connections are opened lazily so a process can start (and report itself
+/// not ready) while the database is still down; every connection gets a statement timeout so a
+/// runaway query cannot hold a pooled connection forever.
+pub fn pool(settings: &DatabaseSettings) -> Result<PgPool> {
+    let statement_timeout_ms = settings.statement_timeout_ms;
+    let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+    manager_config.custom_setup = Box::new(move |url| {
+        let url = url.to_owned();
+        async move {
+            let mut conn = AsyncPgConnection::establish(&url).await?;
+            conn.batch_execute(&format!("SET statement_timeout = {statement_timeout_ms}"))
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::new_with_config(settings.url().expose(), manager_config);
+    Ok(Pool::builder()
+        .max_size(settings.pool_size)
+        .min_idle(Some(settings.pool_min_idle.min(settings.pool_size)))
+        .connection_timeout(Duration::from_millis(settings.connect_timeout_ms))
+        .build_unchecked(manager))
+}
+
+/// Checks out a connection and runs a trivial query: what readiness probes ask.
+pub async fn ping(pool: &PgPool) -> Result<()> {
+    let mut conn = pool.get().await?;
+    conn.batch_execute("SELECT 1").await.map_err(|e| Error::Unavailable(e.to_string()))
+}
+
+/// Applies pending migrations under an advisory lock; returns the versions applied.
+pub async fn migrate(url: &str) -> Result<Vec<String>> {
+    with_migration_connection(url, |conn| {
+        conn.run_pending_migrations(MIGRATIONS).map(|done| done.iter().map(|v| v.to_string()).collect())
+    })
+    .await
+}
+
+/// Reverts the last `steps` migrations; returns the versions reverted.
+pub async fn revert(url: &str, steps: usize) -> Result<Vec<String>> {
+    with_migration_connection(url, move |conn| {
+        let mut reverted = Vec::with_capacity(steps);
+        for _ in 0..steps {
+            if conn.applied_migrations()?.is_empty() {
+                break;
+            }
+            reverted.push(conn.revert_last_migration(MIGRATIONS)?.to_string());
+        }
+        Ok(reverted)
+    })
+    .await
+}
+
+/// Versions known to the binary and whether each is applied.
+pub async fn migration_status(url: &str) -> Result<Vec<(String, bool)>> {
+    with_migration_connection(url, |conn| {
+        let applied: Vec<String> = conn.applied_migrations()?.iter().map(|v| v.to_string()).collect();
+        let mut known: Vec<String> = diesel::migration::MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)?
+            .iter()
+            .map(|m| m.name().version().to_string())
+            .collect();
+        known.sort();
+        Ok(known.into_iter().map(|v| (v.clone(), applied.contains(&v))).collect())
+    })
+    .await
+}
+
+type MigrationResult<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// diesel's migration harness is synchronous: run it on a blocking thread through the async
+/// connection wrapper, holding the advisory lock for the whole run.
+async fn with_migration_connection<T, F>(url: &str, work: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut AsyncConnectionWrapper<AsyncPgConnection>) -> MigrationResult<T> + Send + 'static,
+{
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
+            .map_err(|e| Error::Unavailable(format!("cannot connect to the database: {e}")))?;
+        SimpleConnection::batch_execute(&mut conn, &format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
+        let outcome = work(&mut conn);
+        let _ = SimpleConnection::batch_execute(&mut conn, &format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"));
+        outcome.map_err(|e| Error::Internal(format!("migration failed: {e}")))
+    })
+    .await
+    .map_err(Error::internal)?
+}

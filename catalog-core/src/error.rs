@@ -1,0 +1,262 @@
+//! One error type for the whole service, and the single table that maps it to HTTP statuses,
+//! gRPC codes and stable machine-readable codes. Edges translate with these methods; they never
+//! invent their own mapping, so REST and gRPC cannot drift apart.
+
+use serde::Serialize;
+use std::fmt;
+
+/// The kinds of thing the catalog stores; names the error codes (`PRODUCT_NOT_FOUND`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Entity {
+    Product,
+    Variant,
+    Option,
+    OptionValue,
+    Brand,
+    Collection,
+    Tag,
+    Image,
+    PriceTier,
+    PriceTierRule,
+    Import,
+}
+
+impl Entity {
+    pub fn code_prefix(self) -> &'static str {
+        match self {
+            Entity::Product => "PRODUCT",
+            Entity::Variant => "VARIANT",
+            Entity::Option => "OPTION",
+            Entity::OptionValue => "OPTION_VALUE",
+            Entity::Brand => "BRAND",
+            Entity::Collection => "COLLECTION",
+            Entity::Tag => "TAG",
+            Entity::Image => "IMAGE",
+            Entity::PriceTier => "PRICE_TIER",
+            Entity::PriceTierRule => "PRICE_TIER_RULE",
+            Entity::Import => "IMPORT",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Entity::Product => "Product",
+            Entity::Variant => "Variant",
+            Entity::Option => "Option",
+            Entity::OptionValue => "Option value",
+            Entity::Brand => "Brand",
+            Entity::Collection => "Collection",
+            Entity::Tag => "Tag",
+            Entity::Image => "Image",
+            Entity::PriceTier => "Price tier",
+            Entity::PriceTierRule => "Price tier rule",
+            Entity::Import => "Import",
+        }
+    }
+}
+
+/// One failing field of a request: `field` is the request's own name for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{} not found", .0.label())]
+    NotFound(Entity),
+
+    /// Every failing field at once, never just the first.
+    #[error("invalid {} data", .entity.label().to_lowercase())]
+    Validation { entity: Entity, fields: Vec<FieldError> },
+
+    /// A uniqueness or state conflict; `code` is the stable code (`PRODUCT_SKU_EXISTS`).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String, field: Option<&'static str> },
+
+    #[error("version mismatch: expected {expected}, current {current}")]
+    VersionMismatch { expected: i32, current: i32 },
+
+    #[error("{0}")]
+    Unauthorized(String),
+
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+
+    #[error("too many requests")]
+    RateLimited { retry_after_secs: u64 },
+
+    #[error("{0}")]
+    PayloadTooLarge(String),
+
+    /// A request-level argument problem that belongs to no entity (bad organization id,
+    /// batch over the limit, tampered cursor).
+    #[error("{message}")]
+    InvalidArgument { field: &'static str, message: String },
+
+    /// A dependency (PostgreSQL, Redis, RabbitMQ, Auth) cannot be reached right now.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+
+    /// Anything else. The text is for logs only; callers see a generic message.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// gRPC status codes as plain values, so the mapping table lives here without tying the core
+/// to one gRPC library's version. `catalog-grpc` converts with `tonic::Code::from_i32`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
+pub enum GrpcCode {
+    InvalidArgument = 3,
+    NotFound = 5,
+    AlreadyExists = 6,
+    PermissionDenied = 7,
+    ResourceExhausted = 8,
+    FailedPrecondition = 9,
+    Aborted = 10,
+    Internal = 13,
+    Unavailable = 14,
+    Unauthenticated = 16,
+}
+
+impl Error {
+    pub fn validation(entity: Entity, fields: Vec<FieldError>) -> Self {
+        Error::Validation { entity, fields }
+    }
+
+    pub fn field(entity: Entity, field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Validation { entity, fields: vec![FieldError::new(field, message)] }
+    }
+
+    pub fn internal(err: impl fmt::Display) -> Self {
+        Error::Internal(err.to_string())
+    }
+
+    /// The stable code clients switch on.
+    pub fn code(&self) -> String {
+        match self {
+            Error::NotFound(e) => format!("{}_NOT_FOUND", e.code_prefix()),
+            Error::Validation { entity, .. } => format!("INVALID_{}_DATA", entity.code_prefix()),
+            Error::Conflict { code, .. } | Error::Forbidden { code, .. } => (*code).to_string(),
+            Error::VersionMismatch { .. } => "VERSION_MISMATCH".into(),
+            Error::Unauthorized(_) => "UNAUTHORIZED".into(),
+            Error::RateLimited { .. } => "RATE_LIMITED".into(),
+            Error::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE".into(),
+            Error::InvalidArgument { .. } => "INVALID_ARGUMENT".into(),
+            Error::Unavailable(_) => "SERVICE_UNAVAILABLE".into(),
+            Error::Internal(_) => "INTERNAL_ERROR".into(),
+        }
+    }
+
+    /// The one mapping table: (HTTP status, gRPC code).
+    pub fn status(&self) -> (u16, GrpcCode) {
+        match self {
+            Error::Validation { .. } | Error::InvalidArgument { .. } => (400, GrpcCode::InvalidArgument),
+            Error::Unauthorized(_) => (401, GrpcCode::Unauthenticated),
+            Error::Forbidden { .. } => (403, GrpcCode::PermissionDenied),
+            Error::NotFound(_) => (404, GrpcCode::NotFound),
+            Error::Conflict { .. } => (409, GrpcCode::AlreadyExists),
+            Error::VersionMismatch { .. } => (412, GrpcCode::Aborted),
+            Error::PayloadTooLarge(_) => (413, GrpcCode::ResourceExhausted),
+            Error::RateLimited { .. } => (429, GrpcCode::ResourceExhausted),
+            Error::Internal(_) => (500, GrpcCode::Internal),
+            Error::Unavailable(_) => (503, GrpcCode::Unavailable),
+        }
+    }
+
+    pub fn http_status(&self) -> u16 {
+        self.status().0
+    }
+
+    pub fn grpc_code(&self) -> GrpcCode {
+        self.status().1
+    }
+
+    /// Whether the message may be shown to the caller. Server-side failures are logged with
+    /// the request id and answered with a generic text.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Internal(_) => "Internal server error".into(),
+            Error::Unavailable(_) => "Service temporarily unavailable, retry later".into(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether retrying the same operation later may succeed (drives worker retries).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Unavailable(_))
+    }
+}
+
+impl From<bb8::RunError<diesel_async::pooled_connection::PoolError>> for Error {
+    fn from(err: bb8::RunError<diesel_async::pooled_connection::PoolError>) -> Self {
+        Error::Unavailable(format!("database pool: {err}"))
+    }
+}
+
+impl From<diesel::result::Error> for Error {
+    fn from(err: diesel::result::Error) -> Self {
+        crate::db::constraints::classify(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The whole mapping, row by row: a change to one edge's expectations shows up here.
+    #[test]
+    fn every_error_maps_to_one_http_status_grpc_code_and_code() {
+        let table: Vec<(Error, u16, GrpcCode, &str)> = vec![
+            (Error::NotFound(Entity::Product), 404, GrpcCode::NotFound, "PRODUCT_NOT_FOUND"),
+            (Error::field(Entity::Variant, "sku", "required"), 400, GrpcCode::InvalidArgument, "INVALID_VARIANT_DATA"),
+            (
+                Error::Conflict { code: "PRODUCT_SKU_EXISTS", message: "dup".into(), field: Some("sku") },
+                409,
+                GrpcCode::AlreadyExists,
+                "PRODUCT_SKU_EXISTS",
+            ),
+            (Error::VersionMismatch { expected: 1, current: 2 }, 412, GrpcCode::Aborted, "VERSION_MISMATCH"),
+            (Error::Unauthorized("no token".into()), 401, GrpcCode::Unauthenticated, "UNAUTHORIZED"),
+            (
+                Error::Forbidden { code: "LOCAL_ACCESS_DENIED", message: "no".into() },
+                403,
+                GrpcCode::PermissionDenied,
+                "LOCAL_ACCESS_DENIED",
+            ),
+            (Error::RateLimited { retry_after_secs: 1 }, 429, GrpcCode::ResourceExhausted, "RATE_LIMITED"),
+            (Error::PayloadTooLarge("big".into()), 413, GrpcCode::ResourceExhausted, "PAYLOAD_TOO_LARGE"),
+            (
+                Error::InvalidArgument { field: "organization_id", message: "bad".into() },
+                400,
+                GrpcCode::InvalidArgument,
+                "INVALID_ARGUMENT",
+            ),
+            (Error::Unavailable("db".into()), 503, GrpcCode::Unavailable, "SERVICE_UNAVAILABLE"),
+            (Error::Internal("boom".into()), 500, GrpcCode::Internal, "INTERNAL_ERROR"),
+        ];
+        for (err, http, grpc, code) in table {
+            assert_eq!(err.status(), (http, grpc), "{err:?}");
+            assert_eq!(err.code(), code);
+        }
+    }
+
+    #[test]
+    fn server_side_detail_never_reaches_the_caller() {
+        let err = Error::Internal("relation \"products\" does not exist".into());
+        assert!(!err.public_message().contains("products"));
+        let err = Error::Unavailable("connection refused 10.0.0.1".into());
+        assert!(!err.public_message().contains("10.0.0.1"));
+    }
+}

@@ -1,0 +1,73 @@
+use super::text_enum::text_enum;
+use crate::ids::{BrandId, LocalId, OrganizationId, ProductId};
+use crate::schema::products;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+text_enum!(
+    /// `activa | inactiva | archivada` are the seed's Spanish spellings, accepted on input.
+    ProductStatus { Active = "active" | "activa", Inactive = "inactive" | "inactiva", Archived = "archived" | "archivada" }
+);
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]
+#[diesel(table_name = products, check_for_backend(diesel::pg::Pg))]
+pub struct Product {
+    pub id: ProductId,
+    pub organization_id: OrganizationId,
+    pub local_id: Option<LocalId>,
+    pub brand_id: Option<BrandId>,
+    pub title: String,
+    pub slug: String,
+    pub sku: String,
+    pub barcode: Option<String>,
+    pub description: Option<String>,
+    pub status: ProductStatus,
+    pub product_type: Option<String>,
+    pub unit_of_measure: String,
+    pub alert_stock: i32,
+    pub has_variants: bool,
+    pub metadata: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = products)]
+pub struct NewProduct {
+    pub id: ProductId,
+    pub organization_id: OrganizationId,
+    pub local_id: Option<LocalId>,
+    pub brand_id: Option<BrandId>,
+    pub title: String,
+    pub slug: String,
+    pub sku: String,
+    pub barcode: Option<String>,
+    pub description: Option<String>,
+    pub status: ProductStatus,
+    pub product_type: Option<String>,
+    pub unit_of_measure: String,
+    pub alert_stock: i32,
+    pub has_variants: bool,
+    pub metadata: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = products)]
+pub struct ProductChanges {
+    pub local_id: Option<Option<LocalId>>,
+    pub brand_id: Option<Option<BrandId>>,
+    pub title: Option<String>,
+    pub slug: Option<String>,
+    pub sku: Option<String>,
+    pub barcode: Option<Option<String>>,
+    pub description: Option<Option<String>>,
+    pub status: Option<ProductStatus>,
+    pub product_type: Option<Option<String>>,
+    pub unit_of_measure: Option<String>,
+    pub alert_stock: Option<i32>,
+    pub has_variants: Option<bool>,
+    pub metadata: Option<serde_json::Value>,
+}

@@ -1,0 +1,153 @@
+use super::outbox::{self, EventDraft};
+use super::{changed_fields, check_version, found};
+use crate::db::PgConn;
+use crate::error::{Entity, Error, Result};
+use crate::ids::{BrandId, OrganizationId, ProductId};
+use crate::models::{Actor, Brand, BrandChanges, NewBrand};
+use crate::pagination::{Page, PageRequest};
+use crate::schema::{brands, products};
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use serde_json::json;
+
+const AGGREGATE: &str = "brand";
+
+fn live(org: OrganizationId) -> brands::BoxedQuery<'static, diesel::pg::Pg> {
+    brands::table.filter(brands::organization_id.eq(org)).filter(brands::deleted_at.is_null()).into_boxed()
+}
+
+/// The live row, locked for the rest of the transaction.
+async fn lock(conn: &mut PgConn, org: OrganizationId, id: BrandId) -> Result<Brand> {
+    let row = brands::table
+        .filter(brands::organization_id.eq(org))
+        .filter(brands::id.eq(id))
+        .filter(brands::deleted_at.is_null())
+        .select(Brand::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    found(row, Entity::Brand)
+}
+
+pub async fn create(conn: &mut PgConn, org: OrganizationId, actor: &Actor, mut new: NewBrand) -> Result<Brand> {
+    new.organization_id = org;
+    conn.transaction(async move |conn| {
+        let brand =
+            diesel::insert_into(brands::table).values(&new).returning(Brand::as_returning()).get_result(conn).await?;
+        let event = EventDraft::new(AGGREGATE, "created", brand.id, brand.version, json!({ "brand": &brand }));
+        outbox::append(conn, org, actor, vec![event]).await?;
+        Ok(brand)
+    })
+    .await
+}
+
+pub async fn find(conn: &mut PgConn, org: OrganizationId, id: BrandId) -> Result<Option<Brand>> {
+    Ok(live(org).filter(brands::id.eq(id)).select(Brand::as_select()).first(conn).await.optional()?)
+}
+
+pub async fn get(conn: &mut PgConn, org: OrganizationId, id: BrandId) -> Result<Brand> {
+    found(find(conn, org, id).await?, Entity::Brand)
+}
+
+/// One statement for any number of ids; missing and foreign ids are simply absent.
+pub async fn get_many(conn: &mut PgConn, org: OrganizationId, ids: &[BrandId]) -> Result<Vec<Brand>> {
+    Ok(live(org).filter(brands::id.eq_any(ids)).select(Brand::as_select()).load(conn).await?)
+}
+
+pub async fn list(conn: &mut PgConn, org: OrganizationId, page: &PageRequest) -> Result<Page<Brand>> {
+    let mut query = live(org).select(Brand::as_select()).limit(page.fetch_limit());
+    query = match (page.cursor, page.backward) {
+        (Some(c), false) => query.filter(brands::id.gt(c)).order(brands::id.asc()),
+        (Some(c), true) => query.filter(brands::id.lt(c)).order(brands::id.desc()),
+        (None, false) => query.order(brands::id.asc()),
+        (None, true) => query.order(brands::id.desc()),
+    };
+    Ok(Page::from_rows(query.load(conn).await?, page))
+}
+
+/// Applies `changes` if the caller's `expected_version` is current. A change that alters
+/// nothing keeps the version and publishes nothing.
+pub async fn update(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    id: BrandId,
+    expected_version: Option<i32>,
+    changes: BrandChanges,
+) -> Result<Brand> {
+    conn.transaction(async move |conn| {
+        let old = lock(conn, org, id).await?;
+        check_version(expected_version, old.version)?;
+        let new: Brand = diesel::update(brands::table.find(id))
+            .set((changes, brands::version.eq(old.version + 1), brands::updated_at.eq(Utc::now())))
+            .returning(Brand::as_returning())
+            .get_result(conn)
+            .await?;
+        let changes = changed_fields(&old, &new);
+        if changes.is_empty() {
+            diesel::update(brands::table.find(id))
+                .set((brands::version.eq(old.version), brands::updated_at.eq(old.updated_at)))
+                .execute(conn)
+                .await?;
+            return Ok(old);
+        }
+        let event =
+            EventDraft::new(AGGREGATE, "updated", id, new.version, json!({ "brand_id": id, "changes": changes }));
+        outbox::append(conn, org, actor, vec![event]).await?;
+        Ok(new)
+    })
+    .await
+}
+
+/// Soft delete. A brand still used by products is refused (409 `BRAND_HAS_PRODUCTS`) unless
+/// `force`, which detaches it from those products (each gets its `product.updated` event).
+pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: BrandId, force: bool) -> Result<()> {
+    conn.transaction(async move |conn| {
+        let brand = lock(conn, org, id).await?;
+        let in_use = products::table
+            .filter(products::organization_id.eq(org))
+            .filter(products::brand_id.eq(id))
+            .filter(products::deleted_at.is_null());
+        let mut events = Vec::new();
+        if force {
+            let detached: Vec<(ProductId, i32)> = diesel::update(in_use)
+                .set((
+                    products::brand_id.eq(None::<BrandId>),
+                    products::version.eq(products::version + 1),
+                    products::updated_at.eq(Utc::now()),
+                ))
+                .returning((products::id, products::version))
+                .get_results(conn)
+                .await?;
+            events.extend(detached.into_iter().map(|(product_id, version)| {
+                EventDraft::new(
+                    "product",
+                    "updated",
+                    product_id,
+                    version,
+                    json!({
+                        "product_id": product_id,
+                        "changes": { "brand_id": { "old": id, "new": null } },
+                    }),
+                )
+            }));
+        } else if diesel::select(diesel::dsl::exists(in_use)).get_result::<bool>(conn).await? {
+            return Err(Error::Conflict {
+                code: "BRAND_HAS_PRODUCTS",
+                message: "the brand is used by products; delete with force=true to detach them".into(),
+                field: None,
+            });
+        }
+        let version = brand.version + 1;
+        diesel::update(brands::table.find(id))
+            .set((brands::deleted_at.eq(Utc::now()), brands::version.eq(version), brands::updated_at.eq(Utc::now())))
+            .execute(conn)
+            .await?;
+        events.push(EventDraft::new(AGGREGATE, "deleted", id, version, json!({ "brand_id": id })));
+        outbox::append(conn, org, actor, events).await?;
+        Ok(())
+    })
+    .await
+}

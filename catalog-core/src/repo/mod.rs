@@ -1,0 +1,53 @@
+//! Repositories, one module per aggregate.
+//!
+//! Rules every function here follows:
+//! - it takes the caller's `OrganizationId` and every statement filters by it, so another
+//!   organization's rows are unreachable and indistinguishable from missing ones;
+//! - it takes `&mut PgConn`, which is either a pooled connection or an open transaction, so a
+//!   caller can compose several calls atomically;
+//! - a write appends its event to the outbox in the same transaction (see [`outbox`]);
+//! - a batch lookup is one statement, whatever its size.
+
+pub mod brands;
+pub mod collections;
+pub mod images;
+pub mod options;
+pub mod outbox;
+pub mod price_tiers;
+pub mod products;
+pub mod tags;
+pub mod variants;
+
+use crate::error::{Entity, Error, Result};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Fields whose value differs between two states of a row, as `{field: {old, new}}`; the
+/// bookkeeping columns are left out. Feeds the `data.changes` of `*.updated` events.
+pub fn changed_fields<T: Serialize>(old: &T, new: &T) -> Map<String, Value> {
+    const IGNORED: &[&str] = &["updated_at", "version", "created_at"];
+    let (Ok(Value::Object(old)), Ok(Value::Object(new))) = (serde_json::to_value(old), serde_json::to_value(new))
+    else {
+        return Map::new();
+    };
+    new.into_iter()
+        .filter(|(field, value)| !IGNORED.contains(&field.as_str()) && old.get(field) != Some(value))
+        .map(|(field, value)| {
+            let before = old.get(&field).cloned().unwrap_or(Value::Null);
+            (field, serde_json::json!({ "old": before, "new": value }))
+        })
+        .collect()
+}
+
+/// Optimistic concurrency: `expected` is the version the caller last saw (from `If-Match`).
+pub fn check_version(expected: Option<i32>, current: i32) -> Result<()> {
+    match expected {
+        Some(expected) if expected != current => Err(Error::VersionMismatch { expected, current }),
+        _ => Ok(()),
+    }
+}
+
+/// `Option<T>` → `T` or `NotFound(entity)`.
+pub fn found<T>(row: Option<T>, entity: Entity) -> Result<T> {
+    row.ok_or(Error::NotFound(entity))
+}

@@ -1,0 +1,132 @@
+//! The transactional outbox: events are rows written in the same transaction as the change they
+//! describe, so a committed write always has its event and a rolled-back one never does.
+
+use crate::db::PgConn;
+use crate::error::Result;
+use crate::ids::OrganizationId;
+use crate::models::Actor;
+use crate::schema::outbox;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub const SERVICE_NAME: &str = "catalog-service";
+pub const ENVELOPE_VERSION: &str = "1.0";
+
+/// What a write wants published: `catalog.{aggregate}.{action}` plus its data.
+#[derive(Debug, Clone)]
+pub struct EventDraft {
+    /// `product`, `variant`, `brand`, `price_tier`, ...
+    pub aggregate: &'static str,
+    /// `created`, `updated`, `deleted`, `activated`, ...
+    pub action: &'static str,
+    pub aggregate_id: Uuid,
+    /// The entity's `version` after the change (consumers drop stale copies with it).
+    pub aggregate_version: i32,
+    pub data: Value,
+}
+
+impl EventDraft {
+    pub fn new(
+        aggregate: &'static str,
+        action: &'static str,
+        aggregate_id: impl Into<Uuid>,
+        version: i32,
+        data: Value,
+    ) -> Self {
+        Self { aggregate, action, aggregate_id: aggregate_id.into(), aggregate_version: version, data }
+    }
+
+    pub fn event_type(&self) -> String {
+        format!("catalog.{}.{}", self.aggregate, self.action)
+    }
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = outbox)]
+struct NewOutboxRow {
+    event_id: Uuid,
+    organization_id: OrganizationId,
+    event_type: String,
+    aggregate_type: String,
+    aggregate_id: Uuid,
+    aggregate_version: i32,
+    payload: Value,
+}
+
+/// A stored event awaiting (or past) publication.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = outbox, check_for_backend(diesel::pg::Pg))]
+pub struct OutboxRow {
+    pub id: i64,
+    pub event_id: Uuid,
+    pub organization_id: OrganizationId,
+    pub event_type: String,
+    pub aggregate_type: String,
+    pub aggregate_id: Uuid,
+    pub aggregate_version: i32,
+    pub payload: Value,
+    pub created_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+}
+
+/// The message body as published (SPEC §6). Both `event` and `event_type` carry the name so
+/// consumers written against either documented shape work.
+pub fn envelope(event_id: Uuid, org: OrganizationId, actor: &Actor, draft: &EventDraft, at: DateTime<Utc>) -> Value {
+    let name = draft.event_type();
+    json!({
+        "event_id": event_id,
+        "event": name,
+        "event_type": name,
+        "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "service": SERVICE_NAME,
+        "version": ENVELOPE_VERSION,
+        "organization_id": org,
+        "aggregate_id": draft.aggregate_id,
+        "aggregate_version": draft.aggregate_version,
+        "data": draft.data,
+        "metadata": {
+            "user_id": actor.user_id,
+            "correlation_id": actor.correlation_id,
+        },
+    })
+}
+
+/// Appends events in one multi-row insert. Call inside the transaction of the write.
+pub async fn append(conn: &mut PgConn, org: OrganizationId, actor: &Actor, drafts: Vec<EventDraft>) -> Result<()> {
+    if drafts.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let rows: Vec<NewOutboxRow> = drafts
+        .iter()
+        .map(|draft| {
+            let event_id = Uuid::now_v7();
+            NewOutboxRow {
+                event_id,
+                organization_id: org,
+                event_type: draft.event_type(),
+                aggregate_type: draft.aggregate.to_string(),
+                aggregate_id: draft.aggregate_id,
+                aggregate_version: draft.aggregate_version,
+                payload: envelope(event_id, org, actor, draft, now),
+            }
+        })
+        .collect();
+    diesel::insert_into(outbox::table).values(&rows).execute(conn).await?;
+    Ok(())
+}
+
+/// The organization's events, oldest first (tests and diagnostics).
+pub async fn list_for_organization(conn: &mut PgConn, org: OrganizationId) -> Result<Vec<OutboxRow>> {
+    Ok(outbox::table
+        .filter(outbox::organization_id.eq(org))
+        .order(outbox::id.asc())
+        .select(OutboxRow::as_select())
+        .load(conn)
+        .await?)
+}

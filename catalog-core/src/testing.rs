@@ -1,0 +1,148 @@
+//! Test fixtures. Each test gets its own database, cloned from a template that was migrated
+//! once per migration set, so tests run in parallel and never see each other's rows.
+//!
+//! `TEST_DATABASE_ADMIN_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) names a
+//! role allowed to create databases.
+
+use crate::config::{DatabaseSettings, SecretUrl};
+use crate::db::{self, PgPool};
+use crate::ids::OrganizationId;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use std::time::Duration;
+
+const MIGRATIONS_HASH: &str = env!("CATALOG_MIGRATIONS_HASH");
+
+pub fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_ADMIN_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn database_url(name: &str) -> String {
+    let admin = admin_url();
+    let base = admin.rsplit_once('/').map(|(base, _)| base.to_string()).unwrap_or(admin);
+    format!("{base}/{name}")
+}
+
+/// A migrated database of its own, dropped when the value is dropped.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    pub pool: PgPool,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let template = ensure_template().await;
+        let name = format!("catalog_test_{}", uuid::Uuid::now_v7().simple());
+        let mut admin = admin_connection().await;
+        // Cloning fails while another session is connected to the template (a builder that
+        // is just finishing); that window is short, so retry briefly.
+        let mut attempt = 0;
+        loop {
+            match admin.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}")).await {
+                Ok(()) => break,
+                Err(e) if attempt < 50 && e.to_string().contains("being accessed by other users") => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("cannot create test database {name}: {e}"),
+            }
+        }
+        let url = database_url(&name);
+        let pool = db::pool(&Self::settings_for(&url)).unwrap_or_else(|e| panic!("pool for {name}: {e}"));
+        Self { name, url, pool }
+    }
+
+    pub fn settings_for(url: &str) -> DatabaseSettings {
+        DatabaseSettings {
+            url: Some(
+                serde_json::from_value::<SecretUrl>(serde_json::Value::String(url.to_string())).unwrap_or_default(),
+            ),
+            host: String::new(),
+            port: 5432,
+            name: String::new(),
+            user: String::new(),
+            password: Default::default(),
+            pool_size: 8,
+            pool_min_idle: 0,
+            connect_timeout_ms: 5000,
+            statement_timeout_ms: 30_000,
+        }
+    }
+
+    pub async fn conn(
+        &self,
+    ) -> bb8::PooledConnection<'_, diesel_async::pooled_connection::AsyncDieselConnectionManager<AsyncPgConnection>>
+    {
+        self.pool.get().await.unwrap_or_else(|e| panic!("connection to {}: {e}", self.name))
+    }
+
+    /// A fresh organization id: tests tell tenants apart with these.
+    pub fn org() -> OrganizationId {
+        OrganizationId::generate()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime; a plain thread with its own runtime avoids
+        // blocking on it.
+        let dropper = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async {
+                if let Ok(mut admin) = AsyncPgConnection::establish(&admin_url()).await {
+                    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                }
+            });
+        });
+        let _ = dropper.join();
+    }
+}
+
+async fn admin_connection() -> AsyncPgConnection {
+    AsyncPgConnection::establish(&admin_url())
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {} (is it running?): {e}", admin_url()))
+}
+
+/// Builds `catalog_tpl_<hash>` once, under an advisory lock shared by every test process.
+async fn ensure_template() -> String {
+    let template = format!("catalog_tpl_{MIGRATIONS_HASH}");
+    let mut admin = admin_connection().await;
+    admin.batch_execute("SELECT pg_advisory_lock(7265734)").await.unwrap_or_else(|e| panic!("template lock: {e}"));
+    let exists = template_exists(&mut admin, &template).await;
+    if !exists {
+        let building = format!("{template}_building");
+        let setup = async {
+            admin.batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)")).await?;
+            admin.batch_execute(&format!("CREATE DATABASE {building}")).await?;
+            db::migrate(&database_url(&building))
+                .await
+                .map_err(|e| diesel::result::Error::QueryBuilderError(e.to_string().into()))?;
+            // Only a fully migrated template gets the final name.
+            admin.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {template}")).await
+        };
+        if let Err(e) = setup.await {
+            let _ = admin.batch_execute("SELECT pg_advisory_unlock(7265734)").await;
+            panic!("cannot build test template {template}: {e}");
+        }
+    }
+    let _ = admin.batch_execute("SELECT pg_advisory_unlock(7265734)").await;
+    template
+}
+
+async fn template_exists(admin: &mut AsyncPgConnection, template: &str) -> bool {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    #[derive(QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        found: bool,
+    }
+    diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS found")
+        .bind::<diesel::sql_types::Text, _>(template)
+        .get_result::<Found>(admin)
+        .await
+        .map(|f| f.found)
+        .unwrap_or(false)
+}

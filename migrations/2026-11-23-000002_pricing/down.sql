@@ -1,0 +1,2 @@
+DROP TABLE price_tier_rules;
+DROP TABLE price_tiers;
