@@ -1,1 +1,101 @@
-fn main() {}
+//! `catalog-api`: the REST API for the web and mobile front ends (actix-web, port 8002).
+
+use catalog_core::auth::{Claims, mint_dev_token};
+use catalog_core::cli::SharedCommand;
+use catalog_core::config::{AuthMode, Settings};
+use catalog_core::health::HealthChecker;
+use catalog_core::ids::{LocalId, OrganizationId, UserId};
+use catalog_core::{cache, db, ops, process};
+use clap::{Parser, Subcommand};
+use std::sync::Arc;
+
+const SERVICE: &str = "catalog-api";
+
+#[derive(Debug, Parser)]
+#[command(name = SERVICE, version, about = "Catalog REST API (actix-web)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the REST API on API_HOST:API_PORT.
+    Serve,
+    /// Print a token for the local development auth mode (AUTH_MODE=dev).
+    DevToken {
+        #[arg(long)]
+        organization: OrganizationId,
+        #[arg(long)]
+        user: Option<UserId>,
+        #[arg(long, default_value = "dev@example.com")]
+        email: String,
+        /// Comma-separated permissions.
+        #[arg(long, default_value = "catalog:*", value_delimiter = ',')]
+        permissions: Vec<String>,
+        /// Comma-separated local ids the user may act for.
+        #[arg(long, value_delimiter = ',')]
+        locals: Vec<LocalId>,
+        #[arg(long, default_value_t = 15)]
+        ttl_minutes: i64,
+    },
+    #[command(flatten)]
+    Shared(SharedCommand),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let settings = process::start(SERVICE);
+    let outcome = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(run(cli.command, settings)),
+        Err(e) => Err(e.into()),
+    };
+    process::exit(SERVICE, outcome)
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(settings).await,
+        Command::DevToken { organization, user, email, permissions, locals, ttl_minutes } => {
+            anyhow::ensure!(settings.auth.mode == AuthMode::Dev, "dev-token needs AUTH_MODE=dev and AUTH_DEV_SECRET");
+            let now = chrono::Utc::now().timestamp();
+            let claims = Claims {
+                user_id: user.unwrap_or_else(UserId::generate),
+                email,
+                organization_id: organization,
+                roles: vec!["admin".into()],
+                permissions,
+                locals,
+                exp: now + ttl_minutes * 60,
+                iat: now,
+            };
+            println!("{}", mint_dev_token(settings.auth.dev_secret.expose(), &claims)?);
+            Ok(())
+        }
+        Command::Shared(shared) => catalog_core::cli::run(shared, &settings).await,
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let postgres = db::pool(&settings.database)?;
+    let redis = cache::pool(&settings.redis)?;
+    let health = HealthChecker::new(postgres).with_redis(redis).with_rabbitmq(&settings.rabbitmq, false);
+    let ops_state = actix_web::web::Data::new(ops::OpsState {
+        health: Arc::new(health),
+        registry: ops::registry(SERVICE),
+        service: SERVICE,
+    });
+    let addr = (settings.api.host.clone(), settings.api.port);
+    tracing::info!(host = %addr.0, port = addr.1, "REST API listening");
+    let mut server =
+        actix_web::HttpServer::new(move || actix_web::App::new().app_data(ops_state.clone()).configure(ops::configure))
+            // Kubernetes sends SIGTERM, then waits terminationGracePeriodSeconds: finish in-flight
+            // requests well within it.
+            .shutdown_timeout(20);
+    if settings.api.workers > 0 {
+        server = server.workers(settings.api.workers);
+    }
+    server.bind(addr)?.run().await?;
+    tracing::info!("REST API stopped");
+    Ok(())
+}

@@ -1,17 +1,23 @@
 //! The catalog's core: everything the three processes share. Binaries translate requests into
 //! calls here and results back; the rules live here.
 
+pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod health;
 pub mod ids;
 pub mod models;
+pub mod ops;
 pub mod pagination;
+pub mod process;
 pub mod repo;
 pub mod schema;
 mod schema_joins;
 pub mod seed;
+pub mod shutdown;
 pub mod slug;
 pub mod telemetry;
 #[cfg(feature = "testing")]

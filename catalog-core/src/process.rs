@@ -1,0 +1,28 @@
+//! Start-up shared by the three binaries: settings, logging, and the exit code on failure.
+
+use crate::config::Settings;
+
+/// Loads settings (exiting with a message naming the bad variable) and installs logging.
+pub fn start(service: &'static str) -> Settings {
+    let settings = match Settings::load() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("{service}: {e}");
+            std::process::exit(2);
+        }
+    };
+    crate::telemetry::init_logging(&settings.log);
+    settings
+}
+
+/// Maps a command's outcome to the process exit code, logging the failure.
+pub fn exit(service: &'static str, outcome: anyhow::Result<()>) -> std::process::ExitCode {
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(service, error = %format!("{e:#}"), "command failed");
+            eprintln!("{service}: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
