@@ -52,6 +52,19 @@ impl TestDb {
         Self { name, url, pool }
     }
 
+    /// An empty database with no migrations applied (migration tests).
+    pub async fn empty() -> Self {
+        let name = format!("catalog_test_{}", uuid::Uuid::now_v7().simple());
+        let mut admin = admin_connection().await;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+        let url = database_url(&name);
+        let pool = db::pool(&Self::settings_for(&url)).unwrap_or_else(|e| panic!("pool for {name}: {e}"));
+        Self { name, url, pool }
+    }
+
     pub fn settings_for(url: &str) -> DatabaseSettings {
         DatabaseSettings {
             url: Some(
