@@ -1,5 +1,7 @@
 //! Brand repository against a real PostgreSQL: tenancy, uniqueness, versions, soft delete.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use catalog_core::error::Error;
 use catalog_core::ids::BrandId;
 use catalog_core::ids::OrganizationId;

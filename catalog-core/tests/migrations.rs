@@ -1,6 +1,8 @@
 //! Migrations: they apply, revert completely, and re-apply to the identical schema; and the
 //! schema keeps the properties the repositories rely on.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use catalog_core::db;
 use catalog_core::testing::TestDb;
 use diesel::prelude::*;

@@ -3,14 +3,14 @@ use crate::ids::{BrandId, OrganizationId};
 use crate::schema::brands;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 text_enum!(
     /// Status of brands and collections.
     ActiveStatus { Active = "active" | "activa" | "activo", Inactive = "inactive" | "inactiva" | "inactivo" }
 );
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
 #[diesel(table_name = brands, check_for_backend(diesel::pg::Pg))]
 pub struct Brand {
     pub id: BrandId,

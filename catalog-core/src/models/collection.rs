@@ -3,9 +3,9 @@ use crate::ids::{CollectionId, OrganizationId};
 use crate::schema::collections;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
 #[diesel(table_name = collections, check_for_backend(diesel::pg::Pg))]
 pub struct Collection {
     pub id: CollectionId,

@@ -2,9 +2,9 @@ use crate::ids::{ImageId, OrganizationId, ProductId, VariantId};
 use crate::schema::{product_images, variant_images};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
 #[diesel(table_name = product_images, check_for_backend(diesel::pg::Pg))]
 pub struct ProductImage {
     pub id: ImageId,
@@ -30,7 +30,7 @@ pub struct NewProductImage {
     pub is_primary: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
 #[diesel(table_name = variant_images, check_for_backend(diesel::pg::Pg))]
 pub struct VariantImage {
     pub id: ImageId,

@@ -2,10 +2,10 @@ use crate::ids::{OptionId, OptionValueId, OrganizationId};
 use crate::schema::{product_option_values, product_options};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// An organization-level option definition (Color, Talla).
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
 #[diesel(table_name = product_options, check_for_backend(diesel::pg::Pg))]
 pub struct ProductOption {
     pub id: OptionId,
@@ -35,7 +35,7 @@ pub struct ProductOptionChanges {
 }
 
 /// One ordered value of an option (Rojo, M).
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
 #[diesel(table_name = product_option_values, check_for_backend(diesel::pg::Pg))]
 pub struct OptionValue {
     pub id: OptionValueId,

@@ -3,9 +3,9 @@ use crate::schema::{price_tier_rules, price_tiers};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
 #[diesel(table_name = price_tiers, check_for_backend(diesel::pg::Pg))]
 pub struct PriceTier {
     pub id: PriceTierId,
@@ -44,7 +44,7 @@ pub struct PriceTierChanges {
     pub is_active: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
 #[diesel(table_name = price_tier_rules, check_for_backend(diesel::pg::Pg))]
 pub struct PriceTierRule {
     pub id: PriceTierRuleId,

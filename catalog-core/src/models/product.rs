@@ -3,14 +3,14 @@ use crate::ids::{BrandId, LocalId, OrganizationId, ProductId};
 use crate::schema::products;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 text_enum!(
     /// `activa | inactiva | archivada` are the seed's Spanish spellings, accepted on input.
     ProductStatus { Active = "active" | "activa", Inactive = "inactive" | "inactiva", Archived = "archived" | "archivada" }
 );
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
 #[diesel(table_name = products, check_for_backend(diesel::pg::Pg))]
 pub struct Product {
     pub id: ProductId,

@@ -3,11 +3,11 @@ use crate::ids::{OrganizationId, TagId};
 use crate::schema::tags;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 text_enum!(TagType { Category = "category", Feature = "feature", Promotion = "promotion", Custom = "custom" });
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
 #[diesel(table_name = tags, check_for_backend(diesel::pg::Pg))]
 pub struct Tag {
     pub id: TagId,

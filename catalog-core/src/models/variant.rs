@@ -3,9 +3,9 @@ use crate::schema::product_variants;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
 #[diesel(table_name = product_variants, check_for_backend(diesel::pg::Pg))]
 pub struct Variant {
     pub id: VariantId,

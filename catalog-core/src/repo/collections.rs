@@ -1,1 +1,543 @@
-//! collections repository.
+//! Collections: a per-organization tree (parent_id) of product groupings, many-to-many with
+//! products through `collection_products`.
+
+use super::outbox::{self, EventDraft};
+use super::{changed_fields, check_version, found};
+use crate::db::PgConn;
+use crate::error::{Entity, Error, FieldError, Result};
+use crate::ids::{CollectionId, OrganizationId, ProductId};
+use crate::models::{Actor, Collection, CollectionChanges, NewCollection};
+use crate::pagination::{Page, PageRequest};
+use crate::schema::{collection_products, collections, products};
+use crate::slug::slugify;
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Integer, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use serde::Serialize;
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+
+const AGGREGATE: &str = "collection";
+
+/// First key of the advisory lock that serializes re-parenting within one organization (the
+/// second key is derived from the organization id).
+const TREE_LOCK_CLASS: i32 = 0x0c01_1ec7;
+
+/// A collection with its live sub-collections, each level ordered by `position`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CollectionNode {
+    pub collection: Collection,
+    pub children: Vec<CollectionNode>,
+}
+
+fn live(org: OrganizationId) -> collections::BoxedQuery<'static, diesel::pg::Pg> {
+    collections::table
+        .filter(collections::organization_id.eq(org))
+        .filter(collections::deleted_at.is_null())
+        .into_boxed()
+}
+
+/// The live row, locked for the rest of the transaction.
+async fn lock(conn: &mut PgConn, org: OrganizationId, id: CollectionId) -> Result<Collection> {
+    let row = collections::table
+        .filter(collections::organization_id.eq(org))
+        .filter(collections::id.eq(id))
+        .filter(collections::deleted_at.is_null())
+        .select(Collection::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    found(row, Entity::Collection)
+}
+
+/// Whether `parent` is a live collection of `org`. Takes a KEY SHARE lock on it so a
+/// concurrent delete (which locks FOR UPDATE) cannot leave the new child under a deleted parent.
+async fn parent_is_live(conn: &mut PgConn, org: OrganizationId, parent: CollectionId) -> Result<bool> {
+    let row: Option<CollectionId> = collections::table
+        .filter(collections::organization_id.eq(org))
+        .filter(collections::id.eq(parent))
+        .filter(collections::deleted_at.is_null())
+        .select(collections::id)
+        .for_key_share()
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(row.is_some())
+}
+
+fn missing_parent() -> Error {
+    Error::field(Entity::Collection, "parent_id", "refers to something that does not exist")
+}
+
+/// The slug to store: the given one, or one derived from the name when left empty.
+fn slug_or_from_name(slug: &str, name: &str) -> Result<String> {
+    if !slug.trim().is_empty() {
+        return Ok(slug.to_string());
+    }
+    let derived = slugify(name);
+    if derived.is_empty() {
+        return Err(Error::field(Entity::Collection, "slug", "cannot be derived from the name; give a slug"));
+    }
+    Ok(derived)
+}
+
+/// Creates a collection. An empty slug is derived from the name; a parent must be a live
+/// collection of the same organization.
+pub async fn create(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    mut new: NewCollection,
+) -> Result<Collection> {
+    new.organization_id = org;
+    new.slug = slug_or_from_name(&new.slug, &new.name)?;
+    conn.transaction(async move |conn| {
+        if let Some(parent) = new.parent_id {
+            if !parent_is_live(conn, org, parent).await? {
+                return Err(missing_parent());
+            }
+        }
+        let collection = diesel::insert_into(collections::table)
+            .values(&new)
+            .returning(Collection::as_returning())
+            .get_result(conn)
+            .await?;
+        let event = EventDraft::new(
+            AGGREGATE,
+            "created",
+            collection.id,
+            collection.version,
+            json!({ "collection": &collection }),
+        );
+        outbox::append(conn, org, actor, vec![event]).await?;
+        Ok(collection)
+    })
+    .await
+}
+
+pub async fn find(conn: &mut PgConn, org: OrganizationId, id: CollectionId) -> Result<Option<Collection>> {
+    Ok(live(org).filter(collections::id.eq(id)).select(Collection::as_select()).first(conn).await.optional()?)
+}
+
+pub async fn get(conn: &mut PgConn, org: OrganizationId, id: CollectionId) -> Result<Collection> {
+    found(find(conn, org, id).await?, Entity::Collection)
+}
+
+/// One statement for any number of ids; missing and foreign ids are simply absent.
+pub async fn get_many(conn: &mut PgConn, org: OrganizationId, ids: &[CollectionId]) -> Result<Vec<Collection>> {
+    Ok(live(org).filter(collections::id.eq_any(ids)).select(Collection::as_select()).load(conn).await?)
+}
+
+/// Keyset page of live collections. `parent`: `None` = all, `Some(None)` = roots only,
+/// `Some(Some(id))` = the children of `id`.
+pub async fn list(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    page: &PageRequest,
+    parent: Option<Option<CollectionId>>,
+) -> Result<Page<Collection>> {
+    let mut query = live(org).select(Collection::as_select()).limit(page.fetch_limit());
+    query = match parent {
+        None => query,
+        Some(None) => query.filter(collections::parent_id.is_null()),
+        Some(Some(parent)) => query.filter(collections::parent_id.eq(parent)),
+    };
+    query = match (page.cursor, page.backward) {
+        (Some(c), false) => query.filter(collections::id.gt(c)).order(collections::id.asc()),
+        (Some(c), true) => query.filter(collections::id.lt(c)).order(collections::id.desc()),
+        (None, false) => query.order(collections::id.asc()),
+        (None, true) => query.order(collections::id.desc()),
+    };
+    Ok(Page::from_rows(query.load(conn).await?, page))
+}
+
+/// The organization's whole live tree, from one query.
+pub async fn tree(conn: &mut PgConn, org: OrganizationId) -> Result<Vec<CollectionNode>> {
+    let rows: Vec<Collection> = live(org)
+        .select(Collection::as_select())
+        .order((collections::position.asc(), collections::name.asc(), collections::id.asc()))
+        .load(conn)
+        .await?;
+    let ids: HashSet<CollectionId> = rows.iter().map(|c| c.id).collect();
+    let mut by_parent: HashMap<Option<CollectionId>, Vec<Collection>> = HashMap::new();
+    for row in rows {
+        // A row whose parent is not live would otherwise vanish from the tree: show it as a root.
+        let parent = row.parent_id.filter(|p| ids.contains(p));
+        by_parent.entry(parent).or_default().push(row);
+    }
+    Ok(build_level(&mut by_parent, None))
+}
+
+/// Each parent's children are taken out of the map once, so every node is visited once.
+fn build_level(
+    by_parent: &mut HashMap<Option<CollectionId>, Vec<Collection>>,
+    parent: Option<CollectionId>,
+) -> Vec<CollectionNode> {
+    by_parent
+        .remove(&parent)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|collection| {
+            let children = build_level(by_parent, Some(collection.id));
+            CollectionNode { collection, children }
+        })
+        .collect()
+}
+
+#[derive(QueryableByName)]
+struct Flag {
+    #[diesel(sql_type = Bool)]
+    flag: bool,
+}
+
+/// Serializes tree changes of one organization until the transaction ends.
+async fn lock_tree(conn: &mut PgConn, org: OrganizationId) -> Result<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
+        .bind::<Integer, _>(TREE_LOCK_CLASS)
+        .bind::<SqlUuid, _>(org)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Whether making `parent` the parent of `id` would close a cycle, i.e. `id` is `parent` or one
+/// of its ancestors. Walks up from `parent` (depth-bounded, served by the primary key); `UNION`
+/// keeps the walk finite even over corrupt data.
+async fn would_cycle(conn: &mut PgConn, org: OrganizationId, id: CollectionId, parent: CollectionId) -> Result<bool> {
+    let flag: Flag = diesel::sql_query(
+        "WITH RECURSIVE ancestors (id, parent_id) AS ( \
+             SELECT id, parent_id FROM collections WHERE organization_id = $1 AND id = $2 \
+             UNION \
+             SELECT c.id, c.parent_id FROM collections c JOIN ancestors a ON c.id = a.parent_id \
+             WHERE c.organization_id = $1 \
+         ) \
+         SELECT EXISTS (SELECT 1 FROM ancestors WHERE id = $3) AS flag",
+    )
+    .bind::<SqlUuid, _>(org)
+    .bind::<SqlUuid, _>(parent)
+    .bind::<SqlUuid, _>(id)
+    .get_result(conn)
+    .await?;
+    Ok(flag.flag)
+}
+
+/// Applies `changes` if the caller's `expected_version` is current. A new parent must be a
+/// live collection of the organization and must not be the collection itself or one of its
+/// descendants. An empty slug is re-derived from the name. A change that alters nothing keeps
+/// the version and publishes nothing.
+pub async fn update(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    id: CollectionId,
+    expected_version: Option<i32>,
+    mut changes: CollectionChanges,
+) -> Result<Collection> {
+    conn.transaction(async move |conn| {
+        let new_parent = changes.parent_id.flatten();
+        if new_parent.is_some() {
+            // Before any row lock, so every re-parent in the organization takes locks in one
+            // order. Two concurrent moves (A under B, B under A) each pass a check that ignores
+            // the other; holding this lock, the second one sees the first's committed edge.
+            lock_tree(conn, org).await?;
+        }
+        let old = lock(conn, org, id).await?;
+        check_version(expected_version, old.version)?;
+        if let Some(parent) = new_parent {
+            if !parent_is_live(conn, org, parent).await? {
+                return Err(missing_parent());
+            }
+            if would_cycle(conn, org, id, parent).await? {
+                return Err(Error::field(Entity::Collection, "parent_id", "would create a cycle"));
+            }
+        }
+        if let Some(slug) = &changes.slug {
+            let name = changes.name.as_deref().unwrap_or(&old.name);
+            changes.slug = Some(slug_or_from_name(slug, name)?);
+        }
+        let new: Collection = diesel::update(collections::table)
+            .filter(collections::organization_id.eq(org))
+            .filter(collections::id.eq(id))
+            .set((changes, collections::version.eq(old.version + 1), collections::updated_at.eq(Utc::now())))
+            .returning(Collection::as_returning())
+            .get_result(conn)
+            .await?;
+        let changes = changed_fields(&old, &new);
+        if changes.is_empty() {
+            diesel::update(collections::table)
+                .filter(collections::organization_id.eq(org))
+                .filter(collections::id.eq(id))
+                .set((collections::version.eq(old.version), collections::updated_at.eq(old.updated_at)))
+                .execute(conn)
+                .await?;
+            return Ok(old);
+        }
+        let event =
+            EventDraft::new(AGGREGATE, "updated", id, new.version, json!({ "collection_id": id, "changes": changes }));
+        outbox::append(conn, org, actor, vec![event]).await?;
+        Ok(new)
+    })
+    .await
+}
+
+/// Soft delete. Live sub-collections make it a 409 `COLLECTION_HAS_CHILDREN` unless `force`,
+/// which moves them up to this collection's parent (each gets its `collection.updated`). The
+/// collection's product links are removed; their ids travel in the `deleted` event.
+pub async fn delete(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    id: CollectionId,
+    force: bool,
+) -> Result<()> {
+    conn.transaction(async move |conn| {
+        let collection = lock(conn, org, id).await?;
+        let children = collections::table
+            .filter(collections::organization_id.eq(org))
+            .filter(collections::parent_id.eq(id))
+            .filter(collections::deleted_at.is_null());
+        let mut events = Vec::new();
+        if force {
+            let moved: Vec<(CollectionId, i32)> = diesel::update(children)
+                .set((
+                    collections::parent_id.eq(collection.parent_id),
+                    collections::version.eq(collections::version + 1),
+                    collections::updated_at.eq(Utc::now()),
+                ))
+                .returning((collections::id, collections::version))
+                .get_results(conn)
+                .await?;
+            events.extend(moved.into_iter().map(|(child, version)| {
+                EventDraft::new(
+                    AGGREGATE,
+                    "updated",
+                    child,
+                    version,
+                    json!({
+                        "collection_id": child,
+                        "changes": { "parent_id": { "old": id, "new": collection.parent_id } },
+                    }),
+                )
+            }));
+        } else if diesel::select(diesel::dsl::exists(children)).get_result::<bool>(conn).await? {
+            return Err(Error::Conflict {
+                code: "COLLECTION_HAS_CHILDREN",
+                message: "the collection has sub-collections; delete with force=true to move them up".into(),
+                field: None,
+            });
+        }
+        let unlinked: Vec<ProductId> = diesel::delete(
+            collection_products::table
+                .filter(collection_products::organization_id.eq(org))
+                .filter(collection_products::collection_id.eq(id)),
+        )
+        .returning(collection_products::product_id)
+        .get_results(conn)
+        .await?;
+        let version = collection.version + 1;
+        let now = Utc::now();
+        diesel::update(collections::table)
+            .filter(collections::organization_id.eq(org))
+            .filter(collections::id.eq(id))
+            .set((collections::deleted_at.eq(now), collections::version.eq(version), collections::updated_at.eq(now)))
+            .execute(conn)
+            .await?;
+        events.push(EventDraft::new(
+            AGGREGATE,
+            "deleted",
+            id,
+            version,
+            json!({ "collection_id": id, "removed_product_ids": unlinked }),
+        ));
+        outbox::append(conn, org, actor, events).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Input order, duplicates dropped.
+fn dedup(ids: &[ProductId]) -> Vec<ProductId> {
+    let mut seen = HashSet::with_capacity(ids.len());
+    ids.iter().copied().filter(|id| seen.insert(*id)).collect()
+}
+
+/// Fails with a validation error on `product_ids` naming every id that is not a live product of
+/// `org` (one statement).
+async fn check_products(conn: &mut PgConn, org: OrganizationId, ids: &[ProductId]) -> Result<()> {
+    let live: HashSet<ProductId> = products::table
+        .filter(products::organization_id.eq(org))
+        .filter(products::id.eq_any(ids))
+        .filter(products::deleted_at.is_null())
+        .select(products::id)
+        .load::<ProductId>(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let missing: Vec<String> = ids.iter().filter(|id| !live.contains(id)).map(ToString::to_string).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Validation {
+        entity: Entity::Collection,
+        fields: vec![FieldError::new("product_ids", format!("no such products: {}", missing.join(", ")))],
+    })
+}
+
+/// Bumps the version after a link change and records it.
+async fn touch(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    collection: &Collection,
+    data: serde_json::Value,
+) -> Result<Collection> {
+    let updated: Collection = diesel::update(collections::table)
+        .filter(collections::organization_id.eq(org))
+        .filter(collections::id.eq(collection.id))
+        .set((collections::version.eq(collection.version + 1), collections::updated_at.eq(Utc::now())))
+        .returning(Collection::as_returning())
+        .get_result(conn)
+        .await?;
+    let event = EventDraft::new(AGGREGATE, "updated", updated.id, updated.version, data);
+    outbox::append(conn, org, actor, vec![event]).await?;
+    Ok(updated)
+}
+
+/// Links products to the collection; already linked ones are left alone. Every id must be a
+/// live product of the organization. Returns the collection, whose version moved only if a
+/// link was actually added.
+pub async fn add_products(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    collection_id: CollectionId,
+    product_ids: &[ProductId],
+) -> Result<Collection> {
+    let ids = dedup(product_ids);
+    conn.transaction(async move |conn| {
+        let collection = lock(conn, org, collection_id).await?;
+        if ids.is_empty() {
+            return Ok(collection);
+        }
+        check_products(conn, org, &ids).await?;
+        let rows: Vec<_> = ids
+            .iter()
+            .map(|product_id| {
+                (
+                    collection_products::organization_id.eq(org),
+                    collection_products::collection_id.eq(collection_id),
+                    collection_products::product_id.eq(*product_id),
+                )
+            })
+            .collect();
+        let added: Vec<ProductId> = diesel::insert_into(collection_products::table)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(collection_products::product_id)
+            .get_results(conn)
+            .await?;
+        if added.is_empty() {
+            return Ok(collection);
+        }
+        touch(conn, org, actor, &collection, json!({ "collection_id": collection_id, "added_product_ids": added }))
+            .await
+    })
+    .await
+}
+
+/// Unlinks products from the collection; ids not linked are ignored. Every id must be a live
+/// product of the organization. The version moves only if a link was actually removed.
+pub async fn remove_products(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    collection_id: CollectionId,
+    product_ids: &[ProductId],
+) -> Result<Collection> {
+    let ids = dedup(product_ids);
+    conn.transaction(async move |conn| {
+        let collection = lock(conn, org, collection_id).await?;
+        if ids.is_empty() {
+            return Ok(collection);
+        }
+        check_products(conn, org, &ids).await?;
+        let removed: Vec<ProductId> = diesel::delete(
+            collection_products::table
+                .filter(collection_products::organization_id.eq(org))
+                .filter(collection_products::collection_id.eq(collection_id))
+                .filter(collection_products::product_id.eq_any(&ids)),
+        )
+        .returning(collection_products::product_id)
+        .get_results(conn)
+        .await?;
+        if removed.is_empty() {
+            return Ok(collection);
+        }
+        touch(conn, org, actor, &collection, json!({ "collection_id": collection_id, "removed_product_ids": removed }))
+            .await
+    })
+    .await
+}
+
+/// The live collections of each product, as (product, collection) pairs ordered by product
+/// then collection position; one statement for any number of products.
+pub async fn list_for_products(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    product_ids: &[ProductId],
+) -> Result<Vec<(ProductId, Collection)>> {
+    Ok(collection_products::table
+        .inner_join(collections::table)
+        .filter(collection_products::organization_id.eq(org))
+        .filter(collection_products::product_id.eq_any(product_ids))
+        .filter(collections::organization_id.eq(org))
+        .filter(collections::deleted_at.is_null())
+        .order((
+            collection_products::product_id.asc(),
+            collections::position.asc(),
+            collections::name.asc(),
+            collections::id.asc(),
+        ))
+        .select((collection_products::product_id, Collection::as_select()))
+        .load(conn)
+        .await?)
+}
+
+/// Keyset page of the ids of the collection's live products, in product id order.
+pub async fn product_ids(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    collection_id: CollectionId,
+    page: &PageRequest,
+) -> Result<Page<ProductId>> {
+    let mut query = collection_products::table
+        .inner_join(collections::table)
+        .inner_join(products::table)
+        .filter(collection_products::organization_id.eq(org))
+        .filter(collection_products::collection_id.eq(collection_id))
+        .filter(collections::organization_id.eq(org))
+        .filter(collections::deleted_at.is_null())
+        .filter(products::organization_id.eq(org))
+        .filter(products::deleted_at.is_null())
+        .select(collection_products::product_id)
+        .limit(page.fetch_limit())
+        .into_boxed();
+    query = match (page.cursor, page.backward) {
+        (Some(c), false) => {
+            query.filter(collection_products::product_id.gt(c)).order(collection_products::product_id.asc())
+        }
+        (Some(c), true) => {
+            query.filter(collection_products::product_id.lt(c)).order(collection_products::product_id.desc())
+        }
+        (None, false) => query.order(collection_products::product_id.asc()),
+        (None, true) => query.order(collection_products::product_id.desc()),
+    };
+    let rows: Vec<ProductId> = query.load(conn).await?;
+    // An empty page needs one more look to tell "no products" from "no such collection".
+    if rows.is_empty() && find(conn, org, collection_id).await?.is_none() {
+        return Err(Error::NotFound(Entity::Collection));
+    }
+    Ok(Page::from_rows(rows, page))
+}

@@ -1,1 +1,482 @@
-//! images repository.
+//! Images of products and of variants. The two owner kinds follow the same rules, written
+//! once in `image_repository!`:
+//! - every change locks the live owner row first, so changes to one owner's images serialize
+//!   (positions and the single primary stay consistent without locking image rows);
+//! - an owner has at most one primary image (also a partial unique index); its first image
+//!   becomes primary, and deleting the primary promotes the lowest-position remaining image;
+//! - images are hard-deleted and have no `version` column: their events carry
+//!   `aggregate_version = 1` ([`IMAGE_EVENT_VERSION`]); consumers order them by event time.
+//!
+//! Events: `catalog.image.{created,updated,deleted,reordered}`, data with `kind`
+//! (`product`/`variant`) and `owner_id`. `reordered` is about the owner's set of images, so its
+//! `aggregate_id` is the owner's id.
+
+use super::outbox::{self, EventDraft};
+use super::{changed_fields, found};
+use crate::db::PgConn;
+use crate::error::{Entity, Error, FieldError, Result};
+use crate::ids::{ImageId, OrganizationId, ProductId, VariantId};
+use crate::models::{Actor, ImageChanges, NewProductImage, NewVariantImage, ProductImage, VariantImage};
+use serde_json::json;
+use uuid::Uuid;
+
+const AGGREGATE: &str = "image";
+
+/// Images have no version column; see the module documentation.
+pub const IMAGE_EVENT_VERSION: i32 = 1;
+
+fn check_url(url: &str, problems: &mut Vec<FieldError>) {
+    if url.trim().is_empty() {
+        problems.push(FieldError::new("url", "is required"));
+    } else if url.chars().count() > 2048 {
+        problems.push(FieldError::new("url", "must be at most 2048 characters"));
+    }
+}
+
+fn invalid(problems: Vec<FieldError>) -> Result<()> {
+    if problems.is_empty() { Ok(()) } else { Err(Error::validation(Entity::Image, problems)) }
+}
+
+/// `ordered` must name each of the owner's images exactly once.
+fn check_order(current: &[ImageId], ordered: &[ImageId], kind: &str) -> Result<()> {
+    let mut given = ordered.to_vec();
+    given.sort();
+    given.dedup();
+    let mut expected = current.to_vec();
+    expected.sort();
+    if given.len() != ordered.len() || given != expected {
+        return Err(Error::field(
+            Entity::Image,
+            "image_ids",
+            format!("must list each of the {kind}'s images exactly once"),
+        ));
+    }
+    Ok(())
+}
+
+fn primary_change(image_id: ImageId, kind: &str, owner_id: Uuid, now_primary: bool) -> EventDraft {
+    EventDraft::new(
+        AGGREGATE,
+        "updated",
+        image_id,
+        IMAGE_EVENT_VERSION,
+        json!({
+            "image_id": image_id,
+            "kind": kind,
+            "owner_id": owner_id,
+            "changes": { "is_primary": { "old": !now_primary, "new": now_primary } },
+        }),
+    )
+}
+
+/// The five operations for one owner kind, in a private module named `$module`.
+macro_rules! image_repository {
+    (
+        $module:ident,
+        kind: $kind:literal,
+        table: $table:ident,
+        owner: $owner:ident: $OwnerId:ty,
+        owner_table: $owner_table:ident,
+        owner_entity: $owner_entity:expr,
+        row: $Row:ty,
+        new_row: $New:ty $(,)?
+    ) => {
+        mod $module {
+            use super::*;
+            use crate::schema::{$owner_table, $table};
+            use chrono::Utc;
+            use diesel::prelude::*;
+            use diesel_async::{AsyncConnection, RunQueryDsl};
+
+            const KIND: &str = $kind;
+
+            /// The live owner, locked for the rest of the transaction.
+            async fn lock_owner(conn: &mut PgConn, org: OrganizationId, owner: $OwnerId) -> Result<Option<$OwnerId>> {
+                Ok($owner_table::table
+                    .filter($owner_table::organization_id.eq(org))
+                    .filter($owner_table::id.eq(owner))
+                    .filter($owner_table::deleted_at.is_null())
+                    .select($owner_table::id)
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?)
+            }
+
+            /// Locks the owner of `image_id`, then reads the image: after the owner lock no other
+            /// transaction can change it. A deleted owner's images count as missing.
+            async fn lock_image(conn: &mut PgConn, org: OrganizationId, image_id: ImageId) -> Result<$Row> {
+                let owner: Option<$OwnerId> = $table::table
+                    .filter($table::organization_id.eq(org))
+                    .filter($table::id.eq(image_id))
+                    .select($table::$owner)
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let owner = found(owner, Entity::Image)?;
+                found(lock_owner(conn, org, owner).await?, Entity::Image)?;
+                let image = $table::table
+                    .filter($table::organization_id.eq(org))
+                    .filter($table::id.eq(image_id))
+                    .select(<$Row>::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?;
+                found(image, Entity::Image)
+            }
+
+            /// Unsets the owner's primary image, if any; returns the events of that change.
+            async fn demote_primary(conn: &mut PgConn, org: OrganizationId, owner: $OwnerId) -> Result<Vec<EventDraft>> {
+                let demoted: Vec<ImageId> = diesel::update(
+                    $table::table
+                        .filter($table::organization_id.eq(org))
+                        .filter($table::$owner.eq(owner))
+                        .filter($table::is_primary.eq(true)),
+                )
+                .set(($table::is_primary.eq(false), $table::updated_at.eq(Utc::now())))
+                .returning($table::id)
+                .get_results(conn)
+                .await?;
+                Ok(demoted.into_iter().map(|id| primary_change(id, KIND, owner.into(), false)).collect())
+            }
+
+            pub async fn add(
+                conn: &mut PgConn,
+                org: OrganizationId,
+                actor: &Actor,
+                owner: $OwnerId,
+                mut new: $New,
+            ) -> Result<$Row> {
+                new.organization_id = org;
+                new.$owner = owner;
+                let mut problems = Vec::new();
+                check_url(&new.url, &mut problems);
+                invalid(problems)?;
+                conn.transaction(async move |conn| {
+                    found(lock_owner(conn, org, owner).await?, $owner_entity)?;
+                    let existing: Vec<(i32, bool)> = $table::table
+                        .filter($table::organization_id.eq(org))
+                        .filter($table::$owner.eq(owner))
+                        .select(($table::position, $table::is_primary))
+                        .load(conn)
+                        .await?;
+                    if new.position < 0 {
+                        new.position = existing.iter().map(|(p, _)| p + 1).max().unwrap_or(0);
+                    }
+                    let mut events = Vec::new();
+                    if new.is_primary {
+                        events = demote_primary(conn, org, owner).await?;
+                    } else if !existing.iter().any(|(_, primary)| *primary) {
+                        new.is_primary = true;
+                    }
+                    let image: $Row = diesel::insert_into($table::table)
+                        .values(&new)
+                        .returning(<$Row>::as_returning())
+                        .get_result(conn)
+                        .await?;
+                    events.push(EventDraft::new(
+                        AGGREGATE,
+                        "created",
+                        image.id,
+                        IMAGE_EVENT_VERSION,
+                        json!({ "kind": KIND, "owner_id": owner, "image": &image }),
+                    ));
+                    outbox::append(conn, org, actor, events).await?;
+                    Ok(image)
+                })
+                .await
+            }
+
+            pub async fn update(
+                conn: &mut PgConn,
+                org: OrganizationId,
+                actor: &Actor,
+                image_id: ImageId,
+                changes: ImageChanges,
+            ) -> Result<$Row> {
+                let mut problems = Vec::new();
+                if let Some(url) = &changes.url {
+                    check_url(url, &mut problems);
+                }
+                if changes.position.is_some_and(|p| p < 0) {
+                    problems.push(FieldError::new("position", "must be 0 or more"));
+                }
+                invalid(problems)?;
+                conn.transaction(async move |conn| {
+                    let old = lock_image(conn, org, image_id).await?;
+                    let url = changes.url.unwrap_or_else(|| old.url.clone());
+                    let alt = changes.alt.unwrap_or_else(|| old.alt.clone());
+                    let position = changes.position.unwrap_or(old.position);
+                    let is_primary = changes.is_primary.unwrap_or(old.is_primary);
+                    if (&url, &alt, position, is_primary) == (&old.url, &old.alt, old.position, old.is_primary) {
+                        return Ok(old);
+                    }
+                    let mut events = Vec::new();
+                    if is_primary && !old.is_primary {
+                        events = demote_primary(conn, org, old.$owner).await?;
+                    }
+                    let new: $Row = diesel::update($table::table.filter($table::organization_id.eq(org)).filter($table::id.eq(image_id)))
+                        .set((
+                            $table::url.eq(url),
+                            $table::alt.eq(alt),
+                            $table::position.eq(position),
+                            $table::is_primary.eq(is_primary),
+                            $table::updated_at.eq(Utc::now()),
+                        ))
+                        .returning(<$Row>::as_returning())
+                        .get_result(conn)
+                        .await?;
+                    events.push(EventDraft::new(
+                        AGGREGATE,
+                        "updated",
+                        image_id,
+                        IMAGE_EVENT_VERSION,
+                        json!({
+                            "image_id": image_id,
+                            "kind": KIND,
+                            "owner_id": new.$owner,
+                            "changes": changed_fields(&old, &new),
+                        }),
+                    ));
+                    outbox::append(conn, org, actor, events).await?;
+                    Ok(new)
+                })
+                .await
+            }
+
+            pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, image_id: ImageId) -> Result<()> {
+                conn.transaction(async move |conn| {
+                    let image = lock_image(conn, org, image_id).await?;
+                    let owner = image.$owner;
+                    diesel::delete($table::table.filter($table::organization_id.eq(org)).filter($table::id.eq(image_id)))
+                        .execute(conn)
+                        .await?;
+                    let mut events = vec![EventDraft::new(
+                        AGGREGATE,
+                        "deleted",
+                        image_id,
+                        IMAGE_EVENT_VERSION,
+                        json!({ "image_id": image_id, "kind": KIND, "owner_id": owner }),
+                    )];
+                    if image.is_primary {
+                        let next: Option<ImageId> = $table::table
+                            .filter($table::organization_id.eq(org))
+                            .filter($table::$owner.eq(owner))
+                            .order(($table::position.asc(), $table::id.asc()))
+                            .select($table::id)
+                            .first(conn)
+                            .await
+                            .optional()?;
+                        if let Some(next) = next {
+                            diesel::update($table::table.filter($table::organization_id.eq(org)).filter($table::id.eq(next)))
+                                .set(($table::is_primary.eq(true), $table::updated_at.eq(Utc::now())))
+                                .execute(conn)
+                                .await?;
+                            events.push(primary_change(next, KIND, owner.into(), true));
+                        }
+                    }
+                    outbox::append(conn, org, actor, events).await?;
+                    Ok(())
+                })
+                .await
+            }
+
+            /// Positions 0..n in one statement; `raw SQL` because diesel's DSL has no
+            /// `UPDATE ... FROM unnest(...) WITH ORDINALITY`.
+            const REORDER: &str = concat!(
+                "UPDATE ", stringify!($table), " AS i SET position = (o.ord - 1)::int, updated_at = now() ",
+                "FROM unnest($1::uuid[]) WITH ORDINALITY AS o(id, ord) ",
+                "WHERE i.id = o.id AND i.organization_id = $2 AND i.", stringify!($owner), " = $3",
+            );
+
+            pub async fn reorder(
+                conn: &mut PgConn,
+                org: OrganizationId,
+                actor: &Actor,
+                owner: $OwnerId,
+                ordered: &[ImageId],
+            ) -> Result<Vec<$Row>> {
+                conn.transaction(async move |conn| {
+                    found(lock_owner(conn, org, owner).await?, $owner_entity)?;
+                    let current: Vec<(ImageId, i32)> = $table::table
+                        .filter($table::organization_id.eq(org))
+                        .filter($table::$owner.eq(owner))
+                        .select(($table::id, $table::position))
+                        .load(conn)
+                        .await?;
+                    let ids: Vec<ImageId> = current.iter().map(|(id, _)| *id).collect();
+                    check_order(&ids, ordered, KIND)?;
+                    let unchanged = ordered
+                        .iter()
+                        .enumerate()
+                        .all(|(i, id)| current.iter().any(|(c, p)| c == id && usize::try_from(*p).ok() == Some(i)));
+                    if !unchanged {
+                        let ordered_uuids: Vec<Uuid> = ordered.iter().map(|id| id.as_uuid()).collect();
+                        diesel::sql_query(REORDER)
+                            .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ordered_uuids)
+                            .bind::<diesel::sql_types::Uuid, _>(org)
+                            .bind::<diesel::sql_types::Uuid, _>(owner)
+                            .execute(conn)
+                            .await?;
+                        let event = EventDraft::new(
+                            AGGREGATE,
+                            "reordered",
+                            owner,
+                            IMAGE_EVENT_VERSION,
+                            json!({ "kind": KIND, "owner_id": owner, "image_ids": ordered }),
+                        );
+                        outbox::append(conn, org, actor, vec![event]).await?;
+                    }
+                    list(conn, org, &[owner]).await
+                })
+                .await
+            }
+
+            /// One statement; only images of live owners; ordered by owner, position, id.
+            pub async fn list(conn: &mut PgConn, org: OrganizationId, owners: &[$OwnerId]) -> Result<Vec<$Row>> {
+                Ok($table::table
+                    .inner_join(
+                        $owner_table::table.on($owner_table::id
+                            .eq($table::$owner)
+                            .and($owner_table::organization_id.eq($table::organization_id))),
+                    )
+                    .filter($table::organization_id.eq(org))
+                    .filter($owner_table::organization_id.eq(org))
+                    .filter($owner_table::deleted_at.is_null())
+                    .filter($table::$owner.eq_any(owners))
+                    .order(($table::$owner.asc(), $table::position.asc(), $table::id.asc()))
+                    .select(<$Row>::as_select())
+                    .load(conn)
+                    .await?)
+            }
+        }
+    };
+}
+
+image_repository!(
+    product,
+    kind: "product",
+    table: product_images,
+    owner: product_id: ProductId,
+    owner_table: products,
+    owner_entity: Entity::Product,
+    row: ProductImage,
+    new_row: NewProductImage,
+);
+
+image_repository!(
+    variant,
+    kind: "variant",
+    table: variant_images,
+    owner: variant_id: VariantId,
+    owner_table: product_variants,
+    owner_entity: Entity::Variant,
+    row: VariantImage,
+    new_row: NewVariantImage,
+);
+
+/// Adds an image to a live product of `org`. A negative `position` appends (max + 1); the
+/// product's first image, or one added with `is_primary`, becomes the primary.
+pub async fn add_product_image(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    product_id: ProductId,
+    new: NewProductImage,
+) -> Result<ProductImage> {
+    product::add(conn, org, actor, product_id, new).await
+}
+
+/// Setting `is_primary` unsets the previous primary; unsetting it leaves the product without one.
+pub async fn update_product_image(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    image_id: ImageId,
+    changes: ImageChanges,
+) -> Result<ProductImage> {
+    product::update(conn, org, actor, image_id, changes).await
+}
+
+/// Hard delete; deleting the primary promotes the lowest-position remaining image.
+pub async fn delete_product_image(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    image_id: ImageId,
+) -> Result<()> {
+    product::delete(conn, org, actor, image_id).await
+}
+
+/// `ordered_ids` must be exactly the product's images; they get positions 0..n. Returns the
+/// images in their new order.
+pub async fn reorder_product_images(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    product_id: ProductId,
+    ordered_ids: &[ImageId],
+) -> Result<Vec<ProductImage>> {
+    product::reorder(conn, org, actor, product_id, ordered_ids).await
+}
+
+/// The images of many live products in one statement, ordered by product, position, id.
+pub async fn list_product_images(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    product_ids: &[ProductId],
+) -> Result<Vec<ProductImage>> {
+    product::list(conn, org, product_ids).await
+}
+
+/// Adds an image to a live variant of `org`; same rules as [`add_product_image`].
+pub async fn add_variant_image(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    variant_id: VariantId,
+    new: NewVariantImage,
+) -> Result<VariantImage> {
+    variant::add(conn, org, actor, variant_id, new).await
+}
+
+/// Same rules as [`update_product_image`].
+pub async fn update_variant_image(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    image_id: ImageId,
+    changes: ImageChanges,
+) -> Result<VariantImage> {
+    variant::update(conn, org, actor, image_id, changes).await
+}
+
+/// Same rules as [`delete_product_image`].
+pub async fn delete_variant_image(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    image_id: ImageId,
+) -> Result<()> {
+    variant::delete(conn, org, actor, image_id).await
+}
+
+/// Same rules as [`reorder_product_images`].
+pub async fn reorder_variant_images(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    variant_id: VariantId,
+    ordered_ids: &[ImageId],
+) -> Result<Vec<VariantImage>> {
+    variant::reorder(conn, org, actor, variant_id, ordered_ids).await
+}
+
+/// The images of many live variants in one statement, ordered by variant, position, id.
+pub async fn list_variant_images(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    variant_ids: &[VariantId],
+) -> Result<Vec<VariantImage>> {
+    variant::list(conn, org, variant_ids).await
+}

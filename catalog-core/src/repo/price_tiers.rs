@@ -1,1 +1,702 @@
-//! price_tiers repository.
+//! Volume price tiers: a tier holds rules "from `min_qty` units, this unit price" per variant.
+//! Rules belong to their tier's aggregate: a rule change bumps the tier's version and publishes
+//! `catalog.price_tier.updated`. [`calculate_price`] is the pure rule that turns a variant's
+//! price, tax rate and rules into a quote.
+
+use super::outbox::{self, EventDraft};
+use super::{changed_fields, check_version, found};
+use crate::db::PgConn;
+use crate::error::{Entity, Error, FieldError, Result};
+use crate::ids::{OrganizationId, PriceTierId, PriceTierRuleId, VariantId};
+use crate::models::{
+    Actor, NewPriceTier, NewPriceTierRule, PriceTier, PriceTierChanges, PriceTierRule, PriceTierRuleChanges,
+};
+use crate::pagination::{Page, PageRequest};
+use crate::schema::{price_tier_rules, price_tiers, product_variants};
+use crate::slug::slugify;
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+const AGGREGATE: &str = "price_tier";
+
+fn live(org: OrganizationId) -> price_tiers::BoxedQuery<'static, diesel::pg::Pg> {
+    price_tiers::table
+        .filter(price_tiers::organization_id.eq(org))
+        .filter(price_tiers::deleted_at.is_null())
+        .into_boxed()
+}
+
+/// The live tier, locked for the rest of the transaction (rule changes lock it too, so they
+/// serialize with each other and with the tier's own updates).
+async fn lock(conn: &mut PgConn, org: OrganizationId, id: PriceTierId) -> Result<PriceTier> {
+    let row = price_tiers::table
+        .filter(price_tiers::organization_id.eq(org))
+        .filter(price_tiers::id.eq(id))
+        .filter(price_tiers::deleted_at.is_null())
+        .select(PriceTier::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    found(row, Entity::PriceTier)
+}
+
+/// The slug to store: the given one, or one derived from the name when left empty.
+fn slug_or_from_name(slug: &str, name: &str) -> Result<String> {
+    if !slug.trim().is_empty() {
+        return Ok(slug.to_string());
+    }
+    let derived = slugify(name);
+    if derived.is_empty() {
+        return Err(Error::field(Entity::PriceTier, "slug", "cannot be derived from the name; give a slug"));
+    }
+    Ok(derived)
+}
+
+/// Creates a tier; an empty slug is derived from the name. Names are unique per organization
+/// regardless of case (409 `PRICE_TIER_NAME_EXISTS`).
+pub async fn create(conn: &mut PgConn, org: OrganizationId, actor: &Actor, mut new: NewPriceTier) -> Result<PriceTier> {
+    new.organization_id = org;
+    new.slug = slug_or_from_name(&new.slug, &new.name)?;
+    conn.transaction(async move |conn| {
+        let tier = diesel::insert_into(price_tiers::table)
+            .values(&new)
+            .returning(PriceTier::as_returning())
+            .get_result(conn)
+            .await?;
+        let event = EventDraft::new(AGGREGATE, "created", tier.id, tier.version, json!({ "price_tier": &tier }));
+        outbox::append(conn, org, actor, vec![event]).await?;
+        Ok(tier)
+    })
+    .await
+}
+
+pub async fn find(conn: &mut PgConn, org: OrganizationId, id: PriceTierId) -> Result<Option<PriceTier>> {
+    Ok(live(org).filter(price_tiers::id.eq(id)).select(PriceTier::as_select()).first(conn).await.optional()?)
+}
+
+pub async fn get(conn: &mut PgConn, org: OrganizationId, id: PriceTierId) -> Result<PriceTier> {
+    found(find(conn, org, id).await?, Entity::PriceTier)
+}
+
+/// One statement for any number of ids; missing and foreign ids are simply absent.
+pub async fn get_many(conn: &mut PgConn, org: OrganizationId, ids: &[PriceTierId]) -> Result<Vec<PriceTier>> {
+    Ok(live(org).filter(price_tiers::id.eq_any(ids)).select(PriceTier::as_select()).load(conn).await?)
+}
+
+pub async fn list(conn: &mut PgConn, org: OrganizationId, page: &PageRequest) -> Result<Page<PriceTier>> {
+    let mut query = live(org).select(PriceTier::as_select()).limit(page.fetch_limit());
+    query = match (page.cursor, page.backward) {
+        (Some(c), false) => query.filter(price_tiers::id.gt(c)).order(price_tiers::id.asc()),
+        (Some(c), true) => query.filter(price_tiers::id.lt(c)).order(price_tiers::id.desc()),
+        (None, false) => query.order(price_tiers::id.asc()),
+        (None, true) => query.order(price_tiers::id.desc()),
+    };
+    Ok(Page::from_rows(query.load(conn).await?, page))
+}
+
+/// Applies `changes` if the caller's `expected_version` is current. An empty slug is re-derived
+/// from the name. A change that alters nothing keeps the version and publishes nothing.
+pub async fn update(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    id: PriceTierId,
+    expected_version: Option<i32>,
+    mut changes: PriceTierChanges,
+) -> Result<PriceTier> {
+    conn.transaction(async move |conn| {
+        let old = lock(conn, org, id).await?;
+        check_version(expected_version, old.version)?;
+        if let Some(slug) = &changes.slug {
+            let name = changes.name.as_deref().unwrap_or(&old.name);
+            changes.slug = Some(slug_or_from_name(slug, name)?);
+        }
+        let new: PriceTier = diesel::update(price_tiers::table)
+            .filter(price_tiers::organization_id.eq(org))
+            .filter(price_tiers::id.eq(id))
+            .set((changes, price_tiers::version.eq(old.version + 1), price_tiers::updated_at.eq(Utc::now())))
+            .returning(PriceTier::as_returning())
+            .get_result(conn)
+            .await?;
+        let changes = changed_fields(&old, &new);
+        if changes.is_empty() {
+            diesel::update(price_tiers::table)
+                .filter(price_tiers::organization_id.eq(org))
+                .filter(price_tiers::id.eq(id))
+                .set((price_tiers::version.eq(old.version), price_tiers::updated_at.eq(old.updated_at)))
+                .execute(conn)
+                .await?;
+            return Ok(old);
+        }
+        let event =
+            EventDraft::new(AGGREGATE, "updated", id, new.version, json!({ "price_tier_id": id, "changes": changes }));
+        outbox::append(conn, org, actor, vec![event]).await?;
+        Ok(new)
+    })
+    .await
+}
+
+/// Soft delete. A tier with rules is refused (409 `PRICE_TIER_HAS_RULES`) unless `force`, which
+/// deletes the rules too; the affected variant ids travel in the `deleted` event.
+pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: PriceTierId, force: bool) -> Result<()> {
+    conn.transaction(async move |conn| {
+        let tier = lock(conn, org, id).await?;
+        let rules = price_tier_rules::table
+            .filter(price_tier_rules::organization_id.eq(org))
+            .filter(price_tier_rules::price_tier_id.eq(id));
+        let mut variant_ids: Vec<VariantId> = Vec::new();
+        if force {
+            variant_ids = diesel::delete(rules).returning(price_tier_rules::variant_id).get_results(conn).await?;
+            variant_ids.sort();
+            variant_ids.dedup();
+        } else if diesel::select(diesel::dsl::exists(rules)).get_result::<bool>(conn).await? {
+            return Err(Error::Conflict {
+                code: "PRICE_TIER_HAS_RULES",
+                message: "the price tier has rules; delete with force=true to delete them too".into(),
+                field: None,
+            });
+        }
+        let version = tier.version + 1;
+        let now = Utc::now();
+        diesel::update(price_tiers::table)
+            .filter(price_tiers::organization_id.eq(org))
+            .filter(price_tiers::id.eq(id))
+            .set((price_tiers::deleted_at.eq(now), price_tiers::version.eq(version), price_tiers::updated_at.eq(now)))
+            .execute(conn)
+            .await?;
+        let event = EventDraft::new(
+            AGGREGATE,
+            "deleted",
+            id,
+            version,
+            json!({ "price_tier_id": id, "variant_ids": variant_ids }),
+        );
+        outbox::append(conn, org, actor, vec![event]).await?;
+        Ok(())
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules
+// ---------------------------------------------------------------------------------------------
+
+/// Largest value `numeric(12,2)` holds, plus one cent.
+const PRICE_LIMIT: Decimal = Decimal::from_parts(1_410_065_408, 2, 0, false, 0); // 10_000_000_000
+
+fn check_min_qty(min_qty: i32, fields: &mut Vec<FieldError>) {
+    if min_qty <= 0 {
+        fields.push(FieldError::new("min_qty", "must be greater than 0"));
+    }
+}
+
+fn check_price(price: Decimal, fields: &mut Vec<FieldError>) {
+    if price <= Decimal::ZERO {
+        fields.push(FieldError::new("price", "must be greater than 0"));
+    } else if price.normalize().scale() > 2 {
+        fields.push(FieldError::new("price", "must have at most 2 decimal places"));
+    } else if price >= PRICE_LIMIT {
+        fields.push(FieldError::new("price", "is too large"));
+    }
+}
+
+fn invalid_rule(fields: Vec<FieldError>) -> Result<()> {
+    if fields.is_empty() { Ok(()) } else { Err(Error::validation(Entity::PriceTierRule, fields)) }
+}
+
+/// Whether `variant` is a live variant of `org`.
+async fn variant_is_live(conn: &mut PgConn, org: OrganizationId, variant: VariantId) -> Result<bool> {
+    Ok(diesel::select(diesel::dsl::exists(
+        product_variants::table
+            .filter(product_variants::organization_id.eq(org))
+            .filter(product_variants::id.eq(variant))
+            .filter(product_variants::deleted_at.is_null()),
+    ))
+    .get_result(conn)
+    .await?)
+}
+
+/// The rule of the (already locked) tier, locked.
+async fn lock_rule(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    tier_id: PriceTierId,
+    rule_id: PriceTierRuleId,
+) -> Result<PriceTierRule> {
+    let row = price_tier_rules::table
+        .filter(price_tier_rules::organization_id.eq(org))
+        .filter(price_tier_rules::price_tier_id.eq(tier_id))
+        .filter(price_tier_rules::id.eq(rule_id))
+        .select(PriceTierRule::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    found(row, Entity::PriceTierRule)
+}
+
+/// Bumps the tier's version for a rule change and records `catalog.price_tier.updated`.
+async fn touch_tier(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    tier: &PriceTier,
+    variant_id: VariantId,
+    change: (&str, Value),
+) -> Result<()> {
+    let version = tier.version + 1;
+    diesel::update(price_tiers::table)
+        .filter(price_tiers::organization_id.eq(org))
+        .filter(price_tiers::id.eq(tier.id))
+        .set((price_tiers::version.eq(version), price_tiers::updated_at.eq(Utc::now())))
+        .execute(conn)
+        .await?;
+    let mut data = json!({ "price_tier_id": tier.id, "variant_id": variant_id });
+    if let Value::Object(map) = &mut data {
+        map.insert(change.0.to_string(), change.1);
+    }
+    let event = EventDraft::new(AGGREGATE, "updated", tier.id, version, data);
+    outbox::append(conn, org, actor, vec![event]).await
+}
+
+/// Adds a rule to a live tier. The variant must be a live variant of the organization;
+/// `min_qty` and `price` must be positive; a second rule for the same (tier, variant, min_qty)
+/// is a 409 `PRICE_TIER_RULE_EXISTS`.
+pub async fn add_rule(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    tier_id: PriceTierId,
+    mut new: NewPriceTierRule,
+) -> Result<PriceTierRule> {
+    new.organization_id = org;
+    new.price_tier_id = tier_id;
+    conn.transaction(async move |conn| {
+        let tier = lock(conn, org, tier_id).await?;
+        let mut fields = Vec::new();
+        if !variant_is_live(conn, org, new.variant_id).await? {
+            fields.push(FieldError::new("variant_id", "refers to something that does not exist"));
+        }
+        check_min_qty(new.min_qty, &mut fields);
+        check_price(new.price, &mut fields);
+        invalid_rule(fields)?;
+        let rule: PriceTierRule = diesel::insert_into(price_tier_rules::table)
+            .values(&new)
+            .returning(PriceTierRule::as_returning())
+            .get_result(conn)
+            .await?;
+        touch_tier(conn, org, actor, &tier, rule.variant_id, ("rule_added", json!(&rule))).await?;
+        Ok(rule)
+    })
+    .await
+}
+
+/// The rule of a live tier.
+pub async fn get_rule(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    tier_id: PriceTierId,
+    rule_id: PriceTierRuleId,
+) -> Result<PriceTierRule> {
+    let row = price_tier_rules::table
+        .inner_join(price_tiers::table)
+        .filter(price_tier_rules::organization_id.eq(org))
+        .filter(price_tier_rules::id.eq(rule_id))
+        .filter(price_tier_rules::price_tier_id.eq(tier_id))
+        .filter(price_tiers::organization_id.eq(org))
+        .filter(price_tiers::deleted_at.is_null())
+        .select(PriceTierRule::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    found(row, Entity::PriceTierRule)
+}
+
+/// Changes a rule's `min_qty` and/or `price`. Rules have no version of their own:
+/// `expected_tier_version` guards against the tier (and so any of its rules) having changed.
+/// A change that alters nothing keeps the tier's version and publishes nothing.
+pub async fn update_rule(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    tier_id: PriceTierId,
+    rule_id: PriceTierRuleId,
+    expected_tier_version: Option<i32>,
+    changes: PriceTierRuleChanges,
+) -> Result<PriceTierRule> {
+    let mut fields = Vec::new();
+    if let Some(min_qty) = changes.min_qty {
+        check_min_qty(min_qty, &mut fields);
+    }
+    if let Some(price) = changes.price {
+        check_price(price, &mut fields);
+    }
+    invalid_rule(fields)?;
+    conn.transaction(async move |conn| {
+        let tier = lock(conn, org, tier_id).await?;
+        check_version(expected_tier_version, tier.version)?;
+        let old = lock_rule(conn, org, tier_id, rule_id).await?;
+        let same_qty = changes.min_qty.is_none_or(|q| q == old.min_qty);
+        let same_price = changes.price.is_none_or(|p| p == old.price);
+        if same_qty && same_price {
+            return Ok(old);
+        }
+        let new: PriceTierRule = diesel::update(price_tier_rules::table)
+            .filter(price_tier_rules::organization_id.eq(org))
+            .filter(price_tier_rules::id.eq(rule_id))
+            .set((changes, price_tier_rules::updated_at.eq(Utc::now())))
+            .returning(PriceTierRule::as_returning())
+            .get_result(conn)
+            .await?;
+        let rule_changes = changed_fields(&old, &new);
+        touch_tier(
+            conn,
+            org,
+            actor,
+            &tier,
+            new.variant_id,
+            ("rule_updated", json!({ "rule_id": rule_id, "changes": rule_changes })),
+        )
+        .await?;
+        Ok(new)
+    })
+    .await
+}
+
+/// Deletes a rule (hard delete: rules have no history of their own; the event keeps it).
+pub async fn delete_rule(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    tier_id: PriceTierId,
+    rule_id: PriceTierRuleId,
+    expected_tier_version: Option<i32>,
+) -> Result<()> {
+    conn.transaction(async move |conn| {
+        let tier = lock(conn, org, tier_id).await?;
+        check_version(expected_tier_version, tier.version)?;
+        let rule: Option<PriceTierRule> = diesel::delete(
+            price_tier_rules::table
+                .filter(price_tier_rules::organization_id.eq(org))
+                .filter(price_tier_rules::price_tier_id.eq(tier_id))
+                .filter(price_tier_rules::id.eq(rule_id)),
+        )
+        .returning(PriceTierRule::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?;
+        let rule = found(rule, Entity::PriceTierRule)?;
+        touch_tier(conn, org, actor, &tier, rule.variant_id, ("rule_deleted", json!(&rule))).await
+    })
+    .await
+}
+
+/// The rules of a live tier for live variants, by variant then `min_qty`.
+pub async fn list_rules(conn: &mut PgConn, org: OrganizationId, tier_id: PriceTierId) -> Result<Vec<PriceTierRule>> {
+    let rules: Vec<PriceTierRule> = price_tier_rules::table
+        .inner_join(price_tiers::table)
+        .inner_join(product_variants::table)
+        .filter(price_tier_rules::organization_id.eq(org))
+        .filter(price_tier_rules::price_tier_id.eq(tier_id))
+        .filter(price_tiers::organization_id.eq(org))
+        .filter(price_tiers::deleted_at.is_null())
+        .filter(product_variants::organization_id.eq(org))
+        .filter(product_variants::deleted_at.is_null())
+        .order((price_tier_rules::variant_id.asc(), price_tier_rules::min_qty.asc()))
+        .select(PriceTierRule::as_select())
+        .load(conn)
+        .await?;
+    // An empty list needs one more look to tell "no rules" from "no such tier".
+    if rules.is_empty() && find(conn, org, tier_id).await?.is_none() {
+        return Err(Error::NotFound(Entity::PriceTier));
+    }
+    Ok(rules)
+}
+
+/// The tier and rules that price `variant_id`, rules sorted by `min_qty`.
+///
+/// With `tier_id`, that tier (404 when missing, 400 on `price_tier_id` when inactive) and its
+/// rules for the variant, possibly none. Without, the active tier of highest priority (lowest
+/// `priority`, then oldest) that has rules for the variant, or `None`. At most two statements.
+pub async fn rules_for_variant(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    variant_id: VariantId,
+    tier_id: Option<PriceTierId>,
+) -> Result<Option<(PriceTier, Vec<PriceTierRule>)>> {
+    let rules_of_variant = price_tier_rules::table
+        .filter(price_tier_rules::organization_id.eq(org))
+        .filter(price_tier_rules::variant_id.eq(variant_id));
+    if let Some(tier_id) = tier_id {
+        let tier = get(conn, org, tier_id).await?;
+        if !tier.is_active {
+            return Err(Error::field(Entity::PriceTier, "price_tier_id", "the price tier is not active"));
+        }
+        let rules = rules_of_variant
+            .filter(price_tier_rules::price_tier_id.eq(tier_id))
+            .order(price_tier_rules::min_qty.asc())
+            .select(PriceTierRule::as_select())
+            .load(conn)
+            .await?;
+        return Ok(Some((tier, rules)));
+    }
+    // Every active tier's rules for this one variant (a handful of rows), best tier first; the
+    // first tier's rows are the answer.
+    let rows: Vec<(PriceTier, PriceTierRule)> = rules_of_variant
+        .inner_join(price_tiers::table)
+        .filter(price_tiers::organization_id.eq(org))
+        .filter(price_tiers::deleted_at.is_null())
+        .filter(price_tiers::is_active.eq(true))
+        .order((price_tiers::priority.asc(), price_tiers::id.asc(), price_tier_rules::min_qty.asc()))
+        .select((PriceTier::as_select(), PriceTierRule::as_select()))
+        .load(conn)
+        .await?;
+    let mut rows = rows.into_iter();
+    let Some((tier, first)) = rows.next() else { return Ok(None) };
+    let mut rules = vec![first];
+    rules.extend(rows.take_while(|(t, _)| t.id == tier.id).map(|(_, rule)| rule));
+    Ok(Some((tier, rules)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Price calculation
+// ---------------------------------------------------------------------------------------------
+
+/// The next volume step above the quoted quantity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NextTier {
+    pub min_qty: i32,
+    pub price: Decimal,
+    pub additional_qty_needed: i32,
+}
+
+/// What `quantity` units of a variant cost. Money is rounded to cents half away from zero;
+/// `savings_*` compare with paying `sale_price` for every unit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PriceQuote {
+    pub unit_price: Decimal,
+    pub subtotal: Decimal,
+    pub tax_amount: Decimal,
+    pub total: Decimal,
+    pub savings_amount: Decimal,
+    /// Percent of the undiscounted subtotal (`12.50` = 12.5 %).
+    pub savings_percentage: Decimal,
+    pub applied_rule: Option<PriceTierRule>,
+    pub next_tier: Option<NextTier>,
+}
+
+fn round2(value: Decimal) -> Decimal {
+    value.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// Quotes `quantity` units: the rule with the largest `min_qty <= quantity` sets the unit price,
+/// else `sale_price`; tax is `tax_rate_percent` of the subtotal. `rules` may come in any order
+/// and should be one tier's rules for one variant.
+pub fn calculate_price(
+    sale_price: Decimal,
+    tax_rate_percent: Decimal,
+    quantity: i32,
+    rules: &[PriceTierRule],
+) -> Result<PriceQuote> {
+    if quantity < 1 {
+        return Err(Error::field(Entity::PriceTier, "quantity", "must be at least 1"));
+    }
+    let applied = rules.iter().filter(|r| r.min_qty <= quantity).max_by_key(|r| r.min_qty);
+    let next = rules.iter().filter(|r| r.min_qty > quantity).min_by_key(|r| r.min_qty);
+    let overflow = || Error::field(Entity::PriceTier, "quantity", "is too large to price");
+    let qty = Decimal::from(quantity);
+    let list_price = round2(sale_price);
+    let unit_price = round2(applied.map_or(sale_price, |r| r.price));
+    let subtotal = unit_price.checked_mul(qty).ok_or_else(overflow)?;
+    let tax_amount = round2(subtotal.checked_mul(tax_rate_percent).ok_or_else(overflow)? / Decimal::ONE_HUNDRED);
+    let total = subtotal.checked_add(tax_amount).ok_or_else(overflow)?;
+    let undiscounted = list_price.checked_mul(qty).ok_or_else(overflow)?;
+    let savings_amount = undiscounted.checked_sub(subtotal).ok_or_else(overflow)?;
+    let savings_percentage = match savings_amount.checked_mul(Decimal::ONE_HUNDRED) {
+        Some(scaled) => scaled.checked_div(undiscounted).map_or(Decimal::ZERO, round2),
+        None => return Err(overflow()),
+    };
+    Ok(PriceQuote {
+        unit_price,
+        subtotal,
+        tax_amount,
+        total,
+        savings_amount,
+        savings_percentage,
+        applied_rule: applied.cloned(),
+        next_tier: next.map(|r| NextTier {
+            min_qty: r.min_qty,
+            price: r.price,
+            additional_qty_needed: r.min_qty - quantity,
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn rule(min_qty: i32, price: &str) -> PriceTierRule {
+        PriceTierRule {
+            id: PriceTierRuleId::generate(),
+            organization_id: OrganizationId::generate(),
+            price_tier_id: PriceTierId::generate(),
+            variant_id: VariantId::generate(),
+            min_qty,
+            price: d(price),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    /// sale 10.00, tax 16 %; from 10 units 9.00, from 50 units 8.50 (given out of order).
+    fn ladder() -> Vec<PriceTierRule> {
+        vec![rule(50, "8.50"), rule(10, "9.00")]
+    }
+
+    fn quote(qty: i32) -> PriceQuote {
+        calculate_price(d("10.00"), d("16"), qty, &ladder()).unwrap()
+    }
+
+    #[test]
+    fn below_the_first_step_the_sale_price_applies() {
+        let q = quote(9);
+        assert_eq!(q.unit_price, d("10.00"));
+        assert_eq!(q.subtotal, d("90.00"));
+        assert_eq!(q.tax_amount, d("14.40"));
+        assert_eq!(q.total, d("104.40"));
+        assert_eq!(q.savings_amount, d("0"));
+        assert_eq!(q.savings_percentage, d("0"));
+        assert_eq!(q.applied_rule, None);
+        let next = q.next_tier.unwrap();
+        assert_eq!((next.min_qty, next.price, next.additional_qty_needed), (10, d("9.00"), 1));
+    }
+
+    #[test]
+    fn at_and_above_a_step_its_price_applies() {
+        for (qty, subtotal, tax, total, savings, needed) in [
+            (10, "90.00", "14.40", "104.40", "10.00", 40),
+            (11, "99.00", "15.84", "114.84", "11.00", 39),
+            (49, "441.00", "70.56", "511.56", "49.00", 1),
+        ] {
+            let q = quote(qty);
+            assert_eq!(q.unit_price, d("9.00"), "qty {qty}");
+            assert_eq!(q.applied_rule.as_ref().map(|r| r.min_qty), Some(10));
+            assert_eq!(q.subtotal, d(subtotal), "qty {qty}");
+            assert_eq!(q.tax_amount, d(tax), "qty {qty}");
+            assert_eq!(q.total, d(total), "qty {qty}");
+            assert_eq!(q.savings_amount, d(savings), "qty {qty}");
+            assert_eq!(q.savings_percentage, d("10.00"), "qty {qty}");
+            let next = q.next_tier.unwrap();
+            assert_eq!((next.min_qty, next.price, next.additional_qty_needed), (50, d("8.50"), needed));
+        }
+    }
+
+    #[test]
+    fn the_largest_step_applies_at_and_beyond_it() {
+        for (qty, subtotal, tax, total, savings) in
+            [(50, "425.00", "68.00", "493.00", "75.00"), (51, "433.50", "69.36", "502.86", "76.50")]
+        {
+            let q = quote(qty);
+            assert_eq!(q.unit_price, d("8.50"));
+            assert_eq!(q.applied_rule.as_ref().map(|r| r.min_qty), Some(50));
+            assert_eq!(q.subtotal, d(subtotal));
+            assert_eq!(q.tax_amount, d(tax));
+            assert_eq!(q.total, d(total));
+            assert_eq!(q.savings_amount, d(savings));
+            assert_eq!(q.savings_percentage, d("15.00"));
+            assert_eq!(q.next_tier, None);
+        }
+    }
+
+    #[test]
+    fn money_rounds_half_away_from_zero() {
+        // 2.50 × 5 % = 0.125 → 0.13 (banker's rounding would give 0.12).
+        let q = calculate_price(d("2.50"), d("5"), 1, &[]).unwrap();
+        assert_eq!(q.tax_amount, d("0.13"));
+        assert_eq!(q.total, d("2.63"));
+        // 3 × 3.35 = 10.05; 10.05 × 16 % = 1.608 → 1.61.
+        let q = calculate_price(d("3.35"), d("16"), 3, &[]).unwrap();
+        assert_eq!((q.subtotal, q.tax_amount, q.total), (d("10.05"), d("1.61"), d("11.66")));
+        // Savings 1/3 of the price: 33.333… % → 33.33; 2/3 → 66.67.
+        let q = calculate_price(d("3.00"), d("0"), 2, &[rule(2, "2.00")]).unwrap();
+        assert_eq!((q.savings_amount, q.savings_percentage), (d("2.00"), d("33.33")));
+        let q = calculate_price(d("3.00"), d("0"), 2, &[rule(2, "1.00")]).unwrap();
+        assert_eq!(q.savings_percentage, d("66.67"));
+        // A fractional tax rate: 100.00 × 12.5 % = 12.50.
+        let q = calculate_price(d("100.00"), d("12.5"), 1, &[]).unwrap();
+        assert_eq!(q.tax_amount, d("12.50"));
+    }
+
+    #[test]
+    fn a_quantity_below_one_is_rejected() {
+        for qty in [0, -1, i32::MIN] {
+            match calculate_price(d("10.00"), d("16"), qty, &ladder()) {
+                Err(Error::Validation { fields, .. }) => assert_eq!(fields[0].field, "quantity"),
+                other => panic!("qty {qty}: {other:?}"),
+            }
+        }
+        let q = calculate_price(d("10.00"), d("16"), 1, &ladder()).unwrap();
+        assert_eq!(q.subtotal, d("10.00"));
+    }
+
+    #[test]
+    fn the_largest_quantity_prices_without_overflow() {
+        let q = calculate_price(d("99999999.99"), d("100"), i32::MAX, &[]).unwrap();
+        assert_eq!(q.subtotal, d("99999999.99") * Decimal::from(i32::MAX));
+        assert_eq!(q.total, q.subtotal * Decimal::TWO);
+    }
+
+    /// Invariants over many generated ladders (a small LCG keeps it dependency-free and
+    /// reproducible): the applied rule is the largest step reached, the next tier the smallest
+    /// not reached, and the amounts add up.
+    #[test]
+    fn quotes_respect_their_invariants_for_generated_ladders() {
+        let mut seed: u64 = 0x5eed;
+        let mut next = |bound: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % bound
+        };
+        for _ in 0..300 {
+            let sale = Decimal::new(next(100_000) as i64 + 1, 2);
+            let tax = Decimal::new(next(10_001) as i64, 2);
+            let mut rules = Vec::new();
+            for _ in 0..next(5) {
+                let min_qty = next(100) as i32 + 1;
+                if rules.iter().all(|r: &PriceTierRule| r.min_qty != min_qty) {
+                    rules.push(rule(min_qty, &Decimal::new(next(100_000) as i64 + 1, 2).to_string()));
+                }
+            }
+            let qty = next(120) as i32 + 1;
+            let q = calculate_price(sale, tax, qty, &rules).unwrap();
+            let reached = rules.iter().filter(|r| r.min_qty <= qty).map(|r| r.min_qty).max();
+            let pending = rules.iter().filter(|r| r.min_qty > qty).map(|r| r.min_qty).min();
+            assert_eq!(q.applied_rule.as_ref().map(|r| r.min_qty), reached);
+            assert_eq!(q.next_tier.as_ref().map(|n| n.min_qty), pending);
+            if let Some(n) = &q.next_tier {
+                assert_eq!(n.additional_qty_needed, n.min_qty - qty);
+            }
+            let unit = q.applied_rule.as_ref().map_or(sale, |r| r.price);
+            assert_eq!(q.unit_price, unit);
+            assert_eq!(q.subtotal, unit * Decimal::from(qty));
+            assert_eq!(q.total, q.subtotal + q.tax_amount);
+            assert_eq!(q.savings_amount, (sale - unit) * Decimal::from(qty));
+            assert!(q.tax_amount >= Decimal::ZERO && q.tax_amount <= q.subtotal);
+            for value in [q.subtotal, q.tax_amount, q.total, q.savings_amount, q.savings_percentage] {
+                assert!(value.scale() <= 2 || value.normalize().scale() <= 2, "{value}");
+            }
+        }
+    }
+}

@@ -1,1 +1,644 @@
-//! products repository.
+//! Products: the catalog's main aggregate. A product owns its variants (a simple product has
+//! exactly one, created with it), declares the options its variants use, and is what other
+//! services ask for through `GetProductDetails`.
+
+use super::outbox::{self, EventDraft};
+use super::{changed_fields, check_version, found};
+use crate::db::PgConn;
+use crate::error::{Entity, Error, Result};
+use crate::ids::{BrandId, LocalId, OptionId, OrganizationId, ProductId, VariantId};
+use crate::models::{
+    Actor, Brand, Collection, NewProduct, NewVariant, Product, ProductChanges, ProductImage, ProductStatus, Tag,
+    Variant, VariantImage,
+};
+use crate::pagination::{Page, PageRequest};
+use crate::schema::{
+    brands, collection_products, collections, product_images, product_option_assignments, product_options,
+    product_tags, product_variants, products, tags, variant_images,
+};
+use crate::slug;
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
+
+const AGGREGATE: &str = "product";
+const VARIANT_AGGREGATE: &str = "variant";
+/// Slug used when a title has no letter or digit to build one from ("☃").
+const FALLBACK_SLUG: &str = "product";
+/// Tries at a generated slug: concurrent creates of one title may race for the same suffix.
+const SLUG_ATTEMPTS: usize = 5;
+const MISSING: &str = "refers to something that does not exist";
+
+/// Narrows [`list`]; `None` fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProductFilter {
+    pub status: Option<ProductStatus>,
+    pub brand_id: Option<BrandId>,
+    pub local_id: Option<LocalId>,
+    pub product_type: Option<String>,
+}
+
+/// A product with its relations, as `GetProductDetails` answers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductDetails {
+    pub product: Product,
+    pub brand: Option<Brand>,
+    /// By position; empty unless images were asked for.
+    pub images: Vec<ProductImage>,
+    /// Live variants by position, then id; empty unless variants were asked for.
+    pub variants: Vec<Variant>,
+    /// By position; only variants that have images appear (needs both variants and images).
+    pub variant_images: HashMap<VariantId, Vec<VariantImage>>,
+    /// Live tags, by name.
+    pub tags: Vec<Tag>,
+    /// Live collections, by position, then name.
+    pub collections: Vec<Collection>,
+    /// The options the product declares, in order.
+    pub option_ids: Vec<OptionId>,
+}
+
+fn live(org: OrganizationId) -> products::BoxedQuery<'static, diesel::pg::Pg> {
+    products::table.filter(products::organization_id.eq(org)).filter(products::deleted_at.is_null()).into_boxed()
+}
+
+/// The live row, locked for the rest of the transaction.
+async fn lock(conn: &mut PgConn, org: OrganizationId, id: ProductId) -> Result<Product> {
+    let row = products::table
+        .filter(products::organization_id.eq(org))
+        .filter(products::id.eq(id))
+        .filter(products::deleted_at.is_null())
+        .select(Product::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    found(row, Entity::Product)
+}
+
+/// A product may only point at a live brand of its organization. The composite foreign key
+/// already rejects foreign brands but not deleted ones; the share lock keeps the brand from
+/// being deleted (which checks for products) before this transaction commits.
+async fn check_brand(conn: &mut PgConn, org: OrganizationId, brand_id: Option<BrandId>) -> Result<()> {
+    let Some(brand_id) = brand_id else { return Ok(()) };
+    let brand = brands::table
+        .filter(brands::organization_id.eq(org))
+        .filter(brands::id.eq(brand_id))
+        .filter(brands::deleted_at.is_null())
+        .select(brands::id)
+        .for_share()
+        .first::<BrandId>(conn)
+        .await
+        .optional()?;
+    match brand {
+        Some(_) => Ok(()),
+        None => Err(Error::field(Entity::Product, "brand_id", MISSING)),
+    }
+}
+
+fn base_slug(title: &str) -> String {
+    let base = slug::slugify(title);
+    if base.is_empty() { FALLBACK_SLUG.to_string() } else { base }
+}
+
+/// `base`, or `base-2`, `base-3`, ... whichever is first free among the organization's live
+/// products (`exclude` lets a product keep its own slug). One query for the taken ones.
+async fn free_slug(conn: &mut PgConn, org: OrganizationId, base: &str, exclude: Option<ProductId>) -> Result<String> {
+    // Slugs are [a-z0-9-] only, so `base` holds no LIKE wildcard.
+    let mut query = live(org)
+        .filter(products::slug.eq(base.to_string()).or(products::slug.like(format!("{base}-%"))))
+        .select(products::slug);
+    if let Some(id) = exclude {
+        query = query.filter(products::id.ne(id));
+    }
+    let taken: HashSet<String> = query.load::<String>(conn).await?.into_iter().collect();
+    if !taken.contains(base) {
+        return Ok(base.to_string());
+    }
+    let mut n = 2u32;
+    loop {
+        let candidate = format!("{base}-{n}");
+        if !taken.contains(&candidate) {
+            return Ok(candidate);
+        }
+        n += 1;
+    }
+}
+
+async fn insert(conn: &mut PgConn, new: &NewProduct) -> Result<Product> {
+    Ok(diesel::insert_into(products::table).values(new).returning(Product::as_returning()).get_result(conn).await?)
+}
+
+/// Inserts under a generated slug, each try in a savepoint so that losing a race for a suffix
+/// to a concurrent create just moves on to the next free one.
+async fn insert_with_generated_slug(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    mut new: NewProduct,
+    base: &str,
+) -> Result<Product> {
+    let mut attempt = 1;
+    loop {
+        new.slug = free_slug(conn, org, base, None).await?;
+        let row = new.clone();
+        match conn.transaction(async move |conn| insert(conn, &row).await).await {
+            Err(Error::Conflict { code: "PRODUCT_SLUG_EXISTS", .. }) if attempt < SLUG_ATTEMPTS => attempt += 1,
+            other => return other,
+        }
+    }
+}
+
+/// Creates a product. An empty `slug` is generated from the title (`-2`, `-3`, ... when
+/// taken); an explicit one that is taken is a 409. A simple product (`has_variants=false`)
+/// needs `default_variant`, inserted with it; a product with variants may be given a first
+/// one the same way.
+pub async fn create(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    mut new: NewProduct,
+    default_variant: Option<NewVariant>,
+) -> Result<(Product, Option<Variant>)> {
+    new.organization_id = org;
+    if !new.has_variants && default_variant.is_none() {
+        return Err(Error::field(
+            Entity::Product,
+            "sale_price",
+            "a product without variants needs the price of its default variant",
+        ));
+    }
+    conn.transaction(async move |conn| {
+        check_brand(conn, org, new.brand_id).await?;
+        let product = if new.slug.trim().is_empty() {
+            let base = base_slug(&new.title);
+            insert_with_generated_slug(conn, org, new, &base).await?
+        } else {
+            insert(conn, &new).await?
+        };
+        let mut events =
+            vec![EventDraft::new(AGGREGATE, "created", product.id, product.version, json!({ "product": &product }))];
+        let variant = match default_variant {
+            Some(mut variant) => {
+                variant.organization_id = org;
+                variant.product_id = product.id;
+                variant.position = 0;
+                if variant.sku.trim().is_empty() {
+                    variant.sku = product.sku.clone();
+                }
+                let variant: Variant = diesel::insert_into(product_variants::table)
+                    .values(&variant)
+                    .returning(Variant::as_returning())
+                    .get_result(conn)
+                    .await?;
+                events.push(EventDraft::new(
+                    VARIANT_AGGREGATE,
+                    "created",
+                    variant.id,
+                    variant.version,
+                    json!({ "variant": &variant }),
+                ));
+                Some(variant)
+            }
+            None => None,
+        };
+        outbox::append(conn, org, actor, events).await?;
+        Ok((product, variant))
+    })
+    .await
+}
+
+pub async fn find(conn: &mut PgConn, org: OrganizationId, id: ProductId) -> Result<Option<Product>> {
+    Ok(live(org).filter(products::id.eq(id)).select(Product::as_select()).first(conn).await.optional()?)
+}
+
+pub async fn get(conn: &mut PgConn, org: OrganizationId, id: ProductId) -> Result<Product> {
+    found(find(conn, org, id).await?, Entity::Product)
+}
+
+/// One statement for any number of ids; missing, deleted and foreign ids are simply absent.
+pub async fn get_many(conn: &mut PgConn, org: OrganizationId, ids: &[ProductId]) -> Result<Vec<Product>> {
+    Ok(live(org).filter(products::id.eq_any(ids)).select(Product::as_select()).load(conn).await?)
+}
+
+/// Keyset page of live products matching `filter`, in id (creation) order.
+pub async fn list(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    filter: &ProductFilter,
+    page: &PageRequest,
+) -> Result<Page<Product>> {
+    let mut query = live(org).select(Product::as_select()).limit(page.fetch_limit());
+    if let Some(status) = filter.status {
+        query = query.filter(products::status.eq(status));
+    }
+    if let Some(brand_id) = filter.brand_id {
+        query = query.filter(products::brand_id.eq(brand_id));
+    }
+    if let Some(local_id) = filter.local_id {
+        query = query.filter(products::local_id.eq(local_id));
+    }
+    if let Some(product_type) = &filter.product_type {
+        query = query.filter(products::product_type.eq(product_type.clone()));
+    }
+    query = match (page.cursor, page.backward) {
+        (Some(c), false) => query.filter(products::id.gt(c)).order(products::id.asc()),
+        (Some(c), true) => query.filter(products::id.lt(c)).order(products::id.desc()),
+        (None, false) => query.order(products::id.asc()),
+        (None, true) => query.order(products::id.desc()),
+    };
+    Ok(Page::from_rows(query.load(conn).await?, page))
+}
+
+/// The event a status transition publishes: consumers (POS, Inventory) react to
+/// `activated`/`deactivated`; archiving is an ordinary update.
+fn status_action(old: ProductStatus, new: ProductStatus) -> &'static str {
+    match new {
+        ProductStatus::Active if old != new => "activated",
+        ProductStatus::Inactive if old != new => "deactivated",
+        _ => "updated",
+    }
+}
+
+/// Applies `changes` if the caller's `expected_version` is current. A change that alters
+/// nothing keeps the version and publishes nothing. `slug: Some("")` regenerates the slug from
+/// the (new) title. A status change to active/inactive publishes `activated`/`deactivated`
+/// (with the same data) instead of `updated`, so there is still one event per version.
+pub async fn update(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    id: ProductId,
+    expected_version: Option<i32>,
+    mut changes: ProductChanges,
+) -> Result<Product> {
+    conn.transaction(async move |conn| {
+        let old = lock(conn, org, id).await?;
+        check_version(expected_version, old.version)?;
+        if let Some(brand_id) = changes.brand_id {
+            check_brand(conn, org, brand_id).await?;
+        }
+        if changes.slug.as_deref().is_some_and(|s| s.trim().is_empty()) {
+            let base = base_slug(changes.title.as_deref().unwrap_or(&old.title));
+            changes.slug = Some(free_slug(conn, org, &base, Some(id)).await?);
+        }
+        let new: Product = diesel::update(products::table.filter(products::organization_id.eq(org)).find(id))
+            .set((changes, products::version.eq(old.version + 1), products::updated_at.eq(Utc::now())))
+            .returning(Product::as_returning())
+            .get_result(conn)
+            .await?;
+        let changes = changed_fields(&old, &new);
+        if changes.is_empty() {
+            diesel::update(products::table.filter(products::organization_id.eq(org)).find(id))
+                .set((products::version.eq(old.version), products::updated_at.eq(old.updated_at)))
+                .execute(conn)
+                .await?;
+            return Ok(old);
+        }
+        let action = status_action(old.status, new.status);
+        let event =
+            EventDraft::new(AGGREGATE, action, id, new.version, json!({ "product_id": id, "changes": changes }));
+        outbox::append(conn, org, actor, vec![event]).await?;
+        Ok(new)
+    })
+    .await
+}
+
+/// Moves the product to `status`: `activated`, `deactivated` or (archived) `updated` event.
+/// Setting the current status is a no-op (same version, no event).
+pub async fn set_status(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    id: ProductId,
+    expected_version: Option<i32>,
+    status: ProductStatus,
+) -> Result<Product> {
+    conn.transaction(async move |conn| {
+        let old = lock(conn, org, id).await?;
+        check_version(expected_version, old.version)?;
+        if old.status == status {
+            return Ok(old);
+        }
+        let new: Product = diesel::update(products::table.filter(products::organization_id.eq(org)).find(id))
+            .set((
+                products::status.eq(status),
+                products::version.eq(old.version + 1),
+                products::updated_at.eq(Utc::now()),
+            ))
+            .returning(Product::as_returning())
+            .get_result(conn)
+            .await?;
+        let event = EventDraft::new(
+            AGGREGATE,
+            status_action(old.status, status),
+            id,
+            new.version,
+            json!({
+                "product_id": id,
+                "status": status,
+                "changes": { "status": { "old": old.status, "new": status } },
+            }),
+        );
+        outbox::append(conn, org, actor, vec![event]).await?;
+        Ok(new)
+    })
+    .await
+}
+
+/// Soft delete, cascading to the product's live variants; returns their ids. A product with
+/// variants that still has live ones is refused (409 `PRODUCT_HAS_VARIANTS`) unless `force`;
+/// a simple product's default variant goes with it without `force`.
+pub async fn delete(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    id: ProductId,
+    force: bool,
+) -> Result<Vec<VariantId>> {
+    conn.transaction(async move |conn| {
+        let product = lock(conn, org, id).await?;
+        let live_variants = product_variants::table
+            .filter(product_variants::organization_id.eq(org))
+            .filter(product_variants::product_id.eq(id))
+            .filter(product_variants::deleted_at.is_null());
+        if product.has_variants
+            && !force
+            && diesel::select(diesel::dsl::exists(live_variants)).get_result::<bool>(conn).await?
+        {
+            return Err(Error::Conflict {
+                code: "PRODUCT_HAS_VARIANTS",
+                message: "the product has variants; delete with force=true to delete them too".into(),
+                field: None,
+            });
+        }
+        let now = Utc::now();
+        let mut deleted: Vec<(VariantId, i32)> = diesel::update(live_variants)
+            .set((
+                product_variants::deleted_at.eq(now),
+                product_variants::version.eq(product_variants::version + 1),
+                product_variants::updated_at.eq(now),
+            ))
+            .returning((product_variants::id, product_variants::version))
+            .get_results(conn)
+            .await?;
+        deleted.sort();
+        let version = product.version + 1;
+        diesel::update(products::table.filter(products::organization_id.eq(org)).find(id))
+            .set((products::deleted_at.eq(now), products::version.eq(version), products::updated_at.eq(now)))
+            .execute(conn)
+            .await?;
+        let variant_ids: Vec<VariantId> = deleted.iter().map(|(variant_id, _)| *variant_id).collect();
+        let mut events = Vec::with_capacity(deleted.len() + 1);
+        events.push(EventDraft::new(
+            AGGREGATE,
+            "deleted",
+            id,
+            version,
+            json!({ "product_id": id, "variant_ids": &variant_ids }),
+        ));
+        events.extend(deleted.iter().map(|(variant_id, variant_version)| {
+            EventDraft::new(
+                VARIANT_AGGREGATE,
+                "deleted",
+                *variant_id,
+                *variant_version,
+                json!({ "variant_id": variant_id, "product_id": id }),
+            )
+        }));
+        outbox::append(conn, org, actor, events).await?;
+        Ok(variant_ids)
+    })
+    .await
+}
+
+/// The ordered options the product declares.
+pub async fn option_ids(conn: &mut PgConn, org: OrganizationId, product_id: ProductId) -> Result<Vec<OptionId>> {
+    Ok(product_option_assignments::table
+        .filter(product_option_assignments::organization_id.eq(org))
+        .filter(product_option_assignments::product_id.eq(product_id))
+        .order((product_option_assignments::position.asc(), product_option_assignments::option_id.asc()))
+        .select(product_option_assignments::option_id)
+        .load(conn)
+        .await?)
+}
+
+/// Replaces the ordered list of options the product declares (position = index). Every id must
+/// be a live option of the organization, listed once.
+pub async fn set_options(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    product_id: ProductId,
+    option_ids: &[OptionId],
+) -> Result<()> {
+    let wanted = option_ids.to_vec();
+    let mut seen = HashSet::with_capacity(wanted.len());
+    if !wanted.iter().all(|id| seen.insert(*id)) {
+        return Err(Error::field(Entity::Product, "options", "lists an option more than once"));
+    }
+    conn.transaction(async move |conn| {
+        let product = lock(conn, org, product_id).await?;
+        // Share-locked so an option cannot be deleted while it is being assigned.
+        let existing: Vec<OptionId> = product_options::table
+            .filter(product_options::organization_id.eq(org))
+            .filter(product_options::deleted_at.is_null())
+            .filter(product_options::id.eq_any(&wanted))
+            .select(product_options::id)
+            .for_share()
+            .load(conn)
+            .await?;
+        if existing.len() != wanted.len() {
+            return Err(Error::field(Entity::Product, "options", MISSING));
+        }
+        let old = self::option_ids(conn, org, product_id).await?;
+        if old == wanted {
+            return Ok(());
+        }
+        diesel::delete(
+            product_option_assignments::table
+                .filter(product_option_assignments::organization_id.eq(org))
+                .filter(product_option_assignments::product_id.eq(product_id)),
+        )
+        .execute(conn)
+        .await?;
+        if !wanted.is_empty() {
+            let rows: Vec<_> = wanted
+                .iter()
+                .zip(0i32..)
+                .map(|(option_id, position)| {
+                    (
+                        product_option_assignments::organization_id.eq(org),
+                        product_option_assignments::product_id.eq(product_id),
+                        product_option_assignments::option_id.eq(*option_id),
+                        product_option_assignments::position.eq(position),
+                    )
+                })
+                .collect();
+            diesel::insert_into(product_option_assignments::table).values(rows).execute(conn).await?;
+        }
+        let version = product.version + 1;
+        diesel::update(products::table.filter(products::organization_id.eq(org)).find(product_id))
+            .set((products::version.eq(version), products::updated_at.eq(Utc::now())))
+            .execute(conn)
+            .await?;
+        let event = EventDraft::new(
+            AGGREGATE,
+            "updated",
+            product_id,
+            version,
+            json!({ "product_id": product_id, "changes": { "options": { "old": old, "new": wanted } } }),
+        );
+        outbox::append(conn, org, actor, vec![event]).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Rows keyed by owner, each owner's rows in the order they came.
+fn group<K: Eq + Hash, V>(rows: impl IntoIterator<Item = (K, V)>) -> HashMap<K, Vec<V>> {
+    let mut grouped: HashMap<K, Vec<V>> = HashMap::new();
+    for (key, value) in rows {
+        grouped.entry(key).or_default().push(value);
+    }
+    grouped
+}
+
+/// The live products among `ids` (in the order of `ids`, duplicates collapsed) with their
+/// relations. One query per relation for all products together, so the cost does not grow
+/// with the number of products: at most eight statements.
+pub async fn load_details(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    ids: &[ProductId],
+    include_variants: bool,
+    include_images: bool,
+) -> Result<Vec<ProductDetails>> {
+    let mut seen = HashSet::with_capacity(ids.len());
+    let ids: Vec<ProductId> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut by_id: HashMap<ProductId, Product> =
+        get_many(conn, org, &ids).await?.into_iter().map(|p| (p.id, p)).collect();
+    let found: Vec<Product> = ids.iter().filter_map(|id| by_id.remove(id)).collect();
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found_ids: Vec<ProductId> = found.iter().map(|p| p.id).collect();
+
+    let brand_ids: Vec<BrandId> = found.iter().filter_map(|p| p.brand_id).collect::<HashSet<_>>().into_iter().collect();
+    let brands: HashMap<BrandId, Brand> = if brand_ids.is_empty() {
+        HashMap::new()
+    } else {
+        brands::table
+            .filter(brands::organization_id.eq(org))
+            .filter(brands::deleted_at.is_null())
+            .filter(brands::id.eq_any(&brand_ids))
+            .select(Brand::as_select())
+            .load::<Brand>(conn)
+            .await?
+            .into_iter()
+            .map(|b| (b.id, b))
+            .collect()
+    };
+
+    let mut images: HashMap<ProductId, Vec<ProductImage>> = if include_images {
+        let rows: Vec<ProductImage> = product_images::table
+            .filter(product_images::organization_id.eq(org))
+            .filter(product_images::product_id.eq_any(&found_ids))
+            .order((product_images::position.asc(), product_images::id.asc()))
+            .select(ProductImage::as_select())
+            .load(conn)
+            .await?;
+        group(rows.into_iter().map(|image| (image.product_id, image)))
+    } else {
+        HashMap::new()
+    };
+
+    let variants: Vec<Variant> = if include_variants {
+        product_variants::table
+            .filter(product_variants::organization_id.eq(org))
+            .filter(product_variants::product_id.eq_any(&found_ids))
+            .filter(product_variants::deleted_at.is_null())
+            .order((product_variants::position.asc(), product_variants::id.asc()))
+            .select(Variant::as_select())
+            .load(conn)
+            .await?
+    } else {
+        Vec::new()
+    };
+
+    let mut variant_images: HashMap<VariantId, Vec<VariantImage>> = if include_images && !variants.is_empty() {
+        let variant_ids: Vec<VariantId> = variants.iter().map(|v| v.id).collect();
+        let rows: Vec<VariantImage> = variant_images::table
+            .filter(variant_images::organization_id.eq(org))
+            .filter(variant_images::variant_id.eq_any(&variant_ids))
+            .order((variant_images::position.asc(), variant_images::id.asc()))
+            .select(VariantImage::as_select())
+            .load(conn)
+            .await?;
+        group(rows.into_iter().map(|image| (image.variant_id, image)))
+    } else {
+        HashMap::new()
+    };
+    let mut variants = group(variants.into_iter().map(|v| (v.product_id, v)));
+
+    let tag_rows: Vec<(ProductId, Tag)> = product_tags::table
+        .inner_join(tags::table)
+        .filter(product_tags::organization_id.eq(org))
+        .filter(tags::organization_id.eq(org))
+        .filter(tags::deleted_at.is_null())
+        .filter(product_tags::product_id.eq_any(&found_ids))
+        .order((tags::name.asc(), tags::id.asc()))
+        .select((product_tags::product_id, Tag::as_select()))
+        .load(conn)
+        .await?;
+    let mut tags = group(tag_rows);
+
+    let collection_rows: Vec<(ProductId, Collection)> = collection_products::table
+        .inner_join(collections::table)
+        .filter(collection_products::organization_id.eq(org))
+        .filter(collections::organization_id.eq(org))
+        .filter(collections::deleted_at.is_null())
+        .filter(collection_products::product_id.eq_any(&found_ids))
+        .order((collections::position.asc(), collections::name.asc(), collections::id.asc()))
+        .select((collection_products::product_id, Collection::as_select()))
+        .load(conn)
+        .await?;
+    let mut collections = group(collection_rows);
+
+    let option_rows: Vec<(ProductId, OptionId)> = product_option_assignments::table
+        .inner_join(product_options::table)
+        .filter(product_option_assignments::organization_id.eq(org))
+        .filter(product_options::organization_id.eq(org))
+        .filter(product_options::deleted_at.is_null())
+        .filter(product_option_assignments::product_id.eq_any(&found_ids))
+        .order((product_option_assignments::position.asc(), product_option_assignments::option_id.asc()))
+        .select((product_option_assignments::product_id, product_option_assignments::option_id))
+        .load(conn)
+        .await?;
+    let mut options = group(option_rows);
+
+    Ok(found
+        .into_iter()
+        .map(|product| {
+            let id = product.id;
+            let variants = variants.remove(&id).unwrap_or_default();
+            let variant_images =
+                variants.iter().filter_map(|v| variant_images.remove(&v.id).map(|images| (v.id, images))).collect();
+            ProductDetails {
+                brand: product.brand_id.and_then(|b| brands.get(&b).cloned()),
+                images: images.remove(&id).unwrap_or_default(),
+                variants,
+                variant_images,
+                tags: tags.remove(&id).unwrap_or_default(),
+                collections: collections.remove(&id).unwrap_or_default(),
+                option_ids: options.remove(&id).unwrap_or_default(),
+                product,
+            }
+        })
+        .collect())
+}

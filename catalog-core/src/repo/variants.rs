@@ -1,1 +1,553 @@
-//! variants repository.
+//! Variants: the sellable units of a product (SKU, barcode, price) and their option values.
+
+use super::outbox::{self, EventDraft};
+use super::{changed_fields, check_version, found};
+use crate::db::PgConn;
+use crate::error::{Entity, Error, FieldError, Result};
+use crate::ids::{OptionId, OptionValueId, OrganizationId, ProductId, VariantId};
+use crate::models::{Actor, NewVariant, ProductStatus, Variant, VariantChanges};
+use crate::pagination::{Page, PageRequest};
+use crate::schema::{
+    organization_states, product_option_assignments, product_option_values, product_options, product_variants,
+    products, variant_option_values,
+};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use rust_decimal::Decimal;
+use serde_json::{Map, Value, json};
+
+const AGGREGATE: &str = "variant";
+
+fn live(org: OrganizationId) -> product_variants::BoxedQuery<'static, diesel::pg::Pg> {
+    product_variants::table
+        .filter(product_variants::organization_id.eq(org))
+        .filter(product_variants::deleted_at.is_null())
+        .into_boxed()
+}
+
+/// The live row, locked for the rest of the transaction.
+async fn lock(conn: &mut PgConn, org: OrganizationId, id: VariantId) -> Result<Variant> {
+    let row = product_variants::table
+        .filter(product_variants::organization_id.eq(org))
+        .filter(product_variants::id.eq(id))
+        .filter(product_variants::deleted_at.is_null())
+        .select(Variant::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    found(row, Entity::Variant)
+}
+
+/// The live product's `(has_variants, version)`, locked: variants of one product are created
+/// one at a time, which keeps the `has_variants` flip and its version bump race-free.
+async fn lock_product(conn: &mut PgConn, org: OrganizationId, id: ProductId) -> Result<(bool, i32)> {
+    let row = products::table
+        .filter(products::organization_id.eq(org))
+        .filter(products::id.eq(id))
+        .filter(products::deleted_at.is_null())
+        .select((products::has_variants, products::version))
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    found(row, Entity::Product)
+}
+
+// NUMERIC(p,s) bounds of the columns: a larger value would be a database overflow error.
+const MONEY_LIMIT: i64 = 10_000_000_000; // numeric(12,2)
+const WEIGHT_LIMIT: i64 = 10_000_000; // numeric(10,3)
+const DIMENSION_LIMIT: i64 = 100_000_000; // numeric(10,2)
+
+/// Every field rule of a variant, all failing fields at once (REST reuses it for early 400s).
+pub fn validate(new: &NewVariant) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let mut fail = |field: &str, message: String| errors.push(FieldError::new(field, message));
+
+    if new.sku.trim().is_empty() {
+        fail("sku", "is required".into());
+    } else if new.sku.chars().count() > 100 {
+        fail("sku", "must be at most 100 characters".into());
+    }
+    if let Some(barcode) = &new.barcode {
+        if barcode.trim().is_empty() {
+            fail("barcode", "must not be blank (omit it instead)".into());
+        } else if barcode.chars().count() > 100 {
+            fail("barcode", "must be at most 100 characters".into());
+        }
+    }
+    if new.sale_price <= Decimal::ZERO {
+        fail("sale_price", "must be greater than 0".into());
+    } else if new.sale_price >= Decimal::from(MONEY_LIMIT) {
+        fail("sale_price", format!("must be less than {MONEY_LIMIT}"));
+    }
+    let optional_amounts = [
+        ("cost_price", new.cost_price, MONEY_LIMIT),
+        ("compare_at_price", new.compare_at_price, MONEY_LIMIT),
+        ("weight", new.weight, WEIGHT_LIMIT),
+        ("dim_length", new.dim_length, DIMENSION_LIMIT),
+        ("dim_width", new.dim_width, DIMENSION_LIMIT),
+        ("dim_height", new.dim_height, DIMENSION_LIMIT),
+    ];
+    for (field, value, limit) in optional_amounts {
+        match value {
+            Some(v) if v < Decimal::ZERO => fail(field, "must be 0 or more".into()),
+            Some(v) if v >= Decimal::from(limit) => fail(field, format!("must be less than {limit}")),
+            _ => {}
+        }
+    }
+    if new.tax_rate < Decimal::ZERO || new.tax_rate > Decimal::ONE_HUNDRED {
+        fail("tax_rate", "must be between 0 and 100".into());
+    }
+    if new.default_min_stock < 0 {
+        fail("default_min_stock", "must be 0 or more".into());
+    }
+    if new.default_max_stock < new.default_min_stock {
+        fail("default_max_stock", "must be at least default_min_stock".into());
+    }
+    errors
+}
+
+/// A variant's resolved option values.
+struct Combination {
+    /// Option name → value, what clients read.
+    attributes: Value,
+    /// Sorted `option_id=value_id` pairs: the unique index compares combinations with it.
+    signature: String,
+    links: Vec<(OptionId, OptionValueId)>,
+}
+
+/// Checks `chosen` against the product's declared options (in order, with names) and the
+/// values found for them. Pure, so the rules are readable in one place.
+fn combine(
+    declared: &[(OptionId, String)],
+    chosen: &[OptionValueId],
+    values: &[(OptionValueId, OptionId, String)],
+) -> std::result::Result<Option<Combination>, Vec<FieldError>> {
+    if declared.is_empty() {
+        return match chosen {
+            [] => Ok(None),
+            _ => Err(vec![FieldError::new("options", "the product declares no options; give no option values")]),
+        };
+    }
+    let mut problems = Vec::new();
+    let mut picked: Vec<(OptionId, OptionValueId, &str)> = Vec::with_capacity(chosen.len());
+    for id in chosen {
+        let Some((value_id, option_id, value)) = values.iter().find(|(v, ..)| v == id) else {
+            problems.push(format!("option value {id} does not exist"));
+            continue;
+        };
+        let Some((_, name)) = declared.iter().find(|(o, _)| o == option_id) else {
+            problems.push(format!("option value {id} belongs to an option the product does not declare"));
+            continue;
+        };
+        if picked.iter().any(|(o, ..)| o == option_id) {
+            problems.push(format!("more than one value for option {name}"));
+            continue;
+        }
+        picked.push((*option_id, *value_id, value));
+    }
+    for (option_id, name) in declared {
+        if !picked.iter().any(|(o, ..)| o == option_id) {
+            problems.push(format!("missing a value for option {name}"));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems.into_iter().map(|p| FieldError::new("options", p)).collect());
+    }
+    let mut attributes = Map::new();
+    for (option_id, name) in declared {
+        if let Some((.., value)) = picked.iter().find(|(o, ..)| o == option_id) {
+            attributes.insert(name.clone(), Value::String((*value).to_string()));
+        }
+    }
+    let mut pairs: Vec<String> = picked.iter().map(|(o, v, _)| format!("{o}={v}")).collect();
+    pairs.sort();
+    Ok(Some(Combination {
+        attributes: Value::Object(attributes),
+        signature: pairs.join(","),
+        links: picked.into_iter().map(|(o, v, _)| (o, v)).collect(),
+    }))
+}
+
+/// Loads the product's declared options and the chosen values (one query each) and combines
+/// them. `Ok(Err(..))` carries the option problems, to be reported with the field errors.
+async fn resolve_options(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    product_id: ProductId,
+    chosen: &[OptionValueId],
+) -> Result<std::result::Result<Option<Combination>, Vec<FieldError>>> {
+    let declared: Vec<(OptionId, String)> = product_option_assignments::table
+        .inner_join(
+            product_options::table.on(product_options::id
+                .eq(product_option_assignments::option_id)
+                .and(product_options::organization_id.eq(product_option_assignments::organization_id))),
+        )
+        .filter(product_option_assignments::organization_id.eq(org))
+        .filter(product_options::organization_id.eq(org))
+        .filter(product_option_assignments::product_id.eq(product_id))
+        .filter(product_options::deleted_at.is_null())
+        .order((product_option_assignments::position.asc(), product_options::id.asc()))
+        .select((product_options::id, product_options::name))
+        .load(conn)
+        .await?;
+    let values: Vec<(OptionValueId, OptionId, String)> = if chosen.is_empty() || declared.is_empty() {
+        Vec::new()
+    } else {
+        product_option_values::table
+            .filter(product_option_values::organization_id.eq(org))
+            .filter(product_option_values::id.eq_any(chosen))
+            .select((product_option_values::id, product_option_values::option_id, product_option_values::value))
+            .load(conn)
+            .await?
+    };
+    Ok(combine(&declared, chosen, &values))
+}
+
+/// Creates a variant of a live product with one value per option the product declares.
+/// Marks the product `has_variants` (bumping its version, with its `product.updated` event).
+pub async fn create(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    mut new: NewVariant,
+    option_values: &[OptionValueId],
+) -> Result<Variant> {
+    new.organization_id = org;
+    // The signature is ours to compute, never the caller's.
+    new.option_signature = None;
+    let mut problems = validate(&new);
+    conn.transaction(async move |conn| {
+        let (has_variants, product_version) = lock_product(conn, org, new.product_id).await?;
+        let mut links = Vec::new();
+        match resolve_options(conn, org, new.product_id, option_values).await? {
+            Ok(Some(combination)) => {
+                new.attributes = combination.attributes;
+                new.option_signature = Some(combination.signature);
+                links = combination.links;
+            }
+            Ok(None) => {}
+            Err(option_problems) => problems.extend(option_problems),
+        }
+        if !problems.is_empty() {
+            return Err(Error::validation(Entity::Variant, problems));
+        }
+
+        let variant = diesel::insert_into(product_variants::table)
+            .values(&new)
+            .returning(Variant::as_returning())
+            .get_result(conn)
+            .await?;
+        if !links.is_empty() {
+            let rows: Vec<_> = links
+                .iter()
+                .map(|(option_id, value_id)| {
+                    (
+                        variant_option_values::organization_id.eq(org),
+                        variant_option_values::variant_id.eq(variant.id),
+                        variant_option_values::option_id.eq(*option_id),
+                        variant_option_values::option_value_id.eq(*value_id),
+                    )
+                })
+                .collect();
+            diesel::insert_into(variant_option_values::table).values(rows).execute(conn).await?;
+        }
+
+        let mut events = Vec::new();
+        if !has_variants {
+            let version = product_version + 1;
+            diesel::update(
+                products::table.filter(products::organization_id.eq(org)).filter(products::id.eq(new.product_id)),
+            )
+            .set((products::has_variants.eq(true), products::version.eq(version), products::updated_at.eq(Utc::now())))
+            .execute(conn)
+            .await?;
+            events.push(EventDraft::new(
+                "product",
+                "updated",
+                new.product_id,
+                version,
+                json!({
+                    "product_id": new.product_id,
+                    "changes": { "has_variants": { "old": false, "new": true } },
+                }),
+            ));
+        }
+        events.push(EventDraft::new(AGGREGATE, "created", variant.id, variant.version, json!({ "variant": &variant })));
+        outbox::append(conn, org, actor, events).await?;
+        Ok(variant)
+    })
+    .await
+}
+
+pub async fn find(conn: &mut PgConn, org: OrganizationId, id: VariantId) -> Result<Option<Variant>> {
+    Ok(live(org).filter(product_variants::id.eq(id)).select(Variant::as_select()).first(conn).await.optional()?)
+}
+
+pub async fn get(conn: &mut PgConn, org: OrganizationId, id: VariantId) -> Result<Variant> {
+    found(find(conn, org, id).await?, Entity::Variant)
+}
+
+/// One statement for any number of ids; missing, deleted and foreign ids are simply absent.
+pub async fn get_many(conn: &mut PgConn, org: OrganizationId, ids: &[VariantId]) -> Result<Vec<Variant>> {
+    Ok(live(org).filter(product_variants::id.eq_any(ids)).select(Variant::as_select()).load(conn).await?)
+}
+
+/// The live variants of many products in one statement, ordered by product, position, id.
+pub async fn list_for_products(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    product_ids: &[ProductId],
+) -> Result<Vec<Variant>> {
+    Ok(live(org)
+        .filter(product_variants::product_id.eq_any(product_ids))
+        .order((product_variants::product_id.asc(), product_variants::position.asc(), product_variants::id.asc()))
+        .select(Variant::as_select())
+        .load(conn)
+        .await?)
+}
+
+/// One product's live variants, keyset-paginated by id.
+pub async fn list(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    product_id: ProductId,
+    page: &PageRequest,
+) -> Result<Page<Variant>> {
+    let mut query = live(org)
+        .filter(product_variants::product_id.eq(product_id))
+        .select(Variant::as_select())
+        .limit(page.fetch_limit());
+    query = match (page.cursor, page.backward) {
+        (Some(c), false) => query.filter(product_variants::id.gt(c)).order(product_variants::id.asc()),
+        (Some(c), true) => query.filter(product_variants::id.lt(c)).order(product_variants::id.desc()),
+        (None, false) => query.order(product_variants::id.asc()),
+        (None, true) => query.order(product_variants::id.desc()),
+    };
+    Ok(Page::from_rows(query.load(conn).await?, page))
+}
+
+/// The row `changes` would produce, as a `NewVariant` so [`validate`] judges the result.
+fn merged(old: &Variant, c: &VariantChanges) -> NewVariant {
+    fn pick<T: Clone>(change: &Option<T>, current: &T) -> T {
+        change.clone().unwrap_or_else(|| current.clone())
+    }
+    NewVariant {
+        id: old.id,
+        organization_id: old.organization_id,
+        product_id: old.product_id,
+        title: pick(&c.title, &old.title),
+        sku: pick(&c.sku, &old.sku),
+        barcode: pick(&c.barcode, &old.barcode),
+        sale_price: pick(&c.sale_price, &old.sale_price),
+        cost_price: pick(&c.cost_price, &old.cost_price),
+        compare_at_price: pick(&c.compare_at_price, &old.compare_at_price),
+        tax_rate: pick(&c.tax_rate, &old.tax_rate),
+        weight: pick(&c.weight, &old.weight),
+        dim_length: pick(&c.dim_length, &old.dim_length),
+        dim_width: pick(&c.dim_width, &old.dim_width),
+        dim_height: pick(&c.dim_height, &old.dim_height),
+        lot_number: pick(&c.lot_number, &old.lot_number),
+        vendor: pick(&c.vendor, &old.vendor),
+        warehouse_id: pick(&c.warehouse_id, &old.warehouse_id),
+        track_inventory: pick(&c.track_inventory, &old.track_inventory),
+        default_min_stock: pick(&c.default_min_stock, &old.default_min_stock),
+        default_max_stock: pick(&c.default_max_stock, &old.default_max_stock),
+        attributes: pick(&c.attributes, &old.attributes),
+        option_signature: pick(&c.option_signature, &old.option_signature),
+        position: pick(&c.position, &old.position),
+        is_active: pick(&c.is_active, &old.is_active),
+        metadata: pick(&c.metadata, &old.metadata),
+    }
+}
+
+/// Applies `changes` if the caller's `expected_version` is current; the result must pass
+/// [`validate`]. Option values are fixed at creation: changing `option_signature`, or the
+/// `attributes` of a variant that has option values (they are derived), is refused.
+/// A change that alters nothing keeps the version and publishes nothing.
+pub async fn update(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    id: VariantId,
+    expected_version: Option<i32>,
+    changes: VariantChanges,
+) -> Result<Variant> {
+    conn.transaction(async move |conn| {
+        let old = lock(conn, org, id).await?;
+        check_version(expected_version, old.version)?;
+        let mut problems = validate(&merged(&old, &changes));
+        if changes.option_signature.as_ref().is_some_and(|s| *s != old.option_signature) {
+            problems.push(FieldError::new("options", "option values are fixed when the variant is created"));
+        }
+        if old.option_signature.is_some() && changes.attributes.as_ref().is_some_and(|a| *a != old.attributes) {
+            problems.push(FieldError::new("attributes", "are derived from the variant's option values"));
+        }
+        if !problems.is_empty() {
+            return Err(Error::validation(Entity::Variant, problems));
+        }
+        let new: Variant = diesel::update(product_variants::table.find(id))
+            .set((changes, product_variants::version.eq(old.version + 1), product_variants::updated_at.eq(Utc::now())))
+            .returning(Variant::as_returning())
+            .get_result(conn)
+            .await?;
+        let changes = changed_fields(&old, &new);
+        if changes.is_empty() {
+            diesel::update(product_variants::table.find(id))
+                .set((product_variants::version.eq(old.version), product_variants::updated_at.eq(old.updated_at)))
+                .execute(conn)
+                .await?;
+            return Ok(old);
+        }
+        let event = EventDraft::new(
+            AGGREGATE,
+            "updated",
+            id,
+            new.version,
+            json!({ "variant_id": id, "product_id": new.product_id, "changes": changes }),
+        );
+        outbox::append(conn, org, actor, vec![event]).await?;
+        Ok(new)
+    })
+    .await
+}
+
+/// Activates or deactivates a variant (`catalog.variant.updated`); no-op when already so.
+pub async fn set_active(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    id: VariantId,
+    expected_version: Option<i32>,
+    active: bool,
+) -> Result<Variant> {
+    let changes = VariantChanges { is_active: Some(active), ..Default::default() };
+    update(conn, org, actor, id, expected_version, changes).await
+}
+
+/// Soft delete: the SKU, barcode and option combination become reusable.
+pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: VariantId) -> Result<()> {
+    conn.transaction(async move |conn| {
+        let variant = lock(conn, org, id).await?;
+        let version = variant.version + 1;
+        let now = Utc::now();
+        diesel::update(product_variants::table.find(id))
+            .set((
+                product_variants::deleted_at.eq(now),
+                product_variants::version.eq(version),
+                product_variants::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .await?;
+        let event = EventDraft::new(
+            AGGREGATE,
+            "deleted",
+            id,
+            version,
+            json!({ "variant_id": id, "product_id": variant.product_id }),
+        );
+        outbox::append(conn, org, actor, vec![event]).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// What a seller needs to know about a variant: it, its product's state and the
+/// organization's. `is_active` is the verdict: variant active, product `active`, neither
+/// deleted, organization neither suspended nor deactivated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VariantValidation {
+    pub variant: Variant,
+    pub product_status: ProductStatus,
+    pub product_deleted: bool,
+    /// Suspended, or deactivated, by the Auth Service (mirrored in `organization_states`).
+    pub organization_suspended: bool,
+    pub is_active: bool,
+}
+
+type ValidationRow = (Variant, ProductStatus, Option<DateTime<Utc>>, Option<bool>, Option<DateTime<Utc>>);
+
+/// The validation facts of many variants in ONE statement (diesel DSL: variants ⨝ products
+/// LEFT JOIN organization_states), whatever the number of ids. Soft-deleted variants are
+/// included so callers can answer "exists, not active"; missing and foreign ids are absent.
+/// Rows come in no particular order, one per distinct found id.
+pub async fn validate_many(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    ids: &[VariantId],
+) -> Result<Vec<VariantValidation>> {
+    let rows: Vec<ValidationRow> = product_variants::table
+        .inner_join(
+            products::table.on(products::id
+                .eq(product_variants::product_id)
+                .and(products::organization_id.eq(product_variants::organization_id))),
+        )
+        .left_join(
+            organization_states::table.on(organization_states::organization_id.eq(product_variants::organization_id)),
+        )
+        .filter(product_variants::organization_id.eq(org))
+        .filter(products::organization_id.eq(org))
+        .filter(product_variants::id.eq_any(ids))
+        .select((
+            Variant::as_select(),
+            products::status,
+            products::deleted_at,
+            organization_states::suspended.nullable(),
+            organization_states::deactivated_at.nullable(),
+        ))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(variant, product_status, product_deleted_at, suspended, deactivated_at)| {
+            let product_deleted = product_deleted_at.is_some();
+            let organization_suspended = suspended.unwrap_or(false) || deactivated_at.is_some();
+            let is_active = variant.is_active
+                && variant.deleted_at.is_none()
+                && product_status == ProductStatus::Active
+                && !product_deleted
+                && !organization_suspended;
+            VariantValidation { variant, product_status, product_deleted, organization_suspended, is_active }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn declared() -> (OptionId, OptionId, Vec<(OptionId, String)>) {
+        let (color, size) = (OptionId::generate(), OptionId::generate());
+        (color, size, vec![(color, "Color".into()), (size, "Talla".into())])
+    }
+
+    #[test]
+    fn a_combination_takes_one_value_per_declared_option() {
+        let (color, size, declared) = declared();
+        let (red, m) = (OptionValueId::generate(), OptionValueId::generate());
+        let values = vec![(red, color, "Rojo".to_string()), (m, size, "M".to_string())];
+        let Ok(Some(c)) = combine(&declared, &[m, red], &values) else { panic!("valid combination") };
+        assert_eq!(c.attributes, json!({ "Color": "Rojo", "Talla": "M" }));
+        let Ok(Some(again)) = combine(&declared, &[red, m], &values) else { panic!("valid combination") };
+        assert_eq!(c.signature, again.signature, "the signature does not depend on the order given");
+        assert_eq!(c.links.len(), 2);
+    }
+
+    #[test]
+    fn every_option_problem_is_reported() {
+        let (color, _, declared) = declared();
+        let (red, blue, unknown) = (OptionValueId::generate(), OptionValueId::generate(), OptionValueId::generate());
+        let values = vec![(red, color, "Rojo".to_string()), (blue, color, "Azul".to_string())];
+        let Err(problems) = combine(&declared, &[red, blue, unknown], &values) else { panic!("invalid") };
+        let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(problems.len(), 3, "{messages:?}");
+        assert!(problems.iter().all(|p| p.field == "options"));
+        assert!(messages.iter().any(|m| m.contains("does not exist")));
+        assert!(messages.iter().any(|m| m.contains("more than one value for option Color")));
+        assert!(messages.iter().any(|m| m.contains("missing a value for option Talla")));
+        assert!(combine(&[], &[red], &values).is_err(), "values for a product without options");
+        assert!(matches!(combine(&[], &[], &values), Ok(None)));
+    }
+}
