@@ -26,3 +26,195 @@ pub async fn ping(pool: &RedisPool) -> Result<()> {
         redis::cmd("PING").query_async(&mut *conn).await.map_err(|e| Error::Unavailable(format!("redis: {e}")))?;
     Ok(())
 }
+
+use crate::ids::OrganizationId;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fmt::Display;
+
+/// What a cache entry holds; names the seed's key prefixes (`product:{org}:{id}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheKind {
+    Product,
+    Variant,
+}
+
+impl CacheKind {
+    fn prefix(self) -> &'static str {
+        match self {
+            CacheKind::Product => "product",
+            CacheKind::Variant => "variant",
+        }
+    }
+}
+
+/// Read-through cache of catalog entities.
+///
+/// Keys follow the seed (`product:{organization_id}:{product_id}`, `variant:...`). Each value is
+/// stamped with the organization's generation (`catalog:org-gen:{organization_id}`); bumping the
+/// generation invalidates every entry of the organization at once without scanning the
+/// keyspace. A batch read is one `MGET` (generation included), a batch write one pipeline.
+///
+/// Every Redis failure is logged and treated as a miss: with Redis down the service is slower,
+/// never failing.
+#[derive(Clone)]
+pub struct Cache {
+    pool: Option<RedisPool>,
+    prefix: String,
+    timeout: Duration,
+    ttl_product: u64,
+    ttl_variant: u64,
+}
+
+#[derive(Serialize, serde::Deserialize)]
+struct Stamped<T> {
+    #[serde(rename = "g")]
+    generation: i64,
+    #[serde(rename = "v")]
+    value: T,
+}
+
+/// The organization generation seen by a read; writes stamp entries with it, so an entry filled
+/// from data read before an organization-wide invalidation is never served after it.
+#[derive(Debug, Clone, Copy)]
+pub struct Generation(i64);
+
+impl Cache {
+    pub fn new(pool: RedisPool, settings: &crate::config::Settings) -> Self {
+        Self {
+            pool: Some(pool),
+            prefix: settings.redis.key_prefix.clone(),
+            timeout: Duration::from_millis(settings.redis.timeout_ms.max(50)),
+            ttl_product: settings.cache.ttl_product_secs,
+            ttl_variant: settings.cache.ttl_variant_secs,
+        }
+    }
+
+    /// A cache that never hits (tests, or Redis deliberately disabled).
+    pub fn disabled() -> Self {
+        Self { pool: None, prefix: String::new(), timeout: Duration::ZERO, ttl_product: 0, ttl_variant: 0 }
+    }
+
+    pub fn key(&self, kind: CacheKind, org: OrganizationId, id: impl Display) -> String {
+        format!("{}{}:{org}:{id}", self.prefix, kind.prefix())
+    }
+
+    fn generation_key(&self, org: OrganizationId) -> String {
+        format!("{}catalog:org-gen:{org}", self.prefix)
+    }
+
+    fn ttl(&self, kind: CacheKind) -> u64 {
+        match kind {
+            CacheKind::Product => self.ttl_product,
+            CacheKind::Variant => self.ttl_variant,
+        }
+    }
+
+    /// Runs one Redis command or pipeline within the cache timeout; `None` on any failure.
+    async fn run<T: redis::FromRedisValue>(&self, what: &str, cmd: impl FnOnce() -> redis::Pipeline) -> Option<T> {
+        let pool = self.pool.as_ref()?;
+        let attempt = async {
+            let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+            cmd().query_async::<T>(&mut *conn).await.map_err(|e| e.to_string())
+        };
+        match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(e)) => {
+                tracing::warn!(operation = what, error = %e, "cache unavailable, falling back to the database");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(operation = what, "cache timed out, falling back to the database");
+                None
+            }
+        }
+    }
+
+    /// Looks up many entries in one round trip; misses (and stale generations) are `None`.
+    pub async fn get_many<T: DeserializeOwned>(
+        &self,
+        kind: CacheKind,
+        org: OrganizationId,
+        ids: &[impl Display],
+    ) -> (Vec<Option<T>>, Generation) {
+        let mut keys = vec![self.generation_key(org)];
+        keys.extend(ids.iter().map(|id| self.key(kind, org, id)));
+        let values: Option<(Vec<Option<Vec<u8>>>,)> = self
+            .run("get", || {
+                let mut pipe = redis::pipe();
+                pipe.cmd("MGET").arg(&keys);
+                pipe
+            })
+            .await;
+        let Some((mut values,)) = values else { return (ids.iter().map(|_| None).collect(), Generation(-1)) };
+        let generation = values
+            .first_mut()
+            .and_then(Option::take)
+            .and_then(|raw| String::from_utf8(raw).ok()?.parse().ok())
+            .unwrap_or(0);
+        let entries = values
+            .into_iter()
+            .skip(1)
+            .map(|raw| {
+                let stamped: Stamped<T> = serde_json::from_slice(&raw?).ok()?;
+                (stamped.generation == generation).then_some(stamped.value)
+            })
+            .collect();
+        (entries, Generation(generation))
+    }
+
+    /// Stores entries read at `generation`, each with the kind's TTL, in one pipeline.
+    pub async fn put_many<T: Serialize>(
+        &self,
+        kind: CacheKind,
+        org: OrganizationId,
+        generation: Generation,
+        entries: &[(String, &T)],
+    ) {
+        // A failed generation read means Redis was unreachable a moment ago: do not write.
+        if entries.is_empty() || generation.0 < 0 {
+            return;
+        }
+        let ttl = self.ttl(kind);
+        let _: Option<()> = self
+            .run("put", || {
+                let mut pipe = redis::pipe();
+                for (id, value) in entries {
+                    let stamped = Stamped { generation: generation.0, value };
+                    if let Ok(bytes) = serde_json::to_vec(&stamped) {
+                        pipe.cmd("SET").arg(self.key(kind, org, id)).arg(bytes).arg("EX").arg(ttl).ignore();
+                    }
+                }
+                pipe
+            })
+            .await;
+    }
+
+    /// Drops entries; call after the write that changed them committed.
+    pub async fn invalidate(&self, kind: CacheKind, org: OrganizationId, ids: &[impl Display]) {
+        if ids.is_empty() {
+            return;
+        }
+        let keys: Vec<String> = ids.iter().map(|id| self.key(kind, org, id)).collect();
+        let _: Option<()> = self
+            .run("invalidate", || {
+                let mut pipe = redis::pipe();
+                pipe.cmd("DEL").arg(&keys).ignore();
+                pipe
+            })
+            .await;
+    }
+
+    /// Invalidates every entry of the organization at once (O(1), no keyspace scan).
+    pub async fn invalidate_organization(&self, org: OrganizationId) -> bool {
+        let key = self.generation_key(org);
+        let bumped: Option<()> = self
+            .run("invalidate_organization", || {
+                let mut pipe = redis::pipe();
+                pipe.cmd("INCR").arg(&key).ignore();
+                pipe
+            })
+            .await;
+        bumped.is_some()
+    }
+}

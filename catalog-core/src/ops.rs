@@ -53,7 +53,24 @@ pub fn registry(service: &str) -> Registry {
     let labels = std::collections::HashMap::from([("service".to_string(), service.to_string())]);
     let registry = Registry::new_custom(Some("catalog".into()), Some(labels)).unwrap_or_default();
     let _ = registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()));
+    if let Ok(statements) = prometheus::IntCounter::new("db_statements_total", "SQL statements sent to PostgreSQL") {
+        let _ = registry.register(Box::new(StatementsCollector(statements)));
+    }
     registry
+}
+
+/// Mirrors [`crate::db::STATEMENTS`] into a counter at scrape time.
+struct StatementsCollector(prometheus::IntCounter);
+
+impl prometheus::core::Collector for StatementsCollector {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        self.0.desc()
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        self.0.inc_by(crate::db::statements_sent().saturating_sub(self.0.get()));
+        self.0.collect()
+    }
 }
 
 /// Serves only the operations endpoints (gRPC server and worker side port) until `shutdown`.

@@ -1,5 +1,20 @@
 //! URL slugs: lowercase ASCII words joined by `-`, accents folded ("Café Ñandú" → "cafe-nandu").
 
+use crate::error::{Entity, Error, Result};
+
+/// The slug to store: the one given, or one derived from `name` when left empty. A name with
+/// nothing to derive from ("☃") is a validation error on `slug`.
+pub fn slug_or_derive(entity: Entity, slug: &str, name: &str) -> Result<String> {
+    if !slug.trim().is_empty() {
+        return Ok(slug.trim().to_string());
+    }
+    let derived = slugify(name);
+    if derived.is_empty() {
+        return Err(Error::field(entity, "slug", "cannot be derived from the name; provide one"));
+    }
+    Ok(derived)
+}
+
 pub fn slugify(input: &str) -> String {
     let mut slug = String::with_capacity(input.len());
     let mut pending_dash = false;

@@ -1,20 +1,19 @@
 //! `catalog-grpc`: the gRPC server other services call (tonic, port 50052).
 
+use catalog_core::cache::{self, Cache};
 use catalog_core::cli::SharedCommand;
 use catalog_core::config::Settings;
 use catalog_core::health::HealthChecker;
+use catalog_core::query::Catalog;
 use catalog_core::shutdown::{self, Shutdown};
-use catalog_core::{cache, db, ops, process};
+use catalog_core::{db, ops, process};
+use catalog_grpc::server::GrpcServer;
 use clap::{Parser, Subcommand};
 use std::sync::Arc;
-use std::time::Duration;
-use tonic_health::ServingStatus;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
 const SERVICE: &str = "catalog-grpc";
-/// The name clients and Kubernetes probes ask `grpc.health.v1` about.
-const CATALOG_SERVICE_NAME: &str = "catalog.CatalogService";
 
 #[derive(Debug, Parser)]
 #[command(name = SERVICE, version, about = "Catalog gRPC server (tonic)")]
@@ -65,49 +64,29 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let settings = Arc::new(settings);
     let postgres = db::pool(&settings.database)?;
     let redis = cache::pool(&settings.redis)?;
-    let health = Arc::new(HealthChecker::new(postgres).with_redis(redis));
+    let health = Arc::new(HealthChecker::new(postgres.clone()).with_redis(redis.clone()));
     let registry = ops::registry(SERVICE);
     let stop = Shutdown::default();
 
-    let (reporter, health_service) = tonic_health::server::health_reporter();
-    tokio::spawn(report_health(reporter, health.clone(), stop.clone()));
-
-    let ops_state = ops::OpsState { health, registry, service: SERVICE };
+    let ops_state = ops::OpsState { health: health.clone(), registry: registry.clone(), service: SERVICE };
     let ops_addr = (settings.grpc.host.clone(), settings.grpc.metrics_port);
     let ops_stop = stop.clone();
     let ops_server = tokio::spawn(ops::serve(ops_addr, ops_state, async move { ops_stop.wait().await }));
 
-    let addr = format!("{}:{}", settings.grpc.host, settings.grpc.port).parse()?;
-    tracing::info!(%addr, "gRPC server listening");
-    let server_stop = stop.clone();
-    tonic::transport::Server::builder()
-        .concurrency_limit_per_connection(settings.grpc.max_workers)
-        .add_service(health_service)
-        .serve_with_shutdown(addr, async move {
-            shutdown::signal().await;
-            server_stop.trigger();
-        })
-        .await?;
+    let listener = tokio::net::TcpListener::bind((settings.grpc.host.as_str(), settings.grpc.port)).await?;
+    tracing::info!(addr = %listener.local_addr()?, "gRPC server listening");
+    let catalog = Catalog::new(postgres, Cache::new(redis, &settings));
+    let server = GrpcServer { settings: settings.clone(), catalog, health, registry };
+    let signal_stop = stop.clone();
+    tokio::spawn(async move {
+        shutdown::signal().await;
+        signal_stop.trigger();
+    });
+    server.run(listener, stop).await?;
     ops_server.await??;
     tracing::info!("gRPC server stopped");
     Ok(())
-}
-
-/// `grpc.health.v1` says SERVING only while PostgreSQL answers, so Kubernetes takes a pod out
-/// of rotation when its database is unreachable.
-async fn report_health(reporter: tonic_health::server::HealthReporter, health: Arc<HealthChecker>, stop: Shutdown) {
-    loop {
-        let status = if health.report().await.ready { ServingStatus::Serving } else { ServingStatus::NotServing };
-        reporter.set_service_status("", status).await;
-        reporter.set_service_status(CATALOG_SERVICE_NAME, status).await;
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(5)) => {}
-            () = stop.wait() => {
-                reporter.set_service_status("", ServingStatus::NotServing).await;
-                return;
-            }
-        }
-    }
 }

@@ -71,3 +71,28 @@ pub struct ProductChanges {
     pub has_variants: Option<bool>,
     pub metadata: Option<serde_json::Value>,
 }
+
+impl NewProduct {
+    /// An active simple product with the SPEC's defaults (unit of measure `unit`, no brand,
+    /// slug generated from the title by the repository).
+    pub fn new(title: impl Into<String>, sku: impl Into<String>) -> Self {
+        Self {
+            id: ProductId::generate(),
+            // Stamped with the caller's organization by the repository.
+            organization_id: OrganizationId(uuid::Uuid::nil()),
+            local_id: None,
+            brand_id: None,
+            title: title.into(),
+            slug: String::new(),
+            sku: sku.into(),
+            barcode: None,
+            description: None,
+            status: ProductStatus::Active,
+            product_type: None,
+            unit_of_measure: "unit".into(),
+            alert_stock: 0,
+            has_variants: false,
+            metadata: serde_json::json!({}),
+        }
+    }
+}

@@ -99,3 +99,37 @@ pub struct VariantChanges {
     pub is_active: Option<bool>,
     pub metadata: Option<serde_json::Value>,
 }
+
+impl NewVariant {
+    /// An active variant with the SPEC's defaults (track inventory, min 10, max 1000, no tax).
+    pub fn new(sku: impl Into<String>, sale_price: Decimal) -> Self {
+        Self {
+            id: VariantId::generate(),
+            // Both stamped by the repository.
+            organization_id: OrganizationId(uuid::Uuid::nil()),
+            product_id: ProductId(uuid::Uuid::nil()),
+            title: None,
+            sku: sku.into(),
+            barcode: None,
+            sale_price,
+            cost_price: None,
+            compare_at_price: None,
+            tax_rate: Decimal::ZERO,
+            weight: None,
+            dim_length: None,
+            dim_width: None,
+            dim_height: None,
+            lot_number: None,
+            vendor: None,
+            warehouse_id: None,
+            track_inventory: true,
+            default_min_stock: 10,
+            default_max_stock: 1000,
+            attributes: serde_json::json!({}),
+            option_signature: None,
+            position: 0,
+            is_active: true,
+            metadata: serde_json::json!({}),
+        }
+    }
+}

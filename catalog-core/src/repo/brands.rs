@@ -6,6 +6,7 @@ use crate::ids::{BrandId, OrganizationId, ProductId};
 use crate::models::{Actor, Brand, BrandChanges, NewBrand};
 use crate::pagination::{Page, PageRequest};
 use crate::schema::{brands, products};
+use crate::slug::slug_or_derive;
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -31,8 +32,10 @@ async fn lock(conn: &mut PgConn, org: OrganizationId, id: BrandId) -> Result<Bra
     found(row, Entity::Brand)
 }
 
+/// Creates a brand; an empty slug is derived from the name.
 pub async fn create(conn: &mut PgConn, org: OrganizationId, actor: &Actor, mut new: NewBrand) -> Result<Brand> {
     new.organization_id = org;
+    new.slug = slug_or_derive(Entity::Brand, &new.slug, &new.name)?;
     conn.transaction(async move |conn| {
         let brand =
             diesel::insert_into(brands::table).values(&new).returning(Brand::as_returning()).get_result(conn).await?;

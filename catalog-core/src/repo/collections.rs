@@ -9,7 +9,7 @@ use crate::ids::{CollectionId, OrganizationId, ProductId};
 use crate::models::{Actor, Collection, CollectionChanges, NewCollection};
 use crate::pagination::{Page, PageRequest};
 use crate::schema::{collection_products, collections, products};
-use crate::slug::slugify;
+use crate::slug::slug_or_derive;
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Integer, Uuid as SqlUuid};
@@ -71,18 +71,6 @@ fn missing_parent() -> Error {
     Error::field(Entity::Collection, "parent_id", "refers to something that does not exist")
 }
 
-/// The slug to store: the given one, or one derived from the name when left empty.
-fn slug_or_from_name(slug: &str, name: &str) -> Result<String> {
-    if !slug.trim().is_empty() {
-        return Ok(slug.to_string());
-    }
-    let derived = slugify(name);
-    if derived.is_empty() {
-        return Err(Error::field(Entity::Collection, "slug", "cannot be derived from the name; give a slug"));
-    }
-    Ok(derived)
-}
-
 /// Creates a collection. An empty slug is derived from the name; a parent must be a live
 /// collection of the same organization.
 pub async fn create(
@@ -92,7 +80,7 @@ pub async fn create(
     mut new: NewCollection,
 ) -> Result<Collection> {
     new.organization_id = org;
-    new.slug = slug_or_from_name(&new.slug, &new.name)?;
+    new.slug = slug_or_derive(Entity::Collection, &new.slug, &new.name)?;
     conn.transaction(async move |conn| {
         if let Some(parent) = new.parent_id {
             if !parent_is_live(conn, org, parent).await? {
@@ -255,7 +243,7 @@ pub async fn update(
         }
         if let Some(slug) = &changes.slug {
             let name = changes.name.as_deref().unwrap_or(&old.name);
-            changes.slug = Some(slug_or_from_name(slug, name)?);
+            changes.slug = Some(slug_or_derive(Entity::Collection, slug, name)?);
         }
         let new: Collection = diesel::update(collections::table)
             .filter(collections::organization_id.eq(org))

@@ -13,7 +13,7 @@ use crate::models::{
 };
 use crate::pagination::{Page, PageRequest};
 use crate::schema::{price_tier_rules, price_tiers, product_variants};
-use crate::slug::slugify;
+use crate::slug::slug_or_derive;
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -45,23 +45,11 @@ async fn lock(conn: &mut PgConn, org: OrganizationId, id: PriceTierId) -> Result
     found(row, Entity::PriceTier)
 }
 
-/// The slug to store: the given one, or one derived from the name when left empty.
-fn slug_or_from_name(slug: &str, name: &str) -> Result<String> {
-    if !slug.trim().is_empty() {
-        return Ok(slug.to_string());
-    }
-    let derived = slugify(name);
-    if derived.is_empty() {
-        return Err(Error::field(Entity::PriceTier, "slug", "cannot be derived from the name; give a slug"));
-    }
-    Ok(derived)
-}
-
 /// Creates a tier; an empty slug is derived from the name. Names are unique per organization
 /// regardless of case (409 `PRICE_TIER_NAME_EXISTS`).
 pub async fn create(conn: &mut PgConn, org: OrganizationId, actor: &Actor, mut new: NewPriceTier) -> Result<PriceTier> {
     new.organization_id = org;
-    new.slug = slug_or_from_name(&new.slug, &new.name)?;
+    new.slug = slug_or_derive(Entity::PriceTier, &new.slug, &new.name)?;
     conn.transaction(async move |conn| {
         let tier = diesel::insert_into(price_tiers::table)
             .values(&new)
@@ -114,7 +102,7 @@ pub async fn update(
         check_version(expected_version, old.version)?;
         if let Some(slug) = &changes.slug {
             let name = changes.name.as_deref().unwrap_or(&old.name);
-            changes.slug = Some(slug_or_from_name(slug, name)?);
+            changes.slug = Some(slug_or_derive(Entity::PriceTier, slug, name)?);
         }
         let new: PriceTier = diesel::update(price_tiers::table)
             .filter(price_tiers::organization_id.eq(org))

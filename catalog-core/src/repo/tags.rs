@@ -12,7 +12,7 @@ use crate::ids::{OrganizationId, ProductId, TagId};
 use crate::models::{Actor, NewTag, Tag, TagChanges, TagType};
 use crate::pagination::{Page, PageRequest};
 use crate::schema::{product_tags, products, tags};
-use crate::slug::slugify;
+use crate::slug::slug_or_derive;
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -39,21 +39,12 @@ async fn lock(conn: &mut PgConn, org: OrganizationId, id: TagId) -> Result<Tag> 
     found(row, Entity::Tag)
 }
 
-/// A slug derived from `name`, or a validation error when the name has nothing to derive from.
-fn slug_from(name: &str) -> Result<String> {
-    let slug = slugify(name);
-    if slug.is_empty() {
-        return Err(Error::field(Entity::Tag, "slug", "cannot be derived from the name; provide one"));
-    }
-    Ok(slug)
-}
-
 /// Creates a tag; an empty slug is derived from the name. A live tag of the organization with
 /// the same name (case-insensitively) is 409 `TAG_NAME_EXISTS`; the same slug `TAG_SLUG_EXISTS`.
 pub async fn create(conn: &mut PgConn, org: OrganizationId, actor: &Actor, mut new: NewTag) -> Result<Tag> {
     new.organization_id = org;
     if new.slug.trim().is_empty() {
-        new.slug = slug_from(&new.name)?;
+        new.slug = slug_or_derive(Entity::Tag, "", &new.name)?;
     }
     conn.transaction(async move |conn| {
         let tag = diesel::insert_into(tags::table).values(&new).returning(Tag::as_returning()).get_result(conn).await?;
@@ -111,7 +102,7 @@ pub async fn update(
         let old = lock(conn, org, id).await?;
         check_version(expected_version, old.version)?;
         if changes.slug.as_deref().is_some_and(|s| s.trim().is_empty()) {
-            changes.slug = Some(slug_from(changes.name.as_deref().unwrap_or(&old.name))?);
+            changes.slug = Some(slug_or_derive(Entity::Tag, "", changes.name.as_deref().unwrap_or(&old.name))?);
         }
         let target = tags::table.filter(tags::organization_id.eq(org)).filter(tags::id.eq(id));
         let new: Tag = diesel::update(target)

@@ -457,7 +457,7 @@ pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: V
 /// What a seller needs to know about a variant: it, its product's state and the
 /// organization's. `is_active` is the verdict: variant active, product `active`, neither
 /// deleted, organization neither suspended nor deactivated.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VariantValidation {
     pub variant: Variant,
     pub product_status: ProductStatus,

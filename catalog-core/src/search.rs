@@ -1,0 +1,202 @@
+//! POS quick search: what a cashier types is a barcode, a SKU (or its start) or words of a title.
+//! Exact code hits come first, then SKU prefixes, then titles by relevance (Spanish full text,
+//! accent-insensitive, and trigram word similarity for typos). One SQL statement.
+
+use crate::db::PgConn;
+use crate::error::{Error, Result};
+use crate::ids::{LocalId, OrganizationId, ProductId, VariantId};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Double, Integer, Nullable, Numeric, Text, Uuid as SqlUuid};
+use diesel_async::RunQueryDsl;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+pub const MAX_LIMIT: i32 = 100;
+pub const DEFAULT_LIMIT: i32 = 20;
+/// Longer input is not a code or a title a cashier would type.
+pub const MAX_QUERY_CHARS: usize = 200;
+
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    pub query: String,
+    pub limit: Option<i32>,
+    pub include_inactive: bool,
+    /// When set: products of this local plus those of no particular local.
+    pub local_id: Option<LocalId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchType {
+    Barcode,
+    Sku,
+    SkuPrefix,
+    Title,
+}
+
+impl MatchType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchType::Barcode => "barcode",
+            MatchType::Sku => "sku",
+            MatchType::SkuPrefix => "sku_prefix",
+            MatchType::Title => "title",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchHit {
+    pub product_id: ProductId,
+    pub variant_id: Option<VariantId>,
+    pub title: String,
+    pub sku: String,
+    pub barcode: Option<String>,
+    pub sale_price: Option<Decimal>,
+    pub match_type: MatchType,
+    pub is_active: bool,
+    pub score: f64,
+}
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = SqlUuid)]
+    product_id: uuid::Uuid,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    variant_id: Option<uuid::Uuid>,
+    #[diesel(sql_type = Text)]
+    title: String,
+    #[diesel(sql_type = Text)]
+    sku: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    barcode: Option<String>,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    sale_price: Option<Decimal>,
+    #[diesel(sql_type = Text)]
+    match_type: String,
+    #[diesel(sql_type = Bool)]
+    is_active: bool,
+    #[diesel(sql_type = Double)]
+    score: f64,
+}
+
+/// `$1` org, `$2` raw query, `$3` limit, `$4` include inactive, `$5` local (nullable).
+/// Code matches use the (organization_id, sku|barcode) indexes; titles the GIN indexes.
+const SEARCH_SQL: &str = r#"
+WITH q AS (
+    SELECT $2::text AS raw,
+           catalog_unaccent(lower($2::text)) AS norm,
+           websearch_to_tsquery('spanish', catalog_unaccent($2::text)) AS ts,
+           replace(replace(replace($2::text, '\', '\\'), '%', '\%'), '_', '\_') || '%' AS prefix
+),
+eligible AS (
+    SELECT p.* FROM products p
+     WHERE p.organization_id = $1 AND p.deleted_at IS NULL
+       AND ($4 OR p.status = 'active')
+       AND ($5::uuid IS NULL OR p.local_id IS NULL OR p.local_id = $5::uuid)
+),
+code_variants AS (
+    SELECT v.product_id, v.id AS variant_id,
+           CASE WHEN v.barcode = q.raw THEN 'barcode' ELSE 'sku' END AS match_type, 0 AS class, 1.0::float8 AS score
+      FROM product_variants v, q
+     WHERE v.organization_id = $1 AND v.deleted_at IS NULL AND ($4 OR v.is_active)
+       AND (v.barcode = q.raw OR v.sku = q.raw)
+),
+code_products AS (
+    SELECT p.id AS product_id, NULL::uuid AS variant_id,
+           CASE WHEN p.barcode = q.raw THEN 'barcode' ELSE 'sku' END, 0, 1.0::float8
+      FROM products p, q
+     WHERE p.organization_id = $1 AND p.deleted_at IS NULL AND (p.barcode = q.raw OR p.sku = q.raw)
+),
+prefix_variants AS (
+    SELECT v.product_id, v.id, 'sku_prefix', 1, 0.5::float8
+      FROM product_variants v, q
+     WHERE v.organization_id = $1 AND v.deleted_at IS NULL AND ($4 OR v.is_active)
+       AND v.sku LIKE q.prefix AND v.sku <> q.raw
+     ORDER BY v.sku
+     LIMIT $3
+),
+title_products AS (
+    SELECT p.id, NULL::uuid, 'title', 2,
+           greatest(ts_rank(p.search_document, q.ts), word_similarity(q.norm, catalog_unaccent(lower(p.title))))::float8
+      FROM products p, q
+     WHERE p.organization_id = $1 AND p.deleted_at IS NULL
+       AND (p.search_document @@ q.ts OR q.norm <% catalog_unaccent(lower(p.title)))
+     ORDER BY 5 DESC
+     LIMIT $3 * 2
+),
+hits AS (
+    SELECT * FROM code_variants UNION ALL SELECT * FROM code_products
+    UNION ALL SELECT * FROM prefix_variants UNION ALL SELECT * FROM title_products
+),
+ranked AS (
+    -- One row per product and variant: its best class.
+    SELECT DISTINCT ON (h.product_id, h.variant_id) h.* FROM hits h
+     ORDER BY h.product_id, h.variant_id, h.class, h.score DESC
+)
+SELECT e.id AS product_id, v.id AS variant_id, e.title, coalesce(v.sku, e.sku) AS sku,
+       coalesce(v.barcode, e.barcode) AS barcode, v.sale_price, r.match_type,
+       (e.status = 'active' AND coalesce(v.is_active, true)) AS is_active, r.score
+  FROM ranked r
+  JOIN eligible e ON e.id = r.product_id
+  LEFT JOIN LATERAL (
+        -- The variant hit, or for a product-level hit its first live variant (the one a POS sells).
+        SELECT pv.* FROM product_variants pv
+         WHERE pv.organization_id = $1 AND pv.product_id = r.product_id AND pv.deleted_at IS NULL
+           AND (r.variant_id IS NULL OR pv.id = r.variant_id)
+         ORDER BY pv.position, pv.id
+         LIMIT 1
+  ) v ON true
+ ORDER BY r.class, r.score DESC, e.title, v.sku
+ LIMIT $3
+"#;
+
+pub async fn search(conn: &mut PgConn, org: OrganizationId, request: &SearchRequest) -> Result<Vec<SearchHit>> {
+    let query = request.query.trim();
+    if query.is_empty() {
+        return Err(Error::InvalidArgument { field: "query", message: "must not be empty".into() });
+    }
+    if query.chars().count() > MAX_QUERY_CHARS {
+        return Err(Error::InvalidArgument {
+            field: "query",
+            message: format!("must be at most {MAX_QUERY_CHARS} characters"),
+        });
+    }
+    let limit = match request.limit {
+        None | Some(0) => DEFAULT_LIMIT,
+        Some(limit) if (1..=MAX_LIMIT).contains(&limit) => limit,
+        Some(_) => {
+            return Err(Error::InvalidArgument {
+                field: "limit",
+                message: format!("must be between 1 and {MAX_LIMIT}"),
+            });
+        }
+    };
+    let rows: Vec<Row> = diesel::sql_query(SEARCH_SQL)
+        .bind::<SqlUuid, _>(org.as_uuid())
+        .bind::<Text, _>(query)
+        .bind::<Integer, _>(limit)
+        .bind::<Bool, _>(request.include_inactive)
+        .bind::<Nullable<SqlUuid>, _>(request.local_id.map(|l| l.as_uuid()))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| SearchHit {
+            product_id: row.product_id.into(),
+            variant_id: row.variant_id.map(Into::into),
+            title: row.title,
+            sku: row.sku,
+            barcode: row.barcode,
+            sale_price: row.sale_price,
+            match_type: match row.match_type.as_str() {
+                "barcode" => MatchType::Barcode,
+                "sku" => MatchType::Sku,
+                "sku_prefix" => MatchType::SkuPrefix,
+                _ => MatchType::Title,
+            },
+            is_active: row.is_active,
+            score: row.score,
+        })
+        .collect())
+}

@@ -1,0 +1,320 @@
+//! `catalog.CatalogService`: translates requests into core calls and results back. The seed's
+//! semantics are kept (`exists=false` / `success=false` with a message for missing things, batch
+//! answers in request order) without its defects: no per-item queries, malformed ids are
+//! "not found", internal error text never reaches the caller.
+
+use crate::convert;
+use crate::layers::RequestId;
+use crate::pb::catalog as pb;
+use crate::pb::catalog::catalog_service_server::CatalogService;
+use catalog_core::error::Error;
+use catalog_core::ids::{OrganizationId, ProductId, VariantId};
+use catalog_core::query::{Catalog, SearchRequest, VariantCard};
+use catalog_core::repo::products::ProductDetails;
+use std::str::FromStr;
+use tonic::{Request, Response, Status};
+
+pub struct CatalogGrpc {
+    catalog: Catalog,
+    max_batch_size: usize,
+}
+
+impl CatalogGrpc {
+    pub fn new(catalog: Catalog, max_batch_size: usize) -> Self {
+        Self { catalog, max_batch_size }
+    }
+
+    fn check_batch(&self, field: &'static str, len: usize) -> Result<(), Status> {
+        if len > self.max_batch_size {
+            return Err(Status::invalid_argument(format!("{field}: at most {} ids per call", self.max_batch_size)));
+        }
+        Ok(())
+    }
+}
+
+/// The organization is required and must be a UUID: anything else is the caller's mistake.
+fn organization(raw: &str) -> Result<OrganizationId, Status> {
+    OrganizationId::from_str(raw).map_err(|_| Status::invalid_argument("organization_id: must be a UUID"))
+}
+
+/// Ids that do not parse can only be "not found": `None` keeps their place in the answer.
+fn parse_all<T: FromStr + Copy>(raw: &[String]) -> (Vec<Option<T>>, Vec<T>) {
+    let parsed: Vec<Option<T>> = raw.iter().map(|s| s.trim().parse().ok()).collect();
+    let valid = parsed.iter().flatten().copied().collect();
+    (parsed, valid)
+}
+
+/// Maps a core error to a status; server-side details go to the log with the request id only.
+fn status<T>(request: &Request<T>, method: &'static str, err: Error) -> Status {
+    let request_id = request.extensions().get::<RequestId>().map(|r| r.0.as_str()).unwrap_or("-");
+    let code = tonic::Code::from_i32(err.grpc_code() as i32);
+    if matches!(err, Error::Internal(_) | Error::Unavailable(_)) {
+        tracing::error!(method, request_id, error = %err, "request failed");
+    }
+    Status::new(code, err.public_message())
+}
+
+/// The seed declares `include_variants`/`include_images` "default: true", but proto3 cannot
+/// tell an unset bool from false. Both false therefore means "not set" → include both; any
+/// explicit choice (at least one true) is honoured as given.
+fn seed_include_flags(include_variants: bool, include_images: bool) -> (bool, bool) {
+    if !include_variants && !include_images { (true, true) } else { (include_variants, include_images) }
+}
+
+fn validation(id: &str, card: Option<&VariantCard>) -> pb::VariantValidation {
+    match card {
+        Some(card) => {
+            let v = &card.validation.variant;
+            pb::VariantValidation {
+                variant_id: id.to_string(),
+                exists: true,
+                is_active: card.validation.is_active,
+                sku: v.sku.clone(),
+                barcode: v.barcode.clone().unwrap_or_default(),
+                warehouse_id: v.warehouse_id.map(|w| w.to_string()).unwrap_or_default(),
+                track_inventory: v.track_inventory,
+                default_min_stock: v.default_min_stock,
+                default_max_stock: v.default_max_stock,
+            }
+        }
+        None => pb::VariantValidation { variant_id: id.to_string(), ..Default::default() },
+    }
+}
+
+impl CatalogGrpc {
+    async fn cards(&self, org: OrganizationId, raw_ids: &[String]) -> Result<Vec<Option<VariantCard>>, Error> {
+        let (parsed, valid) = parse_all::<VariantId>(raw_ids);
+        let mut found = self.catalog.variant_cards(org, &valid).await?.into_iter();
+        // `found` is aligned with `valid`; re-align with the request, leaving malformed ids empty.
+        Ok(parsed.iter().map(|id| id.and_then(|_| found.next().flatten())).collect())
+    }
+
+    async fn products(&self, org: OrganizationId, raw_ids: &[String]) -> Result<Vec<Option<ProductDetails>>, Error> {
+        let (parsed, valid) = parse_all::<ProductId>(raw_ids);
+        let mut found = self.catalog.product_details(org, &valid).await?.into_iter();
+        Ok(parsed.iter().map(|id| id.and_then(|_| found.next().flatten())).collect())
+    }
+}
+
+#[tonic::async_trait]
+impl CatalogService for CatalogGrpc {
+    async fn validate_variant(
+        &self,
+        request: Request<pb::ValidateVariantRequest>,
+    ) -> Result<Response<pb::ValidateVariantResponse>, Status> {
+        let req = request.get_ref();
+        let org = organization(&req.organization_id)?;
+        let cards = self
+            .cards(org, std::slice::from_ref(&req.variant_id))
+            .await
+            .map_err(|e| status(&request, "ValidateVariant", e))?;
+        let response = match cards.into_iter().next().flatten() {
+            Some(card) => {
+                let v = &card.validation.variant;
+                pb::ValidateVariantResponse {
+                    exists: true,
+                    is_active: card.validation.is_active,
+                    variant_id: v.id.to_string(),
+                    product_id: v.product_id.to_string(),
+                    sku: v.sku.clone(),
+                    barcode: v.barcode.clone().unwrap_or_default(),
+                    warehouse_id: v.warehouse_id.map(|w| w.to_string()).unwrap_or_default(),
+                    track_inventory: v.track_inventory,
+                    default_min_stock: v.default_min_stock,
+                    default_max_stock: v.default_max_stock,
+                    price: convert::card_variant(&card).sale_price,
+                    message: "Variant validated successfully".into(),
+                }
+            }
+            None => pb::ValidateVariantResponse {
+                exists: false,
+                is_active: false,
+                message: format!("Variant {} not found", req.variant_id),
+                ..Default::default()
+            },
+        };
+        Ok(Response::new(response))
+    }
+
+    async fn get_product_details(
+        &self,
+        request: Request<pb::GetProductDetailsRequest>,
+    ) -> Result<Response<pb::GetProductDetailsResponse>, Status> {
+        let req = request.get_ref();
+        let org = organization(&req.organization_id)?;
+        let (variants, images) = seed_include_flags(req.include_variants, req.include_images);
+        let found = self
+            .products(org, std::slice::from_ref(&req.product_id))
+            .await
+            .map_err(|e| status(&request, "GetProductDetails", e))?;
+        let response = match found.into_iter().next().flatten() {
+            Some(details) => pb::GetProductDetailsResponse {
+                success: true,
+                product: Some(convert::product(&details, variants, images)),
+                message: "Product retrieved successfully".into(),
+            },
+            None => pb::GetProductDetailsResponse {
+                success: false,
+                product: None,
+                message: format!("Product {} not found", req.product_id),
+            },
+        };
+        Ok(Response::new(response))
+    }
+
+    async fn get_variants_batch(
+        &self,
+        request: Request<pb::GetVariantsBatchRequest>,
+    ) -> Result<Response<pb::GetVariantsBatchResponse>, Status> {
+        let req = request.get_ref();
+        let org = organization(&req.organization_id)?;
+        self.check_batch("variant_ids", req.variant_ids.len())?;
+        let cards = self.cards(org, &req.variant_ids).await.map_err(|e| status(&request, "GetVariantsBatch", e))?;
+        let mut variants = Vec::new();
+        let mut not_found_ids = Vec::new();
+        for (id, card) in req.variant_ids.iter().zip(&cards) {
+            match card {
+                Some(card) => variants.push(convert::card_variant(card)),
+                None => not_found_ids.push(id.clone()),
+            }
+        }
+        let message = format!("Retrieved {} of {} variants", variants.len(), req.variant_ids.len());
+        Ok(Response::new(pb::GetVariantsBatchResponse { success: true, variants, not_found_ids, message }))
+    }
+
+    async fn validate_variants_batch(
+        &self,
+        request: Request<pb::ValidateVariantsBatchRequest>,
+    ) -> Result<Response<pb::ValidateVariantsBatchResponse>, Status> {
+        let req = request.get_ref();
+        let org = organization(&req.organization_id)?;
+        self.check_batch("variant_ids", req.variant_ids.len())?;
+        let cards =
+            self.cards(org, &req.variant_ids).await.map_err(|e| status(&request, "ValidateVariantsBatch", e))?;
+        let validations: Vec<pb::VariantValidation> =
+            req.variant_ids.iter().zip(&cards).map(|(id, card)| validation(id, card.as_ref())).collect();
+        let valid = validations.iter().filter(|v| v.exists && v.is_active).count();
+        let message = format!("Validated {} variants: {valid} valid", validations.len());
+        Ok(Response::new(pb::ValidateVariantsBatchResponse { success: true, validations, message }))
+    }
+
+    async fn get_product(
+        &self,
+        request: Request<pb::GetProductRequest>,
+    ) -> Result<Response<pb::ProductResponse>, Status> {
+        let req = request.get_ref();
+        let org = organization(&req.organization_id)?;
+        let found = self
+            .products(org, std::slice::from_ref(&req.product_id))
+            .await
+            .map_err(|e| status(&request, "GetProduct", e))?;
+        let (variants, images) = (req.include_variants.unwrap_or(true), req.include_images.unwrap_or(true));
+        let response = match found.into_iter().next().flatten() {
+            Some(details) => pb::ProductResponse {
+                success: true,
+                product: Some(convert::product(&details, variants, images)),
+                message: "Product retrieved successfully".into(),
+            },
+            None => pb::ProductResponse {
+                success: false,
+                product: None,
+                message: format!("Product {} not found", req.product_id),
+            },
+        };
+        Ok(Response::new(response))
+    }
+
+    async fn get_products_batch(
+        &self,
+        request: Request<pb::GetProductsBatchRequest>,
+    ) -> Result<Response<pb::ProductsBatchResponse>, Status> {
+        let req = request.get_ref();
+        let org = organization(&req.organization_id)?;
+        self.check_batch("product_ids", req.product_ids.len())?;
+        let found = self.products(org, &req.product_ids).await.map_err(|e| status(&request, "GetProductsBatch", e))?;
+        let (variants, images) = (req.include_variants.unwrap_or(true), req.include_images.unwrap_or(true));
+        let mut products = Vec::new();
+        let mut not_found_ids = Vec::new();
+        for (id, details) in req.product_ids.iter().zip(&found) {
+            match details {
+                Some(details) => products.push(convert::product(details, variants, images)),
+                None => not_found_ids.push(id.clone()),
+            }
+        }
+        let message = format!("Retrieved {} of {} products", products.len(), req.product_ids.len());
+        Ok(Response::new(pb::ProductsBatchResponse { success: true, products, not_found_ids, message }))
+    }
+
+    async fn get_variant(
+        &self,
+        request: Request<pb::GetVariantRequest>,
+    ) -> Result<Response<pb::VariantResponse>, Status> {
+        let req = request.get_ref();
+        let org = organization(&req.organization_id)?;
+        let cards = self
+            .cards(org, std::slice::from_ref(&req.variant_id))
+            .await
+            .map_err(|e| status(&request, "GetVariant", e))?;
+        let response = match cards.into_iter().next().flatten() {
+            Some(card) => pb::VariantResponse {
+                success: true,
+                is_active: card.validation.is_active,
+                variant: Some(convert::card_variant(&card)),
+                message: "Variant retrieved successfully".into(),
+            },
+            None => pb::VariantResponse {
+                success: false,
+                is_active: false,
+                variant: None,
+                message: format!("Variant {} not found", req.variant_id),
+            },
+        };
+        Ok(Response::new(response))
+    }
+
+    async fn search_products(
+        &self,
+        request: Request<pb::SearchRequest>,
+    ) -> Result<Response<pb::SearchResponse>, Status> {
+        let req = request.get_ref();
+        let org = organization(&req.organization_id)?;
+        let local_id = match req.local_id.trim() {
+            "" => None,
+            raw => Some(raw.parse().map_err(|_| Status::invalid_argument("local_id: must be a UUID"))?),
+        };
+        let search = SearchRequest {
+            query: req.query.clone(),
+            limit: Some(req.limit),
+            include_inactive: req.include_inactive,
+            local_id,
+        };
+        let hits = self.catalog.search(org, &search).await.map_err(|e| status(&request, "SearchProducts", e))?;
+        let message = format!("{} results", hits.len());
+        Ok(Response::new(pb::SearchResponse {
+            success: true,
+            hits: hits.iter().map(convert::search_hit).collect(),
+            message,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unset_include_flags_mean_the_seeds_default() {
+        assert_eq!(seed_include_flags(false, false), (true, true));
+        assert_eq!(seed_include_flags(true, false), (true, false));
+        assert_eq!(seed_include_flags(false, true), (false, true));
+        assert_eq!(seed_include_flags(true, true), (true, true));
+    }
+
+    #[test]
+    fn malformed_ids_keep_their_place_as_missing() {
+        let raw = vec!["nope".to_string(), uuid::Uuid::nil().to_string(), String::new()];
+        let (parsed, valid) = parse_all::<VariantId>(&raw);
+        assert_eq!(parsed.iter().map(Option::is_some).collect::<Vec<_>>(), [false, true, false]);
+        assert_eq!(valid.len(), 1);
+    }
+}

@@ -1,0 +1,699 @@
+//! The gRPC server end to end: a real server on a free port, real PostgreSQL and Redis, called
+//! through the generated client (and through a client generated from the seed's proto text).
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use catalog_core::cache::{self, Cache};
+use catalog_core::config::Settings;
+use catalog_core::health::HealthChecker;
+use catalog_core::ids::{OrganizationId, ProductId, VariantId};
+use catalog_core::models::{
+    ActiveStatus, Actor, NewBrand, NewCollection, NewProduct, NewProductImage, NewTag, NewVariant, ProductChanges,
+    ProductStatus, TagType, VariantChanges,
+};
+use catalog_core::query::Catalog;
+use catalog_core::repo::{brands, collections, images, products, tags, variants};
+use catalog_core::shutdown::Shutdown;
+use catalog_core::testing::TestDb;
+use catalog_core::{db, ids};
+use catalog_grpc::pb::catalog as pb;
+use catalog_grpc::pb::catalog::catalog_service_client::CatalogServiceClient;
+use catalog_grpc::pb::seed;
+use catalog_grpc::server::GrpcServer;
+use rust_decimal::Decimal;
+use std::sync::Arc;
+use tonic::Code;
+use tonic::transport::Channel;
+
+struct Harness {
+    db: TestDb,
+    catalog: Catalog,
+    client: CatalogServiceClient<Channel>,
+    addr: String,
+    stop: Shutdown,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.stop.trigger();
+    }
+}
+
+fn settings(extra: &[(&str, &str)]) -> Settings {
+    let mut env: Vec<(String, String)> = vec![
+        ("REDIS_KEY_PREFIX".into(), format!("test:{}:", uuid::Uuid::now_v7().simple())),
+        ("GRPC_MAX_BATCH_SIZE".into(), "600".into()),
+        ("REDIS_TIMEOUT_MS".into(), "300".into()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Settings::from_env(env).expect("test settings")
+}
+
+/// Starts the server against the test database (or `database_url`, to simulate an outage).
+async fn start(extra: &[(&str, &str)], database_url: Option<&str>) -> Harness {
+    let db = TestDb::new().await;
+    let settings = Arc::new(settings(extra));
+    let pool = match database_url {
+        Some(url) => db::pool(&TestDb::settings_for(url)).expect("pool"),
+        None => db.pool.clone(),
+    };
+    let redis = cache::pool(&settings.redis).expect("redis pool");
+    let catalog = Catalog::new(pool.clone(), Cache::new(redis.clone(), &settings));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = format!("http://{}", listener.local_addr().expect("addr"));
+    let stop = Shutdown::default();
+    let server = GrpcServer {
+        settings: settings.clone(),
+        catalog: catalog.clone(),
+        health: Arc::new(HealthChecker::new(pool).with_redis(redis)),
+        registry: prometheus::Registry::new(),
+    };
+    let server_stop = stop.clone();
+    tokio::spawn(async move { server.run(listener, server_stop).await.expect("server") });
+    let client = connect(&addr).await;
+    Harness { db, catalog, client, addr, stop }
+}
+
+async fn connect(addr: &str) -> CatalogServiceClient<Channel> {
+    for _ in 0..50 {
+        if let Ok(client) = CatalogServiceClient::connect(addr.to_string()).await {
+            return client;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("server at {addr} did not start");
+}
+
+fn price(cents: i64) -> Decimal {
+    Decimal::new(cents, 2)
+}
+
+/// A product with variants, brand, tags, a collection and images, plus the other shapes the
+/// tests need (simple, inactive, archived, deleted) — for `org`.
+struct Fixture {
+    org: OrganizationId,
+    product: ProductId,
+    variants: Vec<VariantId>,
+    simple_variant: VariantId,
+    inactive_product_variant: VariantId,
+    archived_product_variant: VariantId,
+    deleted_product_variant: VariantId,
+    inactive_variant: VariantId,
+}
+
+async fn fixture(h: &Harness) -> Fixture {
+    let org = TestDb::org();
+    let actor = Actor::system();
+    let conn = &mut *h.db.conn().await;
+
+    let brand = brands::create(
+        conn,
+        org,
+        &actor,
+        NewBrand {
+            id: ids::BrandId::generate(),
+            organization_id: org,
+            name: "Andina".into(),
+            slug: String::new(),
+            description: Some("Ropa".into()),
+            logo_url: None,
+            status: ActiveStatus::Active,
+        },
+    )
+    .await
+    .expect("brand");
+    let mut new = NewProduct::new("Camiseta básica de algodón", "CAM-001");
+    new.brand_id = Some(brand.id);
+    new.has_variants = true;
+    let (product, _) = products::create(conn, org, &actor, new, None).await.expect("product");
+    let mut variant_ids = Vec::new();
+    for (i, size) in ["S", "M", "L"].iter().enumerate() {
+        let mut v = NewVariant::new(format!("CAM-001-{size}"), price(1990 + i as i64 * 100));
+        v.barcode = Some(format!("77000000000{i}"));
+        v.position = i as i32;
+        v.product_id = product.id;
+        variant_ids.push(variants::create(conn, org, &actor, v, &[]).await.expect("variant").id);
+    }
+    for (position, url) in [(2, "https://img/2.jpg"), (0, "https://img/0.jpg"), (1, "https://img/1.jpg")] {
+        images::add_product_image(
+            conn,
+            org,
+            &actor,
+            product.id,
+            NewProductImage {
+                id: ids::ImageId::generate(),
+                organization_id: org,
+                product_id: product.id,
+                url: url.into(),
+                alt: None,
+                position,
+                is_primary: false,
+            },
+        )
+        .await
+        .expect("image");
+    }
+    let tag = tags::create(
+        conn,
+        org,
+        &actor,
+        NewTag {
+            id: ids::TagId::generate(),
+            organization_id: org,
+            name: "Verano".into(),
+            slug: String::new(),
+            tag_type: TagType::Promotion,
+            color: None,
+        },
+    )
+    .await
+    .expect("tag");
+    tags::add_to_product(conn, org, &actor, product.id, &[tag.id]).await.expect("tag link");
+    let collection = collections::create(
+        conn,
+        org,
+        &actor,
+        NewCollection {
+            id: ids::CollectionId::generate(),
+            organization_id: org,
+            parent_id: None,
+            name: "Ropa".into(),
+            slug: String::new(),
+            description: None,
+            image_url: None,
+            status: ActiveStatus::Active,
+            position: 0,
+        },
+    )
+    .await
+    .expect("collection");
+    collections::add_products(conn, org, &actor, collection.id, &[product.id]).await.expect("collection link");
+
+    let simple = |title: &str, sku: &str| {
+        let mut p = NewProduct::new(title, sku);
+        p.barcode = Some(format!("BAR-{sku}"));
+        p
+    };
+    let (_, Some(simple_variant)) = products::create(
+        conn,
+        org,
+        &actor,
+        simple("Martillo de acero", "MAR-1"),
+        Some(NewVariant::new("", price(1500))),
+    )
+    .await
+    .expect("simple") else {
+        panic!("default variant")
+    };
+    let mut inactive = simple("Taladro", "TAL-1");
+    inactive.status = ProductStatus::Inactive;
+    let (_, Some(inactive_product_variant)) =
+        products::create(conn, org, &actor, inactive, Some(NewVariant::new("", price(9900)))).await.expect("inactive")
+    else {
+        panic!()
+    };
+    let mut archived = simple("Serrucho", "SER-1");
+    archived.status = ProductStatus::Archived;
+    let (_, Some(archived_product_variant)) =
+        products::create(conn, org, &actor, archived, Some(NewVariant::new("", price(5000)))).await.expect("archived")
+    else {
+        panic!()
+    };
+    let (deleted, Some(deleted_product_variant)) =
+        products::create(conn, org, &actor, simple("Clavos", "CLA-1"), Some(NewVariant::new("", price(300))))
+            .await
+            .expect("deleted")
+    else {
+        panic!()
+    };
+    products::delete(conn, org, &actor, deleted.id, true).await.expect("delete");
+    let (_, Some(inactive_variant)) =
+        products::create(conn, org, &actor, simple("Destornillador", "DES-1"), Some(NewVariant::new("", price(700))))
+            .await
+            .expect("p")
+    else {
+        panic!()
+    };
+    variants::set_active(conn, org, &actor, inactive_variant.id, None, false).await.expect("deactivate");
+
+    Fixture {
+        org,
+        product: product.id,
+        variants: variant_ids,
+        simple_variant: simple_variant.id,
+        inactive_product_variant: inactive_product_variant.id,
+        archived_product_variant: archived_product_variant.id,
+        deleted_product_variant: deleted_product_variant.id,
+        inactive_variant: inactive_variant.id,
+    }
+}
+
+fn validate(org: OrganizationId, id: impl ToString) -> pb::ValidateVariantRequest {
+    pb::ValidateVariantRequest { organization_id: org.to_string(), variant_id: id.to_string() }
+}
+
+#[tokio::test]
+async fn validate_variant_answers_found_missing_inactive_and_malformed() {
+    let mut h = start(&[], None).await;
+    let f = fixture(&h).await;
+
+    let ok = h.client.validate_variant(validate(f.org, f.variants[1])).await.expect("rpc").into_inner();
+    assert!(ok.exists && ok.is_active, "{ok:?}");
+    assert_eq!((ok.sku.as_str(), ok.barcode.as_str(), ok.price), ("CAM-001-M", "770000000001", 20.90));
+    assert_eq!(
+        (ok.product_id, ok.track_inventory, ok.default_min_stock, ok.default_max_stock),
+        (f.product.to_string(), true, 10, 1000)
+    );
+
+    let simple = h.client.validate_variant(validate(f.org, f.simple_variant)).await.expect("rpc").into_inner();
+    assert!(simple.exists && simple.is_active);
+
+    for (case, id) in [
+        ("variant inactive", f.inactive_variant),
+        ("product inactive", f.inactive_product_variant),
+        ("product archived", f.archived_product_variant),
+        ("product deleted", f.deleted_product_variant),
+    ] {
+        let r = h.client.validate_variant(validate(f.org, id)).await.expect("rpc").into_inner();
+        assert!(r.exists && !r.is_active, "{case}: {r:?}");
+    }
+
+    let missing = VariantId::generate();
+    let r = h.client.validate_variant(validate(f.org, missing)).await.expect("rpc").into_inner();
+    assert!(!r.exists && !r.is_active);
+    assert_eq!(r.message, format!("Variant {missing} not found"));
+
+    let r = h
+        .client
+        .validate_variant(validate(f.org, "not-a-uuid"))
+        .await
+        .expect("malformed id is not an error")
+        .into_inner();
+    assert!(!r.exists);
+
+    let foreign = h.client.validate_variant(validate(TestDb::org(), f.variants[0])).await.expect("rpc").into_inner();
+    assert!(!foreign.exists, "another organization's variant does not exist for the caller");
+
+    for bad_org in ["", "acme", "123"] {
+        let req = pb::ValidateVariantRequest { organization_id: bad_org.into(), variant_id: f.variants[0].to_string() };
+        let err = h.client.validate_variant(req).await.expect_err("bad organization");
+        assert_eq!(err.code(), Code::InvalidArgument, "{bad_org:?}");
+        assert!(err.message().contains("organization_id"));
+    }
+}
+
+#[tokio::test]
+async fn batches_answer_in_request_order_with_duplicates_and_missing() {
+    let mut h = start(&[], None).await;
+    let f = fixture(&h).await;
+    let missing = VariantId::generate().to_string();
+    let asked = vec![
+        f.variants[2].to_string(),
+        missing.clone(),
+        f.variants[0].to_string(),
+        f.variants[2].to_string(),
+        "junk".to_string(),
+        f.inactive_variant.to_string(),
+    ];
+    let r = h
+        .client
+        .validate_variants_batch(pb::ValidateVariantsBatchRequest {
+            organization_id: f.org.to_string(),
+            variant_ids: asked.clone(),
+        })
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert!(r.success);
+    let got: Vec<(String, bool, bool)> =
+        r.validations.iter().map(|v| (v.variant_id.clone(), v.exists, v.is_active)).collect();
+    let expected: Vec<(String, bool, bool)> = vec![
+        (asked[0].clone(), true, true),
+        (missing.clone(), false, false),
+        (asked[2].clone(), true, true),
+        (asked[3].clone(), true, true),
+        ("junk".into(), false, false),
+        (asked[5].clone(), true, false),
+    ];
+    assert_eq!(got, expected);
+    assert_eq!(r.validations[0].sku, "CAM-001-L");
+
+    let r = h
+        .client
+        .get_variants_batch(pb::GetVariantsBatchRequest {
+            organization_id: f.org.to_string(),
+            variant_ids: asked.clone(),
+        })
+        .await
+        .expect("rpc")
+        .into_inner();
+    let skus: Vec<&str> = r.variants.iter().map(|v| v.sku.as_str()).collect();
+    assert_eq!(skus, ["CAM-001-L", "CAM-001-S", "CAM-001-L", "DES-1"]);
+    assert_eq!(r.not_found_ids, [missing.as_str(), "junk"]);
+    assert_eq!(r.variants[0].sale_price, 21.90);
+    assert_eq!(r.variants[0].stock_available, 0, "stock belongs to Inventory");
+
+    let too_many: Vec<String> = (0..601).map(|_| VariantId::generate().to_string()).collect();
+    let err = h
+        .client
+        .validate_variants_batch(pb::ValidateVariantsBatchRequest {
+            organization_id: f.org.to_string(),
+            variant_ids: too_many,
+        })
+        .await
+        .expect_err("over the batch limit");
+    assert_eq!(err.code(), Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn product_details_carry_relations_and_respect_tenancy() {
+    let mut h = start(&[], None).await;
+    let f = fixture(&h).await;
+    let details = |org: OrganizationId, id: String, variants: bool, images: bool| pb::GetProductDetailsRequest {
+        organization_id: org.to_string(),
+        product_id: id,
+        include_variants: variants,
+        include_images: images,
+    };
+    let r = h
+        .client
+        .get_product_details(details(f.org, f.product.to_string(), true, true))
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert!(r.success, "{}", r.message);
+    let p = r.product.expect("product");
+    assert_eq!(
+        (p.title.as_str(), p.sku.as_str(), p.status.as_str()),
+        ("Camiseta básica de algodón", "CAM-001", "active")
+    );
+    assert_eq!(p.brand.as_ref().map(|b| b.name.as_str()), Some("Andina"));
+    let urls: Vec<&str> = p.images.iter().map(|i| i.url.as_str()).collect();
+    assert_eq!(urls, ["https://img/0.jpg", "https://img/1.jpg", "https://img/2.jpg"], "images sorted by position");
+    assert_eq!(p.variants.iter().map(|v| v.sku.as_str()).collect::<Vec<_>>(), ["CAM-001-S", "CAM-001-M", "CAM-001-L"]);
+    assert_eq!(p.tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["Verano"]);
+    assert_eq!(p.collections.iter().map(|c| c.slug.as_str()).collect::<Vec<_>>(), ["ropa"]);
+
+    let only_variants = h
+        .client
+        .get_product_details(details(f.org, f.product.to_string(), true, false))
+        .await
+        .expect("rpc")
+        .into_inner();
+    let p = only_variants.product.expect("product");
+    assert!(p.images.is_empty() && p.variants.len() == 3);
+    let unset = h
+        .client
+        .get_product_details(details(f.org, f.product.to_string(), false, false))
+        .await
+        .expect("rpc")
+        .into_inner();
+    let p = unset.product.expect("product");
+    assert!(!p.images.is_empty() && p.variants.len() == 3, "unset flags mean the seed's default: include both");
+
+    for (case, org, id) in [
+        ("missing", f.org, ProductId::generate().to_string()),
+        ("malformed", f.org, "xyz".to_string()),
+        ("another organization's", TestDb::org(), f.product.to_string()),
+    ] {
+        let r = h.client.get_product_details(details(org, id.clone(), true, true)).await.expect("rpc").into_inner();
+        assert!(!r.success && r.product.is_none(), "{case}");
+        assert_eq!(r.message, format!("Product {id} not found"), "{case}");
+    }
+
+    let r = h
+        .client
+        .get_products_batch(pb::GetProductsBatchRequest {
+            organization_id: f.org.to_string(),
+            product_ids: vec!["bad".into(), f.product.to_string(), f.product.to_string()],
+            include_variants: Some(false),
+            include_images: None,
+        })
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert_eq!(r.products.len(), 2);
+    assert!(
+        r.products[0].variants.is_empty() && !r.products[0].images.is_empty(),
+        "explicit false honoured, unset = true"
+    );
+    assert_eq!(r.not_found_ids, ["bad"]);
+
+    let r = h
+        .client
+        .get_product(pb::GetProductRequest {
+            organization_id: f.org.to_string(),
+            product_id: f.product.to_string(),
+            ..Default::default()
+        })
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert!(r.success && r.product.map(|p| p.variants.len()) == Some(3));
+
+    let r = h
+        .client
+        .get_variant(pb::GetVariantRequest {
+            organization_id: f.org.to_string(),
+            variant_id: f.inactive_product_variant.to_string(),
+        })
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert!(r.success && !r.is_active);
+    assert_eq!(r.variant.map(|v| v.sku), Some("TAL-1".to_string()));
+    let r = h
+        .client
+        .get_variant(pb::GetVariantRequest {
+            organization_id: TestDb::org().to_string(),
+            variant_id: f.variants[0].to_string(),
+        })
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert!(!r.success && r.variant.is_none());
+}
+
+#[tokio::test]
+async fn pos_search_puts_exact_codes_first_and_tolerates_typos() {
+    let mut h = start(&[], None).await;
+    let f = fixture(&h).await;
+    let search = |query: &str| pb::SearchRequest {
+        organization_id: f.org.to_string(),
+        query: query.into(),
+        ..Default::default()
+    };
+
+    let r = h.client.search_products(search("770000000002")).await.expect("rpc").into_inner();
+    assert_eq!(r.hits.first().map(|h| (h.match_type.as_str(), h.sku.as_str())), Some(("barcode", "CAM-001-L")));
+    assert_eq!(r.hits[0].sale_price, 21.90);
+
+    let r = h.client.search_products(search("CAM-001")).await.expect("rpc").into_inner();
+    assert_eq!(r.hits[0].match_type, "sku", "the product's exact SKU comes first");
+    let prefixes: Vec<&str> = r.hits.iter().filter(|h| h.match_type == "sku_prefix").map(|h| h.sku.as_str()).collect();
+    assert_eq!(prefixes, ["CAM-001-L", "CAM-001-M", "CAM-001-S"]);
+
+    let r = h.client.search_products(search("camizeta algodon")).await.expect("rpc").into_inner();
+    assert_eq!(r.hits.first().map(|h| h.title.as_str()), Some("Camiseta básica de algodón"), "typo and missing accent");
+
+    let r = h.client.search_products(search("taladro")).await.expect("rpc").into_inner();
+    assert!(r.hits.is_empty(), "inactive products are not sellable by default");
+    let r = h
+        .client
+        .search_products(pb::SearchRequest { include_inactive: true, ..search("taladro") })
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert_eq!(r.hits.len(), 1);
+    assert!(!r.hits[0].is_active);
+
+    let r = h
+        .client
+        .search_products(pb::SearchRequest { organization_id: TestDb::org().to_string(), ..search("CAM-001") })
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert!(r.hits.is_empty(), "another organization's catalog is invisible");
+    let err = h.client.search_products(search("   ")).await.expect_err("empty query");
+    assert_eq!(err.code(), Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn a_cached_read_reflects_an_update_once_the_write_path_invalidates() {
+    let mut h = start(&[], None).await;
+    let f = fixture(&h).await;
+    let ask = pb::GetProductDetailsRequest {
+        organization_id: f.org.to_string(),
+        product_id: f.product.to_string(),
+        include_variants: true,
+        include_images: true,
+    };
+    let first = h.client.get_product_details(ask.clone()).await.expect("rpc").into_inner();
+    assert_eq!(first.product.map(|p| p.title), Some("Camiseta básica de algodón".into()));
+
+    let conn = &mut *h.db.conn().await;
+    let changes = ProductChanges { title: Some("Camiseta premium".into()), ..Default::default() };
+    products::update(conn, f.org, &Actor::system(), f.product, None, changes).await.expect("update");
+    let stale = h.client.get_product_details(ask.clone()).await.expect("rpc").into_inner();
+    assert_eq!(stale.product.map(|p| p.title), Some("Camiseta básica de algodón".into()), "served from the cache");
+
+    h.catalog.invalidate_product(f.org, f.product).await.expect("invalidate");
+    let fresh = h.client.get_product_details(ask).await.expect("rpc").into_inner();
+    assert_eq!(fresh.product.map(|p| p.title), Some("Camiseta premium".into()));
+
+    // A product status change reaches its variants' validations too.
+    let validated = h.client.validate_variant(validate(f.org, f.variants[0])).await.expect("rpc").into_inner();
+    assert!(validated.is_active);
+    products::set_status(conn, f.org, &Actor::system(), f.product, None, ProductStatus::Inactive)
+        .await
+        .expect("deactivate");
+    h.catalog.invalidate_product(f.org, f.product).await.expect("invalidate");
+    let validated = h.client.validate_variant(validate(f.org, f.variants[0])).await.expect("rpc").into_inner();
+    assert!(!validated.is_active);
+
+    // Whole-organization invalidation (e.g. organization suspended) without a keyspace scan.
+    let changes = VariantChanges { sale_price: Some(price(4242)), ..Default::default() };
+    variants::update(conn, f.org, &Actor::system(), f.variants[0], None, changes).await.expect("update");
+    assert!(h.catalog.cache.invalidate_organization(f.org).await);
+    let v = h
+        .client
+        .get_variant(pb::GetVariantRequest {
+            organization_id: f.org.to_string(),
+            variant_id: f.variants[0].to_string(),
+        })
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert_eq!(v.variant.map(|v| v.sale_price), Some(42.42));
+}
+
+#[tokio::test]
+async fn validate_variants_batch_costs_the_same_statements_for_1_and_500_ids() {
+    let h = start(&[], None).await;
+    let org = TestDb::org();
+    let conn = &mut *h.db.conn().await;
+    let mut new = NewProduct::new("Tornillo", "TOR");
+    new.has_variants = true;
+    let (product, _) = products::create(conn, org, &Actor::system(), new, None).await.expect("product");
+    let rows: Vec<NewVariant> = (0..501)
+        .map(|i| {
+            let mut v = NewVariant::new(format!("TOR-{i:04}"), price(100 + i));
+            v.organization_id = org;
+            v.product_id = product.id;
+            v
+        })
+        .collect();
+    use diesel_async::RunQueryDsl;
+    diesel::insert_into(catalog_core::schema::product_variants::table)
+        .values(&rows)
+        .execute(conn)
+        .await
+        .expect("bulk insert");
+    let ids: Vec<String> = rows.iter().map(|v| v.id.to_string()).collect();
+
+    // Cold cache both times: the 1-id call and the 500-id call ask for different variants.
+    let cost = |variant_ids: Vec<String>| {
+        let mut client = h.client.clone();
+        async move {
+            let before = db::statements_sent();
+            let r = client
+                .validate_variants_batch(pb::ValidateVariantsBatchRequest {
+                    organization_id: org.to_string(),
+                    variant_ids,
+                })
+                .await
+                .expect("rpc")
+                .into_inner();
+            (db::statements_sent() - before, r.validations.iter().filter(|v| v.exists && v.is_active).count())
+        }
+    };
+    let (one, found_one) = cost(ids[..1].to_vec()).await;
+    let (many, found_many) = cost(ids[1..].to_vec()).await;
+    assert_eq!((found_one, found_many), (1, 500));
+    assert!(one > 0, "the cold call reaches the database");
+    assert_eq!(one, many, "a batch costs a constant number of statements");
+    let (warm, _) = cost(ids[1..].to_vec()).await;
+    assert_eq!(warm, 0, "a warm batch is served from Redis alone");
+}
+
+#[tokio::test]
+async fn a_client_generated_from_the_seed_proto_works_unchanged() {
+    let h = start(&[], None).await;
+    let f = fixture(&h).await;
+    let mut client =
+        seed::catalog_service_client::CatalogServiceClient::connect(h.addr.clone()).await.expect("connect");
+    let r = client
+        .validate_variant(seed::ValidateVariantRequest {
+            organization_id: f.org.to_string(),
+            variant_id: f.variants[0].to_string(),
+        })
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert!(r.exists && r.is_active);
+    assert_eq!(r.sku, "CAM-001-S");
+    let r = client
+        .get_product_details(seed::GetProductDetailsRequest {
+            organization_id: f.org.to_string(),
+            product_id: f.product.to_string(),
+            include_variants: true,
+            include_images: true,
+        })
+        .await
+        .expect("rpc")
+        .into_inner();
+    assert!(r.success);
+    assert_eq!(r.product.map(|p| p.variants.len()), Some(3));
+}
+
+#[tokio::test]
+async fn redis_down_means_slower_not_failing() {
+    let mut h = start(&[("REDIS_URL", "redis://127.0.0.1:1/0")], None).await;
+    let f = fixture(&h).await;
+    for _ in 0..2 {
+        let r = h
+            .client
+            .validate_variant(validate(f.org, f.variants[0]))
+            .await
+            .expect("served from PostgreSQL")
+            .into_inner();
+        assert!(r.exists && r.is_active);
+    }
+}
+
+#[tokio::test]
+async fn database_down_is_unavailable_without_internal_detail() {
+    let mut h = start(&[], Some("postgres://postgres@127.0.0.1:1/nothing")).await;
+    let err = h.client.validate_variant(validate(TestDb::org(), VariantId::generate())).await.expect_err("no database");
+    assert_eq!(err.code(), Code::Unavailable);
+    assert!(!err.message().contains("127.0.0.1") && !err.message().contains("connect"), "{}", err.message());
+    let mut health = tonic_health::pb::health_client::HealthClient::new(
+        Channel::from_shared(h.addr.clone()).unwrap().connect().await.expect("channel"),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest { service: "catalog.CatalogService".into() })
+        .await
+        .expect("health")
+        .into_inner();
+    assert_ne!(status.status(), tonic_health::pb::health_check_response::ServingStatus::Serving);
+}
+
+#[tokio::test]
+async fn health_reports_serving_when_the_database_answers() {
+    let h = start(&[], None).await;
+    let channel = Channel::from_shared(h.addr.clone()).unwrap().connect().await.expect("channel");
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let mut serving = false;
+    for _ in 0..50 {
+        let r = health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await;
+        if r.map(|r| r.into_inner().status() == tonic_health::pb::health_check_response::ServingStatus::Serving)
+            .unwrap_or(false)
+        {
+            serving = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(serving);
+}
