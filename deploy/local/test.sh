@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Every check CI runs (.ci/run calls this): local services, formatting, lints, the test suite.
+# Safe to run on a fresh Debian machine as root (installs what is missing) and on a developer
+# machine whose services already run (changes nothing there).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source=deploy/local/lib.sh
+source deploy/local/lib.sh
+
+export TEST_DATABASE_ADMIN_URL="${TEST_DATABASE_ADMIN_URL:-${PG_ADMIN_URL}}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
+
+section "Services (PostgreSQL, Redis, RabbitMQ)"
+ensure_services
+
+section "Formatting (cargo fmt --check)"
+cargo fmt --all -- --check
+
+section "Lints (cargo clippy -D warnings)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+section "Tests (real PostgreSQL, Redis and RabbitMQ; one database per test)"
+drop_stale_test_databases
+if ! cargo nextest --version >/dev/null 2>&1; then
+  log "cargo-nextest is missing; installing it"
+  cargo install cargo-nextest --locked || log "could not install cargo-nextest; falling back to cargo test"
+fi
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi
+
+# Later sections go here, each under its own heading (Kubernetes manifest validation, ...).
+
+section "All checks passed"
