@@ -1,8 +1,19 @@
-//! Fingerprints the migrations so test templates are rebuilt whenever a migration changes.
-use std::{fs, path::Path};
+//! - Fingerprints the migrations so test templates are rebuilt whenever a migration changes.
+//! - Compiles the Auth Service's contract (`proto/auth.proto`) with `protox` (pure Rust, no
+//!   system `protoc`) into a client, plus a server used only by the test stand-in.
+use std::{error::Error, fs, path::Path};
 
-fn main() {
+fn main() -> Result<(), Box<dyn Error>> {
     println!("cargo:rerun-if-changed=../migrations");
+    println!("cargo:rerun-if-changed=../proto/auth.proto");
+    migrations_hash();
+
+    let auth = protox::compile(["auth.proto"], ["../proto"])?;
+    tonic_prost_build::configure().compile_fds(auth)?;
+    Ok(())
+}
+
+fn migrations_hash() {
     let mut files = Vec::new();
     collect(Path::new("../migrations"), &mut files);
     files.sort();

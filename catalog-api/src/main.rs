@@ -1,11 +1,18 @@
 //! `catalog-api`: the REST API for the web and mobile front ends (actix-web, port 8002).
 
+use actix_web::web;
+use catalog_api::AppParts;
+use catalog_api::context::HttpMetrics;
+use catalog_api::state::ApiState;
+use catalog_core::auth::Authenticator;
 use catalog_core::auth::{Claims, mint_dev_token};
+use catalog_core::cache::{self, Cache};
 use catalog_core::cli::SharedCommand;
 use catalog_core::config::{AuthMode, Settings};
 use catalog_core::health::HealthChecker;
 use catalog_core::ids::{LocalId, OrganizationId, UserId};
-use catalog_core::{cache, db, ops, process};
+use catalog_core::query::Catalog;
+use catalog_core::{db, ops, process};
 use clap::{Parser, Subcommand};
 use std::sync::Arc;
 
@@ -77,21 +84,25 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let settings = Arc::new(settings);
     let postgres = db::pool(&settings.database)?;
     let redis = cache::pool(&settings.redis)?;
-    let health = HealthChecker::new(postgres).with_redis(redis).with_rabbitmq(&settings.rabbitmq, false);
-    let ops_state = actix_web::web::Data::new(ops::OpsState {
-        health: Arc::new(health),
-        registry: ops::registry(SERVICE),
-        service: SERVICE,
-    });
+    let registry = ops::registry(SERVICE);
+    let health =
+        HealthChecker::new(postgres.clone()).with_redis(redis.clone()).with_rabbitmq(&settings.rabbitmq, false);
+    let auth = Authenticator::new(&settings, Some(redis.clone()), postgres.clone())?;
+    let catalog = Catalog::new(postgres.clone(), Cache::new(redis, &settings));
+    let parts = AppParts {
+        state: web::Data::new(ApiState::new(settings.clone(), postgres, catalog, auth)),
+        metrics: web::Data::new(HttpMetrics::register(&registry)?),
+        ops: web::Data::new(ops::OpsState { health: Arc::new(health), registry, service: SERVICE }),
+    };
     let addr = (settings.api.host.clone(), settings.api.port);
-    tracing::info!(host = %addr.0, port = addr.1, "REST API listening");
-    let mut server =
-        actix_web::HttpServer::new(move || actix_web::App::new().app_data(ops_state.clone()).configure(ops::configure))
-            // Kubernetes sends SIGTERM, then waits terminationGracePeriodSeconds: finish in-flight
-            // requests well within it.
-            .shutdown_timeout(20);
+    tracing::info!(host = %addr.0, port = addr.1, auth_mode = ?settings.auth.mode, "REST API listening");
+    let mut server = actix_web::HttpServer::new(move || catalog_api::app(parts.clone()))
+        // Kubernetes sends SIGTERM, then waits terminationGracePeriodSeconds: finish in-flight
+        // requests well within it.
+        .shutdown_timeout(20);
     if settings.api.workers > 0 {
         server = server.workers(settings.api.workers);
     }

@@ -24,5 +24,6 @@ pub mod slug;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod validate;
 
 pub use error::{Entity, Error, FieldError, Result};

@@ -10,7 +10,7 @@ text_enum!(
     ActiveStatus { Active = "active" | "activa" | "activo", Inactive = "inactive" | "inactiva" | "inactivo" }
 );
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize, utoipa::ToSchema)]
 #[diesel(table_name = brands, check_for_backend(diesel::pg::Pg))]
 pub struct Brand {
     pub id: BrandId,

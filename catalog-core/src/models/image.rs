@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize, utoipa::ToSchema)]
 #[diesel(table_name = product_images, check_for_backend(diesel::pg::Pg))]
 pub struct ProductImage {
     pub id: ImageId,
@@ -30,7 +30,7 @@ pub struct NewProductImage {
     pub is_primary: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize, utoipa::ToSchema)]
 #[diesel(table_name = variant_images, check_for_backend(diesel::pg::Pg))]
 pub struct VariantImage {
     pub id: ImageId,

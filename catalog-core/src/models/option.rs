@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// An organization-level option definition (Color, Talla).
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize, utoipa::ToSchema)]
 #[diesel(table_name = product_options, check_for_backend(diesel::pg::Pg))]
 pub struct ProductOption {
     pub id: OptionId,
@@ -35,7 +35,7 @@ pub struct ProductOptionChanges {
 }
 
 /// One ordered value of an option (Rojo, M).
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize, utoipa::ToSchema)]
 #[diesel(table_name = product_option_values, check_for_backend(diesel::pg::Pg))]
 pub struct OptionValue {
     pub id: OptionValueId,

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize, utoipa::ToSchema)]
 #[diesel(table_name = price_tiers, check_for_backend(diesel::pg::Pg))]
 pub struct PriceTier {
     pub id: PriceTierId,
@@ -44,7 +44,7 @@ pub struct PriceTierChanges {
     pub is_active: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize, utoipa::ToSchema)]
 #[diesel(table_name = price_tier_rules, check_for_backend(diesel::pg::Pg))]
 pub struct PriceTierRule {
     pub id: PriceTierRuleId,

@@ -10,7 +10,7 @@ text_enum!(
     ProductStatus { Active = "active" | "activa", Inactive = "inactive" | "inactiva", Archived = "archived" | "archivada" }
 );
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize, utoipa::ToSchema)]
 #[diesel(table_name = products, check_for_backend(diesel::pg::Pg))]
 pub struct Product {
     pub id: ProductId,
@@ -27,6 +27,7 @@ pub struct Product {
     pub unit_of_measure: String,
     pub alert_stock: i32,
     pub has_variants: bool,
+    #[schema(value_type = Object)]
     pub metadata: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 text_enum!(TagType { Category = "category", Feature = "feature", Promotion = "promotion", Custom = "custom" });
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize, utoipa::ToSchema)]
 #[diesel(table_name = tags, check_for_backend(diesel::pg::Pg))]
 pub struct Tag {
     pub id: TagId,

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize, utoipa::ToSchema)]
 #[diesel(table_name = product_variants, check_for_backend(diesel::pg::Pg))]
 pub struct Variant {
     pub id: VariantId,
@@ -32,10 +32,12 @@ pub struct Variant {
     pub default_min_stock: i32,
     pub default_max_stock: i32,
     /// Option name → value, e.g. {"Color": "Rojo", "Talla": "M"}.
+    #[schema(value_type = Object)]
     pub attributes: serde_json::Value,
     pub option_signature: Option<String>,
     pub position: i32,
     pub is_active: bool,
+    #[schema(value_type = Object)]
     pub metadata: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -1,0 +1,61 @@
+//! The catalog's REST API (`/api/v1`, actix-web, port 8002) for the web and mobile front ends.
+//! Handlers translate HTTP into core calls; `catalog-core` decides.
+
+pub mod caller;
+pub mod context;
+pub mod error;
+pub mod openapi;
+pub mod reply;
+pub mod routes;
+pub mod state;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, middleware, web};
+use catalog_core::ops::{self, OpsState};
+use context::HttpMetrics;
+use state::ApiState;
+use utoipa_swagger_ui::SwaggerUi;
+
+/// Everything the app needs, shared by all workers.
+#[derive(Clone)]
+pub struct AppParts {
+    pub state: web::Data<ApiState>,
+    pub ops: web::Data<OpsState>,
+    pub metrics: web::Data<HttpMetrics>,
+}
+
+/// The whole application; `main` serves it and tests drive it in-process.
+pub fn app(
+    parts: AppParts,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let body_limit = parts.state.settings.api.body_limit_bytes;
+    App::new()
+        .app_data(parts.state)
+        .app_data(parts.ops)
+        .app_data(parts.metrics)
+        .app_data(web::JsonConfig::default().limit(body_limit).error_handler(error::json_error))
+        .app_data(web::PayloadConfig::default().limit(body_limit))
+        .app_data(web::PathConfig::default().error_handler(error::path_error))
+        .app_data(web::QueryConfig::default().error_handler(error::query_error))
+        .wrap(middleware::Compress::default())
+        .wrap(middleware::from_fn(context::middleware))
+        .configure(ops::configure)
+        .service(web::scope("/api/v1").configure(routes::configure))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::document()))
+        .route(
+            "/docs",
+            web::get().to(|| async {
+                actix_web::HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish()
+            }),
+        )
+        .default_service(web::to(error::not_found))
+}

@@ -1,0 +1,123 @@
+//! Success responses: the envelope, `ETag` from the row's `version`, and cursor pages.
+
+use crate::context;
+use crate::error::ApiError;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{ETAG, IF_MATCH};
+use actix_web::{HttpRequest, HttpResponse};
+use catalog_core::error::Error;
+use catalog_core::pagination::{Page, PageRequest, encode_cursor};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+fn envelope(status: StatusCode, data: impl Serialize) -> HttpResponse {
+    let ctx = context::current();
+    HttpResponse::build(status).json(json!({
+        "status": "success",
+        "statusCode": status.as_u16(),
+        "data": data,
+        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "path": ctx.path,
+        "requestId": ctx.request_id,
+    }))
+}
+
+pub fn ok(data: impl Serialize) -> HttpResponse {
+    envelope(StatusCode::OK, data)
+}
+
+/// 200 with the entity's version as its `ETag`, for `If-Match` on the next write.
+pub fn ok_versioned(data: impl Serialize, version: i32) -> HttpResponse {
+    with_etag(envelope(StatusCode::OK, data), version)
+}
+
+pub fn created(data: impl Serialize, version: i32) -> HttpResponse {
+    with_etag(envelope(StatusCode::CREATED, data), version)
+}
+
+pub fn no_content() -> HttpResponse {
+    HttpResponse::NoContent().finish()
+}
+
+fn with_etag(mut response: HttpResponse, version: i32) -> HttpResponse {
+    if let Ok(value) = format!("\"{version}\"").parse() {
+        response.headers_mut().insert(ETAG, value);
+    }
+    response
+}
+
+/// The version the caller last saw, from `If-Match` (`"3"`, `W/"3"` or `3`); `*` or no header
+/// means "whatever is current". Anything else is a 400.
+pub fn if_match(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
+    let Some(value) = req.headers().get(IF_MATCH) else { return Ok(None) };
+    let raw = value.to_str().unwrap_or_default().trim();
+    if raw == "*" {
+        return Ok(None);
+    }
+    raw.trim_start_matches("W/").trim_matches('"').parse::<i32>().map(Some).map_err(|_| {
+        ApiError(Error::InvalidArgument { field: "If-Match", message: "must be an ETag returned by this API".into() })
+    })
+}
+
+/// `first`/`after` walk forward, `last`/`before` backward.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageArgs {
+    /// Page size walking forward (default 20, at most 100).
+    pub first: Option<i64>,
+    /// Cursor: rows after it.
+    pub after: Option<String>,
+    /// Page size walking backward.
+    pub last: Option<i64>,
+    /// Cursor: rows before it.
+    pub before: Option<String>,
+}
+
+impl PageArgs {
+    pub fn request(&self, settings: &catalog_core::config::PaginationSettings) -> Result<PageRequest, ApiError> {
+        Ok(PageRequest::from_args(
+            self.first,
+            self.after.as_deref(),
+            self.last,
+            self.before.as_deref(),
+            settings.default_limit,
+            settings.max_limit,
+        )?)
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    pub start_cursor: Option<String>,
+    pub end_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Edge<T> {
+    pub cursor: String,
+    pub node: T,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection<T> {
+    pub edges: Vec<Edge<T>>,
+    pub page_info: PageInfo,
+}
+
+/// Shapes a page; `key` gives each node's keyset position (its id).
+pub fn connection<T>(page: Page<T>, key: impl Fn(&T) -> uuid::Uuid) -> Connection<T> {
+    let edges: Vec<Edge<T>> =
+        page.items.into_iter().map(|node| Edge { cursor: encode_cursor(key(&node)), node }).collect();
+    let page_info = PageInfo {
+        has_next_page: page.has_next,
+        has_previous_page: page.has_previous,
+        start_cursor: edges.first().map(|e| e.cursor.clone()),
+        end_cursor: edges.last().map(|e| e.cursor.clone()),
+    };
+    Connection { edges, page_info }
+}

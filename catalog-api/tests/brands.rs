@@ -1,0 +1,216 @@
+//! `/api/v1/brands` end to end — and the behaviour every resource shares: envelopes, auth,
+//! tenancy, validation of all fields, ETag/If-Match, pagination both ways, 409/404 codes.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use actix_web::http::StatusCode;
+use actix_web::test::TestRequest;
+use common::{TestApp, User};
+use serde_json::json;
+
+#[actix_web::test]
+async fn create_read_update_delete_with_envelopes_and_events() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let created =
+        app.post(&admin, "/api/v1/brands", json!({ "name": "Café Ñandú", "description": "Tostadores" })).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    assert_eq!(created.body["status"], "success");
+    assert_eq!(created.body["statusCode"], 201);
+    assert_eq!(created.body["path"], "/api/v1/brands");
+    assert!(created.body["requestId"].as_str().is_some_and(|r| !r.is_empty()));
+    assert_eq!(created.data()["slug"], "cafe-nandu");
+    assert_eq!(created.etag.as_deref(), Some("\"1\""));
+    let path = format!("/api/v1/brands/{}", created.id());
+
+    let read = app.get(&admin, &path).await;
+    assert_eq!((read.status, read.data()["name"].as_str()), (StatusCode::OK, Some("Café Ñandú")));
+
+    let updated = app.patch_if(&admin, &path, "\"1\"", json!({ "description": null, "status": "inactiva" })).await;
+    assert_eq!(updated.status, StatusCode::OK, "{:?}", updated.body);
+    assert_eq!(
+        (updated.data()["description"].clone(), updated.data()["status"].clone()),
+        (json!(null), json!("inactive"))
+    );
+    assert_eq!(updated.etag.as_deref(), Some("\"2\""));
+
+    let stale = app.patch_if(&admin, &path, "\"1\"", json!({ "name": "Otro" })).await;
+    assert_eq!((stale.status, stale.code()), (StatusCode::PRECONDITION_FAILED, "VERSION_MISMATCH"));
+
+    let deleted = app.delete(&admin, &path).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let gone = app.get(&admin, &path).await;
+    assert_eq!((gone.status, gone.code()), (StatusCode::NOT_FOUND, "BRAND_NOT_FOUND"));
+    assert_eq!(gone.body["status"], "error");
+
+    assert_eq!(
+        app.events(admin.org).await,
+        ["catalog.brand.created", "catalog.brand.updated", "catalog.brand.deleted"]
+    );
+}
+
+#[actix_web::test]
+async fn validation_lists_every_failing_field() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let r = app
+        .post(
+            &admin,
+            "/api/v1/brands",
+            json!({ "name": " ", "slug": "No Vale", "logo_url": "ftp://x", "status": "maybe" }),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "INVALID_BRAND_DATA"));
+    assert_eq!(r.fields(), ["name", "slug", "logo_url", "status"]);
+
+    let r = app.post(&admin, "/api/v1/brands", json!({ "name": "X", "colour": "red" })).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "INVALID_BRAND_DATA"));
+    assert_eq!(r.fields(), ["colour"], "unknown fields are named");
+
+    let r = app
+        .call(
+            TestRequest::post()
+                .uri("/api/v1/brands")
+                .insert_header(("Authorization", format!("Bearer {}", admin.token)))
+                .insert_header(("Content-Type", "application/json"))
+                .set_payload("{not json")
+                .to_request(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let r = app.post(&admin, "/api/v1/brands", json!({ "name": huge })).await;
+    assert_eq!((r.status, r.code()), (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"));
+}
+
+#[actix_web::test]
+async fn duplicates_conflict_and_delete_in_use_needs_force() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let first = app.post(&admin, "/api/v1/brands", json!({ "name": "Acme" })).await;
+    let dup = app.post(&admin, "/api/v1/brands", json!({ "name": "Acme" })).await;
+    assert_eq!((dup.status, dup.code()), (StatusCode::CONFLICT, "BRAND_SLUG_EXISTS"));
+    let other_org = User::admin();
+    assert_eq!(app.post(&other_org, "/api/v1/brands", json!({ "name": "Acme" })).await.status, StatusCode::CREATED);
+
+    let brand_id: catalog_core::ids::BrandId = first.id().parse().unwrap();
+    let conn = &mut *app.db.conn().await;
+    let mut product = catalog_core::models::NewProduct::new("Yunque", "Y-1");
+    product.brand_id = Some(brand_id);
+    catalog_core::repo::products::create(
+        conn,
+        admin.org,
+        &catalog_core::models::Actor::system(),
+        product,
+        Some(catalog_core::models::NewVariant::new("", rust_decimal::Decimal::ONE)),
+    )
+    .await
+    .expect("product");
+    let path = format!("/api/v1/brands/{brand_id}");
+    let refused = app.delete(&admin, &path).await;
+    assert_eq!((refused.status, refused.code()), (StatusCode::CONFLICT, "BRAND_HAS_PRODUCTS"));
+    assert_eq!(app.delete(&admin, &format!("{path}?force=true")).await.status, StatusCode::NO_CONTENT);
+}
+
+#[actix_web::test]
+async fn auth_permissions_and_tenancy() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let brand = app.post(&admin, "/api/v1/brands", json!({ "name": "Acme" })).await;
+    let path = format!("/api/v1/brands/{}", brand.id());
+
+    let anonymous = app.call(TestRequest::get().uri(&path).to_request()).await;
+    assert_eq!((anonymous.status, anonymous.code()), (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"));
+    let garbage =
+        app.call(TestRequest::get().uri(&path).insert_header(("Authorization", "Bearer not.a.jwt")).to_request()).await;
+    assert_eq!(garbage.status, StatusCode::UNAUTHORIZED);
+
+    let reader = admin.colleague(&["catalog.brands.read"]);
+    assert_eq!(app.get(&reader, &path).await.status, StatusCode::OK);
+    let denied = app.patch(&reader, &path, json!({ "name": "Nope" })).await;
+    assert_eq!((denied.status, denied.code()), (StatusCode::FORBIDDEN, "FORBIDDEN"));
+    let module_level = admin.colleague(&["catalog:edit"]);
+    assert_eq!(app.patch(&module_level, &path, json!({ "name": "Acme 2" })).await.status, StatusCode::OK);
+
+    let stranger = User::admin();
+    let foreign = app.get(&stranger, &path).await;
+    let missing = app.get(&stranger, &format!("/api/v1/brands/{}", uuid::Uuid::now_v7())).await;
+    assert_eq!((foreign.status, foreign.code()), (missing.status, missing.code()), "foreign ids look missing");
+    assert_eq!(app.patch(&stranger, &path, json!({ "name": "Mine" })).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.delete(&stranger, &path).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&admin, &path).await.data()["name"], "Acme 2", "nothing changed");
+    assert_eq!(app.get(&admin, "/api/v1/brands/not-a-uuid").await.code(), "BRAND_NOT_FOUND");
+
+    let mismatched = app
+        .call(
+            TestRequest::get()
+                .uri(&path)
+                .insert_header(("Authorization", format!("Bearer {}", admin.token)))
+                .insert_header(("X-Organization-ID", stranger.org.to_string()))
+                .to_request(),
+        )
+        .await;
+    assert_eq!(mismatched.status, StatusCode::FORBIDDEN);
+    let matching = app
+        .call(
+            TestRequest::get()
+                .uri(&path)
+                .insert_header(("Authorization", format!("Bearer {}", admin.token)))
+                .insert_header(("X-Tenant-ID", admin.org.to_string()))
+                .to_request(),
+        )
+        .await;
+    assert_eq!(matching.status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn pages_walk_forward_and_backward() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    for i in 0..5 {
+        app.post(&admin, "/api/v1/brands", json!({ "name": format!("Marca {i}") })).await;
+    }
+    let first = app.get(&admin, "/api/v1/brands?first=2").await;
+    let names = |r: &common::Reply| {
+        r.data()["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["name"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&first), ["Marca 0", "Marca 1"]);
+    assert_eq!(first.data()["pageInfo"]["hasNextPage"], true);
+    let end = first.data()["pageInfo"]["endCursor"].as_str().unwrap().to_string();
+    let second = app.get(&admin, &format!("/api/v1/brands?first=2&after={end}")).await;
+    assert_eq!(names(&second), ["Marca 2", "Marca 3"]);
+    let start = second.data()["pageInfo"]["startCursor"].as_str().unwrap().to_string();
+    let back = app.get(&admin, &format!("/api/v1/brands?last=2&before={start}")).await;
+    assert_eq!(names(&back), ["Marca 0", "Marca 1"]);
+    assert_eq!(app.get(&admin, "/api/v1/brands?first=101").await.status, StatusCode::BAD_REQUEST);
+    let tampered = app.get(&admin, &format!("/api/v1/brands?after={}0", &end[..end.len() - 1])).await;
+    assert_eq!(tampered.status, StatusCode::BAD_REQUEST);
+    assert!(app.get(&User::admin(), "/api/v1/brands").await.data()["edges"].as_array().unwrap().is_empty());
+}
+
+#[actix_web::test]
+async fn health_metrics_openapi_and_docs_are_served() {
+    let app = TestApp::start().await;
+    let ready = app.call(TestRequest::get().uri("/health/ready").to_request()).await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(ready.body["status"], "ready");
+    let live = app.call(TestRequest::get().uri("/health/live").to_request()).await;
+    assert_eq!(live.status, StatusCode::OK);
+    let doc = app.call(TestRequest::get().uri("/openapi.json").to_request()).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert!(doc.body["paths"]["/api/v1/brands/{id}"]["patch"].is_object());
+    let page = app.call(TestRequest::get().uri("/docs/").to_request()).await;
+    assert_eq!(page.status, StatusCode::OK, "the browsable page is served by the API itself");
+    let unknown = app.call(TestRequest::get().uri("/api/v1/nothing-here").to_request()).await;
+    assert_eq!((unknown.status, unknown.body["status"].as_str()), (StatusCode::NOT_FOUND, Some("error")));
+    let metrics = app.call(TestRequest::get().uri("/metrics").to_request()).await;
+    assert_eq!(metrics.status, StatusCode::OK);
+}

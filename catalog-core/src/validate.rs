@@ -1,0 +1,237 @@
+//! Request validation that reports every failing field at once.
+//!
+//! Request bodies deserialize into lenient shapes (text as `String`, money as [`Money`], ids as
+//! text) so that a wrong value becomes a field error here instead of stopping serde at the first
+//! problem; [`Check`] then converts and collects.
+
+use crate::error::{Entity, Error, FieldError, Result};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer};
+use std::str::FromStr;
+
+/// A money amount as sent: a decimal string (`"24.99"`) or a JSON number (`24.99`). Numbers are
+/// taken by their shortest exact text, so `24.99` stays 24.99 and never becomes 24.989999….
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Money(pub String);
+
+impl<'de> Deserialize<'de> for Money {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Money;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a decimal number or string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Money, E> {
+                Ok(Money(v.trim().to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Money, E> {
+                Ok(Money(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Money, E> {
+                Ok(Money(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Money, E> {
+                Ok(Money(v.to_string()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// For PATCH-style bodies: absent → `None`, `null` → `Some(None)`, a value → `Some(Some(v))`.
+/// Use with `#[serde(default, deserialize_with = "validate::nullable")]`.
+pub fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+pub struct Check {
+    entity: Entity,
+    errors: Vec<FieldError>,
+}
+
+impl Check {
+    pub fn new(entity: Entity) -> Self {
+        Self { entity, errors: Vec::new() }
+    }
+
+    pub fn fail(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::new(field, message));
+    }
+
+    /// Adds errors found elsewhere (e.g. a repository's own field validation).
+    pub fn extend(&mut self, errors: impl IntoIterator<Item = FieldError>) {
+        self.errors.extend(errors);
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// `Err(Validation)` listing every failure, or `Ok`.
+    pub fn finish(self) -> Result<()> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation { entity: self.entity, fields: self.errors })
+        }
+    }
+
+    /// Trimmed text of at most `max` characters; empty counts as absent.
+    pub fn text(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<String> {
+        let value = value.map(str::trim).filter(|v| !v.is_empty())?;
+        if value.chars().count() > max {
+            self.fail(field, format!("must be at most {max} characters"));
+            return None;
+        }
+        Some(value.to_string())
+    }
+
+    pub fn required_text(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<String> {
+        if value.map(str::trim).is_none_or(str::is_empty) {
+            self.fail(field, "is required");
+            return None;
+        }
+        self.text(field, value, max)
+    }
+
+    /// Lowercase letters, digits and single dashes.
+    pub fn slug(&mut self, field: &str, value: Option<&str>) -> Option<String> {
+        let slug = self.text(field, value, 200)?;
+        let valid = slug
+            .split('-')
+            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        if !valid {
+            self.fail(field, "must be lowercase letters, digits and single dashes");
+            return None;
+        }
+        Some(slug)
+    }
+
+    /// An absolute http(s) URL.
+    pub fn url(&mut self, field: &str, value: Option<&str>) -> Option<String> {
+        let url = self.text(field, value, 2048)?;
+        let valid = (url.starts_with("https://") || url.starts_with("http://"))
+            && url.len() > "https://".len()
+            && !url.chars().any(char::is_whitespace);
+        if !valid {
+            self.fail(field, "must be an absolute http(s) URL");
+            return None;
+        }
+        Some(url)
+    }
+
+    /// A value parsed by `parse` (enums with aliases), else an error listing what is expected.
+    pub fn choice<T>(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        parse: impl Fn(&str) -> Option<T>,
+        expected: &str,
+    ) -> Option<T> {
+        let raw = value?;
+        let parsed = parse(raw);
+        if parsed.is_none() {
+            self.fail(field, format!("must be one of {expected}"));
+        }
+        parsed
+    }
+
+    pub fn id<T: FromStr>(&mut self, field: &str, value: Option<&str>) -> Option<T> {
+        let raw = value?.trim();
+        let parsed = raw.parse().ok();
+        if parsed.is_none() {
+            self.fail(field, "must be a UUID");
+        }
+        parsed
+    }
+
+    /// A money amount fitting NUMERIC(12,2), `> 0` when `positive`, else `≥ 0`.
+    pub fn money(&mut self, field: &str, value: Option<&Money>, positive: bool) -> Option<Decimal> {
+        self.decimal(field, value, 2, Decimal::new(999_999_999_999, 2), positive)
+    }
+
+    /// A decimal with at most `scale` decimals, between 0 (or > 0 when `positive`) and `max`.
+    pub fn decimal(
+        &mut self,
+        field: &str,
+        value: Option<&Money>,
+        scale: u32,
+        max: Decimal,
+        positive: bool,
+    ) -> Option<Decimal> {
+        let raw = &value?.0;
+        let Ok(amount) = Decimal::from_str(raw).or_else(|_| Decimal::from_scientific(raw)) else {
+            self.fail(field, "must be a decimal number");
+            return None;
+        };
+        let amount = amount.normalize();
+        if amount.scale() > scale {
+            self.fail(field, format!("must have at most {scale} decimals"));
+        } else if positive && amount <= Decimal::ZERO {
+            self.fail(field, "must be greater than 0");
+        } else if amount < Decimal::ZERO {
+            self.fail(field, "must not be negative");
+        } else if amount > max {
+            self.fail(field, format!("must be at most {max}"));
+        } else {
+            return Some(amount);
+        }
+        None
+    }
+
+    pub fn int(&mut self, field: &str, value: Option<i64>, min: i64, max: i64) -> Option<i32> {
+        let value = value?;
+        if !(min..=max).contains(&value) {
+            self.fail(field, format!("must be between {min} and {max}"));
+            return None;
+        }
+        i32::try_from(value).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_failure_is_reported_with_its_field() {
+        let mut check = Check::new(Entity::Variant);
+        assert_eq!(check.required_text("sku", Some("  "), 100), None);
+        assert_eq!(check.money("sale_price", Some(&Money("-1".into())), true), None);
+        assert_eq!(check.money("cost_price", Some(&Money("1.005".into())), false), None);
+        assert_eq!(check.url("image_url", Some("ftp://x")), None);
+        assert_eq!(check.int("position", Some(-1), 0, 1000), None);
+        let Err(Error::Validation { fields, .. }) = check.finish() else { panic!("must fail") };
+        let named: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(named, ["sku", "sale_price", "cost_price", "image_url", "position"]);
+    }
+
+    #[test]
+    fn money_is_exact_from_strings_and_numbers() {
+        let from_number: Money = serde_json::from_str("24.99").expect("number");
+        let from_text: Money = serde_json::from_str("\"24.99\"").expect("text");
+        let mut check = Check::new(Entity::Variant);
+        let a = check.money("a", Some(&from_number), true);
+        let b = check.money("b", Some(&from_text), true);
+        assert_eq!(a, Some(Decimal::new(2499, 2)));
+        assert_eq!(a, b);
+        assert_eq!(check.money("c", Some(&Money("19.90".into())), true), Some(Decimal::new(199, 1)));
+        assert!(check.finish().is_ok());
+    }
+
+    #[test]
+    fn nullable_tells_absent_from_null() {
+        #[derive(Deserialize)]
+        struct Patch {
+            #[serde(default, deserialize_with = "nullable")]
+            description: Option<Option<String>>,
+        }
+        let absent: Patch = serde_json::from_str("{}").expect("json");
+        let null: Patch = serde_json::from_str(r#"{"description":null}"#).expect("json");
+        let set: Patch = serde_json::from_str(r#"{"description":"x"}"#).expect("json");
+        assert_eq!((absent.description, null.description, set.description), (None, Some(None), Some(Some("x".into()))));
+    }
+}
