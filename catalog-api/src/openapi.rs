@@ -13,7 +13,19 @@ struct Root;
 
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = Root::openapi();
-    doc.merge(crate::routes::brands::Doc::openapi());
+    use crate::routes::*;
+    for part in [
+        brands::Doc::openapi(),
+        products::Doc::openapi(),
+        variants::Doc::openapi(),
+        images::Doc::openapi(),
+        options::Doc::openapi(),
+        collections::Doc::openapi(),
+        tags::Doc::openapi(),
+        price_tiers::Doc::openapi(),
+    ] {
+        doc.merge(part);
+    }
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",

@@ -1,11 +1,26 @@
 //! REST resources under `/api/v1`, one module each.
 
 pub mod brands;
+pub mod collections;
+pub mod images;
+pub mod options;
+pub mod price_tiers;
+pub mod products;
+pub mod tags;
+pub mod variants;
 
 use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.configure(brands::configure).route("/noop", web::get().to(noop));
+    cfg.configure(brands::configure)
+        .configure(products::configure)
+        .configure(variants::configure)
+        .configure(images::configure)
+        .configure(options::configure)
+        .configure(collections::configure)
+        .configure(tags::configure)
+        .configure(price_tiers::configure)
+        .route("/noop", web::get().to(noop));
 }
 
 /// Does nothing, through the same middleware as every endpoint: the HTTP ceiling benchmarks
