@@ -1,9 +1,19 @@
 //! `catalog-worker`: relays the outbox to RabbitMQ and consumes other services' events.
 
+use catalog_core::auth::Authenticator;
+use catalog_core::cache::{self, Cache};
 use catalog_core::cli::SharedCommand;
 use catalog_core::config::Settings;
+use catalog_core::events::EventHandler;
 use catalog_core::health::HealthChecker;
-use catalog_core::{cache, db, ops, process, shutdown};
+use catalog_core::query::Catalog;
+use catalog_core::shutdown::Shutdown;
+use catalog_core::{db, ops, process, shutdown};
+use catalog_worker::consumer::Consumers;
+use catalog_worker::metrics::WorkerMetrics;
+use catalog_worker::publisher::Publisher;
+use catalog_worker::relay::Relay;
+use catalog_worker::topology::Topology;
 use clap::{Parser, Subcommand};
 use std::sync::Arc;
 
@@ -42,13 +52,43 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let settings = Arc::new(settings);
     let postgres = db::pool(&settings.database)?;
     let redis = cache::pool(&settings.redis)?;
-    let health = HealthChecker::new(postgres).with_redis(redis).with_rabbitmq(&settings.rabbitmq, true);
-    let state = ops::OpsState { health: Arc::new(health), registry: ops::registry(SERVICE), service: SERVICE };
+    let registry = ops::registry(SERVICE);
+    let metrics = WorkerMetrics::register(&registry)?;
+    let health = HealthChecker::new(postgres.clone()).with_redis(redis.clone()).with_rabbitmq(&settings.rabbitmq, true);
+    let stop = Shutdown::default();
+
+    let rabbit_url = settings.rabbitmq.url().expose().to_string();
+    let publisher = Publisher::start(rabbit_url.clone(), settings.rabbitmq.exchange.clone());
+    let relay = Relay { settings: settings.clone(), publisher, metrics: metrics.clone() };
+    let relay_task = tokio::spawn(relay.run(stop.clone()));
+
+    let auth = Arc::new(Authenticator::new(&settings, Some(redis.clone()), postgres.clone())?);
+    let handler =
+        EventHandler { pg: postgres.clone(), catalog: Catalog::new(postgres, Cache::new(redis, &settings)), auth };
+    let consumers = Consumers {
+        url: rabbit_url,
+        topology: Topology::new(&settings.rabbitmq),
+        handler,
+        metrics,
+        max_retries: settings.worker.max_retries,
+    };
+    let threads = consumers.start(tokio::runtime::Handle::current(), stop.clone());
+
+    let state = ops::OpsState { health: Arc::new(health), registry, service: SERVICE };
     let addr = (settings.worker.host.clone(), settings.worker.port);
     tracing::info!(host = %addr.0, port = addr.1, "worker health and metrics listening");
-    ops::serve(addr, state, shutdown::signal()).await?;
+    let ops_stop = stop.clone();
+    let ops_server = tokio::spawn(ops::serve(addr, state, async move { ops_stop.wait().await }));
+
+    shutdown::signal().await;
+    stop.trigger();
+    // In-flight messages finish before their consumer thread returns.
+    tokio::task::spawn_blocking(move || threads.into_iter().for_each(|t| drop(t.join()))).await?;
+    relay_task.await?;
+    ops_server.await??;
     tracing::info!("worker stopped");
     Ok(())
 }

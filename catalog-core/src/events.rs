@@ -1,0 +1,335 @@
+//! Events consumed by the worker: parsing both documented envelope shapes, and what each event
+//! does to the catalog. Pure parsing lives in [`parse`]; effects in [`EventHandler`].
+//!
+//! Handlers are idempotent: cache invalidations are naturally so, and database effects record
+//! the event id in `processed_events` in the same transaction, so a redelivery changes nothing.
+
+use crate::auth::Authenticator;
+use crate::db::PgPool;
+use crate::error::{Error, Result};
+use crate::ids::{OrganizationId, ProductId, UserId, VariantId};
+use crate::query::Catalog;
+use crate::schema::{organization_states, processed_events, product_variants, products};
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// The largest message body worth parsing; anything bigger is not an event of ours.
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingEvent {
+    /// `event_id` of the envelope, else the AMQP `message_id`; used for idempotency.
+    pub event_id: Option<String>,
+    /// `event` or `event_type`.
+    pub name: String,
+    /// Top level, or inside `data`/`payload`; absent in some producers' events.
+    pub organization_id: Option<OrganizationId>,
+    pub aggregate_id: Option<Uuid>,
+    /// `data` or `payload`.
+    pub data: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("message too large ({0} bytes)")]
+    TooLarge(usize),
+    #[error("not JSON: {0}")]
+    NotJson(String),
+    #[error("not an event envelope: {0}")]
+    Shape(&'static str),
+}
+
+/// Accepts `{event|event_type, data|payload, event_id?, organization_id?, ...}`.
+pub fn parse(body: &[u8], message_id: Option<&str>) -> Result<IncomingEvent, ParseError> {
+    if body.len() > MAX_EVENT_BYTES {
+        return Err(ParseError::TooLarge(body.len()));
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
+    let Value::Object(envelope) = value else { return Err(ParseError::Shape("the body is not a JSON object")) };
+    let name = envelope
+        .get("event")
+        .or_else(|| envelope.get("event_type"))
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty() && n.len() <= 200)
+        .ok_or(ParseError::Shape("missing event / event_type"))?
+        .to_string();
+    let data = envelope.get("data").or_else(|| envelope.get("payload")).cloned().unwrap_or(Value::Null);
+    if !(data.is_object() || data.is_null()) {
+        return Err(ParseError::Shape("data / payload is not an object"));
+    }
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+    let organization_id = text(envelope.get("organization_id"))
+        .or_else(|| text(data.get("organization_id")))
+        .and_then(|raw| raw.parse().ok());
+    let event_id =
+        text(envelope.get("event_id")).or_else(|| message_id.map(str::to_string)).filter(|id| id.len() <= 200);
+    let aggregate_id = text(envelope.get("aggregate_id")).and_then(|raw| raw.parse().ok());
+    Ok(IncomingEvent { event_id, name, organization_id, aggregate_id, data })
+}
+
+/// What handling an event amounted to (for logs and metrics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Handled,
+    Duplicate,
+    Ignored(&'static str),
+}
+
+#[derive(Clone)]
+pub struct EventHandler {
+    pub pg: PgPool,
+    pub catalog: Catalog,
+    pub auth: std::sync::Arc<Authenticator>,
+}
+
+fn uuid_at(data: &Value, path: &[&str]) -> Option<Uuid> {
+    path.iter().try_fold(data, |v, key| v.get(key))?.as_str()?.parse().ok()
+}
+
+fn permanent(message: &str) -> Error {
+    Error::InvalidArgument { field: "event", message: message.into() }
+}
+
+impl EventHandler {
+    /// Applies one event. `Err` with [`Error::is_transient`] means "retry later"; any other
+    /// `Err` means the event can never succeed (dead-letter it).
+    pub async fn handle(&self, event: &IncomingEvent) -> Result<Outcome> {
+        match event.name.as_str() {
+            name if name.starts_with("catalog.") => self.invalidate_own(event).await,
+            "auth.user.deactivated" => {
+                let user = uuid_at(&event.data, &["user_id"])
+                    .ok_or_else(|| permanent("auth.user.deactivated without data.user_id"))?;
+                self.auth.deactivate_user(UserId(user), event.organization_id).await?;
+                Ok(Outcome::Handled)
+            }
+            // Locals reach the catalog inside each verified token; there is no separate locals
+            // cache to drop, and verifications expire within CACHE_TTL_AUTH.
+            "auth.local.created" | "auth.local.updated" | "auth.local.deleted" => {
+                Ok(Outcome::Ignored("no locals cache"))
+            }
+            "auth.organization.suspended" => self.set_suspended(event, true).await,
+            "auth.organization.reactivated" | "auth.organization.unsuspended" | "auth.organization.activated" => {
+                self.set_suspended(event, false).await
+            }
+            "auth.organization.deactivated" => self.deactivate_organization(event).await,
+            "pricing.price.updated" => self.price_updated(event).await,
+            _ => Ok(Outcome::Ignored("event not handled by the catalog")),
+        }
+    }
+
+    fn organization(event: &IncomingEvent) -> Result<OrganizationId> {
+        event
+            .organization_id
+            .or_else(|| uuid_at(&event.data, &["id"]).map(OrganizationId))
+            .ok_or_else(|| permanent("event without organization_id"))
+    }
+
+    /// The second, guaranteed cache invalidation: every committed write's own event.
+    async fn invalidate_own(&self, event: &IncomingEvent) -> Result<Outcome> {
+        let org = Self::organization(event)?;
+        let aggregate = event.name.split('.').nth(1).unwrap_or_default();
+        let data = &event.data;
+        match aggregate {
+            "product" => {
+                let product = event.aggregate_id.ok_or_else(|| permanent("product event without aggregate_id"))?;
+                self.catalog.invalidate_product(org, ProductId(product)).await?;
+            }
+            "variant" => {
+                let variant = event.aggregate_id.ok_or_else(|| permanent("variant event without aggregate_id"))?;
+                let product = uuid_at(data, &["product_id"]).or_else(|| uuid_at(data, &["variant", "product_id"]));
+                match product {
+                    Some(product) => {
+                        self.catalog.invalidate_variants(org, &[VariantId(variant)], &[ProductId(product)]).await
+                    }
+                    None => self.invalidate_variant_and_product(org, VariantId(variant)).await?,
+                }
+            }
+            "image" => match (data.get("kind").and_then(Value::as_str), uuid_at(data, &["owner_id"])) {
+                (Some("product"), Some(owner)) => self.catalog.invalidate_product(org, ProductId(owner)).await?,
+                (Some("variant"), Some(owner)) => self.invalidate_variant_and_product(org, VariantId(owner)).await?,
+                _ => return Err(permanent("image event without kind/owner_id")),
+            },
+            // Tiers are not cached; brands, tags, collections and options are embedded in
+            // cached product details of possibly many products: drop the organization's entries.
+            "price_tier" => return Ok(Outcome::Ignored("price tiers are not cached")),
+            _ => {
+                if !self.catalog.cache.invalidate_organization(org).await {
+                    return Err(Error::Unavailable("redis: organization invalidation failed".into()));
+                }
+            }
+        }
+        Ok(Outcome::Handled)
+    }
+
+    async fn invalidate_variant_and_product(&self, org: OrganizationId, variant: VariantId) -> Result<()> {
+        let mut conn = self.pg.get().await?;
+        let product: Option<ProductId> = product_variants::table
+            .filter(product_variants::organization_id.eq(org))
+            .filter(product_variants::id.eq(variant))
+            .select(product_variants::product_id)
+            .first(&mut conn)
+            .await
+            .optional()?;
+        drop(conn);
+        self.catalog.invalidate_variants(org, &[variant], &product.into_iter().collect::<Vec<_>>()).await;
+        Ok(())
+    }
+
+    /// Pricing may omit the organization: the variant id alone locates it.
+    async fn price_updated(&self, event: &IncomingEvent) -> Result<Outcome> {
+        let variant = uuid_at(&event.data, &["variant_id"])
+            .ok_or_else(|| permanent("pricing.price.updated without data.variant_id"))?;
+        let mut conn = self.pg.get().await?;
+        let mut query = product_variants::table.filter(product_variants::id.eq(VariantId(variant))).into_boxed();
+        if let Some(org) = event.organization_id {
+            query = query.filter(product_variants::organization_id.eq(org));
+        }
+        let found: Option<(OrganizationId, ProductId)> = query
+            .select((product_variants::organization_id, product_variants::product_id))
+            .first(&mut conn)
+            .await
+            .optional()?;
+        drop(conn);
+        let Some((org, product)) = found else { return Ok(Outcome::Ignored("unknown variant")) };
+        self.catalog.invalidate_variants(org, &[VariantId(variant)], &[product]).await;
+        Ok(Outcome::Handled)
+    }
+
+    fn event_id(event: &IncomingEvent) -> Result<String> {
+        event.event_id.clone().ok_or_else(|| permanent("event without event_id"))
+    }
+
+    async fn set_suspended(&self, event: &IncomingEvent, suspended: bool) -> Result<Outcome> {
+        let org = Self::organization(event)?;
+        let event_id = Self::event_id(event)?;
+        let mut conn = self.pg.get().await?;
+        let outcome = conn
+            .transaction(async move |conn| {
+                if !first_delivery(conn, &event_id).await? {
+                    return Ok(Outcome::Duplicate);
+                }
+                diesel::insert_into(organization_states::table)
+                    .values((
+                        organization_states::organization_id.eq(org),
+                        organization_states::suspended.eq(suspended),
+                    ))
+                    .on_conflict(organization_states::organization_id)
+                    .do_update()
+                    .set((organization_states::suspended.eq(suspended), organization_states::updated_at.eq(Utc::now())))
+                    .execute(conn)
+                    .await?;
+                Ok::<_, Error>(Outcome::Handled)
+            })
+            .await?;
+        drop(conn);
+        // Cached validations carry the old state: drop them all, whatever the outcome above.
+        if !self.catalog.cache.invalidate_organization(org).await {
+            return Err(Error::Unavailable("redis: organization invalidation failed".into()));
+        }
+        Ok(outcome)
+    }
+
+    /// The organization is gone: its products (and their variants) are soft-deleted.
+    async fn deactivate_organization(&self, event: &IncomingEvent) -> Result<Outcome> {
+        let org = Self::organization(event)?;
+        let event_id = Self::event_id(event)?;
+        let mut conn = self.pg.get().await?;
+        let outcome = conn
+            .transaction(async move |conn| {
+                if !first_delivery(conn, &event_id).await? {
+                    return Ok(Outcome::Duplicate);
+                }
+                let now = Utc::now();
+                diesel::insert_into(organization_states::table)
+                    .values((organization_states::organization_id.eq(org), organization_states::deactivated_at.eq(now)))
+                    .on_conflict(organization_states::organization_id)
+                    .do_update()
+                    .set((organization_states::deactivated_at.eq(now), organization_states::updated_at.eq(now)))
+                    .execute(conn)
+                    .await?;
+                diesel::update(
+                    products::table.filter(products::organization_id.eq(org)).filter(products::deleted_at.is_null()),
+                )
+                .set((
+                    products::deleted_at.eq(now),
+                    products::version.eq(products::version + 1),
+                    products::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+                diesel::update(
+                    product_variants::table
+                        .filter(product_variants::organization_id.eq(org))
+                        .filter(product_variants::deleted_at.is_null()),
+                )
+                .set((
+                    product_variants::deleted_at.eq(now),
+                    product_variants::version.eq(product_variants::version + 1),
+                    product_variants::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+                Ok::<_, Error>(Outcome::Handled)
+            })
+            .await?;
+        drop(conn);
+        if !self.catalog.cache.invalidate_organization(org).await {
+            return Err(Error::Unavailable("redis: organization invalidation failed".into()));
+        }
+        Ok(outcome)
+    }
+}
+
+/// Remembers the event in the handler's transaction; `false` when it was already applied.
+async fn first_delivery(conn: &mut crate::db::PgConn, event_id: &str) -> Result<bool> {
+    const CONSUMER: &str = "catalog-worker";
+    let inserted = diesel::insert_into(processed_events::table)
+        .values((processed_events::consumer.eq(CONSUMER), processed_events::event_id.eq(event_id)))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(inserted == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_envelope_shapes_parse() {
+        let org = Uuid::now_v7();
+        let a = format!(
+            r#"{{"event":"auth.user.deactivated","event_id":"e1","organization_id":"{org}","data":{{"user_id":"x"}}}}"#
+        );
+        let b = format!(
+            r#"{{"event_type":"auth.user.deactivated","payload":{{"user_id":"x","organization_id":"{org}"}}}}"#
+        );
+        let a = parse(a.as_bytes(), None).expect("shape a");
+        let b = parse(b.as_bytes(), Some("m-1")).expect("shape b");
+        assert_eq!((a.name.as_str(), a.event_id.as_deref()), ("auth.user.deactivated", Some("e1")));
+        assert_eq!((b.name.as_str(), b.event_id.as_deref()), ("auth.user.deactivated", Some("m-1")));
+        assert_eq!(a.organization_id, Some(OrganizationId(org)));
+        assert_eq!(b.organization_id, Some(OrganizationId(org)));
+        assert_eq!(a.data["user_id"], b.data["user_id"]);
+    }
+
+    #[test]
+    fn garbage_is_a_parse_error_not_a_panic() {
+        for body in [
+            &b""[..],
+            b"null",
+            b"[]",
+            b"{}",
+            b"{\"event\":5}",
+            b"{\"event\":\"x\",\"data\":[1]}",
+            b"\xff\xfe",
+            b"{\"event\":\"\"}",
+        ] {
+            assert!(parse(body, None).is_err(), "{:?}", String::from_utf8_lossy(body));
+        }
+        assert!(matches!(parse(&vec![b' '; MAX_EVENT_BYTES + 1], None), Err(ParseError::TooLarge(_))));
+    }
+}

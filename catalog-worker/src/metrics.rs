@@ -1,0 +1,51 @@
+//! The worker's Prometheus metrics.
+
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+#[derive(Clone)]
+pub struct WorkerMetrics {
+    pub published: IntCounter,
+    pub publish_failures: IntCounter,
+    pub outbox_backlog: IntGauge,
+    pub outbox_oldest_age_seconds: IntGauge,
+    pub relay_leader: IntGauge,
+    pub consumed: IntCounterVec,
+    pub dead_lettered: IntCounter,
+    pub handler_seconds: Histogram,
+}
+
+impl WorkerMetrics {
+    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let metrics = Self {
+            published: IntCounter::new("outbox_published_total", "Events published to RabbitMQ and confirmed")?,
+            publish_failures: IntCounter::new("outbox_publish_failures_total", "Relay batches that failed to publish")?,
+            outbox_backlog: IntGauge::new("outbox_backlog", "Outbox rows not yet published")?,
+            outbox_oldest_age_seconds: IntGauge::new(
+                "outbox_oldest_unpublished_age_seconds",
+                "Age of the oldest unpublished row",
+            )?,
+            relay_leader: IntGauge::new("outbox_relay_leader", "1 when this replica is the active relay")?,
+            consumed: IntCounterVec::new(
+                Opts::new("events_consumed_total", "Consumed events by outcome"),
+                &["queue", "outcome"],
+            )?,
+            dead_lettered: IntCounter::new(
+                "events_dead_lettered_total",
+                "Consumed events sent to the dead-letter queue",
+            )?,
+            handler_seconds: Histogram::with_opts(HistogramOpts::new(
+                "event_handler_duration_seconds",
+                "Consumed event handling time",
+            ))?,
+        };
+        registry.register(Box::new(metrics.published.clone()))?;
+        registry.register(Box::new(metrics.publish_failures.clone()))?;
+        registry.register(Box::new(metrics.outbox_backlog.clone()))?;
+        registry.register(Box::new(metrics.outbox_oldest_age_seconds.clone()))?;
+        registry.register(Box::new(metrics.relay_leader.clone()))?;
+        registry.register(Box::new(metrics.consumed.clone()))?;
+        registry.register(Box::new(metrics.dead_lettered.clone()))?;
+        registry.register(Box::new(metrics.handler_seconds.clone()))?;
+        Ok(metrics)
+    }
+}

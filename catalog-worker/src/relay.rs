@@ -1,0 +1,199 @@
+//! The outbox relay: publishes committed outbox rows in id order and marks them published only
+//! after the broker confirmed them.
+//!
+//! One replica relays at a time (a PostgreSQL session advisory lock elects it; the others stand
+//! by and take over within `STANDBY_RETRY` when it dies, since the lock dies with its
+//! connection). A single active relay keeps commit order per aggregate, which concurrent
+//! SKIP LOCKED drainers cannot; rows are still claimed `FOR UPDATE SKIP LOCKED`, so even two
+//! relays (e.g. across a lock handover) never claim the same row.
+//! New rows wake the relay through LISTEN/NOTIFY; polling is only the fallback.
+
+use crate::metrics::WorkerMetrics;
+use crate::publisher::{OutgoingMessage, Publisher};
+use catalog_core::config::Settings;
+use catalog_core::db::PgConn;
+use catalog_core::repo::outbox::OutboxRow;
+use catalog_core::schema::outbox;
+use catalog_core::shutdown::Shutdown;
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Double};
+use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
+use futures_util::StreamExt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+const RELAY_LOCK_KEY: i64 = 0x00ca_7a10_0b0c;
+const STANDBY_RETRY: Duration = Duration::from_secs(2);
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+pub struct Relay {
+    pub settings: Arc<Settings>,
+    pub publisher: Publisher,
+    pub metrics: WorkerMetrics,
+}
+
+#[derive(QueryableByName)]
+struct Flag {
+    #[diesel(sql_type = Bool)]
+    value: bool,
+}
+
+#[derive(QueryableByName)]
+struct Backlog {
+    #[diesel(sql_type = BigInt)]
+    rows: i64,
+    #[diesel(sql_type = Double)]
+    oldest_seconds: f64,
+}
+
+impl Relay {
+    /// Runs until `stop`; reconnects with backoff whenever PostgreSQL or RabbitMQ fail.
+    pub async fn run(self, stop: Shutdown) {
+        let wake = Arc::new(Notify::new());
+        let url = self.settings.database.url().expose().to_string();
+        tokio::spawn(listen(url.clone(), wake.clone(), stop.clone()));
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let outcome = tokio::select! {
+                outcome = self.lead(&url, &wake) => outcome,
+                () = stop.wait() => return,
+            };
+            self.metrics.relay_leader.set(0);
+            if let Err(e) = outcome {
+                tracing::warn!(error = %e, "outbox relay interrupted; retrying");
+                self.metrics.publish_failures.inc();
+            }
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = stop.wait() => return,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    /// Waits to become the relay, then drains until an error.
+    async fn lead(&self, url: &str, wake: &Notify) -> Result<(), String> {
+        let mut conn = PgConn::establish(url).await.map_err(|e| e.to_string())?;
+        loop {
+            let leader: Flag = diesel::sql_query(format!("SELECT pg_try_advisory_lock({RELAY_LOCK_KEY}) AS value"))
+                .get_result(&mut conn)
+                .await
+                .map_err(|e| e.to_string())?;
+            if leader.value {
+                break;
+            }
+            tokio::time::sleep(STANDBY_RETRY).await;
+        }
+        tracing::info!("this replica is now the outbox relay");
+        self.metrics.relay_leader.set(1);
+        let batch_size = self.settings.worker.outbox_batch_size;
+        let poll = Duration::from_millis(self.settings.worker.outbox_poll_ms);
+        let mut last_prune = std::time::Instant::now() - PRUNE_EVERY;
+        loop {
+            let published = self.relay_batch(&mut conn, batch_size).await?;
+            self.refresh_backlog(&mut conn).await;
+            if last_prune.elapsed() >= PRUNE_EVERY {
+                self.prune(&mut conn).await;
+                last_prune = std::time::Instant::now();
+            }
+            if published < batch_size as usize {
+                // Caught up: sleep until new rows commit (NOTIFY) or the poll interval passes.
+                let _ = tokio::time::timeout(poll, wake.notified()).await;
+            }
+        }
+    }
+
+    /// Claims, publishes and marks one batch in one transaction; returns how many it published.
+    async fn relay_batch(&self, conn: &mut PgConn, batch_size: i64) -> Result<usize, String> {
+        let publisher = self.publisher.clone();
+        let metrics = self.metrics.clone();
+        conn.transaction(async move |conn| {
+            let rows: Vec<OutboxRow> = outbox::table
+                .filter(outbox::published_at.is_null())
+                .order(outbox::id.asc())
+                .limit(batch_size)
+                .for_update()
+                .skip_locked()
+                .select(OutboxRow::as_select())
+                .load(conn)
+                .await?;
+            if rows.is_empty() {
+                return Ok(0);
+            }
+            let messages: Vec<OutgoingMessage> = rows
+                .iter()
+                .map(|row| OutgoingMessage {
+                    routing_key: row.event_type.clone(),
+                    message_id: row.event_id.to_string(),
+                    body: serde_json::to_vec(&row.payload).unwrap_or_default(),
+                })
+                .collect();
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            match publisher.publish(messages).await {
+                Ok(()) => {
+                    diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
+                        .set((outbox::published_at.eq(Utc::now()), outbox::attempts.eq(outbox::attempts + 1)))
+                        .execute(conn)
+                        .await?;
+                    metrics.published.inc_by(ids.len() as u64);
+                    Ok(ids.len())
+                }
+                // Rolling back releases the rows untouched for the next attempt.
+                Err(e) => Err(RelayError::Publish(e)),
+            }
+        })
+        .await
+        .map_err(|e: RelayError| e.to_string())
+    }
+
+    async fn refresh_backlog(&self, conn: &mut PgConn) {
+        let query = "SELECT count(*) AS rows, coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_seconds \
+                     FROM outbox WHERE published_at IS NULL";
+        if let Ok(backlog) = diesel::sql_query(query).get_result::<Backlog>(conn).await {
+            self.metrics.outbox_backlog.set(backlog.rows);
+            self.metrics.outbox_oldest_age_seconds.set(backlog.oldest_seconds as i64);
+        }
+    }
+
+    /// Deletes published rows past the retention period, a bounded chunk at a time.
+    async fn prune(&self, conn: &mut PgConn) {
+        let hours = self.settings.worker.outbox_retention_hours;
+        let statement = format!(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE published_at < now() - interval '{hours} hours' LIMIT 10000)"
+        );
+        if let Err(e) = conn.batch_execute(&statement).await {
+            tracing::warn!(error = %e, "outbox pruning failed");
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RelayError {
+    #[error("database: {0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("publish: {0}")]
+    Publish(String),
+}
+
+/// A dedicated connection LISTENing on `catalog_outbox`; every notification wakes the relay.
+async fn listen(url: String, wake: Arc<Notify>, stop: Shutdown) {
+    loop {
+        let session = async {
+            let mut conn = PgConn::establish(&url).await.map_err(|e| e.to_string())?;
+            conn.batch_execute("LISTEN catalog_outbox").await.map_err(|e| e.to_string())?;
+            let mut notifications = std::pin::pin!(conn.notifications_stream());
+            while let Some(notification) = notifications.next().await {
+                notification.map_err(|e| e.to_string())?;
+                wake.notify_one();
+            }
+            Ok::<(), String>(())
+        };
+        tokio::select! {
+            outcome = session => if let Err(e) = outcome { tracing::warn!(error = %e, "outbox LISTEN connection lost") },
+            () = stop.wait() => return,
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

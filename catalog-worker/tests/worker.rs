@@ -1,0 +1,494 @@
+//! The event path against real RabbitMQ, PostgreSQL and Redis: every write's event is relayed
+//! with the SPEC §6 envelope, exactly once in the normal path, none lost across a broker outage;
+//! consumed events take effect; poison goes to the dead-letter queue without blocking the queue.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use amiquip::{Connection, ConsumerMessage, ConsumerOptions, Exchange, FieldTable, Publish, QueueDeclareOptions};
+use catalog_core::auth::{Authenticator, Claims, mint_dev_token};
+use catalog_core::cache::{self, Cache, CacheKind};
+use catalog_core::config::Settings;
+use catalog_core::events::EventHandler;
+use catalog_core::ids::{OrganizationId, UserId};
+use catalog_core::models::{
+    ActiveStatus, Actor, BrandChanges, NewBrand, NewProduct, NewVariant, ProductChanges, VariantChanges,
+};
+use catalog_core::query::Catalog;
+use catalog_core::repo::{brands, products, variants};
+use catalog_core::shutdown::Shutdown;
+use catalog_core::testing::TestDb;
+use catalog_worker::consumer::Consumers;
+use catalog_worker::metrics::WorkerMetrics;
+use catalog_worker::publisher::Publisher;
+use catalog_worker::relay::Relay;
+use catalog_worker::topology::Topology;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+const DEV_SECRET: &str = "worker-tests-dev-secret-0123456789";
+
+struct World {
+    db: TestDb,
+    settings: Arc<Settings>,
+    topology: Topology,
+    catalog: Catalog,
+    stop: Shutdown,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.stop.trigger();
+        let t = self.topology.clone();
+        let exchanges = [t.catalog_exchange, t.auth_exchange, t.pricing_exchange, t.dead_letter_exchange];
+        let queues = [t.auth_queue, t.pricing_queue, t.invalidation_queue, t.dead_letter_queue];
+        // Best effort: leave the shared broker as we found it.
+        if let Ok(mut conn) = Connection::insecure_open(AMQP) {
+            if let Ok(channel) = conn.open_channel(None) {
+                for q in queues {
+                    let _ = channel.queue_delete(q, Default::default());
+                }
+                for e in exchanges {
+                    let _ = channel.exchange_delete(e, Default::default());
+                }
+            }
+            let _ = conn.close();
+        }
+    }
+}
+
+async fn world() -> World {
+    let db = TestDb::new().await;
+    let tag = uuid::Uuid::now_v7().simple().to_string();
+    let env: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), db.url.clone()),
+        ("REDIS_KEY_PREFIX".into(), format!("test:{tag}:")),
+        ("RABBITMQ_URL".into(), AMQP.into()),
+        ("RABBITMQ_EXCHANGE".into(), format!("t{tag}.catalog_events")),
+        ("RABBITMQ_QUEUE_PREFIX".into(), format!("t{tag}.")),
+        ("WORKER_OUTBOX_POLL_MS".into(), "200".into()),
+        ("WORKER_MAX_RETRIES".into(), "2".into()),
+        ("AUTH_MODE".into(), "dev".into()),
+        ("AUTH_DEV_SECRET".into(), DEV_SECRET.into()),
+    ];
+    let settings = Arc::new(Settings::from_env(env).expect("settings"));
+    let redis = cache::pool(&settings.redis).expect("redis");
+    let catalog = Catalog::new(db.pool.clone(), Cache::new(redis, &settings));
+    World { topology: Topology::new(&settings.rabbitmq), db, settings, catalog, stop: Shutdown::default() }
+}
+
+fn metrics() -> WorkerMetrics {
+    WorkerMetrics::register(&prometheus::Registry::new()).expect("metrics")
+}
+
+fn start_relay(w: &World, url: &str, stop: &Shutdown) {
+    let publisher = Publisher::start(url.to_string(), w.settings.rabbitmq.exchange.clone());
+    let relay = Relay { settings: w.settings.clone(), publisher, metrics: metrics() };
+    tokio::spawn(relay.run(stop.clone()));
+}
+
+fn authenticator(w: &World) -> Arc<Authenticator> {
+    let redis = cache::pool(&w.settings.redis).expect("redis");
+    Arc::new(Authenticator::new(&w.settings, Some(redis), w.db.pool.clone()).expect("auth"))
+}
+
+fn start_consumers(w: &World) -> Arc<Authenticator> {
+    let auth = authenticator(w);
+    let consumers = Consumers {
+        url: AMQP.into(),
+        topology: w.topology.clone(),
+        handler: EventHandler { pg: w.db.pool.clone(), catalog: w.catalog.clone(), auth: auth.clone() },
+        metrics: metrics(),
+        max_retries: 2,
+    };
+    consumers.start(tokio::runtime::Handle::current(), w.stop.clone());
+    auth
+}
+
+/// A private queue bound to `routing` on `exchange`, drained on a blocking thread.
+struct Tap {
+    received: Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+}
+
+impl Tap {
+    fn open(exchange: &str, routing: &str, declare_exchange: bool) -> Self {
+        let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = received.clone();
+        let (exchange, routing) = (exchange.to_string(), routing.to_string());
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut conn = Connection::insecure_open(AMQP).expect("amqp");
+            let channel = conn.open_channel(None).expect("channel");
+            if declare_exchange {
+                channel
+                    .exchange_declare(
+                        amiquip::ExchangeType::Topic,
+                        exchange.as_str(),
+                        amiquip::ExchangeDeclareOptions { durable: true, ..Default::default() },
+                    )
+                    .expect("exchange");
+            }
+            let queue = channel
+                .queue_declare("", QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() })
+                .expect("queue");
+            channel.queue_bind(queue.name(), exchange.as_str(), routing.as_str(), FieldTable::default()).expect("bind");
+            let consumer = queue.consume(ConsumerOptions { no_ack: true, ..Default::default() }).expect("consume");
+            ready_tx.send(()).ok();
+            for message in consumer.receiver().iter() {
+                if let ConsumerMessage::Delivery(d) = message {
+                    let body: Value = serde_json::from_slice(&d.body).unwrap_or(Value::Null);
+                    sink.lock().unwrap().push((d.routing_key.clone(), body));
+                } else {
+                    break;
+                }
+            }
+        });
+        ready_rx.recv_timeout(Duration::from_secs(10)).expect("tap ready");
+        Self { received }
+    }
+
+    async fn wait_for(&self, count: usize, within: Duration) -> Vec<(String, Value)> {
+        let deadline = Instant::now() + within;
+        loop {
+            let got = self.received.lock().unwrap().clone();
+            if got.len() >= count || Instant::now() > deadline {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn publish(exchange: &str, routing_key: &str, body: &[u8]) {
+    let mut conn = Connection::insecure_open(AMQP).expect("amqp");
+    let channel = conn.open_channel(None).expect("channel");
+    Exchange::direct(&channel);
+    channel.basic_publish(exchange, Publish::new(body, routing_key)).expect("publish");
+    conn.close().expect("close");
+}
+
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// Writes of every kind for `org`; returns (event type, aggregate id) in commit order.
+async fn write_everything(w: &World, org: OrganizationId) -> usize {
+    let actor = Actor { user_id: Some(UserId::generate()), correlation_id: Some("corr-1".into()) };
+    let conn = &mut *w.db.conn().await;
+    let brand = brands::create(
+        conn,
+        org,
+        &actor,
+        NewBrand {
+            id: catalog_core::ids::BrandId::generate(),
+            organization_id: org,
+            name: "Acme".into(),
+            slug: String::new(),
+            description: None,
+            logo_url: None,
+            status: ActiveStatus::Active,
+        },
+    )
+    .await
+    .expect("brand");
+    brands::update(
+        conn,
+        org,
+        &actor,
+        brand.id,
+        None,
+        BrandChanges { description: Some(Some("x".into())), ..Default::default() },
+    )
+    .await
+    .expect("brand update");
+    let (product, variant) = products::create(
+        conn,
+        org,
+        &actor,
+        NewProduct::new("Martillo", "M-1"),
+        Some(NewVariant::new("", rust_decimal::Decimal::ONE)),
+    )
+    .await
+    .expect("product");
+    products::update(
+        conn,
+        org,
+        &actor,
+        product.id,
+        None,
+        ProductChanges { title: Some("Martillo grande".into()), ..Default::default() },
+    )
+    .await
+    .expect("update");
+    products::set_status(conn, org, &actor, product.id, None, catalog_core::models::ProductStatus::Inactive)
+        .await
+        .expect("deactivate");
+    let variant = variant.expect("default variant");
+    variants::update(
+        conn,
+        org,
+        &actor,
+        variant.id,
+        None,
+        VariantChanges { sale_price: Some(rust_decimal::Decimal::TWO), ..Default::default() },
+    )
+    .await
+    .expect("variant update");
+    products::delete(conn, org, &actor, product.id, true).await.expect("delete");
+    catalog_core::repo::outbox::list_for_organization(conn, org).await.expect("outbox").len()
+}
+
+#[tokio::test]
+async fn every_write_is_relayed_with_the_envelope_and_routing_key() {
+    let w = world().await;
+    let tap = Tap::open(&w.settings.rabbitmq.exchange, "#", true);
+    start_relay(&w, AMQP, &w.stop);
+    let org = TestDb::org();
+    let expected = write_everything(&w, org).await;
+    let got = tap.wait_for(expected, Duration::from_secs(15)).await;
+    let kinds: Vec<&str> = got.iter().map(|(key, _)| key.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "catalog.brand.created",
+            "catalog.brand.updated",
+            "catalog.product.created",
+            "catalog.variant.created",
+            "catalog.product.updated",
+            "catalog.product.deactivated",
+            "catalog.variant.updated",
+            "catalog.product.deleted",
+            "catalog.variant.deleted",
+        ]
+    );
+    for (key, body) in &got {
+        assert_eq!(body["event"], *key);
+        assert_eq!(body["event_type"], *key);
+        assert_eq!(body["service"], "catalog-service");
+        assert_eq!(body["version"], "1.0");
+        assert_eq!(body["organization_id"], org.to_string());
+        assert!(body["event_id"].as_str().is_some_and(|id| id.parse::<uuid::Uuid>().is_ok()));
+        assert!(body["aggregate_version"].as_i64().is_some_and(|v| v >= 1));
+        assert!(body["timestamp"].as_str().is_some());
+        assert_eq!(body["metadata"]["correlation_id"], "corr-1");
+    }
+    let updated = &got[4].1;
+    assert_eq!(updated["data"]["changes"]["title"], json!({ "old": "Martillo", "new": "Martillo grande" }));
+    assert_eq!(got[7].1["data"]["variant_ids"].as_array().map(Vec::len), Some(1));
+    eventually("outbox marked published", async || {
+        let conn = &mut *w.db.conn().await;
+        catalog_core::repo::outbox::list_for_organization(conn, org)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.published_at.is_some())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_relays_publish_every_event_once() {
+    let w = world().await;
+    let tap = Tap::open(&w.settings.rabbitmq.exchange, "#", true);
+    start_relay(&w, AMQP, &w.stop);
+    start_relay(&w, AMQP, &w.stop);
+    let mut expected = 0;
+    for _ in 0..10 {
+        expected += write_everything(&w, TestDb::org()).await;
+    }
+    let got = tap.wait_for(expected, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got_after = tap.received.lock().unwrap().clone();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (_, body) in &got_after {
+        *seen.entry(body["event_id"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    assert_eq!(got.len(), expected, "every event arrives");
+    assert_eq!(seen.len(), expected);
+    assert!(seen.values().all(|n| *n == 1), "none twice");
+}
+
+#[tokio::test]
+async fn events_committed_during_a_broker_outage_all_arrive_afterwards() {
+    let w = world().await;
+    let tap = Tap::open(&w.settings.rabbitmq.exchange, "#", true);
+    // The broker is unreachable: the relay keeps failing and the rows stay in the outbox.
+    let outage = Shutdown::default();
+    start_relay(&w, "amqp://guest:guest@127.0.0.1:1/%2f", &outage);
+    let org = TestDb::org();
+    let expected = write_everything(&w, org).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(tap.received.lock().unwrap().is_empty());
+    {
+        let conn = &mut *w.db.conn().await;
+        let rows = catalog_core::repo::outbox::list_for_organization(conn, org).await.unwrap();
+        assert!(rows.iter().all(|r| r.published_at.is_none()), "nothing marked published without a confirm");
+    }
+    outage.trigger();
+    start_relay(&w, AMQP, &w.stop);
+    let got = tap.wait_for(expected, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), expected, "every committed write's event arrives");
+}
+
+fn dev_token(user: UserId, org: OrganizationId) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims = Claims {
+        user_id: user,
+        email: "u@example.com".into(),
+        organization_id: org,
+        roles: vec![],
+        permissions: vec!["catalog:*".into()],
+        locals: vec![],
+        exp: now + 600,
+        iat: now,
+    };
+    mint_dev_token(DEV_SECRET, &claims).unwrap()
+}
+
+#[tokio::test]
+async fn consumed_events_take_effect_and_poison_goes_to_the_dead_letter_queue() {
+    let w = world().await;
+    let auth = start_consumers(&w);
+    // The consumers declare their queues; give them a moment before publishing.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let dlq = {
+        let (conn_tx, conn_rx) = std::sync::mpsc::channel::<usize>();
+        let name = w.topology.dead_letter_queue.clone();
+        std::thread::spawn(move || {
+            let mut conn = Connection::insecure_open(AMQP).unwrap();
+            let channel = conn.open_channel(None).unwrap();
+            let queue = channel.queue_declare_passive(name).unwrap();
+            conn_tx.send(queue.declared_message_count().unwrap_or(0) as usize).ok();
+        });
+        conn_rx
+    };
+    assert_eq!(dlq.recv_timeout(Duration::from_secs(5)).unwrap(), 0);
+
+    // auth.user.deactivated: a cached verification stops working.
+    let (org, user) = (TestDb::org(), UserId::generate());
+    let token = dev_token(user, org);
+    auth.authenticate(&token).await.expect("valid before");
+    let event = json!({ "event": "auth.user.deactivated", "event_id": uuid::Uuid::now_v7(), "organization_id": org, "data": { "user_id": user } });
+    publish(&w.topology.auth_exchange, "auth.user.deactivated", event.to_string().as_bytes());
+    eventually("deactivated user refused", async || auth.authenticate(&token).await.is_err()).await;
+
+    // pricing.price.updated without organization_id drops the variant's cached entries.
+    let conn = &mut *w.db.conn().await;
+    let (product, variant) = products::create(
+        conn,
+        org,
+        &Actor::system(),
+        NewProduct::new("Tuerca", "T-1"),
+        Some(NewVariant::new("", rust_decimal::Decimal::ONE)),
+    )
+    .await
+    .unwrap();
+    let variant = variant.unwrap();
+    w.catalog.variant_cards(org, &[variant.id]).await.unwrap();
+    w.catalog.product_details(org, &[product.id]).await.unwrap();
+    let cached = |kind| w.catalog.cache.key(kind, org, variant.id);
+    assert!(redis_exists(&w, &cached(CacheKind::Variant)).await);
+    let event =
+        json!({ "event_type": "pricing.price.updated", "payload": { "variant_id": variant.id, "price": "9.99" } });
+    publish(&w.topology.pricing_exchange, "pricing.price.updated", event.to_string().as_bytes());
+    eventually("variant cache dropped", async || !redis_exists(&w, &cached(CacheKind::Variant)).await).await;
+    assert!(!redis_exists(&w, &w.catalog.cache.key(CacheKind::Product, org, product.id)).await);
+
+    // auth.organization.suspended: the organization's variants validate as inactive (the
+    // query gRPC's ValidateVariant answers from).
+    assert!(w.catalog.variant_cards(org, &[variant.id]).await.unwrap()[0].as_ref().unwrap().validation.is_active);
+    let suspended = json!({ "event": "auth.organization.suspended", "event_id": uuid::Uuid::now_v7(), "organization_id": org, "data": {} });
+    publish(&w.topology.auth_exchange, "auth.organization.suspended", suspended.to_string().as_bytes());
+    eventually("organization suspended", async || {
+        !w.catalog.variant_cards(org, &[variant.id]).await.unwrap()[0].as_ref().unwrap().validation.is_active
+    })
+    .await;
+
+    // Poison, then a good message: the poison is dead-lettered and the good one still handled.
+    publish(&w.topology.auth_exchange, "auth.user.deactivated", b"{not json");
+    publish(&w.topology.auth_exchange, "auth.user.deactivated", br#"{"event":"auth.user.deactivated","data":{}}"#);
+    let (org2, user2) = (TestDb::org(), UserId::generate());
+    let token2 = dev_token(user2, org2);
+    auth.authenticate(&token2).await.expect("valid before");
+    let good =
+        json!({ "event": "auth.user.deactivated", "event_id": uuid::Uuid::now_v7(), "data": { "user_id": user2 } });
+    publish(&w.topology.auth_exchange, "auth.user.deactivated", good.to_string().as_bytes());
+    eventually("message after the poison handled", async || auth.authenticate(&token2).await.is_err()).await;
+    let name = w.topology.dead_letter_queue.clone();
+    eventually("two poison messages dead-lettered", async || {
+        let name = name.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = Connection::insecure_open(AMQP).unwrap();
+            let channel = conn.open_channel(None).unwrap();
+            let count = channel.queue_declare_passive(name).unwrap().declared_message_count().unwrap_or(0);
+            let _ = conn.close();
+            count == 2
+        })
+        .await
+        .unwrap()
+    })
+    .await;
+}
+
+async fn redis_exists(w: &World, key: &str) -> bool {
+    let pool = cache::pool(&w.settings.redis).unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let n: i64 = redis::cmd("EXISTS").arg(key).query_async(&mut *conn).await.unwrap();
+    n == 1
+}
+
+#[tokio::test]
+async fn own_events_invalidate_the_cache_a_second_time() {
+    let w = world().await;
+    start_consumers(&w);
+    start_relay(&w, AMQP, &w.stop);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let org = TestDb::org();
+    let conn = &mut *w.db.conn().await;
+    let (product, _) = products::create(
+        conn,
+        org,
+        &Actor::system(),
+        NewProduct::new("Sierra", "S-1"),
+        Some(NewVariant::new("", rust_decimal::Decimal::ONE)),
+    )
+    .await
+    .unwrap();
+    // Let the create's own events pass through the invalidation consumer first.
+    eventually("create relayed", async || {
+        let conn = &mut *w.db.conn().await;
+        catalog_core::repo::outbox::list_for_organization(conn, org)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.published_at.is_some())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    w.catalog.product_details(org, &[product.id]).await.unwrap();
+    let key = w.catalog.cache.key(CacheKind::Product, org, product.id);
+    assert!(redis_exists(&w, &key).await);
+    // A write whose request-path invalidation was lost (the process died after commit):
+    products::update(
+        conn,
+        org,
+        &Actor::system(),
+        product.id,
+        None,
+        ProductChanges { title: Some("Sierra circular".into()), ..Default::default() },
+    )
+    .await
+    .unwrap();
+    eventually("cache healed by the relayed event", async || !redis_exists(&w, &key).await).await;
+    let fresh = w.catalog.product_details(org, &[product.id]).await.unwrap();
+    assert_eq!(fresh[0].as_ref().unwrap().product.title, "Sierra circular");
+}
