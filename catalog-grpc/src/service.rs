@@ -81,6 +81,33 @@ fn validation(id: &str, card: Option<&VariantCard>) -> pb::VariantValidation {
     }
 }
 
+/// Splits a batch answer into what was found (converted) and the ids that were not, both in
+/// request order.
+fn found_and_missing<T, U>(ids: &[String], found: &[Option<T>], convert: impl Fn(&T) -> U) -> (Vec<U>, Vec<String>) {
+    let mut hits = Vec::new();
+    let mut missing = Vec::new();
+    for (id, item) in ids.iter().zip(found) {
+        match item {
+            Some(item) => hits.push(convert(item)),
+            None => missing.push(id.clone()),
+        }
+    }
+    (hits, missing)
+}
+
+/// One product as the seed's single-product answers shape it: the product, or the message.
+fn single_product(
+    id: &str,
+    details: Option<ProductDetails>,
+    variants: bool,
+    images: bool,
+) -> (Option<pb::Product>, String) {
+    match details {
+        Some(details) => (Some(convert::product(&details, variants, images)), "Product retrieved successfully".into()),
+        None => (None, format!("Product {id} not found")),
+    }
+}
+
 impl CatalogGrpc {
     async fn cards(&self, org: OrganizationId, raw_ids: &[String]) -> Result<Vec<Option<VariantCard>>, Error> {
         let (parsed, valid) = parse_all::<VariantId>(raw_ids);
@@ -147,19 +174,8 @@ impl CatalogService for CatalogGrpc {
             .products(org, std::slice::from_ref(&req.product_id))
             .await
             .map_err(|e| status(&request, "GetProductDetails", e))?;
-        let response = match found.into_iter().next().flatten() {
-            Some(details) => pb::GetProductDetailsResponse {
-                success: true,
-                product: Some(convert::product(&details, variants, images)),
-                message: "Product retrieved successfully".into(),
-            },
-            None => pb::GetProductDetailsResponse {
-                success: false,
-                product: None,
-                message: format!("Product {} not found", req.product_id),
-            },
-        };
-        Ok(Response::new(response))
+        let (product, message) = single_product(&req.product_id, found.into_iter().next().flatten(), variants, images);
+        Ok(Response::new(pb::GetProductDetailsResponse { success: product.is_some(), product, message }))
     }
 
     async fn get_variants_batch(
@@ -170,14 +186,7 @@ impl CatalogService for CatalogGrpc {
         let org = organization(&req.organization_id)?;
         self.check_batch("variant_ids", req.variant_ids.len())?;
         let cards = self.cards(org, &req.variant_ids).await.map_err(|e| status(&request, "GetVariantsBatch", e))?;
-        let mut variants = Vec::new();
-        let mut not_found_ids = Vec::new();
-        for (id, card) in req.variant_ids.iter().zip(&cards) {
-            match card {
-                Some(card) => variants.push(convert::card_variant(card)),
-                None => not_found_ids.push(id.clone()),
-            }
-        }
+        let (variants, not_found_ids) = found_and_missing(&req.variant_ids, &cards, convert::card_variant);
         let message = format!("Retrieved {} of {} variants", variants.len(), req.variant_ids.len());
         Ok(Response::new(pb::GetVariantsBatchResponse { success: true, variants, not_found_ids, message }))
     }
@@ -209,19 +218,8 @@ impl CatalogService for CatalogGrpc {
             .await
             .map_err(|e| status(&request, "GetProduct", e))?;
         let (variants, images) = (req.include_variants.unwrap_or(true), req.include_images.unwrap_or(true));
-        let response = match found.into_iter().next().flatten() {
-            Some(details) => pb::ProductResponse {
-                success: true,
-                product: Some(convert::product(&details, variants, images)),
-                message: "Product retrieved successfully".into(),
-            },
-            None => pb::ProductResponse {
-                success: false,
-                product: None,
-                message: format!("Product {} not found", req.product_id),
-            },
-        };
-        Ok(Response::new(response))
+        let (product, message) = single_product(&req.product_id, found.into_iter().next().flatten(), variants, images);
+        Ok(Response::new(pb::ProductResponse { success: product.is_some(), product, message }))
     }
 
     async fn get_products_batch(
@@ -233,14 +231,8 @@ impl CatalogService for CatalogGrpc {
         self.check_batch("product_ids", req.product_ids.len())?;
         let found = self.products(org, &req.product_ids).await.map_err(|e| status(&request, "GetProductsBatch", e))?;
         let (variants, images) = (req.include_variants.unwrap_or(true), req.include_images.unwrap_or(true));
-        let mut products = Vec::new();
-        let mut not_found_ids = Vec::new();
-        for (id, details) in req.product_ids.iter().zip(&found) {
-            match details {
-                Some(details) => products.push(convert::product(details, variants, images)),
-                None => not_found_ids.push(id.clone()),
-            }
-        }
+        let (products, not_found_ids) =
+            found_and_missing(&req.product_ids, &found, |details| convert::product(details, variants, images));
         let message = format!("Retrieved {} of {} products", products.len(), req.product_ids.len());
         Ok(Response::new(pb::ProductsBatchResponse { success: true, products, not_found_ids, message }))
     }
