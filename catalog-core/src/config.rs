@@ -410,15 +410,16 @@ impl Settings {
     }
 
     /// Loads from an explicit environment: tests pass their own instead of mutating the process's.
+    /// When a variable appears twice the later one wins, as in a shell.
     pub fn from_env(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
         let vars: Vec<(String, String)> = vars.into_iter().collect();
         let mut builder =
             config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
-        if let Some((_, path)) = vars.iter().find(|(k, _)| k == "CATALOG_CONFIG") {
+        if let Some((_, path)) = vars.iter().rev().find(|(k, _)| k == "CATALOG_CONFIG") {
             builder = builder.add_source(config::File::with_name(path).required(true));
         }
         for (var, key) in ENV_VARS {
-            if let Some((_, value)) = vars.iter().find(|(k, _)| k == var) {
+            if let Some((_, value)) = vars.iter().rev().find(|(k, _)| k == var) {
                 builder = builder.set_override(*key, value.as_str()).map_err(|e| config_error(&e))?;
             }
         }

@@ -27,10 +27,12 @@ fn redis_url() -> String {
 
 /// Settings with a key prefix of their own, so tests share one Redis without seeing each other.
 fn settings(vars: &[(String, String)]) -> Settings {
-    // The first occurrence of a variable wins: the test's own come first.
-    let mut env = vars.to_vec();
-    env.push(("REDIS_URL".to_string(), redis_url()));
-    env.push(("REDIS_KEY_PREFIX".to_string(), format!("test:{}:", uuid::Uuid::now_v7().simple())));
+    // The last occurrence of a variable wins, as in a shell: the test's own come last.
+    let mut env = vec![
+        ("REDIS_URL".to_string(), redis_url()),
+        ("REDIS_KEY_PREFIX".to_string(), format!("test:{}:", uuid::Uuid::now_v7().simple())),
+    ];
+    env.extend(vars.iter().cloned());
     Settings::from_env(env).expect("settings")
 }
 

@@ -1,10 +1,421 @@
-//! `images` REST resource (being written).
+//! Images (by URL) of products and of variants: `/api/v1/products/{id}/images` and
+//! `/api/v1/variants/{id}/images`, five routes each.
+//!
+//! - Permissions: reading needs `read` on the owner's resource; every write (add, change,
+//!   delete, reorder) needs `update` on it — an image is part of its product or variant, so
+//!   whoever may edit the owner may edit its pictures (`create`/`delete` are about owners).
+//! - Images have no `version` column: answers carry no `ETag` and `If-Match` is not checked.
+//! - An image id under another owner (of the same organization or not) is `IMAGE_NOT_FOUND`;
+//!   a missing or foreign owner is `PRODUCT_NOT_FOUND` / `VARIANT_NOT_FOUND`.
+//! - Lists are the owner's whole set by position (an owner has few images): no pagination.
 
-use actix_web::web;
-use utoipa::OpenApi;
+use crate::caller::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::reply;
+use crate::state::{ApiState, PooledConn};
+use actix_web::http::header::ETAG;
+use actix_web::{HttpResponse, web};
+use catalog_core::auth::{Action, Resource};
+use catalog_core::error::{Entity, Error};
+use catalog_core::ids::{ImageId, ProductId, VariantId};
+use catalog_core::models::{ImageChanges, NewProductImage, NewVariantImage, ProductImage, VariantImage};
+use catalog_core::repo::images::{self, IMAGE_EVENT_VERSION};
+use catalog_core::repo::{products, variants};
+use catalog_core::validate::{Check, nullable};
+use serde::Deserialize;
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
 
 #[derive(OpenApi)]
-#[openapi()]
+#[openapi(
+    paths(
+        list_product_images,
+        add_product_image,
+        update_product_image,
+        delete_product_image,
+        reorder_product_images,
+        list_variant_images,
+        add_variant_image,
+        update_variant_image,
+        delete_variant_image,
+        reorder_variant_images
+    ),
+    components(schemas(CreateImage, UpdateImage, ReorderImages, ProductImage, VariantImage))
+)]
 pub struct Doc;
 
-pub fn configure(_cfg: &mut web::ServiceConfig) {}
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    // `reorder` before `{image_id}`: the first resource whose pattern matches answers.
+    cfg.service(
+        web::resource("/products/{id}/images")
+            .route(web::get().to(list_product_images))
+            .route(web::post().to(add_product_image)),
+    )
+    .service(web::resource("/products/{id}/images/reorder").route(web::put().to(reorder_product_images)))
+    .service(
+        web::resource("/products/{id}/images/{image_id}")
+            .route(web::patch().to(update_product_image))
+            .route(web::put().to(update_product_image))
+            .route(web::delete().to(delete_product_image)),
+    )
+    .service(
+        web::resource("/variants/{id}/images")
+            .route(web::get().to(list_variant_images))
+            .route(web::post().to(add_variant_image)),
+    )
+    .service(web::resource("/variants/{id}/images/reorder").route(web::put().to(reorder_variant_images)))
+    .service(
+        web::resource("/variants/{id}/images/{image_id}")
+            .route(web::patch().to(update_variant_image))
+            .route(web::put().to(update_variant_image))
+            .route(web::delete().to(delete_variant_image)),
+    );
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateImage {
+    /// Absolute http(s) URL, at most 2048 characters.
+    #[serde(alias = "image_url")]
+    pub url: Option<String>,
+    /// At most 500 characters.
+    #[serde(alias = "alt_text")]
+    pub alt: Option<String>,
+    /// 0 or more; absent appends after the last image.
+    pub position: Option<i64>,
+    /// Makes it the owner's only primary image. The owner's first image is primary anyway.
+    pub is_primary: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateImage {
+    #[serde(default, alias = "image_url", deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub url: Option<Option<String>>,
+    #[serde(default, alias = "alt_text", deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub alt: Option<Option<String>>,
+    pub position: Option<i64>,
+    /// `true` unsets the previous primary; `false` leaves the owner without one.
+    pub is_primary: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReorderImages {
+    /// Every one of the owner's image ids exactly once, in the new order.
+    pub image_ids: Option<Vec<String>>,
+}
+
+/// The validated fields of a new image.
+struct NewImage {
+    url: String,
+    alt: Option<String>,
+    /// Negative appends (the repository's convention).
+    position: i32,
+    is_primary: bool,
+}
+
+fn check_create(body: CreateImage) -> Result<NewImage, ApiError> {
+    let mut check = Check::new(Entity::Image);
+    if body.url.as_deref().is_none_or(|u| u.trim().is_empty()) {
+        check.fail("url", "is required");
+    }
+    let url = check.url("url", body.url.as_deref());
+    let alt = check.text("alt", body.alt.as_deref(), 500);
+    let position = check.int("position", body.position, 0, i64::from(i32::MAX));
+    check.finish()?;
+    Ok(NewImage {
+        url: url.unwrap_or_default(),
+        alt,
+        position: position.unwrap_or(-1),
+        is_primary: body.is_primary.unwrap_or(false),
+    })
+}
+
+fn check_update(body: UpdateImage) -> Result<ImageChanges, ApiError> {
+    let mut check = Check::new(Entity::Image);
+    let url = match body.url {
+        None => None,
+        Some(url) if url.as_deref().is_none_or(|u| u.trim().is_empty()) => {
+            check.fail("url", "is required");
+            None
+        }
+        Some(url) => check.url("url", url.as_deref()),
+    };
+    let alt = body.alt.map(|a| a.and_then(|a| check.text("alt", Some(&a), 500)));
+    let position = check.int("position", body.position, 0, i64::from(i32::MAX));
+    check.finish()?;
+    Ok(ImageChanges { url, alt, position, is_primary: body.is_primary })
+}
+
+/// `image_ids` parsed; the repository checks they are exactly the owner's images.
+fn check_reorder(body: ReorderImages) -> Result<Vec<ImageId>, ApiError> {
+    let mut check = Check::new(Entity::Image);
+    let Some(raw) = body.image_ids else {
+        check.fail("image_ids", "is required");
+        check.finish()?;
+        return Ok(Vec::new());
+    };
+    let ids: Vec<ImageId> = raw.iter().filter_map(|id| id.trim().parse().ok()).collect();
+    if ids.len() != raw.len() {
+        check.fail("image_ids", "must be UUIDs");
+    }
+    check.finish()?;
+    Ok(ids)
+}
+
+/// 201 in the envelope, without the `ETag` `reply::created` adds: images are unversioned.
+fn created(image: impl Serialize) -> HttpResponse {
+    let mut response = reply::created(image, IMAGE_EVENT_VERSION);
+    response.headers_mut().remove(ETAG);
+    response
+}
+
+/// The product's image `image_id`; 404 `PRODUCT_NOT_FOUND` for a missing or foreign product,
+/// `IMAGE_NOT_FOUND` for an image that is not this product's.
+async fn product_image(
+    conn: &mut PooledConn<'_>,
+    caller: &Caller,
+    product_id: ProductId,
+    image_id: ImageId,
+) -> Result<ProductImage, ApiError> {
+    let owned = images::list_product_images(conn, caller.org(), &[product_id]).await?;
+    if let Some(image) = owned.into_iter().find(|i| i.id == image_id) {
+        return Ok(image);
+    }
+    products::get(conn, caller.org(), product_id).await?;
+    Err(ApiError(Error::NotFound(Entity::Image)))
+}
+
+/// Same as [`product_image`] for a variant, whose product id the cache invalidation needs.
+async fn variant_image(
+    conn: &mut PooledConn<'_>,
+    caller: &Caller,
+    variant_id: VariantId,
+    image_id: ImageId,
+) -> Result<(ProductId, VariantImage), ApiError> {
+    let variant = variants::get(conn, caller.org(), variant_id).await?;
+    let owned = images::list_variant_images(conn, caller.org(), &[variant_id]).await?;
+    let image = owned.into_iter().find(|i| i.id == image_id).ok_or(ApiError(Error::NotFound(Entity::Image)))?;
+    Ok((variant.product_id, image))
+}
+
+/// Product details embed the product's images; variant cards do not.
+async fn invalidate_product(state: &ApiState, caller: &Caller, product_id: ProductId) {
+    state.catalog.invalidate_variants(caller.org(), &[], &[product_id]).await;
+}
+
+/// Variant cards and the details of the variant's product embed the variant's images.
+async fn invalidate_variant(state: &ApiState, caller: &Caller, variant_id: VariantId, product_id: ProductId) {
+    state.catalog.invalidate_variants(caller.org(), &[variant_id], &[product_id]).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Product images
+
+/// The product's images by position.
+#[utoipa::path(get, path = "/api/v1/products/{id}/images", tag = "images",
+    params(("id" = uuid::Uuid, Path, description = "Product id")),
+    responses((status = 200, body = [ProductImage]), (status = 403, description = "FORBIDDEN"), (status = 404, description = "PRODUCT_NOT_FOUND")))]
+pub async fn list_product_images(caller: Caller, state: web::Data<ApiState>, id: web::Path<ProductId>) -> ApiResult {
+    caller.require(Resource::Products, Action::Read)?;
+    let conn = &mut state.conn().await?;
+    let found = images::list_product_images(conn, caller.org(), &[*id]).await?;
+    if found.is_empty() {
+        // No images, or no such product: only the latter is a 404.
+        products::get(conn, caller.org(), *id).await?;
+    }
+    Ok(reply::ok(found))
+}
+
+/// Adds an image; the product's first image, or one sent with `is_primary`, becomes primary.
+#[utoipa::path(post, path = "/api/v1/products/{id}/images", tag = "images",
+    params(("id" = uuid::Uuid, Path, description = "Product id")),
+    request_body = CreateImage,
+    responses((status = 201, body = ProductImage), (status = 400, description = "INVALID_IMAGE_DATA"), (status = 403, description = "FORBIDDEN (needs catalog.products.update)"), (status = 404, description = "PRODUCT_NOT_FOUND")))]
+pub async fn add_product_image(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<ProductId>,
+    body: web::Json<CreateImage>,
+) -> ApiResult {
+    caller.require(Resource::Products, Action::Update)?;
+    let new = check_create(body.into_inner())?;
+    let row = NewProductImage {
+        id: ImageId::generate(),
+        organization_id: caller.org(),
+        product_id: *id,
+        url: new.url,
+        alt: new.alt,
+        position: new.position,
+        is_primary: new.is_primary,
+    };
+    let image = images::add_product_image(&mut *state.conn().await?, caller.org(), &caller.actor, *id, row).await?;
+    invalidate_product(&state, &caller, *id).await;
+    Ok(created(&image))
+}
+
+/// Partial update. Images are unversioned: no `ETag`, `If-Match` is not checked.
+#[utoipa::path(patch, path = "/api/v1/products/{id}/images/{image_id}", tag = "images",
+    params(("id" = uuid::Uuid, Path, description = "Product id"), ("image_id" = uuid::Uuid, Path, description = "Image id")),
+    request_body = UpdateImage,
+    responses((status = 200, body = ProductImage), (status = 400, description = "INVALID_IMAGE_DATA"), (status = 403, description = "FORBIDDEN"), (status = 404, description = "PRODUCT_NOT_FOUND, IMAGE_NOT_FOUND")))]
+pub async fn update_product_image(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    path: web::Path<(ProductId, ImageId)>,
+    body: web::Json<UpdateImage>,
+) -> ApiResult {
+    caller.require(Resource::Products, Action::Update)?;
+    let (product_id, image_id) = path.into_inner();
+    let changes = check_update(body.into_inner())?;
+    let conn = &mut state.conn().await?;
+    product_image(conn, &caller, product_id, image_id).await?;
+    let image = images::update_product_image(conn, caller.org(), &caller.actor, image_id, changes).await?;
+    invalidate_product(&state, &caller, product_id).await;
+    Ok(reply::ok(image))
+}
+
+/// Deleting the primary image promotes the lowest-position remaining one.
+#[utoipa::path(delete, path = "/api/v1/products/{id}/images/{image_id}", tag = "images",
+    params(("id" = uuid::Uuid, Path, description = "Product id"), ("image_id" = uuid::Uuid, Path, description = "Image id")),
+    responses((status = 204), (status = 403, description = "FORBIDDEN"), (status = 404, description = "PRODUCT_NOT_FOUND, IMAGE_NOT_FOUND")))]
+pub async fn delete_product_image(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    path: web::Path<(ProductId, ImageId)>,
+) -> ApiResult {
+    caller.require(Resource::Products, Action::Update)?;
+    let (product_id, image_id) = path.into_inner();
+    let conn = &mut state.conn().await?;
+    product_image(conn, &caller, product_id, image_id).await?;
+    images::delete_product_image(conn, caller.org(), &caller.actor, image_id).await?;
+    invalidate_product(&state, &caller, product_id).await;
+    Ok(reply::no_content())
+}
+
+/// Positions 0..n in the order given; answers the images in their new order.
+#[utoipa::path(put, path = "/api/v1/products/{id}/images/reorder", tag = "images",
+    params(("id" = uuid::Uuid, Path, description = "Product id")),
+    request_body = ReorderImages,
+    responses((status = 200, body = [ProductImage]), (status = 400, description = "INVALID_IMAGE_DATA (image_ids must name each of the product's images once)"), (status = 403, description = "FORBIDDEN"), (status = 404, description = "PRODUCT_NOT_FOUND")))]
+pub async fn reorder_product_images(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<ProductId>,
+    body: web::Json<ReorderImages>,
+) -> ApiResult {
+    caller.require(Resource::Products, Action::Update)?;
+    let ordered = check_reorder(body.into_inner())?;
+    let found =
+        images::reorder_product_images(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &ordered).await?;
+    invalidate_product(&state, &caller, *id).await;
+    Ok(reply::ok(found))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Variant images
+
+/// The variant's images by position.
+#[utoipa::path(get, path = "/api/v1/variants/{id}/images", tag = "images",
+    params(("id" = uuid::Uuid, Path, description = "Variant id")),
+    responses((status = 200, body = [VariantImage]), (status = 403, description = "FORBIDDEN"), (status = 404, description = "VARIANT_NOT_FOUND")))]
+pub async fn list_variant_images(caller: Caller, state: web::Data<ApiState>, id: web::Path<VariantId>) -> ApiResult {
+    caller.require(Resource::Variants, Action::Read)?;
+    let conn = &mut state.conn().await?;
+    let found = images::list_variant_images(conn, caller.org(), &[*id]).await?;
+    if found.is_empty() {
+        variants::get(conn, caller.org(), *id).await?;
+    }
+    Ok(reply::ok(found))
+}
+
+/// Adds an image; the variant's first image, or one sent with `is_primary`, becomes primary.
+#[utoipa::path(post, path = "/api/v1/variants/{id}/images", tag = "images",
+    params(("id" = uuid::Uuid, Path, description = "Variant id")),
+    request_body = CreateImage,
+    responses((status = 201, body = VariantImage), (status = 400, description = "INVALID_IMAGE_DATA"), (status = 403, description = "FORBIDDEN (needs catalog.variants.update)"), (status = 404, description = "VARIANT_NOT_FOUND")))]
+pub async fn add_variant_image(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<VariantId>,
+    body: web::Json<CreateImage>,
+) -> ApiResult {
+    caller.require(Resource::Variants, Action::Update)?;
+    let new = check_create(body.into_inner())?;
+    let conn = &mut state.conn().await?;
+    let variant = variants::get(conn, caller.org(), *id).await?;
+    let row = NewVariantImage {
+        id: ImageId::generate(),
+        organization_id: caller.org(),
+        variant_id: *id,
+        url: new.url,
+        alt: new.alt,
+        position: new.position,
+        is_primary: new.is_primary,
+    };
+    let image = images::add_variant_image(conn, caller.org(), &caller.actor, *id, row).await?;
+    invalidate_variant(&state, &caller, *id, variant.product_id).await;
+    Ok(created(&image))
+}
+
+/// Partial update. Images are unversioned: no `ETag`, `If-Match` is not checked.
+#[utoipa::path(patch, path = "/api/v1/variants/{id}/images/{image_id}", tag = "images",
+    params(("id" = uuid::Uuid, Path, description = "Variant id"), ("image_id" = uuid::Uuid, Path, description = "Image id")),
+    request_body = UpdateImage,
+    responses((status = 200, body = VariantImage), (status = 400, description = "INVALID_IMAGE_DATA"), (status = 403, description = "FORBIDDEN"), (status = 404, description = "VARIANT_NOT_FOUND, IMAGE_NOT_FOUND")))]
+pub async fn update_variant_image(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    path: web::Path<(VariantId, ImageId)>,
+    body: web::Json<UpdateImage>,
+) -> ApiResult {
+    caller.require(Resource::Variants, Action::Update)?;
+    let (variant_id, image_id) = path.into_inner();
+    let changes = check_update(body.into_inner())?;
+    let conn = &mut state.conn().await?;
+    let (product_id, _) = variant_image(conn, &caller, variant_id, image_id).await?;
+    let image = images::update_variant_image(conn, caller.org(), &caller.actor, image_id, changes).await?;
+    invalidate_variant(&state, &caller, variant_id, product_id).await;
+    Ok(reply::ok(image))
+}
+
+/// Deleting the primary image promotes the lowest-position remaining one.
+#[utoipa::path(delete, path = "/api/v1/variants/{id}/images/{image_id}", tag = "images",
+    params(("id" = uuid::Uuid, Path, description = "Variant id"), ("image_id" = uuid::Uuid, Path, description = "Image id")),
+    responses((status = 204), (status = 403, description = "FORBIDDEN"), (status = 404, description = "VARIANT_NOT_FOUND, IMAGE_NOT_FOUND")))]
+pub async fn delete_variant_image(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    path: web::Path<(VariantId, ImageId)>,
+) -> ApiResult {
+    caller.require(Resource::Variants, Action::Update)?;
+    let (variant_id, image_id) = path.into_inner();
+    let conn = &mut state.conn().await?;
+    let (product_id, _) = variant_image(conn, &caller, variant_id, image_id).await?;
+    images::delete_variant_image(conn, caller.org(), &caller.actor, image_id).await?;
+    invalidate_variant(&state, &caller, variant_id, product_id).await;
+    Ok(reply::no_content())
+}
+
+/// Positions 0..n in the order given; answers the images in their new order.
+#[utoipa::path(put, path = "/api/v1/variants/{id}/images/reorder", tag = "images",
+    params(("id" = uuid::Uuid, Path, description = "Variant id")),
+    request_body = ReorderImages,
+    responses((status = 200, body = [VariantImage]), (status = 400, description = "INVALID_IMAGE_DATA (image_ids must name each of the variant's images once)"), (status = 403, description = "FORBIDDEN"), (status = 404, description = "VARIANT_NOT_FOUND")))]
+pub async fn reorder_variant_images(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<VariantId>,
+    body: web::Json<ReorderImages>,
+) -> ApiResult {
+    caller.require(Resource::Variants, Action::Update)?;
+    let ordered = check_reorder(body.into_inner())?;
+    let conn = &mut state.conn().await?;
+    let variant = variants::get(conn, caller.org(), *id).await?;
+    let found = images::reorder_variant_images(conn, caller.org(), &caller.actor, *id, &ordered).await?;
+    invalidate_variant(&state, &caller, *id, variant.product_id).await;
+    Ok(reply::ok(found))
+}

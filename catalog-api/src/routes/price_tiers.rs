@@ -1,10 +1,338 @@
-//! `price_tiers` REST resource (being written).
+//! `/api/v1/price-tiers` and `/api/v1/price-tiers/{id}/rules`: volume price tiers and their
+//! "from `min_qty` units, this unit price" rules. Rules have no version of their own: rule
+//! routes answer the tier's version as `ETag` and check `If-Match` against it.
 
-use actix_web::web;
-use utoipa::OpenApi;
+use crate::caller::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::reply::{self, PageArgs, if_match};
+use crate::state::ApiState;
+use actix_web::{HttpRequest, web};
+use catalog_core::auth::{Action, Resource};
+use catalog_core::db::PgConn;
+use catalog_core::error::{Entity, Error};
+use catalog_core::ids::{OrganizationId, PriceTierId, PriceTierRuleId, ProductId, VariantId};
+use catalog_core::models::{
+    NewPriceTier, NewPriceTierRule, PriceTier, PriceTierChanges, PriceTierRule, PriceTierRuleChanges,
+};
+use catalog_core::repo::{price_tiers, variants};
+use catalog_core::validate::{Check, Money, nullable};
+use serde::Deserialize;
+use utoipa::{OpenApi, ToSchema};
 
 #[derive(OpenApi)]
-#[openapi()]
+#[openapi(
+    paths(list, create, get, update, delete, list_rules, add_rule, get_rule, update_rule, delete_rule),
+    components(schemas(CreatePriceTier, UpdatePriceTier, CreateRule, UpdateRule, PriceTier, PriceTierRule))
+)]
 pub struct Doc;
 
-pub fn configure(_cfg: &mut web::ServiceConfig) {}
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/price-tiers").route(web::get().to(list)).route(web::post().to(create)))
+        .service(
+            web::resource("/price-tiers/{id}")
+                .route(web::get().to(get))
+                .route(web::patch().to(update))
+                .route(web::put().to(update))
+                .route(web::delete().to(delete)),
+        )
+        .service(
+            web::resource("/price-tiers/{id}/rules").route(web::get().to(list_rules)).route(web::post().to(add_rule)),
+        )
+        .service(
+            web::resource("/price-tiers/{id}/rules/{rule_id}")
+                .route(web::get().to(get_rule))
+                .route(web::patch().to(update_rule))
+                .route(web::put().to(update_rule))
+                .route(web::delete().to(delete_rule)),
+        );
+}
+
+const NAME_MAX: usize = 200;
+const PRIORITY_MAX: i64 = 1_000_000;
+const MIN_QTY_MAX: i64 = i32::MAX as i64;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePriceTier {
+    pub name: Option<String>,
+    /// Generated from the name when absent.
+    pub slug: Option<String>,
+    pub description: Option<String>,
+    /// 0 (default) is the highest priority: the tier used when a price request names none.
+    pub priority: Option<i64>,
+    /// Default true.
+    pub is_active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePriceTier {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    pub priority: Option<i64>,
+    pub is_active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRule {
+    /// A live variant of the organization.
+    pub variant_id: Option<String>,
+    /// From this many units (> 0).
+    #[serde(alias = "min_quantity")]
+    pub min_qty: Option<i64>,
+    /// Unit price (> 0), a decimal string or a number.
+    #[schema(value_type = Option<String>)]
+    pub price: Option<Money>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRule {
+    #[serde(alias = "min_quantity")]
+    pub min_qty: Option<i64>,
+    #[schema(value_type = Option<String>)]
+    pub price: Option<Money>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct DeleteArgs {
+    /// Delete even if the tier has rules (they are deleted too).
+    #[serde(default)]
+    pub force: bool,
+}
+
+fn min_qty(check: &mut Check, value: Option<i64>) -> Option<i32> {
+    match value {
+        Some(qty) if qty < 1 => {
+            check.fail("min_qty", "must be greater than 0");
+            None
+        }
+        other => check.int("min_qty", other, 1, MIN_QTY_MAX),
+    }
+}
+
+/// Drops the cache entries of the variant a rule prices, and of its product.
+async fn invalidate_variant(state: &ApiState, org: OrganizationId, variant_id: VariantId, product: Option<ProductId>) {
+    let products: Vec<ProductId> = product.into_iter().collect();
+    state.catalog.invalidate_variants(org, &[variant_id], &products).await;
+}
+
+async fn product_of(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    variant_id: VariantId,
+) -> Result<Option<ProductId>, ApiError> {
+    Ok(variants::find(conn, org, variant_id).await?.map(|v| v.product_id))
+}
+
+/// List price tiers, oldest first.
+#[utoipa::path(get, path = "/api/v1/price-tiers", tag = "price-tiers", params(PageArgs), responses((status = 200, description = "A page of price tiers")))]
+pub async fn list(caller: Caller, state: web::Data<ApiState>, args: web::Query<PageArgs>) -> ApiResult {
+    caller.require(Resource::PriceTiers, Action::Read)?;
+    let page = args.request(&state.settings.pagination)?;
+    let found = price_tiers::list(&mut *state.conn().await?, caller.org(), &page).await?;
+    Ok(reply::ok(reply::connection(found, |t| t.id.as_uuid())))
+}
+
+#[utoipa::path(post, path = "/api/v1/price-tiers", tag = "price-tiers", request_body = CreatePriceTier, responses((status = 201, body = PriceTier), (status = 400), (status = 409, description = "PRICE_TIER_NAME_EXISTS or PRICE_TIER_SLUG_EXISTS")))]
+pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<CreatePriceTier>) -> ApiResult {
+    caller.require(Resource::PriceTiers, Action::Create)?;
+    let body = body.into_inner();
+    let mut check = Check::new(Entity::PriceTier);
+    let name = check.required_text("name", body.name.as_deref(), NAME_MAX);
+    let slug = check.slug("slug", body.slug.as_deref());
+    let description = check.text("description", body.description.as_deref(), 5000);
+    let priority = check.int("priority", body.priority, 0, PRIORITY_MAX);
+    check.finish()?;
+    let new = NewPriceTier {
+        id: PriceTierId::generate(),
+        organization_id: caller.org(),
+        name: name.unwrap_or_default(),
+        slug: slug.unwrap_or_default(),
+        description,
+        priority: priority.unwrap_or(0),
+        is_active: body.is_active.unwrap_or(true),
+    };
+    let tier = price_tiers::create(&mut *state.conn().await?, caller.org(), &caller.actor, new).await?;
+    Ok(reply::created(&tier, tier.version))
+}
+
+#[utoipa::path(get, path = "/api/v1/price-tiers/{id}", tag = "price-tiers", params(("id" = uuid::Uuid, Path, description = "The price tier's id")), responses((status = 200, body = PriceTier), (status = 404)))]
+pub async fn get(caller: Caller, state: web::Data<ApiState>, id: web::Path<PriceTierId>) -> ApiResult {
+    caller.require(Resource::PriceTiers, Action::Read)?;
+    let tier = price_tiers::get(&mut *state.conn().await?, caller.org(), *id).await?;
+    Ok(reply::ok_versioned(&tier, tier.version))
+}
+
+/// Partial update; send `If-Match` with the `ETag` you read to avoid overwriting someone else.
+#[utoipa::path(patch, path = "/api/v1/price-tiers/{id}", tag = "price-tiers", request_body = UpdatePriceTier, params(("id" = uuid::Uuid, Path, description = "The price tier's id")), responses((status = 200, body = PriceTier), (status = 400), (status = 404), (status = 409), (status = 412)))]
+pub async fn update(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    id: web::Path<PriceTierId>,
+    body: web::Json<UpdatePriceTier>,
+) -> ApiResult {
+    caller.require(Resource::PriceTiers, Action::Update)?;
+    let expected = if_match(&req)?;
+    let body = body.into_inner();
+    let mut check = Check::new(Entity::PriceTier);
+    let name = body.name.as_deref().map(|n| check.required_text("name", Some(n), NAME_MAX));
+    let slug = body.slug.as_deref().map(|s| check.slug("slug", Some(s)));
+    let description = body.description.map(|d| d.and_then(|d| check.text("description", Some(&d), 5000)));
+    let priority = check.int("priority", body.priority, 0, PRIORITY_MAX);
+    check.finish()?;
+    let changes = PriceTierChanges {
+        name: name.flatten(),
+        slug: slug.flatten(),
+        description,
+        priority,
+        is_active: body.is_active,
+    };
+    let tier =
+        price_tiers::update(&mut *state.conn().await?, caller.org(), &caller.actor, *id, expected, changes).await?;
+    // A renamed or deactivated tier changes cached prices: drop the organization's cache.
+    state.catalog.cache.invalidate_organization(caller.org()).await;
+    Ok(reply::ok_versioned(&tier, tier.version))
+}
+
+#[utoipa::path(delete, path = "/api/v1/price-tiers/{id}", tag = "price-tiers", params(("id" = uuid::Uuid, Path, description = "The price tier's id"), DeleteArgs), responses((status = 204), (status = 404), (status = 409, description = "PRICE_TIER_HAS_RULES")))]
+pub async fn delete(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<PriceTierId>,
+    args: web::Query<DeleteArgs>,
+) -> ApiResult {
+    caller.require(Resource::PriceTiers, Action::Delete)?;
+    price_tiers::delete(&mut *state.conn().await?, caller.org(), &caller.actor, *id, args.force).await?;
+    state.catalog.cache.invalidate_organization(caller.org()).await;
+    Ok(reply::no_content())
+}
+
+/// The tier's rules for live variants, by variant then `min_qty` (not paged). The `ETag` is
+/// the tier's version, for `If-Match` on rule changes.
+#[utoipa::path(get, path = "/api/v1/price-tiers/{id}/rules", tag = "price-tiers", params(("id" = uuid::Uuid, Path, description = "The price tier's id")), responses((status = 200, body = Vec<PriceTierRule>), (status = 404)))]
+pub async fn list_rules(caller: Caller, state: web::Data<ApiState>, id: web::Path<PriceTierId>) -> ApiResult {
+    caller.require(Resource::PriceTiers, Action::Read)?;
+    let conn = &mut *state.conn().await?;
+    let tier = price_tiers::get(conn, caller.org(), *id).await?;
+    let rules = price_tiers::list_rules(conn, caller.org(), tier.id).await?;
+    Ok(reply::ok_versioned(rules, tier.version))
+}
+
+/// Adds a rule; answers it with the tier's new version as `ETag`.
+#[utoipa::path(post, path = "/api/v1/price-tiers/{id}/rules", tag = "price-tiers", request_body = CreateRule, params(("id" = uuid::Uuid, Path, description = "The price tier's id")), responses((status = 201, body = PriceTierRule), (status = 400), (status = 404), (status = 409, description = "PRICE_TIER_RULE_EXISTS")))]
+pub async fn add_rule(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<PriceTierId>,
+    body: web::Json<CreateRule>,
+) -> ApiResult {
+    caller.require(Resource::PriceTiers, Action::Update)?;
+    let body = body.into_inner();
+    let mut check = Check::new(Entity::PriceTierRule);
+    if body.variant_id.as_deref().is_none_or(|v| v.trim().is_empty()) {
+        check.fail("variant_id", "is required");
+    }
+    let variant_id = check.id::<VariantId>("variant_id", body.variant_id.as_deref().filter(|v| !v.trim().is_empty()));
+    let conn = &mut *state.conn().await?;
+    // The variant is looked up during validation so an unknown one is reported with every other
+    // failing field; it also names the product whose cache the rule affects.
+    let mut product = None;
+    if let Some(variant_id) = variant_id {
+        product = product_of(conn, caller.org(), variant_id).await?;
+        if product.is_none() {
+            check.fail("variant_id", "refers to something that does not exist");
+        }
+    }
+    if body.min_qty.is_none() {
+        check.fail("min_qty", "is required");
+    }
+    let min_qty = min_qty(&mut check, body.min_qty);
+    if body.price.is_none() {
+        check.fail("price", "is required");
+    }
+    let price = check.money("price", body.price.as_ref(), true);
+    check.finish()?;
+    let (Some(variant_id), Some(min_qty), Some(price)) = (variant_id, min_qty, price) else {
+        return Err(ApiError(Error::internal("rule fields passed validation unset")));
+    };
+    let new = NewPriceTierRule {
+        id: PriceTierRuleId::generate(),
+        organization_id: caller.org(),
+        price_tier_id: *id,
+        variant_id,
+        min_qty,
+        price,
+    };
+    let rule = price_tiers::add_rule(conn, caller.org(), &caller.actor, *id, new).await?;
+    let version = price_tiers::get(conn, caller.org(), *id).await?.version;
+    invalidate_variant(&state, caller.org(), variant_id, product).await;
+    Ok(reply::created(rule, version))
+}
+
+#[utoipa::path(get, path = "/api/v1/price-tiers/{id}/rules/{rule_id}", tag = "price-tiers", responses((status = 200, body = PriceTierRule), (status = 404)))]
+pub async fn get_rule(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    path: web::Path<(PriceTierId, PriceTierRuleId)>,
+) -> ApiResult {
+    caller.require(Resource::PriceTiers, Action::Read)?;
+    let (tier_id, rule_id) = path.into_inner();
+    let conn = &mut *state.conn().await?;
+    let tier = price_tiers::get(conn, caller.org(), tier_id).await?;
+    let rule = price_tiers::get_rule(conn, caller.org(), tier.id, rule_id).await?;
+    Ok(reply::ok_versioned(rule, tier.version))
+}
+
+/// Changes a rule's `min_qty` and/or `price`; `If-Match` takes the tier's `ETag`.
+#[utoipa::path(patch, path = "/api/v1/price-tiers/{id}/rules/{rule_id}", tag = "price-tiers", request_body = UpdateRule, responses((status = 200, body = PriceTierRule), (status = 400), (status = 404), (status = 409, description = "PRICE_TIER_RULE_EXISTS"), (status = 412)))]
+pub async fn update_rule(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    path: web::Path<(PriceTierId, PriceTierRuleId)>,
+    body: web::Json<UpdateRule>,
+) -> ApiResult {
+    caller.require(Resource::PriceTiers, Action::Update)?;
+    let expected = if_match(&req)?;
+    let (tier_id, rule_id) = path.into_inner();
+    let body = body.into_inner();
+    let mut check = Check::new(Entity::PriceTierRule);
+    let min_qty = min_qty(&mut check, body.min_qty);
+    let price = check.money("price", body.price.as_ref(), true);
+    check.finish()?;
+    let changes = PriceTierRuleChanges { min_qty, price };
+    let conn = &mut *state.conn().await?;
+    let rule = price_tiers::update_rule(conn, caller.org(), &caller.actor, tier_id, rule_id, expected, changes).await?;
+    let version = price_tiers::get(conn, caller.org(), tier_id).await?.version;
+    let product = product_of(conn, caller.org(), rule.variant_id).await?;
+    invalidate_variant(&state, caller.org(), rule.variant_id, product).await;
+    Ok(reply::ok_versioned(rule, version))
+}
+
+/// Deletes a rule; `If-Match` takes the tier's `ETag`.
+#[utoipa::path(delete, path = "/api/v1/price-tiers/{id}/rules/{rule_id}", tag = "price-tiers", responses((status = 204), (status = 404), (status = 412)))]
+pub async fn delete_rule(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    path: web::Path<(PriceTierId, PriceTierRuleId)>,
+) -> ApiResult {
+    caller.require(Resource::PriceTiers, Action::Update)?;
+    let expected = if_match(&req)?;
+    let (tier_id, rule_id) = path.into_inner();
+    let conn = &mut *state.conn().await?;
+    // Read first: the variant it priced names the cache entries to drop. The tier first, so a
+    // missing tier answers as on the other rule routes.
+    let tier = price_tiers::get(conn, caller.org(), tier_id).await?;
+    let rule = price_tiers::get_rule(conn, caller.org(), tier.id, rule_id).await?;
+    price_tiers::delete_rule(conn, caller.org(), &caller.actor, tier_id, rule_id, expected).await?;
+    let product = product_of(conn, caller.org(), rule.variant_id).await?;
+    invalidate_variant(&state, caller.org(), rule.variant_id, product).await;
+    Ok(reply::no_content())
+}

@@ -1,10 +1,684 @@
-//! `products` REST resource (being written).
+//! `/api/v1/products`: the catalog's main aggregate. Lists are light (the product rows);
+//! reads and writes of one product answer its details (variants, images, tags, collections,
+//! brand, declared options), served from the cache and refreshed after every write.
 
-use actix_web::web;
-use utoipa::OpenApi;
+use crate::caller::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::reply::{self, PageArgs, if_match};
+use crate::routes::variants::{CreateVariant, Failed, ParsedVariant, parse_variant, request_field, rule_errors};
+use crate::state::ApiState;
+use actix_web::{HttpRequest, web};
+use catalog_core::auth::{Action, Resource};
+use catalog_core::error::{Entity, Error, FieldError};
+use catalog_core::ids::{BrandId, CollectionId, LocalId, OptionId, OrganizationId, ProductId, TagId};
+use catalog_core::models::{NewProduct, Product, ProductChanges, ProductStatus, Tag};
+use catalog_core::repo::products::{ProductDetails, ProductFilter, ProductSort};
+use catalog_core::repo::{collections, products, tags, variants};
+use catalog_core::validate::{Check, Money, nullable};
+use diesel_async::AsyncConnection;
+use serde::Deserialize;
+use serde_json::Value;
+use std::str::FromStr;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 #[derive(OpenApi)]
-#[openapi()]
+#[openapi(
+    paths(
+        list,
+        create,
+        get,
+        update,
+        delete,
+        activate,
+        deactivate,
+        set_options,
+        list_tags,
+        add_tags,
+        replace_tags,
+        remove_tag
+    ),
+    components(schemas(CreateProduct, UpdateProduct, SetOptions, TagIds, Product, ProductDetails, CreateVariant))
+)]
 pub struct Doc;
 
-pub fn configure(_cfg: &mut web::ServiceConfig) {}
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/products").route(web::get().to(list)).route(web::post().to(create)))
+        .service(
+            web::resource("/products/{id}")
+                .route(web::get().to(get))
+                .route(web::patch().to(update))
+                .route(web::put().to(update))
+                .route(web::delete().to(delete)),
+        )
+        .service(web::resource("/products/{id}/activate").route(web::post().to(activate)))
+        .service(web::resource("/products/{id}/deactivate").route(web::post().to(deactivate)))
+        .service(web::resource("/products/{id}/options").route(web::post().to(set_options)))
+        .service(
+            web::resource("/products/{id}/tags")
+                .route(web::get().to(list_tags))
+                .route(web::post().to(add_tags))
+                .route(web::put().to(replace_tags)),
+        )
+        .service(web::resource("/products/{id}/tags/{tag_id}").route(web::delete().to(remove_tag)));
+}
+
+const MISSING: &str = "refers to something that does not exist";
+
+/// A new product. A simple product (`has_variants` false or absent) takes its default
+/// variant's fields at the top level (`sale_price` required; the variant's SKU and barcode are
+/// the product's); a product with variants may list them in `variants`. Everything is created
+/// in one transaction.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProduct {
+    /// Required, at most 500 characters.
+    #[serde(alias = "name")]
+    pub title: Option<String>,
+    /// Generated from the title when absent.
+    pub slug: Option<String>,
+    /// Required, at most 100 characters.
+    pub sku: Option<String>,
+    pub barcode: Option<String>,
+    pub description: Option<String>,
+    /// `active` (default), `inactive` or `archived` (Spanish `activa`, `inactiva`, `archivada`).
+    pub status: Option<String>,
+    pub product_type: Option<String>,
+    /// Default `unit`.
+    pub unit_of_measure: Option<String>,
+    pub alert_stock: Option<i64>,
+    pub brand_id: Option<String>,
+    /// The owning local; must be one of the caller's (or `local:access_all`).
+    pub local_id: Option<String>,
+    /// Default: true when `variants` are given.
+    pub has_variants: Option<bool>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+    /// The default variant's price (simple products).
+    #[serde(alias = "price")]
+    #[schema(value_type = Option<String>, example = "24.99")]
+    pub sale_price: Option<Money>,
+    #[schema(value_type = Option<String>)]
+    pub cost_price: Option<Money>,
+    #[schema(value_type = Option<String>)]
+    pub compare_at_price: Option<Money>,
+    #[schema(value_type = Option<String>)]
+    pub tax_rate: Option<Money>,
+    #[schema(value_type = Option<String>)]
+    pub weight: Option<Money>,
+    #[schema(value_type = Option<String>)]
+    pub dim_length: Option<Money>,
+    #[schema(value_type = Option<String>)]
+    pub dim_width: Option<Money>,
+    #[schema(value_type = Option<String>)]
+    pub dim_height: Option<Money>,
+    pub track_inventory: Option<bool>,
+    pub default_min_stock: Option<i64>,
+    pub default_max_stock: Option<i64>,
+    /// Must be one of the caller's locals (or `local:access_all`).
+    pub warehouse_id: Option<String>,
+    /// The variants of a product with variants.
+    #[serde(default)]
+    pub variants: Vec<CreateVariant>,
+    #[serde(default)]
+    pub tag_ids: Vec<String>,
+    #[serde(default)]
+    pub collection_ids: Vec<String>,
+    /// The options the variants use, in order (set before the variants are created).
+    #[serde(default)]
+    pub option_ids: Vec<String>,
+}
+
+/// Partial update: absent fields are kept, `null` clears a nullable one, `"slug": ""`
+/// regenerates the slug from the title.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProduct {
+    #[serde(alias = "name")]
+    pub title: Option<String>,
+    pub slug: Option<String>,
+    pub sku: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub barcode: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    pub status: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub product_type: Option<Option<String>>,
+    pub unit_of_measure: Option<String>,
+    pub alert_stock: Option<i64>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub brand_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub local_id: Option<Option<String>>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetOptions {
+    /// The whole ordered list of options the product's variants use.
+    #[serde(default)]
+    pub option_ids: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagIds {
+    #[serde(default)]
+    pub tag_ids: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DeleteArgs {
+    /// Delete a product with variants together with its variants.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// Product list filters; all combine (AND).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListArgs {
+    /// Title words (Spanish, accent-insensitive) or part of the title, or the start of a SKU or
+    /// barcode of the product or of one of its variants.
+    #[serde(alias = "q")]
+    pub search: Option<String>,
+    pub brand_id: Option<String>,
+    pub collection_id: Option<String>,
+    /// Comma-separated tag ids: products having all of them.
+    pub tag_ids: Option<String>,
+    pub product_type: Option<String>,
+    /// `active`, `inactive` or `archived` (Spanish aliases accepted).
+    pub status: Option<String>,
+    /// `true`: status active; `false`: any other status.
+    pub is_active: Option<String>,
+    /// Needs access to that local.
+    pub local_id: Option<String>,
+    /// Some variant's `sale_price` is at least this...
+    pub min_price: Option<String>,
+    /// ...and at most this.
+    pub max_price: Option<String>,
+    /// `created` (default, oldest first) or `-created` (newest first). Both page by cursor.
+    pub sort: Option<String>,
+}
+
+fn parse_ids<T: FromStr>(check: &mut Check, field: &str, raw: &[String]) -> Vec<T> {
+    raw.iter().enumerate().filter_map(|(i, id)| check.id(&format!("{field}[{i}]"), Some(id))).collect()
+}
+
+fn object(check: &mut Check, field: &str, value: Option<Value>) -> Option<Value> {
+    match value {
+        Some(Value::Object(map)) => Some(Value::Object(map)),
+        Some(_) => {
+            check.fail(field, "must be a JSON object");
+            None
+        }
+        None => None,
+    }
+}
+
+fn parse_sort(raw: &str) -> Option<ProductSort> {
+    match raw.trim().to_lowercase().as_str() {
+        "created" | "created_at" | "oldest" | "+created" => Some(ProductSort::Created),
+        "-created" | "-created_at" | "newest" | "created_desc" => Some(ProductSort::CreatedDesc),
+        _ => None,
+    }
+}
+
+fn parse_filter(args: ListArgs) -> Result<ProductFilter, Error> {
+    let mut check = Check::new(Entity::Product);
+    let search = check.text("search", args.search.as_deref(), 200);
+    let brand_id = check.id("brand_id", args.brand_id.as_deref());
+    let collection_id = check.id("collection_id", args.collection_id.as_deref());
+    let tag_ids = args
+        .tag_ids
+        .as_deref()
+        .map(|raw| {
+            let parts: Vec<String> =
+                raw.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect();
+            let parsed: Vec<TagId> = parts.iter().filter_map(|p| p.parse().ok()).collect();
+            if parsed.len() != parts.len() {
+                check.fail("tag_ids", "must be comma-separated UUIDs");
+            }
+            parsed
+        })
+        .unwrap_or_default();
+    let product_type = check.text("product_type", args.product_type.as_deref(), 100);
+    let status = check.choice("status", args.status.as_deref(), ProductStatus::parse, &ProductStatus::expected());
+    let is_active = check.choice(
+        "is_active",
+        args.is_active.as_deref(),
+        |v| match v.trim().to_lowercase().as_str() {
+            "true" | "1" => Some(true),
+            "false" | "0" => Some(false),
+            _ => None,
+        },
+        "true, false",
+    );
+    let local_id = check.id("local_id", args.local_id.as_deref());
+    let min_price = check.money("min_price", args.min_price.map(Money).as_ref(), false);
+    let max_price = check.money("max_price", args.max_price.map(Money).as_ref(), false);
+    if let (Some(min), Some(max)) = (min_price, max_price) {
+        if min > max {
+            check.fail("max_price", "must be at least min_price");
+        }
+    }
+    let sort = check.choice("sort", args.sort.as_deref(), parse_sort, "created, -created").unwrap_or_default();
+    check.finish()?;
+    Ok(ProductFilter {
+        status,
+        brand_id,
+        local_id,
+        product_type,
+        search,
+        collection_id,
+        tag_ids,
+        is_active,
+        min_price,
+        max_price,
+        sort,
+    })
+}
+
+/// Drops the product and its variants from the cache after a committed write. A failure is
+/// logged, not answered: the write happened.
+pub(crate) async fn invalidate_product(state: &ApiState, org: OrganizationId, id: ProductId) {
+    if let Err(err) = state.catalog.invalidate_product(org, id).await {
+        tracing::warn!(product_id = %id, error = %err, "could not list the product's variants to invalidate");
+        state.catalog.invalidate_variants(org, &[], &[id]).await;
+    }
+}
+
+/// The product's details (cached), or 404.
+async fn details(state: &ApiState, org: OrganizationId, id: ProductId) -> Result<ProductDetails, ApiError> {
+    let found = state.catalog.product_details(org, &[id]).await?.into_iter().next().flatten();
+    found.ok_or(ApiError(Error::NotFound(Entity::Product)))
+}
+
+/// Errors of the repositories a product write composes, as the product's: invalid tags,
+/// collections and options are `INVALID_PRODUCT_DATA` on the request's field names.
+fn product_error(err: Error) -> Error {
+    match err {
+        Error::Validation { entity: Entity::Product | Entity::Tag | Entity::Collection, fields } => Error::Validation {
+            entity: Entity::Product,
+            fields: fields
+                .into_iter()
+                .map(|e| FieldError::new(if e.field == "options" { "option_ids" } else { e.field.as_str() }, e.message))
+                .collect(),
+        },
+        other => other,
+    }
+}
+
+/// Keyset page of products. Filters: `search`, `brand_id`, `collection_id`, `tag_ids`,
+/// `product_type`, `status`, `is_active`, `local_id`, `min_price`/`max_price`; `sort`.
+#[utoipa::path(get, path = "/api/v1/products", tag = "products", params(PageArgs, ListArgs), responses((status = 200, description = "A page of products"), (status = 400, description = "INVALID_PRODUCT_DATA"), (status = 403, description = "LOCAL_ACCESS_DENIED")))]
+pub async fn list(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    page: web::Query<PageArgs>,
+    args: web::Query<ListArgs>,
+) -> ApiResult {
+    caller.require(Resource::Products, Action::Read)?;
+    let page = page.request(&state.settings.pagination)?;
+    let filter = parse_filter(args.into_inner())?;
+    caller.require_local(filter.local_id)?;
+    let found = products::list(&mut *state.conn().await?, caller.org(), &filter, &page).await?;
+    Ok(reply::ok(reply::connection(found, |p| p.id.as_uuid())))
+}
+
+/// Creates a product — with its default variant, or with its variants — and its tag,
+/// collection and option links, in one transaction. Answers the product's details.
+#[utoipa::path(post, path = "/api/v1/products", tag = "products", request_body = CreateProduct, responses((status = 201, body = ProductDetails), (status = 400, description = "INVALID_PRODUCT_DATA"), (status = 403, description = "LOCAL_ACCESS_DENIED"), (status = 409, description = "PRODUCT_SKU_EXISTS, PRODUCT_SLUG_EXISTS, PRODUCT_BARCODE_EXISTS, VARIANT_SKU_EXISTS, ...")))]
+pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<CreateProduct>) -> ApiResult {
+    caller.require(Resource::Products, Action::Create)?;
+    let body = body.into_inner();
+    let mut check = Check::new(Entity::Product);
+    let mut failed = Failed::new();
+    let title = check.required_text("title", body.title.as_deref(), 500);
+    let slug = check.slug("slug", body.slug.as_deref());
+    let sku = check.required_text("sku", body.sku.as_deref(), 100);
+    if sku.is_none() {
+        failed.insert("sku".into());
+    }
+    let barcode = check.text("barcode", body.barcode.as_deref(), 100);
+    if barcode.is_none() && body.barcode.as_deref().is_some_and(|b| !b.trim().is_empty()) {
+        failed.insert("barcode".into());
+    }
+    let description = check.text("description", body.description.as_deref(), 20_000);
+    let status = check.choice("status", body.status.as_deref(), ProductStatus::parse, &ProductStatus::expected());
+    let product_type = check.text("product_type", body.product_type.as_deref(), 100);
+    let unit_of_measure = check.text("unit_of_measure", body.unit_of_measure.as_deref(), 20);
+    let alert_stock = check.int("alert_stock", body.alert_stock, 0, i64::from(i32::MAX));
+    let brand_id: Option<BrandId> = check.id("brand_id", body.brand_id.as_deref());
+    let local_id: Option<LocalId> = check.id("local_id", body.local_id.as_deref());
+    let metadata = object(&mut check, "metadata", body.metadata);
+    let tag_ids: Vec<TagId> = parse_ids(&mut check, "tag_ids", &body.tag_ids);
+    let collection_ids: Vec<CollectionId> = parse_ids(&mut check, "collection_ids", &body.collection_ids);
+    let option_ids: Vec<OptionId> = parse_ids(&mut check, "option_ids", &body.option_ids);
+    let has_variants = body.has_variants.unwrap_or(!body.variants.is_empty());
+
+    let default_variant = if has_variants {
+        let top_level = [
+            ("sale_price", body.sale_price.is_some()),
+            ("cost_price", body.cost_price.is_some()),
+            ("compare_at_price", body.compare_at_price.is_some()),
+            ("tax_rate", body.tax_rate.is_some()),
+            ("weight", body.weight.is_some()),
+            ("dim_length", body.dim_length.is_some()),
+            ("dim_width", body.dim_width.is_some()),
+            ("dim_height", body.dim_height.is_some()),
+            ("track_inventory", body.track_inventory.is_some()),
+            ("default_min_stock", body.default_min_stock.is_some()),
+            ("default_max_stock", body.default_max_stock.is_some()),
+            ("warehouse_id", body.warehouse_id.is_some()),
+        ];
+        for (field, _) in top_level.iter().filter(|(_, given)| *given) {
+            check.fail(field, "belongs to a product without variants; give each variant's in `variants`");
+        }
+        None
+    } else {
+        if !body.variants.is_empty() {
+            check.fail("variants", "only a product with has_variants=true takes variants");
+        }
+        let input = CreateVariant {
+            sale_price: body.sale_price,
+            cost_price: body.cost_price,
+            compare_at_price: body.compare_at_price,
+            tax_rate: body.tax_rate,
+            weight: body.weight,
+            dim_length: body.dim_length,
+            dim_width: body.dim_width,
+            dim_height: body.dim_height,
+            track_inventory: body.track_inventory,
+            default_min_stock: body.default_min_stock,
+            default_max_stock: body.default_max_stock,
+            warehouse_id: body.warehouse_id,
+            ..Default::default()
+        };
+        let ParsedVariant { mut new, .. } = parse_variant(&mut check, &mut failed, "", input, false);
+        // The default variant sells under the product's own codes.
+        new.sku = sku.clone().unwrap_or_default();
+        new.barcode = barcode.clone();
+        check.extend(rule_errors(&new, &failed, ""));
+        Some(new)
+    };
+    let mut variant_rows = Vec::with_capacity(body.variants.len());
+    for (i, input) in body.variants.into_iter().enumerate() {
+        let prefix = format!("variants[{i}].");
+        let position_given = input.position.is_some();
+        let ParsedVariant { mut new, option_value_ids } = parse_variant(&mut check, &mut failed, &prefix, input, true);
+        if !position_given {
+            new.position = i32::try_from(i).unwrap_or(i32::MAX);
+        }
+        check.extend(rule_errors(&new, &failed, &prefix));
+        variant_rows.push((new, option_value_ids));
+    }
+    caller.require_local(local_id)?;
+    for variant in default_variant.iter().chain(variant_rows.iter().map(|(v, _)| v)) {
+        caller.require_local(variant.warehouse_id.map(|w| LocalId(w.0)))?;
+    }
+    check.finish()?;
+
+    let mut new = NewProduct::new(title.unwrap_or_default(), sku.unwrap_or_default());
+    new.organization_id = caller.org();
+    new.slug = slug.unwrap_or_default();
+    new.barcode = barcode;
+    new.description = description;
+    new.status = status.unwrap_or(ProductStatus::Active);
+    new.product_type = product_type;
+    if let Some(unit) = unit_of_measure {
+        new.unit_of_measure = unit;
+    }
+    new.alert_stock = alert_stock.unwrap_or(0);
+    new.brand_id = brand_id;
+    new.local_id = local_id;
+    new.has_variants = has_variants;
+    if let Some(metadata) = metadata {
+        new.metadata = metadata;
+    }
+
+    let org = caller.org();
+    let actor = &caller.actor;
+    let product_id = {
+        let conn = &mut *state.conn().await?;
+        conn.transaction(async move |conn| {
+            let (product, _) = products::create(conn, org, actor, new, default_variant).await?;
+            if !option_ids.is_empty() {
+                products::set_options(conn, org, actor, product.id, &option_ids).await?;
+            }
+            for (i, (mut variant, values)) in variant_rows.into_iter().enumerate() {
+                variant.product_id = product.id;
+                variants::create(conn, org, actor, variant, &values).await.map_err(|err| match err {
+                    Error::Validation { fields, .. } => Error::Validation {
+                        entity: Entity::Product,
+                        fields: fields
+                            .into_iter()
+                            .map(|e| FieldError::new(format!("variants[{i}].{}", request_field(&e.field)), e.message))
+                            .collect(),
+                    },
+                    other => other,
+                })?;
+            }
+            if !tag_ids.is_empty() {
+                tags::add_to_product(conn, org, actor, product.id, &tag_ids).await?;
+            }
+            for collection_id in collection_ids {
+                collections::add_products(conn, org, actor, collection_id, &[product.id]).await.map_err(
+                    |err| match err {
+                        Error::NotFound(Entity::Collection) => Error::field(Entity::Product, "collection_ids", MISSING),
+                        other => other,
+                    },
+                )?;
+            }
+            Ok::<_, Error>(product.id)
+        })
+        .await
+        .map_err(product_error)?
+    };
+    let details = details(&state, org, product_id).await?;
+    Ok(reply::created(&details, details.product.version))
+}
+
+/// The product with its variants, images, tags, collections and brand.
+#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products", responses((status = 200, body = ProductDetails), (status = 404, description = "PRODUCT_NOT_FOUND")))]
+pub async fn get(caller: Caller, state: web::Data<ApiState>, id: web::Path<ProductId>) -> ApiResult {
+    caller.require(Resource::Products, Action::Read)?;
+    let details = details(&state, caller.org(), *id).await?;
+    Ok(reply::ok_versioned(&details, details.product.version))
+}
+
+/// Partial update; send `If-Match` with the `ETag` you read to avoid overwriting someone else.
+#[utoipa::path(patch, path = "/api/v1/products/{id}", tag = "products", request_body = UpdateProduct, responses((status = 200, body = ProductDetails), (status = 400, description = "INVALID_PRODUCT_DATA"), (status = 403, description = "LOCAL_ACCESS_DENIED"), (status = 404), (status = 409), (status = 412, description = "VERSION_MISMATCH")))]
+pub async fn update(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    id: web::Path<ProductId>,
+    body: web::Json<UpdateProduct>,
+) -> ApiResult {
+    caller.require(Resource::Products, Action::Update)?;
+    let expected = if_match(&req)?;
+    let body = body.into_inner();
+    let mut check = Check::new(Entity::Product);
+    let title = body.title.as_deref().map(|t| check.required_text("title", Some(t), 500));
+    // An empty slug asks the repository to regenerate it from the title.
+    let slug = body
+        .slug
+        .as_deref()
+        .map(|s| if s.trim().is_empty() { Some(String::new()) } else { check.slug("slug", Some(s)) });
+    let sku = body.sku.as_deref().map(|s| check.required_text("sku", Some(s), 100));
+    let barcode = body.barcode.map(|b| b.and_then(|b| check.text("barcode", Some(&b), 100)));
+    let description = body.description.map(|d| d.and_then(|d| check.text("description", Some(&d), 20_000)));
+    let status = check.choice("status", body.status.as_deref(), ProductStatus::parse, &ProductStatus::expected());
+    let product_type = body.product_type.map(|t| t.and_then(|t| check.text("product_type", Some(&t), 100)));
+    let unit_of_measure = body.unit_of_measure.as_deref().map(|u| check.required_text("unit_of_measure", Some(u), 20));
+    let alert_stock = check.int("alert_stock", body.alert_stock, 0, i64::from(i32::MAX));
+    let brand_id = body.brand_id.map(|b| b.and_then(|b| check.id::<BrandId>("brand_id", Some(&b))));
+    let local_id = body.local_id.map(|l| l.and_then(|l| check.id::<LocalId>("local_id", Some(&l))));
+    let metadata = object(&mut check, "metadata", body.metadata);
+    caller.require_local(local_id.flatten())?;
+    check.finish()?;
+    let changes = ProductChanges {
+        local_id,
+        brand_id,
+        title: title.flatten(),
+        slug: slug.flatten(),
+        sku: sku.flatten(),
+        barcode,
+        description,
+        status,
+        product_type,
+        unit_of_measure: unit_of_measure.flatten(),
+        alert_stock,
+        has_variants: None,
+        metadata,
+    };
+    let product = products::update(&mut *state.conn().await?, caller.org(), &caller.actor, *id, expected, changes)
+        .await
+        .map_err(product_error)?;
+    invalidate_product(&state, caller.org(), product.id).await;
+    let details = details(&state, caller.org(), product.id).await?;
+    Ok(reply::ok_versioned(&details, details.product.version))
+}
+
+/// Soft delete, with the product's variants. A product with variants needs `force=true`
+/// (else 409 `PRODUCT_HAS_VARIANTS`); a simple product's default variant goes with it.
+#[utoipa::path(delete, path = "/api/v1/products/{id}", tag = "products", params(DeleteArgs), responses((status = 204), (status = 404), (status = 409, description = "PRODUCT_HAS_VARIANTS")))]
+pub async fn delete(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<ProductId>,
+    args: web::Query<DeleteArgs>,
+) -> ApiResult {
+    caller.require(Resource::Products, Action::Delete)?;
+    products::delete(&mut *state.conn().await?, caller.org(), &caller.actor, *id, args.force).await?;
+    invalidate_product(&state, caller.org(), *id).await;
+    Ok(reply::no_content())
+}
+
+async fn set_status(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    id: ProductId,
+    status: ProductStatus,
+) -> ApiResult {
+    caller.require(Resource::Products, Action::Update)?;
+    let expected = if_match(&req)?;
+    products::set_status(&mut *state.conn().await?, caller.org(), &caller.actor, id, expected, status).await?;
+    invalidate_product(&state, caller.org(), id).await;
+    let details = details(&state, caller.org(), id).await?;
+    Ok(reply::ok_versioned(&details, details.product.version))
+}
+
+/// Status `active` (`catalog.product.activated`). `If-Match` is optional.
+#[utoipa::path(post, path = "/api/v1/products/{id}/activate", tag = "products", responses((status = 200, body = ProductDetails), (status = 404), (status = 412)))]
+pub async fn activate(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    id: web::Path<ProductId>,
+) -> ApiResult {
+    set_status(caller, state, req, *id, ProductStatus::Active).await
+}
+
+/// Status `inactive` (`catalog.product.deactivated`). `If-Match` is optional.
+#[utoipa::path(post, path = "/api/v1/products/{id}/deactivate", tag = "products", responses((status = 200, body = ProductDetails), (status = 404), (status = 412)))]
+pub async fn deactivate(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    id: web::Path<ProductId>,
+) -> ApiResult {
+    set_status(caller, state, req, *id, ProductStatus::Inactive).await
+}
+
+/// Replaces the ordered list of options the product's variants use.
+#[utoipa::path(post, path = "/api/v1/products/{id}/options", tag = "products", request_body = SetOptions, responses((status = 200, body = ProductDetails), (status = 400, description = "INVALID_PRODUCT_DATA"), (status = 404)))]
+pub async fn set_options(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<ProductId>,
+    body: web::Json<SetOptions>,
+) -> ApiResult {
+    caller.require(Resource::Products, Action::Update)?;
+    let mut check = Check::new(Entity::Product);
+    let option_ids: Vec<OptionId> = parse_ids(&mut check, "option_ids", &body.option_ids);
+    check.finish()?;
+    products::set_options(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &option_ids)
+        .await
+        .map_err(product_error)?;
+    invalidate_product(&state, caller.org(), *id).await;
+    let details = details(&state, caller.org(), *id).await?;
+    Ok(reply::ok_versioned(&details, details.product.version))
+}
+
+/// The product's live tags, by name.
+#[utoipa::path(get, path = "/api/v1/products/{id}/tags", tag = "products", responses((status = 200, body = [Tag]), (status = 404)))]
+pub async fn list_tags(caller: Caller, state: web::Data<ApiState>, id: web::Path<ProductId>) -> ApiResult {
+    caller.require(Resource::Products, Action::Read)?;
+    Ok(reply::ok(details(&state, caller.org(), *id).await?.tags))
+}
+
+fn tag_ids(body: TagIds) -> Result<Vec<TagId>, Error> {
+    let mut check = Check::new(Entity::Product);
+    let ids = parse_ids(&mut check, "tag_ids", &body.tag_ids);
+    check.finish()?;
+    Ok(ids)
+}
+
+/// Adds tags (already linked ones are kept); answers the product's tags.
+#[utoipa::path(post, path = "/api/v1/products/{id}/tags", tag = "products", request_body = TagIds, responses((status = 200, body = [Tag]), (status = 400, description = "INVALID_PRODUCT_DATA (unknown tags)"), (status = 404)))]
+pub async fn add_tags(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<ProductId>,
+    body: web::Json<TagIds>,
+) -> ApiResult {
+    caller.require(Resource::Products, Action::Update)?;
+    let ids = tag_ids(body.into_inner())?;
+    let tags = tags::add_to_product(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &ids)
+        .await
+        .map_err(product_error)?;
+    invalidate_product(&state, caller.org(), *id).await;
+    Ok(reply::ok(tags))
+}
+
+/// Makes `tag_ids` the product's whole tag set; answers the product's tags.
+#[utoipa::path(put, path = "/api/v1/products/{id}/tags", tag = "products", request_body = TagIds, responses((status = 200, body = [Tag]), (status = 400), (status = 404)))]
+pub async fn replace_tags(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<ProductId>,
+    body: web::Json<TagIds>,
+) -> ApiResult {
+    caller.require(Resource::Products, Action::Update)?;
+    let ids = tag_ids(body.into_inner())?;
+    let tags = tags::set_product_tags(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &ids)
+        .await
+        .map_err(product_error)?;
+    invalidate_product(&state, caller.org(), *id).await;
+    Ok(reply::ok(tags))
+}
+
+/// Unlinks one tag (a tag the product does not carry is fine; an unknown tag is 404).
+#[utoipa::path(delete, path = "/api/v1/products/{id}/tags/{tag_id}", tag = "products", responses((status = 204), (status = 404, description = "PRODUCT_NOT_FOUND or TAG_NOT_FOUND")))]
+pub async fn remove_tag(caller: Caller, state: web::Data<ApiState>, path: web::Path<(ProductId, TagId)>) -> ApiResult {
+    caller.require(Resource::Products, Action::Update)?;
+    let (id, tag_id) = path.into_inner();
+    tags::remove_from_product(&mut *state.conn().await?, caller.org(), &caller.actor, id, &[tag_id]).await.map_err(
+        |err| match err {
+            Error::Validation { entity: Entity::Tag, .. } => Error::NotFound(Entity::Tag),
+            other => other,
+        },
+    )?;
+    invalidate_product(&state, caller.org(), id).await;
+    Ok(reply::no_content())
+}

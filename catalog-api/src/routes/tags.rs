@@ -1,10 +1,197 @@
-//! `tags` REST resource (being written).
+//! `/api/v1/tags`: tags and the products carrying them. Tagging a product is done on the
+//! product (`/products/{id}/tags`).
 
-use actix_web::web;
-use utoipa::OpenApi;
+use crate::caller::Caller;
+use crate::error::ApiResult;
+use crate::reply::{self, PageArgs, if_match};
+use crate::routes::collections::product_page;
+use crate::state::ApiState;
+use actix_web::{HttpRequest, web};
+use catalog_core::auth::{Action, Resource};
+use catalog_core::error::Entity;
+use catalog_core::ids::TagId;
+use catalog_core::models::{NewTag, Tag, TagChanges, TagType};
+use catalog_core::repo::tags;
+use catalog_core::validate::{Check, nullable};
+use serde::Deserialize;
+use utoipa::{OpenApi, ToSchema};
 
 #[derive(OpenApi)]
-#[openapi()]
+#[openapi(paths(list, create, get, update, delete, list_products), components(schemas(CreateTag, UpdateTag, Tag)))]
 pub struct Doc;
 
-pub fn configure(_cfg: &mut web::ServiceConfig) {}
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/tags").route(web::get().to(list)).route(web::post().to(create)))
+        .service(
+            web::resource("/tags/{id}")
+                .route(web::get().to(get))
+                .route(web::patch().to(update))
+                .route(web::put().to(update))
+                .route(web::delete().to(delete)),
+        )
+        .service(web::resource("/tags/{id}/products").route(web::get().to(list_products)));
+}
+
+/// The `tags` columns hold at most 100 characters.
+const NAME_MAX: usize = 100;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTag {
+    pub name: Option<String>,
+    /// Generated from the name when absent.
+    pub slug: Option<String>,
+    /// `category`, `feature`, `promotion` or `custom` (default).
+    #[serde(rename = "type", alias = "tag_type")]
+    pub tag_type: Option<String>,
+    /// A hex colour, `#RGB` or `#RRGGBB`.
+    pub color: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTag {
+    pub name: Option<String>,
+    /// Empty: generated again from the name.
+    pub slug: Option<String>,
+    #[serde(rename = "type", alias = "tag_type")]
+    pub tag_type: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub color: Option<Option<String>>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListFilter {
+    /// Only tags of this type.
+    #[serde(rename = "type", alias = "tag_type")]
+    #[param(rename = "type")]
+    pub tag_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct DeleteArgs {
+    /// Delete even if products carry the tag (it is removed from them).
+    #[serde(default)]
+    pub force: bool,
+}
+
+fn slug(check: &mut Check, value: Option<&str>) -> Option<String> {
+    let slug = check.slug("slug", value)?;
+    if slug.len() > NAME_MAX {
+        check.fail("slug", format!("must be at most {NAME_MAX} characters"));
+        return None;
+    }
+    Some(slug)
+}
+
+fn color(check: &mut Check, value: Option<&str>) -> Option<String> {
+    let color = check.text("color", value, 7)?;
+    let hex = color.strip_prefix('#').unwrap_or_default();
+    if !matches!(hex.len(), 3 | 6) || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        check.fail("color", "must be a hex colour such as #1E88E5");
+        return None;
+    }
+    Some(color)
+}
+
+/// List tags, oldest first, optionally of one `type`.
+#[utoipa::path(get, path = "/api/v1/tags", tag = "tags", params(PageArgs, ListFilter), responses((status = 200, description = "A page of tags"), (status = 400)))]
+pub async fn list(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    args: web::Query<PageArgs>,
+    filter: web::Query<ListFilter>,
+) -> ApiResult {
+    caller.require(Resource::Tags, Action::Read)?;
+    let page = args.request(&state.settings.pagination)?;
+    let mut check = Check::new(Entity::Tag);
+    let tag_type = check.choice("type", filter.tag_type.as_deref(), TagType::parse, &TagType::expected());
+    check.finish()?;
+    let found = tags::list(&mut *state.conn().await?, caller.org(), &page, tag_type).await?;
+    Ok(reply::ok(reply::connection(found, |t| t.id.as_uuid())))
+}
+
+#[utoipa::path(post, path = "/api/v1/tags", tag = "tags", request_body = CreateTag, responses((status = 201, body = Tag), (status = 400), (status = 409, description = "TAG_NAME_EXISTS or TAG_SLUG_EXISTS")))]
+pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<CreateTag>) -> ApiResult {
+    caller.require(Resource::Tags, Action::Create)?;
+    let body = body.into_inner();
+    let mut check = Check::new(Entity::Tag);
+    let name = check.required_text("name", body.name.as_deref(), NAME_MAX);
+    let slug = slug(&mut check, body.slug.as_deref());
+    let tag_type = check.choice("type", body.tag_type.as_deref(), TagType::parse, &TagType::expected());
+    let color = color(&mut check, body.color.as_deref());
+    check.finish()?;
+    let new = NewTag {
+        id: TagId::generate(),
+        organization_id: caller.org(),
+        name: name.unwrap_or_default(),
+        slug: slug.unwrap_or_default(),
+        tag_type: tag_type.unwrap_or(TagType::Custom),
+        color,
+    };
+    let tag = tags::create(&mut *state.conn().await?, caller.org(), &caller.actor, new).await?;
+    Ok(reply::created(&tag, tag.version))
+}
+
+#[utoipa::path(get, path = "/api/v1/tags/{id}", tag = "tags", params(("id" = uuid::Uuid, Path, description = "The tag's id")), responses((status = 200, body = Tag), (status = 404)))]
+pub async fn get(caller: Caller, state: web::Data<ApiState>, id: web::Path<TagId>) -> ApiResult {
+    caller.require(Resource::Tags, Action::Read)?;
+    let tag = tags::get(&mut *state.conn().await?, caller.org(), *id).await?;
+    Ok(reply::ok_versioned(&tag, tag.version))
+}
+
+/// Partial update; send `If-Match` with the `ETag` you read to avoid overwriting someone else.
+#[utoipa::path(patch, path = "/api/v1/tags/{id}", tag = "tags", request_body = UpdateTag, params(("id" = uuid::Uuid, Path, description = "The tag's id")), responses((status = 200, body = Tag), (status = 400), (status = 404), (status = 409), (status = 412)))]
+pub async fn update(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    id: web::Path<TagId>,
+    body: web::Json<UpdateTag>,
+) -> ApiResult {
+    caller.require(Resource::Tags, Action::Update)?;
+    let expected = if_match(&req)?;
+    let body = body.into_inner();
+    let mut check = Check::new(Entity::Tag);
+    let name = body.name.as_deref().map(|n| check.required_text("name", Some(n), NAME_MAX));
+    // An empty slug asks the repository to derive it again from the name.
+    let slug =
+        body.slug.as_deref().map(|s| if s.trim().is_empty() { Some(String::new()) } else { slug(&mut check, Some(s)) });
+    let tag_type = check.choice("type", body.tag_type.as_deref(), TagType::parse, &TagType::expected());
+    let color = body.color.map(|c| c.and_then(|c| color(&mut check, Some(&c))));
+    check.finish()?;
+    let changes = TagChanges { name: name.flatten(), slug: slug.flatten(), tag_type, color };
+    let tag = tags::update(&mut *state.conn().await?, caller.org(), &caller.actor, *id, expected, changes).await?;
+    // Product details embed their tags: drop the organization's cached products.
+    state.catalog.cache.invalidate_organization(caller.org()).await;
+    Ok(reply::ok_versioned(&tag, tag.version))
+}
+
+#[utoipa::path(delete, path = "/api/v1/tags/{id}", tag = "tags", params(("id" = uuid::Uuid, Path, description = "The tag's id"), DeleteArgs), responses((status = 204), (status = 404), (status = 409, description = "TAG_HAS_PRODUCTS")))]
+pub async fn delete(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<TagId>,
+    args: web::Query<DeleteArgs>,
+) -> ApiResult {
+    caller.require(Resource::Tags, Action::Delete)?;
+    tags::delete(&mut *state.conn().await?, caller.org(), &caller.actor, *id, args.force).await?;
+    state.catalog.cache.invalidate_organization(caller.org()).await;
+    Ok(reply::no_content())
+}
+
+/// The live products carrying the tag, a page at a time (product id order).
+#[utoipa::path(get, path = "/api/v1/tags/{id}/products", tag = "tags", params(("id" = uuid::Uuid, Path, description = "The tag's id"), PageArgs), responses((status = 200, description = "A page of products"), (status = 404)))]
+pub async fn list_products(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<TagId>,
+    args: web::Query<PageArgs>,
+) -> ApiResult {
+    caller.require(Resource::Tags, Action::Read)?;
+    let page = args.request(&state.settings.pagination)?;
+    let conn = &mut *state.conn().await?;
+    let ids = tags::product_ids_for_tag(conn, caller.org(), *id, &page).await?;
+    Ok(reply::ok(product_page(conn, caller.org(), ids).await?))
+}

@@ -1,10 +1,772 @@
-//! `variants` REST resource (being written).
+//! Variants: `/api/v1/products/{id}/variants` (list, create, and the nested item routes, which
+//! answer 404 for a variant of another product) and `/api/v1/variants/{id}` (read, update,
+//! delete, activate/deactivate, volume price calculation).
 
-use actix_web::web;
-use utoipa::OpenApi;
+use crate::caller::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::reply::{self, PageArgs, if_match};
+use crate::state::ApiState;
+use actix_web::{HttpRequest, web};
+use catalog_core::auth::{Action, Resource};
+use catalog_core::error::{Entity, Error, FieldError};
+use catalog_core::ids::{LocalId, OptionValueId, OrganizationId, PriceTierId, ProductId, VariantId, WarehouseId};
+use catalog_core::models::{NewVariant, Variant, VariantChanges};
+use catalog_core::repo::{price_tiers, products, variants};
+use catalog_core::validate::{Check, Money, nullable};
+use diesel_async::AsyncConnection;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashSet;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 #[derive(OpenApi)]
-#[openapi()]
+#[openapi(
+    paths(
+        list,
+        create,
+        get,
+        update,
+        delete,
+        get_nested,
+        update_nested,
+        delete_nested,
+        activate,
+        deactivate,
+        price,
+        calculate_price
+    ),
+    components(schemas(
+        CreateVariant,
+        UpdateVariant,
+        Variant,
+        PriceCalculation,
+        TierRef,
+        Savings,
+        AppliedRule,
+        NextTierOut
+    ))
+)]
 pub struct Doc;
 
-pub fn configure(_cfg: &mut web::ServiceConfig) {}
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/products/{id}/variants").route(web::get().to(list)).route(web::post().to(create)))
+        .service(
+            web::resource("/products/{product_id}/variants/{id}")
+                .route(web::get().to(get_nested))
+                .route(web::patch().to(update_nested))
+                .route(web::put().to(update_nested))
+                .route(web::delete().to(delete_nested)),
+        )
+        .service(
+            web::resource("/variants/{id}")
+                .route(web::get().to(get))
+                .route(web::patch().to(update))
+                .route(web::put().to(update))
+                .route(web::delete().to(delete)),
+        )
+        .service(web::resource("/variants/{id}/activate").route(web::post().to(activate)))
+        .service(web::resource("/variants/{id}/deactivate").route(web::post().to(deactivate)))
+        .service(web::resource("/variants/{id}/price").route(web::get().to(price)))
+        .service(web::resource("/variants/{id}/calculate-price").route(web::get().to(calculate_price)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request shapes and their validation (shared with product creation)
+// ---------------------------------------------------------------------------------------------
+
+/// A new variant. Money accepts a decimal string or a number.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVariant {
+    pub title: Option<String>,
+    pub sku: Option<String>,
+    pub barcode: Option<String>,
+    /// Required, > 0.
+    #[serde(alias = "price")]
+    #[schema(value_type = Option<String>, example = "24.99")]
+    pub sale_price: Option<Money>,
+    #[schema(value_type = Option<String>)]
+    pub cost_price: Option<Money>,
+    #[schema(value_type = Option<String>)]
+    pub compare_at_price: Option<Money>,
+    /// Percent, 0–100 (default 0).
+    #[schema(value_type = Option<String>, example = "19")]
+    pub tax_rate: Option<Money>,
+    /// Kilograms.
+    #[schema(value_type = Option<String>)]
+    pub weight: Option<Money>,
+    /// Centimetres.
+    #[schema(value_type = Option<String>)]
+    pub dim_length: Option<Money>,
+    #[schema(value_type = Option<String>)]
+    pub dim_width: Option<Money>,
+    #[schema(value_type = Option<String>)]
+    pub dim_height: Option<Money>,
+    pub lot_number: Option<String>,
+    pub vendor: Option<String>,
+    /// Must be one of the caller's locals (or `local:access_all`).
+    pub warehouse_id: Option<String>,
+    /// Default true.
+    pub track_inventory: Option<bool>,
+    /// Default 10.
+    pub default_min_stock: Option<i64>,
+    /// Default 1000, ≥ `default_min_stock`.
+    pub default_max_stock: Option<i64>,
+    /// Free attributes of a variant of a product without options (derived from the option
+    /// values otherwise).
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Value>,
+    pub position: Option<i64>,
+    /// Default true.
+    pub is_active: Option<bool>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+    /// One value per option the product declares.
+    #[serde(default)]
+    pub option_value_ids: Vec<String>,
+}
+
+/// Partial update: absent fields are kept, `null` clears a nullable one. Option values are
+/// fixed at creation.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateVariant {
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub title: Option<Option<String>>,
+    pub sku: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub barcode: Option<Option<String>>,
+    #[serde(alias = "price")]
+    #[schema(value_type = Option<String>)]
+    pub sale_price: Option<Money>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub cost_price: Option<Option<Money>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub compare_at_price: Option<Option<Money>>,
+    #[schema(value_type = Option<String>)]
+    pub tax_rate: Option<Money>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub weight: Option<Option<Money>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub dim_length: Option<Option<Money>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub dim_width: Option<Option<Money>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub dim_height: Option<Option<Money>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub lot_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub vendor: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub warehouse_id: Option<Option<String>>,
+    pub track_inventory: Option<bool>,
+    pub default_min_stock: Option<i64>,
+    pub default_max_stock: Option<i64>,
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Value>,
+    pub position: Option<i64>,
+    pub is_active: Option<bool>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+}
+
+/// Fields already reported as malformed: the repository's rules (`variants::validate`) must
+/// not report them a second time.
+pub(crate) type Failed = HashSet<String>;
+
+const WEIGHT_MAX: i64 = 9_999_999_999; // numeric(10,3), in grams
+const DIMENSION_MAX: i64 = 9_999_999_999; // numeric(10,2), in hundredths
+
+/// Records `field` as failed when a value was given but did not parse.
+fn seen<T>(failed: &mut Failed, field: &str, given: bool, parsed: Option<T>) -> Option<T> {
+    if given && parsed.is_none() {
+        failed.insert(field.to_string());
+    }
+    parsed
+}
+
+fn money(check: &mut Check, failed: &mut Failed, field: &str, value: Option<&Money>) -> Option<Decimal> {
+    let parsed = check.money(field, value, false);
+    seen(failed, field, value.is_some(), parsed)
+}
+
+fn measure(
+    check: &mut Check,
+    failed: &mut Failed,
+    field: &str,
+    value: Option<&Money>,
+    weight: bool,
+) -> Option<Decimal> {
+    let (scale, max) = if weight { (3, Decimal::new(WEIGHT_MAX, 3)) } else { (2, Decimal::new(DIMENSION_MAX, 2)) };
+    let parsed = check.decimal(field, value, scale, max, false);
+    seen(failed, field, value.is_some(), parsed)
+}
+
+fn tax_rate(check: &mut Check, failed: &mut Failed, field: &str, value: Option<&Money>) -> Option<Decimal> {
+    let parsed = check.decimal(field, value, 2, Decimal::ONE_HUNDRED, false);
+    seen(failed, field, value.is_some(), parsed)
+}
+
+fn object(check: &mut Check, failed: &mut Failed, field: &str, value: Option<Value>) -> Option<Value> {
+    match value {
+        Some(Value::Object(map)) => Some(Value::Object(map)),
+        Some(_) => {
+            check.fail(field, "must be a JSON object");
+            failed.insert(field.to_string());
+            None
+        }
+        None => None,
+    }
+}
+
+/// A variant's fields as parsed, before the repository's rules.
+pub(crate) struct ParsedVariant {
+    pub new: NewVariant,
+    pub option_value_ids: Vec<OptionValueId>,
+}
+
+/// Parses a variant request into a [`NewVariant`], reporting malformed fields (named
+/// `{prefix}{field}`) in `check` and `failed`. Malformed values are replaced by harmless ones so
+/// that [`rule_errors`] can still judge the rest. `sku_required`: false for a simple product's
+/// default variant, whose SKU is the product's.
+pub(crate) fn parse_variant(
+    check: &mut Check,
+    failed: &mut Failed,
+    prefix: &str,
+    input: CreateVariant,
+    sku_required: bool,
+) -> ParsedVariant {
+    let f = |name: &str| format!("{prefix}{name}");
+    let sku = if sku_required {
+        let sku = check.required_text(&f("sku"), input.sku.as_deref(), 100);
+        seen(failed, &f("sku"), true, sku)
+    } else {
+        let sku = check.text(&f("sku"), input.sku.as_deref(), 100);
+        seen(failed, &f("sku"), input.sku.is_some(), sku)
+    };
+    let barcode = check.text(&f("barcode"), input.barcode.as_deref(), 100);
+    let barcode = seen(failed, &f("barcode"), input.barcode.as_deref().is_some_and(|b| !b.trim().is_empty()), barcode);
+    let sale_price = if input.sale_price.is_none() {
+        check.fail(&f("sale_price"), "is required");
+        failed.insert(f("sale_price"));
+        None
+    } else {
+        let parsed = check.money(&f("sale_price"), input.sale_price.as_ref(), true);
+        seen(failed, &f("sale_price"), true, parsed)
+    };
+    let cost_price = money(check, failed, &f("cost_price"), input.cost_price.as_ref());
+    let compare_at_price = money(check, failed, &f("compare_at_price"), input.compare_at_price.as_ref());
+    let tax = tax_rate(check, failed, &f("tax_rate"), input.tax_rate.as_ref());
+    let weight = measure(check, failed, &f("weight"), input.weight.as_ref(), true);
+    let dim_length = measure(check, failed, &f("dim_length"), input.dim_length.as_ref(), false);
+    let dim_width = measure(check, failed, &f("dim_width"), input.dim_width.as_ref(), false);
+    let dim_height = measure(check, failed, &f("dim_height"), input.dim_height.as_ref(), false);
+    let title = check.text(&f("title"), input.title.as_deref(), 500);
+    let lot_number = check.text(&f("lot_number"), input.lot_number.as_deref(), 100);
+    let vendor = check.text(&f("vendor"), input.vendor.as_deref(), 200);
+    let warehouse_id: Option<WarehouseId> = check.id(&f("warehouse_id"), input.warehouse_id.as_deref());
+    let min_stock = check.int(&f("default_min_stock"), input.default_min_stock, 0, i64::from(i32::MAX));
+    let min_stock = seen(failed, &f("default_min_stock"), input.default_min_stock.is_some(), min_stock);
+    let max_stock = check.int(&f("default_max_stock"), input.default_max_stock, 0, i64::from(i32::MAX));
+    let max_stock = seen(failed, &f("default_max_stock"), input.default_max_stock.is_some(), max_stock);
+    let position = check.int(&f("position"), input.position, 0, i64::from(i32::MAX));
+    let attributes = object(check, failed, &f("attributes"), input.attributes);
+    let metadata = object(check, failed, &f("metadata"), input.metadata);
+    let option_value_ids = input
+        .option_value_ids
+        .iter()
+        .enumerate()
+        .filter_map(|(i, raw)| check.id::<OptionValueId>(&f(&format!("option_value_ids[{i}]")), Some(raw)))
+        .collect();
+
+    let mut new = NewVariant::new(sku.unwrap_or_default(), sale_price.unwrap_or(Decimal::ONE));
+    new.title = title;
+    new.barcode = barcode;
+    new.cost_price = cost_price;
+    new.compare_at_price = compare_at_price;
+    new.tax_rate = tax.unwrap_or(Decimal::ZERO);
+    new.weight = weight;
+    new.dim_length = dim_length;
+    new.dim_width = dim_width;
+    new.dim_height = dim_height;
+    new.lot_number = lot_number;
+    new.vendor = vendor;
+    new.warehouse_id = warehouse_id;
+    new.track_inventory = input.track_inventory.unwrap_or(true);
+    // A malformed bound is replaced by the loosest one, so the min ≤ max rule stays quiet.
+    new.default_min_stock = match (input.default_min_stock, min_stock) {
+        (_, Some(min)) => min,
+        (Some(_), None) => 0,
+        (None, None) => new.default_min_stock,
+    };
+    new.default_max_stock = match (input.default_max_stock, max_stock) {
+        (_, Some(max)) => max,
+        (Some(_), None) => i32::MAX,
+        (None, None) => new.default_max_stock.max(new.default_min_stock),
+    };
+    new.position = position.unwrap_or(0);
+    new.is_active = input.is_active.unwrap_or(true);
+    if let Some(attributes) = attributes {
+        new.attributes = attributes;
+    }
+    if let Some(metadata) = metadata {
+        new.metadata = metadata;
+    }
+    ParsedVariant { new, option_value_ids }
+}
+
+/// `variants::validate` on the parsed variant, minus the fields already reported, named with
+/// `prefix`.
+pub(crate) fn rule_errors(new: &NewVariant, failed: &Failed, prefix: &str) -> Vec<FieldError> {
+    variants::validate(new)
+        .into_iter()
+        .map(|e| FieldError::new(format!("{prefix}{}", request_field(&e.field)), e.message))
+        .filter(|e| !failed.contains(&e.field))
+        .collect()
+}
+
+/// The repository names option problems `options`; requests send `option_value_ids`.
+pub(crate) fn request_field(field: &str) -> &str {
+    if field == "options" { "option_value_ids" } else { field }
+}
+
+/// The errors of a finished `Check`, or the error to pass on.
+pub(crate) fn check_errors(check: Check) -> Result<Vec<FieldError>, ApiError> {
+    match check.finish() {
+        Ok(()) => Ok(Vec::new()),
+        Err(Error::Validation { fields, .. }) => Ok(fields),
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn warehouse_local(w: Option<WarehouseId>) -> Option<LocalId> {
+    // The Auth Service lists locals and warehouses in one `locals` claim.
+    w.map(|w| LocalId(w.0))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+// ---------------------------------------------------------------------------------------------
+
+/// The product's live variants, oldest first.
+#[utoipa::path(get, path = "/api/v1/products/{id}/variants", tag = "variants", params(PageArgs), responses((status = 200, description = "A page of variants"), (status = 404, description = "PRODUCT_NOT_FOUND")))]
+pub async fn list(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    product_id: web::Path<ProductId>,
+    args: web::Query<PageArgs>,
+) -> ApiResult {
+    caller.require(Resource::Variants, Action::Read)?;
+    let page = args.request(&state.settings.pagination)?;
+    let conn = &mut *state.conn().await?;
+    products::get(conn, caller.org(), *product_id).await?;
+    let found = variants::list(conn, caller.org(), *product_id, &page).await?;
+    Ok(reply::ok(reply::connection(found, |v| v.id.as_uuid())))
+}
+
+/// Creates a variant; every problem (malformed fields, the variant rules, the option values
+/// against the options the product declares) is reported at once.
+#[utoipa::path(post, path = "/api/v1/products/{id}/variants", tag = "variants", request_body = CreateVariant, responses((status = 201, body = Variant), (status = 400, description = "INVALID_VARIANT_DATA"), (status = 403, description = "LOCAL_ACCESS_DENIED"), (status = 404, description = "PRODUCT_NOT_FOUND"), (status = 409, description = "VARIANT_SKU_EXISTS, VARIANT_BARCODE_EXISTS, VARIANT_OPTIONS_EXIST")))]
+pub async fn create(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    product_id: web::Path<ProductId>,
+    body: web::Json<CreateVariant>,
+) -> ApiResult {
+    caller.require(Resource::Variants, Action::Create)?;
+    let mut check = Check::new(Entity::Variant);
+    let mut failed = Failed::new();
+    let ParsedVariant { mut new, option_value_ids } =
+        parse_variant(&mut check, &mut failed, "", body.into_inner(), true);
+    caller.require_local(warehouse_local(new.warehouse_id))?;
+    new.product_id = *product_id;
+    let early = check_errors(check)?;
+    let org = caller.org();
+    let actor = &caller.actor;
+    let conn = &mut *state.conn().await?;
+    // With malformed fields the create still runs (on stand-in values) inside a transaction
+    // that is always rolled back, so its rule and option problems are reported together.
+    let variant = conn
+        .transaction(async move |conn| {
+            let created = variants::create(conn, org, actor, new, &option_value_ids).await;
+            let more = match created {
+                Ok(variant) if early.is_empty() => return Ok(variant),
+                Err(Error::Validation { fields, .. }) => fields,
+                Err(err @ Error::NotFound(_)) => return Err(err),
+                Err(err) if early.is_empty() => return Err(err),
+                _ => Vec::new(),
+            };
+            let mut fields = early;
+            let reported: HashSet<String> = fields.iter().map(|e| e.field.clone()).collect();
+            fields.extend(more.into_iter().map(|e| FieldError::new(request_field(&e.field), e.message)).filter(|e| {
+                !failed.contains(&e.field) && (e.field == "option_value_ids" || !reported.contains(&e.field))
+            }));
+            Err(Error::Validation { entity: Entity::Variant, fields })
+        })
+        .await?;
+    state.catalog.invalidate_variants(org, &[variant.id], &[variant.product_id]).await;
+    Ok(reply::created(&variant, variant.version))
+}
+
+/// The live variant, when it belongs to `product` (if given); else 404.
+async fn scoped(
+    conn: &mut catalog_core::db::PgConn,
+    org: OrganizationId,
+    id: VariantId,
+    product: Option<ProductId>,
+) -> Result<Variant, ApiError> {
+    let variant = variants::get(conn, org, id).await?;
+    if product.is_some_and(|p| p != variant.product_id) {
+        return Err(ApiError(Error::NotFound(Entity::Variant)));
+    }
+    Ok(variant)
+}
+
+async fn read(caller: Caller, state: web::Data<ApiState>, id: VariantId, product: Option<ProductId>) -> ApiResult {
+    caller.require(Resource::Variants, Action::Read)?;
+    let variant = scoped(&mut *state.conn().await?, caller.org(), id, product).await?;
+    Ok(reply::ok_versioned(&variant, variant.version))
+}
+
+#[utoipa::path(get, path = "/api/v1/variants/{id}", tag = "variants", responses((status = 200, body = Variant), (status = 404, description = "VARIANT_NOT_FOUND")))]
+pub async fn get(caller: Caller, state: web::Data<ApiState>, id: web::Path<VariantId>) -> ApiResult {
+    read(caller, state, *id, None).await
+}
+
+/// The variant, only if it is one of the product's (else 404 `VARIANT_NOT_FOUND`).
+#[utoipa::path(get, path = "/api/v1/products/{product_id}/variants/{id}", tag = "variants", responses((status = 200, body = Variant), (status = 404, description = "VARIANT_NOT_FOUND")))]
+pub async fn get_nested(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    path: web::Path<(ProductId, VariantId)>,
+) -> ApiResult {
+    let (product_id, id) = path.into_inner();
+    read(caller, state, id, Some(product_id)).await
+}
+
+/// Parses an update; malformed fields are reported here, the variant rules (on the merged
+/// row) by the repository.
+fn parse_changes(check: &mut Check, body: UpdateVariant) -> VariantChanges {
+    let mut failed = Failed::new();
+    let sku = body.sku.as_deref().and_then(|s| check.required_text("sku", Some(s), 100));
+    let barcode = body.barcode.map(|b| b.and_then(|b| check.text("barcode", Some(&b), 100)));
+    let sale_price = body.sale_price.as_ref().and_then(|p| check.money("sale_price", Some(p), true));
+    let cost_price = body.cost_price.map(|p| p.and_then(|p| money(check, &mut failed, "cost_price", Some(&p))));
+    let compare_at_price =
+        body.compare_at_price.map(|p| p.and_then(|p| money(check, &mut failed, "compare_at_price", Some(&p))));
+    let tax = body.tax_rate.as_ref().and_then(|t| tax_rate(check, &mut failed, "tax_rate", Some(t)));
+    let weight = body.weight.map(|w| w.and_then(|w| measure(check, &mut failed, "weight", Some(&w), true)));
+    let dim_length =
+        body.dim_length.map(|d| d.and_then(|d| measure(check, &mut failed, "dim_length", Some(&d), false)));
+    let dim_width = body.dim_width.map(|d| d.and_then(|d| measure(check, &mut failed, "dim_width", Some(&d), false)));
+    let dim_height =
+        body.dim_height.map(|d| d.and_then(|d| measure(check, &mut failed, "dim_height", Some(&d), false)));
+    let title = body.title.map(|t| t.and_then(|t| check.text("title", Some(&t), 500)));
+    let lot_number = body.lot_number.map(|l| l.and_then(|l| check.text("lot_number", Some(&l), 100)));
+    let vendor = body.vendor.map(|v| v.and_then(|v| check.text("vendor", Some(&v), 200)));
+    let warehouse_id = body.warehouse_id.map(|w| w.and_then(|w| check.id::<WarehouseId>("warehouse_id", Some(&w))));
+    let default_min_stock = check.int("default_min_stock", body.default_min_stock, 0, i64::from(i32::MAX));
+    let default_max_stock = check.int("default_max_stock", body.default_max_stock, 0, i64::from(i32::MAX));
+    let position = check.int("position", body.position, 0, i64::from(i32::MAX));
+    let attributes = object(check, &mut failed, "attributes", body.attributes);
+    let metadata = object(check, &mut failed, "metadata", body.metadata);
+    VariantChanges {
+        title,
+        sku,
+        barcode,
+        sale_price,
+        cost_price,
+        compare_at_price,
+        tax_rate: tax,
+        weight,
+        dim_length,
+        dim_width,
+        dim_height,
+        lot_number,
+        vendor,
+        warehouse_id,
+        track_inventory: body.track_inventory,
+        default_min_stock,
+        default_max_stock,
+        attributes,
+        option_signature: None,
+        position,
+        is_active: body.is_active,
+        metadata,
+    }
+}
+
+async fn change(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    id: VariantId,
+    product: Option<ProductId>,
+    body: UpdateVariant,
+) -> ApiResult {
+    caller.require(Resource::Variants, Action::Update)?;
+    let expected = if_match(&req)?;
+    let mut check = Check::new(Entity::Variant);
+    let changes = parse_changes(&mut check, body);
+    check.finish()?;
+    caller.require_local(warehouse_local(changes.warehouse_id.flatten()))?;
+    let conn = &mut *state.conn().await?;
+    scoped(conn, caller.org(), id, product).await?;
+    let variant =
+        variants::update(conn, caller.org(), &caller.actor, id, expected, changes).await.map_err(|err| match err {
+            Error::Validation { entity, fields } => Error::Validation {
+                entity,
+                fields: fields.into_iter().map(|e| FieldError::new(request_field(&e.field), e.message)).collect(),
+            },
+            other => other,
+        })?;
+    state.catalog.invalidate_variants(caller.org(), &[variant.id], &[variant.product_id]).await;
+    Ok(reply::ok_versioned(&variant, variant.version))
+}
+
+/// Partial update; send `If-Match` with the `ETag` you read to avoid overwriting someone else.
+#[utoipa::path(patch, path = "/api/v1/variants/{id}", tag = "variants", request_body = UpdateVariant, responses((status = 200, body = Variant), (status = 400, description = "INVALID_VARIANT_DATA"), (status = 403, description = "LOCAL_ACCESS_DENIED"), (status = 404), (status = 409), (status = 412, description = "VERSION_MISMATCH")))]
+pub async fn update(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    id: web::Path<VariantId>,
+    body: web::Json<UpdateVariant>,
+) -> ApiResult {
+    change(caller, state, req, *id, None, body.into_inner()).await
+}
+
+#[utoipa::path(patch, path = "/api/v1/products/{product_id}/variants/{id}", tag = "variants", request_body = UpdateVariant, responses((status = 200, body = Variant), (status = 400), (status = 404, description = "VARIANT_NOT_FOUND, also for a variant of another product"), (status = 409), (status = 412)))]
+pub async fn update_nested(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    path: web::Path<(ProductId, VariantId)>,
+    body: web::Json<UpdateVariant>,
+) -> ApiResult {
+    let (product_id, id) = path.into_inner();
+    change(caller, state, req, id, Some(product_id), body.into_inner()).await
+}
+
+async fn remove(caller: Caller, state: web::Data<ApiState>, id: VariantId, product: Option<ProductId>) -> ApiResult {
+    caller.require(Resource::Variants, Action::Delete)?;
+    let conn = &mut *state.conn().await?;
+    let variant = scoped(conn, caller.org(), id, product).await?;
+    variants::delete(conn, caller.org(), &caller.actor, id).await?;
+    state.catalog.invalidate_variants(caller.org(), &[id], &[variant.product_id]).await;
+    Ok(reply::no_content())
+}
+
+/// Soft delete: the SKU, barcode and option combination become reusable.
+#[utoipa::path(delete, path = "/api/v1/variants/{id}", tag = "variants", responses((status = 204), (status = 404)))]
+pub async fn delete(caller: Caller, state: web::Data<ApiState>, id: web::Path<VariantId>) -> ApiResult {
+    remove(caller, state, *id, None).await
+}
+
+#[utoipa::path(delete, path = "/api/v1/products/{product_id}/variants/{id}", tag = "variants", responses((status = 204), (status = 404)))]
+pub async fn delete_nested(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    path: web::Path<(ProductId, VariantId)>,
+) -> ApiResult {
+    let (product_id, id) = path.into_inner();
+    remove(caller, state, id, Some(product_id)).await
+}
+
+async fn set_active(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    id: VariantId,
+    active: bool,
+) -> ApiResult {
+    caller.require(Resource::Variants, Action::Update)?;
+    let expected = if_match(&req)?;
+    let variant =
+        variants::set_active(&mut *state.conn().await?, caller.org(), &caller.actor, id, expected, active).await?;
+    state.catalog.invalidate_variants(caller.org(), &[variant.id], &[variant.product_id]).await;
+    Ok(reply::ok_versioned(&variant, variant.version))
+}
+
+/// `If-Match` is optional.
+#[utoipa::path(post, path = "/api/v1/variants/{id}/activate", tag = "variants", responses((status = 200, body = Variant), (status = 404), (status = 412)))]
+pub async fn activate(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    id: web::Path<VariantId>,
+) -> ApiResult {
+    set_active(caller, state, req, *id, true).await
+}
+
+/// `If-Match` is optional.
+#[utoipa::path(post, path = "/api/v1/variants/{id}/deactivate", tag = "variants", responses((status = 200, body = Variant), (status = 404), (status = 412)))]
+pub async fn deactivate(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    id: web::Path<VariantId>,
+) -> ApiResult {
+    set_active(caller, state, req, *id, false).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Price calculation
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PriceArgs {
+    /// Units to price, an integer ≥ 1; 1 when absent.
+    pub quantity: Option<String>,
+    /// The tier to price with (must be active); by default the active tier of highest priority
+    /// that has rules for the variant.
+    pub price_tier_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TierRef {
+    pub id: PriceTierId,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Savings {
+    /// Compared with paying `sale_price` for every unit.
+    #[schema(value_type = String, example = "5.00")]
+    pub amount: Decimal,
+    /// Percent of the undiscounted subtotal.
+    #[schema(value_type = String, example = "10.00")]
+    pub percentage: Decimal,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppliedRule {
+    pub min_qty: i32,
+    #[schema(value_type = String)]
+    pub price: Decimal,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NextTierOut {
+    pub min_qty: i32,
+    #[schema(value_type = String)]
+    pub price: Decimal,
+    pub additional_qty_needed: i32,
+}
+
+/// A quote; money as decimal strings with two decimals.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PriceCalculation {
+    pub variant_id: VariantId,
+    pub quantity: i32,
+    /// The tier whose rules priced the quote (`null`: none applies to this variant).
+    pub price_tier: Option<TierRef>,
+    #[schema(value_type = String)]
+    pub sale_price: Decimal,
+    /// Percent.
+    #[schema(value_type = String)]
+    pub tax_rate: Decimal,
+    #[schema(value_type = String)]
+    pub unit_price: Decimal,
+    #[schema(value_type = String)]
+    pub subtotal: Decimal,
+    #[schema(value_type = String)]
+    pub tax_amount: Decimal,
+    #[schema(value_type = String)]
+    pub total: Decimal,
+    pub savings: Savings,
+    /// The rule with the largest `min_qty ≤ quantity`, if any.
+    pub applied_rule: Option<AppliedRule>,
+    /// The smallest step above `quantity`, if any.
+    pub next_tier: Option<NextTierOut>,
+}
+
+/// Exactly two decimals: amounts print as `"9.00"`, never `"9"` or `"9.0"`.
+fn cents(value: Decimal) -> Decimal {
+    let mut value = value.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    value.rescale(2);
+    value
+}
+
+async fn quote(caller: Caller, state: web::Data<ApiState>, id: VariantId, args: PriceArgs) -> ApiResult {
+    caller.require(Resource::Variants, Action::Read)?;
+    let mut check = Check::new(Entity::Variant);
+    let quantity = match args.quantity.as_deref().map(str::trim) {
+        None | Some("") => Some(1),
+        Some(raw) => match raw.parse::<i64>() {
+            Ok(n) => check.int("quantity", Some(n), 1, i64::from(i32::MAX)),
+            Err(_) => {
+                check.fail("quantity", "must be an integer of at least 1");
+                None
+            }
+        },
+    };
+    let tier_id: Option<PriceTierId> = check.id("price_tier_id", args.price_tier_id.as_deref());
+    check.finish()?;
+    let quantity = quantity.unwrap_or(1);
+    let org = caller.org();
+    let conn = &mut *state.conn().await?;
+    let variant = variants::get(conn, org, id).await?;
+    let priced = price_tiers::rules_for_variant(conn, org, id, tier_id).await?;
+    let (tier, rules) = match priced {
+        Some((tier, rules)) => (Some(tier), rules),
+        None => (None, Vec::new()),
+    };
+    let quote = price_tiers::calculate_price(variant.sale_price, variant.tax_rate, quantity, &rules)?;
+    let answer = PriceCalculation {
+        variant_id: id,
+        quantity,
+        price_tier: tier.map(|t| TierRef { id: t.id, name: t.name }),
+        sale_price: cents(variant.sale_price),
+        tax_rate: cents(variant.tax_rate),
+        unit_price: cents(quote.unit_price),
+        subtotal: cents(quote.subtotal),
+        tax_amount: cents(quote.tax_amount),
+        total: cents(quote.total),
+        savings: Savings { amount: cents(quote.savings_amount), percentage: cents(quote.savings_percentage) },
+        applied_rule: quote.applied_rule.map(|r| AppliedRule { min_qty: r.min_qty, price: cents(r.price) }),
+        next_tier: quote.next_tier.map(|n| NextTierOut {
+            min_qty: n.min_qty,
+            price: cents(n.price),
+            additional_qty_needed: n.additional_qty_needed,
+        }),
+    };
+    Ok(reply::ok(answer))
+}
+
+/// What `quantity` units cost: the rule with the largest `min_qty ≤ quantity` of the chosen (or
+/// highest-priority active) tier, else `sale_price`; tax on the subtotal; savings against
+/// `sale_price`; the next volume step.
+#[utoipa::path(get, path = "/api/v1/variants/{id}/price", tag = "variants", params(PriceArgs), responses((status = 200, body = PriceCalculation), (status = 400, description = "INVALID_VARIANT_DATA (quantity, price_tier_id) or INVALID_PRICE_TIER_DATA (inactive tier)"), (status = 404, description = "VARIANT_NOT_FOUND or PRICE_TIER_NOT_FOUND")))]
+pub async fn price(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<VariantId>,
+    args: web::Query<PriceArgs>,
+) -> ApiResult {
+    quote(caller, state, *id, args.into_inner()).await
+}
+
+/// Alias of `/api/v1/variants/{id}/price`.
+#[utoipa::path(get, path = "/api/v1/variants/{id}/calculate-price", tag = "variants", params(PriceArgs), responses((status = 200, body = PriceCalculation), (status = 400), (status = 404)))]
+pub async fn calculate_price(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<VariantId>,
+    args: web::Query<PriceArgs>,
+) -> ApiResult {
+    quote(caller, state, *id, args.into_inner()).await
+}

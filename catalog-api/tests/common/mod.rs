@@ -61,6 +61,8 @@ impl Reply {
     }
 }
 
+/// Test defaults (dev auth, no practical rate limit) overridden by `extra`.
+/// Test defaults (dev auth, no practical rate limit), overridden by `extra`.
 pub fn settings(extra: &[(String, String)], db: &TestDb) -> Settings {
     let mut env: Vec<(String, String)> = vec![
         ("DATABASE_URL".into(), db.url.clone()),
@@ -109,16 +111,39 @@ impl TestApp {
         Reply { status, body, etag, headers }
     }
 
-    /// `method path` with a JSON body as `user`.
-    pub async fn send(&self, user: &User, method: Method, path: &str, body: Option<Value>) -> Reply {
-        let mut req = test::TestRequest::default()
-            .method(method)
-            .uri(path)
-            .insert_header(("Authorization", format!("Bearer {}", user.token)));
+    /// `method path` with `Authorization: <authorization>` (when given), more headers and a
+    /// JSON body.
+    pub async fn send_raw(
+        &self,
+        authorization: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = test::TestRequest::default().method(method).uri(path);
+        if let Some(value) = authorization {
+            req = req.insert_header((header::AUTHORIZATION, value));
+        }
+        for (name, value) in headers {
+            req = req.insert_header((*name, *value));
+        }
         if let Some(body) = body {
             req = req.set_json(body);
         }
         self.call(req.to_request()).await
+    }
+
+    /// `method path` with a JSON body as `user`.
+    pub async fn send(&self, user: &User, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.send_raw(Some(&format!("Bearer {}", user.token)), method, path, body, &[]).await
+    }
+
+    /// Another `Authenticator` over the app's PostgreSQL and Redis key prefix: what the worker
+    /// uses when it consumes `auth.user.deactivated`.
+    pub fn authenticator(&self) -> Authenticator {
+        let redis = cache::pool(&self.settings.redis).expect("redis");
+        Authenticator::new(&self.settings, Some(redis), self.db.pool.clone()).expect("authenticator")
     }
 
     pub async fn get(&self, user: &User, path: &str) -> Reply {

@@ -6,7 +6,7 @@ use super::outbox::{self, EventDraft};
 use super::{changed_fields, check_version, found};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, Result};
-use crate::ids::{BrandId, LocalId, OptionId, OrganizationId, ProductId, VariantId};
+use crate::ids::{BrandId, CollectionId, LocalId, OptionId, OrganizationId, ProductId, TagId, VariantId};
 use crate::models::{
     Actor, Brand, Collection, NewProduct, NewVariant, Product, ProductChanges, ProductImage, ProductStatus, Tag,
     Variant, VariantImage,
@@ -18,11 +18,14 @@ use crate::schema::{
 };
 use crate::slug;
 use chrono::Utc;
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Nullable, Numeric, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, RunQueryDsl};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::Hash;
 
 const AGGREGATE: &str = "product";
@@ -33,17 +36,49 @@ const FALLBACK_SLUG: &str = "product";
 const SLUG_ATTEMPTS: usize = 5;
 const MISSING: &str = "refers to something that does not exist";
 
-/// Narrows [`list`]; `None` fields do not filter.
+/// Narrows [`list`]; `None` (and empty) fields do not filter. Every filter is a condition (or
+/// an `EXISTS` subquery, scoped to the organization) of the one listing statement.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProductFilter {
     pub status: Option<ProductStatus>,
     pub brand_id: Option<BrandId>,
     pub local_id: Option<LocalId>,
     pub product_type: Option<String>,
+    /// Title words (Spanish full text, accent-insensitive), an accent-insensitive title
+    /// substring, or the start (or whole) of the SKU or barcode of the product or of one of its
+    /// live variants.
+    pub search: Option<String>,
+    /// Products in this live collection.
+    pub collection_id: Option<CollectionId>,
+    /// Products carrying every one of these live tags.
+    pub tag_ids: Vec<TagId>,
+    /// `true`: status `active`; `false`: any other status.
+    pub is_active: Option<bool>,
+    /// Some live variant's `sale_price` is at least this...
+    pub min_price: Option<Decimal>,
+    /// ...and (the same variant's) at most this.
+    pub max_price: Option<Decimal>,
+    pub sort: ProductSort,
+}
+
+/// Orders of [`list`]. Both walk the id (UUIDv7, creation order), the key cursors carry, so
+/// keyset pagination stays exact in either.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProductSort {
+    /// Oldest first.
+    #[default]
+    Created,
+    /// Newest first.
+    CreatedDesc,
+}
+
+/// `raw` with LIKE's wildcards and escape character taken literally.
+fn like_escape(raw: &str) -> String {
+    raw.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 /// A product with its relations, as `GetProductDetails` answers it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProductDetails {
     pub product: Product,
     pub brand: Option<Brand>,
@@ -52,6 +87,7 @@ pub struct ProductDetails {
     /// Live variants by position, then id; empty unless variants were asked for.
     pub variants: Vec<Variant>,
     /// By position; only variants that have images appear (needs both variants and images).
+    #[schema(value_type = HashMap<String, Vec<VariantImage>>)]
     pub variant_images: HashMap<VariantId, Vec<VariantImage>>,
     /// Live tags, by name.
     pub tags: Vec<Tag>,
@@ -223,7 +259,8 @@ pub async fn get_many(conn: &mut PgConn, org: OrganizationId, ids: &[ProductId])
     Ok(live(org).filter(products::id.eq_any(ids)).select(Product::as_select()).load(conn).await?)
 }
 
-/// Keyset page of live products matching `filter`, in id (creation) order.
+/// Keyset page of live products matching `filter`, in id (creation) order, or newest first
+/// with [`ProductSort::CreatedDesc`]. One statement whatever the filters.
 pub async fn list(
     conn: &mut PgConn,
     org: OrganizationId,
@@ -234,6 +271,76 @@ pub async fn list(
     if let Some(status) = filter.status {
         query = query.filter(products::status.eq(status));
     }
+    match filter.is_active {
+        Some(true) => query = query.filter(products::status.eq(ProductStatus::Active)),
+        Some(false) => query = query.filter(products::status.ne(ProductStatus::Active)),
+        None => {}
+    }
+    if let Some(q) = filter.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let escaped = like_escape(q);
+        let prefix = format!("{escaped}%");
+        // Full text and the trigram-indexed substring serve titles; the text_pattern_ops
+        // indexes serve the code prefixes.
+        query = query.filter(
+            sql::<Bool>("(products.search_document @@ websearch_to_tsquery('spanish', catalog_unaccent(")
+                .bind::<Text, _>(q.to_string())
+                .sql(")) OR catalog_unaccent(lower(products.title)) LIKE '%' || catalog_unaccent(lower(")
+                .bind::<Text, _>(escaped)
+                .sql(")) || '%' OR products.sku LIKE ")
+                .bind::<Text, _>(prefix.clone())
+                .sql(" OR products.barcode LIKE ")
+                .bind::<Text, _>(prefix.clone())
+                .sql(" OR EXISTS (SELECT 1 FROM product_variants v WHERE v.organization_id = ")
+                .bind::<SqlUuid, _>(org.0)
+                .sql(" AND v.product_id = products.id AND v.deleted_at IS NULL AND (v.sku LIKE ")
+                .bind::<Text, _>(prefix.clone())
+                .sql(" OR v.barcode LIKE ")
+                .bind::<Text, _>(prefix)
+                .sql(")))"),
+        );
+    }
+    if let Some(collection_id) = filter.collection_id {
+        query = query.filter(
+            sql::<Bool>(
+                "EXISTS (SELECT 1 FROM collection_products cp JOIN collections c \
+                 ON c.organization_id = cp.organization_id AND c.id = cp.collection_id \
+                 WHERE cp.organization_id = ",
+            )
+            .bind::<SqlUuid, _>(org.0)
+            .sql(" AND cp.product_id = products.id AND cp.collection_id = ")
+            .bind::<SqlUuid, _>(collection_id.0)
+            .sql(" AND c.deleted_at IS NULL)"),
+        );
+    }
+    let tag_ids: BTreeSet<TagId> = filter.tag_ids.iter().copied().collect();
+    for tag_id in tag_ids {
+        query = query.filter(
+            sql::<Bool>(
+                "EXISTS (SELECT 1 FROM product_tags pt JOIN tags t \
+                 ON t.organization_id = pt.organization_id AND t.id = pt.tag_id \
+                 WHERE pt.organization_id = ",
+            )
+            .bind::<SqlUuid, _>(org.0)
+            .sql(" AND pt.product_id = products.id AND pt.tag_id = ")
+            .bind::<SqlUuid, _>(tag_id.0)
+            .sql(" AND t.deleted_at IS NULL)"),
+        );
+    }
+    if filter.min_price.is_some() || filter.max_price.is_some() {
+        query = query.filter(
+            sql::<Bool>("EXISTS (SELECT 1 FROM product_variants pv WHERE pv.organization_id = ")
+                .bind::<SqlUuid, _>(org.0)
+                .sql(" AND pv.product_id = products.id AND pv.deleted_at IS NULL AND (")
+                .bind::<Nullable<Numeric>, _>(filter.min_price)
+                .sql("::numeric IS NULL OR pv.sale_price >= ")
+                .bind::<Nullable<Numeric>, _>(filter.min_price)
+                .sql(") AND (")
+                .bind::<Nullable<Numeric>, _>(filter.max_price)
+                .sql("::numeric IS NULL OR pv.sale_price <= ")
+                .bind::<Nullable<Numeric>, _>(filter.max_price)
+                .sql("))"),
+        );
+    }
     if let Some(brand_id) = filter.brand_id {
         query = query.filter(products::brand_id.eq(brand_id));
     }
@@ -243,11 +350,13 @@ pub async fn list(
     if let Some(product_type) = &filter.product_type {
         query = query.filter(products::product_type.eq(product_type.clone()));
     }
-    query = match (page.cursor, page.backward) {
-        (Some(c), false) => query.filter(products::id.gt(c)).order(products::id.asc()),
-        (Some(c), true) => query.filter(products::id.lt(c)).order(products::id.desc()),
-        (None, false) => query.order(products::id.asc()),
-        (None, true) => query.order(products::id.desc()),
+    // Walking backward reverses the display order; `Page::from_rows` restores it.
+    let ascending = (filter.sort == ProductSort::Created) != page.backward;
+    query = match (page.cursor, ascending) {
+        (Some(c), true) => query.filter(products::id.gt(c)).order(products::id.asc()),
+        (Some(c), false) => query.filter(products::id.lt(c)).order(products::id.desc()),
+        (None, true) => query.order(products::id.asc()),
+        (None, false) => query.order(products::id.desc()),
     };
     Ok(Page::from_rows(query.load(conn).await?, page))
 }
