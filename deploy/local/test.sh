@@ -32,6 +32,7 @@ else
   cargo test --workspace --no-fail-fast
 fi
 
-# Later sections go here, each under its own heading (Kubernetes manifest validation, ...).
+section "Kubernetes manifests (render, schema, policy, lint, drift against the code)"
+bash deploy/validate.sh
 
 section "All checks passed"
