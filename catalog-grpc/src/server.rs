@@ -54,10 +54,12 @@ impl GrpcServer {
             .add_service(health_service)
             .add_service(catalog);
         if settings.reflection {
-            let reflection = tonic_reflection::server::Builder::configure()
-                .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-                .build_v1()?;
-            router = router.add_service(reflection);
+            // Both versions: grpcurl and other tools older than v1 support ask v1alpha.
+            let reflection = || {
+                tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            };
+            router = router.add_service(reflection().build_v1()?).add_service(reflection().build_v1alpha()?);
         }
         let incoming = TcpListenerStream::new(listener);
         router.serve_with_incoming_shutdown(incoming, async move { stop.wait().await }).await?;

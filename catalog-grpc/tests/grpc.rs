@@ -22,6 +22,7 @@ use catalog_grpc::pb::seed;
 use catalog_grpc::server::GrpcServer;
 use rust_decimal::Decimal;
 use std::sync::Arc;
+use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -696,4 +697,28 @@ async fn health_reports_serving_when_the_database_answers() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(serving);
+}
+
+#[tokio::test]
+async fn reflection_lists_the_catalog_service_when_enabled() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    let h = start(&[("GRPC_REFLECTION", "true")], None).await;
+    let channel = Channel::from_shared(h.addr.clone()).unwrap().connect().await.expect("connect");
+    let mut client = ServerReflectionClient::new(channel);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers =
+        client.server_reflection_info(tokio_stream::iter([request])).await.expect("reflection").into_inner();
+    let Some(Ok(answer)) = answers.next().await else { panic!("no reflection answer") };
+    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+        panic!("unexpected answer")
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(names.contains(&"catalog.CatalogService".to_string()), "{names:?}");
 }
