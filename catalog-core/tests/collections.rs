@@ -3,10 +3,9 @@
 
 #![allow(clippy::expect_used)]
 
-use catalog_core::db::PgConn;
 use catalog_core::error::Error;
-use catalog_core::ids::{CollectionId, OrganizationId, ProductId};
-use catalog_core::models::{ActiveStatus, Actor, CollectionChanges, NewCollection, NewProduct, ProductStatus};
+use catalog_core::ids::{CollectionId, OrganizationId};
+use catalog_core::models::{ActiveStatus, Actor, CollectionChanges, NewCollection};
 use catalog_core::pagination::PageRequest;
 use catalog_core::repo::collections::{self, CollectionNode};
 use catalog_core::repo::outbox;
@@ -16,6 +15,11 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
+
+mod common;
+
+// Products are inserted directly: these tests are about collections, not the product repository.
+use common::insert_product;
 
 fn new_collection(name: &str, parent: Option<CollectionId>) -> NewCollection {
     NewCollection {
@@ -29,29 +33,6 @@ fn new_collection(name: &str, parent: Option<CollectionId>) -> NewCollection {
         status: ActiveStatus::Active,
         position: 0,
     }
-}
-
-/// Products come straight from diesel: this test is about collections, not products.
-async fn insert_product(conn: &mut PgConn, org: OrganizationId, sku: &str) -> ProductId {
-    let new = NewProduct {
-        id: ProductId::generate(),
-        organization_id: org,
-        local_id: None,
-        brand_id: None,
-        title: format!("Product {sku}"),
-        slug: sku.to_lowercase(),
-        sku: sku.into(),
-        barcode: None,
-        description: None,
-        status: ProductStatus::Active,
-        product_type: None,
-        unit_of_measure: "unit".into(),
-        alert_stock: 0,
-        has_variants: false,
-        metadata: json!({}),
-    };
-    diesel::insert_into(products::table).values(&new).execute(conn).await.expect("insert product");
-    new.id
 }
 
 fn parent_error(result: Result<impl std::fmt::Debug, Error>) -> String {

@@ -6,8 +6,7 @@ use catalog_core::db::PgConn;
 use catalog_core::error::{Entity, Error};
 use catalog_core::ids::{ImageId, OrganizationId, ProductId, VariantId};
 use catalog_core::models::{
-    Actor, ImageChanges, NewProduct, NewProductImage, NewVariant, NewVariantImage, Product, ProductImage,
-    ProductStatus, VariantImage,
+    Actor, ImageChanges, NewProductImage, NewVariant, NewVariantImage, Product, ProductImage, VariantImage,
 };
 use catalog_core::repo::{images, outbox, variants};
 use catalog_core::schema;
@@ -17,60 +16,14 @@ use diesel_async::RunQueryDsl;
 use rust_decimal::Decimal;
 use serde_json::json;
 
+mod common;
+
 async fn product(conn: &mut PgConn, org: OrganizationId, title: &str) -> Product {
-    let new = NewProduct {
-        id: ProductId::generate(),
-        organization_id: org,
-        local_id: None,
-        brand_id: None,
-        title: title.into(),
-        slug: catalog_core::slug::slugify(title),
-        sku: format!("P-{}", catalog_core::slug::slugify(title)),
-        barcode: None,
-        description: None,
-        status: ProductStatus::Active,
-        product_type: None,
-        unit_of_measure: "unit".into(),
-        alert_stock: 0,
-        has_variants: false,
-        metadata: json!({}),
-    };
-    diesel::insert_into(schema::products::table)
-        .values(&new)
-        .returning(Product::as_returning())
-        .get_result(conn)
-        .await
-        .expect("insert product")
+    common::product_row(conn, org, common::titled(title)).await
 }
 
 async fn variant(conn: &mut PgConn, org: OrganizationId, product_id: ProductId, sku: &str) -> VariantId {
-    let new = NewVariant {
-        id: VariantId::generate(),
-        organization_id: org,
-        product_id,
-        title: None,
-        sku: sku.into(),
-        barcode: None,
-        sale_price: Decimal::new(1000, 2),
-        cost_price: None,
-        compare_at_price: None,
-        tax_rate: Decimal::ZERO,
-        weight: None,
-        dim_length: None,
-        dim_width: None,
-        dim_height: None,
-        lot_number: None,
-        vendor: None,
-        warehouse_id: None,
-        track_inventory: true,
-        default_min_stock: 10,
-        default_max_stock: 1000,
-        attributes: json!({}),
-        option_signature: None,
-        position: 0,
-        is_active: true,
-        metadata: json!({}),
-    };
+    let new = NewVariant { product_id, ..NewVariant::new(sku, Decimal::new(1000, 2)) };
     variants::create(conn, org, &Actor::system(), new, &[]).await.expect("create variant").id
 }
 

@@ -7,9 +7,7 @@
 use catalog_core::db::PgConn;
 use catalog_core::error::{Entity, Error};
 use catalog_core::ids::{OptionId, OptionValueId, OrganizationId, ProductId, VariantId};
-use catalog_core::models::{
-    Actor, NewProduct, NewProductOption, NewVariant, OptionValue, ProductOptionChanges, ProductStatus,
-};
+use catalog_core::models::{Actor, NewProduct, NewProductOption, NewVariant, OptionValue, ProductOptionChanges};
 use catalog_core::pagination::PageRequest;
 use catalog_core::repo::options;
 use catalog_core::repo::outbox::{self, OutboxRow};
@@ -20,6 +18,8 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use rust_decimal::Decimal;
 use serde_json::json;
+
+mod common;
 
 fn new_option(name: &str) -> NewProductOption {
     NewProductOption {
@@ -40,25 +40,7 @@ fn texts(values: &[OptionValue]) -> Vec<&str> {
 
 /// Products are inserted directly: these tests are about options, not the product repository.
 async fn insert_product(conn: &mut PgConn, org: OrganizationId, sku: &str) -> ProductId {
-    let product = NewProduct {
-        id: ProductId::generate(),
-        organization_id: org,
-        local_id: None,
-        brand_id: None,
-        title: sku.into(),
-        slug: sku.to_lowercase(),
-        sku: sku.into(),
-        barcode: None,
-        description: None,
-        status: ProductStatus::Active,
-        product_type: None,
-        unit_of_measure: "unit".into(),
-        alert_stock: 0,
-        has_variants: true,
-        metadata: json!({}),
-    };
-    diesel::insert_into(products::table).values(&product).execute(conn).await.expect("insert product");
-    product.id
+    common::product_row(conn, org, NewProduct { has_variants: true, ..NewProduct::new(sku, sku) }).await.id
 }
 
 async fn assign(conn: &mut PgConn, org: OrganizationId, product_id: ProductId, option_id: OptionId, position: i32) {
@@ -82,34 +64,7 @@ async fn insert_variant_with(
     sku: &str,
     value: &OptionValue,
 ) -> VariantId {
-    let variant = NewVariant {
-        id: VariantId::generate(),
-        organization_id: org,
-        product_id,
-        title: None,
-        sku: sku.into(),
-        barcode: None,
-        sale_price: Decimal::new(1000, 2),
-        cost_price: None,
-        compare_at_price: None,
-        tax_rate: Decimal::ZERO,
-        weight: None,
-        dim_length: None,
-        dim_width: None,
-        dim_height: None,
-        lot_number: None,
-        vendor: None,
-        warehouse_id: None,
-        track_inventory: true,
-        default_min_stock: 10,
-        default_max_stock: 1000,
-        attributes: json!({}),
-        option_signature: None,
-        position: 0,
-        is_active: true,
-        metadata: json!({}),
-    };
-    diesel::insert_into(product_variants::table).values(&variant).execute(conn).await.expect("insert variant");
+    let variant = common::variant_row(conn, org, product_id, NewVariant::new(sku, Decimal::new(1000, 2))).await;
     diesel::insert_into(variant_option_values::table)
         .values((
             variant_option_values::organization_id.eq(org),

@@ -5,15 +5,14 @@
 
 use catalog_core::db::PgConn;
 use catalog_core::error::{Error, FieldError};
-use catalog_core::ids::{OrganizationId, PriceTierId, PriceTierRuleId, ProductId, VariantId};
+use catalog_core::ids::{OrganizationId, PriceTierId, PriceTierRuleId, VariantId};
 use catalog_core::models::{
     Actor, NewPriceTier, NewPriceTierRule, NewProduct, NewVariant, PriceTier, PriceTierChanges, PriceTierRuleChanges,
-    ProductStatus,
 };
 use catalog_core::pagination::PageRequest;
 use catalog_core::repo::outbox;
 use catalog_core::repo::price_tiers::{self, calculate_price};
-use catalog_core::schema::{price_tier_rules, product_variants, products};
+use catalog_core::schema::{price_tier_rules, product_variants};
 use catalog_core::testing::TestDb;
 use chrono::Utc;
 use diesel::prelude::*;
@@ -21,6 +20,8 @@ use diesel_async::RunQueryDsl;
 use rust_decimal::Decimal;
 use serde_json::json;
 use std::str::FromStr;
+
+mod common;
 
 fn d(s: &str) -> Decimal {
     Decimal::from_str(s).expect("decimal")
@@ -51,53 +52,9 @@ fn new_rule(variant_id: VariantId, min_qty: i32, price: &str) -> NewPriceTierRul
 
 /// A product with one variant, inserted straight with diesel: this test is about tiers.
 async fn insert_variant(conn: &mut PgConn, org: OrganizationId, sku: &str) -> VariantId {
-    let product = NewProduct {
-        id: ProductId::generate(),
-        organization_id: org,
-        local_id: None,
-        brand_id: None,
-        title: format!("Product {sku}"),
-        slug: sku.to_lowercase(),
-        sku: sku.into(),
-        barcode: None,
-        description: None,
-        status: ProductStatus::Active,
-        product_type: None,
-        unit_of_measure: "unit".into(),
-        alert_stock: 0,
-        has_variants: false,
-        metadata: json!({}),
-    };
-    diesel::insert_into(products::table).values(&product).execute(conn).await.expect("insert product");
-    let variant = NewVariant {
-        id: VariantId::generate(),
-        organization_id: org,
-        product_id: product.id,
-        title: None,
-        sku: format!("{sku}-V"),
-        barcode: None,
-        sale_price: d("10.00"),
-        cost_price: None,
-        compare_at_price: None,
-        tax_rate: d("16"),
-        weight: None,
-        dim_length: None,
-        dim_width: None,
-        dim_height: None,
-        lot_number: None,
-        vendor: None,
-        warehouse_id: None,
-        track_inventory: true,
-        default_min_stock: 10,
-        default_max_stock: 1000,
-        attributes: json!({}),
-        option_signature: None,
-        position: 0,
-        is_active: true,
-        metadata: json!({}),
-    };
-    diesel::insert_into(product_variants::table).values(&variant).execute(conn).await.expect("insert variant");
-    variant.id
+    let product = common::product_row(conn, org, NewProduct::new(format!("Product {sku}"), sku)).await;
+    let variant = NewVariant { tax_rate: d("16"), ..NewVariant::new(format!("{sku}-V"), d("10.00")) };
+    common::variant_row(conn, org, product.id, variant).await.id
 }
 
 fn fields_of<T: std::fmt::Debug>(result: Result<T, Error>) -> Vec<String> {

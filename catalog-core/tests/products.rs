@@ -10,8 +10,8 @@ use catalog_core::ids::{
     BrandId, CollectionId, ImageId, LocalId, OptionId, OrganizationId, ProductId, TagId, VariantId,
 };
 use catalog_core::models::{
-    ActiveStatus, Actor, Brand, NewBrand, NewCollection, NewProduct, NewProductImage, NewProductOption, NewTag,
-    NewVariant, NewVariantImage, Product, ProductChanges, ProductStatus, TagType, Variant,
+    ActiveStatus, Actor, Brand, NewBrand, NewCollection, NewProduct, NewProductImage, NewTag, NewVariant,
+    NewVariantImage, Product, ProductChanges, ProductStatus, TagType, Variant,
 };
 use catalog_core::pagination::PageRequest;
 use catalog_core::repo::products::{self, ProductFilter};
@@ -23,60 +23,17 @@ use diesel_async::RunQueryDsl;
 use rust_decimal::Decimal;
 use serde_json::json;
 
-fn new_product(title: &str, sku: &str) -> NewProduct {
-    NewProduct {
-        id: ProductId::generate(),
-        organization_id: OrganizationId::generate(), // overwritten by the repository
-        local_id: None,
-        brand_id: None,
-        title: title.into(),
-        slug: String::new(),
-        sku: sku.into(),
-        barcode: None,
-        description: None,
-        status: ProductStatus::Active,
-        product_type: None,
-        unit_of_measure: "unit".into(),
-        alert_stock: 0,
-        has_variants: false,
-        metadata: json!({}),
-    }
-}
+mod common;
 
+/// SPEC defaults at a position the repository must overwrite.
 fn new_variant(sku: &str) -> NewVariant {
-    NewVariant {
-        id: VariantId::generate(),
-        organization_id: OrganizationId::generate(), // overwritten
-        product_id: ProductId::generate(),           // overwritten
-        title: None,
-        sku: sku.into(),
-        barcode: None,
-        sale_price: Decimal::new(1990, 2),
-        cost_price: None,
-        compare_at_price: None,
-        tax_rate: Decimal::ZERO,
-        weight: None,
-        dim_length: None,
-        dim_width: None,
-        dim_height: None,
-        lot_number: None,
-        vendor: None,
-        warehouse_id: None,
-        track_inventory: true,
-        default_min_stock: 10,
-        default_max_stock: 1000,
-        attributes: json!({}),
-        option_signature: None,
-        position: 7,
-        is_active: true,
-        metadata: json!({}),
-    }
+    NewVariant { position: 7, ..NewVariant::new(sku, Decimal::new(1990, 2)) }
 }
 
 /// A simple product with its default variant (sku defaulted to the product's).
 async fn simple(conn: &mut PgConn, org: OrganizationId, title: &str, sku: &str) -> (Product, Variant) {
     let (product, variant) =
-        products::create(conn, org, &Actor::system(), new_product(title, sku), Some(new_variant("")))
+        products::create(conn, org, &Actor::system(), NewProduct::new(title, sku), Some(new_variant("")))
             .await
             .expect("create");
     (product, variant.expect("default variant"))
@@ -84,23 +41,14 @@ async fn simple(conn: &mut PgConn, org: OrganizationId, title: &str, sku: &str) 
 
 /// A product with variants, and `count` variants inserted directly.
 async fn with_variants(conn: &mut PgConn, org: OrganizationId, sku: &str, count: usize) -> (Product, Vec<Variant>) {
-    let mut new = new_product(&format!("Product {sku}"), sku);
+    let mut new = NewProduct::new(format!("Product {sku}"), sku);
     new.has_variants = true;
     let (product, none) = products::create(conn, org, &Actor::system(), new, None).await.expect("create");
     assert!(none.is_none());
     let mut variants = Vec::new();
     for i in 0..count {
-        let mut v = new_variant(&format!("{sku}-V{i}"));
-        v.organization_id = org;
-        v.product_id = product.id;
-        v.position = i as i32;
-        let row: Variant = diesel::insert_into(product_variants::table)
-            .values(&v)
-            .returning(Variant::as_returning())
-            .get_result(conn)
-            .await
-            .expect("insert variant");
-        variants.push(row);
+        let v = NewVariant { position: i as i32, ..new_variant(&format!("{sku}-V{i}")) };
+        variants.push(common::variant_row(conn, org, product.id, v).await);
     }
     (product, variants)
 }
@@ -119,13 +67,7 @@ async fn brand(conn: &mut PgConn, org: OrganizationId, name: &str) -> Brand {
 }
 
 async fn option(conn: &mut PgConn, org: OrganizationId, name: &str) -> OptionId {
-    let new = NewProductOption { id: OptionId::generate(), organization_id: org, name: name.into(), position: 0 };
-    diesel::insert_into(catalog_core::schema::product_options::table)
-        .values(&new)
-        .execute(conn)
-        .await
-        .expect("insert option");
-    new.id
+    common::option(conn, org, name, &[]).await.0
 }
 
 async fn events(conn: &mut PgConn, org: OrganizationId) -> Vec<(String, i32)> {
@@ -179,7 +121,7 @@ async fn another_organization_cannot_see_change_or_link_a_product() {
 
     // Their own product cannot point at my brand or declare my option.
     let (their_product, _) = simple(conn, theirs, "Camiseta", "CAM-1").await;
-    let mut foreign_brand = new_product("Gorra", "GOR-1");
+    let mut foreign_brand = NewProduct::new("Gorra", "GOR-1");
     foreign_brand.brand_id = Some(my_brand.id);
     let created = products::create(conn, theirs, &actor, foreign_brand, Some(new_variant(""))).await;
     assert_eq!(invalid_fields(created), ["brand_id"]);
@@ -201,21 +143,22 @@ async fn sku_slug_and_barcode_are_unique_per_organization_among_live_products() 
     let conn = &mut *db.conn().await;
     let (org, other) = (TestDb::org(), TestDb::org());
     let actor = Actor::system();
-    let mut first = new_product("Camiseta", "CAM-1");
+    let mut first = NewProduct::new("Camiseta", "CAM-1");
     first.slug = "camiseta".into();
     first.barcode = Some("7701234567890".into());
     let (first, _) =
         products::create(conn, org, &actor, first.clone(), Some(new_variant("V-1"))).await.expect("create");
 
-    let dup_sku = products::create(conn, org, &actor, new_product("Other", "CAM-1"), Some(new_variant("V-2"))).await;
+    let dup_sku =
+        products::create(conn, org, &actor, NewProduct::new("Other", "CAM-1"), Some(new_variant("V-2"))).await;
     assert_eq!(conflict_code(dup_sku), "PRODUCT_SKU_EXISTS");
-    let mut dup_slug = new_product("Other", "CAM-2");
+    let mut dup_slug = NewProduct::new("Other", "CAM-2");
     dup_slug.slug = "camiseta".into();
     assert_eq!(
         conflict_code(products::create(conn, org, &actor, dup_slug, Some(new_variant("V-3"))).await),
         "PRODUCT_SLUG_EXISTS"
     );
-    let mut dup_barcode = new_product("Other", "CAM-3");
+    let mut dup_barcode = NewProduct::new("Other", "CAM-3");
     dup_barcode.barcode = Some("7701234567890".into());
     assert_eq!(
         conflict_code(products::create(conn, org, &actor, dup_barcode, Some(new_variant("V-4"))).await),
@@ -228,14 +171,14 @@ async fn sku_slug_and_barcode_are_unique_per_organization_among_live_products() 
     assert!(products::get_many(conn, org, &[first.id, second.id]).await.expect("query").len() == 2);
 
     // Another organization may use the same values.
-    let mut theirs = new_product("Camiseta", "CAM-1");
+    let mut theirs = NewProduct::new("Camiseta", "CAM-1");
     theirs.slug = "camiseta".into();
     theirs.barcode = Some("7701234567890".into());
     products::create(conn, other, &actor, theirs, Some(new_variant(""))).await.expect("other organization");
 
     // A deleted product's SKU, slug and barcode (and its default variant's SKU) are reusable.
     products::delete(conn, org, &actor, first.id, false).await.expect("delete");
-    let mut again = new_product("Camiseta", "CAM-1");
+    let mut again = NewProduct::new("Camiseta", "CAM-1");
     again.slug = "camiseta".into();
     again.barcode = Some("7701234567890".into());
     products::create(conn, org, &actor, again, Some(new_variant("V-1"))).await.expect("reuse after delete");
@@ -250,9 +193,15 @@ async fn concurrent_creates_of_one_sku_yield_one_product() {
         let pool = db.pool.clone();
         tasks.push(tokio::spawn(async move {
             let mut conn = pool.get().await.expect("connection");
-            products::create(&mut conn, org, &Actor::system(), new_product("Camiseta", "RACE-1"), Some(new_variant("")))
-                .await
-                .map(|(product, _)| product.id)
+            products::create(
+                &mut conn,
+                org,
+                &Actor::system(),
+                NewProduct::new("Camiseta", "RACE-1"),
+                Some(new_variant("")),
+            )
+            .await
+            .map(|(product, _)| product.id)
         }));
     }
     let mut created = 0;
@@ -312,7 +261,7 @@ async fn a_simple_product_gets_exactly_one_default_variant() {
     let org = TestDb::org();
     let actor = Actor::system();
 
-    let missing = products::create(conn, org, &actor, new_product("Gorra", "GOR-1"), None).await;
+    let missing = products::create(conn, org, &actor, NewProduct::new("Gorra", "GOR-1"), None).await;
     assert_eq!(invalid_fields(missing), ["sale_price"]);
     assert!(events(conn, org).await.is_empty());
 
@@ -325,7 +274,7 @@ async fn a_simple_product_gets_exactly_one_default_variant() {
     assert_eq!(variant.sale_price, Decimal::new(1990, 2));
 
     let (_, explicit) =
-        products::create(conn, org, &actor, new_product("Bufanda", "BUF-1"), Some(new_variant("BUF-1-U")))
+        products::create(conn, org, &actor, NewProduct::new("Bufanda", "BUF-1"), Some(new_variant("BUF-1-U")))
             .await
             .expect("create");
     assert_eq!(explicit.expect("variant").sku, "BUF-1-U");
@@ -333,7 +282,7 @@ async fn a_simple_product_gets_exactly_one_default_variant() {
     // A failing variant rolls the product back with it.
     let mut bad = new_variant("");
     bad.sale_price = Decimal::ZERO;
-    let failed = products::create(conn, org, &actor, new_product("Guantes", "GUA-1"), Some(bad)).await;
+    let failed = products::create(conn, org, &actor, NewProduct::new("Guantes", "GUA-1"), Some(bad)).await;
     assert_eq!(invalid_fields(failed), ["sale_price"]);
     let page = products::list(conn, org, &ProductFilter::default(), &PageRequest::first(10)).await.expect("list");
     assert_eq!(page.items.len(), 2);
@@ -515,7 +464,7 @@ async fn list_filters_and_pages_by_id() {
     let local = LocalId::generate();
     let mut ids = Vec::new();
     for i in 0..5 {
-        let mut new = new_product(&format!("P{i}"), &format!("P-{i}"));
+        let mut new = NewProduct::new(format!("P{i}"), format!("P-{i}"));
         if i % 2 == 0 {
             new.brand_id = Some(acme.id);
             new.product_type = Some("ropa".into());
@@ -554,7 +503,7 @@ async fn load_details_returns_every_relation_for_live_products_only() {
     let (org, other) = (TestDb::org(), TestDb::org());
     let actor = Actor::system();
     let acme = brand(conn, org, "Acme").await;
-    let mut new = new_product("Camiseta", "CAM-1");
+    let mut new = NewProduct::new("Camiseta", "CAM-1");
     new.brand_id = Some(acme.id);
     new.has_variants = true;
     let (shirt, _) = products::create(conn, org, &actor, new, None).await.expect("create");
@@ -566,17 +515,8 @@ async fn load_details_returns_every_relation_for_live_products_only() {
     // Variants out of position order, one deleted.
     let mut shirt_variants = Vec::new();
     for (sku, position) in [("CAM-1-L", 2), ("CAM-1-S", 0), ("CAM-1-M", 1), ("CAM-1-X", 3)] {
-        let mut v = new_variant(sku);
-        v.organization_id = org;
-        v.product_id = shirt.id;
-        v.position = position;
-        let row: Variant = diesel::insert_into(product_variants::table)
-            .values(&v)
-            .returning(Variant::as_returning())
-            .get_result(conn)
-            .await
-            .expect("variant");
-        shirt_variants.push(row);
+        let v = NewVariant { position, ..new_variant(sku) };
+        shirt_variants.push(common::variant_row(conn, org, shirt.id, v).await);
     }
     diesel::update(product_variants::table.filter(product_variants::sku.eq("CAM-1-X")))
         .set(product_variants::deleted_at.eq(chrono::Utc::now()))
@@ -734,7 +674,7 @@ async fn load_details_costs_the_same_number_of_statements_for_one_or_many_produc
     let acme = brand(conn, org, "Acme").await;
     let mut ids = Vec::new();
     for i in 0..6 {
-        let mut new = new_product(&format!("P{i}"), &format!("P-{i}"));
+        let mut new = NewProduct::new(format!("P{i}"), format!("P-{i}"));
         new.brand_id = Some(acme.id);
         let (product, variant) =
             products::create(conn, org, &Actor::system(), new, Some(new_variant(""))).await.expect("create");

@@ -24,6 +24,16 @@ const TABLES: &[&str] = &[
     "outbox",
 ];
 
+/// Variants whose organization is not their product's.
+const FOREIGN_VARIANTS: &str = "SELECT count(*) AS n FROM product_variants v JOIN products p ON p.id = v.product_id \
+    WHERE p.organization_id <> v.organization_id";
+
+/// Variants whose option signature is not the sorted option_id=value_id list of their option values.
+const INCONSISTENT_SIGNATURES: &str = "SELECT count(*) AS n FROM product_variants v \
+    WHERE v.option_signature IS DISTINCT FROM \
+    (SELECT string_agg(x.option_id::text || '=' || x.option_value_id::text, ',' ORDER BY x.option_id) \
+     FROM variant_option_values x WHERE x.variant_id = v.id)";
+
 #[derive(QueryableByName)]
 struct Count {
     #[diesel(sql_type = BigInt)]
@@ -68,12 +78,7 @@ async fn demo_seed_is_idempotent_and_consistent() {
             count(&db, &format!("SELECT count(*) AS n FROM products WHERE organization_id = '{}'", org.id)).await;
         assert!(products > 0, "{} has products", org.name);
     }
-    let foreign = count(
-        &db,
-        "SELECT count(*) AS n FROM product_variants v JOIN products p ON p.id = v.product_id \
-         WHERE p.organization_id <> v.organization_id",
-    )
-    .await;
+    let foreign = count(&db, FOREIGN_VARIANTS).await;
     assert_eq!(foreign, 0, "a variant belongs to its product's organization");
     let without_variant = count(
         &db,
@@ -84,13 +89,7 @@ async fn demo_seed_is_idempotent_and_consistent() {
     assert_eq!(without_variant, 0, "every product has at least one variant");
 
     // The option signature is the sorted option_id=value_id list of the variant's option values.
-    let inconsistent = count(
-        &db,
-        "SELECT count(*) AS n FROM product_variants v WHERE v.option_signature IS DISTINCT FROM \
-         (SELECT string_agg(x.option_id::text || '=' || x.option_value_id::text, ',' ORDER BY x.option_id) \
-          FROM variant_option_values x WHERE x.variant_id = v.id)",
-    )
-    .await;
+    let inconsistent = count(&db, INCONSISTENT_SIGNATURES).await;
     assert_eq!(inconsistent, 0, "option_signature matches variant_option_values");
     let missing_values = count(
         &db,
@@ -181,24 +180,13 @@ async fn scale_seed_generates_the_requested_volume() {
     )
     .await;
     assert_eq!(duplicate_barcodes, 0, "barcodes are unique per organization");
-    let foreign = count(
-        &db,
-        "SELECT count(*) AS n FROM product_variants v JOIN products p ON p.id = v.product_id \
-         WHERE p.organization_id <> v.organization_id",
-    )
-    .await;
+    let foreign = count(&db, FOREIGN_VARIANTS).await;
     assert_eq!(foreign, 0);
     let inactive = count(&db, "SELECT count(*) AS n FROM products WHERE status <> 'active'").await;
     assert!(inactive > 0 && inactive < 1_000, "some products are inactive or archived: {inactive}");
     let distinct_titles = count(&db, "SELECT count(DISTINCT title) AS n FROM products").await;
     assert!(distinct_titles > 1_500, "titles are varied: {distinct_titles}");
-    let inconsistent = count(
-        &db,
-        "SELECT count(*) AS n FROM product_variants v WHERE v.option_signature IS DISTINCT FROM \
-         (SELECT string_agg(x.option_id::text || '=' || x.option_value_id::text, ',' ORDER BY x.option_id) \
-          FROM variant_option_values x WHERE x.variant_id = v.id)",
-    )
-    .await;
+    let inconsistent = count(&db, INCONSISTENT_SIGNATURES).await;
     assert_eq!(inconsistent, 0, "option_signature matches variant_option_values");
 
     // Spanish full text (accent-insensitive) and trigram search find generated titles.

@@ -7,7 +7,7 @@
 use catalog_core::db::PgConn;
 use catalog_core::error::{Entity, Error};
 use catalog_core::ids::{OrganizationId, ProductId, TagId};
-use catalog_core::models::{Actor, NewProduct, NewTag, ProductStatus, Tag, TagChanges, TagType};
+use catalog_core::models::{Actor, NewTag, Tag, TagChanges, TagType};
 use catalog_core::pagination::PageRequest;
 use catalog_core::repo::outbox::{self, OutboxRow};
 use catalog_core::repo::tags;
@@ -18,6 +18,11 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 
+mod common;
+
+// Products are inserted directly: these tests are about tags, not the product repository.
+use common::insert_product;
+
 fn new_tag(name: &str, tag_type: TagType) -> NewTag {
     NewTag {
         id: TagId::generate(),
@@ -27,29 +32,6 @@ fn new_tag(name: &str, tag_type: TagType) -> NewTag {
         tag_type,
         color: None,
     }
-}
-
-/// Products are inserted directly: these tests are about tags, not the product repository.
-async fn insert_product(conn: &mut PgConn, org: OrganizationId, sku: &str) -> ProductId {
-    let product = NewProduct {
-        id: ProductId::generate(),
-        organization_id: org,
-        local_id: None,
-        brand_id: None,
-        title: sku.into(),
-        slug: sku.to_lowercase(),
-        sku: sku.into(),
-        barcode: None,
-        description: None,
-        status: ProductStatus::Active,
-        product_type: None,
-        unit_of_measure: "unit".into(),
-        alert_stock: 0,
-        has_variants: false,
-        metadata: json!({}),
-    };
-    diesel::insert_into(products::table).values(&product).execute(conn).await.expect("insert product");
-    product.id
 }
 
 async fn soft_delete_product(conn: &mut PgConn, id: ProductId) {

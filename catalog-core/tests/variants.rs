@@ -6,9 +6,7 @@
 use catalog_core::db::PgConn;
 use catalog_core::error::{Entity, Error};
 use catalog_core::ids::{OptionId, OptionValueId, OrganizationId, ProductId, VariantId};
-use catalog_core::models::{
-    Actor, NewOptionValue, NewProduct, NewProductOption, NewVariant, Product, ProductStatus, VariantChanges,
-};
+use catalog_core::models::{Actor, NewProduct, NewVariant, Product, ProductStatus, VariantChanges};
 use catalog_core::pagination::PageRequest;
 use catalog_core::repo::{outbox, variants};
 use catalog_core::schema;
@@ -20,88 +18,27 @@ use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod common;
+
+// Options are inserted directly: the options repository is not under test.
+use common::option;
+
 async fn product(conn: &mut PgConn, org: OrganizationId, title: &str, status: ProductStatus) -> Product {
-    let new = NewProduct {
-        id: ProductId::generate(),
-        organization_id: org,
-        local_id: None,
-        brand_id: None,
-        title: title.into(),
-        slug: catalog_core::slug::slugify(title),
-        sku: format!("P-{}", catalog_core::slug::slugify(title)),
-        barcode: None,
-        description: None,
-        status,
-        product_type: None,
-        unit_of_measure: "unit".into(),
-        alert_stock: 0,
-        has_variants: false,
-        metadata: json!({}),
-    };
-    diesel::insert_into(schema::products::table)
-        .values(&new)
-        .returning(Product::as_returning())
-        .get_result(conn)
-        .await
-        .expect("insert product")
+    common::product_row(conn, org, NewProduct { status, ..common::titled(title) }).await
 }
 
 fn new_variant(product_id: ProductId, sku: &str) -> NewVariant {
     NewVariant {
-        id: VariantId::generate(),
-        organization_id: OrganizationId::generate(), // overwritten by the repository
         product_id,
-        title: None,
-        sku: sku.into(),
-        barcode: None,
-        sale_price: Decimal::new(1990, 2),
         cost_price: Some(Decimal::new(1000, 2)),
-        compare_at_price: None,
         tax_rate: Decimal::new(1900, 2),
-        weight: None,
-        dim_length: None,
-        dim_width: None,
-        dim_height: None,
-        lot_number: None,
-        vendor: None,
-        warehouse_id: None,
-        track_inventory: true,
-        default_min_stock: 10,
-        default_max_stock: 1000,
-        attributes: json!({}),
-        option_signature: None,
-        position: 0,
-        is_active: true,
-        metadata: json!({}),
+        ..NewVariant::new(sku, Decimal::new(1990, 2))
     }
 }
 
 fn with_barcode(mut new: NewVariant, barcode: &str) -> NewVariant {
     new.barcode = Some(barcode.into());
     new
-}
-
-/// An option with values, inserted directly (the options repository is not under test).
-async fn option(conn: &mut PgConn, org: OrganizationId, name: &str, values: &[&str]) -> (OptionId, Vec<OptionValueId>) {
-    let option_id = OptionId::generate();
-    diesel::insert_into(schema::product_options::table)
-        .values(&NewProductOption { id: option_id, organization_id: org, name: name.into(), position: 0 })
-        .execute(conn)
-        .await
-        .expect("insert option");
-    let rows: Vec<NewOptionValue> = values
-        .iter()
-        .enumerate()
-        .map(|(i, value)| NewOptionValue {
-            id: OptionValueId::generate(),
-            organization_id: org,
-            option_id,
-            value: (*value).into(),
-            position: i as i32,
-        })
-        .collect();
-    diesel::insert_into(schema::product_option_values::table).values(&rows).execute(conn).await.expect("insert values");
-    (option_id, rows.into_iter().map(|r| r.id).collect())
 }
 
 async fn declare(conn: &mut PgConn, org: OrganizationId, product_id: ProductId, options: &[OptionId]) {
