@@ -100,6 +100,8 @@ wait_ready() {
     ((SECONDS < deadline)) || fail_with_log "${name}" "${name} not ready within ${READY_WAIT_SECONDS} s"
     sleep 0.5
   done
+  # The answer must have come from the process started here, not from an older one.
+  kill -0 "${pid}" 2>/dev/null || fail_with_log "${name}" "${name} exited during start-up"
   log "${name} is ready"
 }
 
@@ -113,6 +115,13 @@ cargo build --release -p catalog-grpc -p catalog-api -p catalog-worker
 section "Stop what a previous run started"
 mkdir -p "${RUN_DIR}/logs" "${RUN_DIR}/pids"
 stop_started
+
+# Someone else on these ports would answer the readiness checks in our processes' place.
+for port in 8002 50052 9101 9102; do
+  if timeout 1 bash -c "</dev/tcp/127.0.0.1/${port}" 2>/dev/null; then
+    die "port ${port} is already in use by another process ($(ss -ltnpH "sport = :${port}" 2>/dev/null | grep -o 'users:.*' || echo 'unknown')); stop it first"
+  fi
+done
 
 section "Migrate and seed the demo catalog"
 "${BIN}/catalog-api" migrate
