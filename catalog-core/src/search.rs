@@ -80,14 +80,14 @@ struct Row {
     score: f64,
 }
 
-/// `$1` org, `$2` raw query, `$3` limit, `$4` include inactive, `$5` local (nullable).
-/// Code matches use the (organization_id, sku|barcode) indexes; titles the GIN indexes.
+/// `$1` org, `$2` raw query, `$3` limit, `$4` include inactive, `$5` local (nullable), `$6`
+/// search titles too. Code matches use the (organization_id, sku|barcode) indexes; titles the
+/// GIN indexes. With `$6` false the title branch is a one-time-filtered no-op.
 const SEARCH_SQL: &str = r#"
 WITH q AS (
     SELECT $2::text AS raw,
            catalog_unaccent(lower($2::text)) AS norm,
-           websearch_to_tsquery('spanish', catalog_unaccent($2::text)) AS ts,
-           replace(replace(replace($2::text, '\', '\\'), '%', '\%'), '_', '\_') || '%' AS prefix
+           websearch_to_tsquery('spanish', catalog_unaccent($2::text)) AS ts
 ),
 eligible AS (
     SELECT p.* FROM products p
@@ -112,15 +112,17 @@ prefix_variants AS (
     SELECT v.product_id, v.id, 'sku_prefix', 1, 0.5::float8
       FROM product_variants v, q
      WHERE v.organization_id = $1 AND v.deleted_at IS NULL AND ($4 OR v.is_active)
-       AND v.sku LIKE q.prefix AND v.sku <> q.raw
-     ORDER BY v.sku
+       -- A byte-wise range the (organization_id, sku text_pattern_ops) index serves, walked in
+       -- its own order so LIMIT stops early; a LIKE whose pattern comes from a CTE cannot.
+       AND v.sku ~>=~ q.raw AND v.sku ~<~ (q.raw || chr(1114111)) AND v.sku <> q.raw
+     ORDER BY v.sku COLLATE "C"
      LIMIT $3
 ),
 title_products AS (
     SELECT p.id, NULL::uuid, 'title', 2,
            greatest(ts_rank(p.search_document, q.ts), word_similarity(q.norm, catalog_unaccent(lower(p.title))))::float8
       FROM products p, q
-     WHERE p.organization_id = $1 AND p.deleted_at IS NULL
+     WHERE $6 AND p.organization_id = $1 AND p.deleted_at IS NULL
        AND (p.search_document @@ q.ts OR q.norm <% catalog_unaccent(lower(p.title)))
      ORDER BY 5 DESC
      LIMIT $3 * 2
@@ -172,14 +174,23 @@ pub async fn search(conn: &mut PgConn, org: OrganizationId, request: &SearchRequ
             });
         }
     };
-    let rows: Vec<Row> = diesel::sql_query(SEARCH_SQL)
-        .bind::<SqlUuid, _>(org.as_uuid())
-        .bind::<Text, _>(query)
-        .bind::<Integer, _>(limit)
-        .bind::<Bool, _>(request.include_inactive)
-        .bind::<Nullable<SqlUuid>, _>(request.local_id.map(|l| l.as_uuid()))
-        .load(conn)
-        .await?;
+    let run = async |conn: &mut PgConn, titles: bool| -> Result<Vec<Row>> {
+        Ok(diesel::sql_query(SEARCH_SQL)
+            .bind::<SqlUuid, _>(org.as_uuid())
+            .bind::<Text, _>(query)
+            .bind::<Integer, _>(limit)
+            .bind::<Bool, _>(request.include_inactive)
+            .bind::<Nullable<SqlUuid>, _>(request.local_id.map(|l| l.as_uuid()))
+            .bind::<Bool, _>(titles)
+            .load(conn)
+            .await?)
+    };
+    // A scanned barcode or typed SKU is the common POS case: answer it from the code indexes
+    // alone, and search titles (the expensive part) only when no code matched exactly.
+    let mut rows = run(conn, false).await?;
+    if !rows.iter().any(|r| r.match_type == "barcode" || r.match_type == "sku") {
+        rows = run(conn, true).await?;
+    }
     Ok(rows
         .into_iter()
         .map(|row| SearchHit {
