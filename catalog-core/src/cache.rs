@@ -15,6 +15,9 @@ pub fn pool(settings: &RedisSettings) -> Result<RedisPool> {
     Ok(bb8::Pool::builder()
         .max_size(settings.pool_size)
         .min_idle(Some(0))
+        // bb8 would PING before every checkout: a second round trip for each cached read. A
+        // broken connection fails its command instead, which the callers treat as a miss.
+        .test_on_check_out(false)
         // A short timeout: a slow cache must not make requests slower than no cache.
         .connection_timeout(Duration::from_millis(settings.timeout_ms.max(50)))
         .build_unchecked(manager))
