@@ -1,0 +1,609 @@
+#!/usr/bin/env python3
+"""Turns benchmark output into JSON lines and renders bench/RESULTS.md and its charts.
+
+    report.py ingest-pgbench --dir DIR --concurrency N      pgbench stdout.txt + -l logs -> JSON line
+    report.py ingest-redis --concurrency N --size BYTES     redis-benchmark --csv on stdin -> JSON line
+    report.py cpu-sample --stop-file F --max-seconds N       CPU used by the benchmark vs other work -> JSON line
+    report.py render --results bench/results/run.jsonl --out-dir bench
+
+Only the standard library, plus matplotlib for the charts (skipped with a note when missing).
+"""
+
+import argparse
+import csv
+import datetime
+import glob
+import json
+import os
+import re
+import sys
+
+# ------------------------------------------------------------------------------------------------
+# Ingest
+# ------------------------------------------------------------------------------------------------
+
+
+def quantile(sorted_values, q):
+    if not sorted_values:
+        return 0.0
+    rank = min(len(sorted_values), max(1, int(-(-q * len(sorted_values) // 1))))
+    return sorted_values[rank - 1]
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ingest_pgbench(args):
+    with open(os.path.join(args.dir, "stdout.txt"), encoding="utf-8") as f:
+        text = f.read()
+    tps = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", text)
+    if not tps:
+        sys.exit("pgbench printed no tps")
+    latencies = []
+    for path in glob.glob(os.path.join(args.dir, "pgb.*")):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3 and parts[2].isdigit():
+                    latencies.append(int(parts[2]) / 1000.0)
+    latencies.sort()
+    failed = re.search(r"number of failed transactions: (\d+)", text)
+    line = {
+        "ts": now(),
+        "scenario": "pgbench-validate-batch",
+        "label": "ceiling",
+        "concurrency": args.concurrency,
+        "requests": len(latencies),
+        "errors": int(failed.group(1)) if failed else 0,
+        "throughput_rps": float(tps.group(1)),
+        "latency_ms": {
+            "p50": round(quantile(latencies, 0.50), 3),
+            "p90": round(quantile(latencies, 0.90), 3),
+            "p99": round(quantile(latencies, 0.99), 3),
+            "max": round(quantile(latencies, 1.0), 3),
+            "mean": round(sum(latencies) / len(latencies), 3) if latencies else 0.0,
+        },
+    }
+    print(json.dumps(line))
+
+
+def ingest_redis(args):
+    rows = list(csv.DictReader(sys.stdin))
+    get = next((r for r in rows if r.get("test") == "GET"), None)
+    if get is None:
+        sys.exit("redis-benchmark printed no GET line")
+    line = {
+        "ts": now(),
+        "scenario": "redis-get",
+        "label": "reference",
+        "concurrency": args.concurrency,
+        "throughput_rps": float(get["rps"]),
+        "latency_ms": {
+            "p50": float(get["p50_latency_ms"]),
+            "p90": float(get["p95_latency_ms"]),  # redis-benchmark reports p95, not p90
+            "p99": float(get["p99_latency_ms"]),
+            "max": float(get["max_latency_ms"]),
+            "mean": float(get["avg_latency_ms"]),
+        },
+        "extra": {"value_bytes": args.size, "p90_is_p95": True},
+    }
+    print(json.dumps(line))
+
+
+# ------------------------------------------------------------------------------------------------
+# CPU accounting: how much of the machine went to the benchmark and how much to other work
+# ------------------------------------------------------------------------------------------------
+
+OURS = {"catalog-grpc", "catalog-api", "catalog-worker", "catalog-bench", "pgbench", "redis-benchmark"}
+SHARED = {"redis-server", "beam.smp", "epmd", "erl_child_setup", "inet_gethost", "1_scheduler", "2_scheduler"}
+
+
+def classify(pid, comm, database):
+    if comm in OURS:
+        return "benchmark"
+    if comm == "postgres":
+        cmdline = ""
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            pass
+        if f" {database} " in cmdline:
+            return "benchmark"
+        if any(word in cmdline for word in ("checkpointer", "writer", "autovacuum", "logical replication", "stats", "archiver", "/usr/lib/postgresql")):
+            return "shared"
+        return "other"
+    if comm in SHARED:
+        return "shared"
+    if comm.startswith(("kworker", "ksoftirqd", "rcu_", "migration", "kdamond", "kcompactd", "jbd2")):
+        return "kernel"
+    return "other"
+
+
+def read_stat(pid):
+    with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
+        raw = f.read()
+    comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return comm, int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def busy_ticks():
+    with open("/proc/stat", encoding="utf-8") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return sum(values[:8]) - idle
+
+
+def cpu_sample(args):
+    import time
+
+    hz = os.sysconf("SC_CLK_TCK")
+    me = os.getpid()
+    seen = {}  # pid -> [class, comm, first ticks, last ticks]
+    started, busy_start = time.time(), busy_ticks()
+    first_round = True
+    while not os.path.exists(args.stop_file) and time.time() - started < args.max_seconds:
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == me:
+                continue
+            try:
+                comm, ticks = read_stat(entry)
+            except (OSError, ValueError, IndexError):
+                continue
+            if entry in seen and ticks >= seen[entry][3]:
+                seen[entry][3] = ticks  # same process (kernel threads rename themselves)
+            else:
+                # Present at the start: count from now; started later: count all of it.
+                seen[entry] = [classify(entry, comm, args.database), comm, ticks if first_round else 0, ticks]
+        first_round = False
+        time.sleep(1.0)
+    wall = time.time() - started
+    busy = (busy_ticks() - busy_start) / hz
+    by_class, by_comm = {}, {}
+    for cls, comm, first, last in seen.values():
+        used = max(0, last - first) / hz
+        by_class[cls] = by_class.get(cls, 0.0) + used
+        if cls == "other":
+            by_comm[comm] = by_comm.get(comm, 0.0) + used
+    top = [kv for kv in sorted(by_comm.items(), key=lambda kv: -kv[1])[:6] if kv[1] >= 0.1]
+    print(json.dumps({
+        "ts": now(),
+        "scenario": "cpu",
+        "wall_s": round(wall, 1),
+        "cores": os.cpu_count(),
+        "busy_cpu_s": round(busy, 1),
+        "cpu_s": {k: round(v, 1) for k, v in sorted(by_class.items())},
+        "other_top": {k: round(v, 1) for k, v in top},
+    }))
+
+
+# ------------------------------------------------------------------------------------------------
+# Render
+# ------------------------------------------------------------------------------------------------
+
+SECTIONS = [
+    ("1. ValidateVariantsBatch (100 ids) vs pgbench", ["grpc-validate-batch", "pgbench-validate-batch"]),
+    ("2. GetProductDetails warm vs gRPC ceiling (and Redis)", ["grpc-product-details", "grpc-health", "redis-get"]),
+    ("2. GetProductDetails cold (cache misses)", ["grpc-product-details-cold"]),
+    ("3. POS search", ["grpc-search-barcode", "grpc-search-sku-prefix", "grpc-search-title-typo"]),
+    ("4. REST reads vs the no-op endpoint", ["rest-product", "rest-noop", "rest-products-filtered", "rest-search"]),
+    ("7. PATCH one variant (REST)", ["large-product-update"]),
+]
+
+
+def load(path):
+    lines = []
+    with open(path, encoding="utf-8") as f:
+        for raw in f:
+            raw = raw.strip()
+            if raw:
+                try:
+                    lines.append(json.loads(raw))
+                except json.JSONDecodeError:
+                    pass
+    return lines
+
+
+def key(line):
+    name = line["scenario"]
+    if name == "large-product-update":
+        name += " (%s variants)" % line.get("extra", {}).get("variants", "?")
+    return name
+
+
+def runs(lines, scenario, label_filter=None):
+    out = {}
+    for line in lines:
+        if key(line) != scenario or "throughput_rps" not in line:
+            continue
+        if label_filter is not None and line.get("label", "") != label_filter:
+            continue
+        out[line["concurrency"]] = line
+    return out
+
+
+def fmt(x, digits=1):
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:,.{digits}f}"
+    return f"{x:,}"
+
+
+def pct(x):
+    return "–" if x is None else f"{100 * x:.0f} %"
+
+
+def verdict(ok):
+    return "**met**" if ok else "**missed**"
+
+
+def ratio(a, b):
+    if a is None or not b:
+        return None
+    return a / b
+
+
+def get(run, *path):
+    value = run
+    for p in path:
+        if value is None:
+            return None
+        value = value.get(p) if isinstance(value, dict) else None
+    return value
+
+
+def render(args):
+    lines = load(args.results)
+    machine = next((l for l in lines if l["scenario"] == "machine"), {})
+    hi = max(runs(lines, "grpc-health", None) or {16: None})
+    md = []
+    w = md.append
+
+    w("# Catalog service — benchmark results\n")
+    w(
+        "Generated by `bash bench/run.sh` (rendered by `bench/report.py` from `bench/results/run.jsonl`). "
+        "Every figure is a closed-loop measurement: `concurrency` clients each send a request, wait for the "
+        "answer and send the next; latencies are per request, from send to full response. Each scenario runs "
+        "back to back with its ceiling (or peer) on the same machine in the same run.\n"
+    )
+    w("## Machine and run\n")
+    w("| | |\n|---|---|")
+    w(f"| date (UTC) | {machine.get('date', '?')} |")
+    w(f"| CPU | {machine.get('cpu', '?')} × {machine.get('nproc', '?')} (`nproc`) |")
+    w(f"| memory | {machine.get('mem_total_gb', '?')} GB total, {machine.get('mem_available_gb', '?')} GB available (`free -g`) |")
+    w(f"| load average (1, 5, 15 min) | before the scenarios {machine.get('loadavg_start', '?')}; at the end {machine.get('loadavg', '?')} |")
+    cpu = next((l for l in lines if l["scenario"] == "cpu"), None)
+    if cpu:
+        cls = cpu.get("cpu_s", {})
+        capacity = cpu["wall_s"] * (cpu.get("cores") or 1)
+        top = ", ".join(f"{k} {v:g} s" for k, v in cpu.get("other_top", {}).items()) or "nothing notable"
+        w(
+            f"| CPU during the scenarios | {fmt(cpu.get('busy_cpu_s'))} CPU-s busy of {fmt(capacity)} available "
+            f"({cpu['wall_s']:g} s × {cpu.get('cores')} cores): benchmark {fmt(cls.get('benchmark'))} s (the three "
+            f"processes, the load generators, their PostgreSQL backends), shared services {fmt(cls.get('shared'))} s "
+            f"(Redis, RabbitMQ, PostgreSQL background), kernel {fmt(cls.get('kernel'))} s, **other work "
+            f"{fmt(cls.get('other'))} s** (top: {top}) |"
+        )
+    w(f"| code | commit {machine.get('commit', '?')}" + (f" plus uncommitted changes to {machine['uncommitted']}" if machine.get("uncommitted") else "") + " |")
+    w(f"| software | PostgreSQL {machine.get('postgres', '?')}, Redis {machine.get('redis', '?')}, rustc {machine.get('rustc', '?')}, Linux {machine.get('kernel', '?')} |")
+    w(f"| data | {fmt(machine.get('products'))} products, {fmt(machine.get('variants'))} variants over 4 organizations (`seed --products`) |")
+    w(f"| per run | {machine.get('warmup_s', '?')} s warm-up + {machine.get('duration_s', '?')} s measured |")
+    w(
+        f"| whole `run.sh` | {fmt(machine.get('run_seconds'))} s (≈ {round((machine.get('run_seconds') or 0) / 60, 1)} min): "
+        f"build {fmt(machine.get('build_seconds'))} s, migrate + seed check {fmt(machine.get('seed_seconds'))} s, "
+        f"scenarios {fmt(machine.get('scenario_seconds'))} s |"
+    )
+    w(
+        "| configuration | service defaults: DB pool 10 per process, `GRPC_MAX_WORKERS=10`, actix workers = cores, "
+        "JSON logs at `info` (one access line per request); `API_RATE_LIMIT_PER_MINUTE` raised so one bench user is not throttled |"
+    )
+    w(
+        "| caveat | load generator, PostgreSQL, Redis, RabbitMQ and the three processes share the same cores; "
+        "the gRPC clients share one HTTP/2 connection, each REST client has its own keep-alive connection |\n"
+    )
+
+    # ---------------- targets ----------------
+    targets = []  # (target, measured, ceiling, ratio, met, why)
+
+    def at(scenario, c=hi, label=None):
+        return runs(lines, scenario, label).get(c)
+
+    # 1
+    v, p = at("grpc-validate-batch", label=""), at("pgbench-validate-batch")
+    r = ratio(get(v, "throughput_rps"), get(p, "throughput_rps"))
+    p99 = get(v, "latency_ms", "p99")
+    ok = r is not None and r >= 0.70 and p99 is not None and p99 <= 10
+    targets.append((
+        f"1. ValidateVariantsBatch ≥ 70 % of pgbench, p99 ≤ 10 ms ({hi} clients)",
+        f"{fmt(get(v, 'throughput_rps'))} calls/s, p99 {fmt(p99, 2)} ms",
+        f"pgbench {fmt(get(p, 'throughput_rps'))} statements/s, p99 {fmt(get(p, 'latency_ms', 'p99'), 2)} ms",
+        pct(r), ok,
+    ))
+    # 2 warm
+    d, h = at("grpc-product-details", label=""), at("grpc-health")
+    r = ratio(get(d, "throughput_rps"), get(h, "throughput_rps"))
+    targets.append((
+        f"2. GetProductDetails warm ≥ 60 % of the gRPC ceiling ({hi} clients)",
+        f"{fmt(get(d, 'throughput_rps'))} calls/s, p99 {fmt(get(d, 'latency_ms', 'p99'), 2)} ms",
+        f"grpc.health.v1 Check {fmt(get(h, 'throughput_rps'))} calls/s",
+        pct(r), r is not None and r >= 0.60,
+    ))
+    # 2 cold
+    cold = runs(lines, "grpc-product-details-cold")
+    spc = [get(l, "extra", "statements_per_call") for l in cold.values()]
+    spc = [s for s in spc if s is not None]
+    worst = max(spc) if spc else None
+    targets.append((
+        "2. GetProductDetails cold ≤ 3 round trips",
+        f"{fmt(worst, 2)} SQL statements per call (Redis round trips not counted)",
+        "—", "—", worst is not None and worst <= 3,
+    ))
+    # 3
+    for scenario, limit in (("grpc-search-barcode", 3.0), ("grpc-search-title-typo", 25.0)):
+        all_c = runs(lines, scenario)
+        per = ", ".join(f"{c}: {fmt(get(l, 'latency_ms', 'p99'), 2)} ms" for c, l in sorted(all_c.items()))
+        met_at = [c for c, l in sorted(all_c.items()) if (get(l, "latency_ms", "p99") or 1e9) <= limit]
+        hi_run = all_c.get(hi)
+        ok = hi_run is not None and get(hi_run, "latency_ms", "p99") <= limit
+        targets.append((
+            f"3. {scenario.replace('grpc-search-', 'search ')} p99 ≤ {limit:g} ms ({hi} clients)",
+            f"p99 by clients — {per}",
+            "—",
+            "met at: " + (", ".join(f"{c} clients" for c in met_at) if met_at else "none"),
+            ok,
+        ))
+    # 4
+    rp, rn = at("rest-product"), at("rest-noop")
+    r = ratio(get(rp, "throughput_rps"), get(rn, "throughput_rps"))
+    targets.append((
+        f"4. REST cached product read ≥ 40 % of the no-op endpoint ({hi} clients)",
+        f"{fmt(get(rp, 'throughput_rps'))} req/s, p99 {fmt(get(rp, 'latency_ms', 'p99'), 2)} ms"
+        + (f" ({get(rp, 'errors')} errors)" if get(rp, "errors") else ""),
+        f"GET /api/v1/noop {fmt(get(rn, 'throughput_rps'))} req/s",
+        pct(r), r is not None and r >= 0.40 and not get(rp, "errors"),
+    ))
+    # 5
+    burst = next((l for l in lines if l["scenario"] == "relay-burst" and l.get("label", "") == ""), None)
+    drain = next((l for l in lines if l["scenario"] == "relay-drain"), None)
+    bp99 = get(burst, "latency_ms", "p99")
+    targets.append((
+        "5. relay commit-to-publish p99 ≤ 500 ms (10,000 writes from 16 connections)",
+        f"p50 {fmt(get(burst, 'latency_ms', 'p50'), 1)} ms, p99 {fmt(bp99, 1)} ms; "
+        f"{fmt(get(burst, 'events_received'))}/{fmt(get(burst, 'events_written'))} events received",
+        f"writes committed at {fmt(get(burst, 'writes_per_s'))}/s",
+        "—", bp99 is not None and bp99 <= 500 and get(burst, "events_received") == get(burst, "events_written"),
+    ))
+    drate = get(drain, "events_per_s")
+    targets.append((
+        "5. relay drain ≥ 5,000 events/s (10,000 rows committed at once)",
+        f"{fmt(drate)} events/s ({fmt(get(drain, 'events_received'))} events in {fmt(get(drain, 'commit_to_last_publish_s'), 2)} s)",
+        "—", "—", drate is not None and drate >= 5000 and get(drain, "events_received") == get(drain, "events_written"),
+    ))
+    # 6
+    mem = [l for l in lines if l["scenario"] == "memory"]
+    for phase, limit in (("idle", 30), ("load", 150)):
+        per = {l["process"]: l["rss_kb"] / 1024 for l in mem if l["phase"] == phase}
+        ok = bool(per) and all(v <= limit for v in per.values())
+        targets.append((
+            f"6. resident memory ≤ {limit} MB per process ({phase})",
+            ", ".join(f"{p} {v:.1f} MB" for p, v in sorted(per.items())),
+            "—", "—", ok,
+        ))
+    # 7
+    big = runs(lines, "large-product-update (2000 variants)")
+    small = runs(lines, "large-product-update (10 variants)")
+    per = "; ".join(
+        f"{c} client{'s' if c > 1 else ''}: 2,000 → {fmt(get(big.get(c), 'latency_ms', 'p99'), 2)} ms, 10 → {fmt(get(small.get(c), 'latency_ms', 'p99'), 2)} ms"
+        for c in sorted(set(big) | set(small))
+    )
+    p99s = [get(l, "latency_ms", "p99") for l in list(big.values()) + list(small.values())]
+    errs = sum((get(l, "errors") or 0) for l in list(big.values()) + list(small.values()))
+    targets.append((
+        "7. single-variant PATCH p99 ≤ 50 ms regardless of variant count",
+        f"p99 — {per}" + (f" ({errs} errors)" if errs else ""),
+        "—", "—", bool(p99s) and all(x is not None and x <= 50 for x in p99s) and not errs,
+    ))
+
+    w("## Targets (first round)\n")
+    w("| target | figure | ceiling / peer | ratio | verdict |\n|---|---|---|---|---|")
+    for target, measured, ceiling, rat, ok in targets:
+        w(f"| {target} | {measured} | {ceiling} | {rat} | {verdict(ok)} |")
+    w("")
+    notes = os.path.join(args.out_dir, "NOTES.md")
+    if os.path.exists(notes):
+        with open(notes, encoding="utf-8") as f:
+            w(f.read().strip() + "\n")
+
+    # ---------------- per-section tables ----------------
+    w("## All runs\n")
+    w("Throughput is successful requests per second; latencies in milliseconds. `ratio` compares the "
+      "scenario with its ceiling at the same concurrency (pgbench for the batch, `grpc.health.v1` for "
+      "the warm read, `/api/v1/noop` for REST).\n")
+    ceiling_of = {
+        "grpc-validate-batch": "pgbench-validate-batch",
+        "grpc-product-details": "grpc-health",
+        "rest-product": "rest-noop",
+        "rest-products-filtered": "rest-noop",
+        "rest-search": "rest-noop",
+    }
+    for title, scenarios in SECTIONS:
+        w(f"### {title}\n")
+        w("| scenario | clients | throughput /s | p50 | p90 | p99 | max | errors | ratio | notes |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        names = []
+        for s in scenarios:
+            if s == "large-product-update":
+                names += ["large-product-update (2000 variants)", "large-product-update (10 variants)"]
+            else:
+                names.append(s)
+        for name in names:
+            for c, l in sorted(runs(lines, name, None if name.startswith(("pgbench", "redis")) else "").items()):
+                ceiling = runs(lines, ceiling_of.get(name, ""), None).get(c)
+                rat = ratio(l.get("throughput_rps"), get(ceiling, "throughput_rps")) if ceiling else None
+                note = []
+                spc = get(l, "extra", "statements_per_call")
+                if spc is not None:
+                    note.append(f"{spc:g} SQL statements/call")
+                if get(l, "extra", "value_bytes"):
+                    note.append(f"{l['extra']['value_bytes']} B values; p90 column is p95")
+                if l.get("bytes_per_response"):
+                    note.append(f"{l['bytes_per_response']} B/response")
+                if l.get("error_kinds"):
+                    note.append("errors: " + ", ".join(f"{k} ×{v}" for k, v in l["error_kinds"].items()))
+                lat = l.get("latency_ms", {})
+                w(
+                    f"| {name} | {c} | {fmt(l.get('throughput_rps'))} | {fmt(lat.get('p50'), 2)} | {fmt(lat.get('p90'), 2)} | "
+                    f"{fmt(lat.get('p99'), 2)} | {fmt(lat.get('max'), 2)} | {fmt(l.get('errors', 0))} | {pct(rat)} | {'; '.join(note)} |"
+                )
+        w("")
+
+    w("### 5. Outbox relay\n")
+    w("| run | events written / received | write rate /s | publish rate /s | latency p50 | p90 | p99 | max |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for l in lines:
+        if l["scenario"] == "relay-burst":
+            lat = l.get("latency_ms", {})
+            w(
+                f"| burst: product updates, {l['concurrency']} connections{' (during the mixed load)' if l.get('label') else ''} | "
+                f"{fmt(l.get('events_written'))} / {fmt(l.get('events_received'))} | {fmt(l.get('writes_per_s'))} | "
+                f"{fmt(l.get('events_per_s'))} | {fmt(lat.get('p50'))} | {fmt(lat.get('p90'))} | {fmt(lat.get('p99'))} | {fmt(lat.get('max'))} |"
+            )
+        elif l["scenario"] == "relay-drain":
+            lat = l.get("latency_from_commit_ms", {})
+            w(
+                f"| drain: {fmt(l.get('events_written'))} rows in one commit (latency from commit) | "
+                f"{fmt(l.get('events_written'))} / {fmt(l.get('events_received'))} | — | {fmt(l.get('events_per_s'))} | "
+                f"{fmt(lat.get('p50'))} | {fmt(lat.get('p90'))} | {fmt(lat.get('p99'))} | {fmt(lat.get('max'))} |"
+            )
+    w("\nBurst latency = arrival at a private queue bound to `#` on `catalog_events` minus the envelope's "
+      "`timestamp` (stamped when the write appended its event, just before commit). Drain latency counts from "
+      "the commit of all rows; the publish rate is events over (last arrival − first write or commit).\n")
+
+    w("### 6. Memory and start-up\n")
+    w("| process | start-up (exec → ready) | RSS idle | RSS under load (max sampled) | RSS after load | peak (VmHWM) |")
+    w("|---|---:|---:|---:|---:|---:|")
+    for process in ("catalog-grpc", "catalog-api", "catalog-worker"):
+        start = next((l for l in lines if l["scenario"] == "startup" and l.get("process") == process), {})
+        m = {l["phase"]: l for l in mem if l["process"] == process}
+        hwm = max((l.get("hwm_kb", 0) for l in mem if l["process"] == process), default=0)
+        def mb(phase):
+            return f"{m[phase]['rss_kb'] / 1024:.1f} MB" if phase in m else "–"
+        w(f"| {process} | {fmt(start.get('startup_ms'), 0)} ms | {mb('idle')} | {mb('load')} | {mb('after-load')} | {hwm / 1024:.1f} MB |")
+    mix = next((l for l in lines if l["scenario"] == "mix"), None)
+    if mix:
+        w(f"\nLoad phase: {mix['concurrency']} clients of `{get(mix, 'extra', 'mix')}` "
+          f"({fmt(mix.get('throughput_rps'))} req/s, p99 {fmt(get(mix, 'latency_ms', 'p99'), 2)} ms) while a relay burst of "
+          "10,000 product updates ran; RSS sampled every 0.2 s.\n")
+
+    # ---------------- charts ----------------
+    charts = make_charts(lines, args.out_dir)
+    if charts:
+        w("## Charts\n")
+        for path, caption in charts:
+            w(f"![{caption}]({os.path.basename(path)})\n")
+    else:
+        w("## Charts\n\nmatplotlib is not installed: no charts this time.\n")
+
+    with open(os.path.join(args.out_dir, "RESULTS.md"), "w", encoding="utf-8") as f:
+        f.write("\n".join(md).rstrip() + "\n")
+    print(f"wrote {os.path.join(args.out_dir, 'RESULTS.md')}")
+
+
+def make_charts(lines, out_dir):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import matplotlib.ticker  # noqa: F401  (used through the matplotlib module)
+    except ImportError:
+        return []
+    charts = []
+    groups = [
+        ("gRPC", ["grpc-health", "grpc-validate-batch", "pgbench-validate-batch", "grpc-product-details",
+                  "grpc-search-barcode", "grpc-search-sku-prefix", "grpc-search-title-typo"]),
+        ("REST", ["rest-noop", "rest-product", "rest-products-filtered", "rest-search"]),
+    ]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    for ax, (title, names) in zip(axes, groups):
+        for name in names:
+            data = runs(lines, name, None if name.startswith("pgbench") else "")
+            if not data:
+                continue
+            cs = sorted(data)
+            ax.plot(cs, [data[c]["latency_ms"]["p99"] for c in cs], marker="o", label=f"{name} p99")
+            ax.plot(cs, [data[c]["latency_ms"]["p50"] for c in cs], marker=".", linestyle=":", alpha=0.6,
+                    color=ax.lines[-1].get_color())
+        ax.set_xscale("log", base=2)
+        all_c = sorted({c for name in names for c in runs(lines, name, None if name.startswith("pgbench") else "")})
+        if all_c:
+            ax.set_xticks(all_c)
+            ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_yscale("log")
+        ax.set_xlabel("concurrent clients")
+        ax.set_ylabel("latency (ms): p99 solid, p50 dotted")
+        ax.set_title(f"{title}: latency vs concurrency")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = os.path.join(out_dir, "latency_vs_concurrency.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    charts.append((path, "Latency vs concurrency"))
+
+    names = ["grpc-health", "grpc-validate-batch", "pgbench-validate-batch", "grpc-product-details",
+             "grpc-product-details-cold", "redis-get", "grpc-search-barcode", "grpc-search-sku-prefix",
+             "grpc-search-title-typo", "rest-noop", "rest-product", "rest-products-filtered", "rest-search",
+             "large-product-update (2000 variants)", "large-product-update (10 variants)"]
+    concurrencies = sorted({l["concurrency"] for l in lines if "throughput_rps" in l and l.get("label", "") != "memory-load"})
+    present = [n for n in names if runs(lines, n, None if n.startswith(("pgbench", "redis")) else "")]
+    fig, ax = plt.subplots(figsize=(13, 6))
+    width = 0.8 / max(1, len(concurrencies))
+    for i, c in enumerate(concurrencies):
+        values = [get(runs(lines, n, None if n.startswith(("pgbench", "redis")) else "").get(c), "throughput_rps") or 0 for n in present]
+        ax.bar([x + i * width for x in range(len(present))], values, width, label=f"{c} client{'' if c == 1 else 's'}")
+    ax.set_xticks([x + width * (len(concurrencies) - 1) / 2 for x in range(len(present))])
+    ax.set_xticklabels(present, rotation=35, ha="right", fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("requests per second (log)")
+    ax.set_title("Throughput per scenario (ceilings: grpc-health, pgbench, redis-get, rest-noop)")
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = os.path.join(out_dir, "throughput.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    charts.append((path, "Throughput per scenario"))
+    return charts
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("ingest-pgbench")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--concurrency", type=int, required=True)
+    p.set_defaults(func=ingest_pgbench)
+    p = sub.add_parser("ingest-redis")
+    p.add_argument("--concurrency", type=int, required=True)
+    p.add_argument("--size", type=int, required=True)
+    p.set_defaults(func=ingest_redis)
+    p = sub.add_parser("cpu-sample")
+    p.add_argument("--stop-file", required=True)
+    p.add_argument("--max-seconds", type=float, default=3600)
+    p.add_argument("--database", default="catalog_bench")
+    p.set_defaults(func=cpu_sample)
+    p = sub.add_parser("render")
+    p.add_argument("--results", required=True)
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=render)
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

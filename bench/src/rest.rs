@@ -1,0 +1,90 @@
+//! REST scenarios: one keep-alive HTTP/1.1 connection per worker, the bearer token on every
+//! request (the no-op endpoint ignores it; it is the HTTP ceiling).
+
+use crate::fixture::{Scale, WARM_PRODUCT, bench_variant};
+use crate::http::HttpConn;
+use crate::load::{Op, mix};
+use bytes::Bytes;
+use http::Method;
+
+/// Words a shopper types in the web shop's search box.
+pub const SEARCH_WORDS: &[&str] =
+    &["camiseta", "lampara", "mochila", "taladro", "botella", "sarten", "almohada", "reloj", "alfombra", "cuaderno"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestScenario {
+    Noop,
+    Product,
+    ProductsFiltered,
+    Search,
+    /// PATCH one variant of the bench product with this many variants.
+    VariantUpdate(u32),
+}
+
+pub struct RestOp {
+    scenario: RestScenario,
+    conn: HttpConn,
+    authorization: String,
+    scale: Scale,
+    worker: u64,
+    workers: u64,
+    calls: u64,
+}
+
+impl RestOp {
+    pub fn new(
+        scenario: RestScenario,
+        base: &str,
+        token: &str,
+        scale: Scale,
+        worker: usize,
+        workers: usize,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            scenario,
+            conn: HttpConn::new(base)?,
+            authorization: format!("Bearer {token}"),
+            scale,
+            worker: worker as u64,
+            workers: workers.max(1) as u64,
+            calls: 0,
+        })
+    }
+}
+
+impl Op for RestOp {
+    async fn call(&mut self, i: u64) -> Result<usize, String> {
+        let scale = self.scale;
+        let org1 = scale.organization(1);
+        let (method, path, body) = match self.scenario {
+            RestScenario::Noop => (Method::GET, "/api/v1/noop".to_string(), None),
+            RestScenario::Product => (Method::GET, format!("/api/v1/products/{}", scale.product(WARM_PRODUCT)), None),
+            RestScenario::ProductsFiltered => {
+                let brand = scale.brand(1, 1 + (i % 20) as u32);
+                (Method::GET, format!("/api/v1/products?status=active&first=20&brand_id={brand}"), None)
+            }
+            RestScenario::Search => {
+                let word = SEARCH_WORDS[(mix(i) % SEARCH_WORDS.len() as u64) as usize];
+                (Method::GET, format!("/api/v1/products?search={word}&first=20"), None)
+            }
+            RestScenario::VariantUpdate(variants) => {
+                // Each worker updates its own variants (no row-lock queueing between workers)
+                // and every call changes the price, so each one is a real write with an event.
+                let per_worker = (u64::from(variants) / self.workers).max(1);
+                let j = 1 + (self.worker + (self.calls % per_worker) * self.workers) as u32;
+                self.calls += 1;
+                let variant = bench_variant(variants, j);
+                let cents = 10_000 + mix(i) % 90_000;
+                let body = format!("{{\"sale_price\":\"{}.{:02}\"}}", cents / 100, cents % 100);
+                (Method::PATCH, format!("/api/v1/variants/{variant}"), Some(Bytes::from(body)))
+            }
+        };
+        let tenant = org1.to_string();
+        let headers = [("authorization", self.authorization.as_str()), ("x-tenant-id", tenant.as_str())];
+        let response = self.conn.send(method, &path, &headers, body).await.map_err(|e| format!("io: {e}"))?;
+        if response.status != 200 {
+            return Err(format!("status {}", response.status));
+        }
+        Ok(response.body.len())
+    }
+}
