@@ -121,6 +121,14 @@ impl CatalogGrpc {
         let mut found = self.catalog.product_details(org, &valid).await?.into_iter();
         Ok(parsed.iter().map(|id| id.and_then(|_| found.next().flatten())).collect())
     }
+
+    async fn card(&self, org: OrganizationId, raw_id: &str) -> Result<Option<VariantCard>, Error> {
+        Ok(self.cards(org, &[raw_id.to_string()]).await?.into_iter().next().flatten())
+    }
+
+    async fn product(&self, org: OrganizationId, raw_id: &str) -> Result<Option<ProductDetails>, Error> {
+        Ok(self.products(org, &[raw_id.to_string()]).await?.into_iter().next().flatten())
+    }
 }
 
 #[tonic::async_trait]
@@ -131,11 +139,8 @@ impl CatalogService for CatalogGrpc {
     ) -> Result<Response<pb::ValidateVariantResponse>, Status> {
         let req = request.get_ref();
         let org = organization(&req.organization_id)?;
-        let cards = self
-            .cards(org, std::slice::from_ref(&req.variant_id))
-            .await
-            .map_err(|e| status(&request, "ValidateVariant", e))?;
-        let response = match cards.into_iter().next().flatten() {
+        let found = self.card(org, &req.variant_id).await.map_err(|e| status(&request, "ValidateVariant", e))?;
+        let response = match found {
             Some(card) => {
                 let v = &card.validation.variant;
                 pb::ValidateVariantResponse {
@@ -170,11 +175,8 @@ impl CatalogService for CatalogGrpc {
         let req = request.get_ref();
         let org = organization(&req.organization_id)?;
         let (variants, images) = seed_include_flags(req.include_variants, req.include_images);
-        let found = self
-            .products(org, std::slice::from_ref(&req.product_id))
-            .await
-            .map_err(|e| status(&request, "GetProductDetails", e))?;
-        let (product, message) = single_product(&req.product_id, found.into_iter().next().flatten(), variants, images);
+        let found = self.product(org, &req.product_id).await.map_err(|e| status(&request, "GetProductDetails", e))?;
+        let (product, message) = single_product(&req.product_id, found, variants, images);
         Ok(Response::new(pb::GetProductDetailsResponse { success: product.is_some(), product, message }))
     }
 
@@ -213,12 +215,9 @@ impl CatalogService for CatalogGrpc {
     ) -> Result<Response<pb::ProductResponse>, Status> {
         let req = request.get_ref();
         let org = organization(&req.organization_id)?;
-        let found = self
-            .products(org, std::slice::from_ref(&req.product_id))
-            .await
-            .map_err(|e| status(&request, "GetProduct", e))?;
+        let found = self.product(org, &req.product_id).await.map_err(|e| status(&request, "GetProduct", e))?;
         let (variants, images) = (req.include_variants.unwrap_or(true), req.include_images.unwrap_or(true));
-        let (product, message) = single_product(&req.product_id, found.into_iter().next().flatten(), variants, images);
+        let (product, message) = single_product(&req.product_id, found, variants, images);
         Ok(Response::new(pb::ProductResponse { success: product.is_some(), product, message }))
     }
 
@@ -243,11 +242,8 @@ impl CatalogService for CatalogGrpc {
     ) -> Result<Response<pb::VariantResponse>, Status> {
         let req = request.get_ref();
         let org = organization(&req.organization_id)?;
-        let cards = self
-            .cards(org, std::slice::from_ref(&req.variant_id))
-            .await
-            .map_err(|e| status(&request, "GetVariant", e))?;
-        let response = match cards.into_iter().next().flatten() {
+        let found = self.card(org, &req.variant_id).await.map_err(|e| status(&request, "GetVariant", e))?;
+        let response = match found {
             Some(card) => pb::VariantResponse {
                 success: true,
                 is_active: card.validation.is_active,
