@@ -8,19 +8,31 @@ use actix_web::{HttpRequest, HttpResponse};
 use catalog_core::error::Error;
 use catalog_core::pagination::{Page, PageRequest, encode_cursor};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
+
+/// The success envelope, serialized straight from `data` (a `json!` tree would first copy the
+/// whole payload into a `Value`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<T> {
+    status: &'static str,
+    status_code: u16,
+    data: T,
+    timestamp: String,
+    path: String,
+    request_id: String,
+}
 
 fn envelope(status: StatusCode, data: impl Serialize) -> HttpResponse {
     let ctx = context::current();
-    HttpResponse::build(status).json(json!({
-        "status": "success",
-        "statusCode": status.as_u16(),
-        "data": data,
-        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "path": ctx.path,
-        "requestId": ctx.request_id,
-    }))
+    HttpResponse::build(status).json(Envelope {
+        status: "success",
+        status_code: status.as_u16(),
+        data,
+        timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        path: ctx.path,
+        request_id: ctx.request_id,
+    })
 }
 
 pub fn ok(data: impl Serialize) -> HttpResponse {
