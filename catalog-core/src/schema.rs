@@ -179,6 +179,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    product_title_words (organization_id, word) {
+        organization_id -> Uuid,
+        word -> Text,
+    }
+}
+
+diesel::table! {
     product_variants (id) {
         id -> Uuid,
         organization_id -> Uuid,
@@ -293,6 +300,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     product_option_values,
     product_options,
     product_tags,
+    product_title_words,
     product_variants,
     products,
     tags,

@@ -1,12 +1,15 @@
 //! POS quick search: what a cashier types is a barcode, a SKU (or its start) or words of a title.
 //! Exact code hits come first, then SKU prefixes, then titles by relevance (Spanish full text,
-//! accent-insensitive, and trigram word similarity for typos). One SQL statement.
+//! accent-insensitive, typed words corrected to the organization's title words for typos). One
+//! prepared statement for codes; a second, only when no code matched exactly, for titles.
 
 use crate::db::PgConn;
 use crate::error::{Error, Result};
 use crate::ids::{LocalId, OrganizationId, ProductId, VariantId};
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Double, Integer, Nullable, Numeric, Text, Uuid as SqlUuid};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Bool, Double, Integer, Nullable, Numeric, Text, Untyped, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -80,14 +83,17 @@ struct Row {
     score: f64,
 }
 
-/// `$1` org, `$2` raw query, `$3` limit, `$4` include inactive, `$5` local (nullable), `$6`
-/// search titles too. Code matches use the (organization_id, sku|barcode) indexes; titles the
-/// GIN indexes. With `$6` false the title branch is a one-time-filtered no-op.
-const SEARCH_SQL: &str = r#"
+/// The search statement, `$1` org, `$2` raw query, `$3` limit, `$4` include inactive, `$5` local
+/// (nullable). Code matches use the (organization_id, sku|barcode) indexes. The title branch,
+/// when given, corrects each typed word to the organization's known title words
+/// (`product_title_words`, trigram similarity) and matches the corrected words with Spanish full
+/// text on the (organization_id, search_document) index.
+macro_rules! search_sql {
+    ($title_ctes:literal, $title_hits:literal) => {
+        concat!(
+            r#"
 WITH q AS (
-    SELECT $2::text AS raw,
-           catalog_unaccent(lower($2::text)) AS norm,
-           websearch_to_tsquery('spanish', catalog_unaccent($2::text)) AS ts
+    SELECT $2::text AS raw, catalog_unaccent(lower($2::text)) AS norm
 ),
 eligible AS (
     SELECT p.* FROM products p
@@ -117,19 +123,14 @@ prefix_variants AS (
        AND v.sku ~>=~ q.raw AND v.sku ~<~ (q.raw || chr(1114111)) AND v.sku <> q.raw
      ORDER BY v.sku COLLATE "C"
      LIMIT $3
-),
-title_products AS (
-    SELECT p.id, NULL::uuid, 'title', 2,
-           greatest(ts_rank(p.search_document, q.ts), word_similarity(q.norm, catalog_unaccent(lower(p.title))))::float8
-      FROM products p, q
-     WHERE $6 AND p.organization_id = $1 AND p.deleted_at IS NULL
-       AND (p.search_document @@ q.ts OR q.norm <% catalog_unaccent(lower(p.title)))
-     ORDER BY 5 DESC
-     LIMIT $3 * 2
-),
+),"#,
+            $title_ctes,
+            r#"
 hits AS (
     SELECT * FROM code_variants UNION ALL SELECT * FROM code_products
-    UNION ALL SELECT * FROM prefix_variants UNION ALL SELECT * FROM title_products
+    UNION ALL SELECT * FROM prefix_variants"#,
+            $title_hits,
+            r#"
 ),
 ranked AS (
     -- One row per product and variant: its best class.
@@ -151,7 +152,91 @@ SELECT e.id AS product_id, v.id AS variant_id, e.title, coalesce(v.sku, e.sku) A
   ) v ON true
  ORDER BY r.class, r.score DESC, e.title, v.sku
  LIMIT $3
-"#;
+"#
+        )
+    };
+}
+
+/// Barcodes, SKUs and SKU prefixes only: the common POS case, and cheap enough that planning
+/// would dominate, so it runs as a prepared statement the connection keeps ([`CodeSearch`]).
+const CODES_SQL: &str = search_sql!("", "");
+
+/// Everything, titles included. Run only when no code matched exactly, and re-planned on every
+/// call (`sql_query`): a generic plan cannot know which organization or words it serves.
+const FULL_SQL: &str = search_sql!(
+    r#"
+typed AS (
+    SELECT DISTINCT w FROM q, regexp_split_to_table(q.norm, '[^[:alnum:]]+') w WHERE w <> ''
+),
+spelled AS (
+    -- Each typed word stands for itself (or a word it starts) or, for a typo, for the
+    -- organization's title words that look most like it.
+    SELECT w, w || ':*' AS lexeme FROM typed
+    UNION
+    SELECT t.w, k.word FROM typed t CROSS JOIN LATERAL (
+        SELECT tw.word FROM product_title_words tw
+         WHERE tw.organization_id = $1 AND length(t.w) >= 3 AND tw.word % t.w
+         ORDER BY similarity(tw.word, t.w) DESC, tw.word
+         LIMIT 3
+    ) k
+),
+tq AS (
+    -- Every typed word must match, through one of its spellings. Words are [[:alnum:]] runs,
+    -- so they need no quoting inside the tsquery text.
+    SELECT to_tsquery('spanish', string_agg(spellings, ' & ')) AS ts
+      FROM (SELECT '(' || string_agg(lexeme, ' | ') || ')' AS spellings FROM spelled GROUP BY w) s
+),
+title_products AS (
+    SELECT p.id, NULL::uuid, 'title', 2,
+           greatest(ts_rank(p.search_document, tq.ts), word_similarity(q.norm, catalog_unaccent(lower(p.title))))::float8
+      FROM products p, tq, q
+     WHERE p.organization_id = $1 AND p.deleted_at IS NULL AND p.search_document @@ tq.ts
+     ORDER BY 5 DESC
+     LIMIT $3 * 2
+),"#,
+    " UNION ALL SELECT * FROM title_products"
+);
+
+/// [`CODES_SQL`] with its parameters bound, as a query diesel may prepare once per connection
+/// and reuse (it never caches `sql_query`). Each `$n` in the text becomes a bind of that value.
+#[derive(Clone, Copy)]
+struct CodeSearch<'a> {
+    org: uuid::Uuid,
+    query: &'a str,
+    limit: i32,
+    include_inactive: bool,
+    local_id: Option<uuid::Uuid>,
+}
+
+impl QueryFragment<Pg> for CodeSearch<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let mut rest = CODES_SQL;
+        while let Some(at) = rest.find('$') {
+            out.push_sql(&rest[..at]);
+            let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
+            match &rest[at + 1..at + 1 + digits] {
+                "1" => out.push_bind_param::<SqlUuid, _>(&self.org)?,
+                "2" => out.push_bind_param::<Text, _>(self.query)?,
+                "3" => out.push_bind_param::<Integer, _>(&self.limit)?,
+                "4" => out.push_bind_param::<Bool, _>(&self.include_inactive)?,
+                "5" => out.push_bind_param::<Nullable<SqlUuid>, _>(&self.local_id)?,
+                other => return Err(diesel::result::Error::QueryBuilderError(format!("no parameter ${other}").into())),
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        out.push_sql(rest);
+        Ok(())
+    }
+}
+
+impl QueryId for CodeSearch<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for CodeSearch<'_> {
+    type SqlType = Untyped;
+}
 
 pub async fn search(conn: &mut PgConn, org: OrganizationId, request: &SearchRequest) -> Result<Vec<SearchHit>> {
     let query = request.query.trim();
@@ -174,22 +259,25 @@ pub async fn search(conn: &mut PgConn, org: OrganizationId, request: &SearchRequ
             });
         }
     };
-    let run = async |conn: &mut PgConn, titles: bool| -> Result<Vec<Row>> {
-        Ok(diesel::sql_query(SEARCH_SQL)
-            .bind::<SqlUuid, _>(org.as_uuid())
+    // A scanned barcode or typed SKU is the common POS case: answer it from the code indexes
+    // alone, and search titles (the expensive part) only when no code matched exactly.
+    let codes = CodeSearch {
+        org: org.as_uuid(),
+        query,
+        limit,
+        include_inactive: request.include_inactive,
+        local_id: request.local_id.map(|l| l.as_uuid()),
+    };
+    let mut rows: Vec<Row> = codes.load(conn).await?;
+    if !rows.iter().any(|r| r.match_type == "barcode" || r.match_type == "sku") {
+        rows = diesel::sql_query(FULL_SQL)
+            .bind::<SqlUuid, _>(codes.org)
             .bind::<Text, _>(query)
             .bind::<Integer, _>(limit)
             .bind::<Bool, _>(request.include_inactive)
-            .bind::<Nullable<SqlUuid>, _>(request.local_id.map(|l| l.as_uuid()))
-            .bind::<Bool, _>(titles)
+            .bind::<Nullable<SqlUuid>, _>(codes.local_id)
             .load(conn)
-            .await?)
-    };
-    // A scanned barcode or typed SKU is the common POS case: answer it from the code indexes
-    // alone, and search titles (the expensive part) only when no code matched exactly.
-    let mut rows = run(conn, false).await?;
-    if !rows.iter().any(|r| r.match_type == "barcode" || r.match_type == "sku") {
-        rows = run(conn, true).await?;
+            .await?;
     }
     Ok(rows
         .into_iter()
