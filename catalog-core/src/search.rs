@@ -1,15 +1,13 @@
 //! POS quick search: what a cashier types is a barcode, a SKU (or its start) or words of a title.
 //! Exact code hits come first, then SKU prefixes, then titles by relevance (Spanish full text,
-//! accent-insensitive, typed words corrected to the organization's title words for typos). One
-//! prepared statement for codes; a second, only when no code matched exactly, for titles.
+//! accent-insensitive, typed words corrected to the organization's title words for typos). A
+//! prepared barcode lookup first; then codes and prefixes; titles only when no code matched.
 
 use crate::db::PgConn;
 use crate::error::{Error, Result};
 use crate::ids::{LocalId, OrganizationId, ProductId, VariantId};
-use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Bool, Double, Integer, Nullable, Numeric, Text, Untyped, Uuid as SqlUuid};
+use diesel::sql_types::{Bool, Double, Integer, Nullable, Numeric, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -157,12 +155,11 @@ SELECT e.id AS product_id, v.id AS variant_id, e.title, coalesce(v.sku, e.sku) A
     };
 }
 
-/// Barcodes, SKUs and SKU prefixes only: the common POS case, and cheap enough that planning
-/// would dominate, so it runs as a prepared statement the connection keeps ([`CodeSearch`]).
+/// SKUs and SKU prefixes (and barcodes of products). Like [`FULL_SQL`] it is planned on every
+/// call (`sql_query`): a generic plan cannot know the prefix range or the organization.
 const CODES_SQL: &str = search_sql!("", "");
 
-/// Everything, titles included. Run only when no code matched exactly, and re-planned on every
-/// call (`sql_query`): a generic plan cannot know which organization or words it serves.
+/// Everything, titles included. Run only when no code matched exactly.
 const FULL_SQL: &str = search_sql!(
     r#"
 typed AS (
@@ -197,10 +194,8 @@ title_products AS (
     " UNION ALL SELECT * FROM title_products"
 );
 
-/// [`CODES_SQL`] with its parameters bound, as a query diesel may prepare once per connection
-/// and reuse (it never caches `sql_query`). Each `$n` in the text becomes a bind of that value.
-#[derive(Clone, Copy)]
-struct CodeSearch<'a> {
+/// The bind values of the search statements (`$1`..`$5`).
+struct SearchVariables<'a> {
     org: uuid::Uuid,
     query: &'a str,
     limit: i32,
@@ -208,40 +203,74 @@ struct CodeSearch<'a> {
     local_id: Option<uuid::Uuid>,
 }
 
-impl QueryFragment<Pg> for CodeSearch<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let mut rest = CODES_SQL;
-        while let Some(at) = rest.find('$') {
-            out.push_sql(&rest[..at]);
-            let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
-            match &rest[at + 1..at + 1 + digits] {
-                "1" => out.push_bind_param::<SqlUuid, _>(&self.org)?,
-                "2" => out.push_bind_param::<Text, _>(self.query)?,
-                "3" => out.push_bind_param::<Integer, _>(&self.limit)?,
-                "4" => out.push_bind_param::<Bool, _>(&self.include_inactive)?,
-                "5" => out.push_bind_param::<Nullable<SqlUuid>, _>(&self.local_id)?,
-                other => return Err(diesel::result::Error::QueryBuilderError(format!("no parameter ${other}").into())),
-            }
-            rest = &rest[at + 1 + digits..];
-        }
-        out.push_sql(rest);
-        Ok(())
+impl SearchVariables<'_> {
+    async fn run(&self, conn: &mut PgConn, sql: &'static str) -> Result<Vec<Row>> {
+        Ok(diesel::sql_query(sql)
+            .bind::<SqlUuid, _>(self.org)
+            .bind::<Text, _>(self.query)
+            .bind::<Integer, _>(self.limit)
+            .bind::<Bool, _>(self.include_inactive)
+            .bind::<Nullable<SqlUuid>, _>(self.local_id)
+            .load(conn)
+            .await?)
     }
 }
 
-impl QueryId for CodeSearch<'_> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
+/// Live variants whose barcode is the query, as search rows, through the (organization_id,
+/// barcode) index. A query diesel builds is prepared once per connection; its plan is the same
+/// for every barcode.
+async fn scanned_barcode(conn: &mut PgConn, search: &SearchVariables<'_>) -> Result<Vec<Row>> {
+    use crate::schema::{product_variants as v, products as p};
+    let found: Vec<BarcodeHit> = v::table
+        .inner_join(p::table.on(p::organization_id.eq(v::organization_id).and(p::id.eq(v::product_id))))
+        .filter(v::organization_id.eq(search.org))
+        .filter(v::barcode.eq(search.query))
+        .filter(v::deleted_at.is_null())
+        .filter(p::deleted_at.is_null())
+        .order(v::id)
+        .limit(i64::from(search.limit))
+        .select((p::id, v::id, p::title, v::sku, v::barcode, v::sale_price, p::status, v::is_active, p::local_id))
+        .load(conn)
+        .await?;
+    Ok(found
+        .into_iter()
+        .filter(|hit| search.local_id.is_none() || hit.local_id.is_none() || hit.local_id == search.local_id)
+        .map(|hit| Row {
+            is_active: hit.status == "active" && hit.variant_active,
+            product_id: hit.product_id,
+            variant_id: Some(hit.variant_id),
+            title: hit.title,
+            sku: hit.sku,
+            barcode: hit.barcode,
+            sale_price: Some(hit.sale_price),
+            match_type: MatchType::Barcode.as_str().to_string(),
+            score: 1.0,
+        })
+        .filter(|row| search.include_inactive || row.is_active)
+        .collect())
 }
 
-impl Query for CodeSearch<'_> {
-    type SqlType = Untyped;
+#[derive(Queryable)]
+struct BarcodeHit {
+    product_id: uuid::Uuid,
+    variant_id: uuid::Uuid,
+    title: String,
+    sku: String,
+    barcode: Option<String>,
+    sale_price: Decimal,
+    status: String,
+    variant_active: bool,
+    local_id: Option<uuid::Uuid>,
 }
 
 pub async fn search(conn: &mut PgConn, org: OrganizationId, request: &SearchRequest) -> Result<Vec<SearchHit>> {
     let query = request.query.trim();
     if query.is_empty() {
         return Err(Error::InvalidArgument { field: "query", message: "must not be empty".into() });
+    }
+    if query.contains('\0') {
+        // PostgreSQL text cannot hold NUL; a scanner that sends one has sent no code.
+        return Err(Error::InvalidArgument { field: "query", message: "must not contain NUL characters".into() });
     }
     if query.chars().count() > MAX_QUERY_CHARS {
         return Err(Error::InvalidArgument {
@@ -259,25 +288,22 @@ pub async fn search(conn: &mut PgConn, org: OrganizationId, request: &SearchRequ
             });
         }
     };
-    // A scanned barcode or typed SKU is the common POS case: answer it from the code indexes
-    // alone, and search titles (the expensive part) only when no code matched exactly.
-    let codes = CodeSearch {
+    let variables = SearchVariables {
         org: org.as_uuid(),
         query,
         limit,
         include_inactive: request.include_inactive,
         local_id: request.local_id.map(|l| l.as_uuid()),
     };
-    let mut rows: Vec<Row> = codes.load(conn).await?;
+    // A scanned barcode is the common POS case and names one item: answer it with a prepared
+    // lookup (planning the search statement costs more than running it).
+    let mut rows = scanned_barcode(conn, &variables).await?;
+    if rows.is_empty() && !query.contains(char::is_whitespace) {
+        rows = variables.run(conn, CODES_SQL).await?;
+    }
+    // Titles (the expensive part) only when no code matched exactly.
     if !rows.iter().any(|r| r.match_type == "barcode" || r.match_type == "sku") {
-        rows = diesel::sql_query(FULL_SQL)
-            .bind::<SqlUuid, _>(codes.org)
-            .bind::<Text, _>(query)
-            .bind::<Integer, _>(limit)
-            .bind::<Bool, _>(request.include_inactive)
-            .bind::<Nullable<SqlUuid>, _>(codes.local_id)
-            .load(conn)
-            .await?;
+        rows = variables.run(conn, FULL_SQL).await?;
     }
     Ok(rows
         .into_iter()

@@ -43,13 +43,9 @@ pub fn pool(settings: &DatabaseSettings) -> Result<PgPool> {
         let url = url.to_owned();
         async move {
             let mut conn = AsyncPgConnection::establish(&url).await?;
-            // Typo-tolerant title search compares words by trigrams; 0.6 (the default) misses
-            // one-letter typos in short words, 0.45 catches them without flooding results.
-            conn.batch_execute(&format!(
-                "SET statement_timeout = {statement_timeout_ms}; SET pg_trgm.word_similarity_threshold = 0.45"
-            ))
-            .await
-            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            conn.batch_execute(&format!("SET statement_timeout = {statement_timeout_ms}"))
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
             conn.set_instrumentation(|event: diesel::connection::InstrumentationEvent<'_>| {
                 if matches!(event, diesel::connection::InstrumentationEvent::StartQuery { .. }) {
                     STATEMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
