@@ -722,3 +722,170 @@ async fn reflection_lists_the_catalog_service_when_enabled() {
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
     assert!(names.contains(&"catalog.CatalogService".to_string()), "{names:?}");
 }
+
+/// One call of `method` as `org` for the given product id, variant id and search code, as text
+/// (an error as its code and message: its metadata carries nothing the caller chose).
+async fn call(
+    client: &mut CatalogServiceClient<Channel>,
+    method: &str,
+    org: &str,
+    product: &str,
+    variant: &str,
+    code: &str,
+) -> String {
+    fn text<T: std::fmt::Debug>(result: Result<tonic::Response<T>, tonic::Status>) -> String {
+        match result {
+            Ok(response) => format!("{:?}", response.into_inner()),
+            Err(status) => format!("{:?}: {}", status.code(), status.message()),
+        }
+    }
+    let organization_id = org.to_string();
+    let (product, variant) = (product.to_string(), variant.to_string());
+    match method {
+        "ValidateVariant" => {
+            text(client.validate_variant(pb::ValidateVariantRequest { organization_id, variant_id: variant }).await)
+        }
+        "GetProductDetails" => text(
+            client
+                .get_product_details(pb::GetProductDetailsRequest {
+                    organization_id,
+                    product_id: product,
+                    include_variants: true,
+                    include_images: true,
+                })
+                .await,
+        ),
+        "GetVariantsBatch" => text(
+            client
+                .get_variants_batch(pb::GetVariantsBatchRequest { organization_id, variant_ids: vec![variant] })
+                .await,
+        ),
+        "ValidateVariantsBatch" => text(
+            client
+                .validate_variants_batch(pb::ValidateVariantsBatchRequest {
+                    organization_id,
+                    variant_ids: vec![variant],
+                })
+                .await,
+        ),
+        "GetProduct" => text(
+            client
+                .get_product(pb::GetProductRequest { organization_id, product_id: product, ..Default::default() })
+                .await,
+        ),
+        "GetProductsBatch" => text(
+            client
+                .get_products_batch(pb::GetProductsBatchRequest {
+                    organization_id,
+                    product_ids: vec![product],
+                    ..Default::default()
+                })
+                .await,
+        ),
+        "GetVariant" => text(client.get_variant(pb::GetVariantRequest { organization_id, variant_id: variant }).await),
+        "SearchProducts" => text(
+            client
+                .search_products(pb::SearchRequest { organization_id, query: code.into(), ..Default::default() })
+                .await,
+        ),
+        other => panic!("{other} is not swept: add it to `call`"),
+    }
+}
+
+/// The methods `catalog.CatalogService` declares, from the descriptor the server is built from.
+fn declared_methods() -> Vec<String> {
+    use prost::Message as _;
+    let files = prost_types::FileDescriptorSet::decode(catalog_grpc::pb::FILE_DESCRIPTOR_SET).expect("descriptor");
+    files
+        .file
+        .iter()
+        .filter(|file| file.package() == "catalog")
+        .flat_map(|file| &file.service)
+        .filter(|service| service.name() == "CatalogService")
+        .flat_map(|service| &service.method)
+        .map(|method| method.name().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_method_answers_another_organizations_ids_exactly_like_missing_ones() {
+    let mut h = start(&[], None).await;
+    let f = fixture(&h).await;
+    let (owner, stranger) = (f.org.to_string(), TestDb::org().to_string());
+    let (product, variant, code) = (f.product.to_string(), f.variants[0].to_string(), "CAM-001-S");
+    let (no_product, no_variant, no_code) =
+        (ProductId::generate().to_string(), VariantId::generate().to_string(), "NADA-404-X");
+
+    let methods = declared_methods();
+    assert_eq!(methods.len(), 8, "{methods:?}");
+    for method in &methods {
+        let theirs = call(&mut h.client, method, &stranger, &product, &variant, code).await;
+        let missing = call(&mut h.client, method, &stranger, &no_product, &no_variant, no_code)
+            .await
+            .replace(&no_product, &product)
+            .replace(&no_variant, &variant)
+            .replace(no_code, code);
+        assert_eq!(theirs, missing, "{method}: another organization's ids must read as missing");
+        // The same call as the owner sees the data: the comparison above could tell a leak.
+        let own = call(&mut h.client, method, &owner, &product, &variant, code).await;
+        assert_ne!(own, theirs, "{method}: the owner should see its own data");
+    }
+}
+
+#[tokio::test]
+async fn malformed_requests_are_answered_without_internal_errors() {
+    let mut h = start(&[("GRPC_MAX_BATCH_SIZE", "100")], None).await;
+    let f = fixture(&h).await;
+    let org = f.org.to_string();
+    let huge = "9".repeat(100_000);
+    let bad_ids = ["", " ", "not-a-uuid", "'; DROP TABLE products; --", "\0", "ñ😀", huge.as_str()];
+
+    for method in declared_methods() {
+        for bad_org in ["", "acme", "00000000-0000-0000-0000-00000000000g"] {
+            let answer = call(&mut h.client, &method, bad_org, &f.product.to_string(), "x", "CAM").await;
+            assert!(answer.starts_with("InvalidArgument: organization_id"), "{method} org {bad_org:?}: {answer}");
+        }
+        for id in bad_ids {
+            let answer = call(&mut h.client, &method, &org, id, id, id).await;
+            assert!(
+                !answer.starts_with("Internal") && !answer.starts_with("Unknown"),
+                "{method} with {:?}: {answer}",
+                id.chars().take(20).collect::<String>()
+            );
+        }
+    }
+
+    // More ids than allowed, and a message larger than the server decodes.
+    let too_many: Vec<String> = (0..101).map(|_| VariantId::generate().to_string()).collect();
+    let err = h
+        .client
+        .validate_variants_batch(pb::ValidateVariantsBatchRequest {
+            organization_id: org.clone(),
+            variant_ids: too_many,
+        })
+        .await
+        .expect_err("over the batch limit");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let oversized = vec!["x".repeat(1024); 5 * 1024];
+    let err = h
+        .client
+        .get_variants_batch(pb::GetVariantsBatchRequest { organization_id: org.clone(), variant_ids: oversized })
+        .await
+        .expect_err("over the message size limit");
+    assert!(matches!(err.code(), Code::OutOfRange | Code::ResourceExhausted), "{err:?}");
+
+    // Search bounds: limit and query length are the caller's mistakes, named.
+    for (limit, query) in [(-1, "CAM"), (101, "CAM"), (0, "x".repeat(201).as_str())] {
+        let err = h
+            .client
+            .search_products(pb::SearchRequest {
+                organization_id: org.clone(),
+                query: query.into(),
+                limit,
+                ..Default::default()
+            })
+            .await
+            .expect_err("out of bounds");
+        assert_eq!(err.code(), Code::InvalidArgument, "limit {limit}: {err:?}");
+    }
+}
