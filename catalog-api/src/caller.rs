@@ -5,7 +5,7 @@
 use crate::error::ApiError;
 use crate::state::ApiState;
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use catalog_core::auth::{Action, Principal, Resource};
 use catalog_core::error::Error;
 use catalog_core::ids::{LocalId, OrganizationId};
@@ -13,6 +13,7 @@ use catalog_core::models::Actor;
 use std::future::Future;
 use std::pin::Pin;
 
+#[derive(Clone)]
 pub struct Caller {
     pub principal: Principal,
     pub actor: Actor,
@@ -57,6 +58,11 @@ impl FromRequest for Caller {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Middleware that authenticated the request already (idempotency) left the caller here.
+        if let Some(caller) = req.extensions().get::<Caller>() {
+            let caller = caller.clone();
+            return Box::pin(async move { Ok(caller) });
+        }
         let req = req.clone();
         Box::pin(async move {
             let state = req

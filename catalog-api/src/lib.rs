@@ -4,6 +4,7 @@
 pub mod caller;
 pub mod context;
 pub mod error;
+pub mod idempotency;
 pub mod openapi;
 pub mod reply;
 pub mod routes;
@@ -38,6 +39,7 @@ pub fn app(
     >,
 > {
     let body_limit = parts.state.settings.api.body_limit_bytes;
+    let cors = cors(&parts.state.settings.api);
     App::new()
         .app_data(parts.state)
         .app_data(parts.ops)
@@ -48,8 +50,10 @@ pub fn app(
         .app_data(web::QueryConfig::default().error_handler(error::query_error))
         .wrap(middleware::Compress::default())
         .wrap(middleware::from_fn(context::middleware))
+        // Outermost: a preflight is answered before authentication, which it never carries.
+        .wrap(middleware::Condition::new(cors.is_some(), cors.unwrap_or_default()))
         .configure(ops::configure)
-        .service(web::scope("/api/v1").configure(routes::configure))
+        .service(web::scope("/api/v1").wrap(middleware::from_fn(idempotency::middleware)).configure(routes::configure))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::document()))
         .route(
             "/docs",
@@ -58,4 +62,29 @@ pub fn app(
             }),
         )
         .default_service(web::to(error::not_found))
+}
+
+/// CORS for the configured origins (`API_CORS_ORIGINS`, comma-separated); `None` when there are
+/// none, so no CORS header is ever sent and browsers keep other sites out.
+fn cors(api: &catalog_core::config::ApiSettings) -> Option<actix_cors::Cors> {
+    let origins: Vec<&str> = api.cors_origins.split(',').map(str::trim).filter(|o| !o.is_empty()).collect();
+    if origins.is_empty() {
+        return None;
+    }
+    let cors = origins.into_iter().fold(actix_cors::Cors::default(), |cors, origin| cors.allowed_origin(origin));
+    Some(
+        cors.allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+            .allowed_headers([
+                "authorization",
+                "content-type",
+                "if-match",
+                "idempotency-key",
+                "x-request-id",
+                "x-tenant-id",
+                "x-organization-id",
+                api.tenant_header_name.as_str(),
+            ])
+            .expose_headers(["etag", "x-request-id", "idempotent-replayed", "retry-after"])
+            .max_age(600),
+    )
 }

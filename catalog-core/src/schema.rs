@@ -59,6 +59,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    idempotency_keys (organization_id, key) {
+        organization_id -> Uuid,
+        key -> Text,
+        fingerprint -> Bytea,
+        status_code -> Nullable<Int2>,
+        response_headers -> Nullable<Jsonb>,
+        response_body -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     organization_states (organization_id) {
         organization_id -> Uuid,
         suspended -> Bool,
@@ -290,6 +302,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     collection_products,
     collections,
     deactivated_users,
+    idempotency_keys,
     organization_states,
     outbox,
     price_tier_rules,

@@ -157,7 +157,8 @@ impl Relay {
         }
     }
 
-    /// Deletes published rows past the retention period, a bounded chunk at a time.
+    /// Deletes published rows past the retention period and expired idempotency keys, a bounded
+    /// chunk at a time.
     async fn prune(&self, conn: &mut PgConn) {
         let hours = self.settings.worker.outbox_retention_hours;
         let statement = format!(
@@ -165,6 +166,9 @@ impl Relay {
         );
         if let Err(e) = conn.batch_execute(&statement).await {
             tracing::warn!(error = %e, "outbox pruning failed");
+        }
+        if let Err(e) = catalog_core::repo::idempotency::prune(conn).await {
+            tracing::warn!(error = %e, "idempotency key pruning failed");
         }
     }
 }

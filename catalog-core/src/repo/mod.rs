@@ -10,6 +10,7 @@
 
 pub mod brands;
 pub mod collections;
+pub mod idempotency;
 pub mod images;
 pub mod options;
 pub mod outbox;
