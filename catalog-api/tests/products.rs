@@ -770,3 +770,22 @@ async fn the_openapi_document_describes_products_and_variants() {
     let names: Vec<&str> = params.iter().filter_map(|p| p["name"].as_str()).collect();
     assert!(names.contains(&"search") && names.contains(&"first") && names.contains(&"min_price"), "{names:?}");
 }
+
+#[actix_web::test]
+async fn nul_characters_are_a_named_field_error_not_a_database_failure() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let r = app
+        .post(
+            &admin,
+            "/api/v1/products",
+            json!({ "title": "Gorra\u{0}", "sku": "GOR-1", "sale_price": "9.90", "metadata": { "nota": "a\u{0}b" } }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    let mut fields = r.fields();
+    fields.sort();
+    assert_eq!(fields, ["metadata", "title"]);
+    let list = app.get(&admin, "/api/v1/products").await;
+    assert_eq!(list.data()["edges"].as_array().map(Vec::len), Some(0), "nothing was written");
+}

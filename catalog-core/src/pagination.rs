@@ -111,7 +111,8 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(raw: &str) -> Option<Vec<u8>> {
-    if raw.len() % 2 != 0 || raw.len() > 64 {
+    // `from_str_radix` alone would also take a sign ("+f"): only hex digits are a cursor.
+    if raw.len() % 2 != 0 || raw.len() > 64 || !raw.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..raw.len()).step_by(2).map(|i| u8::from_str_radix(raw.get(i..i + 2)?, 16).ok()).collect()
@@ -132,6 +133,10 @@ mod tests {
         for junk in ["", "zz", "abc", "€€", &"0".repeat(42)] {
             assert_eq!(decode_cursor(junk), None, "{junk}");
         }
+        // A second spelling of the same bytes ("+f" for "0f") is not a cursor either.
+        let signed = format!("+{}", &cursor[1..]);
+        assert!(cursor.starts_with('0'));
+        assert_eq!(decode_cursor(&signed), None);
     }
 
     #[test]

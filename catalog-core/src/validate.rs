@@ -82,11 +82,31 @@ impl Check {
     /// Trimmed text of at most `max` characters; empty counts as absent.
     pub fn text(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<String> {
         let value = value.map(str::trim).filter(|v| !v.is_empty())?;
+        if value.contains('\0') {
+            self.fail(field, NUL_MESSAGE);
+            return None;
+        }
         if value.chars().count() > max {
             self.fail(field, format!("must be at most {max} characters"));
             return None;
         }
         Some(value.to_string())
+    }
+
+    /// A JSON object (metadata), without NUL characters: PostgreSQL's `jsonb` refuses them.
+    pub fn object(&mut self, field: &str, value: Option<serde_json::Value>) -> Option<serde_json::Value> {
+        match value {
+            Some(object @ serde_json::Value::Object(_)) if !has_nul(&object) => Some(object),
+            Some(serde_json::Value::Object(_)) => {
+                self.fail(field, NUL_MESSAGE);
+                None
+            }
+            Some(_) => {
+                self.fail(field, "must be a JSON object");
+                None
+            }
+            None => None,
+        }
     }
 
     pub fn required_text(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<String> {
@@ -233,5 +253,16 @@ mod tests {
         let null: Patch = serde_json::from_str(r#"{"description":null}"#).expect("json");
         let set: Patch = serde_json::from_str(r#"{"description":"x"}"#).expect("json");
         assert_eq!((absent.description, null.description, set.description), (None, Some(None), Some(Some("x".into()))));
+    }
+}
+
+const NUL_MESSAGE: &str = "must not contain NUL characters";
+
+fn has_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(has_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(key, value)| key.contains('\0') || has_nul(value)),
+        _ => false,
     }
 }

@@ -212,17 +212,6 @@ fn parse_ids<T: FromStr>(check: &mut Check, field: &str, raw: &[String]) -> Vec<
     raw.iter().enumerate().filter_map(|(i, id)| check.id(&format!("{field}[{i}]"), Some(id))).collect()
 }
 
-fn object(check: &mut Check, field: &str, value: Option<Value>) -> Option<Value> {
-    match value {
-        Some(Value::Object(map)) => Some(Value::Object(map)),
-        Some(_) => {
-            check.fail(field, "must be a JSON object");
-            None
-        }
-        None => None,
-    }
-}
-
 fn parse_sort(raw: &str) -> Option<ProductSort> {
     match raw.trim().to_lowercase().as_str() {
         "created" | "created_at" | "oldest" | "+created" => Some(ProductSort::Created),
@@ -358,7 +347,7 @@ pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<
     let alert_stock = check.int("alert_stock", body.alert_stock, 0, i64::from(i32::MAX));
     let brand_id: Option<BrandId> = check.id("brand_id", body.brand_id.as_deref());
     let local_id: Option<LocalId> = check.id("local_id", body.local_id.as_deref());
-    let metadata = object(&mut check, "metadata", body.metadata);
+    let metadata = check.object("metadata", body.metadata);
     let tag_ids: Vec<TagId> = parse_ids(&mut check, "tag_ids", &body.tag_ids);
     let collection_ids: Vec<CollectionId> = parse_ids(&mut check, "collection_ids", &body.collection_ids);
     let option_ids: Vec<OptionId> = parse_ids(&mut check, "option_ids", &body.option_ids);
@@ -522,7 +511,7 @@ pub async fn update(
     let alert_stock = check.int("alert_stock", body.alert_stock, 0, i64::from(i32::MAX));
     let brand_id = body.brand_id.map(|b| b.and_then(|b| check.id::<BrandId>("brand_id", Some(&b))));
     let local_id = body.local_id.map(|l| l.and_then(|l| check.id::<LocalId>("local_id", Some(&l))));
-    let metadata = object(&mut check, "metadata", body.metadata);
+    let metadata = check.object("metadata", body.metadata);
     caller.require_local(local_id.flatten())?;
     check.finish()?;
     let changes = ProductChanges {

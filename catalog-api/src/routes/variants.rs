@@ -220,15 +220,12 @@ fn tax_rate(check: &mut Check, failed: &mut Failed, field: &str, value: Option<&
 }
 
 fn object(check: &mut Check, failed: &mut Failed, field: &str, value: Option<Value>) -> Option<Value> {
-    match value {
-        Some(Value::Object(map)) => Some(Value::Object(map)),
-        Some(_) => {
-            check.fail(field, "must be a JSON object");
-            failed.insert(field.to_string());
-            None
-        }
-        None => None,
+    let given = value.is_some();
+    let object = check.object(field, value);
+    if given && object.is_none() {
+        failed.insert(field.to_string());
     }
+    object
 }
 
 /// A variant's fields as parsed, before the repository's rules.
