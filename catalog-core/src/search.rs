@@ -1,7 +1,7 @@
 //! POS quick search: what a cashier types is a barcode, a SKU (or its start) or words of a title.
 //! Exact code hits come first, then SKU prefixes, then titles by relevance (Spanish full text,
 //! accent-insensitive, typed words corrected to the organization's title words for typos). A
-//! prepared barcode lookup first; then codes and prefixes; titles only when no code matched.
+//! prepared barcode lookup first; then codes and SKU prefixes; titles only when no code matched.
 
 use crate::db::PgConn;
 use crate::error::{Error, Result};
@@ -159,7 +159,7 @@ SELECT e.id AS product_id, v.id AS variant_id, e.title, coalesce(v.sku, e.sku) A
 /// call (`sql_query`): a generic plan cannot know the prefix range or the organization.
 const CODES_SQL: &str = search_sql!("", "");
 
-/// Everything, titles included. Run only when no code matched exactly.
+/// Everything, titles included. Run only when no code matched.
 const FULL_SQL: &str = search_sql!(
     r#"
 typed AS (
@@ -301,8 +301,9 @@ pub async fn search(conn: &mut PgConn, org: OrganizationId, request: &SearchRequ
     if rows.is_empty() && !query.contains(char::is_whitespace) {
         rows = variables.run(conn, CODES_SQL).await?;
     }
-    // Titles (the expensive part) only when no code matched exactly.
-    if !rows.iter().any(|r| r.match_type == "barcode" || r.match_type == "sku") {
+    // Titles (the expensive part) only when no code matched: text without spaces that starts
+    // a SKU is a SKU being typed.
+    if rows.is_empty() {
         rows = variables.run(conn, FULL_SQL).await?;
     }
     Ok(rows
