@@ -769,6 +769,26 @@ async fn the_openapi_document_describes_products_and_variants() {
     let params = doc.body["paths"]["/api/v1/products"]["get"]["parameters"].as_array().unwrap();
     let names: Vec<&str> = params.iter().filter_map(|p| p["name"].as_str()).collect();
     assert!(names.contains(&"search") && names.contains(&"first") && names.contains(&"min_price"), "{names:?}");
+
+    // What every operation shares: the envelopes, the common errors and every path id declared.
+    let get = &doc.body["paths"]["/api/v1/products/{id}"]["get"];
+    let ok = &get["responses"]["200"]["content"]["application/json"]["schema"];
+    assert_eq!(ok["properties"]["data"]["$ref"], "#/components/schemas/ProductDetails", "{ok}");
+    for status in ["401", "403", "404", "429", "503"] {
+        assert_eq!(
+            get["responses"][status]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorEnvelope",
+            "{status}"
+        );
+    }
+    for (path, operations) in doc.body["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            for name in path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')) {
+                let declared = operation["parameters"].as_array().into_iter().flatten().any(|p| p["name"] == name);
+                assert!(declared, "{method} {path}: path parameter {name} undeclared");
+            }
+        }
+    }
 }
 
 #[actix_web::test]
