@@ -413,3 +413,44 @@ async fn the_rate_limit_is_per_user_with_retry_after() {
     let anonymous = app.send(None, Method::GET, BRANDS, None, &[]).await;
     assert_error(&anonymous, StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "");
 }
+
+/// Log lines written while a test runs, whatever their level.
+#[derive(Clone, Default)]
+struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[actix_web::test]
+async fn tokens_never_reach_the_logs() {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let forged = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJmb3JnZWQifQ.c2lnbmF0dXJlLXRoYXQtZmFpbHM";
+    assert_eq!(app.get(&admin, "/api/v1/products").await.status, StatusCode::OK);
+    let bearer = format!("Bearer {forged}");
+    let refused = app.send_raw(Some(&bearer), Method::GET, "/api/v1/products", None, &[]).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("/api/v1/products"), "the access log was captured: {text}");
+    for token in [admin.token.as_str(), forged] {
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(!text.contains(signature), "a token's signature reached the logs");
+    }
+}
