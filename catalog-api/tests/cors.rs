@@ -18,6 +18,15 @@ fn preflight(origin: &str) -> actix_http::Request {
         .to_request()
 }
 
+/// An authenticated read sent from a page of `origin`.
+fn cross_origin_get(origin: &str) -> actix_http::Request {
+    TestRequest::get()
+        .uri("/api/v1/products")
+        .insert_header(("Origin", origin))
+        .insert_header(("Authorization", format!("Bearer {}", User::admin().token)))
+        .to_request()
+}
+
 fn allowed_origin(reply: &common::Reply) -> Option<&str> {
     reply.headers.get("access-control-allow-origin").and_then(|v| v.to_str().ok())
 }
@@ -27,13 +36,7 @@ async fn cors_is_closed_by_default() {
     let app = TestApp::start().await;
     let reply = app.call(preflight("https://shop.example")).await;
     assert_eq!(allowed_origin(&reply), None);
-    let admin = User::admin();
-    let req = TestRequest::get()
-        .uri("/api/v1/products")
-        .insert_header(("Origin", "https://shop.example"))
-        .insert_header(("Authorization", format!("Bearer {}", admin.token)))
-        .to_request();
-    let reply = app.call(req).await;
+    let reply = app.call(cross_origin_get("https://shop.example")).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(allowed_origin(&reply), None, "no CORS header means browsers keep other sites out");
 }
@@ -52,13 +55,7 @@ async fn configured_origins_and_only_those_are_allowed() {
     let reply = app.call(preflight("https://evil.example")).await;
     assert_eq!(allowed_origin(&reply), None);
 
-    let admin = User::admin();
-    let req = TestRequest::get()
-        .uri("/api/v1/products")
-        .insert_header(("Origin", "https://shop.example"))
-        .insert_header(("Authorization", format!("Bearer {}", admin.token)))
-        .to_request();
-    let reply = app.call(req).await;
+    let reply = app.call(cross_origin_get("https://shop.example")).await;
     assert_eq!(allowed_origin(&reply), Some("https://shop.example"));
     let exposed = reply.headers.get("access-control-expose-headers").and_then(|v| v.to_str().ok()).unwrap_or_default();
     assert!(exposed.contains("etag"), "{exposed}");
