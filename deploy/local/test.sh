@@ -32,6 +32,16 @@ else
   cargo test --workspace --no-fail-fast
 fi
 
+section "Dependency policy (cargo deny: licenses, bans, sources; advisories need the network)"
+if ! cargo deny --version >/dev/null 2>&1; then
+  log "cargo-deny is missing; installing it"
+  cargo install cargo-deny --locked
+fi
+cargo deny check licenses bans sources
+
+section "Fuzz targets, 20 s each (deploy/local/fuzz.sh)"
+bash deploy/local/fuzz.sh 20
+
 section "Kubernetes manifests (render, schema, policy, lint, drift against the code)"
 bash deploy/validate.sh
 
