@@ -212,6 +212,17 @@ impl Check {
     }
 }
 
+const NUL_MESSAGE: &str = "must not contain NUL characters";
+
+fn has_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(has_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(key, value)| key.contains('\0') || has_nul(value)),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,16 +264,5 @@ mod tests {
         let null: Patch = serde_json::from_str(r#"{"description":null}"#).expect("json");
         let set: Patch = serde_json::from_str(r#"{"description":"x"}"#).expect("json");
         assert_eq!((absent.description, null.description, set.description), (None, Some(None), Some(Some("x".into()))));
-    }
-}
-
-const NUL_MESSAGE: &str = "must not contain NUL characters";
-
-fn has_nul(value: &serde_json::Value) -> bool {
-    match value {
-        serde_json::Value::String(text) => text.contains('\0'),
-        serde_json::Value::Array(items) => items.iter().any(has_nul),
-        serde_json::Value::Object(map) => map.iter().any(|(key, value)| key.contains('\0') || has_nul(value)),
-        _ => false,
     }
 }
