@@ -60,24 +60,12 @@ pub async fn middleware(
         Ok(Claim::Claimed) => {}
         Ok(Claim::Replay(stored)) => return Ok(req.into_response(replay(stored))),
         Ok(Claim::InProgress) => {
-            return Ok(refuse(
-                req,
-                ApiError(Error::Conflict {
-                    code: "IDEMPOTENCY_KEY_IN_PROGRESS",
-                    message: "a request with this Idempotency-Key is still running; retry later".into(),
-                    field: Some(HEADER),
-                }),
-            ));
+            let message = "a request with this Idempotency-Key is still running; retry later";
+            return Ok(refuse(req, conflict("IDEMPOTENCY_KEY_IN_PROGRESS", message)));
         }
         Ok(Claim::Mismatch) => {
-            return Ok(refuse(
-                req,
-                ApiError(Error::Conflict {
-                    code: "IDEMPOTENCY_KEY_REUSED",
-                    message: "this Idempotency-Key was used for a different request".into(),
-                    field: Some(HEADER),
-                }),
-            ));
+            let message = "this Idempotency-Key was used for a different request";
+            return Ok(refuse(req, conflict("IDEMPOTENCY_KEY_REUSED", message)));
         }
         Err(err) => return Ok(refuse(req, err)),
     }
@@ -107,6 +95,10 @@ pub async fn middleware(
         claimed.record(&stored).await;
     }
     Ok(ServiceResponse::new(request, head.set_body(BoxBody::new(bytes))))
+}
+
+fn conflict(code: &'static str, message: &str) -> ApiError {
+    ApiError(Error::Conflict { code, message: message.into(), field: Some(HEADER) })
 }
 
 fn refuse(req: ServiceRequest, err: ApiError) -> ServiceResponse<BoxBody> {
