@@ -5,7 +5,7 @@
 use crate::db::PgConn;
 use crate::error::Result;
 use crate::ids::OrganizationId;
-use diesel::sql_types::{Bool, Bytea, Integer, Jsonb, Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Bytea, Integer, Jsonb, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 
 /// How long a recorded response is replayed.
@@ -46,31 +46,24 @@ struct Existing {
     response_body: Option<Vec<u8>>,
 }
 
-#[derive(diesel::QueryableByName)]
-struct Claimed {
-    #[diesel(sql_type = Bool)]
-    #[allow(dead_code)]
-    claimed: bool,
-}
-
 /// Claims `key` for the request `fingerprint` identifies, or says what the key is already for.
 /// An expired key, or an abandoned claim, is taken over in the same statement.
 pub async fn claim(conn: &mut PgConn, org: OrganizationId, key: &str, fingerprint: &[u8]) -> Result<Claim> {
-    let claimed: Vec<Claimed> = diesel::sql_query(format!(
+    // One row written (inserted, or an expired claim taken over) means the key is ours.
+    let claimed = diesel::sql_query(format!(
         "INSERT INTO idempotency_keys AS k (organization_id, key, fingerprint) VALUES ($1, $2, $3) \
          ON CONFLICT (organization_id, key) DO UPDATE \
             SET fingerprint = EXCLUDED.fingerprint, created_at = now(), status_code = NULL, \
                 response_headers = NULL, response_body = NULL \
           WHERE k.created_at < now() - interval '{KEY_TTL_HOURS} hours' \
-             OR (k.status_code IS NULL AND k.created_at < now() - interval '{CLAIM_TIMEOUT_SECS} seconds') \
-         RETURNING true AS claimed"
+             OR (k.status_code IS NULL AND k.created_at < now() - interval '{CLAIM_TIMEOUT_SECS} seconds')"
     ))
     .bind::<SqlUuid, _>(org.as_uuid())
     .bind::<Text, _>(key)
     .bind::<Bytea, _>(fingerprint)
-    .load(conn)
+    .execute(conn)
     .await?;
-    if !claimed.is_empty() {
+    if claimed == 1 {
         return Ok(Claim::Claimed);
     }
     let existing: Option<Existing> = diesel::sql_query(
