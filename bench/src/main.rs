@@ -10,6 +10,7 @@
 //! Every run prints one JSON line on stdout (appended to `--out` too) and a readable line on
 //! stderr. `bench/run.sh` runs them all; `bench/report.py` renders `bench/RESULTS.md`.
 
+mod faults;
 mod fixture;
 mod grpc;
 mod http;
@@ -159,6 +160,31 @@ enum Tool {
         #[command(flatten)]
         target: Target,
     },
+    /// Run one fault scenario's steady load and check what it promises (deploy/local/faults.sh
+    /// injects the fault and writes its moments to `--marks`); exits non-zero on a broken promise.
+    FaultLoad {
+        /// postgres-restart, rabbitmq-outage, redis-outage, worker-kill or worker-failover.
+        #[arg(long)]
+        fault: String,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 60.0)]
+        duration: f64,
+        /// The file where faults.sh writes `fault <epoch ms>` and `restore <epoch ms>`.
+        #[arg(long)]
+        marks: std::path::PathBuf,
+        /// After the load, how long to wait for the committed events to arrive.
+        #[arg(long, default_value_t = 60)]
+        drain_timeout: u64,
+        /// Readiness URLs to probe (repeatable).
+        #[arg(long = "ready")]
+        ready_urls: Vec<String>,
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Print the Markdown table of the fault-load lines in FILE (for RELIABILITY.md).
+    FaultTable { file: std::path::PathBuf },
     /// Wait until a process answers (HTTP 200, or grpc.health.v1 SERVING) and print its
     /// start-up time measured from `--since-ns` (epoch nanoseconds taken just before exec).
     WaitReady {
@@ -215,6 +241,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 other => anyhow::bail!("unknown id {other:?}: org1, warm-product, large-product, small-product"),
             };
             println!("{value}");
+            Ok(())
+        }
+        Some(Tool::FaultLoad { fault, duration, marks, drain_timeout, ready_urls, out, target }) => {
+            let args = faults::FaultArgs {
+                scenario: fault,
+                duration: Duration::from_secs_f64(duration.max(1.0)),
+                marks,
+                drain_timeout: Duration::from_secs(drain_timeout),
+                api_url: target.api_url.clone(),
+                grpc_addr: target.grpc_addr.clone(),
+                token: target.token.clone(),
+                database_url: target.database_url.clone(),
+                amqp_url: target.amqp_url.clone(),
+                exchange: target.exchange.clone(),
+                ready_urls,
+                scale: target.scale(),
+            };
+            let (line, passed) = faults::run(args).await?;
+            emit(&line, out.as_deref())?;
+            anyhow::ensure!(passed, "a promise of this scenario was broken (see verdicts)");
+            Ok(())
+        }
+        Some(Tool::FaultTable { file }) => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let lines = text.lines().map(serde_json::from_str).collect::<Result<Vec<Value>, _>>()?;
+            print!("{}", faults::table(&lines));
             Ok(())
         }
         Some(Tool::WaitReady { process, http, grpc, since_ns, timeout, out }) => {

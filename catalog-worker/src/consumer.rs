@@ -5,6 +5,7 @@
 //! times; what cannot succeed — unparseable, unknown shape, still failing — is rejected to the
 //! dead-letter queue, so one poison message never blocks the queue.
 
+use crate::backoff::Backoff;
 use crate::metrics::WorkerMetrics;
 use crate::topology::Topology;
 use amiquip::{
@@ -57,14 +58,13 @@ impl Consumers {
         exchange: &str,
         bindings: &[&str],
     ) {
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff = Backoff::default();
         while !stopping.load(Ordering::SeqCst) {
-            match self.session(runtime, stopping, queue, exchange, bindings) {
+            match self.session(runtime, stopping, queue, exchange, bindings, &mut backoff) {
                 Ok(()) => return,
                 Err(e) => {
                     tracing::warn!(queue, error = %e, "consumer disconnected; reconnecting");
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    std::thread::sleep(backoff.pause());
                 }
             }
         }
@@ -78,6 +78,7 @@ impl Consumers {
         queue: &str,
         exchange: &str,
         bindings: &[&str],
+        backoff: &mut Backoff,
     ) -> amiquip::Result<()> {
         let mut connection = Connection::insecure_open(&self.url)?;
         let channel = connection.open_channel(None)?;
@@ -85,6 +86,7 @@ impl Consumers {
         channel.qos(0, self.topology.prefetch, false)?;
         let consumer = channel.basic_consume(queue, ConsumerOptions::default())?;
         tracing::info!(queue, "consuming");
+        backoff.reset();
         while !stopping.load(Ordering::SeqCst) {
             match consumer.receiver().recv_timeout(Duration::from_millis(500)) {
                 Ok(ConsumerMessage::Delivery(delivery)) => self.process(runtime, &channel, queue, delivery)?,

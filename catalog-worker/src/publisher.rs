@@ -73,19 +73,16 @@ fn connect(url: &str, exchange: &str) -> Result<Session, String> {
 
 fn run(url: &str, exchange: &str, inbox: &Receiver<Job>) {
     let mut session: Option<Session> = None;
-    let mut backoff = Duration::from_millis(200);
     while let Ok(job) = inbox.recv() {
         if session.is_none() {
             match connect(url, exchange) {
                 Ok(s) => {
                     tracing::info!("connected to RabbitMQ for publishing");
-                    backoff = Duration::from_millis(200);
                     session = Some(s);
                 }
                 Err(e) => {
+                    // The relay backs off before it hands over the next batch.
                     let _ = job.reply.send(Err(format!("connect: {e}")));
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
                     continue;
                 }
             }

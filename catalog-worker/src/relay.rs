@@ -8,6 +8,7 @@
 //! relays (e.g. across a lock handover) never claim the same row.
 //! New rows wake the relay through LISTEN/NOTIFY; polling is only the fallback.
 
+use crate::backoff::Backoff;
 use crate::metrics::WorkerMetrics;
 use crate::publisher::{OutgoingMessage, Publisher};
 use catalog_core::config::Settings;
@@ -54,10 +55,10 @@ impl Relay {
         let wake = Arc::new(Notify::new());
         let url = self.settings.database.url().expose().to_string();
         tokio::spawn(listen(url.clone(), wake.clone(), stop.clone()));
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff = Backoff::default();
         loop {
             let outcome = tokio::select! {
-                outcome = self.lead(&url, &wake) => outcome,
+                outcome = self.lead(&url, &wake, &mut backoff) => outcome,
                 () = stop.wait() => return,
             };
             self.metrics.relay_leader.set(0);
@@ -66,15 +67,14 @@ impl Relay {
                 self.metrics.publish_failures.inc();
             }
             tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
+                () = tokio::time::sleep(backoff.pause()) => {}
                 () = stop.wait() => return,
             }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
         }
     }
 
     /// Waits to become the relay, then drains until an error.
-    async fn lead(&self, url: &str, wake: &Notify) -> Result<(), String> {
+    async fn lead(&self, url: &str, wake: &Notify, backoff: &mut Backoff) -> Result<(), String> {
         let mut conn = PgConn::establish(url).await.map_err(|e| e.to_string())?;
         loop {
             let leader: Flag = diesel::sql_query(format!("SELECT pg_try_advisory_lock({RELAY_LOCK_KEY}) AS value"))
@@ -93,6 +93,7 @@ impl Relay {
         let mut last_prune = std::time::Instant::now() - PRUNE_EVERY;
         loop {
             let published = self.relay_batch(&mut conn, batch_size).await?;
+            backoff.reset();
             self.refresh_backlog(&mut conn).await;
             if last_prune.elapsed() >= PRUNE_EVERY {
                 self.prune(&mut conn).await;

@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# The fault-injection suite (RELIABILITY.md): about 7 minutes once built.
+#
+#   bash deploy/local/faults.sh [scenario ...]
+#
+# Scenarios, in this order by default: rabbitmq-outage (RabbitMQ stopped 30 s), redis-outage
+# (Redis shut down 30 s), postgres-restart (PostgreSQL stopped 10 s, then started),
+# worker-kill (the worker SIGKILLed mid-stream, started again 5 s later) and worker-failover
+# (two workers; the active relay SIGKILLed, the standby must take over).
+#
+# For each, `catalog-bench fault-load` runs a steady load (REST writes, REST and gRPC reads,
+# readiness probes) for 60 s, the fault starting at 10 s; this script injects the fault and
+# writes its moments to a marks file; fault-load then checks the scenario's promises against
+# PostgreSQL's outbox and a private queue, appends a JSON line to target/faults/results.jsonl
+# and fails when a promise is broken. A Markdown table of the run is printed at the end.
+#
+# It stops and starts this machine's local PostgreSQL, Redis and RabbitMQ (loopback only):
+# never run it beside the test suite or anything else that uses them. The processes under test
+# use their own ports, database (catalog_faults), exchange, queue and key prefixes.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source=deploy/local/lib.sh
+source deploy/local/lib.sh
+
+ROOT=$(pwd)
+BIN="${ROOT}/target/debug"
+RUN_DIR="${ROOT}/target/faults"
+RESULTS="${RUN_DIR}/results.jsonl"
+DB_NAME=catalog_faults
+LOAD_SECONDS=60
+FAULT_AT=10
+read -r -a SCENARIOS <<<"${*:-rabbitmq-outage redis-outage postgres-restart worker-kill worker-failover}"
+
+export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB_NAME}"
+export AUTH_MODE=dev AUTH_DEV_SECRET=faults-dev-secret-0123456789
+export API_RATE_LIMIT_PER_MINUTE=4000000000 LOG_FORMAT=json LOG_LEVEL=info
+export GRPC_PORT=50072 GRPC_METRICS_PORT=9171 API_PORT=8072
+export RABBITMQ_EXCHANGE=catalog_faults_events RABBITMQ_QUEUE_PREFIX=faults- REDIS_KEY_PREFIX=faults:
+export BENCH_PRODUCTS=2000 BENCH_ORGANIZATIONS=2 BENCH_VARIANTS_PER_PRODUCT=2
+export BENCH_GRPC_ADDR="http://127.0.0.1:${GRPC_PORT}" BENCH_API_URL="http://127.0.0.1:${API_PORT}"
+WORKER_PORTS=(9173 9174)
+unset GRPC_SERVICE_TOKEN 2>/dev/null || true
+
+section "Services, build, database ${DB_NAME}"
+ensure_services
+cargo build -p catalog-grpc -p catalog-api -p catalog-worker -p catalog-bench
+for port in "${GRPC_PORT}" "${GRPC_METRICS_PORT}" "${API_PORT}" "${WORKER_PORTS[@]}"; do
+  if ss -ltnH "( sport = :${port} )" | grep -q .; then die "port ${port} is taken"; fi
+done
+psql_admin -d postgres -c "DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)" >/dev/null
+ensure_database "${DB_NAME}"
+"${BIN}/catalog-api" migrate
+"${BIN}/catalog-api" seed --products "${BENCH_PRODUCTS}" --organizations "${BENCH_ORGANIZATIONS}" \
+  --variants-per-product "${BENCH_VARIANTS_PER_PRODUCT}" >/dev/null
+BENCH_TOKEN=$("${BIN}/catalog-api" dev-token --organization "$("${BIN}/catalog-bench" id org1)")
+export BENCH_TOKEN
+
+mkdir -p "${RUN_DIR}/logs"
+: >"${RESULTS}"
+declare -A PIDS=()
+
+# start NAME [VAR=VALUE...]: starts a process (its own log) and waits until it is ready.
+start() {
+  local name=$1 binary=${1%-[0-9]}
+  shift
+  env "$@" setsid "${BIN}/${binary}" serve </dev/null >>"${RUN_DIR}/logs/${name}.log" 2>&1 &
+  PIDS[${name}]=$!
+}
+wait_ready() {
+  local name=$1
+  shift
+  "${BIN}/catalog-bench" wait-ready --process "${name}" --since-ns "$(date +%s%N)" --timeout 60 "$@" >/dev/null ||
+    {
+      tail -n 30 "${RUN_DIR}/logs/${name}.log" >&2
+      die "${name} did not become ready"
+    }
+}
+start_worker() {
+  local n=$1
+  start "catalog-worker-${n}" "WORKER_PORT=${WORKER_PORTS[n - 1]}"
+}
+worker_ready_url() { printf 'http://127.0.0.1:%s/health/ready' "${WORKER_PORTS[$1 - 1]}"; }
+stop_all() {
+  local name
+  for name in "${!PIDS[@]}"; do
+    kill -TERM "${PIDS[${name}]}" 2>/dev/null || true
+  done
+  sleep 1
+  for name in "${!PIDS[@]}"; do
+    kill -KILL "${PIDS[${name}]}" 2>/dev/null || true
+  done
+}
+# Whatever happens, the machine's services end up running and the processes stopped.
+trap 'stop_all; ensure_services >/dev/null' EXIT
+trap 'exit 130' INT TERM
+
+mark() { printf '%s %s\n' "$1" "$(date +%s%3N)" >>"${MARKS}"; }
+# The worker replica that holds the relay lock (its metrics say so).
+relay_leader() {
+  local n
+  for n in 1 2; do
+    [[ -n ${PIDS[catalog-worker-${n}]:-} ]] || continue
+    if curl -fsS "http://127.0.0.1:${WORKER_PORTS[n - 1]}/metrics" | grep -Eq '^catalog_outbox_relay_leader(\{[^}]*\})? 1$'; then
+      printf '%s' "${n}"
+      return
+    fi
+  done
+  return 1
+}
+
+section "Start catalog-grpc, catalog-api, catalog-worker"
+start catalog-grpc
+start catalog-api
+start_worker 1
+wait_ready catalog-grpc --grpc "${BENCH_GRPC_ADDR}"
+wait_ready catalog-api --http "${BENCH_API_URL}/health/ready"
+wait_ready catalog-worker-1 --http "$(worker_ready_url 1)"
+
+failed=()
+for scenario in "${SCENARIOS[@]}"; do
+  section "Scenario ${scenario}"
+  MARKS="${RUN_DIR}/marks-${scenario}"
+  : >"${MARKS}"
+  ready=(--ready "${BENCH_API_URL}/health/ready")
+  survivor=1
+  if [[ ${scenario} == worker-failover ]]; then
+    start_worker 2
+    wait_ready catalog-worker-2 --http "$(worker_ready_url 2)"
+    sleep 3
+    leader=$(relay_leader) || die "no worker holds the relay lock"
+    survivor=$((3 - leader))
+    log "worker ${leader} is the relay; worker ${survivor} stands by"
+  fi
+  ready+=(--ready "$(worker_ready_url "${survivor}")")
+  "${BIN}/catalog-bench" fault-load --fault "${scenario}" --duration "${LOAD_SECONDS}" --marks "${MARKS}" \
+    "${ready[@]}" --out "${RESULTS}" >"${RUN_DIR}/${scenario}.json" 2>"${RUN_DIR}/${scenario}.log" &
+  load=$!
+  sleep "${FAULT_AT}"
+  case ${scenario} in
+    rabbitmq-outage)
+      mark fault
+      as_root rabbitmqctl -q stop_app
+      sleep 30
+      as_root rabbitmqctl -q start_app
+      wait_for RabbitMQ 60 rabbitmq_answers
+      ;;
+    redis-outage)
+      mark fault
+      redis-cli -h 127.0.0.1 -p 6379 shutdown nosave >/dev/null 2>&1 || true
+      sleep 30
+      ensure_redis >/dev/null
+      ;;
+    postgres-restart)
+      version=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort -V | tail -n 1)
+      mark fault
+      as_root pg_ctlcluster --skip-systemctl-redirect "${version}" main stop -m fast
+      sleep 10
+      as_root pg_ctlcluster --skip-systemctl-redirect "${version}" main start
+      wait_for PostgreSQL 60 postgres_answers
+      ;;
+    worker-kill)
+      mark fault
+      kill -KILL "${PIDS[catalog-worker-1]}"
+      sleep 5
+      start_worker 1
+      ;;
+    worker-failover)
+      mark fault
+      kill -KILL "${PIDS[catalog-worker-${leader}]}"
+      unset "PIDS[catalog-worker-${leader}]"
+      ;;
+  esac
+  mark restore
+  if wait "${load}"; then
+    log "passed"
+  else
+    failed+=("${scenario}")
+    tail -n 5 "${RUN_DIR}/${scenario}.log" >&2
+  fi
+  # Only the killed worker was restarted: every other process recovered by itself.
+  for name in "${!PIDS[@]}"; do
+    kill -0 "${PIDS[${name}]}" 2>/dev/null || {
+      failed+=("${scenario}: ${name} died")
+      log "${name} died"
+    }
+  done
+  if [[ ${scenario} == worker-failover ]]; then
+    # Back to one worker, numbered 1, for whatever runs next.
+    kill -TERM "${PIDS[catalog-worker-${survivor}]}" 2>/dev/null || true
+    wait "${PIDS[catalog-worker-${survivor}]}" 2>/dev/null || true
+    unset "PIDS[catalog-worker-${survivor}]"
+    start_worker 1
+    wait_ready catalog-worker-1 --http "$(worker_ready_url 1)"
+  fi
+done
+
+section "Results (${RESULTS})"
+"${BIN}/catalog-bench" fault-table "${RESULTS}"
+if ((${#failed[@]})); then
+  die "broken promises: ${failed[*]}"
+fi
+log "every scenario kept its promises"
