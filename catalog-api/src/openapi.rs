@@ -47,6 +47,7 @@ fn describe_what_every_operation_shares(doc: utoipa::openapi::OpenApi) -> utoipa
     if let Some(paths) = value.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
             let Some(item) = item.as_object_mut() else { continue };
+            document_put_alias(item);
             for (method, operation) in item.iter_mut() {
                 let Some(operation) = operation.as_object_mut() else { continue };
                 declare_path_ids(path, operation);
@@ -69,6 +70,21 @@ fn describe_what_every_operation_shares(doc: utoipa::openapi::OpenApi) -> utoipa
         }
     }
     serde_json::from_value(value).unwrap_or(doc)
+}
+
+/// Every partial update (PATCH) also answers PUT with the same semantics (the seed's clients
+/// use PUT); the document says so instead of leaving PUT undeclared.
+fn document_put_alias(item: &mut serde_json::Map<String, Value>) {
+    if item.contains_key("put") {
+        return;
+    }
+    let Some(mut put) = item.get("patch").cloned() else { return };
+    if let Some(id) = put.get("operationId").and_then(Value::as_str) {
+        put["operationId"] = json!(format!("{id}_put"));
+    }
+    let summary = put.get("summary").and_then(Value::as_str).unwrap_or_default().to_string();
+    put["summary"] = json!(format!("{summary} (PUT: the same partial update as PATCH)").trim_start().to_string());
+    item.insert("put".into(), put);
 }
 
 fn declare_path_ids(path: &str, operation: &mut serde_json::Map<String, Value>) {

@@ -782,6 +782,12 @@ async fn the_openapi_document_describes_products_and_variants() {
         );
     }
     for (path, operations) in doc.body["paths"].as_object().unwrap() {
+        // PUT is served as an alias of every PATCH, so it is documented with it.
+        if operations.get("patch").is_some() {
+            let put = &operations["put"];
+            assert!(put.is_object(), "{path}: PUT alias of PATCH undocumented");
+            assert_eq!(put["requestBody"], operations["patch"]["requestBody"], "{path}");
+        }
         for (method, operation) in operations.as_object().unwrap() {
             for name in path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')) {
                 let declared = operation["parameters"].as_array().into_iter().flatten().any(|p| p["name"] == name);
