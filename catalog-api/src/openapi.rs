@@ -18,6 +18,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     for part in [
         brands::Doc::openapi(),
         products::Doc::openapi(),
+        bulk::Doc::openapi(),
         variants::Doc::openapi(),
         images::Doc::openapi(),
         options::Doc::openapi(),

@@ -57,7 +57,7 @@ impl Entity {
 }
 
 /// One failing field of a request: `field` is the request's own name for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

@@ -1,6 +1,7 @@
 //! REST resources under `/api/v1`, one module each.
 
 pub mod brands;
+pub mod bulk;
 pub mod collections;
 pub mod images;
 pub mod options;
@@ -13,6 +14,7 @@ use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(brands::configure)
+        .configure(bulk::configure)
         .configure(products::configure)
         .configure(variants::configure)
         .configure(images::configure)

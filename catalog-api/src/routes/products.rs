@@ -10,8 +10,8 @@ use crate::state::ApiState;
 use actix_web::{HttpRequest, web};
 use catalog_core::auth::{Action, Resource};
 use catalog_core::error::{Entity, Error, FieldError};
-use catalog_core::ids::{BrandId, CollectionId, LocalId, OptionId, OrganizationId, ProductId, TagId};
-use catalog_core::models::{NewProduct, Product, ProductChanges, ProductStatus, Tag};
+use catalog_core::ids::{BrandId, CollectionId, LocalId, OptionId, OptionValueId, OrganizationId, ProductId, TagId};
+use catalog_core::models::{NewProduct, NewVariant, Product, ProductChanges, ProductStatus, Tag};
 use catalog_core::repo::products::{ProductDetails, ProductFilter, ProductSort};
 use catalog_core::repo::{collections, products, tags, variants};
 use catalog_core::validate::{Check, Money, nullable};
@@ -322,12 +322,18 @@ pub async fn list(
     Ok(reply::ok(reply::connection(found, |p| p.id.as_uuid())))
 }
 
-/// Creates a product — with its default variant, or with its variants — and its tag,
-/// collection and option links, in one transaction. Answers the product's details.
-#[utoipa::path(post, path = "/api/v1/products", tag = "products", request_body = CreateProduct, responses((status = 201, body = ProductDetails), (status = 400, description = "INVALID_PRODUCT_DATA"), (status = 403, description = "LOCAL_ACCESS_DENIED"), (status = 409, description = "PRODUCT_SKU_EXISTS, PRODUCT_SLUG_EXISTS, PRODUCT_BARCODE_EXISTS, VARIANT_SKU_EXISTS, ...")))]
-pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<CreateProduct>) -> ApiResult {
-    caller.require(Resource::Products, Action::Create)?;
-    let body = body.into_inner();
+/// A validated `CreateProduct`: the rows to insert and the links to make.
+pub(crate) struct ParsedCreate {
+    pub new: NewProduct,
+    pub default_variant: Option<NewVariant>,
+    pub variant_rows: Vec<(NewVariant, Vec<OptionValueId>)>,
+    pub tag_ids: Vec<TagId>,
+    pub collection_ids: Vec<CollectionId>,
+    pub option_ids: Vec<OptionId>,
+}
+
+/// Validates a new product (every field error at once) and the caller's right to its locals.
+pub(crate) fn parse_create(caller: &Caller, body: CreateProduct) -> Result<ParsedCreate, ApiError> {
     let mut check = Check::new(Entity::Product);
     let mut failed = Failed::new();
     let title = check.required_text("title", body.title.as_deref(), 500);
@@ -433,6 +439,16 @@ pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<
         new.metadata = metadata;
     }
 
+    Ok(ParsedCreate { new, default_variant, variant_rows, tag_ids, collection_ids, option_ids })
+}
+
+/// Creates a product — with its default variant, or with its variants — and its tag,
+/// collection and option links, in one transaction. Answers the product's details.
+#[utoipa::path(post, path = "/api/v1/products", tag = "products", request_body = CreateProduct, responses((status = 201, body = ProductDetails), (status = 400, description = "INVALID_PRODUCT_DATA"), (status = 403, description = "LOCAL_ACCESS_DENIED"), (status = 409, description = "PRODUCT_SKU_EXISTS, PRODUCT_SLUG_EXISTS, PRODUCT_BARCODE_EXISTS, VARIANT_SKU_EXISTS, ...")))]
+pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<CreateProduct>) -> ApiResult {
+    caller.require(Resource::Products, Action::Create)?;
+    let ParsedCreate { new, default_variant, variant_rows, tag_ids, collection_ids, option_ids } =
+        parse_create(&caller, body.into_inner())?;
     let org = caller.org();
     let actor = &caller.actor;
     let product_id = {

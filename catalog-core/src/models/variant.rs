@@ -45,7 +45,7 @@ pub struct Variant {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Insertable)]
+#[derive(Debug, Clone, PartialEq, Insertable)]
 #[diesel(table_name = product_variants)]
 pub struct NewVariant {
     pub id: VariantId,

@@ -9,6 +9,7 @@
 //! - a batch lookup is one statement, whatever its size.
 
 pub mod brands;
+pub mod bulk;
 pub mod collections;
 pub mod idempotency;
 pub mod images;

@@ -117,7 +117,10 @@ pub async fn append(conn: &mut PgConn, org: OrganizationId, actor: &Actor, draft
             }
         })
         .collect();
-    diesel::insert_into(outbox::table).values(&rows).execute(conn).await?;
+    // 7 bind parameters a row: chunks stay under PostgreSQL's 65,535 (bulk writes pass thousands).
+    for chunk in rows.chunks(5000) {
+        diesel::insert_into(outbox::table).values(chunk).execute(conn).await?;
+    }
     Ok(())
 }
 

@@ -132,7 +132,7 @@ async fn check_brand(conn: &mut PgConn, org: OrganizationId, brand_id: Option<Br
     }
 }
 
-fn base_slug(title: &str) -> String {
+pub(crate) fn base_slug(title: &str) -> String {
     let base = slug::slugify(title);
     if base.is_empty() { FALLBACK_SLUG.to_string() } else { base }
 }
@@ -360,7 +360,7 @@ pub async fn list(
 
 /// The event a status transition publishes: consumers (POS, Inventory) react to
 /// `activated`/`deactivated`; archiving is an ordinary update.
-fn status_action(old: ProductStatus, new: ProductStatus) -> &'static str {
+pub(crate) fn status_action(old: ProductStatus, new: ProductStatus) -> &'static str {
     match new {
         ProductStatus::Active if old != new => "activated",
         ProductStatus::Inactive if old != new => "deactivated",

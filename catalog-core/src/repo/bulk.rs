@@ -1,0 +1,646 @@
+//! Bulk upsert of products matched by SKU: up to [`MAX_ROWS`] products with their variants and
+//! tags in a constant number of statements, whatever the row count (reads: products, variants,
+//! brands, tags, tag links, slugs; writes: one upsert per table, the tag links, the outbox).
+//!
+//! A row is the whole product as `POST /products` would create it: fields it omits take their
+//! defaults, except `slug`, which a matched product keeps. Variants are matched by SKU within
+//! the product; variants a row does not list are left as they are. `tag_ids`, when given,
+//! replaces the product's tags. A row that would change nothing is `unchanged`: no write, no
+//! event. Each changed entity gets exactly one event, as its single write would publish.
+
+use super::changed_fields;
+use super::outbox::{self, EventDraft};
+use crate::db::PgConn;
+use crate::error::{FieldError, Result};
+use crate::ids::{BrandId, OrganizationId, ProductId, TagId, VariantId};
+use crate::models::{Actor, NewProduct, NewVariant, Product, Variant};
+use crate::schema::{brands, product_tags, product_variants, products, tags};
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use serde::Serialize;
+use serde_json::json;
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// Products per call.
+pub const MAX_ROWS: usize = 1000;
+/// Rows per multi-row statement: PostgreSQL takes at most 65,535 bind parameters.
+const CHUNK: usize = 1500;
+const MISSING: &str = "refers to something that does not exist";
+
+/// One validated row.
+#[derive(Debug, Clone)]
+pub struct BulkProduct {
+    pub product: NewProduct,
+    /// The row named a slug (else a new product's is generated and a matched one's kept).
+    pub slug_given: bool,
+    /// The product's variants (a simple product: its default variant, under the product SKU).
+    pub variants: Vec<NewVariant>,
+    /// `Some`: exactly these tags; `None`: the tags stay as they are.
+    pub tag_ids: Option<Vec<TagId>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErrorPolicy {
+    /// One failing row fails the call; nothing is written.
+    #[default]
+    AllOrNothing,
+    /// Failing rows are reported; the others are written.
+    PerRow,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RowAction {
+    Created,
+    Updated,
+    Unchanged,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RowResult {
+    pub index: usize,
+    pub action: RowAction,
+    /// Absent for failed rows, and for new products in a dry run.
+    #[schema(value_type = Option<String>)]
+    pub product_id: Option<ProductId>,
+    /// The row's variants, in its order (same absences as `product_id`).
+    #[schema(value_type = Vec<String>)]
+    pub variant_ids: Vec<VariantId>,
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BulkOutcome {
+    pub dry_run: bool,
+    /// Whether the writes were made (false for a dry run, or when all_or_nothing met a failure).
+    pub committed: bool,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub failed: usize,
+    pub results: Vec<RowResult>,
+}
+
+impl NewProduct {
+    /// The writable fields of a stored product, to compare a row with what it would replace.
+    fn of(p: &Product) -> Self {
+        Self {
+            id: p.id,
+            organization_id: p.organization_id,
+            local_id: p.local_id,
+            brand_id: p.brand_id,
+            title: p.title.clone(),
+            slug: p.slug.clone(),
+            sku: p.sku.clone(),
+            barcode: p.barcode.clone(),
+            description: p.description.clone(),
+            status: p.status,
+            product_type: p.product_type.clone(),
+            unit_of_measure: p.unit_of_measure.clone(),
+            alert_stock: p.alert_stock,
+            has_variants: p.has_variants,
+            metadata: p.metadata.clone(),
+        }
+    }
+}
+
+impl NewVariant {
+    fn of(v: &Variant) -> Self {
+        Self {
+            id: v.id,
+            organization_id: v.organization_id,
+            product_id: v.product_id,
+            title: v.title.clone(),
+            sku: v.sku.clone(),
+            barcode: v.barcode.clone(),
+            sale_price: v.sale_price,
+            cost_price: v.cost_price,
+            compare_at_price: v.compare_at_price,
+            tax_rate: v.tax_rate,
+            weight: v.weight,
+            dim_length: v.dim_length,
+            dim_width: v.dim_width,
+            dim_height: v.dim_height,
+            lot_number: v.lot_number.clone(),
+            vendor: v.vendor.clone(),
+            warehouse_id: v.warehouse_id,
+            track_inventory: v.track_inventory,
+            default_min_stock: v.default_min_stock,
+            default_max_stock: v.default_max_stock,
+            attributes: v.attributes.clone(),
+            option_signature: v.option_signature.clone(),
+            position: v.position,
+            is_active: v.is_active,
+            metadata: v.metadata.clone(),
+        }
+    }
+}
+
+/// What the organization already has that the rows name: read in a fixed number of statements.
+struct Existing {
+    products_by_sku: HashMap<String, Product>,
+    products_by_id: HashMap<ProductId, Product>,
+    variants_by_sku: HashMap<String, Variant>,
+    /// Barcode → the product or variant that holds it.
+    product_barcodes: HashMap<String, ProductId>,
+    variant_barcodes: HashMap<String, VariantId>,
+    brands: HashSet<BrandId>,
+    tags: HashSet<TagId>,
+    tag_links: HashMap<ProductId, BTreeSet<TagId>>,
+    slugs: HashSet<String>,
+}
+
+async fn load_existing(conn: &mut PgConn, org: OrganizationId, rows: &[&BulkProduct]) -> Result<Existing> {
+    let product_skus: Vec<&str> = rows.iter().map(|r| r.product.sku.as_str()).collect();
+    let variant_skus: Vec<&str> = rows.iter().flat_map(|r| r.variants.iter().map(|v| v.sku.as_str())).collect();
+    let product_barcodes: Vec<&str> = rows.iter().filter_map(|r| r.product.barcode.as_deref()).collect();
+    let variant_barcodes: Vec<&str> =
+        rows.iter().flat_map(|r| r.variants.iter().filter_map(|v| v.barcode.as_deref())).collect();
+    let live_products =
+        products::table.filter(products::organization_id.eq(org)).filter(products::deleted_at.is_null());
+    let variants: Vec<Variant> = product_variants::table
+        .filter(product_variants::organization_id.eq(org))
+        .filter(product_variants::deleted_at.is_null())
+        .filter(product_variants::sku.eq_any(&variant_skus).or(product_variants::barcode.eq_any(&variant_barcodes)))
+        .select(Variant::as_select())
+        .load(conn)
+        .await?;
+    let owner_ids: Vec<ProductId> = variants.iter().map(|v| v.product_id).collect();
+    let found: Vec<Product> = live_products
+        .filter(
+            products::sku
+                .eq_any(&product_skus)
+                .or(products::barcode.eq_any(&product_barcodes))
+                .or(products::id.eq_any(&owner_ids)),
+        )
+        .select(Product::as_select())
+        .load(conn)
+        .await?;
+    let brand_ids: Vec<BrandId> = rows.iter().filter_map(|r| r.product.brand_id).collect();
+    let brands: HashSet<BrandId> = if brand_ids.is_empty() {
+        HashSet::new()
+    } else {
+        brands::table
+            .filter(brands::organization_id.eq(org))
+            .filter(brands::deleted_at.is_null())
+            .filter(brands::id.eq_any(&brand_ids))
+            .select(brands::id)
+            .load(conn)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let tag_ids: Vec<TagId> = rows.iter().flat_map(|r| r.tag_ids.iter().flatten().copied()).collect();
+    let tags: HashSet<TagId> = if tag_ids.is_empty() {
+        HashSet::new()
+    } else {
+        tags::table
+            .filter(tags::organization_id.eq(org))
+            .filter(tags::deleted_at.is_null())
+            .filter(tags::id.eq_any(&tag_ids))
+            .select(tags::id)
+            .load(conn)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let product_ids: Vec<ProductId> = found.iter().map(|p| p.id).collect();
+    let mut tag_links: HashMap<ProductId, BTreeSet<TagId>> = HashMap::new();
+    if rows.iter().any(|r| r.tag_ids.is_some()) && !product_ids.is_empty() {
+        let links: Vec<(ProductId, TagId)> = product_tags::table
+            .filter(product_tags::organization_id.eq(org))
+            .filter(product_tags::product_id.eq_any(&product_ids))
+            .select((product_tags::product_id, product_tags::tag_id))
+            .load(conn)
+            .await?;
+        for (product, tag) in links {
+            tag_links.entry(product).or_default().insert(tag);
+        }
+    }
+    // Every slug a generated one could collide with: the bases and their `-N` forms.
+    let bases: Vec<String> = rows.iter().map(|r| slug_base(r)).collect::<HashSet<_>>().into_iter().collect();
+    let patterns: Vec<String> = bases.iter().map(|b| format!("{b}-%")).collect();
+    let slugs: HashSet<String> = live_products
+        .filter(
+            products::slug.eq_any(&bases).or(diesel::dsl::sql::<diesel::sql_types::Bool>("products.slug LIKE ANY(")
+                .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(patterns)
+                .sql(")")),
+        )
+        .select(products::slug)
+        .load(conn)
+        .await?
+        .into_iter()
+        .collect();
+
+    let mut existing = Existing {
+        products_by_sku: HashMap::new(),
+        products_by_id: HashMap::new(),
+        variants_by_sku: HashMap::new(),
+        product_barcodes: HashMap::new(),
+        variant_barcodes: HashMap::new(),
+        brands,
+        tags,
+        tag_links,
+        slugs,
+    };
+    for product in found {
+        if let Some(barcode) = &product.barcode {
+            existing.product_barcodes.insert(barcode.clone(), product.id);
+        }
+        existing.products_by_sku.insert(product.sku.clone(), product.clone());
+        existing.products_by_id.insert(product.id, product);
+    }
+    for variant in variants {
+        if let Some(barcode) = &variant.barcode {
+            existing.variant_barcodes.insert(barcode.clone(), variant.id);
+        }
+        existing.variants_by_sku.insert(variant.sku.clone(), variant);
+    }
+    Ok(existing)
+}
+
+fn slug_base(row: &BulkProduct) -> String {
+    if row.slug_given { row.product.slug.clone() } else { super::products::base_slug(&row.product.title) }
+}
+
+/// One row's plan: what to write and which events to publish.
+#[derive(Default)]
+struct Plan {
+    product: Option<NewProduct>,
+    product_event: Option<(&'static str, serde_json::Value)>,
+    variants: Vec<NewVariant>,
+    tags: Option<(BTreeSet<TagId>, BTreeSet<TagId>)>,
+}
+
+/// Matches every row and decides its action; `Err` carries the row's field errors.
+fn plan_row(
+    row: &BulkProduct,
+    existing: &Existing,
+    taken_slugs: &mut HashSet<String>,
+) -> std::result::Result<(RowAction, Plan, ProductId, Vec<VariantId>), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    // Product SKU first, then the product that owns the row's variant SKUs.
+    let mut matched = existing.products_by_sku.get(&row.product.sku);
+    if matched.is_none() {
+        let owners: BTreeSet<ProductId> =
+            row.variants.iter().filter_map(|v| existing.variants_by_sku.get(&v.sku)).map(|v| v.product_id).collect();
+        if owners.len() == 1 {
+            matched = owners.iter().next().and_then(|id| existing.products_by_id.get(id));
+        }
+    }
+    let product_id = matched.map_or(row.product.id, |p| p.id);
+    for (i, variant) in row.variants.iter().enumerate() {
+        if existing.variants_by_sku.get(&variant.sku).is_some_and(|v| v.product_id != product_id) {
+            errors.push(FieldError::new(format!("variants[{i}].sku"), "belongs to a variant of another product"));
+        }
+    }
+    if row.product.brand_id.is_some_and(|b| !existing.brands.contains(&b)) {
+        errors.push(FieldError::new("brand_id", MISSING));
+    }
+    if let Some(tag_ids) = &row.tag_ids {
+        for (i, tag) in tag_ids.iter().enumerate() {
+            if !existing.tags.contains(tag) {
+                errors.push(FieldError::new(format!("tag_ids[{i}]"), MISSING));
+            }
+        }
+    }
+    if let Some(barcode) = &row.product.barcode
+        && existing.product_barcodes.get(barcode).is_some_and(|holder| *holder != product_id)
+    {
+        errors.push(FieldError::new("barcode", "is already used by another product"));
+    }
+    let mut desired = row.product.clone();
+    desired.id = product_id;
+    match matched {
+        Some(old) if !row.slug_given => desired.slug = old.slug.clone(),
+        _ => {
+            let base = slug_base(row);
+            let keeps_own = matched.is_some_and(|old| old.slug == base);
+            if row.slug_given {
+                if taken_slugs.contains(&base) && !keeps_own {
+                    errors.push(FieldError::new("slug", "is already used by another product"));
+                }
+                desired.slug = base;
+            } else {
+                desired.slug = free_slug(&base, taken_slugs);
+            }
+        }
+    }
+
+    let mut plan = Plan::default();
+    let mut variant_ids = Vec::with_capacity(row.variants.len());
+    for (i, variant) in row.variants.iter().enumerate() {
+        let mut wanted = variant.clone();
+        wanted.product_id = product_id;
+        let old = existing.variants_by_sku.get(&variant.sku).filter(|v| v.product_id == product_id);
+        wanted.id = old.map_or(variant.id, |v| v.id);
+        if let Some(barcode) = &wanted.barcode
+            && existing.variant_barcodes.get(barcode).is_some_and(|holder| *holder != wanted.id)
+        {
+            errors.push(FieldError::new(format!("variants[{i}].barcode"), "is already used by another variant"));
+        }
+        variant_ids.push(wanted.id);
+        if old.is_none_or(|old| NewVariant::of(old) != wanted) {
+            plan.variants.push(wanted);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    taken_slugs.insert(desired.slug.clone());
+
+    let tag_change = row.tag_ids.as_ref().and_then(|wanted| {
+        let wanted: BTreeSet<TagId> = wanted.iter().copied().collect();
+        let current = existing.tag_links.get(&product_id).cloned().unwrap_or_default();
+        (wanted != current).then_some((current, wanted))
+    });
+    let action = match matched {
+        None => {
+            plan.product = Some(desired);
+            RowAction::Created
+        }
+        Some(old) => {
+            let fields_changed = NewProduct::of(old) != desired;
+            if fields_changed || tag_change.is_some() {
+                let mut changes = if fields_changed {
+                    changed_fields(&NewProduct::of(old).snapshot(), &desired.snapshot())
+                } else {
+                    serde_json::Map::new()
+                };
+                if let Some((before, after)) = &tag_change {
+                    changes.insert("tag_ids".into(), json!({ "old": before, "new": after }));
+                }
+                let action = super::products::status_action(old.status, desired.status);
+                plan.product_event = Some((action, json!({ "product_id": product_id, "changes": changes })));
+                plan.product = Some(desired);
+            }
+            if plan.product.is_some() || !plan.variants.is_empty() { RowAction::Updated } else { RowAction::Unchanged }
+        }
+    };
+    plan.tags = tag_change;
+    Ok((action, plan, product_id, variant_ids))
+}
+
+fn free_slug(base: &str, taken: &HashSet<String>) -> String {
+    if !taken.contains(base) {
+        return base.to_string();
+    }
+    (2u32..).map(|n| format!("{base}-{n}")).find(|candidate| !taken.contains(candidate)).unwrap_or_default()
+}
+
+impl NewProduct {
+    /// The serializable view `changed_fields` compares (the writable fields).
+    fn snapshot(&self) -> serde_json::Value {
+        json!({
+            "local_id": self.local_id, "brand_id": self.brand_id, "title": self.title, "slug": self.slug,
+            "sku": self.sku, "barcode": self.barcode, "description": self.description, "status": self.status,
+            "product_type": self.product_type, "unit_of_measure": self.unit_of_measure,
+            "alert_stock": self.alert_stock, "has_variants": self.has_variants, "metadata": self.metadata,
+        })
+    }
+}
+
+/// Upserts the rows (`Err`: the row failed validation, with its field errors). All reads and
+/// writes happen in one transaction; a dry run plans without writing.
+pub async fn upsert(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    rows: Vec<std::result::Result<BulkProduct, Vec<FieldError>>>,
+    policy: ErrorPolicy,
+    dry_run: bool,
+) -> Result<BulkOutcome> {
+    let actor = actor.clone();
+    conn.transaction(async move |conn| upsert_in(conn, org, &actor, rows, policy, dry_run).await).await
+}
+
+async fn upsert_in(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    mut rows: Vec<std::result::Result<BulkProduct, Vec<FieldError>>>,
+    policy: ErrorPolicy,
+    dry_run: bool,
+) -> Result<BulkOutcome> {
+    for row in rows.iter_mut().flatten() {
+        row.product.organization_id = org;
+        for variant in &mut row.variants {
+            variant.organization_id = org;
+        }
+    }
+    mark_duplicates(&mut rows);
+    let valid: Vec<&BulkProduct> = rows.iter().filter_map(|r| r.as_ref().ok()).collect();
+    let existing = load_existing(conn, org, &valid).await?;
+    let mut taken_slugs = existing.slugs.clone();
+    let mut results = Vec::with_capacity(rows.len());
+    let mut plans = Vec::new();
+    for (index, row) in rows.iter().enumerate() {
+        let planned = match row {
+            Err(errors) => Err(errors.clone()),
+            Ok(row) => plan_row(row, &existing, &mut taken_slugs),
+        };
+        match planned {
+            Ok((action, plan, product_id, variant_ids)) => {
+                results.push(RowResult { index, action, product_id: Some(product_id), variant_ids, errors: vec![] });
+                plans.push((index, plan));
+            }
+            Err(errors) => results.push(RowResult {
+                index,
+                action: RowAction::Failed,
+                product_id: None,
+                variant_ids: vec![],
+                errors,
+            }),
+        }
+    }
+    let failed = results.iter().filter(|r| r.action == RowAction::Failed).count();
+    let blocked = failed > 0 && policy == ErrorPolicy::AllOrNothing;
+    let committed = !dry_run && !blocked;
+    if committed {
+        write(conn, org, actor, plans, &existing).await?;
+    } else if dry_run {
+        for result in results.iter_mut().filter(|r| r.action == RowAction::Created) {
+            result.product_id = None;
+            result.variant_ids.clear();
+        }
+    }
+    let count = |action| results.iter().filter(|r| r.action == action).count();
+    Ok(BulkOutcome {
+        dry_run,
+        committed,
+        created: count(RowAction::Created),
+        updated: count(RowAction::Updated),
+        unchanged: count(RowAction::Unchanged),
+        failed,
+        results,
+    })
+}
+
+/// A SKU may appear once per call (as a product's or as a variant's): every row naming it
+/// twice fails, naming the other row.
+fn mark_duplicates(rows: &mut [std::result::Result<BulkProduct, Vec<FieldError>>]) {
+    let mut first_seen: HashMap<String, usize> = HashMap::new();
+    let mut clashes: Vec<(usize, FieldError)> = Vec::new();
+    for (index, row) in rows.iter().enumerate() {
+        let Ok(row) = row else { continue };
+        let mut own: Vec<(String, String)> = vec![("sku".into(), row.product.sku.clone())];
+        // A simple product's default variant carries the product SKU: not a clash.
+        for (i, variant) in row.variants.iter().enumerate().filter(|(_, v)| v.sku != row.product.sku) {
+            own.push((format!("variants[{i}].sku"), variant.sku.clone()));
+        }
+        for (field, sku) in own {
+            match first_seen.get(&sku) {
+                Some(&other) => clashes.push((index, FieldError::new(field, format!("repeats a SKU of row {other}")))),
+                None => {
+                    first_seen.insert(sku, index);
+                }
+            }
+        }
+    }
+    for (index, error) in clashes {
+        match &mut rows[index] {
+            Ok(_) => rows[index] = Err(vec![error]),
+            Err(errors) => errors.push(error),
+        }
+    }
+}
+
+async fn write(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    plans: Vec<(usize, Plan)>,
+    existing: &Existing,
+) -> Result<()> {
+    let now = Utc::now();
+    let mut product_rows = Vec::new();
+    let mut variant_rows = Vec::new();
+    let mut product_events: HashMap<ProductId, (&'static str, serde_json::Value)> = HashMap::new();
+    let mut tag_removals: Vec<(ProductId, TagId)> = Vec::new();
+    let mut tag_additions: Vec<(ProductId, TagId)> = Vec::new();
+    for (_, plan) in plans {
+        if let Some(product) = plan.product {
+            if let Some(event) = plan.product_event {
+                product_events.insert(product.id, event);
+            }
+            if let Some((before, after)) = &plan.tags {
+                tag_removals.extend(before.difference(after).map(|tag| (product.id, *tag)));
+                tag_additions.extend(after.difference(before).map(|tag| (product.id, *tag)));
+            }
+            product_rows.push(product);
+        }
+        variant_rows.extend(plan.variants);
+    }
+
+    let mut events = Vec::new();
+    for chunk in product_rows.chunks(CHUNK) {
+        let written: Vec<Product> = diesel::insert_into(products::table)
+            .values(chunk)
+            .on_conflict(products::id)
+            .do_update()
+            .set((
+                products::local_id.eq(excluded(products::local_id)),
+                products::brand_id.eq(excluded(products::brand_id)),
+                products::title.eq(excluded(products::title)),
+                products::slug.eq(excluded(products::slug)),
+                products::sku.eq(excluded(products::sku)),
+                products::barcode.eq(excluded(products::barcode)),
+                products::description.eq(excluded(products::description)),
+                products::status.eq(excluded(products::status)),
+                products::product_type.eq(excluded(products::product_type)),
+                products::unit_of_measure.eq(excluded(products::unit_of_measure)),
+                products::alert_stock.eq(excluded(products::alert_stock)),
+                products::has_variants.eq(excluded(products::has_variants)),
+                products::metadata.eq(excluded(products::metadata)),
+                products::version.eq(products::version + 1),
+                products::updated_at.eq(now),
+            ))
+            .returning(Product::as_returning())
+            .get_results(conn)
+            .await?;
+        for product in written {
+            events.push(match product_events.remove(&product.id) {
+                Some((action, data)) => EventDraft::new("product", action, product.id, product.version, data),
+                None => {
+                    EventDraft::new("product", "created", product.id, product.version, json!({ "product": &product }))
+                }
+            });
+        }
+    }
+    let old_variants: HashMap<VariantId, &Variant> = existing.variants_by_sku.values().map(|v| (v.id, v)).collect();
+    for chunk in variant_rows.chunks(CHUNK) {
+        let written: Vec<Variant> = diesel::insert_into(product_variants::table)
+            .values(chunk)
+            .on_conflict(product_variants::id)
+            .do_update()
+            .set((
+                product_variants::title.eq(excluded(product_variants::title)),
+                product_variants::sku.eq(excluded(product_variants::sku)),
+                product_variants::barcode.eq(excluded(product_variants::barcode)),
+                product_variants::sale_price.eq(excluded(product_variants::sale_price)),
+                product_variants::cost_price.eq(excluded(product_variants::cost_price)),
+                product_variants::compare_at_price.eq(excluded(product_variants::compare_at_price)),
+                product_variants::tax_rate.eq(excluded(product_variants::tax_rate)),
+                product_variants::weight.eq(excluded(product_variants::weight)),
+                product_variants::dim_length.eq(excluded(product_variants::dim_length)),
+                product_variants::dim_width.eq(excluded(product_variants::dim_width)),
+                product_variants::dim_height.eq(excluded(product_variants::dim_height)),
+                product_variants::lot_number.eq(excluded(product_variants::lot_number)),
+                product_variants::vendor.eq(excluded(product_variants::vendor)),
+                product_variants::warehouse_id.eq(excluded(product_variants::warehouse_id)),
+                product_variants::track_inventory.eq(excluded(product_variants::track_inventory)),
+                product_variants::default_min_stock.eq(excluded(product_variants::default_min_stock)),
+                product_variants::default_max_stock.eq(excluded(product_variants::default_max_stock)),
+                product_variants::attributes.eq(excluded(product_variants::attributes)),
+                product_variants::position.eq(excluded(product_variants::position)),
+                product_variants::is_active.eq(excluded(product_variants::is_active)),
+                product_variants::metadata.eq(excluded(product_variants::metadata)),
+                product_variants::version.eq(product_variants::version + 1),
+                product_variants::updated_at.eq(now),
+            ))
+            .returning(Variant::as_returning())
+            .get_results(conn)
+            .await?;
+        for variant in written {
+            events.push(match old_variants.get(&variant.id) {
+                Some(old) => EventDraft::new(
+                    "variant",
+                    "updated",
+                    variant.id,
+                    variant.version,
+                    json!({ "variant_id": variant.id, "product_id": variant.product_id, "changes": changed_fields(*old, &variant) }),
+                ),
+                None => EventDraft::new("variant", "created", variant.id, variant.version, json!({ "variant": &variant })),
+            });
+        }
+    }
+    if !tag_removals.is_empty() {
+        let (product_ids, tag_ids): (Vec<ProductId>, Vec<TagId>) = tag_removals.into_iter().unzip();
+        diesel::sql_query(
+            "DELETE FROM product_tags pt USING unnest($2::uuid[], $3::uuid[]) AS gone(product_id, tag_id) \
+             WHERE pt.organization_id = $1 AND pt.product_id = gone.product_id AND pt.tag_id = gone.tag_id",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(org)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(&product_ids)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(&tag_ids)
+        .execute(conn)
+        .await?;
+    }
+    for chunk in tag_additions.chunks(CHUNK * 10) {
+        let links: Vec<_> = chunk
+            .iter()
+            .map(|(product, tag)| {
+                (
+                    product_tags::organization_id.eq(org),
+                    product_tags::product_id.eq(*product),
+                    product_tags::tag_id.eq(*tag),
+                )
+            })
+            .collect();
+        diesel::insert_into(product_tags::table).values(links).on_conflict_do_nothing().execute(conn).await?;
+    }
+    outbox::append(conn, org, actor, events).await
+}
