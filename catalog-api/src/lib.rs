@@ -5,6 +5,7 @@ pub mod caller;
 pub mod context;
 pub mod error;
 pub mod idempotency;
+pub mod imports;
 pub mod openapi;
 pub mod reply;
 pub mod routes;

@@ -97,6 +97,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         metrics: web::Data::new(HttpMetrics::register(&registry)?),
         ops: web::Data::new(ops::OpsState { health: Arc::new(health), registry, service: SERVICE }),
     };
+    // Import jobs run beside the requests, one batch (one pooled connection) at a time.
+    tokio::spawn(catalog_api::imports::run(parts.state.clone()));
     let addr = (settings.api.host.clone(), settings.api.port);
     tracing::info!(host = %addr.0, port = addr.1, auth_mode = ?settings.auth.mode, "REST API listening");
     let mut server = actix_web::HttpServer::new(move || catalog_api::app(parts.clone()))

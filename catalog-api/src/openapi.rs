@@ -25,6 +25,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         collections::Doc::openapi(),
         tags::Doc::openapi(),
         price_tiers::Doc::openapi(),
+        transfer::Doc::openapi(),
     ] {
         doc.merge(part);
     }

@@ -25,6 +25,7 @@ pub mod slug;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod transfer;
 pub mod validate;
 
 pub use error::{Entity, Error, FieldError, Result};

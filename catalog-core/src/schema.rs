@@ -297,12 +297,58 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    import_jobs (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        principal -> Jsonb,
+        format -> Text,
+        status -> Text,
+        total_rows -> Int4,
+        processed_rows -> Int4,
+        created -> Int4,
+        updated -> Int4,
+        unchanged -> Int4,
+        failed -> Int4,
+        error -> Nullable<Text>,
+        lease_until -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    import_results (job_id, line) {
+        organization_id -> Uuid,
+        job_id -> Uuid,
+        line -> Int4,
+        action -> Text,
+        product_id -> Nullable<Uuid>,
+        variant_id -> Nullable<Uuid>,
+        errors -> Jsonb,
+    }
+}
+
+diesel::table! {
+    import_rows (job_id, line) {
+        organization_id -> Uuid,
+        job_id -> Uuid,
+        line -> Int4,
+        payload -> Jsonb,
+        raw -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     brands,
     collection_products,
     collections,
     deactivated_users,
     idempotency_keys,
+    import_jobs,
+    import_results,
+    import_rows,
     organization_states,
     outbox,
     price_tier_rules,

@@ -98,7 +98,7 @@ pub async fn upsert(
 }
 
 /// One row → what the core upserts, or the row's field errors.
-fn parse_row(caller: &Caller, row: Value) -> Result<BulkProduct, Vec<FieldError>> {
+pub(crate) fn parse_row(caller: &Caller, row: Value) -> Result<BulkProduct, Vec<FieldError>> {
     let slug_given = row.get("slug").and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty());
     let tags_given = row.get("tag_ids").is_some();
     let input: CreateProduct = serde_json::from_value(row).map_err(|e| vec![FieldError::new("body", e.to_string())])?;

@@ -8,6 +8,7 @@ pub mod options;
 pub mod price_tiers;
 pub mod products;
 pub mod tags;
+pub mod transfer;
 pub mod variants;
 
 use actix_web::web;
@@ -22,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(collections::configure)
         .configure(tags::configure)
         .configure(price_tiers::configure)
+        .configure(transfer::configure)
         .route("/noop", web::get().to(noop));
 }
 

@@ -101,6 +101,14 @@ impl TestApp {
         Self { db, settings, catalog, service }
     }
 
+    /// The raw answer (CSV, JSON Lines, streamed bodies).
+    #[allow(dead_code)]
+    pub async fn call_bytes(&self, request: Request) -> (StatusCode, Vec<u8>) {
+        let response = self.service.call(request).await.expect("service");
+        let status = response.status();
+        (status, to_bytes(response.into_body()).await.unwrap_or_default().to_vec())
+    }
+
     pub async fn call(&self, request: Request) -> Reply {
         let response = self.service.call(request).await.expect("service");
         let status = response.status();

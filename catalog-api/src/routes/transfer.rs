@@ -1,0 +1,316 @@
+//! `/api/v1/imports` (bulk jobs from CSV or JSON Lines files) and `/api/v1/exports` (the
+//! organization's catalog in the same layouts, streamed). The layout: catalog_core::transfer.
+
+use crate::caller::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::imports::{self, Format};
+use crate::reply;
+use crate::state::ApiState;
+use actix_web::{HttpRequest, HttpResponse, web};
+use catalog_core::auth::{Action, Resource};
+use catalog_core::error::{Entity, Error};
+use catalog_core::ids::ProductId;
+use catalog_core::schema::{import_jobs, import_results, import_rows};
+use catalog_core::transfer;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use futures_util::StreamExt as _;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::io::AsyncWriteExt as _;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use uuid::Uuid;
+
+/// Results per `GET /imports/{id}` page.
+const RESULTS_PAGE: i64 = 1000;
+/// Products per export page (three statements each, a pooled connection only meanwhile).
+const EXPORT_PAGE: i64 = 500;
+
+#[derive(OpenApi)]
+#[openapi(paths(create_import, get_import, failed_rows, export), components(schemas(ImportJob, LineResult)))]
+pub struct Doc;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/imports").route(web::post().to(create_import)))
+        .service(web::resource("/imports/{id}").route(web::get().to(get_import)))
+        .service(web::resource("/imports/{id}/failed-rows").route(web::get().to(failed_rows)))
+        .service(web::resource("/exports").route(web::get().to(export)));
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ImportArgs {
+    /// `csv` or `jsonl`; default from the Content-Type (`text/csv`, `application/x-ndjson`).
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Serialize, Queryable, Selectable, ToSchema)]
+#[diesel(table_name = import_jobs, check_for_backend(diesel::pg::Pg))]
+pub struct ImportJob {
+    pub id: Uuid,
+    pub format: String,
+    /// `queued`, `running`, `completed` or `failed`.
+    pub status: String,
+    pub total_rows: i32,
+    pub processed_rows: i32,
+    pub created: i32,
+    pub updated: i32,
+    pub unchanged: i32,
+    pub failed: i32,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, Queryable, Selectable, ToSchema)]
+#[diesel(table_name = import_results, check_for_backend(diesel::pg::Pg))]
+pub struct LineResult {
+    /// 1-based, the header not counted.
+    pub line: i32,
+    /// `created`, `updated`, `unchanged` or `failed` (the line's product's action).
+    pub action: String,
+    pub product_id: Option<Uuid>,
+    pub variant_id: Option<Uuid>,
+    #[schema(value_type = Vec<Object>)]
+    pub errors: Value,
+}
+
+/// Uploads a file (the request body, any size up to 512 MiB) and queues its import. The file is
+/// staged before this answers 202; it is applied in the background in batches
+/// (`GET /api/v1/imports/{id}`). Rows failing validation are reported, the others written.
+#[utoipa::path(post, path = "/api/v1/imports", tag = "imports", params(ImportArgs), request_body(content = String, content_type = "text/csv"), responses((status = 202, body = ImportJob), (status = 400, description = "INVALID_IMPORT_DATA (file, format)"), (status = 409, description = "IMPORT_LIMIT_REACHED"), (status = 413)))]
+pub async fn create_import(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    args: web::Query<ImportArgs>,
+    mut body: web::Payload,
+) -> ApiResult {
+    caller.require(Resource::Products, Action::Create)?;
+    caller.require(Resource::Products, Action::Update)?;
+    let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let raw_format =
+        args.format.clone().unwrap_or_else(|| content_type.split(';').next().unwrap_or_default().to_string());
+    let format = Format::parse(&raw_format).ok_or_else(|| {
+        Error::field(Entity::Import, "format", "must be csv or jsonl (or a text/csv, application/x-ndjson body)")
+    })?;
+
+    // Spooled to disk as it arrives: memory stays flat whatever the size.
+    let path = std::env::temp_dir().join(format!("catalog-import-{}", Uuid::now_v7()));
+    let spooled = async {
+        let mut file = tokio::fs::File::create(&path).await.map_err(|e| Error::Internal(e.to_string()))?;
+        let mut size = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| Error::InvalidArgument { field: "body", message: e.to_string() })?;
+            size += chunk.len() as u64;
+            if size > imports::MAX_FILE_BYTES {
+                return Err(Error::PayloadTooLarge(format!("files up to {} bytes", imports::MAX_FILE_BYTES)));
+            }
+            file.write_all(&chunk).await.map_err(|e| Error::Internal(e.to_string()))?;
+        }
+        file.flush().await.map_err(|e| Error::Internal(e.to_string()))?;
+        Ok::<_, Error>(size)
+    }
+    .await;
+    let staged = match spooled {
+        Ok(0) => Err(Error::field(Entity::Import, "file", "is empty")),
+        Ok(_) => imports::stage(&mut *state.conn().await?, &caller.principal, format, path.clone()).await,
+        Err(e) => Err(e),
+    };
+    let _ = tokio::fs::remove_file(&path).await;
+    let (job, _) = staged?;
+    let job = load_job(&state, &caller, job).await?;
+    Ok(reply_with(actix_web::http::StatusCode::ACCEPTED, &job))
+}
+
+fn reply_with(status: actix_web::http::StatusCode, data: &impl Serialize) -> HttpResponse {
+    let mut response = reply::ok(data);
+    *response.status_mut() = status;
+    response
+}
+
+async fn load_job(state: &ApiState, caller: &Caller, id: Uuid) -> Result<ImportJob, ApiError> {
+    let found = import_jobs::table
+        .filter(import_jobs::organization_id.eq(caller.org()))
+        .find(id)
+        .select(ImportJob::as_select())
+        .first(&mut *state.conn().await?)
+        .await
+        .optional()
+        .map_err(Error::from)?;
+    found.ok_or(ApiError(Error::NotFound(Entity::Import)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ResultsArgs {
+    /// Results after this line (the previous page's last), 1,000 per page.
+    pub after_line: Option<i32>,
+    /// Only lines with this action (e.g. `failed`).
+    pub action: Option<String>,
+}
+
+#[derive(Serialize)]
+struct JobWithResults {
+    #[serde(flatten)]
+    job: ImportJob,
+    results: Vec<LineResult>,
+}
+
+/// The job's status, progress and per-line results (1,000 per page, by line).
+#[utoipa::path(get, path = "/api/v1/imports/{id}", tag = "imports", params(ResultsArgs), responses((status = 200, body = ImportJob), (status = 404)))]
+pub async fn get_import(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<Uuid>,
+    args: web::Query<ResultsArgs>,
+) -> ApiResult {
+    caller.require(Resource::Products, Action::Read)?;
+    let job = load_job(&state, &caller, *id).await?;
+    let mut query = import_results::table
+        .filter(import_results::organization_id.eq(caller.org()))
+        .filter(import_results::job_id.eq(job.id))
+        .filter(import_results::line.gt(args.after_line.unwrap_or(0)))
+        .order(import_results::line)
+        .limit(RESULTS_PAGE)
+        .select(LineResult::as_select())
+        .into_boxed();
+    if let Some(action) = &args.action {
+        query = query.filter(import_results::action.eq(action.clone()));
+    }
+    let results = query.load(&mut *state.conn().await?).await.map_err(Error::from)?;
+    Ok(reply::ok(JobWithResults { job, results }))
+}
+
+/// The lines that failed, as sent, with an `errors` column: fix them and upload this file again.
+#[utoipa::path(get, path = "/api/v1/imports/{id}/failed-rows", tag = "imports", responses((status = 200, content_type = "text/csv", body = String), (status = 404)))]
+pub async fn failed_rows(caller: Caller, state: web::Data<ApiState>, id: web::Path<Uuid>) -> ApiResult {
+    caller.require(Resource::Products, Action::Read)?;
+    let job = load_job(&state, &caller, *id).await?;
+    let conn = &mut *state.conn().await?;
+    let org = caller.org();
+    let header: Option<(Value, String)> = import_rows::table
+        .filter(import_rows::organization_id.eq(org))
+        .filter(import_rows::job_id.eq(job.id))
+        .filter(import_rows::line.eq(0))
+        .select((import_rows::payload, import_rows::raw))
+        .first(conn)
+        .await
+        .optional()
+        .map_err(Error::from)?;
+    let failed: Vec<(String, Value)> = import_rows::table
+        .inner_join(
+            import_results::table
+                .on(import_results::job_id.eq(import_rows::job_id).and(import_results::line.eq(import_rows::line))),
+        )
+        .filter(import_rows::organization_id.eq(org))
+        .filter(import_rows::job_id.eq(job.id))
+        .filter(import_results::action.eq("failed"))
+        .order(import_rows::line)
+        .select((import_rows::raw, import_results::errors))
+        .load(conn)
+        .await
+        .map_err(Error::from)?;
+    let errors_text = |errors: &Value| {
+        errors
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| format!("{}: {}", e["field"].as_str().unwrap_or(""), e["message"].as_str().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let mut out = String::new();
+    match header {
+        Some((payload, raw)) => {
+            let delimiter = payload["delimiter"].as_str().unwrap_or(",").to_string();
+            out.push_str(&format!("{raw}{delimiter}errors\n"));
+            for (line, errors) in failed {
+                let quoted = format!("\"{}\"", errors_text(&errors).replace('"', "\"\""));
+                out.push_str(&format!("{line}{delimiter}{quoted}\n"));
+            }
+        }
+        // JSON Lines: each failed line with its errors under `_errors`.
+        None => {
+            for (line, errors) in failed {
+                let mut object: Value = serde_json::from_str(&line).unwrap_or(Value::String(line));
+                if let Some(map) = object.as_object_mut() {
+                    map.insert("_errors".into(), errors);
+                }
+                out.push_str(&object.to_string());
+                out.push('\n');
+            }
+        }
+    }
+    let content_type = if job.format == "csv" { "text/csv; charset=utf-8" } else { "application/x-ndjson" };
+    Ok(HttpResponse::Ok().content_type(content_type).body(out))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ExportArgs {
+    /// `csv` (default) or `jsonl`.
+    pub format: Option<String>,
+}
+
+/// The organization's whole catalog (live products, variants, tags), streamed in the import
+/// layout: importing it back changes nothing.
+#[utoipa::path(get, path = "/api/v1/exports", tag = "imports", params(ExportArgs), responses((status = 200, content_type = "text/csv", body = String), (status = 400)))]
+pub async fn export(caller: Caller, state: web::Data<ApiState>, args: web::Query<ExportArgs>) -> ApiResult {
+    caller.require(Resource::Products, Action::Read)?;
+    let format = Format::parse(args.format.as_deref().unwrap_or("csv"))
+        .ok_or_else(|| Error::field(Entity::Import, "format", "must be csv or jsonl"))?;
+    let org = caller.org();
+    let header = (format == Format::Csv).then(|| csv_line(&transfer::columns().map(String::from).collect::<Vec<_>>()));
+    // (cursor, finished): one page per poll, a pooled connection held only while it loads.
+    let pages = futures_util::stream::unfold((None::<ProductId>, false), move |(after, finished)| {
+        let state = state.clone();
+        async move {
+            if finished {
+                return None;
+            }
+            let page = async {
+                let conn = &mut *state.conn().await?;
+                Ok::<_, ApiError>(transfer::export_page(conn, org, after, EXPORT_PAGE).await?)
+            }
+            .await;
+            let page = match page {
+                Ok(page) => page,
+                // The status line is gone already: end the body early (the client sees it cut).
+                Err(e) => return Some((Err(actix_web::error::ErrorServiceUnavailable(e.to_string())), (after, true))),
+            };
+            let last = page.last().map(|(p, _, _)| p.id);
+            let mut chunk = String::new();
+            for (product, variants, tags) in &page {
+                match format {
+                    Format::Csv => {
+                        for cells in transfer::csv_lines(product, variants, tags) {
+                            chunk.push_str(&csv_line(&cells));
+                        }
+                    }
+                    Format::Jsonl => {
+                        chunk.push_str(&transfer::json_line(product, variants, tags).to_string());
+                        chunk.push('\n');
+                    }
+                }
+            }
+            let done = page.len() < EXPORT_PAGE as usize;
+            Some((Ok::<_, actix_web::Error>(web::Bytes::from(chunk)), (last.or(after), done)))
+        }
+    });
+    let body = futures_util::stream::iter(header.map(|h| Ok(web::Bytes::from(h)))).chain(pages);
+    let (content_type, name) = if format == Format::Csv {
+        ("text/csv; charset=utf-8", "catalog.csv")
+    } else {
+        ("application/x-ndjson", "catalog.jsonl")
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}\"")))
+        .streaming(body))
+}
+
+/// One RFC 4180 line (quoted where needed), CRLF-free.
+fn csv_line(cells: &[String]) -> String {
+    let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
+    let _ = writer.write_record(cells);
+    String::from_utf8_lossy(&writer.into_inner().unwrap_or_default()).into_owned()
+}
