@@ -77,6 +77,7 @@ CODE_DIRTY=$(git status --porcelain --untracked-files=no 2>/dev/null | awk '{pri
 BUILD_STARTED=${SECONDS}
 if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
   cargo build --release -p catalog-grpc -p catalog-api -p catalog-worker -p catalog-bench
+  export BENCH_SKIP_BUILD=1 # bench/import.sh needs no second build
 fi
 BUILD_SECONDS=$((SECONDS - BUILD_STARTED))
 
@@ -314,6 +315,9 @@ fi
 section "Stopping the processes"
 stop_started
 trap - EXIT
+
+section "Import benchmark (bench/import.sh)"
+BENCH_SKIP_BUILD=${BENCH_SKIP_BUILD:-0} bash "${BENCH_DIR}/import.sh"
 
 section "Report"
 if ! python3 -c 'import matplotlib' 2>/dev/null; then

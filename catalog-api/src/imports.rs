@@ -35,7 +35,8 @@ const STAGE_BATCH: usize = 5000;
 /// Lines applied per batch (one transaction).
 pub const PROCESS_BATCH: i64 = 2000;
 const LEASE_SECONDS: i32 = 30;
-const IDLE_POLL: Duration = Duration::from_secs(1);
+/// Other replicas' uploads (and expired leases) are noticed within this.
+const IDLE_POLL: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -412,12 +413,35 @@ pub async fn run(state: actix_web::web::Data<ApiState>) {
     loop {
         match run_once(&state).await {
             Ok(true) => {}
-            Ok(false) => tokio::time::sleep(IDLE_POLL).await,
+            Ok(false) => {
+                let _ = tokio::time::timeout(IDLE_POLL, state.imports_queued.notified()).await;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "import runner: database unavailable; retrying");
                 tokio::time::sleep(IDLE_POLL).await;
             }
         }
+    }
+}
+
+/// An import can grow an organization's catalog by thousands of rows in seconds, faster than
+/// autovacuum notices; with the planner still believing the organization is tiny, the batch's
+/// SKU lookups scan all its rows instead of using their indexes. So statistics are refreshed
+/// after a job's 1st, 2nd, 4th, 8th... batch, for the lookup columns only (a sample each).
+async fn refresh_statistics(state: &ApiState) {
+    use diesel_async::SimpleAsyncConnection as _;
+    let analyzed = match state.conn().await {
+        Ok(mut conn) => conn
+            .batch_execute(
+                "ANALYZE products (organization_id, sku, barcode, slug), \
+             product_variants (organization_id, sku, barcode, product_id), product_tags (organization_id, product_id)",
+            )
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = analyzed {
+        tracing::warn!(error = %e, "could not refresh planner statistics after an import batch");
     }
 }
 
@@ -430,6 +454,7 @@ pub async fn run_once(state: &ApiState) -> std::result::Result<bool, String> {
         return Ok(false);
     };
     tracing::info!(%job, "import started");
+    let mut batches = 0u32;
     loop {
         let outcome = {
             let conn = &mut *state.conn().await.map_err(|e| e.to_string())?;
@@ -437,6 +462,10 @@ pub async fn run_once(state: &ApiState) -> std::result::Result<bool, String> {
         };
         match outcome {
             Ok(batch) => {
+                batches += 1;
+                if batches.is_power_of_two() {
+                    refresh_statistics(state).await;
+                }
                 if let Some(org) = batch.organization {
                     state.catalog.invalidate_variants(org, &batch.variants, &batch.products).await;
                 }

@@ -22,13 +22,15 @@ pub struct ApiState {
     pub auth: Authenticator,
     /// Per-user request budget (`API_RATE_LIMIT_PER_MINUTE`), per replica.
     limiter: DefaultKeyedRateLimiter<UserId>,
+    /// Wakes this replica's import runner when an upload was staged (it polls otherwise).
+    pub imports_queued: tokio::sync::Notify,
 }
 
 impl ApiState {
     pub fn new(settings: Arc<Settings>, pg: PgPool, catalog: Catalog, auth: Authenticator) -> Self {
         let per_minute = NonZeroU32::new(settings.api.rate_limit_per_minute).unwrap_or(NonZeroU32::MIN);
         let limiter = RateLimiter::keyed(Quota::per_minute(per_minute));
-        Self { settings, pg, catalog, auth, limiter }
+        Self { settings, pg, catalog, auth, limiter, imports_queued: tokio::sync::Notify::new() }
     }
 
     pub async fn conn(&self) -> Result<PooledConn<'_>, ApiError> {

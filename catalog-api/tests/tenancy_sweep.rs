@@ -147,7 +147,26 @@ async fn owner_fixture(app: &TestApp, org: OrganizationId) -> HashMap<&'static s
     )
     .await
     .unwrap();
+    // An import job (its rows need no file here: the sweep only reads it).
+    let import = uuid::Uuid::now_v7();
+    {
+        use catalog_core::schema::import_jobs;
+        use diesel::ExpressionMethods;
+        use diesel_async::RunQueryDsl;
+        diesel::insert_into(import_jobs::table)
+            .values((
+                import_jobs::id.eq(import),
+                import_jobs::organization_id.eq(org),
+                import_jobs::principal.eq(json!({})),
+                import_jobs::format.eq("csv"),
+                import_jobs::status.eq("completed"),
+            ))
+            .execute(conn)
+            .await
+            .unwrap();
+    }
     HashMap::from([
+        ("imports", import.to_string()),
         ("brands", brand.id.to_string()),
         ("products", product.id.to_string()),
         ("variants", variant.id.to_string()),

@@ -98,10 +98,12 @@ trap 'exit 130' INT TERM
 mark() { printf '%s %s\n' "$1" "$(date +%s%3N)" >>"${MARKS}"; }
 # The worker replica that holds the relay lock (its metrics say so).
 relay_leader() {
-  local n
+  local n metrics
   for n in 1 2; do
     [[ -n ${PIDS[catalog-worker-${n}]:-} ]] || continue
-    if curl -fsS "http://127.0.0.1:${WORKER_PORTS[n - 1]}/metrics" | grep -Eq '^catalog_outbox_relay_leader(\{[^}]*\})? 1$'; then
+    # Read whole first: grep -q closing the pipe early would fail curl, hence the pipeline.
+    metrics=$(curl -fsS "http://127.0.0.1:${WORKER_PORTS[n - 1]}/metrics" || true)
+    if grep -Eq '^catalog_outbox_relay_leader(\{[^}]*\})? 1$' <<<"${metrics}"; then
       printf '%s' "${n}"
       return
     fi

@@ -119,6 +119,7 @@ pub async fn create_import(
     };
     let _ = tokio::fs::remove_file(&path).await;
     let (job, _) = staged?;
+    state.imports_queued.notify_one();
     let job = load_job(&state, &caller, job).await?;
     Ok(reply_with(actix_web::http::StatusCode::ACCEPTED, &job))
 }

@@ -220,20 +220,30 @@ async fn load_existing(conn: &mut PgConn, org: OrganizationId, rows: &[&BulkProd
             tag_links.entry(product).or_default().insert(tag);
         }
     }
-    // Every slug a generated one could collide with: the bases and their `-N` forms.
+    // Every slug a generated one could collide with: the bases, then (only for bases already
+    // taken, which is rare) their `-N` forms. LIKE cannot use the (organization, slug) index,
+    // so it never runs over the whole organization for bases nobody uses yet.
     let bases: Vec<String> = rows.iter().map(|r| slug_base(r)).collect::<HashSet<_>>().into_iter().collect();
-    let patterns: Vec<String> = bases.iter().map(|b| format!("{b}-%")).collect();
-    let slugs: HashSet<String> = live_products
-        .filter(
-            products::slug.eq_any(&bases).or(diesel::dsl::sql::<diesel::sql_types::Bool>("products.slug LIKE ANY(")
-                .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(patterns)
-                .sql(")")),
-        )
+    let mut slugs: HashSet<String> = live_products
+        .filter(products::slug.eq_any(&bases))
         .select(products::slug)
         .load(conn)
         .await?
         .into_iter()
         .collect();
+    let patterns: Vec<String> = slugs.iter().map(|b| format!("{b}-%")).collect();
+    if !patterns.is_empty() {
+        let suffixed: Vec<String> = live_products
+            .filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>("products.slug LIKE ANY(")
+                    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(patterns)
+                    .sql(")"),
+            )
+            .select(products::slug)
+            .load(conn)
+            .await?;
+        slugs.extend(suffixed);
+    }
 
     let mut existing = Existing {
         products_by_sku: HashMap::new(),
