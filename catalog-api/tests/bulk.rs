@@ -157,6 +157,37 @@ async fn rows_match_by_variant_sku_and_never_across_organizations() {
 }
 
 #[actix_web::test]
+async fn collection_memberships_given_are_set_exactly_with_one_event_per_collection() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let verano = app.post(&admin, "/api/v1/collections", json!({ "name": "Verano" })).await.id();
+    let rows = |collections: Value| {
+        let mut a = simple("A", "Gafas", "30.00");
+        let mut b = simple("B", "Sombrero", "20.00");
+        a["collection_ids"] = collections.clone();
+        b["collection_ids"] = collections;
+        json!({ "products": [a, b] })
+    };
+    let created = app.post(&admin, BULK, rows(json!([verano]))).await;
+    assert_eq!(actions(&created), ["created", "created"], "{:?}", created.body);
+    let members = app.get(&admin, &format!("/api/v1/collections/{verano}/products")).await;
+    assert_eq!(members.data()["edges"].as_array().map(Vec::len), Some(2), "{:?}", members.body);
+    let events = app.events(admin.org).await;
+    assert_eq!(events.iter().filter(|e| *e == "catalog.collection.updated").count(), 1, "{events:?}");
+
+    assert_eq!(actions(&app.post(&admin, BULK, rows(json!([verano]))).await), ["unchanged", "unchanged"]);
+    assert_eq!(app.events(admin.org).await.len(), events.len());
+    assert_eq!(actions(&app.post(&admin, BULK, rows(json!([]))).await), ["updated", "updated"]);
+    let members = app.get(&admin, &format!("/api/v1/collections/{verano}/products")).await;
+    assert_eq!(members.data()["edges"].as_array().map(Vec::len), Some(0));
+    let after = app.events(admin.org).await[events.len()..].to_vec();
+    assert_eq!(after, ["catalog.collection.updated"], "the products themselves did not change");
+
+    let unknown = app.post(&admin, BULK, rows(json!([uuid::Uuid::now_v7()]))).await;
+    assert!(unknown.fields().contains(&"products[0].collection_ids[0]".to_string()), "{:?}", unknown.body);
+}
+
+#[actix_web::test]
 async fn tags_given_are_set_exactly_and_bad_requests_name_their_field() {
     let app = TestApp::start().await;
     let admin = User::admin();

@@ -98,8 +98,9 @@ async fn an_export_imported_back_changes_nothing_in_either_format() {
     let app = TestApp::start().await;
     let admin = User::admin();
     let tag = app.post(&admin, "/api/v1/tags", json!({ "name": "oferta" })).await.id();
+    let collection = app.post(&admin, "/api/v1/collections", json!({ "name": "Verano" })).await.id();
     let bulk = json!({ "products": [
-        { "title": "Camisa, \"lino\"", "sku": "CAM", "has_variants": true, "tag_ids": [tag], "metadata": { "origen": "PE" },
+        { "title": "Camisa, \"lino\"", "sku": "CAM", "has_variants": true, "tag_ids": [tag], "collection_ids": [collection], "metadata": { "origen": "PE" },
           "description": "línea 1\nlínea 2",
           "variants": [
               { "sku": "CAM-S", "sale_price": "10.00", "cost_price": "4.10", "weight": "0.250", "attributes": { "Talla": "S" } },
@@ -112,6 +113,7 @@ async fn an_export_imported_back_changes_nothing_in_either_format() {
     let csv = export(&app, &admin, "csv").await;
     let text = String::from_utf8(csv.clone()).unwrap();
     assert_eq!(text.lines().next().unwrap().split(',').next(), Some("product_sku"));
+    assert!(text.contains(&tag) && text.contains(&collection), "links exported: {text}");
     let job = import(&app, &admin, "text/csv", csv).await;
     assert_eq!(actions(&job), ["unchanged", "unchanged", "unchanged"], "{job}\n{text}");
 

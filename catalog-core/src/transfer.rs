@@ -9,9 +9,9 @@
 
 use crate::db::PgConn;
 use crate::error::Result;
-use crate::ids::{OrganizationId, ProductId, TagId};
+use crate::ids::{CollectionId, OrganizationId, ProductId, TagId};
 use crate::models::{Product, Variant};
-use crate::schema::{product_tags, product_variants, products};
+use crate::schema::{collection_products, product_tags, product_variants, products};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::{Map, Value, json};
@@ -43,6 +43,7 @@ const PRODUCT_COLUMNS: &[(&str, Kind, &[&str])] = &[
     ("local_id", Kind::Text, &[]),
     ("metadata", Kind::Json, &[]),
     ("tag_ids", Kind::IdList, &[]),
+    ("collection_ids", Kind::IdList, &[]),
 ];
 const VARIANT_COLUMNS: &[(&str, Kind, &[&str])] = &[
     ("variant_sku", Kind::Text, &["variant_code", "sku_variante", "child_sku"]),
@@ -217,8 +218,22 @@ pub fn group_lines(lines: &[Value]) -> Vec<(Vec<usize>, Value)> {
     groups
 }
 
+/// A product as an export holds it.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    pub product: Product,
+    pub variants: Vec<Variant>,
+    pub tag_ids: Vec<TagId>,
+    pub collection_ids: Vec<CollectionId>,
+}
+
+fn id_list<T: ToString>(ids: &[T]) -> String {
+    ids.iter().map(ToString::to_string).collect::<Vec<_>>().join("|")
+}
+
 /// A product as its export lines, in [`columns`] order.
-pub fn csv_lines(product: &Product, variants: &[Variant], tags: &[TagId]) -> Vec<Vec<String>> {
+pub fn csv_lines(exported: &Exported) -> Vec<Vec<String>> {
+    let Exported { product, variants, tag_ids, collection_ids } = exported;
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     let decimal = |v: &Option<rust_decimal::Decimal>| v.map(|d| d.to_string()).unwrap_or_default();
     let json_text = |v: &Value| if v.as_object().is_some_and(Map::is_empty) { String::new() } else { v.to_string() };
@@ -235,7 +250,8 @@ pub fn csv_lines(product: &Product, variants: &[Variant], tags: &[TagId]) -> Vec
         product.brand_id.map(|b| b.to_string()).unwrap_or_default(),
         product.local_id.map(|l| l.to_string()).unwrap_or_default(),
         json_text(&product.metadata),
-        tags.iter().map(ToString::to_string).collect::<Vec<_>>().join("|"),
+        id_list(tag_ids),
+        id_list(collection_ids),
     ];
     variants
         .iter()
@@ -271,9 +287,9 @@ pub fn csv_lines(product: &Product, variants: &[Variant], tags: &[TagId]) -> Vec
 }
 
 /// A product as one JSON Lines object (the shape `POST /api/v1/products` takes).
-pub fn json_line(product: &Product, variants: &[Variant], tags: &[TagId]) -> Value {
+pub fn json_line(exported: &Exported) -> Value {
     let header: Vec<&str> = columns().collect();
-    let lines: Vec<Value> = csv_lines(product, variants, tags)
+    let lines: Vec<Value> = csv_lines(exported)
         .into_iter()
         .map(|cells| {
             let record = csv::StringRecord::from(cells);
@@ -285,13 +301,13 @@ pub fn json_line(product: &Product, variants: &[Variant], tags: &[TagId]) -> Val
 }
 
 /// One page of the organization's live products (id order, after `after`) with their live
-/// variants and tags: three statements per page.
+/// variants, tags and collections: four statements per page.
 pub async fn export_page(
     conn: &mut PgConn,
     org: OrganizationId,
     after: Option<ProductId>,
     limit: i64,
-) -> Result<Vec<(Product, Vec<Variant>, Vec<TagId>)>> {
+) -> Result<Vec<Exported>> {
     let mut query = products::table
         .filter(products::organization_id.eq(org))
         .filter(products::deleted_at.is_null())
@@ -319,6 +335,17 @@ pub async fn export_page(
         .select((product_tags::product_id, product_tags::tag_id))
         .load(conn)
         .await?;
+    let memberships: Vec<(ProductId, CollectionId)> = collection_products::table
+        .filter(collection_products::organization_id.eq(org))
+        .filter(collection_products::product_id.eq_any(&ids))
+        .order((collection_products::product_id, collection_products::collection_id))
+        .select((collection_products::product_id, collection_products::collection_id))
+        .load(conn)
+        .await?;
+    let mut collections_of: HashMap<ProductId, Vec<CollectionId>> = HashMap::new();
+    for (product, collection) in memberships {
+        collections_of.entry(product).or_default().push(collection);
+    }
     let mut variants_of: HashMap<ProductId, Vec<Variant>> = HashMap::new();
     for variant in variants {
         variants_of.entry(variant.product_id).or_default().push(variant);
@@ -329,10 +356,11 @@ pub async fn export_page(
     }
     Ok(page
         .into_iter()
-        .map(|p| {
-            let variants = variants_of.remove(&p.id).unwrap_or_default();
-            let tags = tags_of.remove(&p.id).unwrap_or_default();
-            (p, variants, tags)
+        .map(|product| Exported {
+            variants: variants_of.remove(&product.id).unwrap_or_default(),
+            tag_ids: tags_of.remove(&product.id).unwrap_or_default(),
+            collection_ids: collections_of.remove(&product.id).unwrap_or_default(),
+            product,
         })
         .collect())
 }

@@ -51,7 +51,8 @@ pub struct BulkArgs {
 
 /// Creates what is new, updates what changed, leaves the rest untouched; one result per row.
 /// Rows omit fields to take their defaults (a matched product keeps its slug); variants a row
-/// does not list stay as they are; `tag_ids`, when given, replaces the product's tags.
+/// does not list stay as they are; `tag_ids` and `collection_ids`, when given, replace the
+/// product's tags and memberships (option values are not taken in bulk yet).
 /// Under `all_or_nothing`, one failing row answers 400 naming every failing field as
 /// `products[i].field`, and nothing is written.
 #[utoipa::path(post, path = "/api/v1/products/bulk", tag = "products", request_body = BulkRequest, params(BulkArgs), responses((status = 200, body = BulkOutcome), (status = 400, description = "INVALID_PRODUCT_DATA"), (status = 409)))]
@@ -101,13 +102,11 @@ pub async fn upsert(
 pub(crate) fn parse_row(caller: &Caller, row: Value) -> Result<BulkProduct, Vec<FieldError>> {
     let slug_given = row.get("slug").and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty());
     let tags_given = row.get("tag_ids").is_some();
+    let collections_given = row.get("collection_ids").is_some();
     let input: CreateProduct = serde_json::from_value(row).map_err(|e| vec![FieldError::new("body", e.to_string())])?;
     let ParsedCreate { new, default_variant, variant_rows, tag_ids, collection_ids, option_ids } =
         parse_create(caller, input).map_err(field_errors)?;
     let mut unsupported = Vec::new();
-    if !collection_ids.is_empty() {
-        unsupported.push(FieldError::new("collection_ids", "not taken by bulk calls yet"));
-    }
     if !option_ids.is_empty() || variant_rows.iter().any(|(_, values)| !values.is_empty()) {
         unsupported.push(FieldError::new("option_ids", "not taken by bulk calls yet"));
     }
@@ -115,7 +114,13 @@ pub(crate) fn parse_row(caller: &Caller, row: Value) -> Result<BulkProduct, Vec<
         return Err(unsupported);
     }
     let variants = default_variant.into_iter().chain(variant_rows.into_iter().map(|(v, _)| v)).collect();
-    Ok(BulkProduct { product: new, slug_given, variants, tag_ids: tags_given.then_some(tag_ids) })
+    Ok(BulkProduct {
+        product: new,
+        slug_given,
+        variants,
+        tag_ids: tags_given.then_some(tag_ids),
+        collection_ids: collections_given.then_some(collection_ids),
+    })
 }
 
 fn field_errors(err: ApiError) -> Vec<FieldError> {

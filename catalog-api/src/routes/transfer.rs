@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 /// Results per `GET /imports/{id}` page.
 const RESULTS_PAGE: i64 = 1000;
-/// Products per export page (three statements each, a pooled connection only meanwhile).
+/// Products per export page (four statements each, a pooled connection only meanwhile).
 const EXPORT_PAGE: i64 = 500;
 
 #[derive(OpenApi)]
@@ -278,17 +278,17 @@ pub async fn export(caller: Caller, state: web::Data<ApiState>, args: web::Query
                 // The status line is gone already: end the body early (the client sees it cut).
                 Err(e) => return Some((Err(actix_web::error::ErrorServiceUnavailable(e.to_string())), (after, true))),
             };
-            let last = page.last().map(|(p, _, _)| p.id);
+            let last = page.last().map(|exported| exported.product.id);
             let mut chunk = String::new();
-            for (product, variants, tags) in &page {
+            for exported in &page {
                 match format {
                     Format::Csv => {
-                        for cells in transfer::csv_lines(product, variants, tags) {
+                        for cells in transfer::csv_lines(exported) {
                             chunk.push_str(&csv_line(&cells));
                         }
                     }
                     Format::Jsonl => {
-                        chunk.push_str(&transfer::json_line(product, variants, tags).to_string());
+                        chunk.push_str(&transfer::json_line(exported).to_string());
                         chunk.push('\n');
                     }
                 }

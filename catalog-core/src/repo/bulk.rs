@@ -1,27 +1,29 @@
-//! Bulk upsert of products matched by SKU: up to [`MAX_ROWS`] products with their variants and
-//! tags in a constant number of statements, whatever the row count (reads: products, variants,
-//! brands, tags, tag links, slugs; writes: one upsert per table, the tag links, the outbox).
+//! Bulk upsert of products matched by SKU: up to [`MAX_ROWS`] products with their variants,
+//! tags and collection memberships in a constant number of statements, whatever the row count
+//! (reads: products, variants, brands, tags, collections, their links, slugs; writes: one upsert
+//! per table, the links, the outbox).
 //!
 //! A row is the whole product as `POST /products` would create it: fields it omits take their
 //! defaults, except `slug`, which a matched product keeps. Variants are matched by SKU within
-//! the product; variants a row does not list are left as they are. `tag_ids`, when given,
-//! replaces the product's tags. A row that would change nothing is `unchanged`: no write, no
-//! event. Each changed entity gets exactly one event, as its single write would publish.
+//! the product; variants a row does not list are left as they are. `tag_ids` and
+//! `collection_ids`, when given, replace the product's tags and memberships. A row that would
+//! change nothing is `unchanged`: no write, no event. Each changed entity gets exactly one
+//! event, as its single write would publish (a membership change is the collection's).
 
 use super::changed_fields;
 use super::outbox::{self, EventDraft};
 use crate::db::PgConn;
 use crate::error::{FieldError, Result};
-use crate::ids::{BrandId, OrganizationId, ProductId, TagId, VariantId};
+use crate::ids::{BrandId, CollectionId, OrganizationId, ProductId, TagId, VariantId};
 use crate::models::{Actor, NewProduct, NewVariant, Product, Variant};
-use crate::schema::{brands, product_tags, product_variants, products, tags};
+use crate::schema::{brands, collection_products, collections, product_tags, product_variants, products, tags};
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde::Serialize;
 use serde_json::json;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Products per call.
 pub const MAX_ROWS: usize = 1000;
@@ -39,6 +41,8 @@ pub struct BulkProduct {
     pub variants: Vec<NewVariant>,
     /// `Some`: exactly these tags; `None`: the tags stay as they are.
     pub tag_ids: Option<Vec<TagId>>,
+    /// `Some`: member of exactly these collections; `None`: memberships stay as they are.
+    pub collection_ids: Option<Vec<CollectionId>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -150,6 +154,8 @@ struct Existing {
     brands: HashSet<BrandId>,
     tags: HashSet<TagId>,
     tag_links: HashMap<ProductId, BTreeSet<TagId>>,
+    collections: HashSet<CollectionId>,
+    memberships: HashMap<ProductId, BTreeSet<CollectionId>>,
     slugs: HashSet<String>,
 }
 
@@ -220,6 +226,33 @@ async fn load_existing(conn: &mut PgConn, org: OrganizationId, rows: &[&BulkProd
             tag_links.entry(product).or_default().insert(tag);
         }
     }
+    let collection_ids: Vec<CollectionId> =
+        rows.iter().flat_map(|r| r.collection_ids.iter().flatten().copied()).collect();
+    let collections: HashSet<CollectionId> = if collection_ids.is_empty() {
+        HashSet::new()
+    } else {
+        collections::table
+            .filter(collections::organization_id.eq(org))
+            .filter(collections::deleted_at.is_null())
+            .filter(collections::id.eq_any(&collection_ids))
+            .select(collections::id)
+            .load(conn)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let mut memberships: HashMap<ProductId, BTreeSet<CollectionId>> = HashMap::new();
+    if rows.iter().any(|r| r.collection_ids.is_some()) && !product_ids.is_empty() {
+        let links: Vec<(ProductId, CollectionId)> = collection_products::table
+            .filter(collection_products::organization_id.eq(org))
+            .filter(collection_products::product_id.eq_any(&product_ids))
+            .select((collection_products::product_id, collection_products::collection_id))
+            .load(conn)
+            .await?;
+        for (product, collection) in links {
+            memberships.entry(product).or_default().insert(collection);
+        }
+    }
     // Every slug a generated one could collide with: the bases, then (only for bases already
     // taken, which is rare) their `-N` forms. LIKE cannot use the (organization, slug) index,
     // so it never runs over the whole organization for bases nobody uses yet.
@@ -254,6 +287,8 @@ async fn load_existing(conn: &mut PgConn, org: OrganizationId, rows: &[&BulkProd
         brands,
         tags,
         tag_links,
+        collections,
+        memberships,
         slugs,
     };
     for product in found {
@@ -283,6 +318,7 @@ struct Plan {
     product_event: Option<(&'static str, serde_json::Value)>,
     variants: Vec<NewVariant>,
     tags: Option<(BTreeSet<TagId>, BTreeSet<TagId>)>,
+    memberships: Option<(ProductId, BTreeSet<CollectionId>, BTreeSet<CollectionId>)>,
 }
 
 /// Matches every row and decides its action; `Err` carries the row's field errors.
@@ -309,6 +345,11 @@ fn plan_row(
     }
     if row.product.brand_id.is_some_and(|b| !existing.brands.contains(&b)) {
         errors.push(FieldError::new("brand_id", MISSING));
+    }
+    for (i, collection) in row.collection_ids.iter().flatten().enumerate() {
+        if !existing.collections.contains(collection) {
+            errors.push(FieldError::new(format!("collection_ids[{i}]"), MISSING));
+        }
     }
     if let Some(tag_ids) = &row.tag_ids {
         for (i, tag) in tag_ids.iter().enumerate() {
@@ -367,6 +408,12 @@ fn plan_row(
         let current = existing.tag_links.get(&product_id).cloned().unwrap_or_default();
         (wanted != current).then_some((current, wanted))
     });
+    // Membership is the collection's (its version and event), not the product's.
+    let membership_change = row.collection_ids.as_ref().and_then(|wanted| {
+        let wanted: BTreeSet<CollectionId> = wanted.iter().copied().collect();
+        let current = existing.memberships.get(&product_id).cloned().unwrap_or_default();
+        (wanted != current).then_some((current, wanted))
+    });
     let action = match matched {
         None => {
             plan.product = Some(desired);
@@ -387,10 +434,15 @@ fn plan_row(
                 plan.product_event = Some((action, json!({ "product_id": product_id, "changes": changes })));
                 plan.product = Some(desired);
             }
-            if plan.product.is_some() || !plan.variants.is_empty() { RowAction::Updated } else { RowAction::Unchanged }
+            if plan.product.is_some() || !plan.variants.is_empty() || membership_change.is_some() {
+                RowAction::Updated
+            } else {
+                RowAction::Unchanged
+            }
         }
     };
     plan.tags = tag_change;
+    plan.memberships = membership_change.map(|(before, after)| (product_id, before, after));
     Ok((action, plan, product_id, variant_ids))
 }
 
@@ -531,7 +583,17 @@ async fn write(
     let mut product_events: HashMap<ProductId, (&'static str, serde_json::Value)> = HashMap::new();
     let mut tag_removals: Vec<(ProductId, TagId)> = Vec::new();
     let mut tag_additions: Vec<(ProductId, TagId)> = Vec::new();
+    // Per collection: (products added, products removed).
+    let mut membership_changes: BTreeMap<CollectionId, (Vec<ProductId>, Vec<ProductId>)> = BTreeMap::new();
     for (_, plan) in plans {
+        if let Some((product, before, after)) = &plan.memberships {
+            for collection in after.difference(before) {
+                membership_changes.entry(*collection).or_default().0.push(*product);
+            }
+            for collection in before.difference(after) {
+                membership_changes.entry(*collection).or_default().1.push(*product);
+            }
+        }
         if let Some(product) = plan.product {
             if let Some(event) = plan.product_event {
                 product_events.insert(product.id, event);
@@ -652,5 +714,67 @@ async fn write(
             .collect();
         diesel::insert_into(product_tags::table).values(links).on_conflict_do_nothing().execute(conn).await?;
     }
+    if !membership_changes.is_empty() {
+        write_memberships(conn, org, &membership_changes, &mut events).await?;
+    }
     outbox::append(conn, org, actor, events).await
+}
+
+/// Links and unlinks in two statements, then one version bump (and one event) per collection
+/// whose membership changed, as `collections::add_products`/`remove_products` publish.
+async fn write_memberships(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    changes: &BTreeMap<CollectionId, (Vec<ProductId>, Vec<ProductId>)>,
+    events: &mut Vec<EventDraft>,
+) -> Result<()> {
+    let removed: Vec<(CollectionId, ProductId)> =
+        changes.iter().flat_map(|(c, (_, gone))| gone.iter().map(move |p| (*c, *p))).collect();
+    if !removed.is_empty() {
+        let (collection_ids, product_ids): (Vec<CollectionId>, Vec<ProductId>) = removed.into_iter().unzip();
+        diesel::sql_query(
+            "DELETE FROM collection_products cp USING unnest($2::uuid[], $3::uuid[]) AS gone(collection_id, product_id) \
+             WHERE cp.organization_id = $1 AND cp.collection_id = gone.collection_id AND cp.product_id = gone.product_id",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(org)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(&collection_ids)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(&product_ids)
+        .execute(conn)
+        .await?;
+    }
+    let added: Vec<_> = changes
+        .iter()
+        .flat_map(|(c, (new, _))| {
+            new.iter().map(move |p| {
+                (
+                    collection_products::organization_id.eq(org),
+                    collection_products::collection_id.eq(*c),
+                    collection_products::product_id.eq(*p),
+                )
+            })
+        })
+        .collect();
+    for chunk in added.chunks(CHUNK * 10) {
+        diesel::insert_into(collection_products::table).values(chunk).on_conflict_do_nothing().execute(conn).await?;
+    }
+    let ids: Vec<CollectionId> = changes.keys().copied().collect();
+    let bumped: Vec<(CollectionId, i32)> = diesel::update(
+        collections::table.filter(collections::organization_id.eq(org)).filter(collections::id.eq_any(&ids)),
+    )
+    .set((collections::version.eq(collections::version + 1), collections::updated_at.eq(Utc::now())))
+    .returning((collections::id, collections::version))
+    .get_results(conn)
+    .await?;
+    for (id, version) in bumped {
+        let (added, removed) = &changes[&id];
+        let mut data = json!({ "collection_id": id });
+        if !added.is_empty() {
+            data["added_product_ids"] = json!(added);
+        }
+        if !removed.is_empty() {
+            data["removed_product_ids"] = json!(removed);
+        }
+        events.push(EventDraft::new("collection", "updated", id, version, data));
+    }
+    Ok(())
 }
