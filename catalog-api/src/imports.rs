@@ -348,7 +348,7 @@ pub async fn process_batch(conn: &mut PgConn, job: Uuid) -> Result<BatchOutcome>
                     import_results::organization_id.eq(org),
                     import_results::job_id.eq(job),
                     import_results::line.eq(*line),
-                    import_results::action.eq(action_name(result.action)),
+                    import_results::action.eq(result.action.as_str()),
                     import_results::product_id.eq(result.product_id),
                     import_results::variant_id.eq(result.variant_ids.get(k).copied()),
                     import_results::errors.eq(json!(errors)),
@@ -380,15 +380,6 @@ pub async fn process_batch(conn: &mut PgConn, job: Uuid) -> Result<BatchOutcome>
         Ok(changed)
     })
     .await
-}
-
-pub fn action_name(action: RowAction) -> &'static str {
-    match action {
-        RowAction::Created => "created",
-        RowAction::Updated => "updated",
-        RowAction::Unchanged => "unchanged",
-        RowAction::Failed => "failed",
-    }
 }
 
 /// Marks a job failed (a batch could not be applied at all, e.g. two new rows sharing a

@@ -48,6 +48,11 @@ pub fn created(data: impl Serialize, version: i32) -> HttpResponse {
     with_etag(envelope(StatusCode::CREATED, data), version)
 }
 
+/// 202: the request was queued (import jobs).
+pub fn accepted(data: impl Serialize) -> HttpResponse {
+    envelope(StatusCode::ACCEPTED, data)
+}
+
 pub fn no_content() -> HttpResponse {
     HttpResponse::NoContent().finish()
 }

@@ -121,13 +121,7 @@ pub async fn create_import(
     let (job, _) = staged?;
     state.imports_queued.notify_one();
     let job = load_job(&state, &caller, job).await?;
-    Ok(reply_with(actix_web::http::StatusCode::ACCEPTED, &job))
-}
-
-fn reply_with(status: actix_web::http::StatusCode, data: &impl Serialize) -> HttpResponse {
-    let mut response = reply::ok(data);
-    *response.status_mut() = status;
-    response
+    Ok(reply::accepted(&job))
 }
 
 async fn load_job(state: &ApiState, caller: &Caller, id: Uuid) -> Result<ImportJob, ApiError> {

@@ -35,7 +35,7 @@ pub struct Product {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Insertable)]
+#[derive(Debug, Clone, PartialEq, Insertable, Serialize)]
 #[diesel(table_name = products)]
 pub struct NewProduct {
     pub id: ProductId,

@@ -63,6 +63,17 @@ pub enum RowAction {
     Failed,
 }
 
+impl RowAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowAction::Created => "created",
+            RowAction::Updated => "updated",
+            RowAction::Unchanged => "unchanged",
+            RowAction::Failed => "failed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RowResult {
     pub index: usize,
@@ -403,17 +414,9 @@ fn plan_row(
     }
     taken_slugs.insert(desired.slug.clone());
 
-    let tag_change = row.tag_ids.as_ref().and_then(|wanted| {
-        let wanted: BTreeSet<TagId> = wanted.iter().copied().collect();
-        let current = existing.tag_links.get(&product_id).cloned().unwrap_or_default();
-        (wanted != current).then_some((current, wanted))
-    });
+    let tag_change = set_change(row.tag_ids.as_deref(), existing.tag_links.get(&product_id));
     // Membership is the collection's (its version and event), not the product's.
-    let membership_change = row.collection_ids.as_ref().and_then(|wanted| {
-        let wanted: BTreeSet<CollectionId> = wanted.iter().copied().collect();
-        let current = existing.memberships.get(&product_id).cloned().unwrap_or_default();
-        (wanted != current).then_some((current, wanted))
-    });
+    let membership_change = set_change(row.collection_ids.as_deref(), existing.memberships.get(&product_id));
     let action = match matched {
         None => {
             plan.product = Some(desired);
@@ -423,7 +426,7 @@ fn plan_row(
             let fields_changed = NewProduct::of(old) != desired;
             if fields_changed || tag_change.is_some() {
                 let mut changes = if fields_changed {
-                    changed_fields(&NewProduct::of(old).snapshot(), &desired.snapshot())
+                    changed_fields(&NewProduct::of(old), &desired)
                 } else {
                     serde_json::Map::new()
                 };
@@ -446,23 +449,21 @@ fn plan_row(
     Ok((action, plan, product_id, variant_ids))
 }
 
+/// `(current, wanted)` when a row gives a set (`Some`) that differs from the current one.
+fn set_change<T: Ord + Copy>(
+    wanted: Option<&[T]>,
+    current: Option<&BTreeSet<T>>,
+) -> Option<(BTreeSet<T>, BTreeSet<T>)> {
+    let wanted: BTreeSet<T> = wanted?.iter().copied().collect();
+    let current = current.cloned().unwrap_or_default();
+    (wanted != current).then_some((current, wanted))
+}
+
 fn free_slug(base: &str, taken: &HashSet<String>) -> String {
     if !taken.contains(base) {
         return base.to_string();
     }
     (2u32..).map(|n| format!("{base}-{n}")).find(|candidate| !taken.contains(candidate)).unwrap_or_default()
-}
-
-impl NewProduct {
-    /// The serializable view `changed_fields` compares (the writable fields).
-    fn snapshot(&self) -> serde_json::Value {
-        json!({
-            "local_id": self.local_id, "brand_id": self.brand_id, "title": self.title, "slug": self.slug,
-            "sku": self.sku, "barcode": self.barcode, "description": self.description, "status": self.status,
-            "product_type": self.product_type, "unit_of_measure": self.unit_of_measure,
-            "alert_stock": self.alert_stock, "has_variants": self.has_variants, "metadata": self.metadata,
-        })
-    }
 }
 
 /// Upserts the rows (`Err`: the row failed validation, with its field errors). All reads and
