@@ -211,3 +211,181 @@ async fn tags_given_are_set_exactly_and_bad_requests_name_their_field() {
     let reader = admin.colleague(&["catalog:products:read"]);
     assert_eq!(app.post(&reader, BULK, json!({ "products": [] })).await.status, StatusCode::FORBIDDEN);
 }
+
+fn shirt(colors: &[(&str, &str)]) -> Value {
+    json!({
+        "title": "Camisa", "sku": "CAM", "has_variants": true, "options": ["Color", "Talla"],
+        "variants": colors.iter().enumerate().map(|(i, (color, size))| json!({
+            "sku": format!("CAM-{i}"), "sale_price": "20.00", "attributes": { "color": color, "Talla": size },
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The organization's options by name, each with its values in order.
+async fn option_values(app: &TestApp, user: &User) -> Vec<(String, Vec<String>)> {
+    let listed = app.get(user, "/api/v1/options").await;
+    let mut options = Vec::new();
+    for edge in listed.data()["edges"].as_array().unwrap() {
+        let read = app.get(user, &format!("/api/v1/options/{}", edge["node"]["id"].as_str().unwrap())).await;
+        let values = read.data()["values"].as_array().unwrap().iter();
+        let values = values.map(|v| v["value"].as_str().unwrap().to_string()).collect();
+        options.push((read.data()["name"].as_str().unwrap().to_string(), values));
+    }
+    options.sort();
+    options
+}
+
+#[actix_web::test]
+async fn options_named_in_rows_are_created_once_and_variants_take_their_values_by_name() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    app.post(&admin, "/api/v1/options", json!({ "name": "Talla", "values": ["S", "M"] })).await;
+    let before = app.events(admin.org).await.len();
+
+    let row = shirt(&[("Rojo", "M"), ("Azul", "m")]);
+    let created = app.post(&admin, BULK, json!({ "products": [row.clone()] })).await;
+    assert_eq!(actions(&created), ["created"], "{:?}", created.body);
+    assert_eq!(
+        option_values(&app, &admin).await,
+        [
+            ("Color".to_string(), vec!["Rojo".to_string(), "Azul".to_string()]),
+            ("Talla".into(), vec!["S".into(), "M".into()])
+        ],
+        "Color is new; Talla and its value M (any case) already existed"
+    );
+    let id = created.data()["results"][0]["product_id"].as_str().unwrap().to_string();
+    let details = app.get(&admin, &format!("/api/v1/products/{id}")).await;
+    assert_eq!(
+        details.data()["variants"][1]["attributes"],
+        json!({ "Color": "Azul", "Talla": "M" }),
+        "{:?}",
+        details.body
+    );
+    let events = app.events(admin.org).await[before..].to_vec();
+    assert_eq!(events.iter().filter(|e| *e == "catalog.option.created").count(), 1, "{events:?}");
+    assert!(!events.contains(&"catalog.option.updated".to_string()), "Talla gained nothing: {events:?}");
+
+    let again = app.post(&admin, BULK, json!({ "products": [row] })).await;
+    assert_eq!(actions(&again), ["unchanged"], "{:?}", again.body);
+    let count = app.events(admin.org).await.len();
+    assert_eq!(count, before + events.len(), "nothing published for an unchanged row");
+
+    // A new variant with a new size adds the value to the existing option: one event for it.
+    let grown =
+        app.post(&admin, BULK, json!({ "products": [shirt(&[("Rojo", "M"), ("Azul", "m"), ("Rojo", "XL")])] })).await;
+    assert_eq!(actions(&grown), ["updated"], "{:?}", grown.body);
+    let after = app.events(admin.org).await[count..].to_vec();
+    assert_eq!(after.iter().filter(|e| *e == "catalog.option.updated").count(), 1, "{after:?}");
+    assert_eq!(after.iter().filter(|e| *e == "catalog.variant.created").count(), 1, "{after:?}");
+    assert!(option_values(&app, &admin).await[1].1.contains(&"XL".to_string()));
+
+    // A matched variant keeps its values; an undeclared name is refused by field.
+    let mut changed = shirt(&[("Verde", "M")]);
+    changed["variants"][0]["attributes"]["Material"] = json!("lino");
+    let refused = app.post(&admin, BULK, json!({ "products": [changed] })).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    let fields = refused.fields();
+    assert!(fields.contains(&"products[0].variants[0].attributes.Material".to_string()), "{fields:?}");
+    let fixed = app.post(&admin, BULK, json!({ "products": [shirt(&[("Verde", "M")])] })).await;
+    assert_eq!(fixed.fields(), ["products[0].variants[0].attributes"], "{:?}", fixed.body);
+    assert!(
+        !option_values(&app, &admin).await[0].1.contains(&"Verde".to_string()),
+        "nothing written for a refused call"
+    );
+}
+
+#[actix_web::test]
+async fn options_by_id_take_values_by_id_and_a_repeated_barcode_fails_only_its_row() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let color = app.post(&admin, "/api/v1/options", json!({ "name": "Color", "values": ["Rojo", "Azul"] })).await;
+    let value_ids: Vec<String> =
+        color.data()["values"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_string()).collect();
+    let row = json!({
+        "title": "Taza", "sku": "TAZA", "has_variants": true, "option_ids": [color.id()],
+        "variants": [
+            { "sku": "TAZA-R", "sale_price": "5.00", "option_value_ids": [value_ids[0]] },
+            { "sku": "TAZA-A", "sale_price": "5.00", "option_value_ids": [value_ids[0]] },
+        ],
+    });
+    let clash = app.post(&admin, BULK, json!({ "products": [row] })).await;
+    assert_eq!(clash.fields(), ["products[0].variants[1].option_value_ids"], "two variants, one combination");
+    let row = json!({
+        "title": "Taza", "sku": "TAZA", "has_variants": true, "option_ids": [color.id()],
+        "variants": [
+            { "sku": "TAZA-R", "sale_price": "5.00", "option_value_ids": [value_ids[0]] },
+            { "sku": "TAZA-A", "sale_price": "5.00", "option_value_ids": [value_ids[1]] },
+        ],
+    });
+    let created = app.post(&admin, BULK, json!({ "products": [row] })).await;
+    assert_eq!(actions(&created), ["created"], "{:?}", created.body);
+    let id = created.data()["results"][0]["product_id"].as_str().unwrap().to_string();
+    let details = app.get(&admin, &format!("/api/v1/products/{id}")).await;
+    assert_eq!(details.data()["variants"][1]["attributes"], json!({ "Color": "Azul" }));
+
+    let mut a = simple("A", "Lápiz", "1.00");
+    let mut b = simple("B", "Goma", "1.00");
+    a["barcode"] = json!("7800000000024");
+    b["barcode"] = json!("7800000000024");
+    let per_row = app.post(&admin, BULK, json!({ "products": [a, b], "error_policy": "per_row" })).await;
+    assert_eq!(actions(&per_row), ["created", "failed"], "{:?}", per_row.body);
+    assert_eq!(per_row.data()["results"][1]["errors"][0]["field"], "barcode");
+}
+
+#[actix_web::test]
+async fn images_listed_become_the_owners_images_matched_by_url_with_an_event_per_change() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let row = |product_images: Value, variant_images: Value| {
+        json!({ "products": [{
+            "title": "Mochila", "sku": "MOC", "has_variants": true, "images": product_images,
+            "variants": [{ "sku": "MOC-N", "sale_price": "80.00", "images": variant_images }],
+        }] })
+    };
+    let first = row(
+        json!(["https://img.example/a.jpg", { "url": "https://img.example/b.jpg", "alt": "Lateral" }]),
+        json!(["https://img.example/n.jpg"]),
+    );
+    let created = app.post(&admin, BULK, first.clone()).await;
+    assert_eq!(actions(&created), ["created"], "{:?}", created.body);
+    let id = created.data()["results"][0]["product_id"].as_str().unwrap().to_string();
+    let details = app.get(&admin, &format!("/api/v1/products/{id}")).await;
+    let images = details.data()["images"].as_array().unwrap().clone();
+    let summary: Vec<(&str, bool)> =
+        images.iter().map(|i| (i["url"].as_str().unwrap(), i["is_primary"].as_bool().unwrap())).collect();
+    assert_eq!(summary, [("https://img.example/a.jpg", true), ("https://img.example/b.jpg", false)], "{images:?}");
+    assert_eq!(images[1]["alt"], "Lateral");
+    let events = app.events(admin.org).await;
+    assert_eq!(events.iter().filter(|e| *e == "catalog.image.created").count(), 3, "{events:?}");
+
+    assert_eq!(actions(&app.post(&admin, BULK, first).await), ["unchanged"]);
+    assert_eq!(app.events(admin.org).await.len(), events.len());
+
+    // b first and primary, a gone, c new; the variant's list untouched when omitted.
+    let second = row(
+        json!([{ "url": "https://img.example/b.jpg", "alt": "Lateral", "is_primary": true }, "https://img.example/c.jpg"]),
+        Value::Null,
+    );
+    let mut second = second;
+    second["products"][0]["variants"][0].as_object_mut().unwrap().remove("images");
+    let changed = app.post(&admin, BULK, second).await;
+    assert_eq!(actions(&changed), ["updated"], "{:?}", changed.body);
+    let after = app.events(admin.org).await[events.len()..].to_vec();
+    let mut after_sorted = after.clone();
+    after_sorted.sort();
+    assert_eq!(after_sorted, ["catalog.image.created", "catalog.image.deleted", "catalog.image.updated"], "{after:?}");
+    let details = app.get(&admin, &format!("/api/v1/products/{id}")).await;
+    let urls: Vec<&str> =
+        details.data()["images"].as_array().unwrap().iter().map(|i| i["url"].as_str().unwrap()).collect();
+    assert_eq!(urls, ["https://img.example/b.jpg", "https://img.example/c.jpg"]);
+    assert_eq!(details.data()["images"][0]["is_primary"], true);
+    let variant = created.data()["results"][0]["variant_ids"][0].as_str().unwrap().to_string();
+    let variant_images = app.get(&admin, &format!("/api/v1/variants/{variant}/images")).await;
+    assert_eq!(variant_images.data().as_array().map(Vec::len), Some(1), "{:?}", variant_images.body);
+
+    let bad = app
+        .post(&admin, BULK, row(json!(["https://img.example/x.jpg", "https://img.example/x.jpg", 7]), json!([])))
+        .await;
+    let fields = bad.fields();
+    assert!(fields.contains(&"products[0].images[2]".to_string()), "{fields:?}");
+}

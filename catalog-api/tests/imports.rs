@@ -101,11 +101,15 @@ async fn an_export_imported_back_changes_nothing_in_either_format() {
     let collection = app.post(&admin, "/api/v1/collections", json!({ "name": "Verano" })).await.id();
     let bulk = json!({ "products": [
         { "title": "Camisa, \"lino\"", "sku": "CAM", "has_variants": true, "tag_ids": [tag], "collection_ids": [collection], "metadata": { "origen": "PE" },
-          "description": "línea 1\nlínea 2",
+          "description": "línea 1\nlínea 2", "options": ["Talla", "Color"],
+          "images": [{ "url": "https://img.example/cam-1.jpg", "alt": "Camisa, frente" }, "https://img.example/cam-2.jpg"],
           "variants": [
-              { "sku": "CAM-S", "sale_price": "10.00", "cost_price": "4.10", "weight": "0.250", "attributes": { "Talla": "S" } },
-              { "sku": "CAM-M", "sale_price": "11.00", "is_active": false, "default_min_stock": 3 } ] },
-        { "title": "Taza", "sku": "TAZA", "sale_price": "5.00", "barcode": "7800000000017", "status": "inactive" },
+              { "sku": "CAM-S", "sale_price": "10.00", "cost_price": "4.10", "weight": "0.250", "attributes": { "Talla": "S", "Color": "Azul" },
+                "images": ["https://img.example/cam-s-1.jpg", "https://img.example/cam-s-2.jpg"] },
+              { "sku": "CAM-M", "sale_price": "11.00", "is_active": false, "default_min_stock": 3, "attributes": { "Talla": "M", "Color": "Azul" } } ] },
+        { "title": "Vela", "sku": "VELA", "has_variants": true, "variants": [{ "sku": "VELA-1", "sale_price": "2.00", "attributes": { "aroma": "pino" } }] },
+        { "title": "Taza", "sku": "TAZA", "sale_price": "5.00", "barcode": "7800000000017", "status": "inactive",
+          "images": ["https://img.example/taza.jpg", { "url": "https://img.example/taza-2.jpg", "is_primary": true }] },
     ] });
     assert_eq!(app.post(&admin, "/api/v1/products/bulk", bulk).await.status, StatusCode::OK);
     let events = app.events(admin.org).await.len();
@@ -115,12 +119,12 @@ async fn an_export_imported_back_changes_nothing_in_either_format() {
     assert_eq!(text.lines().next().unwrap().split(',').next(), Some("product_sku"));
     assert!(text.contains(&tag) && text.contains(&collection), "links exported: {text}");
     let job = import(&app, &admin, "text/csv", csv).await;
-    assert_eq!(actions(&job), ["unchanged", "unchanged", "unchanged"], "{job}\n{text}");
+    assert_eq!(actions(&job), ["unchanged"; 4], "{job}\n{text}");
 
     let jsonl = export(&app, &admin, "jsonl").await;
-    assert_eq!(String::from_utf8(jsonl.clone()).unwrap().lines().count(), 2);
+    assert_eq!(String::from_utf8(jsonl.clone()).unwrap().lines().count(), 3);
     let job = import(&app, &admin, "application/x-ndjson", jsonl).await;
-    assert_eq!(actions(&job), ["unchanged", "unchanged"], "{job}");
+    assert_eq!(actions(&job), ["unchanged"; 3], "{job}");
     assert_eq!(app.events(admin.org).await.len(), events, "a round trip publishes nothing");
 }
 

@@ -9,9 +9,12 @@
 
 use crate::db::PgConn;
 use crate::error::Result;
-use crate::ids::{CollectionId, OrganizationId, ProductId, TagId};
-use crate::models::{Product, Variant};
-use crate::schema::{collection_products, product_tags, product_variants, products};
+use crate::ids::{CollectionId, OrganizationId, ProductId, TagId, VariantId};
+use crate::models::{Product, ProductImage, Variant, VariantImage};
+use crate::schema::{
+    collection_products, product_images, product_option_assignments, product_options, product_tags, product_variants,
+    products, variant_images,
+};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::{Map, Value, json};
@@ -24,8 +27,11 @@ enum Kind {
     Integer,
     Boolean,
     Json,
-    /// `|`-separated ids.
-    IdList,
+    /// `|`-separated ids or names.
+    List,
+    /// `|`-separated URLs, or a JSON list of `{url, alt, is_primary}` (what an export writes
+    /// when an image has alt text or the primary is not the first).
+    Images,
 }
 
 /// (column, kind, aliases). Product columns first, then the variant's.
@@ -42,8 +48,10 @@ const PRODUCT_COLUMNS: &[(&str, Kind, &[&str])] = &[
     ("brand_id", Kind::Text, &[]),
     ("local_id", Kind::Text, &[]),
     ("metadata", Kind::Json, &[]),
-    ("tag_ids", Kind::IdList, &[]),
-    ("collection_ids", Kind::IdList, &[]),
+    ("tag_ids", Kind::List, &[]),
+    ("collection_ids", Kind::List, &[]),
+    ("options", Kind::List, &["option_names", "opciones"]),
+    ("images", Kind::Images, &["image_urls", "image_src", "image", "imagenes", "product_images"]),
 ];
 const VARIANT_COLUMNS: &[(&str, Kind, &[&str])] = &[
     ("variant_sku", Kind::Text, &["variant_code", "sku_variante", "child_sku"]),
@@ -67,6 +75,7 @@ const VARIANT_COLUMNS: &[(&str, Kind, &[&str])] = &[
     ("position", Kind::Integer, &[]),
     ("is_active", Kind::Boolean, &["active", "activo"]),
     ("variant_metadata", Kind::Json, &[]),
+    ("variant_images", Kind::Images, &["variant_image", "variant_image_url", "imagen_variante"]),
 ];
 /// The variant columns a simple product takes at the top level of its object.
 const SIMPLE_PRODUCT_FIELDS: &[&str] = &[
@@ -149,7 +158,10 @@ fn typed(column: &str, text: &str) -> Value {
             _ => Value::String(text.into()),
         },
         Kind::Json => serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.into())),
-        Kind::IdList => Value::Array(
+        Kind::Images if text.starts_with('[') => {
+            serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.into()))
+        }
+        Kind::List | Kind::Images => Value::Array(
             text.split('|').map(str::trim).filter(|s| !s.is_empty()).map(|s| Value::String(s.into())).collect(),
         ),
     }
@@ -203,6 +215,7 @@ pub fn group_lines(lines: &[Value]) -> Vec<(Vec<usize>, Value)> {
                             "variant_sku" => "sku",
                             "variant_title" => "title",
                             "variant_metadata" => "metadata",
+                            "variant_images" => "images",
                             other => other,
                         };
                         variant.insert(key.into(), typed(name, text));
@@ -225,6 +238,28 @@ pub struct Exported {
     pub variants: Vec<Variant>,
     pub tag_ids: Vec<TagId>,
     pub collection_ids: Vec<CollectionId>,
+    /// The names of the options it declares, in order.
+    pub options: Vec<String>,
+    /// Its images, and its variants', in position order.
+    pub images: Vec<ProductImage>,
+    pub variant_images: HashMap<VariantId, Vec<VariantImage>>,
+}
+
+/// URLs joined by `|` when that says everything (no alt text, the first is the primary);
+/// otherwise the JSON list.
+fn images_cell<'a>(images: impl Iterator<Item = (&'a str, &'a Option<String>, bool)>) -> String {
+    let images: Vec<_> = images.collect();
+    let plain = images
+        .iter()
+        .enumerate()
+        .all(|(i, (url, alt, primary))| alt.is_none() && *primary == (i == 0) && !url.contains('|'));
+    if plain {
+        images.iter().map(|(url, ..)| *url).collect::<Vec<_>>().join("|")
+    } else {
+        let listed: Vec<Value> =
+            images.iter().map(|(url, alt, primary)| json!({ "url": url, "alt": alt, "is_primary": primary })).collect();
+        Value::Array(listed).to_string()
+    }
 }
 
 fn id_list<T: ToString>(ids: &[T]) -> String {
@@ -233,7 +268,7 @@ fn id_list<T: ToString>(ids: &[T]) -> String {
 
 /// A product as its export lines, in [`columns`] order.
 pub fn csv_lines(exported: &Exported) -> Vec<Vec<String>> {
-    let Exported { product, variants, tag_ids, collection_ids } = exported;
+    let Exported { product, variants, tag_ids, collection_ids, options, images, variant_images } = exported;
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     let decimal = |v: &Option<rust_decimal::Decimal>| v.map(|d| d.to_string()).unwrap_or_default();
     let json_text = |v: &Value| if v.as_object().is_some_and(Map::is_empty) { String::new() } else { v.to_string() };
@@ -252,6 +287,8 @@ pub fn csv_lines(exported: &Exported) -> Vec<Vec<String>> {
         json_text(&product.metadata),
         id_list(tag_ids),
         id_list(collection_ids),
+        options.join("|"),
+        images_cell(images.iter().map(|i| (i.url.as_str(), &i.alt, i.is_primary))),
     ];
     variants
         .iter()
@@ -280,6 +317,9 @@ pub fn csv_lines(exported: &Exported) -> Vec<Vec<String>> {
                 v.position.to_string(),
                 v.is_active.to_string(),
                 json_text(&v.metadata),
+                images_cell(
+                    variant_images.get(&v.id).into_iter().flatten().map(|i| (i.url.as_str(), &i.alt, i.is_primary)),
+                ),
             ]);
             cells
         })
@@ -301,7 +341,7 @@ pub fn json_line(exported: &Exported) -> Value {
 }
 
 /// One page of the organization's live products (id order, after `after`) with their live
-/// variants, tags and collections: four statements per page.
+/// variants, tags, collections, declared options and images: seven statements per page.
 pub async fn export_page(
     conn: &mut PgConn,
     org: OrganizationId,
@@ -342,6 +382,46 @@ pub async fn export_page(
         .select((collection_products::product_id, collection_products::collection_id))
         .load(conn)
         .await?;
+    let declared: Vec<(ProductId, String)> = product_option_assignments::table
+        .inner_join(
+            product_options::table.on(product_options::id
+                .eq(product_option_assignments::option_id)
+                .and(product_options::organization_id.eq(product_option_assignments::organization_id))),
+        )
+        .filter(product_option_assignments::organization_id.eq(org))
+        .filter(product_option_assignments::product_id.eq_any(&ids))
+        .filter(product_options::deleted_at.is_null())
+        .order((product_option_assignments::product_id, product_option_assignments::position))
+        .select((product_option_assignments::product_id, product_options::name))
+        .load(conn)
+        .await?;
+    let product_images: Vec<ProductImage> = product_images::table
+        .filter(product_images::organization_id.eq(org))
+        .filter(product_images::product_id.eq_any(&ids))
+        .order((product_images::product_id, product_images::position, product_images::id))
+        .select(ProductImage::as_select())
+        .load(conn)
+        .await?;
+    let variant_ids: Vec<VariantId> = variants.iter().map(|v| v.id).collect();
+    let variant_images: Vec<VariantImage> = variant_images::table
+        .filter(variant_images::organization_id.eq(org))
+        .filter(variant_images::variant_id.eq_any(&variant_ids))
+        .order((variant_images::variant_id, variant_images::position, variant_images::id))
+        .select(VariantImage::as_select())
+        .load(conn)
+        .await?;
+    let mut images_of: HashMap<ProductId, Vec<ProductImage>> = HashMap::new();
+    for image in product_images {
+        images_of.entry(image.product_id).or_default().push(image);
+    }
+    let mut images_of_variant: HashMap<VariantId, Vec<VariantImage>> = HashMap::new();
+    for image in variant_images {
+        images_of_variant.entry(image.variant_id).or_default().push(image);
+    }
+    let mut options_of: HashMap<ProductId, Vec<String>> = HashMap::new();
+    for (product, name) in declared {
+        options_of.entry(product).or_default().push(name);
+    }
     let mut collections_of: HashMap<ProductId, Vec<CollectionId>> = HashMap::new();
     for (product, collection) in memberships {
         collections_of.entry(product).or_default().push(collection);
@@ -356,11 +436,19 @@ pub async fn export_page(
     }
     Ok(page
         .into_iter()
-        .map(|product| Exported {
-            variants: variants_of.remove(&product.id).unwrap_or_default(),
-            tag_ids: tags_of.remove(&product.id).unwrap_or_default(),
-            collection_ids: collections_of.remove(&product.id).unwrap_or_default(),
-            product,
+        .map(|product| {
+            let variants = variants_of.remove(&product.id).unwrap_or_default();
+            let variant_images =
+                variants.iter().filter_map(|v| images_of_variant.remove(&v.id).map(|images| (v.id, images))).collect();
+            Exported {
+                variants,
+                variant_images,
+                images: images_of.remove(&product.id).unwrap_or_default(),
+                tag_ids: tags_of.remove(&product.id).unwrap_or_default(),
+                collection_ids: collections_of.remove(&product.id).unwrap_or_default(),
+                options: options_of.remove(&product.id).unwrap_or_default(),
+                product,
+            }
         })
         .collect())
 }

@@ -9,7 +9,9 @@ use crate::state::ApiState;
 use actix_web::web;
 use catalog_core::auth::{Action, Resource};
 use catalog_core::error::{Entity, Error, FieldError};
-use catalog_core::repo::bulk::{self, BulkOutcome, BulkProduct, ErrorPolicy, RowAction, RowResult};
+use catalog_core::repo::bulk::{
+    self, BulkImage, BulkOutcome, BulkProduct, ErrorPolicy, OptionRef, RowAction, RowResult,
+};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -33,7 +35,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkRequest {
-    /// Each row as `POST /api/v1/products` takes it; matched by its SKU, then by its variants'.
+    /// Each row as `POST /api/v1/products` takes it (plus `options`, a list of option names);
+    /// matched by its SKU, then by its variants'.
     #[schema(value_type = Vec<CreateProduct>)]
     pub products: Vec<Value>,
     /// Validate and report what would happen, writing nothing.
@@ -52,7 +55,12 @@ pub struct BulkArgs {
 /// Creates what is new, updates what changed, leaves the rest untouched; one result per row.
 /// Rows omit fields to take their defaults (a matched product keeps its slug); variants a row
 /// does not list stay as they are; `tag_ids` and `collection_ids`, when given, replace the
-/// product's tags and memberships (option values are not taken in bulk yet).
+/// product's tags and memberships. `options` (names, created when missing) or `option_ids`
+/// declare the product's options; each variant takes its values by `option_value_ids` or, by
+/// name, from its `attributes` (`{"Color": "Rojo"}`, values created when missing). A matched
+/// variant keeps the option values it was created with. `images` (on the product or a
+/// variant: URLs, or `{url, alt, is_primary}`), when given, become exactly the owner's images
+/// in that order, matched by URL.
 /// Under `all_or_nothing`, one failing row answers 400 naming every failing field as
 /// `products[i].field`, and nothing is written.
 #[utoipa::path(post, path = "/api/v1/products/bulk", tag = "products", request_body = BulkRequest, params(BulkArgs), responses((status = 200, body = BulkOutcome), (status = 400, description = "INVALID_PRODUCT_DATA"), (status = 409)))]
@@ -98,29 +106,90 @@ pub async fn upsert(
     Ok(reply::ok(outcome))
 }
 
-/// One row → what the core upserts, or the row's field errors.
-pub(crate) fn parse_row(caller: &Caller, row: Value) -> Result<BulkProduct, Vec<FieldError>> {
+/// One row → what the core upserts, or the row's field errors. Besides `POST /products`'s
+/// fields a row may name its options (`options`: names, created when missing, in order) and
+/// list images (`images`, on the product and on each variant).
+pub(crate) fn parse_row(caller: &Caller, mut row: Value) -> Result<BulkProduct, Vec<FieldError>> {
     let slug_given = row.get("slug").and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty());
     let tags_given = row.get("tag_ids").is_some();
     let collections_given = row.get("collection_ids").is_some();
+    let option_ids_given = row.get("option_ids").is_some();
+    let option_names = row.as_object_mut().and_then(|r| r.remove("options"));
+    let mut image_errors = Vec::new();
+    let images = take_images(&mut row, "images", &mut image_errors);
+    let variant_images: Vec<Option<Vec<BulkImage>>> = match row.get_mut("variants").and_then(Value::as_array_mut) {
+        Some(variants) => variants
+            .iter_mut()
+            .enumerate()
+            .map(|(i, variant)| take_images(variant, &format!("variants[{i}].images"), &mut image_errors))
+            .collect(),
+        None => Vec::new(),
+    };
     let input: CreateProduct = serde_json::from_value(row).map_err(|e| vec![FieldError::new("body", e.to_string())])?;
     let ParsedCreate { new, default_variant, variant_rows, tag_ids, collection_ids, option_ids } =
         parse_create(caller, input).map_err(field_errors)?;
-    let mut unsupported = Vec::new();
-    if !option_ids.is_empty() || variant_rows.iter().any(|(_, values)| !values.is_empty()) {
-        unsupported.push(FieldError::new("option_ids", "not taken by bulk calls yet"));
+    if !image_errors.is_empty() {
+        return Err(image_errors);
     }
-    if !unsupported.is_empty() {
-        return Err(unsupported);
-    }
-    let variants = default_variant.into_iter().chain(variant_rows.into_iter().map(|(v, _)| v)).collect();
+    let options = match option_names {
+        None | Some(Value::Null) => option_ids_given.then(|| option_ids.into_iter().map(OptionRef::Id).collect()),
+        Some(_) if option_ids_given => {
+            return Err(vec![FieldError::new("options", "give options or option_ids, not both")]);
+        }
+        Some(Value::Array(names)) => Some(
+            names
+                .into_iter()
+                .enumerate()
+                .map(|(i, name)| match name {
+                    Value::String(name) => Ok(OptionRef::Name(name)),
+                    _ => Err(FieldError::new(format!("options[{i}]"), "must be an option name")),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| vec![e])?,
+        ),
+        Some(_) => return Err(vec![FieldError::new("options", "must be a list of option names")]),
+    };
+    let (variant_rows, option_value_ids): (Vec<_>, Vec<_>) = variant_rows.into_iter().unzip();
     Ok(BulkProduct {
         product: new,
         slug_given,
-        variants,
+        variants: default_variant.into_iter().chain(variant_rows).collect(),
         tag_ids: tags_given.then_some(tag_ids),
         collection_ids: collections_given.then_some(collection_ids),
+        options,
+        option_value_ids,
+        images,
+        variant_images,
     })
+}
+
+/// Removes `row.images` and reads it: each image a URL, or `{url, alt, is_primary}`.
+fn take_images(row: &mut Value, field: &str, errors: &mut Vec<FieldError>) -> Option<Vec<BulkImage>> {
+    let listed = row.as_object_mut()?.remove("images")?;
+    let Value::Array(listed) = listed else {
+        errors.push(FieldError::new(field, "must be a list of images"));
+        return None;
+    };
+    let mut images = Vec::with_capacity(listed.len());
+    for (i, image) in listed.into_iter().enumerate() {
+        let text = |v: &Value| v.as_str().map(str::to_string);
+        match image {
+            Value::String(url) => images.push(BulkImage { url, alt: None, is_primary: false }),
+            Value::Object(fields) => {
+                let url = fields.get("url").or_else(|| fields.get("image_url")).and_then(text);
+                let alt = fields.get("alt").and_then(text);
+                let is_primary = fields.get("is_primary").and_then(Value::as_bool).unwrap_or(false);
+                if let Some(unknown) =
+                    fields.keys().find(|k| !["url", "image_url", "alt", "is_primary"].contains(&k.as_str()))
+                {
+                    errors.push(FieldError::new(format!("{field}[{i}].{unknown}"), "is not a field of an image"));
+                }
+                images.push(BulkImage { url: url.unwrap_or_default(), alt, is_primary });
+            }
+            _ => errors.push(FieldError::new(format!("{field}[{i}]"), "must be a URL or an object with a url")),
+        }
+    }
+    Some(images)
 }
 
 fn field_errors(err: ApiError) -> Vec<FieldError> {

@@ -110,17 +110,17 @@ pub fn validate(new: &NewVariant) -> Vec<FieldError> {
 }
 
 /// A variant's resolved option values.
-struct Combination {
+pub(crate) struct Combination {
     /// Option name → value, what clients read.
-    attributes: Value,
+    pub attributes: Value,
     /// Sorted `option_id=value_id` pairs: the unique index compares combinations with it.
-    signature: String,
-    links: Vec<(OptionId, OptionValueId)>,
+    pub signature: String,
+    pub links: Vec<(OptionId, OptionValueId)>,
 }
 
 /// Checks `chosen` against the product's declared options (in order, with names) and the
 /// values found for them. Pure, so the rules are readable in one place.
-fn combine(
+pub(crate) fn combine(
     declared: &[(OptionId, String)],
     chosen: &[OptionValueId],
     values: &[(OptionValueId, OptionId, String)],

@@ -6,17 +6,28 @@
 //! A row is the whole product as `POST /products` would create it: fields it omits take their
 //! defaults, except `slug`, which a matched product keeps. Variants are matched by SKU within
 //! the product; variants a row does not list are left as they are. `tag_ids` and
-//! `collection_ids`, when given, replace the product's tags and memberships. A row that would
-//! change nothing is `unchanged`: no write, no event. Each changed entity gets exactly one
-//! event, as its single write would publish (a membership change is the collection's).
+//! `collection_ids`, when given, replace the product's tags and memberships; `options` (ids or
+//! names) the options it declares, whose values its variants take ([`options`]); `images` the
+//! product's or a variant's images ([`images`]). A row that
+//! would change nothing is `unchanged`: no write, no event. Each changed entity gets exactly
+//! one event, as its single write would publish (a membership change is the collection's).
+
+mod images;
+mod options;
+
+pub use images::BulkImage;
+pub use options::OptionRef;
 
 use super::changed_fields;
 use super::outbox::{self, EventDraft};
 use crate::db::PgConn;
 use crate::error::{FieldError, Result};
-use crate::ids::{BrandId, CollectionId, OrganizationId, ProductId, TagId, VariantId};
+use crate::ids::{BrandId, CollectionId, OptionId, OptionValueId, OrganizationId, ProductId, TagId, VariantId};
 use crate::models::{Actor, NewProduct, NewVariant, Product, Variant};
-use crate::schema::{brands, collection_products, collections, product_tags, product_variants, products, tags};
+use crate::schema::{
+    brands, collection_products, collections, product_option_assignments, product_tags, product_variants, products,
+    tags, variant_option_values,
+};
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
@@ -43,6 +54,15 @@ pub struct BulkProduct {
     pub tag_ids: Option<Vec<TagId>>,
     /// `Some`: member of exactly these collections; `None`: memberships stay as they are.
     pub collection_ids: Option<Vec<CollectionId>>,
+    /// `Some`: the product declares exactly these options, in order; `None`: they stay.
+    pub options: Option<Vec<OptionRef>>,
+    /// `option_value_ids[i]`: the values `variants[i]` takes; empty: read by option name from
+    /// its `attributes` when the product declares options.
+    pub option_value_ids: Vec<Vec<OptionValueId>>,
+    /// `Some`: the product's images become exactly these, in order; `None`: they stay.
+    pub images: Option<Vec<BulkImage>>,
+    /// `variant_images[i]`: the same for `variants[i]`.
+    pub variant_images: Vec<Option<Vec<BulkImage>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -168,6 +188,9 @@ struct Existing {
     collections: HashSet<CollectionId>,
     memberships: HashMap<ProductId, BTreeSet<CollectionId>>,
     slugs: HashSet<String>,
+    /// Images of the matched products and variants, for rows that list images.
+    product_images: HashMap<uuid::Uuid, Vec<images::StoredImage>>,
+    variant_images: HashMap<uuid::Uuid, Vec<images::StoredImage>>,
 }
 
 async fn load_existing(conn: &mut PgConn, org: OrganizationId, rows: &[&BulkProduct]) -> Result<Existing> {
@@ -289,6 +312,18 @@ async fn load_existing(conn: &mut PgConn, org: OrganizationId, rows: &[&BulkProd
         slugs.extend(suffixed);
     }
 
+    let product_images = if rows.iter().any(|r| r.images.is_some()) {
+        let ids: Vec<uuid::Uuid> = found.iter().map(|p| p.id.into()).collect();
+        images::load(conn, org, images::Owner::Product, &ids).await?
+    } else {
+        HashMap::new()
+    };
+    let variant_images = if rows.iter().any(|r| r.variant_images.iter().any(Option::is_some)) {
+        let ids: Vec<uuid::Uuid> = variants.iter().map(|v| v.id.into()).collect();
+        images::load(conn, org, images::Owner::Variant, &ids).await?
+    } else {
+        HashMap::new()
+    };
     let mut existing = Existing {
         products_by_sku: HashMap::new(),
         products_by_id: HashMap::new(),
@@ -301,6 +336,8 @@ async fn load_existing(conn: &mut PgConn, org: OrganizationId, rows: &[&BulkProd
         collections,
         memberships,
         slugs,
+        product_images,
+        variant_images,
     };
     for product in found {
         if let Some(barcode) = &product.barcode {
@@ -330,6 +367,11 @@ struct Plan {
     variants: Vec<NewVariant>,
     tags: Option<(BTreeSet<TagId>, BTreeSet<TagId>)>,
     memberships: Option<(ProductId, BTreeSet<CollectionId>, BTreeSet<CollectionId>)>,
+    /// The declared options, when they change.
+    options: Option<Vec<OptionId>>,
+    /// New variants' option values.
+    option_links: Vec<(VariantId, OptionId, OptionValueId)>,
+    images: Vec<(images::Owner, images::ImageChanges)>,
 }
 
 /// Matches every row and decides its action; `Err` carries the row's field errors.
@@ -337,6 +379,7 @@ fn plan_row(
     row: &BulkProduct,
     existing: &Existing,
     taken_slugs: &mut HashSet<String>,
+    book: &mut options::OptionBook,
 ) -> std::result::Result<(RowAction, Plan, ProductId, Vec<VariantId>), Vec<FieldError>> {
     let mut errors = Vec::new();
     // Product SKU first, then the product that owns the row's variant SKUs.
@@ -392,17 +435,50 @@ fn plan_row(
         }
     }
 
+    let current_options = matched.and_then(|p| book.declared.get(&p.id)).cloned().unwrap_or_default();
+    let declared = match row.options.as_deref().map(|refs| book.resolve(refs)) {
+        Some(Ok(declared)) => declared,
+        Some(Err(option_errors)) => {
+            errors.extend(option_errors);
+            current_options.clone()
+        }
+        None => current_options.clone(),
+    };
+
     let mut plan = Plan::default();
+    if let Some(wanted) = &row.images {
+        errors.extend(images::check("images", wanted));
+        let current = existing.product_images.get(&product_id.into()).map_or(&[][..], Vec::as_slice);
+        plan.images
+            .push((images::Owner::Product, images::plan(images::Owner::Product, product_id.into(), wanted, current)));
+    }
     let mut variant_ids = Vec::with_capacity(row.variants.len());
     for (i, variant) in row.variants.iter().enumerate() {
         let mut wanted = variant.clone();
         wanted.product_id = product_id;
         let old = existing.variants_by_sku.get(&variant.sku).filter(|v| v.product_id == product_id);
         wanted.id = old.map_or(variant.id, |v| v.id);
+        // A simple product's one variant is its default: it takes no option values.
+        if row.product.has_variants {
+            let prefix = format!("variants[{i}].");
+            let given = row.option_value_ids.get(i).map_or(&[][..], Vec::as_slice);
+            match book.apply(&declared, &mut wanted, options::VariantOptions { given, prefix: &prefix }, old) {
+                Ok(links) => plan.option_links.extend(links.into_iter().map(|(o, v)| (wanted.id, o, v))),
+                Err(option_errors) => errors.extend(option_errors),
+            }
+        }
         if let Some(barcode) = &wanted.barcode
             && existing.variant_barcodes.get(barcode).is_some_and(|holder| *holder != wanted.id)
         {
             errors.push(FieldError::new(format!("variants[{i}].barcode"), "is already used by another variant"));
+        }
+        if let Some(Some(listed)) = row.variant_images.get(i) {
+            errors.extend(images::check(&format!("variants[{i}].images"), listed));
+            let current = existing.variant_images.get(&wanted.id.into()).map_or(&[][..], Vec::as_slice);
+            plan.images.push((
+                images::Owner::Variant,
+                images::plan(images::Owner::Variant, wanted.id.into(), listed, current),
+            ));
         }
         variant_ids.push(wanted.id);
         if old.is_none_or(|old| NewVariant::of(old) != wanted) {
@@ -415,6 +491,7 @@ fn plan_row(
     taken_slugs.insert(desired.slug.clone());
 
     let tag_change = set_change(row.tag_ids.as_deref(), existing.tag_links.get(&product_id));
+    let options_change = (declared != current_options).then_some((current_options, declared));
     // Membership is the collection's (its version and event), not the product's.
     let membership_change = set_change(row.collection_ids.as_deref(), existing.memberships.get(&product_id));
     let action = match matched {
@@ -424,7 +501,7 @@ fn plan_row(
         }
         Some(old) => {
             let fields_changed = NewProduct::of(old) != desired;
-            if fields_changed || tag_change.is_some() {
+            if fields_changed || tag_change.is_some() || options_change.is_some() {
                 let mut changes = if fields_changed {
                     changed_fields(&NewProduct::of(old), &desired)
                 } else {
@@ -433,11 +510,16 @@ fn plan_row(
                 if let Some((before, after)) = &tag_change {
                     changes.insert("tag_ids".into(), json!({ "old": before, "new": after }));
                 }
+                if let Some((before, after)) = &options_change {
+                    changes.insert("options".into(), json!({ "old": before, "new": after }));
+                }
                 let action = super::products::status_action(old.status, desired.status);
                 plan.product_event = Some((action, json!({ "product_id": product_id, "changes": changes })));
                 plan.product = Some(desired);
             }
-            if plan.product.is_some() || !plan.variants.is_empty() || membership_change.is_some() {
+            plan.images.retain(|(_, changes)| !changes.is_empty());
+            let images_changed = !plan.images.is_empty();
+            if plan.product.is_some() || !plan.variants.is_empty() || membership_change.is_some() || images_changed {
                 RowAction::Updated
             } else {
                 RowAction::Unchanged
@@ -445,6 +527,7 @@ fn plan_row(
         }
     };
     plan.tags = tag_change;
+    plan.options = options_change.map(|(_, after)| after);
     plan.memberships = membership_change.map(|(before, after)| (product_id, before, after));
     Ok((action, plan, product_id, variant_ids))
 }
@@ -497,13 +580,15 @@ async fn upsert_in(
     mark_duplicates(&mut rows);
     let valid: Vec<&BulkProduct> = rows.iter().filter_map(|r| r.as_ref().ok()).collect();
     let existing = load_existing(conn, org, &valid).await?;
+    let matched: Vec<ProductId> = existing.products_by_id.keys().copied().collect();
+    let mut book = options::OptionBook::load(conn, org, &valid, &matched).await?;
     let mut taken_slugs = existing.slugs.clone();
     let mut results = Vec::with_capacity(rows.len());
     let mut plans = Vec::new();
     for (index, row) in rows.iter().enumerate() {
         let planned = match row {
             Err(errors) => Err(errors.clone()),
-            Ok(row) => plan_row(row, &existing, &mut taken_slugs),
+            Ok(row) => plan_row(row, &existing, &mut taken_slugs, &mut book),
         };
         match planned {
             Ok((action, plan, product_id, variant_ids)) => {
@@ -523,7 +608,7 @@ async fn upsert_in(
     let blocked = failed > 0 && policy == ErrorPolicy::AllOrNothing;
     let committed = !dry_run && !blocked;
     if committed {
-        write(conn, org, actor, plans, &existing).await?;
+        write(conn, org, actor, plans, &existing, &book).await?;
     } else if dry_run {
         for result in results.iter_mut().filter(|r| r.action == RowAction::Created) {
             result.product_id = None;
@@ -542,23 +627,34 @@ async fn upsert_in(
     })
 }
 
-/// A SKU may appear once per call (as a product's or as a variant's): every row naming it
-/// twice fails, naming the other row.
+/// A SKU may appear once per call (as a product's or as a variant's), and so may a product
+/// barcode among products and a variant barcode among variants (the unique indexes' scopes):
+/// every later row naming one again fails, naming the first row.
 fn mark_duplicates(rows: &mut [std::result::Result<BulkProduct, Vec<FieldError>>]) {
-    let mut first_seen: HashMap<String, usize> = HashMap::new();
+    let mut first_seen: HashMap<(&'static str, String), usize> = HashMap::new();
     let mut clashes: Vec<(usize, FieldError)> = Vec::new();
     for (index, row) in rows.iter().enumerate() {
         let Ok(row) = row else { continue };
-        let mut own: Vec<(String, String)> = vec![("sku".into(), row.product.sku.clone())];
-        // A simple product's default variant carries the product SKU: not a clash.
-        for (i, variant) in row.variants.iter().enumerate().filter(|(_, v)| v.sku != row.product.sku) {
-            own.push((format!("variants[{i}].sku"), variant.sku.clone()));
+        let mut own: Vec<(&'static str, String, String)> = vec![("SKU", "sku".into(), row.product.sku.clone())];
+        if let Some(barcode) = &row.product.barcode {
+            own.push(("product barcode", "barcode".into(), barcode.clone()));
         }
-        for (field, sku) in own {
-            match first_seen.get(&sku) {
-                Some(&other) => clashes.push((index, FieldError::new(field, format!("repeats a SKU of row {other}")))),
+        for (i, variant) in row.variants.iter().enumerate() {
+            // A simple product's default variant carries the product SKU: not a clash.
+            if variant.sku != row.product.sku {
+                own.push(("SKU", format!("variants[{i}].sku"), variant.sku.clone()));
+            }
+            if let Some(barcode) = &variant.barcode {
+                own.push(("variant barcode", format!("variants[{i}].barcode"), barcode.clone()));
+            }
+        }
+        for (kind, field, value) in own {
+            match first_seen.get(&(kind, value.clone())) {
+                Some(&other) => {
+                    clashes.push((index, FieldError::new(field, format!("repeats a {kind} of row {other}"))));
+                }
                 None => {
-                    first_seen.insert(sku, index);
+                    first_seen.insert((kind, value), index);
                 }
             }
         }
@@ -577,8 +673,12 @@ async fn write(
     actor: &Actor,
     plans: Vec<(usize, Plan)>,
     existing: &Existing,
+    book: &options::OptionBook,
 ) -> Result<()> {
     let now = Utc::now();
+    let mut declared: Vec<(ProductId, Vec<OptionId>)> = Vec::new();
+    let mut option_links: Vec<(VariantId, OptionId, OptionValueId)> = Vec::new();
+    let mut image_changes: HashMap<images::Owner, Vec<images::ImageChanges>> = HashMap::new();
     let mut product_rows = Vec::new();
     let mut variant_rows = Vec::new();
     let mut product_events: HashMap<ProductId, (&'static str, serde_json::Value)> = HashMap::new();
@@ -587,6 +687,13 @@ async fn write(
     // Per collection: (products added, products removed).
     let mut membership_changes: BTreeMap<CollectionId, (Vec<ProductId>, Vec<ProductId>)> = BTreeMap::new();
     for (_, plan) in plans {
+        option_links.extend(plan.option_links);
+        for (owner, changes) in plan.images {
+            image_changes.entry(owner).or_default().push(changes);
+        }
+        if let (Some(options), Some(product)) = (plan.options, &plan.product) {
+            declared.push((product.id, options));
+        }
         if let Some((product, before, after)) = &plan.memberships {
             for collection in after.difference(before) {
                 membership_changes.entry(*collection).or_default().0.push(*product);
@@ -609,6 +716,9 @@ async fn write(
     }
 
     let mut events = Vec::new();
+    let used_options: BTreeSet<OptionId> = declared.iter().flat_map(|(_, options)| options.iter().copied()).collect();
+    let used_values: Vec<(OptionId, OptionValueId)> = option_links.iter().map(|(_, o, v)| (*o, *v)).collect();
+    book.write(conn, org, &used_options, &used_values, &mut events).await?;
     for chunk in product_rows.chunks(CHUNK) {
         let written: Vec<Product> = diesel::insert_into(products::table)
             .values(chunk)
@@ -690,6 +800,12 @@ async fn write(
             });
         }
     }
+    write_option_links(conn, org, &declared, &option_links).await?;
+    for owner in [images::Owner::Product, images::Owner::Variant] {
+        if let Some(changes) = image_changes.remove(&owner) {
+            images::write(conn, org, owner, changes, &mut events).await?;
+        }
+    }
     if !tag_removals.is_empty() {
         let (product_ids, tag_ids): (Vec<ProductId>, Vec<TagId>) = tag_removals.into_iter().unzip();
         diesel::sql_query(
@@ -719,6 +835,57 @@ async fn write(
         write_memberships(conn, org, &membership_changes, &mut events).await?;
     }
     outbox::append(conn, org, actor, events).await
+}
+
+/// The products' declared options (replaced: one delete, one insert) and the new variants'
+/// option values (one insert).
+async fn write_option_links(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    declared: &[(ProductId, Vec<OptionId>)],
+    option_links: &[(VariantId, OptionId, OptionValueId)],
+) -> Result<()> {
+    if !declared.is_empty() {
+        let products: Vec<ProductId> = declared.iter().map(|(p, _)| *p).collect();
+        diesel::delete(
+            product_option_assignments::table
+                .filter(product_option_assignments::organization_id.eq(org))
+                .filter(product_option_assignments::product_id.eq_any(&products)),
+        )
+        .execute(conn)
+        .await?;
+        let rows: Vec<_> = declared
+            .iter()
+            .flat_map(|(product, options)| {
+                options.iter().zip(0i32..).map(move |(option, position)| {
+                    (
+                        product_option_assignments::organization_id.eq(org),
+                        product_option_assignments::product_id.eq(*product),
+                        product_option_assignments::option_id.eq(*option),
+                        product_option_assignments::position.eq(position),
+                    )
+                })
+            })
+            .collect();
+        for chunk in rows.chunks(CHUNK * 10) {
+            diesel::insert_into(product_option_assignments::table).values(chunk).execute(conn).await?;
+        }
+    }
+    let rows: Vec<_> = option_links
+        .iter()
+        .map(|(variant, option, value)| {
+            (
+                variant_option_values::organization_id.eq(org),
+                variant_option_values::variant_id.eq(*variant),
+                variant_option_values::option_id.eq(*option),
+                variant_option_values::option_value_id.eq(*value),
+            )
+        })
+        .collect();
+    for chunk in rows.chunks(CHUNK * 10) {
+        diesel::insert_into(variant_option_values::table).values(chunk).execute(conn).await?;
+    }
+    Ok(())
 }
 
 /// Links and unlinks in two statements, then one version bump (and one event) per collection

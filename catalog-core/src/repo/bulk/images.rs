@@ -1,0 +1,275 @@
+//! Images in bulk rows: a product's (or a variant's) `images`, when given, become exactly that
+//! list, in order. Images are matched by URL: a known URL keeps its image (updated only if
+//! its alt text, position or primacy changed), a new one is created, and a URL no longer
+//! listed is deleted, each with the `catalog.image.*` event the single write publishes. The
+//! primary is the image marked `is_primary`, else the first.
+//!
+//! Both owner kinds share these statements, so they are SQL with the table named by
+//! [`Owner`]: one read per kind, then at most a delete, a demotion and one multi-row upsert.
+
+use crate::db::PgConn;
+use crate::error::{FieldError, Result};
+use crate::ids::{ImageId, OrganizationId};
+use crate::repo::images::IMAGE_EVENT_VERSION;
+use crate::repo::outbox::EventDraft;
+use chrono::{DateTime, Utc};
+use diesel::QueryableByName;
+use diesel::sql_types::{Array, Bool, Int4, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::RunQueryDsl;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+const URL_MAX: usize = 2048;
+const ALT_MAX: usize = 500;
+
+/// One image a row lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkImage {
+    pub url: String,
+    pub alt: Option<String>,
+    pub is_primary: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Owner {
+    Product,
+    Variant,
+}
+
+impl Owner {
+    fn kind(self) -> &'static str {
+        match self {
+            Owner::Product => "product",
+            Owner::Variant => "variant",
+        }
+    }
+
+    fn table(self) -> &'static str {
+        match self {
+            Owner::Product => "product_images",
+            Owner::Variant => "variant_images",
+        }
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Owner::Product => "product_id",
+            Owner::Variant => "variant_id",
+        }
+    }
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub(super) struct StoredImage {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    owner_id: Uuid,
+    #[diesel(sql_type = Text)]
+    url: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    alt: Option<String>,
+    #[diesel(sql_type = Int4)]
+    position: i32,
+    #[diesel(sql_type = Bool)]
+    is_primary: bool,
+    #[diesel(sql_type = Timestamptz)]
+    created_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    updated_at: DateTime<Utc>,
+    #[diesel(sql_type = Bool)]
+    inserted: bool,
+}
+
+/// The images the matched owners have now, in position order.
+pub(super) async fn load(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    owner: Owner,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<StoredImage>>> {
+    let mut by_owner: HashMap<Uuid, Vec<StoredImage>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(by_owner);
+    }
+    let query = format!(
+        "SELECT id, {column} AS owner_id, url, alt, position, is_primary, created_at, updated_at, false AS inserted \
+         FROM {table} WHERE organization_id = $1 AND {column} = ANY($2) ORDER BY position, id",
+        table = owner.table(),
+        column = owner.column(),
+    );
+    let rows: Vec<StoredImage> =
+        diesel::sql_query(query).bind::<SqlUuid, _>(org).bind::<Array<SqlUuid>, _>(ids).load(conn).await?;
+    for row in rows {
+        by_owner.entry(row.owner_id).or_default().push(row);
+    }
+    Ok(by_owner)
+}
+
+/// The field errors of a list (`field` is the list's name, as `variants[0].images`).
+pub(super) fn check(field: &str, images: &[BulkImage]) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    for (i, image) in images.iter().enumerate() {
+        let url = image.url.trim();
+        if url.is_empty() {
+            errors.push(FieldError::new(format!("{field}[{i}].url"), "is required"));
+        } else if url.chars().count() > URL_MAX {
+            errors.push(FieldError::new(format!("{field}[{i}].url"), format!("must be at most {URL_MAX} characters")));
+        } else if images[..i].iter().any(|other| other.url.trim() == url) {
+            errors.push(FieldError::new(format!("{field}[{i}].url"), "is listed twice"));
+        }
+        if image.alt.as_ref().is_some_and(|alt| alt.chars().count() > ALT_MAX) {
+            errors.push(FieldError::new(format!("{field}[{i}].alt"), format!("must be at most {ALT_MAX} characters")));
+        }
+    }
+    if images.iter().filter(|image| image.is_primary).count() > 1 {
+        errors.push(FieldError::new(field, "at most one image is primary"));
+    }
+    errors
+}
+
+/// One owner's image changes.
+#[derive(Debug, Default)]
+pub(super) struct ImageChanges {
+    /// (id, owner, url, alt, position, is_primary): new images and changed ones.
+    upserts: Vec<(Uuid, Uuid, String, Option<String>, i32, bool)>,
+    /// Kept images that stop being primary before another becomes it.
+    demoted: Vec<Uuid>,
+    deleted: Vec<Uuid>,
+    /// Events of changed images (new ones get theirs once written).
+    events: Vec<EventDraft>,
+}
+
+impl ImageChanges {
+    pub fn is_empty(&self) -> bool {
+        self.upserts.is_empty() && self.deleted.is_empty()
+    }
+}
+
+/// What turns `current` into `wanted` (already checked).
+pub(super) fn plan(owner: Owner, owner_id: Uuid, wanted: &[BulkImage], current: &[StoredImage]) -> ImageChanges {
+    let mut changes = ImageChanges::default();
+    let primary = wanted.iter().position(|image| image.is_primary).unwrap_or(0);
+    let mut kept = Vec::new();
+    for (position, image) in (0i32..).zip(wanted) {
+        let url = image.url.trim().to_string();
+        let alt = image.alt.as_deref().map(str::trim).filter(|a| !a.is_empty()).map(str::to_string);
+        let is_primary = usize::try_from(position).is_ok_and(|p| p == primary);
+        let Some(old) = current.iter().find(|old| old.url == url) else {
+            changes.upserts.push((Uuid::now_v7(), owner_id, url, alt, position, is_primary));
+            continue;
+        };
+        kept.push(old.id);
+        if (&old.alt, old.position, old.is_primary) == (&alt, position, is_primary) {
+            continue;
+        }
+        if old.is_primary && !is_primary {
+            changes.demoted.push(old.id);
+        }
+        let mut diff = Map::new();
+        for (field, before, after) in [
+            ("alt", json!(old.alt), json!(alt)),
+            ("position", json!(old.position), json!(position)),
+            ("is_primary", json!(old.is_primary), json!(is_primary)),
+        ] {
+            if before != after {
+                diff.insert(field.into(), json!({ "old": before, "new": after }));
+            }
+        }
+        let data = json!({ "image_id": old.id, "kind": owner.kind(), "owner_id": owner_id, "changes": diff });
+        changes.events.push(EventDraft::new("image", "updated", old.id, IMAGE_EVENT_VERSION, data));
+        changes.upserts.push((old.id, owner_id, url, alt, position, is_primary));
+    }
+    for old in current.iter().filter(|old| !kept.contains(&old.id)) {
+        changes.deleted.push(old.id);
+        let data = json!({ "image_id": old.id, "kind": owner.kind(), "owner_id": owner_id });
+        changes.events.push(EventDraft::new("image", "deleted", old.id, IMAGE_EVENT_VERSION, data));
+    }
+    changes
+}
+
+/// Applies every owner's changes of one kind: a delete, a demotion, one upsert.
+pub(super) async fn write(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    owner: Owner,
+    all: Vec<ImageChanges>,
+    events: &mut Vec<EventDraft>,
+) -> Result<()> {
+    let (table, column) = (owner.table(), owner.column());
+    let mut upserts = Vec::new();
+    let (mut demoted, mut deleted) = (Vec::new(), Vec::new());
+    for changes in all {
+        upserts.extend(changes.upserts);
+        demoted.extend(changes.demoted);
+        deleted.extend(changes.deleted);
+        events.extend(changes.events);
+    }
+    for (ids, statement) in [
+        (&deleted, format!("DELETE FROM {table} WHERE organization_id = $1 AND id = ANY($2)")),
+        (
+            &demoted,
+            format!(
+                "UPDATE {table} SET is_primary = false, updated_at = now() WHERE organization_id = $1 AND id = ANY($2)"
+            ),
+        ),
+    ] {
+        if !ids.is_empty() {
+            diesel::sql_query(statement).bind::<SqlUuid, _>(org).bind::<Array<SqlUuid>, _>(ids).execute(conn).await?;
+        }
+    }
+    if upserts.is_empty() {
+        return Ok(());
+    }
+    let mut ids = Vec::with_capacity(upserts.len());
+    let mut owners = Vec::with_capacity(upserts.len());
+    let mut urls = Vec::with_capacity(upserts.len());
+    let mut alts = Vec::with_capacity(upserts.len());
+    let mut positions = Vec::with_capacity(upserts.len());
+    let mut primaries = Vec::with_capacity(upserts.len());
+    for (id, owner_id, url, alt, position, is_primary) in upserts {
+        ids.push(id);
+        owners.push(owner_id);
+        urls.push(url);
+        alts.push(alt);
+        positions.push(position);
+        primaries.push(is_primary);
+    }
+    let statement = format!(
+        "INSERT INTO {table} (id, organization_id, {column}, url, alt, position, is_primary) \
+         SELECT i.id, $1, i.owner_id, i.url, i.alt, i.position, i.is_primary \
+         FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::int4[], $7::bool[]) \
+             AS i(id, owner_id, url, alt, position, is_primary) \
+         ON CONFLICT (id) DO UPDATE SET alt = excluded.alt, position = excluded.position, \
+             is_primary = excluded.is_primary, updated_at = now() \
+         RETURNING id, {column} AS owner_id, url, alt, position, is_primary, created_at, updated_at, \
+             (xmax = 0) AS inserted"
+    );
+    let written: Vec<StoredImage> = diesel::sql_query(statement)
+        .bind::<SqlUuid, _>(org)
+        .bind::<Array<SqlUuid>, _>(&ids)
+        .bind::<Array<SqlUuid>, _>(&owners)
+        .bind::<Array<Text>, _>(&urls)
+        .bind::<Array<Nullable<Text>>, _>(&alts)
+        .bind::<Array<Int4>, _>(&positions)
+        .bind::<Array<Bool>, _>(&primaries)
+        .load(conn)
+        .await?;
+    for image in written.into_iter().filter(|image| image.inserted) {
+        let mut row = json!({
+            "id": image.id,
+            "organization_id": org,
+            "url": image.url,
+            "alt": image.alt,
+            "position": image.position,
+            "is_primary": image.is_primary,
+            "created_at": image.created_at,
+            "updated_at": image.updated_at,
+        });
+        row[column] = Value::from(image.owner_id.to_string());
+        let data = json!({ "kind": owner.kind(), "owner_id": image.owner_id, "image": row });
+        events.push(EventDraft::new("image", "created", ImageId::from(image.id), IMAGE_EVENT_VERSION, data));
+    }
+    Ok(())
+}
