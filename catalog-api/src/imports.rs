@@ -6,7 +6,9 @@
 //! queued job — or a running one whose lease expired because its replica died — and applies
 //! it batch by batch through the bulk upsert; each batch's writes, its per-line results and the
 //! job's progress commit together, so a resumed job starts after its last committed batch and
-//! reports every line exactly once. One running job per organization at a time.
+//! reports every line exactly once. One running job per organization at a time; between
+//! organizations, a replica takes turns batch by batch (the job that progressed least recently
+//! goes next), so one organization's large file never holds up another's import.
 
 use crate::caller::Caller;
 use crate::routes::bulk::parse_row;
@@ -235,8 +237,9 @@ struct Claimed {
     id: Uuid,
 }
 
-/// Takes the oldest claimable job: queued, or running with an expired lease (its replica died),
-/// and no other job of its organization running.
+/// Takes the claimable job that progressed least recently: queued, or running with an expired
+/// lease (its replica died, or it gave its turn away), and no other job of its organization
+/// running.
 pub async fn claim(conn: &mut PgConn) -> Result<Option<Uuid>> {
     let claimed: Option<Claimed> = diesel::sql_query(format!(
         "UPDATE import_jobs SET status = 'running', lease_until = now() + interval '{LEASE_SECONDS} seconds', updated_at = now() \
@@ -244,7 +247,7 @@ pub async fn claim(conn: &mut PgConn) -> Result<Option<Uuid>> {
             WHERE (j.status = 'queued' OR (j.status = 'running' AND j.lease_until < now())) \
               AND NOT EXISTS (SELECT 1 FROM import_jobs o WHERE o.organization_id = j.organization_id AND o.id <> j.id \
                                 AND o.status = 'running' AND o.lease_until >= now()) \
-            ORDER BY j.created_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
+            ORDER BY j.updated_at, j.id LIMIT 1 FOR UPDATE SKIP LOCKED) \
          RETURNING id"
     ))
     .get_result(conn)
@@ -267,10 +270,29 @@ struct JobState {
     processed_rows: i32,
 }
 
+/// Between batches: when another organization's job is waiting, gives up this job's lease (it
+/// stays `running` and resumes where it stopped) so the next claim takes the waiting one.
+pub async fn yield_to_others(conn: &mut PgConn, job: Uuid) -> Result<bool> {
+    let yielded = diesel::sql_query(
+        "UPDATE import_jobs mine SET lease_until = now() - interval '1 millisecond' \
+         WHERE mine.id = $1 AND mine.status = 'running' AND EXISTS ( \
+            SELECT 1 FROM import_jobs j WHERE j.organization_id <> mine.organization_id \
+              AND (j.status = 'queued' OR (j.status = 'running' AND j.lease_until < now())) \
+              AND NOT EXISTS (SELECT 1 FROM import_jobs o WHERE o.organization_id = j.organization_id AND o.id <> j.id \
+                                AND o.status = 'running' AND o.lease_until >= now()))",
+    )
+    .bind::<SqlUuid, _>(job)
+    .execute(conn)
+    .await?;
+    Ok(yielded > 0)
+}
+
 /// What a batch changed, for the cache invalidation after commit.
 #[derive(Debug, Default)]
 pub struct BatchOutcome {
     pub done: bool,
+    /// Which batch of the job this was (1, 2, ...).
+    pub number: i32,
     pub organization: Option<OrganizationId>,
     pub products: Vec<ProductId>,
     pub variants: Vec<VariantId>,
@@ -360,6 +382,7 @@ pub async fn process_batch(conn: &mut PgConn, job: Uuid) -> Result<BatchOutcome>
         }
         let processed = lines.last().map_or(state.total_rows, |(line, _)| *line);
         changed.done = processed >= state.total_rows;
+        changed.number = (processed + PROCESS_BATCH as i32 - 1) / PROCESS_BATCH as i32;
         diesel::sql_query(format!(
             "UPDATE import_jobs SET processed_rows = $2, created = created + $3, updated = updated + $4, \
                unchanged = unchanged + $5, failed = failed + $6, updated_at = now(), \
@@ -382,8 +405,8 @@ pub async fn process_batch(conn: &mut PgConn, job: Uuid) -> Result<BatchOutcome>
     .await
 }
 
-/// Marks a job failed (a batch could not be applied at all, e.g. two new rows sharing a
-/// barcode); its committed batches stay.
+/// Marks a job failed (a batch could not be applied at all: a constraint the row checks did not
+/// foresee, such as a concurrent write taking the same SKU); its committed batches stay.
 async fn fail(conn: &mut PgConn, job: Uuid, error: &str) {
     let failed = diesel::update(import_jobs::table.find(job))
         .set((
@@ -436,7 +459,8 @@ async fn refresh_statistics(state: &ApiState) {
     }
 }
 
-/// Claims one job and applies it whole; `false` when nothing was claimable.
+/// Claims one job and applies it until it is done or another organization's job is waiting;
+/// `false` when nothing was claimable.
 pub async fn run_once(state: &ApiState) -> std::result::Result<bool, String> {
     let Some(job) = ({
         let conn = &mut *state.conn().await.map_err(|e| e.to_string())?;
@@ -444,8 +468,7 @@ pub async fn run_once(state: &ApiState) -> std::result::Result<bool, String> {
     }) else {
         return Ok(false);
     };
-    tracing::info!(%job, "import started");
-    let mut batches = 0u32;
+    tracing::info!(%job, "import claimed");
     loop {
         let outcome = {
             let conn = &mut *state.conn().await.map_err(|e| e.to_string())?;
@@ -453,8 +476,7 @@ pub async fn run_once(state: &ApiState) -> std::result::Result<bool, String> {
         };
         match outcome {
             Ok(batch) => {
-                batches += 1;
-                if batches.is_power_of_two() {
+                if u32::try_from(batch.number).is_ok_and(u32::is_power_of_two) {
                     refresh_statistics(state).await;
                 }
                 if let Some(org) = batch.organization {
@@ -462,6 +484,11 @@ pub async fn run_once(state: &ApiState) -> std::result::Result<bool, String> {
                 }
                 if batch.done {
                     tracing::info!(%job, "import completed");
+                    return Ok(true);
+                }
+                let conn = &mut *state.conn().await.map_err(|e| e.to_string())?;
+                if yield_to_others(conn, job).await.map_err(|e| e.to_string())? {
+                    tracing::debug!(%job, "import gives its turn to another organization's");
                     return Ok(true);
                 }
             }

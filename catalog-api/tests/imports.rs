@@ -206,3 +206,36 @@ async fn a_job_interrupted_midway_resumes_from_its_last_batch_and_reports_every_
     let created = app.events(admin.org).await.iter().filter(|e| *e == "catalog.product.created").count();
     assert_eq!(created, lines, "every product created once, none twice");
 }
+
+#[actix_web::test]
+async fn organizations_take_turns_batch_by_batch_so_a_large_file_holds_up_no_one() {
+    let app = TestApp::start().await;
+    let (big, small) = (User::admin(), User::admin());
+    let lines = imports::PROCESS_BATCH as usize * 2 + 10;
+    let mut file = String::from("sku,title,price\n");
+    for n in 0..lines {
+        file.push_str(&format!("B{n:05},Grande {n},1.00\n"));
+    }
+    let large: Uuid = upload(&app, &big, "text/csv", file).await.id().parse().unwrap();
+    let conn = &mut *app.db.conn().await;
+    assert_eq!(imports::claim(conn).await.unwrap(), Some(large));
+    assert!(!imports::process_batch(conn, large).await.unwrap().done);
+    assert!(!imports::yield_to_others(conn, large).await.unwrap(), "no one waits: the large job keeps its turn");
+
+    let quick: Uuid =
+        upload(&app, &small, "text/csv", "sku,title,price\nS1,Pequeño,2.00\n").await.id().parse().unwrap();
+    assert!(!imports::process_batch(conn, large).await.unwrap().done);
+    assert!(imports::yield_to_others(conn, large).await.unwrap(), "another organization waits");
+    assert_eq!(imports::claim(conn).await.unwrap(), Some(quick), "the waiting job goes first");
+    assert!(imports::process_batch(conn, quick).await.unwrap().done);
+    assert_eq!(imports::claim(conn).await.unwrap(), Some(large), "then the large one resumes");
+    assert!(imports::process_batch(conn, large).await.unwrap().done);
+
+    let job = app.get(&big, &format!("/api/v1/imports/{large}")).await;
+    assert_eq!(
+        (job.data()["created"].as_u64(), job.data()["status"].as_str()),
+        (Some(lines as u64), Some("completed"))
+    );
+    let job = app.get(&small, &format!("/api/v1/imports/{quick}")).await;
+    assert_eq!(job.data()["status"], "completed");
+}
