@@ -6,6 +6,7 @@
 
 use crate::caller::Caller;
 use crate::error::ApiError;
+use crate::routes::{bulk, transfer};
 use crate::state::ApiState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -45,12 +46,12 @@ pub async fn middleware(
         Ok(None) => return Ok(next.call(req).await?.map_into_boxed_body()),
         Err(err) => return Ok(refuse(req, err)),
     };
-    let (req, org, fingerprint) = match identify(req).await {
-        Ok(identified) => identified,
-        Err((req, err)) => return Ok(req.into_response(err.error_response())),
-    };
     let Some(state) = req.app_data::<web::Data<ApiState>>().cloned() else {
         return Ok(refuse(req, ApiError(Error::Internal("ApiState missing".into()))));
+    };
+    let (req, org, fingerprint) = match identify(req, &state).await {
+        Ok(identified) => identified,
+        Err((req, err)) => return Ok(req.into_response(err.error_response())),
     };
     let claim = match state.conn().await {
         Ok(mut conn) => idempotency::claim(&mut conn, org, &key, &fingerprint).await.map_err(ApiError),
@@ -106,19 +107,43 @@ fn refuse(req: ServiceRequest, err: ApiError) -> ServiceResponse<BoxBody> {
 }
 
 /// Authenticates the caller (once: the handler's `Caller` is this one, see
-/// `Caller::from_request`) and reads the body, to fingerprint the request.
+/// `Caller::from_request`) and reads the body, to fingerprint the request: buffered up to the
+/// route's own limit, or, for an upload, spooled to disk and hashed (the handler takes the file).
 async fn identify(
     mut req: ServiceRequest,
+    state: &ApiState,
 ) -> Result<(ServiceRequest, OrganizationId, Vec<u8>), (ServiceRequest, actix_web::Error)> {
     let caller = match req.extract::<Caller>().await {
         Ok(caller) => caller,
         Err(err) => return Err((req, err.into())),
     };
-    let body = match req.extract::<web::Bytes>().await {
-        Ok(body) => body,
-        Err(err) => return Err((req, err)),
+    let body = if req.path() == transfer::IMPORTS_PATH {
+        match transfer::spool(req.take_payload()).await {
+            Ok(spooled) => {
+                let digest = web::Bytes::from(spooled.sha256.clone());
+                req.extensions_mut().insert(spooled);
+                digest
+            }
+            Err(err) => return Err((req, ApiError(err).into())),
+        }
+    } else {
+        let limit = if req.path() == bulk::PATH { bulk::BODY_LIMIT_BYTES } else { state.settings.api.body_limit_bytes };
+        let payload = match req.extract::<web::Payload>().await {
+            Ok(payload) => payload,
+            Err(err) => return Err((req, err)),
+        };
+        match payload.to_bytes_limited(limit).await {
+            Ok(Ok(body)) => {
+                req.set_payload(Payload::from(body.clone()));
+                body
+            }
+            Ok(Err(err)) => return Err((req, err)),
+            Err(_) => {
+                let err = Error::PayloadTooLarge(format!("request bodies up to {limit} bytes"));
+                return Err((req, ApiError(err).into()));
+            }
+        }
     };
-    req.set_payload(Payload::from(body.clone()));
     let fingerprint = idempotency::fingerprint(
         caller.principal.user_id,
         req.method().as_str(),

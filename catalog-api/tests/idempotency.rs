@@ -100,3 +100,20 @@ async fn concurrent_requests_with_one_key_write_once() {
         replies.iter().filter(|r| r.status == StatusCode::CREATED).map(Reply::id).collect();
     assert_eq!(ids.len(), 1, "every 201 is the same answer");
 }
+
+#[actix_web::test]
+async fn a_bulk_call_larger_than_the_default_body_limit_takes_a_key_too() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let long = "lino ".repeat(400);
+    let rows: Vec<Value> = (0..600)
+        .map(|n| json!({ "title": format!("Camisa {n}"), "sku": format!("C{n}"), "sale_price": "10.00", "description": long }))
+        .collect();
+    let body = json!({ "products": rows });
+    assert!(body.to_string().len() > 1024 * 1024, "over the 1 MiB default");
+    let first = post_with_key(&app, &admin, "/api/v1/products/bulk", "bulk-1", body.clone()).await;
+    assert_eq!((first.status, first.data()["created"].as_u64()), (StatusCode::OK, Some(600)), "{:?}", first.body);
+    let retry = post_with_key(&app, &admin, "/api/v1/products/bulk", "bulk-1", body).await;
+    assert!(replayed(&retry));
+    assert_eq!(retry.data()["created"], 600, "the first answer, not a second run (which would say unchanged)");
+}

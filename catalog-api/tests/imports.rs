@@ -20,6 +20,16 @@ async fn upload(app: &TestApp, user: &User, content_type: &str, file: impl Into<
     app.call(req.to_request()).await
 }
 
+async fn upload_with_key(app: &TestApp, user: &User, key: &str, file: &str) -> Reply {
+    let req = TestRequest::post()
+        .uri("/api/v1/imports")
+        .insert_header((header::AUTHORIZATION, format!("Bearer {}", user.token)))
+        .insert_header((header::CONTENT_TYPE, "text/csv"))
+        .insert_header(("Idempotency-Key", key))
+        .set_payload(file.to_string());
+    app.call(req.to_request()).await
+}
+
 /// What the API's background runner does: claim jobs and apply them batch by batch.
 async fn run_jobs(app: &TestApp) {
     let conn = &mut *app.db.conn().await;
@@ -238,4 +248,20 @@ async fn organizations_take_turns_batch_by_batch_so_a_large_file_holds_up_no_one
     );
     let job = app.get(&small, &format!("/api/v1/imports/{quick}")).await;
     assert_eq!(job.data()["status"], "completed");
+}
+
+#[actix_web::test]
+async fn a_retried_upload_with_its_key_gets_the_same_job_and_another_file_is_refused() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let file = "sku,title,price\nK1,Uno,1.00\n";
+    let first = upload_with_key(&app, &admin, "upload-1", file).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{:?}", first.body);
+    let retry = upload_with_key(&app, &admin, "upload-1", file).await;
+    assert_eq!((retry.status, retry.id()), (StatusCode::ACCEPTED, first.id()), "the same job");
+    let other = upload_with_key(&app, &admin, "upload-1", "sku,title,price\nK2,Dos,2.00\n").await;
+    assert_eq!((other.status, other.code()), (StatusCode::CONFLICT, "IDEMPOTENCY_KEY_REUSED"));
+    let conn = &mut *app.db.conn().await;
+    assert_eq!(imports::claim(conn).await.unwrap().map(|id| id.to_string()), Some(first.id()));
+    assert_eq!(imports::claim(conn).await.unwrap(), None, "one job staged, not two");
 }

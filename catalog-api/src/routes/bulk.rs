@@ -17,7 +17,8 @@ use serde_json::Value;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 /// Rows of 1,000 products with their variants take a few MB of JSON.
-const BODY_LIMIT_BYTES: usize = 32 * 1024 * 1024;
+pub const BODY_LIMIT_BYTES: usize = 32 * 1024 * 1024;
+pub const PATH: &str = "/api/v1/products/bulk";
 
 #[derive(OpenApi)]
 #[openapi(paths(upsert), components(schemas(BulkRequest, BulkOutcome, RowResult, RowAction, FieldError)))]

@@ -6,7 +6,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::imports::{self, Format};
 use crate::reply;
 use crate::state::ApiState;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use catalog_core::auth::{Action, Resource};
 use catalog_core::error::{Entity, Error};
 use catalog_core::ids::ProductId;
@@ -24,12 +24,57 @@ use uuid::Uuid;
 
 /// Results per `GET /imports/{id}` page.
 const RESULTS_PAGE: i64 = 1000;
-/// Products per export page (four statements each, a pooled connection only meanwhile).
+/// Products per export page (seven statements each, a pooled connection only meanwhile).
 const EXPORT_PAGE: i64 = 500;
 
 #[derive(OpenApi)]
 #[openapi(paths(create_import, get_import, failed_rows, export), components(schemas(ImportJob, LineResult)))]
 pub struct Doc;
+
+/// The upload route: its body is streamed to disk, never buffered (the idempotency middleware
+/// spools it the same way, see [`Spooled`]).
+pub const IMPORTS_PATH: &str = "/api/v1/imports";
+
+/// An upload written to a temporary file as it arrived, with its size and SHA-256; the file
+/// is removed when this is dropped.
+pub struct Spooled {
+    path: std::path::PathBuf,
+    size: u64,
+    pub sha256: Vec<u8>,
+}
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Writes the body to a temporary file chunk by chunk (memory stays flat whatever the size),
+/// refusing more than [`imports::MAX_FILE_BYTES`].
+pub async fn spool<E: std::fmt::Display>(
+    mut body: impl futures_util::Stream<Item = Result<web::Bytes, E>> + Unpin,
+) -> Result<Spooled, Error> {
+    use sha2::Digest as _;
+    let mut spooled = Spooled {
+        path: std::env::temp_dir().join(format!("catalog-import-{}", Uuid::now_v7())),
+        size: 0,
+        sha256: vec![],
+    };
+    let mut file = tokio::fs::File::create(&spooled.path).await.map_err(|e| Error::Internal(e.to_string()))?;
+    let mut hash = sha2::Sha256::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| Error::InvalidArgument { field: "body", message: e.to_string() })?;
+        spooled.size += chunk.len() as u64;
+        if spooled.size > imports::MAX_FILE_BYTES {
+            return Err(Error::PayloadTooLarge(format!("files up to {} bytes", imports::MAX_FILE_BYTES)));
+        }
+        hash.update(&chunk);
+        file.write_all(&chunk).await.map_err(|e| Error::Internal(e.to_string()))?;
+    }
+    file.flush().await.map_err(|e| Error::Internal(e.to_string()))?;
+    spooled.sha256 = hash.finalize().to_vec();
+    Ok(spooled)
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/imports").route(web::post().to(create_import)))
@@ -95,29 +140,17 @@ pub async fn create_import(
         Error::field(Entity::Import, "format", "must be csv or jsonl (or a text/csv, application/x-ndjson body)")
     })?;
 
-    // Spooled to disk as it arrives: memory stays flat whatever the size.
-    let path = std::env::temp_dir().join(format!("catalog-import-{}", Uuid::now_v7()));
-    let spooled = async {
-        let mut file = tokio::fs::File::create(&path).await.map_err(|e| Error::Internal(e.to_string()))?;
-        let mut size = 0u64;
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| Error::InvalidArgument { field: "body", message: e.to_string() })?;
-            size += chunk.len() as u64;
-            if size > imports::MAX_FILE_BYTES {
-                return Err(Error::PayloadTooLarge(format!("files up to {} bytes", imports::MAX_FILE_BYTES)));
-            }
-            file.write_all(&chunk).await.map_err(|e| Error::Internal(e.to_string()))?;
-        }
-        file.flush().await.map_err(|e| Error::Internal(e.to_string()))?;
-        Ok::<_, Error>(size)
-    }
-    .await;
-    let staged = match spooled {
-        Ok(0) => Err(Error::field(Entity::Import, "file", "is empty")),
-        Ok(_) => imports::stage(&mut *state.conn().await?, &caller.principal, format, path.clone()).await,
-        Err(e) => Err(e),
+    // Already spooled when the request carried an Idempotency-Key (its fingerprint needs the hash).
+    let spooled = req.extensions_mut().remove::<Spooled>();
+    let spooled = match spooled {
+        Some(spooled) => spooled,
+        None => spool(&mut body).await?,
     };
-    let _ = tokio::fs::remove_file(&path).await;
+    if spooled.size == 0 {
+        return Err(Error::field(Entity::Import, "file", "is empty").into());
+    }
+    let staged = imports::stage(&mut *state.conn().await?, &caller.principal, format, spooled.path.clone()).await;
+    drop(spooled);
     let (job, _) = staged?;
     state.imports_queued.notify_one();
     let job = load_job(&state, &caller, job).await?;
