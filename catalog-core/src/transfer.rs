@@ -482,4 +482,20 @@ mod tests {
             json!({ "sku": "B", "title": "Taza", "has_variants": false, "sale_price": "3.5", "barcode": "7800000000017" })
         );
     }
+
+    #[test]
+    fn image_cells_are_plain_urls_unless_alt_text_or_a_later_primary_needs_json() {
+        let (none, alt) = (None, Some("Frente".to_string()));
+        assert_eq!(
+            images_cell([("https://a/1.jpg", &none, true), ("https://a/2.jpg", &none, false)].into_iter()),
+            "https://a/1.jpg|https://a/2.jpg"
+        );
+        let cell = images_cell([("https://a/1.jpg", &alt, true)].into_iter());
+        assert_eq!(typed("images", &cell), json!([{ "url": "https://a/1.jpg", "alt": "Frente", "is_primary": true }]));
+        let cell = images_cell([("https://a/1.jpg", &none, false), ("https://a/2.jpg", &none, true)].into_iter());
+        assert_eq!(typed("images", &cell)[1]["is_primary"], true);
+        assert_eq!(typed("images", "https://a/1.jpg | https://a/2.jpg"), json!(["https://a/1.jpg", "https://a/2.jpg"]));
+        assert_eq!(canonical_column("Image Src"), Some("images"));
+        assert_eq!(canonical_column("Opciones"), Some("options"));
+    }
 }
