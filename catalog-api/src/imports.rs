@@ -18,7 +18,7 @@ use catalog_core::db::PgConn;
 use catalog_core::error::{Entity, Error, FieldError, Result};
 use catalog_core::ids::{OrganizationId, ProductId, VariantId};
 use catalog_core::models::Actor;
-use catalog_core::repo::bulk::{self, ErrorPolicy, RowAction};
+use catalog_core::repo::bulk::{self, BulkProduct, ErrorPolicy, RowAction, RowResult};
 use catalog_core::schema::{import_jobs, import_results, import_rows};
 use catalog_core::transfer;
 use diesel::prelude::*;
@@ -270,6 +270,49 @@ struct JobState {
     processed_rows: i32,
 }
 
+type Row = std::result::Result<BulkProduct, Vec<FieldError>>;
+
+/// The bulk upsert of a batch's rows (each row checked against what exists, so a batch
+/// normally commits in one go). A constraint the checks could not foresee — a concurrent
+/// write taking a SKU between the batch's read and its write — fails the attempt (rolled back
+/// to its savepoint): the rows are then retried in halves, recursively, until the offending
+/// rows stand alone and fail by themselves. A few bad rows cost a few attempts each (the
+/// logarithm of the batch), never one statement per row.
+fn upsert_isolating<'a>(
+    conn: &'a mut PgConn,
+    org: OrganizationId,
+    actor: &'a Actor,
+    rows: Vec<Row>,
+) -> futures_util::future::BoxFuture<'a, Result<Vec<RowResult>>> {
+    Box::pin(async move {
+        let attempt = bulk::upsert(conn, org, actor, rows.clone(), ErrorPolicy::PerRow, false).await;
+        let refused = match attempt {
+            Ok(outcome) => return Ok(outcome.results),
+            Err(e @ (Error::Conflict { .. } | Error::Validation { .. })) => e,
+            Err(e) => return Err(e),
+        };
+        if rows.len() == 1 {
+            let errors = match refused {
+                Error::Validation { fields, .. } => fields,
+                Error::Conflict { message, field, .. } => vec![FieldError::new(field.unwrap_or("row"), message)],
+                other => vec![FieldError::new("row", other.public_message())],
+            };
+            let result =
+                RowResult { index: 0, action: RowAction::Failed, product_id: None, variant_ids: vec![], errors };
+            return Ok(vec![result]);
+        }
+        let mut right = rows;
+        let left = right.drain(..right.len() / 2).collect::<Vec<_>>();
+        let offset = left.len();
+        let mut results = upsert_isolating(conn, org, actor, left).await?;
+        for mut result in upsert_isolating(conn, org, actor, right).await? {
+            result.index += offset;
+            results.push(result);
+        }
+        Ok(results)
+    })
+}
+
 /// Between batches: when another organization's job is waiting, gives up this job's lease (it
 /// stays `running` and resumes where it stopped) so the next claim takes the waiting one.
 pub async fn yield_to_others(conn: &mut PgConn, job: Uuid) -> Result<bool> {
@@ -344,11 +387,11 @@ pub async fn process_batch(conn: &mut PgConn, job: Uuid) -> Result<BatchOutcome>
                 })
                 .unzip()
         };
-        let outcome = bulk::upsert(conn, org, &caller.actor, rows, ErrorPolicy::PerRow, false).await?;
+        let outcome = upsert_isolating(conn, org, &caller.actor, rows).await?;
         let mut results = Vec::with_capacity(lines.len());
         let mut counts = [0i32; 4];
         let mut changed = BatchOutcome { organization: Some(org), ..Default::default() };
-        for (numbers, result) in groups.iter().zip(&outcome.results) {
+        for (numbers, result) in groups.iter().zip(&outcome) {
             if result.action == RowAction::Updated {
                 changed.products.extend(result.product_id);
                 changed.variants.extend(result.variant_ids.iter().copied());
@@ -405,8 +448,9 @@ pub async fn process_batch(conn: &mut PgConn, job: Uuid) -> Result<BatchOutcome>
     .await
 }
 
-/// Marks a job failed (a batch could not be applied at all: a constraint the row checks did not
-/// foresee, such as a concurrent write taking the same SKU); its committed batches stay.
+/// Marks a job failed (a batch could not be applied at all: an error that is neither a
+/// constraint, which [`upsert_isolating`] pins on its rows, nor an outage, which is retried);
+/// its committed batches stay.
 async fn fail(conn: &mut PgConn, job: Uuid, error: &str) {
     let failed = diesel::update(import_jobs::table.find(job))
         .set((

@@ -265,3 +265,77 @@ async fn a_retried_upload_with_its_key_gets_the_same_job_and_another_file_is_ref
     assert_eq!(imports::claim(conn).await.unwrap().map(|id| id.to_string()), Some(first.id()));
     assert_eq!(imports::claim(conn).await.unwrap(), None, "one job staged, not two");
 }
+
+#[actix_web::test]
+async fn a_sku_taken_by_a_concurrent_write_is_retried_and_the_batch_still_commits() {
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let file = "sku,title,price\nA1,Uno,1.00\nRACE,Carrera,2.00\nB1,Dos,3.00\nC1,Tres,4.00\n";
+    let id: Uuid = upload(&app, &admin, "text/csv", file).await.id().parse().unwrap();
+    let (mut writer, mut runner) = (app.db.conn().await, app.db.conn().await);
+    assert_eq!(imports::claim(&mut runner).await.unwrap(), Some(id));
+
+    // Another writer inserts RACE and commits only after the batch has read (and not seen it):
+    // the batch's insert waits on the unique index, then fails on it.
+    let org = admin.org;
+    let concurrent = writer.transaction(async move |conn| {
+        diesel::sql_query(
+            "INSERT INTO products (id, organization_id, title, slug, sku) VALUES (gen_random_uuid(), $1, 'Otro', 'otro', 'RACE')",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(org)
+        .execute(conn)
+        .await?;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        Ok::<_, diesel::result::Error>(())
+    });
+    let batch = async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        imports::process_batch(&mut runner, id).await
+    };
+    let (written, batch) = tokio::join!(concurrent, batch);
+    written.unwrap();
+    assert!(batch.unwrap().done);
+
+    // Without the retry the whole batch (and the job) would have failed on the unique index; the
+    // retry reads again, finds the product the other writer committed, and updates it.
+    let job = app.get(&admin, &format!("/api/v1/imports/{id}")).await;
+    let data = job.data();
+    assert_eq!(data["status"], "completed", "{data}");
+    assert_eq!(actions(data), ["created", "updated", "created", "created"], "{data}");
+    let products = app.get(&admin, "/api/v1/products?first=10").await;
+    let mut skus: Vec<&str> =
+        products.data()["edges"].as_array().unwrap().iter().map(|e| e["node"]["sku"].as_str().unwrap()).collect();
+    skus.sort_unstable();
+    assert_eq!(skus, ["A1", "B1", "C1", "RACE"], "one RACE, the other writer's, now titled by the file");
+}
+
+#[actix_web::test]
+async fn a_row_a_constraint_keeps_refusing_is_isolated_and_fails_alone() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    // Stands for any constraint the row checks cannot see (this test's database only).
+    app.db
+        .conn()
+        .await
+        .batch_execute(
+            "CREATE FUNCTION refuse_bad() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+               IF NEW.sku = 'BAD' THEN RAISE unique_violation USING CONSTRAINT = 'products_org_sku_live'; END IF; \
+               RETURN NEW; END $$; \
+             CREATE TRIGGER refuse_bad BEFORE INSERT ON products FOR EACH ROW EXECUTE FUNCTION refuse_bad();",
+        )
+        .await
+        .unwrap();
+    let mut file = String::from("sku,title,price\n");
+    for n in 0..9 {
+        file.push_str(&format!("{},Producto {n},1.00\n", if n == 6 { "BAD".to_string() } else { format!("OK{n}") }));
+    }
+    let job = import(&app, &admin, "text/csv", file).await;
+    let mut expected = vec!["created"; 9];
+    expected[6] = "failed";
+    assert_eq!(actions(&job), expected, "{job}");
+    assert_eq!(job["results"][6]["errors"][0]["field"], "sku", "{job}");
+    let events = app.events(admin.org).await.iter().filter(|e| *e == "catalog.product.created").count();
+    assert_eq!(events, 8, "the refused attempts left no events behind");
+}
