@@ -383,9 +383,14 @@ async fn images_listed_become_the_owners_images_matched_by_url_with_an_event_per
     let variant_images = app.get(&admin, &format!("/api/v1/variants/{variant}/images")).await;
     assert_eq!(variant_images.data().as_array().map(Vec::len), Some(1), "{:?}", variant_images.body);
 
-    let bad = app
-        .post(&admin, BULK, row(json!(["https://img.example/x.jpg", "https://img.example/x.jpg", 7]), json!([])))
-        .await;
-    let fields = bad.fields();
-    assert!(fields.contains(&"products[0].images[2]".to_string()), "{fields:?}");
+    let mut bad = row(json!(["https://img.example/x.jpg", "https://img.example/x.jpg", 7]), json!([]));
+    bad["products"][0]["title"] = json!("");
+    let fields = app.post(&admin, BULK, bad).await.fields();
+    for field in ["products[0].title", "products[0].images[2]"] {
+        assert!(fields.contains(&field.to_string()), "every field error at once: {fields:?}");
+    }
+    let mut twice = row(json!(["https://img.example/x.jpg", "https://img.example/x.jpg"]), json!([]));
+    twice["products"][0]["sku"] = json!("OTRA");
+    twice["products"][0]["variants"][0]["sku"] = json!("OTRA-N");
+    assert_eq!(app.post(&admin, BULK, twice).await.fields(), ["products[0].images[1].url"]);
 }

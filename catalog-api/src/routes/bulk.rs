@@ -36,8 +36,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkRequest {
-    /// Each row as `POST /api/v1/products` takes it (plus `options`, a list of option names);
-    /// matched by its SKU, then by its variants'.
+    /// Each row as `POST /api/v1/products` takes it, plus `options` (option names) and `images`
+    /// (on the product and on each variant); matched by its SKU, then by its variants'.
     #[schema(value_type = Vec<CreateProduct>)]
     pub products: Vec<Value>,
     /// Validate and report what would happen, writing nothing.
@@ -127,11 +127,15 @@ pub(crate) fn parse_row(caller: &Caller, mut row: Value) -> Result<BulkProduct, 
         None => Vec::new(),
     };
     let input: CreateProduct = serde_json::from_value(row).map_err(|e| vec![FieldError::new("body", e.to_string())])?;
-    let ParsedCreate { new, default_variant, variant_rows, tag_ids, collection_ids, option_ids } =
-        parse_create(caller, input).map_err(field_errors)?;
-    if !image_errors.is_empty() {
-        return Err(image_errors);
-    }
+    let parsed = parse_create(caller, input).map_err(field_errors);
+    let ParsedCreate { new, default_variant, variant_rows, tag_ids, collection_ids, option_ids } = match parsed {
+        Ok(parsed) if image_errors.is_empty() => parsed,
+        Ok(_) => return Err(image_errors),
+        Err(mut errors) => {
+            errors.extend(image_errors);
+            return Err(errors);
+        }
+    };
     let options = match option_names {
         None | Some(Value::Null) => option_ids_given.then(|| option_ids.into_iter().map(OptionRef::Id).collect()),
         Some(_) if option_ids_given => {
