@@ -11,10 +11,7 @@ use crate::db::PgConn;
 use crate::error::Result;
 use crate::ids::{CollectionId, OrganizationId, ProductId, TagId, VariantId};
 use crate::models::{Product, ProductImage, Variant, VariantImage};
-use crate::schema::{
-    collection_products, product_images, product_option_assignments, product_options, product_tags, product_variants,
-    products, variant_images,
-};
+use crate::schema::{collection_products, product_images, product_tags, product_variants, products, variant_images};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::{Map, Value, json};
@@ -382,19 +379,7 @@ pub async fn export_page(
         .select((collection_products::product_id, collection_products::collection_id))
         .load(conn)
         .await?;
-    let declared: Vec<(ProductId, String)> = product_option_assignments::table
-        .inner_join(
-            product_options::table.on(product_options::id
-                .eq(product_option_assignments::option_id)
-                .and(product_options::organization_id.eq(product_option_assignments::organization_id))),
-        )
-        .filter(product_option_assignments::organization_id.eq(org))
-        .filter(product_option_assignments::product_id.eq_any(&ids))
-        .filter(product_options::deleted_at.is_null())
-        .order((product_option_assignments::product_id, product_option_assignments::position))
-        .select((product_option_assignments::product_id, product_options::name))
-        .load(conn)
-        .await?;
+    let declared = crate::repo::products::declared_options(conn, org, &ids).await?;
     let product_images: Vec<ProductImage> = product_images::table
         .filter(product_images::organization_id.eq(org))
         .filter(product_images::product_id.eq_any(&ids))
@@ -419,7 +404,7 @@ pub async fn export_page(
         images_of_variant.entry(image.variant_id).or_default().push(image);
     }
     let mut options_of: HashMap<ProductId, Vec<String>> = HashMap::new();
-    for (product, name) in declared {
+    for (product, _, name) in declared {
         options_of.entry(product).or_default().push(name);
     }
     let mut collections_of: HashMap<ProductId, Vec<CollectionId>> = HashMap::new();

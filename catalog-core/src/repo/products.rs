@@ -531,6 +531,31 @@ pub async fn option_ids(conn: &mut PgConn, org: OrganizationId, product_id: Prod
         .await?)
 }
 
+/// The live options each of these products declares, in order: (product, option, name).
+pub async fn declared_options(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    product_ids: &[ProductId],
+) -> Result<Vec<(ProductId, OptionId, String)>> {
+    Ok(product_option_assignments::table
+        .inner_join(
+            product_options::table.on(product_options::id
+                .eq(product_option_assignments::option_id)
+                .and(product_options::organization_id.eq(product_option_assignments::organization_id))),
+        )
+        .filter(product_option_assignments::organization_id.eq(org))
+        .filter(product_option_assignments::product_id.eq_any(product_ids))
+        .filter(product_options::deleted_at.is_null())
+        .order((
+            product_option_assignments::product_id,
+            product_option_assignments::position,
+            product_option_assignments::option_id,
+        ))
+        .select((product_option_assignments::product_id, product_options::id, product_options::name))
+        .load(conn)
+        .await?)
+}
+
 /// Replaces the ordered list of options the product declares (position = index). Every id must
 /// be a live option of the organization, listed once.
 pub async fn set_options(

@@ -11,7 +11,7 @@ use crate::ids::{OptionId, OptionValueId, OrganizationId, ProductId, VariantId};
 use crate::models::{NewOptionValue, NewProductOption, NewVariant, OptionValue, ProductOption, Variant};
 use crate::repo::outbox::EventDraft;
 use crate::repo::variants::combine;
-use crate::schema::{product_option_assignments, product_option_values, product_options, product_variants};
+use crate::schema::{product_option_values, product_options, product_variants};
 use chrono::Utc;
 use diesel::dsl::sql;
 use diesel::prelude::*;
@@ -66,19 +66,7 @@ impl OptionBook {
         let mut book = OptionBook::default();
         let mut known: Vec<(OptionId, String)> = Vec::new();
         if !products.is_empty() {
-            let declared: Vec<(ProductId, OptionId, String)> = product_option_assignments::table
-                .inner_join(
-                    product_options::table.on(product_options::id
-                        .eq(product_option_assignments::option_id)
-                        .and(product_options::organization_id.eq(product_option_assignments::organization_id))),
-                )
-                .filter(product_option_assignments::organization_id.eq(org))
-                .filter(product_option_assignments::product_id.eq_any(products))
-                .filter(product_options::deleted_at.is_null())
-                .order((product_option_assignments::product_id, product_option_assignments::position))
-                .select((product_option_assignments::product_id, product_options::id, product_options::name))
-                .load(conn)
-                .await?;
+            let declared = crate::repo::products::declared_options(conn, org, products).await?;
             for (product, option, name) in declared {
                 book.declared.entry(product).or_default().push(option);
                 known.push((option, name));
