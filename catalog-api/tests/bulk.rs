@@ -301,23 +301,18 @@ async fn options_by_id_take_values_by_id_and_a_repeated_barcode_fails_only_its_r
     let color = app.post(&admin, "/api/v1/options", json!({ "name": "Color", "values": ["Rojo", "Azul"] })).await;
     let value_ids: Vec<String> =
         color.data()["values"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_string()).collect();
-    let row = json!({
-        "title": "Taza", "sku": "TAZA", "has_variants": true, "option_ids": [color.id()],
-        "variants": [
-            { "sku": "TAZA-R", "sale_price": "5.00", "option_value_ids": [value_ids[0]] },
-            { "sku": "TAZA-A", "sale_price": "5.00", "option_value_ids": [value_ids[0]] },
-        ],
-    });
-    let clash = app.post(&admin, BULK, json!({ "products": [row] })).await;
+    let taza = |second: &str| {
+        json!({ "products": [{
+            "title": "Taza", "sku": "TAZA", "has_variants": true, "option_ids": [color.id()],
+            "variants": [
+                { "sku": "TAZA-R", "sale_price": "5.00", "option_value_ids": [value_ids[0]] },
+                { "sku": "TAZA-A", "sale_price": "5.00", "option_value_ids": [second] },
+            ],
+        }] })
+    };
+    let clash = app.post(&admin, BULK, taza(&value_ids[0])).await;
     assert_eq!(clash.fields(), ["products[0].variants[1].option_value_ids"], "two variants, one combination");
-    let row = json!({
-        "title": "Taza", "sku": "TAZA", "has_variants": true, "option_ids": [color.id()],
-        "variants": [
-            { "sku": "TAZA-R", "sale_price": "5.00", "option_value_ids": [value_ids[0]] },
-            { "sku": "TAZA-A", "sale_price": "5.00", "option_value_ids": [value_ids[1]] },
-        ],
-    });
-    let created = app.post(&admin, BULK, json!({ "products": [row] })).await;
+    let created = app.post(&admin, BULK, taza(&value_ids[1])).await;
     assert_eq!(actions(&created), ["created"], "{:?}", created.body);
     let id = created.data()["results"][0]["product_id"].as_str().unwrap().to_string();
     let details = app.get(&admin, &format!("/api/v1/products/{id}")).await;

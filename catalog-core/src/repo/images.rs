@@ -25,7 +25,7 @@ const AGGREGATE: &str = "image";
 /// Images have no version column; see the module documentation.
 pub const IMAGE_EVENT_VERSION: i32 = 1;
 
-fn check_url(url: &str, problems: &mut Vec<FieldError>) {
+pub(crate) fn check_url(url: &str, problems: &mut Vec<FieldError>) {
     if url.trim().is_empty() {
         problems.push(FieldError::new("url", "is required"));
     } else if url.chars().count() > 2048 {

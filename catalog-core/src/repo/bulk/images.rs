@@ -10,7 +10,7 @@
 use crate::db::PgConn;
 use crate::error::{FieldError, Result};
 use crate::ids::{ImageId, OrganizationId};
-use crate::repo::images::IMAGE_EVENT_VERSION;
+use crate::repo::images::{IMAGE_EVENT_VERSION, check_url};
 use crate::repo::outbox::EventDraft;
 use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-const URL_MAX: usize = 2048;
+/// As `POST /products/{id}/images` takes it.
 const ALT_MAX: usize = 500;
 
 /// One image a row lists.
@@ -107,21 +107,21 @@ pub(super) async fn load(
     Ok(by_owner)
 }
 
-/// The field errors of a list (`field` is the list's name, as `variants[0].images`).
+/// The field errors of a list (`field` is the list's name, as `variants[0].images`): each
+/// image by the single-write rules, plus no URL twice and at most one primary.
 pub(super) fn check(field: &str, images: &[BulkImage]) -> Vec<FieldError> {
     let mut errors = Vec::new();
     for (i, image) in images.iter().enumerate() {
+        let mut own = Vec::new();
+        check_url(&image.url, &mut own);
         let url = image.url.trim();
-        if url.is_empty() {
-            errors.push(FieldError::new(format!("{field}[{i}].url"), "is required"));
-        } else if url.chars().count() > URL_MAX {
-            errors.push(FieldError::new(format!("{field}[{i}].url"), format!("must be at most {URL_MAX} characters")));
-        } else if images[..i].iter().any(|other| other.url.trim() == url) {
-            errors.push(FieldError::new(format!("{field}[{i}].url"), "is listed twice"));
+        if own.is_empty() && images[..i].iter().any(|other| other.url.trim() == url) {
+            own.push(FieldError::new("url", "is listed twice"));
         }
         if image.alt.as_ref().is_some_and(|alt| alt.chars().count() > ALT_MAX) {
-            errors.push(FieldError::new(format!("{field}[{i}].alt"), format!("must be at most {ALT_MAX} characters")));
+            own.push(FieldError::new("alt", format!("must be at most {ALT_MAX} characters")));
         }
+        errors.extend(own.into_iter().map(|e| FieldError::new(format!("{field}[{i}].{}", e.field), e.message)));
     }
     if images.iter().filter(|image| image.is_primary).count() > 1 {
         errors.push(FieldError::new(field, "at most one image is primary"));
