@@ -6,7 +6,7 @@
 
 use crate::caller::Caller;
 use crate::error::ApiError;
-use crate::routes::{bulk, transfer};
+use crate::routes::{self, BodyReading, transfer};
 use crate::state::ApiState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -117,30 +117,31 @@ async fn identify(
         Ok(caller) => caller,
         Err(err) => return Err((req, err.into())),
     };
-    let body = if req.path() == transfer::IMPORTS_PATH {
-        match transfer::spool(req.take_payload()).await {
+    let body = match routes::body_reading(req.path()) {
+        BodyReading::Spooled => match transfer::spool(req.take_payload()).await {
             Ok(spooled) => {
                 let digest = web::Bytes::from(spooled.sha256.clone());
                 req.extensions_mut().insert(spooled);
                 digest
             }
             Err(err) => return Err((req, ApiError(err).into())),
-        }
-    } else {
-        let limit = if req.path() == bulk::PATH { bulk::BODY_LIMIT_BYTES } else { state.settings.api.body_limit_bytes };
-        let payload = match req.extract::<web::Payload>().await {
-            Ok(payload) => payload,
-            Err(err) => return Err((req, err)),
-        };
-        match payload.to_bytes_limited(limit).await {
-            Ok(Ok(body)) => {
-                req.set_payload(Payload::from(body.clone()));
-                body
-            }
-            Ok(Err(err)) => return Err((req, err)),
-            Err(_) => {
-                let err = Error::PayloadTooLarge(format!("request bodies up to {limit} bytes"));
-                return Err((req, ApiError(err).into()));
+        },
+        BodyReading::Buffered(limit) => {
+            let limit = limit.unwrap_or(state.settings.api.body_limit_bytes);
+            let payload = match req.extract::<web::Payload>().await {
+                Ok(payload) => payload,
+                Err(err) => return Err((req, err)),
+            };
+            match payload.to_bytes_limited(limit).await {
+                Ok(Ok(body)) => {
+                    req.set_payload(Payload::from(body.clone()));
+                    body
+                }
+                Ok(Err(err)) => return Err((req, err)),
+                Err(_) => {
+                    let err = Error::PayloadTooLarge(format!("request bodies up to {limit} bytes"));
+                    return Err((req, ApiError(err).into()));
+                }
             }
         }
     };

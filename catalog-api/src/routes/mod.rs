@@ -27,6 +27,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/noop", web::get().to(noop));
 }
 
+/// How a route's body may be read before its handler runs (the idempotency middleware reads it
+/// to fingerprint the request): each route's own terms, in one place.
+pub enum BodyReading {
+    /// Spooled to disk ([`transfer::Spooled`]); the handler takes the file.
+    Spooled,
+    /// Buffered up to this many bytes; `None`: the application's limit.
+    Buffered(Option<usize>),
+}
+
+pub fn body_reading(path: &str) -> BodyReading {
+    match path {
+        transfer::IMPORTS_PATH => BodyReading::Spooled,
+        bulk::PATH => BodyReading::Buffered(Some(bulk::BODY_LIMIT_BYTES)),
+        _ => BodyReading::Buffered(None),
+    }
+}
+
 /// Does nothing, through the same middleware as every endpoint: the HTTP ceiling benchmarks
 /// compare real endpoints against.
 async fn noop() -> actix_web::HttpResponse {
