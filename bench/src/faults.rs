@@ -239,10 +239,10 @@ async fn rest_writer(
             if let (None, Ok(response)) = (&failure, &outcome) {
                 let version = serde_json::from_slice::<Value>(&response.body)
                     .ok()
-                    .and_then(|v| v.pointer("/data/product/version").and_then(Value::as_i64));
+                    .and_then(|v| v.pointer("/data/version").and_then(Value::as_i64));
                 match version {
                     Some(version) => acked.lock().map(|mut a| a.push((product, version as i32))).unwrap_or(()),
-                    None => return Some("2xx without data.product.version".into()),
+                    None => return Some("2xx without data.version".into()),
                 }
             }
             failure

@@ -4,7 +4,9 @@
 use crate::context;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use catalog_core::db::PgConn;
 use catalog_core::error::{Entity, Error, FieldError};
+use catalog_core::ids::OrganizationId;
 use serde_json::json;
 use std::fmt;
 
@@ -37,8 +39,18 @@ impl ResponseError for ApiError {
             tracing::error!(request_id = %ctx.request_id, path = %ctx.path, error = %self.0, "request failed");
         }
         let details = match &self.0 {
-            Error::Validation { fields, .. } => json!({ "fields": fields }),
-            Error::Conflict { field: Some(field), .. } => json!({ "field": field }),
+            // `fields` (SPEC.md) and `validation_errors` (the pages): the same list.
+            Error::Validation { fields, .. } => json!({ "fields": fields, "validation_errors": fields }),
+            Error::Conflict { field, key, .. } => {
+                let mut details = serde_json::Map::new();
+                if let Some(field) = field {
+                    details.insert("field".into(), json!(field));
+                }
+                details.extend(key.iter().map(|(k, v)| (k.clone(), json!(v))));
+                serde_json::Value::Object(details)
+            }
+            Error::InUse { details, .. } | Error::CircularCollection { details } => details.clone(),
+            Error::NotFound(entity) => not_found_details(*entity, &ctx.path),
             Error::InvalidArgument { field, .. } => {
                 json!({ "fields": [FieldError::new(*field, self.0.public_message())] })
             }
@@ -62,6 +74,62 @@ impl ResponseError for ApiError {
             );
         }
         response
+    }
+}
+
+/// A uniqueness 409 with the clashing row's id beside its key, as the pages show it
+/// (`{"sku": "MOUSE-001", "existing_product_id": "…"}`): one lookup, after the failed write.
+/// Other errors pass through.
+pub(crate) async fn explained(conn: &mut PgConn, org: OrganizationId, err: Error) -> ApiError {
+    let Error::Conflict { code, message, field, mut key } = err else { return ApiError(err) };
+    match catalog_core::db::constraints::existing_id(conn, org, code, &key).await {
+        Ok(Some(id)) => {
+            // PRODUCT_SKU_EXISTS → existing_product_id; PRICE_TIER_RULE_EXISTS → existing_rule_id.
+            let owner = code.trim_end_matches("_EXISTS");
+            let owner =
+                if owner == "PRICE_TIER_RULE" { "RULE" } else { owner.rsplit_once('_').map_or(owner, |(o, _)| o) };
+            key.push((format!("existing_{}_id", owner.to_lowercase()), id.to_string()));
+        }
+        Ok(None) => {}
+        Err(err) => tracing::warn!(error = %err, "could not look up the row a conflict clashed with"),
+    }
+    ApiError(Error::Conflict { code, message, field, key })
+}
+
+/// `.explained(conn, org)` on a write's result: see [`explained`].
+pub(crate) trait Explained<T> {
+    async fn explained(self, conn: &mut PgConn, org: OrganizationId) -> Result<T, ApiError>;
+}
+
+impl<T> Explained<T> for Result<T, Error> {
+    async fn explained(self, conn: &mut PgConn, org: OrganizationId) -> Result<T, ApiError> {
+        match self {
+            Ok(value) => Ok(value),
+            Err(err) => Err(explained(conn, org, err).await),
+        }
+    }
+}
+
+/// `{"product_id": "<id>"}` for a missing entity named by the request path, as the pages show
+/// it; `{}` when the path does not name it (a missing id sent in a body).
+fn not_found_details(entity: Entity, path: &str) -> serde_json::Value {
+    let (segment, key) = match entity {
+        Entity::Product => ("products", "product_id"),
+        Entity::Variant => ("variants", "variant_id"),
+        Entity::Brand => ("brands", "brand_id"),
+        Entity::Collection => ("collections", "collection_id"),
+        Entity::Tag => ("tags", "tag_id"),
+        Entity::PriceTier => ("price-tiers", "price_tier_id"),
+        Entity::PriceTierRule => ("rules", "rule_id"),
+        Entity::Image => ("images", "image_id"),
+        Entity::Option => ("options", "option_id"),
+        Entity::OptionValue => ("values", "value_id"),
+        Entity::Import => ("imports", "import_id"),
+    };
+    let segments: Vec<&str> = path.split('/').collect();
+    match segments.iter().position(|s| *s == segment).and_then(|i| segments.get(i + 1)) {
+        Some(id) if !id.is_empty() => json!({ key: id }),
+        _ => json!({}),
     }
 }
 
@@ -136,12 +204,59 @@ pub async fn not_found() -> HttpResponse {
     envelope(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint", json!({}))
 }
 
+/// The published error table's numbers (page 16: `CAT-1001` …), answered as `catalog_code`
+/// beside the name; `code` stays the name, as SPEC.md and every resource page answer it.
+const CATALOG_CODES: &[(&str, &str)] = &[
+    ("INVALID_PRODUCT_DATA", "CAT-1001"),
+    ("INVALID_VARIANT_DATA", "CAT-1002"),
+    ("INVALID_BRAND_DATA", "CAT-1003"),
+    ("INVALID_COLLECTION_DATA", "CAT-1004"),
+    ("INVALID_TAG_DATA", "CAT-1005"),
+    ("INVALID_PRICE_TIER_DATA", "CAT-1006"),
+    ("INVALID_PRICE_TIER_RULE", "CAT-1007"),
+    ("INVALID_IMAGE_FORMAT", "CAT-1008"),
+    ("CIRCULAR_COLLECTION_REFERENCE", "CAT-1009"),
+    ("UNAUTHORIZED", "CAT-2001"),
+    ("FORBIDDEN", "CAT-2002"),
+    ("LOCAL_ACCESS_DENIED", "CAT-2003"),
+    ("PRODUCT_NOT_FOUND", "CAT-3001"),
+    ("VARIANT_NOT_FOUND", "CAT-3002"),
+    ("BRAND_NOT_FOUND", "CAT-3003"),
+    ("COLLECTION_NOT_FOUND", "CAT-3004"),
+    ("TAG_NOT_FOUND", "CAT-3005"),
+    ("PRICE_TIER_NOT_FOUND", "CAT-3006"),
+    ("IMAGE_NOT_FOUND", "CAT-3007"),
+    ("PRODUCT_SKU_EXISTS", "CAT-4001"),
+    ("VARIANT_SKU_EXISTS", "CAT-4002"),
+    ("PRODUCT_SLUG_EXISTS", "CAT-4003"),
+    ("BRAND_SLUG_EXISTS", "CAT-4004"),
+    ("COLLECTION_SLUG_EXISTS", "CAT-4005"),
+    ("TAG_SLUG_EXISTS", "CAT-4006"),
+    ("PRICE_TIER_SLUG_EXISTS", "CAT-4007"),
+    ("PRODUCT_HAS_VARIANTS", "CAT-4008"),
+    ("VARIANT_HAS_STOCK", "CAT-4009"),
+    ("BRAND_HAS_PRODUCTS", "CAT-4010"),
+    ("COLLECTION_HAS_PRODUCTS", "CAT-4011"),
+    ("COLLECTION_HAS_CHILDREN", "CAT-4012"),
+    ("TAG_HAS_PRODUCTS", "CAT-4013"),
+    ("PRICE_TIER_HAS_RULES", "CAT-4014"),
+    ("PRICE_TIER_RULE_EXISTS", "CAT-4015"),
+    ("IMAGE_TOO_LARGE", "CAT-5001"),
+    ("IMAGE_TOO_SMALL", "CAT-5002"),
+    ("MAX_IMAGES_EXCEEDED", "CAT-5003"),
+    ("IMAGE_UPLOAD_FAILED", "CAT-5004"),
+    ("PRIMARY_IMAGE_REQUIRED", "CAT-5005"),
+    ("INTERNAL_SERVER_ERROR", "CAT-9001"),
+    ("SERVICE_UNAVAILABLE", "CAT-9002"),
+];
+
 fn envelope(status: StatusCode, code: &str, message: &str, details: serde_json::Value) -> HttpResponse {
     let ctx = context::current();
+    let catalog_code = CATALOG_CODES.iter().find(|(name, _)| *name == code).map(|(_, number)| *number);
     HttpResponse::build(status).json(json!({
         "status": "error",
         "statusCode": status.as_u16(),
-        "error": { "code": code, "message": message, "details": details },
+        "error": { "code": code, "type": code, "catalog_code": catalog_code, "message": message, "details": details },
         "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "path": ctx.path,
         "requestId": ctx.request_id,

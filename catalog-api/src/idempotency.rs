@@ -99,7 +99,7 @@ pub async fn middleware(
 }
 
 fn conflict(code: &'static str, message: &str) -> ApiError {
-    ApiError(Error::Conflict { code, message: message.into(), field: Some(HEADER) })
+    ApiError(Error::Conflict { code, message: message.into(), field: Some(HEADER), key: Vec::new() })
 }
 
 fn refuse(req: ServiceRequest, err: ApiError) -> ServiceResponse<BoxBody> {

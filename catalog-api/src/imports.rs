@@ -188,6 +188,7 @@ pub async fn stage(
             code: "IMPORT_LIMIT_REACHED",
             message: format!("at most {MAX_ACTIVE_JOBS_PER_ORGANIZATION} imports queued or running at once"),
             field: None,
+            key: Vec::new(),
         });
     }
     let job = Uuid::now_v7();

@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod reply;
 pub mod routes;
 pub mod state;
+pub mod views;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};

@@ -46,6 +46,8 @@ enum Command {
         #[arg(long, default_value_t = 15)]
         ttl_minutes: i64,
     },
+    /// Print the OpenAPI document (what `/openapi.json` serves), e.g. to generate a client.
+    Openapi,
     #[command(flatten)]
     Shared(SharedCommand),
 }
@@ -77,6 +79,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 iat: now,
             };
             println!("{}", mint_dev_token(settings.auth.dev_secret.expose(), &claims)?);
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", catalog_api::openapi::document().to_pretty_json()?);
             Ok(())
         }
         Command::Shared(shared) => catalog_core::cli::run(shared, &settings).await,

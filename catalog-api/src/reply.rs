@@ -5,7 +5,6 @@ use crate::error::ApiError;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{ETAG, IF_MATCH};
 use actix_web::{HttpRequest, HttpResponse};
-use catalog_core::error::Error;
 use catalog_core::pagination::{Page, PageRequest, encode_cursor};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -64,17 +63,19 @@ fn with_etag(mut response: HttpResponse, version: i32) -> HttpResponse {
     response
 }
 
+/// An `If-Match` naming no version this API ever issues: it matches no current version.
+const NO_VERSION: i32 = -1;
+
 /// The version the caller last saw, from `If-Match` (`"3"`, `W/"3"` or `3`); `*` or no header
-/// means "whatever is current". Anything else is a 400.
+/// means "whatever is current". Anything else names no current version, so the write answers
+/// 412 (RFC 9110 §13.1.1), never 400.
 pub fn if_match(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
     let Some(value) = req.headers().get(IF_MATCH) else { return Ok(None) };
     let raw = value.to_str().unwrap_or_default().trim();
     if raw == "*" {
         return Ok(None);
     }
-    raw.trim_start_matches("W/").trim_matches('"').parse::<i32>().map(Some).map_err(|_| {
-        ApiError(Error::InvalidArgument { field: "If-Match", message: "must be an ETag returned by this API".into() })
-    })
+    Ok(Some(raw.trim_start_matches("W/").trim_matches('"').parse::<i32>().unwrap_or(NO_VERSION)))
 }
 
 /// `first`/`after` walk forward, `last`/`before` backward.
@@ -111,6 +112,9 @@ pub struct PageInfo {
     pub has_previous_page: bool,
     pub start_cursor: Option<String>,
     pub end_cursor: Option<String>,
+    /// Rows matching the filters over all pages (lists that count them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_count: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -128,6 +132,7 @@ pub struct Connection<T> {
 
 /// Shapes a page; `key` gives each node's keyset position (its id).
 pub fn connection<T>(page: Page<T>, key: impl Fn(&T) -> uuid::Uuid) -> Connection<T> {
+    let total_count = page.total;
     let edges: Vec<Edge<T>> =
         page.items.into_iter().map(|node| Edge { cursor: encode_cursor(key(&node)), node }).collect();
     let page_info = PageInfo {
@@ -135,6 +140,7 @@ pub fn connection<T>(page: Page<T>, key: impl Fn(&T) -> uuid::Uuid) -> Connectio
         has_previous_page: page.has_previous,
         start_cursor: edges.first().map(|e| e.cursor.clone()),
         end_cursor: edges.last().map(|e| e.cursor.clone()),
+        total_count,
     };
     Connection { edges, page_info }
 }

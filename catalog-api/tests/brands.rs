@@ -22,6 +22,10 @@ async fn create_read_update_delete_with_envelopes_and_events() {
     assert_eq!(created.body["path"], "/api/v1/brands");
     assert!(created.body["requestId"].as_str().is_some_and(|r| !r.is_empty()));
     assert_eq!(created.data()["slug"], "cafe-nandu");
+    assert_eq!(
+        (&created.data()["brand_id"], &created.data()["is_active"], &created.data()["products_count"]),
+        (&created.data()["id"], &json!(true), &json!(0))
+    );
     assert_eq!(created.etag.as_deref(), Some("\"1\""));
     let path = format!("/api/v1/brands/{}", created.id());
 
@@ -31,8 +35,8 @@ async fn create_read_update_delete_with_envelopes_and_events() {
     let updated = app.patch_if(&admin, &path, "\"1\"", json!({ "description": null, "status": "inactiva" })).await;
     assert_eq!(updated.status, StatusCode::OK, "{:?}", updated.body);
     assert_eq!(
-        (updated.data()["description"].clone(), updated.data()["status"].clone()),
-        (json!(null), json!("inactive"))
+        (updated.data()["description"].clone(), updated.data()["status"].clone(), updated.data()["is_active"].clone()),
+        (json!(null), json!("inactive"), json!(false))
     );
     assert_eq!(updated.etag.as_deref(), Some("\"2\""));
 
@@ -110,8 +114,11 @@ async fn duplicates_conflict_and_delete_in_use_needs_force() {
     .await
     .expect("product");
     let path = format!("/api/v1/brands/{brand_id}");
+    assert_eq!(app.get(&admin, &path).await.data()["products_count"], 1);
     let refused = app.delete(&admin, &path).await;
     assert_eq!((refused.status, refused.code()), (StatusCode::CONFLICT, "BRAND_HAS_PRODUCTS"));
+    let details = &refused.body["error"]["details"];
+    assert_eq!((&details["brand_id"], &details["products_count"]), (&json!(brand_id), &json!(1)));
     assert_eq!(app.delete(&admin, &format!("{path}?force=true")).await.status, StatusCode::NO_CONTENT);
 }
 
@@ -195,6 +202,24 @@ async fn pages_walk_forward_and_backward() {
     let tampered = app.get(&admin, &format!("/api/v1/brands?after={}{flipped}", &end[..end.len() - 1])).await;
     assert_eq!(tampered.status, StatusCode::BAD_REQUEST);
     assert!(app.get(&User::admin(), "/api/v1/brands").await.data()["edges"].as_array().unwrap().is_empty());
+
+    // search (name or description), is_active, and the total over all pages.
+    assert_eq!(first.data()["pageInfo"]["totalCount"], 5);
+    app.post(
+        &admin,
+        "/api/v1/brands",
+        json!({ "name": "Acme", "description": "Marca de yunques", "is_active": false }),
+    )
+    .await;
+    let found = app.get(&admin, "/api/v1/brands?search=yunque").await;
+    assert_eq!((names(&found), &found.data()["pageInfo"]["totalCount"]), (vec!["Acme".to_string()], &json!(1)));
+    let marcas = app.get(&admin, "/api/v1/brands?search=MARCA&first=2").await;
+    assert_eq!((names(&marcas).len(), &marcas.data()["pageInfo"]["totalCount"]), (2, &json!(6)));
+    assert_eq!(names(&app.get(&admin, "/api/v1/brands?is_active=false").await), ["Acme"]);
+    let active = app.get(&admin, "/api/v1/brands?search=marca&is_active=true").await;
+    assert_eq!(active.data()["pageInfo"]["totalCount"], 5);
+    let bad = app.get(&admin, "/api/v1/brands?is_active=maybe").await;
+    assert_eq!((bad.status, bad.fields()), (StatusCode::BAD_REQUEST, vec!["is_active".to_string()]));
 }
 
 #[actix_web::test]

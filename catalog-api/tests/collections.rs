@@ -16,7 +16,12 @@ fn names(r: &Reply) -> Vec<String> {
 }
 
 fn titles(r: &Reply) -> Vec<String> {
-    r.data()["edges"].as_array().unwrap().iter().map(|e| e["node"]["title"].as_str().unwrap().to_string()).collect()
+    node_titles(r.data())
+}
+
+/// The product titles of a connection, in order.
+fn node_titles(connection: &Value) -> Vec<String> {
+    connection["edges"].as_array().unwrap().iter().map(|e| e["node"]["title"].as_str().unwrap().to_string()).collect()
 }
 
 /// `[name, [children...]]` of a tree, for compact assertions.
@@ -118,12 +123,16 @@ async fn the_tree_reparenting_and_cycles() {
     );
     assert_eq!(names(&app.get(&admin, "/api/v1/collections").await).len(), 5);
 
-    // A collection under its own descendant, or under itself, is refused.
-    for parent in [&camisas, &hombre, &ropa] {
+    // A collection under its own descendant is a circular reference; under itself, a bad parent_id.
+    for parent in [&camisas, &hombre] {
         let r = app.patch(&admin, &format!("/api/v1/collections/{ropa}"), json!({ "parent_id": parent })).await;
-        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "INVALID_COLLECTION_DATA"), "{:?}", r.body);
-        assert_eq!(r.fields(), ["parent_id"]);
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "CIRCULAR_COLLECTION_REFERENCE"), "{:?}", r.body);
+        assert_eq!(r.body["error"]["details"], json!({ "collection_id": ropa, "parent_id": parent }));
     }
+    let itself = app.patch(&admin, &format!("/api/v1/collections/{ropa}"), json!({ "parent_id": ropa })).await;
+    assert_eq!((itself.status, itself.code()), (StatusCode::BAD_REQUEST, "INVALID_COLLECTION_DATA"));
+    assert_eq!(itself.fields(), ["parent_id"]);
+    assert_eq!(app.get(&admin, &format!("/api/v1/collections/{ropa}")).await.etag.as_deref(), Some("\"1\""));
     let missing =
         app.patch(&admin, &format!("/api/v1/collections/{ropa}"), json!({ "parent_id": uuid::Uuid::now_v7() })).await;
     assert_eq!(missing.fields(), ["parent_id"]);
@@ -152,6 +161,8 @@ async fn deleting_a_parent_needs_force_and_moves_children_up() {
     let path = format!("/api/v1/collections/{middle}");
     let refused = app.delete(&admin, &path).await;
     assert_eq!((refused.status, refused.code()), (StatusCode::CONFLICT, "COLLECTION_HAS_CHILDREN"));
+    let details = &refused.body["error"]["details"];
+    assert_eq!((&details["collection_id"], &details["children_count"]), (&json!(middle), &json!(1)));
     assert_eq!(app.delete(&admin, &format!("{path}?force=true")).await.status, StatusCode::NO_CONTENT);
     let leaf = app.get(&admin, &format!("/api/v1/collections/{leaf}")).await;
     assert_eq!(leaf.data()["parent_id"].as_str(), Some(top.as_str()));
@@ -171,9 +182,16 @@ async fn products_are_added_listed_and_removed() {
 
     let added = app.post(&admin, &path, json!({ "product_ids": products })).await;
     assert_eq!(added.status, StatusCode::OK, "{:?}", added.body);
-    assert_eq!((added.data()["id"].as_str(), added.etag.as_deref()), (Some(id.as_str()), Some("\"2\"")));
+    assert_eq!((added.data()["collection_id"].as_str(), added.etag.as_deref()), (Some(id.as_str()), Some("\"2\"")));
+    assert_eq!((&added.data()["products_added"], &added.data()["products_count"]), (&json!(4), &json!(4)));
+    assert_eq!(
+        (&added.data()["collection"]["id"], &added.data()["collection"]["version"]),
+        (&json!(id), &json!(2)),
+        "the collection after the change"
+    );
     let again = app.post(&admin, &path, json!({ "product_ids": [products[0]] })).await;
     assert_eq!(again.etag.as_deref(), Some("\"2\""), "already linked: nothing changes");
+    assert_eq!((&again.data()["products_added"], &again.data()["products_count"]), (&json!(0), &json!(4)));
 
     let first = app.get(&admin, &format!("{path}?first=3")).await;
     assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
@@ -209,7 +227,17 @@ async fn products_are_added_listed_and_removed() {
     // Removal: several through the body, one through the path.
     let removed =
         app.send(&admin, Method::DELETE, &path, Some(json!({ "product_ids": [products[0], products[1]] }))).await;
-    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{:?}", removed.body);
+    assert_eq!((removed.status, removed.etag.as_deref()), (StatusCode::OK, Some("\"3\"")), "{:?}", removed.body);
+    assert_eq!(
+        (&removed.data()["collection_id"], &removed.data()["products_removed"], &removed.data()["products_count"]),
+        (&json!(id), &json!(2), &json!(2))
+    );
+    let not_linked = app.send(&admin, Method::DELETE, &path, Some(json!({ "product_ids": [products[0]] }))).await;
+    assert_eq!(
+        (not_linked.status, &not_linked.data()["products_removed"], not_linked.etag.as_deref()),
+        (StatusCode::OK, &json!(0), Some("\"3\"")),
+        "not linked: nothing changes"
+    );
     let one = app.delete(&admin, &format!("{path}/{}", products[2])).await;
     assert_eq!(one.status, StatusCode::NO_CONTENT);
     assert_eq!(titles(&app.get(&admin, &path).await), ["Cuatro"]);
@@ -354,4 +382,140 @@ async fn the_routes_are_documented() {
     }
     assert_eq!(paths["/api/v1/collections/{id}"]["get"]["parameters"][0]["name"], "id");
     assert!(doc.body["components"]["schemas"]["CollectionTreeNode"].is_object());
+}
+
+#[actix_web::test]
+async fn a_collection_with_products_is_refused_unless_forced_or_reassigned() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let old = collection(&app, &admin, json!({ "name": "Vieja" })).await;
+    let child = collection(&app, &admin, json!({ "name": "Hija", "parent_id": old })).await;
+    let heir = collection(&app, &admin, json!({ "name": "Heredera" })).await;
+    let leaf = collection(&app, &admin, json!({ "name": "Hoja" })).await;
+    let (p1, p2) = (product(&app, &admin, "Uno").await, product(&app, &admin, "Dos").await);
+    for (id, ids) in [(&old, json!([p1, p2])), (&heir, json!([p1])), (&leaf, json!([p2]))] {
+        let r = app.post(&admin, &format!("/api/v1/collections/{id}/products"), json!({ "product_ids": ids })).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
+
+    let refused = app.delete(&admin, &format!("/api/v1/collections/{leaf}")).await;
+    assert_eq!((refused.status, refused.code()), (StatusCode::CONFLICT, "COLLECTION_HAS_PRODUCTS"));
+    let details = &refused.body["error"]["details"];
+    assert_eq!((&details["collection_id"], &details["products_count"]), (&json!(leaf), &json!(1)));
+    assert!(details["suggestion"].as_str().is_some_and(|s| s.contains("reassign_to")), "{details}");
+    let refused = app.delete(&admin, &format!("/api/v1/collections/{old}")).await;
+    assert_eq!(refused.code(), "COLLECTION_HAS_CHILDREN", "children are named first");
+
+    // Bad heirs: itself, one of its own descendants, no collection at all.
+    let path = format!("/api/v1/collections/{old}");
+    let itself = app.delete(&admin, &format!("{path}?reassign_to={old}")).await;
+    assert_eq!((itself.status, itself.fields()), (StatusCode::BAD_REQUEST, vec!["reassign_to".to_string()]));
+    let below = app.delete(&admin, &format!("{path}?reassign_to={child}")).await;
+    assert_eq!((below.status, below.code()), (StatusCode::BAD_REQUEST, "CIRCULAR_COLLECTION_REFERENCE"));
+    for heir in ["nope".to_string(), uuid::Uuid::now_v7().to_string()] {
+        let r = app.delete(&admin, &format!("{path}?reassign_to={heir}")).await;
+        assert_eq!((r.status, r.fields()), (StatusCode::BAD_REQUEST, vec!["reassign_to".to_string()]), "{heir}");
+    }
+    assert_eq!(app.get(&admin, &path).await.status, StatusCode::OK, "nothing was deleted");
+
+    // The heir takes the products and the sub-collections.
+    assert_eq!(app.delete(&admin, &format!("{path}?reassign_to={heir}")).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get(&admin, &path).await.status, StatusCode::NOT_FOUND);
+    let heir_read = app.get(&admin, &format!("/api/v1/collections/{heir}")).await;
+    assert_eq!(
+        (&heir_read.data()["products_count"], &heir_read.data()["children_count"]),
+        (&json!(2), &json!(1)),
+        "{:?}",
+        heir_read.body
+    );
+    assert_eq!(titles(&app.get(&admin, &format!("/api/v1/collections/{heir}/products")).await), ["Uno", "Dos"]);
+    let child_read = app.get(&admin, &format!("/api/v1/collections/{child}")).await;
+    assert_eq!(child_read.data()["parent_id"].as_str(), Some(heir.as_str()));
+
+    // force unlinks the products instead.
+    assert_eq!(
+        app.delete(&admin, &format!("/api/v1/collections/{leaf}?force=true")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let p2_read = app.get(&admin, &format!("/api/v1/products/{p2}")).await;
+    let names: Vec<&str> =
+        p2_read.data()["collections"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Heredera"]);
+}
+
+#[actix_web::test]
+async fn reads_embed_counts_children_and_products_and_lists_filter() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let ropa = collection(&app, &admin, json!({ "name": "Ropa", "description": "Prendas", "sort_order": 2 })).await;
+    let hombre = collection(&app, &admin, json!({ "name": "Hombre", "parent_id": ropa })).await;
+    let camisas = collection(&app, &admin, json!({ "name": "Camisas", "parent_id": hombre })).await;
+    let lino = collection(&app, &admin, json!({ "name": "Lino", "parent_id": camisas })).await;
+    collection(&app, &admin, json!({ "name": "Archivo", "is_active": false, "sort_order": 5 })).await;
+    let remera = product(&app, &admin, "Remera").await;
+    app.post(&admin, &format!("/api/v1/collections/{ropa}/products"), json!({ "product_ids": [remera] })).await;
+
+    // Sibling names are unique (another parent may reuse one).
+    let twin = app
+        .post(&admin, "/api/v1/collections", json!({ "name": "hombre", "slug": "otro-hombre", "parent_id": ropa }))
+        .await;
+    assert_eq!((twin.status, twin.code()), (StatusCode::CONFLICT, "COLLECTION_NAME_EXISTS"), "{:?}", twin.body);
+    collection(&app, &admin, json!({ "name": "Hombre", "slug": "hombre-2", "parent_id": camisas })).await;
+
+    let plain = app.get(&admin, &format!("/api/v1/collections/{ropa}")).await;
+    let data = plain.data();
+    assert_eq!(
+        (&data["collection_id"], &data["is_active"], &data["sort_order"], &data["position"]),
+        (&json!(ropa), &json!(true), &json!(2), &json!(2))
+    );
+    assert_eq!(
+        (&data["products_count"], &data["children_count"], &data["metadata"]),
+        (&json!(1), &json!(1), &json!({}))
+    );
+    assert!(data.get("children").is_none() && data.get("products").is_none(), "{data}");
+    let full =
+        app.get(&admin, &format!("/api/v1/collections/{ropa}?include_children=true&include_products=true")).await;
+    assert_eq!(full.data()["children"][0]["collection_id"], json!(hombre));
+    assert_eq!(node_titles(&full.data()["products"]), ["Remera"]);
+    let bad = app.get(&admin, &format!("/api/v1/collections/{ropa}?include_children=maybe")).await;
+    assert_eq!((bad.status, bad.fields()), (StatusCode::BAD_REQUEST, vec!["include_children".to_string()]));
+
+    // The tree: three levels by default, counts unless asked not to.
+    let tree = app.get(&admin, "/api/v1/collections/tree").await;
+    assert_eq!(
+        shape(tree.data()),
+        json!([["Ropa", [["Hombre", [["Camisas", []]]]]], ["Archivo", []]]),
+        "Lino and the second Hombre are a fourth level"
+    );
+    let root = &tree.data()[0];
+    assert_eq!(
+        (&root["products_count"], &root["children_count"], &root["collection_id"]),
+        (&json!(1), &json!(1), &json!(ropa))
+    );
+    let deep = app.get(&admin, "/api/v1/collections/tree?max_depth=4&include_counts=false").await;
+    let fourth = &deep.data()[0]["children"][0]["children"][0]["children"];
+    assert_eq!(shape(fourth), json!([["Hombre", []], ["Lino", []]]), "by position, then name");
+    assert_eq!(fourth[1]["id"], json!(lino));
+    assert!(deep.data()[0].get("products_count").is_none(), "{:?}", deep.body);
+    assert_eq!(
+        shape(app.get(&admin, "/api/v1/collections/tree?max_depth=1").await.data()),
+        json!([["Ropa", []], ["Archivo", []]])
+    );
+    let bad = app.get(&admin, "/api/v1/collections/tree?max_depth=0").await;
+    assert_eq!((bad.status, bad.fields()), (StatusCode::BAD_REQUEST, vec!["max_depth".to_string()]));
+
+    // Lists: search (name or description), is_active, and the total over all pages.
+    let all = app.get(&admin, "/api/v1/collections?first=2").await;
+    assert_eq!((names(&all).len(), &all.data()["pageInfo"]["totalCount"]), (2, &json!(6)));
+    assert_eq!(names(&app.get(&admin, "/api/v1/collections?search=HOMBRE").await), ["Hombre", "Hombre"]);
+    assert_eq!(names(&app.get(&admin, "/api/v1/collections?search=prendas").await), ["Ropa"]);
+    let inactive = app.get(&admin, "/api/v1/collections?is_active=false").await;
+    assert_eq!(
+        (names(&inactive), &inactive.data()["pageInfo"]["totalCount"]),
+        (vec!["Archivo".to_string()], &json!(1))
+    );
+    let roots = app.get(&admin, "/api/v1/collections?parent_id=root&is_active=true").await;
+    assert_eq!(names(&roots), ["Ropa"]);
+    let bad = app.get(&admin, "/api/v1/collections?is_active=maybe").await;
+    assert_eq!((bad.status, bad.fields()), (StatusCode::BAD_REQUEST, vec!["is_active".to_string()]));
 }

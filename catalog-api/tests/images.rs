@@ -27,15 +27,32 @@ async fn product(app: &TestApp, user: &User, sku: &str) -> (ProductId, VariantId
     (product.id, variant.expect("default variant").id)
 }
 
-/// The owner's images as `(id, position, is_primary)`, in the order the API lists them.
+/// The owner's id under its key (`product_id` or `variant_id`), from an images path.
+fn owner_of(base: &str) -> (&'static str, Value) {
+    let mut parts = base.trim_start_matches("/api/v1/").split('/');
+    let key = if parts.next() == Some("products") { "product_id" } else { "variant_id" };
+    (key, json!(parts.next().unwrap()))
+}
+
+/// An image as the pages show it: the row with `image_id` and `alt_text` beside `id` and `alt`.
+fn assert_image_view(image: &Value) {
+    assert_eq!((&image["image_id"], &image["alt_text"]), (&image["id"], &image["alt"]), "{image}");
+    assert!(image["metadata"].is_object(), "{image}");
+}
+
+/// The owner's images as `(id, position, is_primary)`, in the order the API lists them
+/// (`{product_id | variant_id, images, total_images}`).
 async fn listed(app: &TestApp, user: &User, base: &str) -> Vec<(String, i64, bool)> {
     let r = app.get(user, base).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    r.data()
-        .as_array()
-        .unwrap()
+    let (key, owner) = owner_of(base);
+    assert_eq!(r.data()[key], owner, "{:?}", r.body);
+    let images = r.data()["images"].as_array().unwrap();
+    assert_eq!(r.data()["total_images"], images.len());
+    images
         .iter()
         .map(|i| {
+            assert_image_view(i);
             (i["id"].as_str().unwrap().to_string(), i["position"].as_i64().unwrap(), i["is_primary"].as_bool().unwrap())
         })
         .collect()
@@ -63,8 +80,19 @@ async fn create_read_update_delete_with_one_primary_and_events() {
     let admin = User::admin();
     for (n, base) in owners(&app, &admin, "IMG-1").await.iter().enumerate() {
         assert!(listed(&app, &admin, base).await.is_empty(), "no images yet");
-        let created = app.post(&admin, base, json!({ "url": "https://cdn.example.com/a.jpg", "alt": "Frente" })).await;
+        let created = app
+            .post(
+                &admin,
+                base,
+                json!({ "url": "https://cdn.example.com/a.jpg", "alt": "Frente", "metadata": { "width": 800 } }),
+            )
+            .await;
         assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        assert_image_view(created.data());
+        assert_eq!(
+            (&created.data()["alt_text"], &created.data()["metadata"]),
+            (&json!("Frente"), &json!({ "width": 800 }))
+        );
         assert_eq!(created.body["statusCode"], 201);
         assert_eq!(created.etag, None, "images are unversioned");
         assert_eq!(
@@ -94,6 +122,7 @@ async fn create_read_update_delete_with_one_primary_and_events() {
             .await;
         assert_eq!(updated.status, StatusCode::OK, "{:?}", updated.body);
         assert_eq!((&updated.data()["alt"], &updated.data()["position"]), (&json!(null), &json!(7)));
+        assert_image_view(updated.data());
         assert_eq!(
             listed(&app, &admin, base).await,
             [(second.clone(), 1, false), (third.clone(), 2, false), (first.clone(), 7, true)]
@@ -146,8 +175,19 @@ async fn reorder_sets_positions_and_refuses_a_wrong_set() {
         let order = [ids[2].clone(), ids[0].clone(), ids[1].clone()];
         let r = app.send(&admin, Method::PUT, &reorder, Some(json!({ "image_ids": order }))).await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-        let answered: Vec<&str> = r.data().as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+        let (key, owner) = owner_of(&base);
+        assert_eq!((&r.data()[key], &r.data()["images_reordered"]), (&owner, &json!(3)));
+        let answered: Vec<&str> =
+            r.data()["images"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
         assert_eq!(answered, order);
+        assert_eq!(
+            r.data()["new_order"],
+            json!([
+                { "image_id": order[0], "position": 0 },
+                { "image_id": order[1], "position": 1 },
+                { "image_id": order[2], "position": 2 },
+            ])
+        );
         assert_eq!(
             listed(&app, &admin, &base).await,
             [(ids[2].clone(), 0, false), (ids[0].clone(), 1, true), (ids[1].clone(), 2, false)],
@@ -190,6 +230,7 @@ async fn validation_lists_every_failing_field() {
             (json!({ "url": "/relative.jpg" }), vec!["url"]),
             (json!({ "url": long_url }), vec!["url"]),
             (json!({ "url": "https://x.io/a.jpg", "caption": "?" }), vec!["caption"]),
+            (json!({ "url": "https://x.io/a.jpg", "metadata": [1] }), vec!["metadata"]),
         ];
         for (body, fields) in cases {
             let r = app.post(&admin, &base, body.clone()).await;
@@ -373,6 +414,17 @@ async fn writes_invalidate_the_cached_product_and_variant() {
     assert_eq!(cached().await, (urls(&["p2"]), urls(&["v3", "v2"])));
     app.delete(&admin, &format!("{v_base}/{v3}")).await;
     assert_eq!(cached().await, (urls(&["p2"]), urls(&["v2"])));
+
+    // The product answer embeds both: its own images, and each variant's under the variant.
+    let read = app.get(&admin, &format!("/api/v1/products/{product_id}")).await;
+    let urls_of = |images: &Value| -> Vec<String> {
+        images.as_array().unwrap().iter().map(|i| i["url"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(
+        (urls_of(&read.data()["images"]), urls_of(&read.data()["variants"][0]["images"])),
+        (urls(&["p2"]), urls(&["v2"]))
+    );
+    assert_eq!(read.data()["variants"][0]["images"][0]["image_id"], json!(v1));
 }
 
 #[actix_web::test]

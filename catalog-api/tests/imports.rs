@@ -87,7 +87,7 @@ async fn a_spreadsheet_csv_with_bom_semicolons_quotes_newlines_and_aliases_impor
     assert_eq!(actions(&job), ["created", "created", "unchanged"], "{job}");
     let camisa =
         app.get(&admin, &format!("/api/v1/products/{}", job["results"][0]["product_id"].as_str().unwrap())).await;
-    let product = &camisa.data()["product"];
+    let product = camisa.data();
     assert_eq!(product["title"], "Camisa; manga larga");
     assert_eq!(product["description"], "Algodón\r\npeinado, \"premium\"");
     let variants = camisa.data()["variants"].as_array().unwrap();
@@ -99,7 +99,7 @@ async fn a_spreadsheet_csv_with_bom_semicolons_quotes_newlines_and_aliases_impor
     assert_eq!(job["results"][1]["variant_id"], variants[1]["id"]);
     let taza =
         app.get(&admin, &format!("/api/v1/products/{}", job["results"][2]["product_id"].as_str().unwrap())).await;
-    assert_eq!(taza.data()["product"]["has_variants"], false);
+    assert_eq!(taza.data()["has_variants"], false);
     assert_eq!(taza.data()["variants"][0]["barcode"], "7800000000024");
 }
 

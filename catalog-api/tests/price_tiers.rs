@@ -11,6 +11,12 @@ use catalog_core::repo;
 use common::{Reply, TestApp, User};
 use serde_json::{Value, json};
 
+/// The rule nodes of a `/price-tiers/{id}/rules` answer (`{price_tier, rules: {edges, pageInfo}}`).
+fn rule_nodes(r: &Reply) -> Vec<Value> {
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.data()["rules"]["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()).collect()
+}
+
 fn names(r: &Reply) -> Vec<String> {
     r.data()["edges"].as_array().unwrap().iter().map(|e| e["node"]["name"].as_str().unwrap().to_string()).collect()
 }
@@ -53,8 +59,13 @@ async fn create_read_update_delete_with_events() {
         (Some("mayorista-n"), Some(2), Some(true))
     );
     assert_eq!(created.etag.as_deref(), Some("\"1\""));
+    assert_eq!(
+        (&created.data()["price_tier_id"], &created.data()["rules_count"], &created.data()["metadata"]),
+        (&created.data()["id"], &json!(0), &json!({}))
+    );
     let path = format!("/api/v1/price-tiers/{}", created.id());
-    assert_eq!(app.get(&admin, &path).await.data()["name"], "Mayorista Ñ");
+    let read = app.get(&admin, &path).await;
+    assert_eq!((&read.data()["name"], &read.data()["rules"]), (&json!("Mayorista Ñ"), &json!([])), "rules embedded");
 
     let updated = app.patch_if(&admin, &path, "\"1\"", json!({ "description": null, "is_active": false })).await;
     assert_eq!(updated.status, StatusCode::OK, "{:?}", updated.body);
@@ -94,6 +105,12 @@ async fn rules_are_added_changed_and_removed_under_the_tiers_version() {
     let ten = app.post(&admin, &rules, json!({ "variant_id": a, "min_qty": 10, "price": "9.50" })).await;
     assert_eq!(ten.status, StatusCode::CREATED, "{:?}", ten.body);
     assert_eq!((ten.data()["price"].as_str(), ten.etag.as_deref()), (Some("9.50"), Some("\"2\"")));
+    assert_eq!(ten.data()["rule_id"], ten.data()["id"]);
+    assert_eq!(
+        ten.data()["variant"],
+        json!({ "variant_id": a, "sku": "A-1", "product_name": "Producto A-1", "base_price": "10.00" }),
+        "the variant the rule prices"
+    );
     let fifty = app.post(&admin, &rules, json!({ "variant_id": a, "min_qty": 50, "price": 8.25 })).await;
     assert_eq!((fifty.status, fifty.data()["price"].as_str()), (StatusCode::CREATED, Some("8.25")));
     let other = app.post(&admin, &rules, json!({ "variant_id": b, "min_quantity": 5, "price": 9 })).await;
@@ -105,14 +122,32 @@ async fn rules_are_added_changed_and_removed_under_the_tiers_version() {
     let listed = app.get(&admin, &rules).await;
     assert_eq!(listed.status, StatusCode::OK);
     assert_eq!(listed.etag.as_deref(), Some("\"4\""));
-    let ladder: Vec<(String, i64)> = listed
-        .data()
-        .as_array()
-        .unwrap()
+    assert_eq!(
+        (&listed.data()["price_tier"]["price_tier_id"], &listed.data()["price_tier"]["name"]),
+        (&json!(id), &json!("Mayorista"))
+    );
+    let ladder: Vec<(String, i64, String)> = rule_nodes(&listed)
         .iter()
-        .map(|r| (r["variant_id"].as_str().unwrap().to_string(), r["min_qty"].as_i64().unwrap()))
+        .map(|r| {
+            let sku = r["variant"]["sku"].as_str().unwrap().to_string();
+            (r["variant_id"].as_str().unwrap().to_string(), r["min_qty"].as_i64().unwrap(), sku)
+        })
         .collect();
-    assert_eq!(ladder, [(a.to_string(), 10), (a.to_string(), 50), (b.to_string(), 5)]);
+    assert_eq!(
+        ladder,
+        [(a.to_string(), 10, "A-1".into()), (a.to_string(), 50, "A-1".into()), (b.to_string(), 5, "B-1".into())]
+    );
+    let page = app.get(&admin, &format!("{rules}?first=2")).await;
+    assert_eq!((rule_nodes(&page).len(), &page.data()["rules"]["pageInfo"]["hasNextPage"]), (2, &json!(true)));
+    let of_b = app.get(&admin, &format!("{rules}?variant_id={b}")).await;
+    assert_eq!(rule_nodes(&of_b).iter().map(|r| r["min_qty"].clone()).collect::<Vec<_>>(), [json!(5)]);
+    let tier_read = app.get(&admin, &format!("/api/v1/price-tiers/{id}")).await;
+    assert_eq!(
+        (&tier_read.data()["rules_count"], tier_read.data()["rules"].as_array().map(Vec::len)),
+        (&json!(3), Some(3))
+    );
+    let without = app.get(&admin, &format!("/api/v1/price-tiers/{id}?include_rules=false")).await;
+    assert!(without.data().get("rules").is_none(), "{:?}", without.body);
 
     let rule = format!("{rules}/{}", fifty.id());
     assert_eq!(app.get(&admin, &rule).await.data()["min_qty"], 50);
@@ -140,7 +175,7 @@ async fn rules_are_added_changed_and_removed_under_the_tiers_version() {
     let gone = app.get(&admin, &rule).await;
     assert_eq!((gone.status, gone.code()), (StatusCode::NOT_FOUND, "PRICE_TIER_RULE_NOT_FOUND"));
     assert_eq!(app.delete(&admin, &rule).await.code(), "PRICE_TIER_RULE_NOT_FOUND");
-    assert_eq!(app.get(&admin, &rules).await.data().as_array().unwrap().len(), 2);
+    assert_eq!(rule_nodes(&app.get(&admin, &rules).await).len(), 2);
 
     // A rule of another tier is not reachable through this one.
     let second = tier(&app, &admin, "Minorista").await;
@@ -151,6 +186,8 @@ async fn rules_are_added_changed_and_removed_under_the_tiers_version() {
     let tier_path = format!("/api/v1/price-tiers/{id}");
     let refused = app.delete(&admin, &tier_path).await;
     assert_eq!((refused.status, refused.code()), (StatusCode::CONFLICT, "PRICE_TIER_HAS_RULES"));
+    let details = &refused.body["error"]["details"];
+    assert_eq!((&details["price_tier_id"], &details["rules_count"]), (&json!(id), &json!(2)));
     assert_eq!(app.delete(&admin, &format!("{tier_path}?force=true")).await.status, StatusCode::NO_CONTENT);
     assert_eq!(app.get(&admin, &rules).await.code(), "PRICE_TIER_NOT_FOUND");
 
@@ -170,7 +207,7 @@ async fn rule_validation_lists_every_failing_field() {
     let id = tier(&app, &admin, "Mayorista").await;
     let rules = format!("/api/v1/price-tiers/{id}/rules");
     let r = app.post(&admin, &rules, json!({ "variant_id": "nope", "min_qty": 0, "price": "-1" })).await;
-    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "INVALID_PRICE_TIER_RULE_DATA"));
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "INVALID_PRICE_TIER_RULE"));
     assert_eq!(r.fields(), ["variant_id", "min_qty", "price"]);
     let r = app.post(&admin, &rules, json!({})).await;
     assert_eq!(r.fields(), ["variant_id", "min_qty", "price"]);
@@ -186,13 +223,10 @@ async fn rule_validation_lists_every_failing_field() {
     let a = variant(&app, &admin, "A-1").await;
     let rule = app.post(&admin, &rules, json!({ "variant_id": a, "min_qty": 2, "price": "1" })).await;
     let r = app.patch(&admin, &format!("{rules}/{}", rule.id()), json!({ "min_qty": -4, "price": 0 })).await;
-    assert_eq!(
-        (r.code(), r.fields()),
-        ("INVALID_PRICE_TIER_RULE_DATA", vec!["min_qty".to_string(), "price".to_string()])
-    );
+    assert_eq!((r.code(), r.fields()), ("INVALID_PRICE_TIER_RULE", vec!["min_qty".to_string(), "price".to_string()]));
     let r = app.patch(&admin, &format!("{rules}/{}", rule.id()), json!({ "variant_id": a })).await;
     assert_eq!(r.fields(), ["variant_id"], "a rule's variant is fixed");
-    assert_eq!(app.get(&admin, &rules).await.data().as_array().unwrap().len(), 1);
+    assert_eq!(rule_nodes(&app.get(&admin, &rules).await).len(), 1);
 }
 
 #[actix_web::test]
@@ -231,6 +265,24 @@ async fn tier_validation_duplicates_and_pages() {
     let start = next.data()["pageInfo"]["startCursor"].as_str().unwrap().to_string();
     let back = app.get(&admin, &format!("/api/v1/price-tiers?last=2&before={start}")).await;
     assert_eq!(names(&back), ["B", "C"]);
+
+    // search (name or description), is_active, and the total over all pages.
+    assert_eq!(first.data()["pageInfo"]["totalCount"], 4);
+    app.post(
+        &admin,
+        "/api/v1/price-tiers",
+        json!({ "name": "Distribuidor", "description": "Mayoreo grande", "is_active": false }),
+    )
+    .await;
+    let found = app.get(&admin, "/api/v1/price-tiers?search=MAYOR").await;
+    assert_eq!(
+        (names(&found), &found.data()["pageInfo"]["totalCount"]),
+        (vec!["Mayorista".into(), "Distribuidor".into()], &json!(2))
+    );
+    assert_eq!(names(&app.get(&admin, "/api/v1/price-tiers?is_active=false").await), ["Distribuidor"]);
+    assert_eq!(names(&app.get(&admin, "/api/v1/price-tiers?search=mayor&is_active=true").await), ["Mayorista"]);
+    let bad = app.get(&admin, "/api/v1/price-tiers?is_active=maybe").await;
+    assert_eq!((bad.status, bad.fields()), (StatusCode::BAD_REQUEST, vec!["is_active".to_string()]));
 }
 
 #[actix_web::test]

@@ -15,8 +15,14 @@ fn names(r: &Reply) -> Vec<String> {
     r.data()["edges"].as_array().unwrap().iter().map(|e| e["node"]["name"].as_str().unwrap().to_string()).collect()
 }
 
+/// The page of products of a `/tags/{id}/products` answer (`{tag, products}`).
+fn products(r: &Reply) -> &Value {
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    &r.data()["products"]
+}
+
 fn titles(r: &Reply) -> Vec<String> {
-    r.data()["edges"].as_array().unwrap().iter().map(|e| e["node"]["title"].as_str().unwrap().to_string()).collect()
+    products(r)["edges"].as_array().unwrap().iter().map(|e| e["node"]["title"].as_str().unwrap().to_string()).collect()
 }
 
 async fn product(app: &TestApp, user: &User, title: &str) -> ProductId {
@@ -53,6 +59,10 @@ async fn create_read_update_delete_with_events() {
         (Some("algodon-organico"), Some("feature"), Some("#43A047"))
     );
     assert_eq!(created.etag.as_deref(), Some("\"1\""));
+    assert_eq!(
+        (&created.data()["tag_id"], &created.data()["products_count"], &created.data()["metadata"]),
+        (&created.data()["id"], &json!(0), &json!({}))
+    );
     let path = format!("/api/v1/tags/{}", created.id());
     assert_eq!(app.get(&admin, &path).await.data()["name"], "Algodón orgánico");
 
@@ -101,6 +111,16 @@ async fn list_filters_by_type_and_pages_both_ways() {
     assert_eq!(names(&back), ["B", "C", "D"]);
     assert_eq!(back.data()["pageInfo"]["hasPreviousPage"], true);
     assert_eq!(names(&app.get(&admin, "/api/v1/tags?last=2").await), ["D", "E"]);
+
+    // search (name, case-insensitive) and the total over all pages.
+    app.post(&admin, "/api/v1/tags", json!({ "name": "Algodón", "type": "feature" })).await;
+    let all = app.get(&admin, "/api/v1/tags?first=2").await;
+    assert_eq!((names(&all).len(), &all.data()["pageInfo"]["totalCount"]), (2, &json!(6)));
+    let found = app.get(&admin, "/api/v1/tags?search=ALGOD").await;
+    assert_eq!((names(&found), &found.data()["pageInfo"]["totalCount"]), (vec!["Algodón".to_string()], &json!(1)));
+    assert_eq!(names(&app.get(&admin, "/api/v1/tags?search=algod&type=category").await), Vec::<String>::new());
+    assert_eq!(names(&app.get(&admin, "/api/v1/tags?search=%25").await), Vec::<String>::new(), "% is literal");
+    assert_eq!(all.data()["edges"][0]["node"]["products_count"], 0);
 }
 
 #[actix_web::test]
@@ -121,21 +141,29 @@ async fn products_by_tag_page_by_page() {
     let first = app.get(&admin, &format!("{path}?first=2")).await;
     assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
     assert_eq!(titles(&first), ["Uno", "Tres"]);
-    assert_eq!(first.data()["pageInfo"]["hasNextPage"], true);
-    let end = first.data()["pageInfo"]["endCursor"].as_str().unwrap().to_string();
+    assert_eq!(products(&first)["pageInfo"]["hasNextPage"], true);
+    // The tag itself travels beside its page, with its count over all pages.
+    let shown = &first.data()["tag"];
+    assert_eq!(
+        (&shown["tag_id"], &shown["name"], &shown["products_count"]),
+        (&json!(tag), &json!("Oferta"), &json!(4))
+    );
+    let node = &products(&first)["edges"][0]["node"];
+    assert_eq!((&node["product_id"], &node["tags"][0]["tag_id"]), (&node["id"], &json!(tag)), "whole product views");
+    let end = products(&first)["pageInfo"]["endCursor"].as_str().unwrap().to_string();
     let second = app.get(&admin, &format!("{path}?first=2&after={end}")).await;
     assert_eq!(titles(&second), ["Cuatro", "Cinco"]);
-    assert_eq!(second.data()["pageInfo"]["hasNextPage"], false);
-    let start = second.data()["pageInfo"]["startCursor"].as_str().unwrap().to_string();
+    assert_eq!(products(&second)["pageInfo"]["hasNextPage"], false);
+    let start = products(&second)["pageInfo"]["startCursor"].as_str().unwrap().to_string();
     let back = app.get(&admin, &format!("{path}?last=5&before={start}")).await;
     assert_eq!(
-        (titles(&back), back.data()["pageInfo"]["hasPreviousPage"].clone()),
+        (titles(&back), products(&back)["pageInfo"]["hasPreviousPage"].clone()),
         (vec!["Uno".into(), "Tres".into()], json!(false))
     );
     assert_eq!(titles(&app.get(&admin, &format!("/api/v1/tags/{other}/products")).await), ["Dos"]);
     let empty = app.post(&admin, "/api/v1/tags", json!({ "name": "Vacía" })).await.id();
     let r = app.get(&admin, &format!("/api/v1/tags/{empty}/products")).await;
-    assert_eq!((r.status, titles(&r).len()), (StatusCode::OK, 0));
+    assert_eq!((titles(&r).len(), &r.data()["tag"]["products_count"]), (0, &json!(0)));
     assert_eq!(app.get(&admin, &format!("{path}?first=0")).await.status, StatusCode::BAD_REQUEST);
 }
 
@@ -158,6 +186,8 @@ async fn a_tag_on_products_needs_force_and_renames_refresh_the_cache() {
 
     let refused = app.delete(&admin, &path).await;
     assert_eq!((refused.status, refused.code()), (StatusCode::CONFLICT, "TAG_HAS_PRODUCTS"));
+    let why = &refused.body["error"]["details"];
+    assert_eq!((&why["tag_id"], &why["products_count"]), (&json!(tag), &json!(1)));
     assert_eq!(app.delete(&admin, &format!("{path}?force=true")).await.status, StatusCode::NO_CONTENT);
     assert!(details(&app).await.tags.is_empty());
     let events = app.events(admin.org).await;

@@ -25,6 +25,8 @@ async fn owner_fixture(app: &TestApp, org: OrganizationId) -> HashMap<&'static s
         org,
         &actor,
         NewBrand {
+            metadata: None,
+            website: None,
             id: BrandId::generate(),
             organization_id: org,
             name: "Marca".into(),
@@ -44,6 +46,7 @@ async fn owner_fixture(app: &TestApp, org: OrganizationId) -> HashMap<&'static s
     v.product_id = product.id;
     let variant = variants::create(conn, org, &actor, v, &[]).await.unwrap();
     let image = |id| NewProductImage {
+        metadata: None,
         id,
         organization_id: org,
         product_id: product.id,
@@ -60,6 +63,7 @@ async fn owner_fixture(app: &TestApp, org: OrganizationId) -> HashMap<&'static s
         &actor,
         variant.id,
         NewVariantImage {
+            metadata: None,
             id: ImageId::generate(),
             organization_id: org,
             variant_id: variant.id,
@@ -85,6 +89,7 @@ async fn owner_fixture(app: &TestApp, org: OrganizationId) -> HashMap<&'static s
         org,
         &actor,
         NewCollection {
+            metadata: None,
             id: CollectionId::generate(),
             organization_id: org,
             parent_id: None,
@@ -104,6 +109,7 @@ async fn owner_fixture(app: &TestApp, org: OrganizationId) -> HashMap<&'static s
         org,
         &actor,
         NewTag {
+            metadata: None,
             id: TagId::generate(),
             organization_id: org,
             name: "Etiqueta".into(),
@@ -120,6 +126,7 @@ async fn owner_fixture(app: &TestApp, org: OrganizationId) -> HashMap<&'static s
         org,
         &actor,
         NewPriceTier {
+            metadata: None,
             id: PriceTierId::generate(),
             organization_id: org,
             name: "Mayorista".into(),

@@ -80,7 +80,18 @@ pub enum Error {
 
     /// A uniqueness or state conflict; `code` is the stable code (`PRODUCT_SKU_EXISTS`).
     #[error("{message}")]
-    Conflict { code: &'static str, message: String, field: Option<&'static str> },
+    /// `key`: the clashing unique key's columns and values as the database reported them
+    /// (`[("sku", "MOUSE-001")]`), empty when not known.
+    Conflict { code: &'static str, message: String, field: Option<&'static str>, key: Vec<(String, String)> },
+
+    /// A delete refused because other rows still depend on the entity (`PRODUCT_HAS_VARIANTS`);
+    /// `details` says what and how many, and how to proceed.
+    #[error("{message}")]
+    InUse { code: &'static str, message: String, details: serde_json::Value },
+
+    /// A collection moved under itself or one of its descendants.
+    #[error("cannot set parent_id that would create a circular reference")]
+    CircularCollection { details: serde_json::Value },
 
     #[error("version mismatch: expected {expected}, current {current}")]
     VersionMismatch { expected: i32, current: i32 },
@@ -147,26 +158,34 @@ impl Error {
     pub fn code(&self) -> String {
         match self {
             Error::NotFound(e) => format!("{}_NOT_FOUND", e.code_prefix()),
+            // The published error table (page 16) names this one without `_DATA`.
+            Error::Validation { entity: Entity::PriceTierRule, .. } => "INVALID_PRICE_TIER_RULE".into(),
             Error::Validation { entity, .. } => format!("INVALID_{}_DATA", entity.code_prefix()),
-            Error::Conflict { code, .. } | Error::Forbidden { code, .. } => (*code).to_string(),
+            Error::Conflict { code, .. } | Error::Forbidden { code, .. } | Error::InUse { code, .. } => {
+                (*code).to_string()
+            }
+            Error::CircularCollection { .. } => "CIRCULAR_COLLECTION_REFERENCE".into(),
             Error::VersionMismatch { .. } => "VERSION_MISMATCH".into(),
             Error::Unauthorized(_) => "UNAUTHORIZED".into(),
             Error::RateLimited { .. } => "RATE_LIMITED".into(),
             Error::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE".into(),
             Error::InvalidArgument { .. } => "INVALID_ARGUMENT".into(),
             Error::Unavailable(_) => "SERVICE_UNAVAILABLE".into(),
-            Error::Internal(_) => "INTERNAL_ERROR".into(),
+            Error::Internal(_) => "INTERNAL_SERVER_ERROR".into(),
         }
     }
 
     /// The one mapping table: (HTTP status, gRPC code).
     pub fn status(&self) -> (u16, GrpcCode) {
         match self {
-            Error::Validation { .. } | Error::InvalidArgument { .. } => (400, GrpcCode::InvalidArgument),
+            Error::Validation { .. } | Error::InvalidArgument { .. } | Error::CircularCollection { .. } => {
+                (400, GrpcCode::InvalidArgument)
+            }
             Error::Unauthorized(_) => (401, GrpcCode::Unauthenticated),
             Error::Forbidden { .. } => (403, GrpcCode::PermissionDenied),
             Error::NotFound(_) => (404, GrpcCode::NotFound),
             Error::Conflict { .. } => (409, GrpcCode::AlreadyExists),
+            Error::InUse { .. } => (409, GrpcCode::FailedPrecondition),
             Error::VersionMismatch { .. } => (412, GrpcCode::Aborted),
             Error::PayloadTooLarge(_) => (413, GrpcCode::ResourceExhausted),
             Error::RateLimited { .. } => (429, GrpcCode::ResourceExhausted),
@@ -222,10 +241,21 @@ mod tests {
             (Error::NotFound(Entity::Product), 404, GrpcCode::NotFound, "PRODUCT_NOT_FOUND"),
             (Error::field(Entity::Variant, "sku", "required"), 400, GrpcCode::InvalidArgument, "INVALID_VARIANT_DATA"),
             (
-                Error::Conflict { code: "PRODUCT_SKU_EXISTS", message: "dup".into(), field: Some("sku") },
+                Error::Conflict {
+                    code: "PRODUCT_SKU_EXISTS",
+                    message: "dup".into(),
+                    field: Some("sku"),
+                    key: Vec::new(),
+                },
                 409,
                 GrpcCode::AlreadyExists,
                 "PRODUCT_SKU_EXISTS",
+            ),
+            (
+                Error::InUse { code: "BRAND_HAS_PRODUCTS", message: "used".into(), details: serde_json::json!({}) },
+                409,
+                GrpcCode::FailedPrecondition,
+                "BRAND_HAS_PRODUCTS",
             ),
             (Error::VersionMismatch { expected: 1, current: 2 }, 412, GrpcCode::Aborted, "VERSION_MISMATCH"),
             (Error::Unauthorized("no token".into()), 401, GrpcCode::Unauthenticated, "UNAUTHORIZED"),
@@ -244,7 +274,7 @@ mod tests {
                 "INVALID_ARGUMENT",
             ),
             (Error::Unavailable("db".into()), 503, GrpcCode::Unavailable, "SERVICE_UNAVAILABLE"),
-            (Error::Internal("boom".into()), 500, GrpcCode::Internal, "INTERNAL_ERROR"),
+            (Error::Internal("boom".into()), 500, GrpcCode::Internal, "INTERNAL_SERVER_ERROR"),
         ];
         for (err, http, grpc, code) in table {
             assert_eq!(err.status(), (http, grpc), "{err:?}");

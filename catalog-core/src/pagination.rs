@@ -57,6 +57,8 @@ pub struct Page<T> {
     pub items: Vec<T>,
     pub has_next: bool,
     pub has_previous: bool,
+    /// Rows matching the filters over all pages, where the list counts them.
+    pub total: Option<i64>,
 }
 
 impl<T> Page<T> {
@@ -67,18 +69,26 @@ impl<T> Page<T> {
         rows.truncate(req.limit as usize);
         if req.backward {
             rows.reverse();
-            Page { items: rows, has_next: req.cursor.is_some(), has_previous: more }
+            Page { items: rows, has_next: req.cursor.is_some(), has_previous: more, total: None }
         } else {
-            Page { items: rows, has_next: more, has_previous: req.cursor.is_some() }
+            Page { items: rows, has_next: more, has_previous: req.cursor.is_some(), total: None }
         }
     }
 
+    pub fn with_total(mut self, total: i64) -> Self {
+        self.total = Some(total);
+        self
+    }
+
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            items: self.items.into_iter().map(f).collect(),
-            has_next: self.has_next,
-            has_previous: self.has_previous,
-        }
+        let items = self.items.into_iter().map(f).collect();
+        Page { items, has_next: self.has_next, has_previous: self.has_previous, total: self.total }
+    }
+
+    /// The same page position (and total) over other items: the page's rows turned into what
+    /// the answer shows.
+    pub fn with_items<U>(self, items: Vec<U>) -> Page<U> {
+        Page { items, has_next: self.has_next, has_previous: self.has_previous, total: self.total }
     }
 }
 

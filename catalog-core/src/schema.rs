@@ -19,6 +19,8 @@ diesel::table! {
         updated_at -> Timestamptz,
         version -> Int4,
         deleted_at -> Nullable<Timestamptz>,
+        website -> Nullable<Text>,
+        metadata -> Jsonb,
     }
 }
 
@@ -47,6 +49,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         version -> Int4,
         deleted_at -> Nullable<Timestamptz>,
+        metadata -> Jsonb,
     }
 }
 
@@ -122,6 +125,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         version -> Int4,
         deleted_at -> Nullable<Timestamptz>,
+        metadata -> Jsonb,
     }
 }
 
@@ -144,6 +148,7 @@ diesel::table! {
         is_primary -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        metadata -> Jsonb,
     }
 }
 
@@ -271,6 +276,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         version -> Int4,
         deleted_at -> Nullable<Timestamptz>,
+        metadata -> Jsonb,
     }
 }
 
@@ -285,6 +291,7 @@ diesel::table! {
         is_primary -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        metadata -> Jsonb,
     }
 }
 

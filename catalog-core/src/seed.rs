@@ -666,6 +666,8 @@ fn add_shop(rows: &mut DemoRows, shop: &Shop) {
 
     for (name, description) in shop.brands {
         rows.brands.push(NewBrand {
+            metadata: None,
+            website: None,
             id: brand_id(name),
             organization_id: org,
             name: (*name).into(),
@@ -677,6 +679,7 @@ fn add_shop(rows: &mut DemoRows, shop: &Shop) {
     }
     for (position, (name, parent, description)) in shop.collections.iter().enumerate() {
         rows.collections.push(NewCollection {
+            metadata: None,
             id: collection_id(name),
             organization_id: org,
             parent_id: parent.map(collection_id),
@@ -690,6 +693,7 @@ fn add_shop(rows: &mut DemoRows, shop: &Shop) {
     }
     for (name, tag_type, color) in shop.tags {
         rows.tags.push(NewTag {
+            metadata: None,
             id: tag_id(name),
             organization_id: org,
             name: (*name).into(),
@@ -720,6 +724,7 @@ fn add_shop(rows: &mut DemoRows, shop: &Shop) {
         .map(|tier| {
             let id = PriceTierId(id(format!("tier/{}", tier.name)));
             rows.tiers.push(NewPriceTier {
+                metadata: None,
                 id,
                 organization_id: org,
                 name: tier.name.into(),
@@ -766,6 +771,7 @@ fn add_shop(rows: &mut DemoRows, shop: &Shop) {
         }
         for n in 1..=2 {
             rows.images.push(NewProductImage {
+                metadata: None,
                 id: ImageId(id(format!("product/{}/image/{n}", item.code))),
                 organization_id: org,
                 product_id: product,

@@ -12,6 +12,8 @@ use catalog_core::testing::TestDb;
 
 fn new_brand(name: &str) -> NewBrand {
     NewBrand {
+        metadata: None,
+        website: None,
         id: BrandId::generate(),
         organization_id: OrganizationId::generate(), // overwritten by the repository
         name: name.into(),
@@ -34,7 +36,9 @@ async fn another_organization_cannot_see_or_change_a_brand() {
     assert!(brands::find(conn, theirs, brand.id).await.expect("query").is_none());
     assert!(matches!(brands::get(conn, theirs, brand.id).await, Err(Error::NotFound(_))));
     assert!(brands::get_many(conn, theirs, &[brand.id]).await.expect("query").is_empty());
-    assert!(brands::list(conn, theirs, &PageRequest::first(10)).await.expect("list").items.is_empty());
+    assert!(
+        brands::list(conn, theirs, &Default::default(), &PageRequest::first(10)).await.expect("list").items.is_empty()
+    );
     let rename = BrandChanges { name: Some("Stolen".into()), ..Default::default() };
     assert!(matches!(brands::update(conn, theirs, &actor, brand.id, None, rename).await, Err(Error::NotFound(_))));
     assert!(matches!(brands::delete(conn, theirs, &actor, brand.id, true).await, Err(Error::NotFound(_))));

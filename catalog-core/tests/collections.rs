@@ -7,7 +7,7 @@ use catalog_core::error::Error;
 use catalog_core::ids::{CollectionId, OrganizationId};
 use catalog_core::models::{ActiveStatus, Actor, CollectionChanges, NewCollection};
 use catalog_core::pagination::PageRequest;
-use catalog_core::repo::collections::{self, CollectionNode};
+use catalog_core::repo::collections::{self, CollectionNode, OnDelete};
 use catalog_core::repo::outbox;
 use catalog_core::schema::{collection_products, products};
 use catalog_core::testing::TestDb;
@@ -23,6 +23,7 @@ use common::insert_product;
 
 fn new_collection(name: &str, parent: Option<CollectionId>) -> NewCollection {
     NewCollection {
+        metadata: None,
         id: CollectionId::generate(),
         organization_id: OrganizationId::generate(), // overwritten by the repository
         parent_id: parent,
@@ -43,6 +44,16 @@ fn parent_error(result: Result<impl std::fmt::Debug, Error>) -> String {
             fields[0].message.clone()
         }
         other => panic!("expected a validation error on parent_id, got {other:?}"),
+    }
+}
+
+/// A refused re-parenting: `CircularCollection` naming the moved collection and the parent asked for.
+fn cycle_error(result: Result<impl std::fmt::Debug, Error>, moved: CollectionId, parent: CollectionId) {
+    match result {
+        Err(Error::CircularCollection { details }) => {
+            assert_eq!(details, json!({ "collection_id": moved, "parent_id": parent }));
+        }
+        other => panic!("expected a circular reference, got {other:?}"),
     }
 }
 
@@ -67,8 +78,10 @@ async fn another_organization_cannot_see_change_or_link_a_collection() {
     assert!(matches!(collections::get(conn, theirs, root.id).await, Err(Error::NotFound(_))));
     assert!(collections::get_many(conn, theirs, &[root.id]).await.expect("get_many").is_empty());
     let page = PageRequest::first(10);
-    assert!(collections::list(conn, theirs, &page, None).await.expect("list").items.is_empty());
-    assert!(collections::list(conn, theirs, &page, Some(None)).await.expect("roots").items.is_empty());
+    assert!(collections::list(conn, theirs, &page, None, &Default::default()).await.expect("list").items.is_empty());
+    assert!(
+        collections::list(conn, theirs, &page, Some(None), &Default::default()).await.expect("roots").items.is_empty()
+    );
     assert!(collections::tree(conn, theirs).await.expect("tree").is_empty());
     assert!(collections::list_for_products(conn, theirs, &[my_product]).await.expect("for products").is_empty());
     assert!(matches!(collections::product_ids(conn, theirs, root.id, &page).await, Err(Error::NotFound(_))));
@@ -76,7 +89,10 @@ async fn another_organization_cannot_see_change_or_link_a_collection() {
     // Writes on my collection.
     let rename = CollectionChanges { name: Some("Stolen".into()), ..Default::default() };
     assert!(matches!(collections::update(conn, theirs, &actor, root.id, None, rename).await, Err(Error::NotFound(_))));
-    assert!(matches!(collections::delete(conn, theirs, &actor, root.id, true).await, Err(Error::NotFound(_))));
+    assert!(matches!(
+        collections::delete(conn, theirs, &actor, root.id, OnDelete::Force).await,
+        Err(Error::NotFound(_))
+    ));
     let their_product = insert_product(conn, theirs, "THEIRS-1").await;
     let add = collections::add_products(conn, theirs, &actor, root.id, &[their_product]).await;
     assert!(matches!(add, Err(Error::NotFound(_))), "{add:?}");
@@ -124,12 +140,16 @@ async fn slugs_come_from_names_and_are_unique_per_organization_among_live_collec
     collections::create(conn, other, &actor, new_collection("Ropa de Niño", None))
         .await
         .expect("another organization may reuse it");
-    let explicit = NewCollection { slug: "kids".into(), ..new_collection("Ropa de niño", None) };
+    // Sibling names are unique too (case-insensitive), whatever the slug.
+    let same_name = NewCollection { slug: "kids".into(), ..new_collection("ROPA DE NIÑO", None) };
+    let same_name = collections::create(conn, org, &actor, same_name).await;
+    assert!(matches!(same_name, Err(Error::Conflict { code: "COLLECTION_NAME_EXISTS", .. })), "{same_name:?}");
+    let explicit = NewCollection { slug: "kids".into(), ..new_collection("Ropa infantil", None) };
     assert_eq!(collections::create(conn, org, &actor, explicit).await.expect("explicit slug").slug, "kids");
     let unsluggable = collections::create(conn, org, &actor, new_collection("☃", None)).await;
     assert!(matches!(unsluggable, Err(Error::Validation { .. })), "{unsluggable:?}");
 
-    collections::delete(conn, org, &actor, first.id, false).await.expect("delete");
+    collections::delete(conn, org, &actor, first.id, OnDelete::Refuse).await.expect("delete");
     assert!(collections::find(conn, org, first.id).await.expect("find").is_none());
     collections::create(conn, org, &actor, new_collection("Ropa de Niño", None))
         .await
@@ -143,7 +163,7 @@ async fn parents_must_be_live_collections() {
     let org = TestDb::org();
     let actor = Actor::system();
     let gone = collections::create(conn, org, &actor, new_collection("Gone", None)).await.expect("create");
-    collections::delete(conn, org, &actor, gone.id, false).await.expect("delete");
+    collections::delete(conn, org, &actor, gone.id, OnDelete::Refuse).await.expect("delete");
     let under_deleted = collections::create(conn, org, &actor, new_collection("Child", Some(gone.id))).await;
     assert_eq!(parent_error(under_deleted), "refers to something that does not exist");
     let missing = collections::create(conn, org, &actor, new_collection("Child", Some(CollectionId::generate()))).await;
@@ -170,14 +190,15 @@ async fn re_parenting_rejects_cycles() {
     let c = collections::create(conn, org, &actor, new_collection("C", Some(b.id))).await.expect("c");
     let d = collections::create(conn, org, &actor, new_collection("D", Some(c.id))).await.expect("d");
 
-    for (target, label) in [(&a, "itself"), (&b, "its child"), (&c, "its grandchild"), (&d, "C's child")] {
+    for target in [&a, &b, &c, &d] {
+        // A under itself, its child, its grandchild, C's child.
         let result = collections::update(conn, org, &actor, a.id, None, parent_of(target)).await;
-        assert_eq!(parent_error(result), "would create a cycle", "A under {label}");
+        cycle_error(result, a.id, target.id);
     }
     let self_parent = collections::update(conn, org, &actor, c.id, None, parent_of(&c)).await;
-    assert_eq!(parent_error(self_parent), "would create a cycle");
+    cycle_error(self_parent, c.id, c.id);
     let b_under_d = collections::update(conn, org, &actor, b.id, None, parent_of(&d)).await;
-    assert_eq!(parent_error(b_under_d), "would create a cycle");
+    cycle_error(b_under_d, b.id, d.id);
     assert_eq!(collections::get(conn, org, a.id).await.expect("a").version, 1, "rejected moves change nothing");
 
     // Moving down a sibling branch or up the tree is fine.
@@ -207,8 +228,11 @@ async fn concurrent_re_parents_cannot_form_a_cycle_together() {
             collections::update(&mut c2, org, &actor, b.id, None, parent_of(&a)),
         );
         assert!(r1.is_ok() != r2.is_ok(), "exactly one move wins: {r1:?} / {r2:?}");
-        let loser = if r1.is_ok() { r2 } else { r1 };
-        assert_eq!(parent_error(loser), "would create a cycle");
+        if r1.is_ok() {
+            cycle_error(r2, b.id, a.id);
+        } else {
+            cycle_error(r1, a.id, b.id);
+        }
     }
 }
 
@@ -237,11 +261,16 @@ async fn deleting_a_collection_with_children_needs_force_which_moves_them_up() {
     let product = insert_product(conn, org, "P-1").await;
     collections::add_products(conn, org, &actor, b.id, &[product]).await.expect("link");
 
-    let refused = collections::delete(conn, org, &actor, b.id, false).await;
-    assert!(matches!(refused, Err(Error::Conflict { code: "COLLECTION_HAS_CHILDREN", .. })), "{refused:?}");
+    let refused = collections::delete(conn, org, &actor, b.id, OnDelete::Refuse).await;
+    match refused {
+        Err(Error::InUse { code: "COLLECTION_HAS_CHILDREN", details, .. }) => {
+            assert_eq!((&details["collection_id"], &details["children_count"]), (&json!(b.id), &json!(2)));
+        }
+        other => panic!("expected COLLECTION_HAS_CHILDREN, got {other:?}"),
+    }
     assert!(collections::find(conn, org, b.id).await.expect("find").is_some(), "refused delete changes nothing");
 
-    collections::delete(conn, org, &actor, b.id, true).await.expect("forced delete");
+    collections::delete(conn, org, &actor, b.id, OnDelete::Force).await.expect("forced delete");
     assert!(collections::find(conn, org, b.id).await.expect("find").is_none());
     for child in [c.id, d.id] {
         let moved = collections::get(conn, org, child).await.expect("child");
@@ -277,9 +306,63 @@ async fn deleting_a_collection_with_children_needs_force_which_moves_them_up() {
     assert_eq!(deleted["removed_product_ids"], json!([product]));
 
     // A leaf needs no force; deleting the root with force makes its children roots.
-    collections::delete(conn, org, &actor, c.id, false).await.expect("leaf");
-    collections::delete(conn, org, &actor, a.id, true).await.expect("root");
+    collections::delete(conn, org, &actor, c.id, OnDelete::Refuse).await.expect("leaf");
+    collections::delete(conn, org, &actor, a.id, OnDelete::Force).await.expect("root");
     assert_eq!(collections::get(conn, org, d.id).await.expect("d").parent_id, None);
+}
+
+#[tokio::test]
+async fn deleting_a_collection_with_products_needs_force_or_an_heir_that_takes_them() {
+    let db = TestDb::new().await;
+    let conn = &mut *db.conn().await;
+    let org = TestDb::org();
+    let actor = Actor::system();
+    let old = collections::create(conn, org, &actor, new_collection("Old", None)).await.expect("old");
+    let child = collections::create(conn, org, &actor, new_collection("Child", Some(old.id))).await.expect("child");
+    let heir = collections::create(conn, org, &actor, new_collection("Heir", None)).await.expect("heir");
+    let (p1, p2) = (insert_product(conn, org, "P1").await, insert_product(conn, org, "P2").await);
+    collections::add_products(conn, org, &actor, old.id, &[p1, p2]).await.expect("link");
+    collections::add_products(conn, org, &actor, heir.id, &[p1]).await.expect("link");
+    let leaf = collections::create(conn, org, &actor, new_collection("Leaf", None)).await.expect("leaf");
+    collections::add_products(conn, org, &actor, leaf.id, &[p2]).await.expect("link");
+
+    // Products alone refuse a plain delete too.
+    let refused = collections::delete(conn, org, &actor, leaf.id, OnDelete::Refuse).await;
+    match refused {
+        Err(Error::InUse { code: "COLLECTION_HAS_PRODUCTS", details, .. }) => {
+            assert_eq!((&details["collection_id"], &details["products_count"]), (&json!(leaf.id), &json!(1)));
+            assert!(details["suggestion"].as_str().is_some_and(|s| s.contains("reassign_to")), "{details}");
+        }
+        other => panic!("expected COLLECTION_HAS_PRODUCTS, got {other:?}"),
+    }
+    assert_eq!(collections::product_ids(conn, org, leaf.id, &PageRequest::first(10)).await.expect("ids").items, [p2]);
+
+    // An heir under the deleted collection would be a cycle; a missing heir is a field error.
+    let under_itself = collections::delete(conn, org, &actor, old.id, OnDelete::ReassignTo(child.id)).await;
+    cycle_error(under_itself, old.id, child.id);
+    let missing = collections::delete(conn, org, &actor, old.id, OnDelete::ReassignTo(CollectionId::generate())).await;
+    assert!(
+        matches!(&missing, Err(Error::Validation { fields, .. }) if fields[0].field == "reassign_to"),
+        "{missing:?}"
+    );
+
+    // The heir takes the sub-collections and the products it lacked.
+    collections::delete(conn, org, &actor, old.id, OnDelete::ReassignTo(heir.id)).await.expect("reassigned");
+    assert!(collections::find(conn, org, old.id).await.expect("find").is_none());
+    assert_eq!(collections::get(conn, org, child.id).await.expect("child").parent_id, Some(heir.id));
+    let heir_ids = collections::product_ids(conn, org, heir.id, &PageRequest::first(10)).await.expect("ids");
+    assert_eq!(heir_ids.items, [p1, p2]);
+    let events = outbox::list_for_organization(conn, org).await.expect("outbox");
+    let heir_update = events
+        .iter()
+        .rev()
+        .find(|e| e.aggregate_id == heir.id.as_uuid() && e.event_type == "catalog.collection.updated")
+        .expect("heir updated");
+    assert_eq!(heir_update.payload["data"]["added_product_ids"], json!([p2]), "only the product it lacked");
+
+    // force unlinks instead.
+    collections::delete(conn, org, &actor, leaf.id, OnDelete::Force).await.expect("forced");
+    assert_eq!(collections::list_for_products(conn, org, &[p2]).await.expect("for p2").len(), 1, "only the heir");
 }
 
 #[tokio::test]
@@ -289,6 +372,7 @@ async fn the_tree_nests_live_collections_in_position_order() {
     let org = TestDb::org();
     let actor = Actor::system();
     let at = |name: &str, parent: Option<CollectionId>, position: i32| NewCollection {
+        metadata: None,
         position,
         ..new_collection(name, parent)
     };
@@ -298,7 +382,7 @@ async fn the_tree_nests_live_collections_in_position_order() {
     let a = collections::create(conn, org, &actor, at("Child A", Some(first.id), 0)).await.expect("create");
     let grandchild = collections::create(conn, org, &actor, at("Grandchild", Some(a.id), 0)).await.expect("create");
     let gone = collections::create(conn, org, &actor, at("Gone", Some(first.id), 3)).await.expect("create");
-    collections::delete(conn, org, &actor, gone.id, false).await.expect("delete");
+    collections::delete(conn, org, &actor, gone.id, OnDelete::Refuse).await.expect("delete");
     let other = TestDb::org();
     collections::create(conn, other, &actor, at("Other org", None, 0)).await.expect("create");
 
@@ -323,11 +407,11 @@ async fn the_tree_nests_live_collections_in_position_order() {
     assert_eq!(tree[1].collection, second);
 
     let page = PageRequest::first(10);
-    let roots = collections::list(conn, org, &page, Some(None)).await.expect("roots");
+    let roots = collections::list(conn, org, &page, Some(None), &Default::default()).await.expect("roots");
     assert_eq!(roots.items.iter().map(|c| c.id).collect::<Vec<_>>(), [second.id, first.id]);
-    let kids = collections::list(conn, org, &page, Some(Some(first.id))).await.expect("children");
+    let kids = collections::list(conn, org, &page, Some(Some(first.id)), &Default::default()).await.expect("children");
     assert_eq!(kids.items.iter().map(|c| c.id).collect::<Vec<_>>(), [b.id, a.id], "id order, live only");
-    let all = collections::list(conn, org, &PageRequest::first(3), None).await.expect("all");
+    let all = collections::list(conn, org, &PageRequest::first(3), None, &Default::default()).await.expect("all");
     assert_eq!(all.items.len(), 3);
     assert!(all.has_next);
 }

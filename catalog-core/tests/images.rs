@@ -30,6 +30,7 @@ async fn variant(conn: &mut PgConn, org: OrganizationId, product_id: ProductId, 
 /// `position: -1` appends.
 fn product_image(url: &str, is_primary: bool) -> NewProductImage {
     NewProductImage {
+        metadata: None,
         id: ImageId::generate(),
         organization_id: OrganizationId::generate(), // overwritten by the repository
         product_id: ProductId::generate(),           // overwritten with the owner argument
@@ -42,6 +43,7 @@ fn product_image(url: &str, is_primary: bool) -> NewProductImage {
 
 fn variant_image(url: &str, is_primary: bool) -> NewVariantImage {
     NewVariantImage {
+        metadata: None,
         id: ImageId::generate(),
         organization_id: OrganizationId::generate(),
         variant_id: VariantId::generate(),

@@ -29,6 +29,7 @@ fn d(s: &str) -> Decimal {
 
 fn new_tier(name: &str, priority: i32) -> NewPriceTier {
     NewPriceTier {
+        metadata: None,
         id: PriceTierId::generate(),
         organization_id: OrganizationId::generate(), // overwritten by the repository
         name: name.into(),
@@ -96,7 +97,13 @@ async fn another_organization_cannot_see_change_or_use_a_tier() {
     assert!(price_tiers::find(conn, theirs, tier.id).await.expect("find").is_none());
     not_found(price_tiers::get(conn, theirs, tier.id).await);
     assert!(price_tiers::get_many(conn, theirs, &[tier.id]).await.expect("get_many").is_empty());
-    assert!(price_tiers::list(conn, theirs, &PageRequest::first(10)).await.expect("list").items.is_empty());
+    assert!(
+        price_tiers::list(conn, theirs, &Default::default(), &PageRequest::first(10))
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
     let rename = PriceTierChanges { name: Some("Stolen".into()), ..Default::default() };
     not_found(price_tiers::update(conn, theirs, &actor, tier.id, None, rename).await);
     not_found(price_tiers::delete(conn, theirs, &actor, tier.id, true).await);
@@ -286,7 +293,12 @@ async fn deleting_a_tier_with_rules_needs_force_which_deletes_them() {
 
     price_tiers::delete(conn, org, &actor, empty.id, false).await.expect("a tier without rules needs no force");
     let refused = price_tiers::delete(conn, org, &actor, tier.id, false).await;
-    assert!(matches!(refused, Err(Error::Conflict { code: "PRICE_TIER_HAS_RULES", .. })), "{refused:?}");
+    match refused {
+        Err(Error::InUse { code: "PRICE_TIER_HAS_RULES", details, .. }) => {
+            assert_eq!((&details["price_tier_id"], &details["rules_count"]), (&json!(tier.id), &json!(2)));
+        }
+        other => panic!("expected the tier to be in use, got {other:?}"),
+    }
     assert_eq!(rule_count(conn, tier.id).await, 2);
 
     price_tiers::delete(conn, org, &actor, tier.id, true).await.expect("forced");

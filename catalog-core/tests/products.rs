@@ -55,6 +55,8 @@ async fn with_variants(conn: &mut PgConn, org: OrganizationId, sku: &str, count:
 
 async fn brand(conn: &mut PgConn, org: OrganizationId, name: &str) -> Brand {
     let new = NewBrand {
+        metadata: None,
+        website: None,
         id: BrandId::generate(),
         organization_id: org,
         name: name.into(),
@@ -309,7 +311,14 @@ async fn deleting_a_product_with_variants_needs_force_and_cascades() {
     let (_, others) = with_variants(conn, org, "KEEP", 1).await;
 
     let refused = products::delete(conn, org, &actor, product.id, false).await;
-    assert_eq!(conflict_code(refused), "PRODUCT_HAS_VARIANTS");
+    match refused {
+        Err(Error::InUse { code, details, .. }) => {
+            assert_eq!(code, "PRODUCT_HAS_VARIANTS");
+            assert_eq!((&details["product_id"], &details["variants_count"]), (&json!(product.id), &json!(2)));
+            assert!(details["suggestion"].as_str().is_some_and(|s| s.contains("force=true")), "{details}");
+        }
+        other => panic!("expected the product to be in use, got {other:?}"),
+    }
     assert!(products::find(conn, org, product.id).await.expect("query").is_some());
 
     let mut deleted = products::delete(conn, org, &actor, product.id, true).await.expect("forced delete");
@@ -538,6 +547,7 @@ async fn load_details_returns_every_relation_for_live_products_only() {
 
     // Images, inserted out of order.
     let image = |product_id: ProductId, position: i32| NewProductImage {
+        metadata: None,
         id: ImageId::generate(),
         organization_id: org,
         product_id,
@@ -554,6 +564,7 @@ async fn load_details_returns_every_relation_for_live_products_only() {
         .expect("images");
     let small = shirt_variants[1].id;
     let variant_image = |position: i32| NewVariantImage {
+        metadata: None,
         id: ImageId::generate(),
         organization_id: org,
         variant_id: small,
@@ -570,6 +581,7 @@ async fn load_details_returns_every_relation_for_live_products_only() {
 
     // Tags (one deleted) and collections (one deleted).
     let tag = |name: &str| NewTag {
+        metadata: None,
         id: TagId::generate(),
         organization_id: org,
         name: name.into(),
@@ -597,6 +609,7 @@ async fn load_details_returns_every_relation_for_live_products_only() {
     diesel::insert_into(product_tags::table).values(links).execute(conn).await.expect("product tags");
 
     let collection = |name: &str, position: i32| NewCollection {
+        metadata: None,
         id: CollectionId::generate(),
         organization_id: org,
         parent_id: None,
@@ -711,6 +724,7 @@ async fn load_details_costs_the_same_number_of_statements_for_one_or_many_produc
         let (product, variant) =
             products::create(conn, org, &Actor::system(), new, Some(new_variant(""))).await.expect("create");
         let image = NewVariantImage {
+            metadata: None,
             id: ImageId::generate(),
             organization_id: org,
             variant_id: variant.expect("variant").id,

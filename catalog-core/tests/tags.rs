@@ -25,6 +25,7 @@ use common::insert_product;
 
 fn new_tag(name: &str, tag_type: TagType) -> NewTag {
     NewTag {
+        metadata: None,
         id: TagId::generate(),
         organization_id: OrganizationId::generate(), // overwritten by the repository
         name: name.into(),
@@ -83,7 +84,13 @@ async fn another_organization_cannot_see_or_change_a_tag() {
     assert!(tags::find(conn, theirs, tag.id).await.expect("query").is_none());
     assert!(matches!(tags::get(conn, theirs, tag.id).await, Err(Error::NotFound(Entity::Tag))));
     assert!(tags::get_many(conn, theirs, &[tag.id]).await.expect("query").is_empty());
-    assert!(tags::list(conn, theirs, &PageRequest::first(10), None).await.expect("list").items.is_empty());
+    assert!(
+        tags::list(conn, theirs, &PageRequest::first(10), None, &Default::default())
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
     let rename = TagChanges { name: Some("Stolen".into()), ..Default::default() };
     let res = tags::update(conn, theirs, &actor, tag.id, None, rename).await;
     assert!(matches!(res, Err(Error::NotFound(Entity::Tag))), "{res:?}");
@@ -168,14 +175,18 @@ async fn lists_filter_by_type_and_walk_pages() {
     }
     let feature = tags::create(conn, org, &actor, new_tag("F", TagType::Feature)).await.expect("create");
 
-    let all = tags::list(conn, org, &PageRequest::first(10), None).await.expect("list");
+    let all = tags::list(conn, org, &PageRequest::first(10), None, &Default::default()).await.expect("list");
     assert_eq!(all.items.len(), 4);
-    let first = tags::list(conn, org, &PageRequest::first(2), Some(TagType::Promotion)).await.expect("list");
+    let first = tags::list(conn, org, &PageRequest::first(2), Some(TagType::Promotion), &Default::default())
+        .await
+        .expect("list");
     assert_eq!((first.items.iter().map(|t| t.id).collect::<Vec<_>>(), first.has_next), (promos[..2].to_vec(), true));
     let next = PageRequest { limit: 2, cursor: first.items.last().map(|t| t.id.as_uuid()), backward: false };
-    let second = tags::list(conn, org, &next, Some(TagType::Promotion)).await.expect("list");
+    let second = tags::list(conn, org, &next, Some(TagType::Promotion), &Default::default()).await.expect("list");
     assert_eq!((second.items.iter().map(|t| t.id).collect::<Vec<_>>(), second.has_next), (vec![promos[2]], false));
-    let features = tags::list(conn, org, &PageRequest::first(10), Some(TagType::Feature)).await.expect("list");
+    let features = tags::list(conn, org, &PageRequest::first(10), Some(TagType::Feature), &Default::default())
+        .await
+        .expect("list");
     assert_eq!(features.items.iter().map(|t| t.id).collect::<Vec<_>>(), [feature.id]);
     let many = tags::get_many(conn, org, &[feature.id, promos[0], TagId::generate()]).await.expect("get_many");
     assert_eq!(many.len(), 2);
@@ -302,10 +313,20 @@ async fn a_tag_on_live_products_is_only_deleted_with_force() {
     soft_delete_product(conn, gone).await;
 
     let refused = tags::delete(conn, org, &actor, sale.id, false).await;
-    assert!(matches!(refused, Err(Error::Conflict { code: "TAG_HAS_PRODUCTS", .. })), "{refused:?}");
+    match refused {
+        Err(Error::InUse { code: "TAG_HAS_PRODUCTS", details, .. }) => {
+            assert_eq!((&details["tag_id"], &details["products_count"]), (&json!(sale.id), &json!(2)));
+        }
+        other => panic!("expected the tag to be in use, got {other:?}"),
+    }
     assert_eq!(tags::get(conn, org, sale.id).await.expect("still there").version, 1);
     let refused = tags::delete(conn, org, &actor, eco.id, false).await;
-    assert!(matches!(refused, Err(Error::Conflict { .. })), "p1 is live: {refused:?}");
+    match refused {
+        Err(Error::InUse { code: "TAG_HAS_PRODUCTS", details, .. }) => {
+            assert_eq!(details["products_count"], json!(1), "only p1 is live");
+        }
+        other => panic!("p1 is live: {other:?}"),
+    }
 
     let before = events(conn, org).await.len();
     tags::delete(conn, org, &actor, sale.id, true).await.expect("forced delete");

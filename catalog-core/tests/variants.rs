@@ -82,7 +82,13 @@ async fn another_organization_cannot_see_or_change_a_variant() {
     assert!(matches!(variants::get(conn, theirs, v.id).await, Err(Error::NotFound(Entity::Variant))));
     assert!(variants::get_many(conn, theirs, &[v.id]).await.expect("query").is_empty());
     assert!(variants::list_for_products(conn, theirs, &[p.id]).await.expect("query").is_empty());
-    assert!(variants::list(conn, theirs, p.id, &PageRequest::first(10)).await.expect("list").items.is_empty());
+    assert!(
+        variants::list(conn, theirs, p.id, &Default::default(), &PageRequest::first(10))
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
     assert!(variants::validate_many(conn, theirs, &[v.id]).await.expect("query").is_empty());
     let change = VariantChanges { sale_price: Some(Decimal::ONE), ..Default::default() };
     assert!(matches!(
@@ -327,7 +333,7 @@ async fn deleted_variants_disappear_from_reads() {
     expected.sort();
     assert_eq!(listed.iter().map(|v| (v.product_id, v.position, v.id)).collect::<Vec<_>>(), expected);
 
-    let page = variants::list(conn, org, p.id, &PageRequest::first(1)).await.expect("page");
+    let page = variants::list(conn, org, p.id, &Default::default(), &PageRequest::first(1)).await.expect("page");
     assert_eq!((page.items.len(), page.has_next), (1, true));
     assert_eq!(page.items[0].id, made[1].id, "keyset order is id order");
 

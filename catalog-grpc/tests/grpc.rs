@@ -112,6 +112,8 @@ async fn fixture(h: &Harness) -> Fixture {
         org,
         &actor,
         NewBrand {
+            metadata: None,
+            website: None,
             id: ids::BrandId::generate(),
             organization_id: org,
             name: "Andina".into(),
@@ -142,6 +144,7 @@ async fn fixture(h: &Harness) -> Fixture {
             &actor,
             product.id,
             NewProductImage {
+                metadata: None,
                 id: ids::ImageId::generate(),
                 organization_id: org,
                 product_id: product.id,
@@ -159,6 +162,7 @@ async fn fixture(h: &Harness) -> Fixture {
         org,
         &actor,
         NewTag {
+            metadata: None,
             id: ids::TagId::generate(),
             organization_id: org,
             name: "Verano".into(),
@@ -175,6 +179,7 @@ async fn fixture(h: &Harness) -> Fixture {
         org,
         &actor,
         NewCollection {
+            metadata: None,
             id: ids::CollectionId::generate(),
             organization_id: org,
             parent_id: None,

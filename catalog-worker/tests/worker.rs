@@ -189,6 +189,8 @@ async fn write_everything(w: &World, org: OrganizationId) -> usize {
         org,
         &actor,
         NewBrand {
+            metadata: None,
+            website: None,
             id: catalog_core::ids::BrandId::generate(),
             organization_id: org,
             name: "Acme".into(),

@@ -14,6 +14,14 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
 section "Services (PostgreSQL, Redis, RabbitMQ)"
 ensure_services
 
+section "Published design pages (docs/design is the shared pages' copy)"
+if [[ -d ../shared/design ]]; then
+  diff -r ../shared/design docs/design >/dev/null || die "docs/design differs from ../shared/design: copy the published pages again"
+  log "docs/design matches ../shared/design"
+else
+  log "no ../shared/design here: the committed copy is the contract"
+fi
+
 section "Formatting (cargo fmt --check)"
 cargo fmt --all -- --check
 

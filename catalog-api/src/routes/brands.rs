@@ -3,21 +3,24 @@
 //! invalidation after commit, the envelope with `ETag`.
 
 use crate::caller::Caller;
-use crate::error::ApiResult;
+use crate::error::{ApiResult, Explained};
 use crate::reply::{self, PageArgs, if_match};
+use crate::routes::{NamedListArgs, active_status};
 use crate::state::ApiState;
+use crate::views::{BrandView, count_of};
 use actix_web::{HttpRequest, web};
 use catalog_core::auth::{Action, Resource};
 use catalog_core::error::Entity;
 use catalog_core::ids::BrandId;
-use catalog_core::models::{ActiveStatus, Brand, BrandChanges, NewBrand};
+use catalog_core::models::{ActiveStatus, BrandChanges, NewBrand};
 use catalog_core::repo::brands;
 use catalog_core::validate::{Check, nullable};
 use serde::Deserialize;
+use serde_json::Value;
 use utoipa::{OpenApi, ToSchema};
 
 #[derive(OpenApi)]
-#[openapi(paths(list, create, get, update, delete), components(schemas(CreateBrand, UpdateBrand, Brand)))]
+#[openapi(paths(list, create, get, update, delete), components(schemas(CreateBrand, UpdateBrand, BrandView)))]
 pub struct Doc;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -38,8 +41,13 @@ pub struct CreateBrand {
     pub slug: Option<String>,
     pub description: Option<String>,
     pub logo_url: Option<String>,
+    pub website: Option<String>,
     /// `active` (default) or `inactive`.
     pub status: Option<String>,
+    /// The pages' spelling of `status` (default true).
+    pub is_active: Option<bool>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -53,7 +61,14 @@ pub struct UpdateBrand {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub logo_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub website: Option<Option<String>>,
     pub status: Option<String>,
+    pub is_active: Option<bool>,
+    /// Replaces the brand's metadata.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -63,16 +78,40 @@ pub struct DeleteArgs {
     pub force: bool,
 }
 
-/// List brands, oldest first.
-#[utoipa::path(get, path = "/api/v1/brands", tag = "brands", params(PageArgs), responses((status = 200, description = "A page of brands")))]
-pub async fn list(caller: Caller, state: web::Data<ApiState>, args: web::Query<PageArgs>) -> ApiResult {
+/// List brands, oldest first, with their product counts.
+#[utoipa::path(get, path = "/api/v1/brands", tag = "brands", params(PageArgs, NamedListArgs), responses((status = 200, body = crate::openapi::BrandPage)))]
+pub async fn list(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    page: web::Query<PageArgs>,
+    args: web::Query<NamedListArgs>,
+) -> ApiResult {
     caller.require(Resource::Brands, Action::Read)?;
-    let page = args.request(&state.settings.pagination)?;
-    let found = brands::list(&mut *state.conn().await?, caller.org(), &page).await?;
-    Ok(reply::ok(reply::connection(found, |b| b.id.as_uuid())))
+    let page = page.request(&state.settings.pagination)?;
+    let filter = args.filter(Entity::Brand)?;
+    let conn = &mut *state.conn().await?;
+    let found = brands::list(conn, caller.org(), &filter, &page).await?;
+    let ids: Vec<BrandId> = found.items.iter().map(|b| b.id).collect();
+    let counts = brands::product_counts(conn, caller.org(), &ids).await?;
+    let found = found.map(|b| {
+        let count = count_of(&counts, &b.id);
+        BrandView::new(b, Some(count))
+    });
+    Ok(reply::ok(reply::connection(found, |b| b.brand_id.as_uuid())))
 }
 
-#[utoipa::path(post, path = "/api/v1/brands", tag = "brands", request_body = CreateBrand, responses((status = 201, body = Brand), (status = 400), (status = 409)))]
+/// The brand as the pages show it, with its live product count.
+async fn view(
+    conn: &mut catalog_core::db::PgConn,
+    org: catalog_core::ids::OrganizationId,
+    brand: catalog_core::models::Brand,
+) -> ApiResult<BrandView> {
+    let counts = brands::product_counts(conn, org, &[brand.id]).await?;
+    let count = count_of(&counts, &brand.id);
+    Ok(BrandView::new(brand, Some(count)))
+}
+
+#[utoipa::path(post, path = "/api/v1/brands", tag = "brands", request_body = CreateBrand, responses((status = 201, body = BrandView, headers(("ETag" = String))), (status = 400), (status = 409)))]
 pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<CreateBrand>) -> ApiResult {
     caller.require(Resource::Brands, Action::Create)?;
     let body = body.into_inner();
@@ -81,9 +120,13 @@ pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<
     let slug = check.slug("slug", body.slug.as_deref());
     let description = check.text("description", body.description.as_deref(), 5000);
     let logo_url = check.url("logo_url", body.logo_url.as_deref());
-    let status = check.choice("status", body.status.as_deref(), ActiveStatus::parse, &ActiveStatus::expected());
+    let website = check.url("website", body.website.as_deref());
+    let status = active_status(&mut check, body.status.as_deref(), body.is_active);
+    let metadata = check.object("metadata", body.metadata);
     check.finish()?;
     let new = NewBrand {
+        metadata,
+        website,
         id: BrandId::generate(),
         organization_id: caller.org(),
         name: name.unwrap_or_default(),
@@ -92,19 +135,23 @@ pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<
         logo_url,
         status: status.unwrap_or(ActiveStatus::Active),
     };
-    let brand = brands::create(&mut *state.conn().await?, caller.org(), &caller.actor, new).await?;
-    Ok(reply::created(&brand, brand.version))
+    let conn = &mut *state.conn().await?;
+    let brand = brands::create(conn, caller.org(), &caller.actor, new).await.explained(conn, caller.org()).await?;
+    let version = brand.version;
+    Ok(reply::created(BrandView::new(brand, Some(0)), version))
 }
 
-#[utoipa::path(get, path = "/api/v1/brands/{id}", tag = "brands", responses((status = 200, body = Brand), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/brands/{id}", tag = "brands", responses((status = 200, body = BrandView, headers(("ETag" = String))), (status = 404)))]
 pub async fn get(caller: Caller, state: web::Data<ApiState>, id: web::Path<BrandId>) -> ApiResult {
     caller.require(Resource::Brands, Action::Read)?;
-    let brand = brands::get(&mut *state.conn().await?, caller.org(), *id).await?;
-    Ok(reply::ok_versioned(&brand, brand.version))
+    let conn = &mut *state.conn().await?;
+    let brand = brands::get(conn, caller.org(), *id).await?;
+    let version = brand.version;
+    Ok(reply::ok_versioned(view(conn, caller.org(), brand).await?, version))
 }
 
 /// Partial update; send `If-Match` with the `ETag` you read to avoid overwriting someone else.
-#[utoipa::path(patch, path = "/api/v1/brands/{id}", tag = "brands", request_body = UpdateBrand, responses((status = 200, body = Brand), (status = 404), (status = 409), (status = 412)))]
+#[utoipa::path(patch, path = "/api/v1/brands/{id}", tag = "brands", request_body = UpdateBrand, params(crate::openapi::IfMatch), responses((status = 200, body = BrandView, headers(("ETag" = String))), (status = 404), (status = 409), (status = 412)))]
 pub async fn update(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -120,13 +167,21 @@ pub async fn update(
     let slug = body.slug.as_deref().map(|s| check.slug("slug", Some(s)));
     let description = body.description.map(|d| d.and_then(|d| check.text("description", Some(&d), 5000)));
     let logo_url = body.logo_url.map(|u| u.and_then(|u| check.url("logo_url", Some(&u))));
-    let status = check.choice("status", body.status.as_deref(), ActiveStatus::parse, &ActiveStatus::expected());
+    let website = body.website.map(|u| u.and_then(|u| check.url("website", Some(&u))));
+    let status = active_status(&mut check, body.status.as_deref(), body.is_active);
+    let metadata = check.object("metadata", body.metadata);
     check.finish()?;
-    let changes = BrandChanges { name: name.flatten(), slug: slug.flatten(), description, logo_url, status };
-    let brand = brands::update(&mut *state.conn().await?, caller.org(), &caller.actor, *id, expected, changes).await?;
+    let changes =
+        BrandChanges { name: name.flatten(), slug: slug.flatten(), description, logo_url, status, website, metadata };
+    let conn = &mut *state.conn().await?;
+    let brand = brands::update(conn, caller.org(), &caller.actor, *id, expected, changes)
+        .await
+        .explained(conn, caller.org())
+        .await?;
     // Product details embed their brand: drop the organization's cached products.
     state.catalog.cache.invalidate_organization(caller.org()).await;
-    Ok(reply::ok_versioned(&brand, brand.version))
+    let version = brand.version;
+    Ok(reply::ok_versioned(view(conn, caller.org(), brand).await?, version))
 }
 
 #[utoipa::path(delete, path = "/api/v1/brands/{id}", tag = "brands", params(DeleteArgs), responses((status = 204), (status = 404), (status = 409, description = "BRAND_HAS_PRODUCTS")))]

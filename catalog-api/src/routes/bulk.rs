@@ -38,7 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct BulkRequest {
     /// Each row as `POST /api/v1/products` takes it, plus `options` (option names) and `images`
     /// (on the product and on each variant); matched by its SKU, then by its variants'.
-    #[schema(value_type = Vec<CreateProduct>)]
+    #[schema(value_type = Vec<crate::openapi::BulkRow>)]
     pub products: Vec<Value>,
     /// Validate and report what would happen, writing nothing.
     #[serde(default)]

@@ -2,27 +2,29 @@
 //! (a cycle is a 400 on `parent_id`).
 
 use crate::caller::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Explained};
 use crate::reply::{self, Connection, PageArgs, if_match};
+use crate::routes::{NamedListArgs, active_status, flag};
 use crate::state::ApiState;
+use crate::views::{CollectionView, ProductView};
 use actix_web::{HttpRequest, web};
 use catalog_core::auth::{Action, Resource};
 use catalog_core::db::PgConn;
 use catalog_core::error::{Entity, Error};
 use catalog_core::ids::{CollectionId, OrganizationId, ProductId};
-use catalog_core::models::{ActiveStatus, Collection, CollectionChanges, NewCollection, Product};
-use catalog_core::pagination::Page;
-use catalog_core::repo::collections::{self, CollectionNode};
-use catalog_core::repo::products;
+use catalog_core::models::{ActiveStatus, Collection, CollectionChanges, NewCollection};
+use catalog_core::pagination::{Page, PageRequest};
+use catalog_core::repo::collections::{self, CollectionNode, OnDelete};
 use catalog_core::validate::{Check, nullable};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use utoipa::{OpenApi, ToSchema};
 
 #[derive(OpenApi)]
 #[openapi(
     paths(list, create, tree, get, update, delete, list_products, add_products, remove_products, remove_product),
-    components(schemas(CreateCollection, UpdateCollection, ProductIds, CollectionTreeNode, Collection))
+    components(schemas(CreateCollection, UpdateCollection, ProductIds, CollectionTreeNode, CollectionView))
 )]
 pub struct Doc;
 
@@ -48,6 +50,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 const NAME_MAX: usize = 200;
 const POSITION_MAX: i64 = 1_000_000;
+/// Sub-collections `include_children` embeds.
+const CHILDREN_MAX: i64 = 1000;
 /// Products one request may link or unlink.
 const PRODUCT_IDS_MAX: usize = 1000;
 
@@ -61,10 +65,15 @@ pub struct CreateCollection {
     pub image_url: Option<String>,
     /// `active` (default) or `inactive`.
     pub status: Option<String>,
-    /// Order among its siblings (default 0).
+    /// The pages' spelling of `status` (default true).
+    pub is_active: Option<bool>,
+    /// Order among its siblings (default 0); the pages call it `sort_order`.
+    #[serde(alias = "sort_order")]
     pub position: Option<i64>,
     /// The parent collection; absent for a root.
     pub parent_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -79,7 +88,12 @@ pub struct UpdateCollection {
     #[schema(value_type = Option<String>)]
     pub image_url: Option<Option<String>>,
     pub status: Option<String>,
+    pub is_active: Option<bool>,
+    #[serde(alias = "sort_order")]
     pub position: Option<i64>,
+    /// Replaces the collection's metadata.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
     /// Moves the collection: a collection id, or `null` to make it a root. Its own
     /// descendants are refused (400: cycle).
     #[serde(default, deserialize_with = "nullable")]
@@ -95,46 +109,101 @@ pub struct ProductIds {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub struct ListFilter {
-    /// `root` for top-level collections, or a collection id for its children.
+pub struct ParentFilter {
+    /// `root` (or `null`) for top-level collections, or a collection id for its children.
     pub parent_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct DeleteArgs {
-    /// Delete even with sub-collections (they move up to this collection's parent).
+    /// Delete even with sub-collections (they move up to this collection's parent) or products
+    /// (they are unlinked).
     #[serde(default)]
     pub force: bool,
+    /// Another collection that takes this one's sub-collections and products.
+    pub reassign_to: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct GetArgs {
+    /// Embed the live sub-collections (`children`). Default false.
+    pub include_children: Option<String>,
+    /// Embed the first page of the collection's products (`products`). Default false.
+    pub include_products: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct TreeArgs {
+    /// Levels below the roots to include (default 3; 1 = roots only).
+    pub max_depth: Option<i64>,
+    /// Product counts on every node (default true).
+    pub include_counts: Option<String>,
 }
 
 /// A collection with its sub-collections, each level by position then name.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CollectionTreeNode {
     #[serde(flatten)]
-    pub collection: Collection,
+    pub collection: CollectionView,
     #[schema(no_recursion)]
     pub children: Vec<CollectionTreeNode>,
 }
 
-impl From<CollectionNode> for CollectionTreeNode {
-    fn from(node: CollectionNode) -> Self {
-        Self { collection: node.collection, children: node.children.into_iter().map(Self::from).collect() }
+impl CollectionTreeNode {
+    fn new(
+        node: CollectionNode,
+        depth_left: i64,
+        counts: &HashMap<CollectionId, (i64, i64)>,
+        with_counts: bool,
+    ) -> Self {
+        let count = with_counts.then(|| counts.get(&node.collection.id).copied().unwrap_or((0, 0)));
+        let children = if depth_left > 1 {
+            node.children.into_iter().map(|c| Self::new(c, depth_left - 1, counts, with_counts)).collect()
+        } else {
+            Vec::new()
+        };
+        Self { collection: CollectionView::new(node.collection, count), children }
     }
 }
 
-/// A page of products from a page of their ids: one `get_many`, answered in the page's order.
-/// Shared with `/tags/{id}/products`.
+fn node_ids(nodes: &[CollectionNode], out: &mut Vec<CollectionId>) {
+    for node in nodes {
+        out.push(node.collection.id);
+        node_ids(&node.children, out);
+    }
+}
+
+/// A page of products from a page of their ids, as the pages show products (relations
+/// embedded): one cached batch read, answered in the page's order. Shared with
+/// `/tags/{id}/products`.
 pub(crate) async fn product_page(
-    conn: &mut PgConn,
+    state: &ApiState,
     org: OrganizationId,
     ids: Page<ProductId>,
-) -> Result<Connection<Product>, ApiError> {
-    let mut found: HashMap<ProductId, Product> =
-        products::get_many(conn, org, &ids.items).await?.into_iter().map(|p| (p.id, p)).collect();
+) -> Result<Connection<ProductView>, ApiError> {
+    let found = state.catalog.product_details(org, &ids.items).await?;
     // A product deleted between the two reads simply drops out of the page.
-    let items: Vec<Product> = ids.items.iter().filter_map(|id| found.remove(id)).collect();
-    let page = Page { items, has_next: ids.has_next, has_previous: ids.has_previous };
-    Ok(reply::connection(page, |p| p.id.as_uuid()))
+    let items: Vec<ProductView> = found.into_iter().flatten().map(ProductView::from).collect();
+    let page = ids.with_items(items);
+    Ok(reply::connection(page, |p| p.product_id.as_uuid()))
+}
+
+/// Collections with their counts (two statements for any number).
+async fn views(conn: &mut PgConn, org: OrganizationId, rows: Vec<Collection>) -> Result<Vec<CollectionView>, ApiError> {
+    let ids: Vec<CollectionId> = rows.iter().map(|c| c.id).collect();
+    let counts = collections::counts(conn, org, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|c| {
+            let count = counts.get(&c.id).copied().unwrap_or((0, 0));
+            CollectionView::new(c, Some(count))
+        })
+        .collect())
+}
+
+async fn view(conn: &mut PgConn, org: OrganizationId, row: Collection) -> Result<CollectionView, ApiError> {
+    let mut one = views(conn, org, vec![row]).await?;
+    one.pop().ok_or(ApiError(Error::NotFound(Entity::Collection)))
 }
 
 /// Validates a `product_ids` list: present, not empty, not too long, every entry a UUID.
@@ -155,13 +224,15 @@ fn product_ids(check: &mut Check, ids: Option<&[String]>) -> Vec<ProductId> {
     parsed.into_iter().flatten().collect()
 }
 
-/// List collections, oldest first; `parent_id=root` or `parent_id=<id>` narrows to one level.
-#[utoipa::path(get, path = "/api/v1/collections", tag = "collections", params(PageArgs, ListFilter), responses((status = 200, description = "A page of collections"), (status = 400)))]
+/// List collections, oldest first, with their counts; `parent_id=root` or `parent_id=<id>`
+/// narrows to one level, `search` and `is_active` filter.
+#[utoipa::path(get, path = "/api/v1/collections", tag = "collections", params(PageArgs, ParentFilter, NamedListArgs), responses((status = 200, body = crate::openapi::CollectionPage), (status = 400)))]
 pub async fn list(
     caller: Caller,
     state: web::Data<ApiState>,
     args: web::Query<PageArgs>,
-    filter: web::Query<ListFilter>,
+    filter: web::Query<ParentFilter>,
+    named: web::Query<NamedListArgs>,
 ) -> ApiResult {
     caller.require(Resource::Collections, Action::Read)?;
     let page = args.request(&state.settings.pagination)?;
@@ -175,19 +246,40 @@ pub async fn list(
             Some(id)
         }
     };
-    let found = collections::list(&mut *state.conn().await?, caller.org(), &page, parent).await?;
-    Ok(reply::ok(reply::connection(found, |c| c.id.as_uuid())))
+    let named = named.filter(Entity::Collection)?;
+    let conn = &mut *state.conn().await?;
+    let found = collections::list(conn, caller.org(), &page, parent, &named).await?;
+    let mut found = found;
+    let items = views(conn, caller.org(), std::mem::take(&mut found.items)).await?;
+    Ok(reply::ok(reply::connection(found.with_items(items), |c| c.collection_id.as_uuid())))
 }
 
-/// The organization's whole collection tree.
-#[utoipa::path(get, path = "/api/v1/collections/tree", tag = "collections", responses((status = 200, body = Vec<CollectionTreeNode>)))]
-pub async fn tree(caller: Caller, state: web::Data<ApiState>) -> ApiResult {
+/// The organization's collection tree, `max_depth` levels deep (default 3), with product
+/// counts unless `include_counts=false`.
+#[utoipa::path(get, path = "/api/v1/collections/tree", tag = "collections", params(TreeArgs), responses((status = 200, body = Vec<CollectionTreeNode>), (status = 400)))]
+pub async fn tree(caller: Caller, state: web::Data<ApiState>, args: web::Query<TreeArgs>) -> ApiResult {
     caller.require(Resource::Collections, Action::Read)?;
-    let roots = collections::tree(&mut *state.conn().await?, caller.org()).await?;
-    Ok(reply::ok(roots.into_iter().map(CollectionTreeNode::from).collect::<Vec<_>>()))
+    let mut check = Check::new(Entity::Collection);
+    let max_depth = check.int("max_depth", args.max_depth, 1, 100).unwrap_or(3);
+    let with_counts = flag(&mut check, "include_counts", args.include_counts.as_deref()).unwrap_or(true);
+    check.finish()?;
+    let conn = &mut *state.conn().await?;
+    let roots = collections::tree(conn, caller.org()).await?;
+    let counts = if with_counts {
+        let mut ids = Vec::new();
+        node_ids(&roots, &mut ids);
+        collections::counts(conn, caller.org(), &ids).await?
+    } else {
+        HashMap::new()
+    };
+    let nodes: Vec<CollectionTreeNode> = roots
+        .into_iter()
+        .map(|root| CollectionTreeNode::new(root, i64::from(max_depth), &counts, with_counts))
+        .collect();
+    Ok(reply::ok(nodes))
 }
 
-#[utoipa::path(post, path = "/api/v1/collections", tag = "collections", request_body = CreateCollection, responses((status = 201, body = Collection), (status = 400), (status = 409, description = "COLLECTION_SLUG_EXISTS")))]
+#[utoipa::path(post, path = "/api/v1/collections", tag = "collections", request_body = CreateCollection, responses((status = 201, body = CollectionView, headers(("ETag" = String))), (status = 400), (status = 409, description = "COLLECTION_SLUG_EXISTS")))]
 pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<CreateCollection>) -> ApiResult {
     caller.require(Resource::Collections, Action::Create)?;
     let body = body.into_inner();
@@ -196,11 +288,13 @@ pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<
     let slug = check.slug("slug", body.slug.as_deref());
     let description = check.text("description", body.description.as_deref(), 5000);
     let image_url = check.url("image_url", body.image_url.as_deref());
-    let status = check.choice("status", body.status.as_deref(), ActiveStatus::parse, &ActiveStatus::expected());
+    let status = active_status(&mut check, body.status.as_deref(), body.is_active);
     let position = check.int("position", body.position, 0, POSITION_MAX);
     let parent_id = check.id::<CollectionId>("parent_id", body.parent_id.as_deref().filter(|p| !p.trim().is_empty()));
+    let metadata = check.object("metadata", body.metadata);
     check.finish()?;
     let new = NewCollection {
+        metadata,
         id: CollectionId::generate(),
         organization_id: caller.org(),
         parent_id,
@@ -211,19 +305,53 @@ pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<
         status: status.unwrap_or(ActiveStatus::Active),
         position: position.unwrap_or(0),
     };
-    let collection = collections::create(&mut *state.conn().await?, caller.org(), &caller.actor, new).await?;
-    Ok(reply::created(&collection, collection.version))
+    let conn = &mut *state.conn().await?;
+    let collection =
+        collections::create(conn, caller.org(), &caller.actor, new).await.explained(conn, caller.org()).await?;
+    let version = collection.version;
+    Ok(reply::created(CollectionView::new(collection, Some((0, 0))), version))
 }
 
-#[utoipa::path(get, path = "/api/v1/collections/{id}", tag = "collections", params(("id" = uuid::Uuid, Path, description = "The collection's id")), responses((status = 200, body = Collection), (status = 404)))]
-pub async fn get(caller: Caller, state: web::Data<ApiState>, id: web::Path<CollectionId>) -> ApiResult {
+/// The collection with its counts; `include_children` embeds its sub-collections,
+/// `include_products` the first page of its products.
+#[utoipa::path(get, path = "/api/v1/collections/{id}", tag = "collections", params(("id" = uuid::Uuid, Path, description = "The collection's id"), GetArgs), responses((status = 200, body = crate::openapi::CollectionDetails, headers(("ETag" = String))), (status = 404)))]
+pub async fn get(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<CollectionId>,
+    args: web::Query<GetArgs>,
+) -> ApiResult {
     caller.require(Resource::Collections, Action::Read)?;
-    let collection = collections::get(&mut *state.conn().await?, caller.org(), *id).await?;
-    Ok(reply::ok_versioned(&collection, collection.version))
+    let mut check = Check::new(Entity::Collection);
+    let with_children = flag(&mut check, "include_children", args.include_children.as_deref()).unwrap_or(false);
+    let with_products = flag(&mut check, "include_products", args.include_products.as_deref()).unwrap_or(false);
+    check.finish()?;
+    let conn = &mut *state.conn().await?;
+    let collection = collections::get(conn, caller.org(), *id).await?;
+    let version = collection.version;
+    let mut answer = serde_json::to_value(view(conn, caller.org(), collection).await?)
+        .map_err(|e| ApiError(Error::Internal(format!("encoding a collection: {e}"))))?;
+    if with_children {
+        let children = collections::list(
+            conn,
+            caller.org(),
+            &PageRequest::first(CHILDREN_MAX),
+            Some(Some(*id)),
+            &Default::default(),
+        )
+        .await?;
+        answer["children"] = json!(views(conn, caller.org(), children.items).await?);
+    }
+    if with_products {
+        let page = PageArgs::default().request(&state.settings.pagination)?;
+        let ids = collections::product_ids(conn, caller.org(), *id, &page).await?;
+        answer["products"] = json!(product_page(&state, caller.org(), ids).await?);
+    }
+    Ok(reply::ok_versioned(answer, version))
 }
 
 /// Partial update, re-parenting included (`parent_id`: an id, or `null` for a root).
-#[utoipa::path(patch, path = "/api/v1/collections/{id}", tag = "collections", request_body = UpdateCollection, params(("id" = uuid::Uuid, Path, description = "The collection's id")), responses((status = 200, body = Collection), (status = 400, description = "Invalid data, or a cycle on parent_id"), (status = 404), (status = 409), (status = 412)))]
+#[utoipa::path(patch, path = "/api/v1/collections/{id}", tag = "collections", request_body = UpdateCollection, params(("id" = uuid::Uuid, Path, description = "The collection's id"), crate::openapi::IfMatch), responses((status = 200, body = CollectionView, headers(("ETag" = String))), (status = 400, description = "Invalid data, or a cycle on parent_id"), (status = 404), (status = 409), (status = 412)))]
 pub async fn update(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -239,8 +367,9 @@ pub async fn update(
     let slug = body.slug.as_deref().map(|s| check.slug("slug", Some(s)));
     let description = body.description.map(|d| d.and_then(|d| check.text("description", Some(&d), 5000)));
     let image_url = body.image_url.map(|u| u.and_then(|u| check.url("image_url", Some(&u))));
-    let status = check.choice("status", body.status.as_deref(), ActiveStatus::parse, &ActiveStatus::expected());
+    let status = active_status(&mut check, body.status.as_deref(), body.is_active);
     let position = check.int("position", body.position, 0, POSITION_MAX);
+    let metadata = check.object("metadata", body.metadata);
     let parent_id = match body.parent_id {
         None => None,
         Some(None) => Some(None),
@@ -259,15 +388,20 @@ pub async fn update(
         image_url,
         status,
         position,
+        metadata,
     };
-    let collection =
-        collections::update(&mut *state.conn().await?, caller.org(), &caller.actor, *id, expected, changes).await?;
+    let conn = &mut *state.conn().await?;
+    let collection = collections::update(conn, caller.org(), &caller.actor, *id, expected, changes)
+        .await
+        .explained(conn, caller.org())
+        .await?;
     // Product details embed their collections: drop the organization's cached products.
     state.catalog.cache.invalidate_organization(caller.org()).await;
-    Ok(reply::ok_versioned(&collection, collection.version))
+    let version = collection.version;
+    Ok(reply::ok_versioned(view(conn, caller.org(), collection).await?, version))
 }
 
-#[utoipa::path(delete, path = "/api/v1/collections/{id}", tag = "collections", params(("id" = uuid::Uuid, Path, description = "The collection's id"), DeleteArgs), responses((status = 204), (status = 404), (status = 409, description = "COLLECTION_HAS_CHILDREN")))]
+#[utoipa::path(delete, path = "/api/v1/collections/{id}", tag = "collections", params(("id" = uuid::Uuid, Path, description = "The collection's id"), DeleteArgs), responses((status = 204), (status = 404), (status = 400, description = "CIRCULAR_COLLECTION_REFERENCE (reassign_to under itself)"), (status = 409, description = "COLLECTION_HAS_CHILDREN, COLLECTION_HAS_PRODUCTS")))]
 pub async fn delete(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -275,13 +409,24 @@ pub async fn delete(
     args: web::Query<DeleteArgs>,
 ) -> ApiResult {
     caller.require(Resource::Collections, Action::Delete)?;
-    collections::delete(&mut *state.conn().await?, caller.org(), &caller.actor, *id, args.force).await?;
+    let mut check = Check::new(Entity::Collection);
+    let heir = check.id::<CollectionId>("reassign_to", args.reassign_to.as_deref().filter(|r| !r.trim().is_empty()));
+    if heir == Some(*id) {
+        check.fail("reassign_to", "must be another collection");
+    }
+    check.finish()?;
+    let on_delete = match (heir, args.force) {
+        (Some(heir), _) => OnDelete::ReassignTo(heir),
+        (None, true) => OnDelete::Force,
+        (None, false) => OnDelete::Refuse,
+    };
+    collections::delete(&mut *state.conn().await?, caller.org(), &caller.actor, *id, on_delete).await?;
     state.catalog.cache.invalidate_organization(caller.org()).await;
     Ok(reply::no_content())
 }
 
 /// The collection's live products, a page at a time (product id order).
-#[utoipa::path(get, path = "/api/v1/collections/{id}/products", tag = "collections", params(("id" = uuid::Uuid, Path, description = "The collection's id"), PageArgs), responses((status = 200, description = "A page of products"), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/collections/{id}/products", tag = "collections", params(("id" = uuid::Uuid, Path, description = "The collection's id"), PageArgs), responses((status = 200, body = crate::openapi::ProductPage), (status = 404)))]
 pub async fn list_products(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -290,9 +435,8 @@ pub async fn list_products(
 ) -> ApiResult {
     caller.require(Resource::Collections, Action::Read)?;
     let page = args.request(&state.settings.pagination)?;
-    let conn = &mut *state.conn().await?;
-    let ids = collections::product_ids(conn, caller.org(), *id, &page).await?;
-    Ok(reply::ok(product_page(conn, caller.org(), ids).await?))
+    let ids = collections::product_ids(&mut *state.conn().await?, caller.org(), *id, &page).await?;
+    Ok(reply::ok(product_page(&state, caller.org(), ids).await?))
 }
 
 /// Drops the cached details of products whose collection links changed. Their variants'
@@ -301,8 +445,29 @@ async fn invalidate_products(state: &ApiState, org: OrganizationId, ids: &[Produ
     state.catalog.invalidate_variants(org, &[], ids).await;
 }
 
-/// Links products (already linked ones are left alone); answers the collection.
-#[utoipa::path(post, path = "/api/v1/collections/{id}/products", tag = "collections", request_body = ProductIds, params(("id" = uuid::Uuid, Path, description = "The collection's id")), responses((status = 200, body = Collection), (status = 400, description = "Unknown product ids, named under product_ids"), (status = 404)))]
+/// What a membership change did: `products_added` or `products_removed`, and the collection's
+/// live product count after it.
+async fn membership_answer(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    collection: Collection,
+    changed_key: &str,
+    changed: usize,
+) -> ApiResult {
+    let version = collection.version;
+    let view = view(conn, org, collection).await?;
+    let answer = json!({
+        "collection_id": view.collection_id,
+        changed_key: changed,
+        "products_count": view.products_count.unwrap_or(0),
+        "collection": view,
+    });
+    Ok(reply::ok_versioned(answer, version))
+}
+
+/// Links products (already linked ones are left alone); answers how many were linked and the
+/// collection's product count.
+#[utoipa::path(post, path = "/api/v1/collections/{id}/products", tag = "collections", request_body = ProductIds, params(("id" = uuid::Uuid, Path, description = "The collection's id")), responses((status = 200, body = crate::openapi::CollectionProductsAdded, headers(("ETag" = String))), (status = 400, description = "Unknown product ids, named under product_ids"), (status = 404)))]
 pub async fn add_products(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -313,14 +478,15 @@ pub async fn add_products(
     let mut check = Check::new(Entity::Collection);
     let ids = product_ids(&mut check, body.product_ids.as_deref());
     check.finish()?;
-    let collection =
-        collections::add_products(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &ids).await?;
+    let conn = &mut *state.conn().await?;
+    let (collection, added) = collections::add_products_reporting(conn, caller.org(), &caller.actor, *id, &ids).await?;
     invalidate_products(&state, caller.org(), &ids).await;
-    Ok(reply::ok_versioned(&collection, collection.version))
+    membership_answer(conn, caller.org(), collection, "products_added", added.len()).await
 }
 
-/// Unlinks products (ids not linked are ignored).
-#[utoipa::path(delete, path = "/api/v1/collections/{id}/products", tag = "collections", request_body = ProductIds, params(("id" = uuid::Uuid, Path, description = "The collection's id")), responses((status = 204), (status = 400), (status = 404)))]
+/// Unlinks products (ids not linked are ignored); answers how many were unlinked and the
+/// collection's product count.
+#[utoipa::path(delete, path = "/api/v1/collections/{id}/products", tag = "collections", request_body = ProductIds, params(("id" = uuid::Uuid, Path, description = "The collection's id")), responses((status = 200, body = crate::openapi::CollectionProductsRemoved, headers(("ETag" = String))), (status = 400), (status = 404)))]
 pub async fn remove_products(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -331,9 +497,11 @@ pub async fn remove_products(
     let mut check = Check::new(Entity::Collection);
     let ids = product_ids(&mut check, body.product_ids.as_deref());
     check.finish()?;
-    collections::remove_products(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &ids).await?;
+    let conn = &mut *state.conn().await?;
+    let (collection, removed) =
+        collections::remove_products_reporting(conn, caller.org(), &caller.actor, *id, &ids).await?;
     invalidate_products(&state, caller.org(), &ids).await;
-    Ok(reply::no_content())
+    membership_answer(conn, caller.org(), collection, "products_removed", removed.len()).await
 }
 
 /// Unlinks one product; a product of the organization that is not linked is a no-op.

@@ -13,6 +13,7 @@ use crate::caller::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::reply;
 use crate::state::{ApiState, PooledConn};
+use crate::views::{ProductImageView, VariantImageView};
 use actix_web::http::header::ETAG;
 use actix_web::{HttpResponse, web};
 use catalog_core::auth::{Action, Resource};
@@ -24,6 +25,7 @@ use catalog_core::repo::{products, variants};
 use catalog_core::validate::{Check, nullable};
 use serde::Deserialize;
 use serde::Serialize;
+use serde_json::{Value, json};
 use utoipa::{OpenApi, ToSchema};
 
 #[derive(OpenApi)]
@@ -40,7 +42,7 @@ use utoipa::{OpenApi, ToSchema};
         delete_variant_image,
         reorder_variant_images
     ),
-    components(schemas(CreateImage, UpdateImage, ReorderImages, ProductImage, VariantImage))
+    components(schemas(CreateImage, UpdateImage, ReorderImages, ProductImageView, VariantImageView))
 )]
 pub struct Doc;
 
@@ -85,6 +87,8 @@ pub struct CreateImage {
     pub position: Option<i64>,
     /// Makes it the owner's only primary image. The owner's first image is primary anyway.
     pub is_primary: Option<bool>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -99,12 +103,17 @@ pub struct UpdateImage {
     pub position: Option<i64>,
     /// `true` unsets the previous primary; `false` leaves the owner without one.
     pub is_primary: Option<bool>,
+    /// Replaces the image's metadata.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReorderImages {
-    /// Every one of the owner's image ids exactly once, in the new order.
+    /// Every one of the owner's image ids exactly once, in the new order (`image_order` in the
+    /// pages).
+    #[serde(alias = "image_order")]
     pub image_ids: Option<Vec<String>>,
 }
 
@@ -115,6 +124,7 @@ struct NewImage {
     /// Negative appends (the repository's convention).
     position: i32,
     is_primary: bool,
+    metadata: Option<Value>,
 }
 
 fn check_create(body: CreateImage) -> Result<NewImage, ApiError> {
@@ -125,12 +135,14 @@ fn check_create(body: CreateImage) -> Result<NewImage, ApiError> {
     let url = check.url("url", body.url.as_deref());
     let alt = check.text("alt", body.alt.as_deref(), 500);
     let position = check.int("position", body.position, 0, i64::from(i32::MAX));
+    let metadata = check.object("metadata", body.metadata);
     check.finish()?;
     Ok(NewImage {
         url: url.unwrap_or_default(),
         alt,
         position: position.unwrap_or(-1),
         is_primary: body.is_primary.unwrap_or(false),
+        metadata,
     })
 }
 
@@ -146,8 +158,9 @@ fn check_update(body: UpdateImage) -> Result<ImageChanges, ApiError> {
     };
     let alt = body.alt.map(|a| a.and_then(|a| check.text("alt", Some(&a), 500)));
     let position = check.int("position", body.position, 0, i64::from(i32::MAX));
+    let metadata = check.object("metadata", body.metadata);
     check.finish()?;
-    Ok(ImageChanges { url, alt, position, is_primary: body.is_primary })
+    Ok(ImageChanges { url, alt, position, is_primary: body.is_primary, metadata })
 }
 
 /// `image_ids` parsed; the repository checks they are exactly the owner's images.
@@ -218,7 +231,7 @@ async fn invalidate_variant(state: &ApiState, caller: &Caller, variant_id: Varia
 /// The product's images by position.
 #[utoipa::path(get, path = "/api/v1/products/{id}/images", tag = "images",
     params(("id" = uuid::Uuid, Path, description = "Product id")),
-    responses((status = 200, body = [ProductImage]), (status = 403, description = "FORBIDDEN"), (status = 404, description = "PRODUCT_NOT_FOUND")))]
+    responses((status = 200, body = crate::openapi::ProductImages), (status = 403, description = "FORBIDDEN"), (status = 404, description = "PRODUCT_NOT_FOUND")))]
 pub async fn list_product_images(caller: Caller, state: web::Data<ApiState>, id: web::Path<ProductId>) -> ApiResult {
     caller.require(Resource::Products, Action::Read)?;
     let conn = &mut state.conn().await?;
@@ -227,14 +240,15 @@ pub async fn list_product_images(caller: Caller, state: web::Data<ApiState>, id:
         // No images, or no such product: only the latter is a 404.
         products::get(conn, caller.org(), *id).await?;
     }
-    Ok(reply::ok(found))
+    let images: Vec<ProductImageView> = found.into_iter().map(Into::into).collect();
+    Ok(reply::ok(json!({ "product_id": *id, "total_images": images.len(), "images": images })))
 }
 
 /// Adds an image; the product's first image, or one sent with `is_primary`, becomes primary.
 #[utoipa::path(post, path = "/api/v1/products/{id}/images", tag = "images",
     params(("id" = uuid::Uuid, Path, description = "Product id")),
     request_body = CreateImage,
-    responses((status = 201, body = ProductImage), (status = 400, description = "INVALID_IMAGE_DATA"), (status = 403, description = "FORBIDDEN (needs catalog.products.update)"), (status = 404, description = "PRODUCT_NOT_FOUND")))]
+    responses((status = 201, body = ProductImageView), (status = 400, description = "INVALID_IMAGE_DATA"), (status = 403, description = "FORBIDDEN (needs catalog.products.update)"), (status = 404, description = "PRODUCT_NOT_FOUND")))]
 pub async fn add_product_image(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -244,6 +258,7 @@ pub async fn add_product_image(
     caller.require(Resource::Products, Action::Update)?;
     let new = check_create(body.into_inner())?;
     let row = NewProductImage {
+        metadata: new.metadata,
         id: ImageId::generate(),
         organization_id: caller.org(),
         product_id: *id,
@@ -254,14 +269,14 @@ pub async fn add_product_image(
     };
     let image = images::add_product_image(&mut *state.conn().await?, caller.org(), &caller.actor, *id, row).await?;
     invalidate_product(&state, &caller, *id).await;
-    Ok(created(&image))
+    Ok(created(ProductImageView::from(image)))
 }
 
 /// Partial update. Images are unversioned: no `ETag`, `If-Match` is not checked.
 #[utoipa::path(patch, path = "/api/v1/products/{id}/images/{image_id}", tag = "images",
     params(("id" = uuid::Uuid, Path, description = "Product id"), ("image_id" = uuid::Uuid, Path, description = "Image id")),
     request_body = UpdateImage,
-    responses((status = 200, body = ProductImage), (status = 400, description = "INVALID_IMAGE_DATA"), (status = 403, description = "FORBIDDEN"), (status = 404, description = "PRODUCT_NOT_FOUND, IMAGE_NOT_FOUND")))]
+    responses((status = 200, body = ProductImageView), (status = 400, description = "INVALID_IMAGE_DATA"), (status = 403, description = "FORBIDDEN"), (status = 404, description = "PRODUCT_NOT_FOUND, IMAGE_NOT_FOUND")))]
 pub async fn update_product_image(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -275,7 +290,7 @@ pub async fn update_product_image(
     product_image(conn, &caller, product_id, image_id).await?;
     let image = images::update_product_image(conn, caller.org(), &caller.actor, image_id, changes).await?;
     invalidate_product(&state, &caller, product_id).await;
-    Ok(reply::ok(image))
+    Ok(reply::ok(ProductImageView::from(image)))
 }
 
 /// Deleting the primary image promotes the lowest-position remaining one.
@@ -300,7 +315,7 @@ pub async fn delete_product_image(
 #[utoipa::path(put, path = "/api/v1/products/{id}/images/reorder", tag = "images",
     params(("id" = uuid::Uuid, Path, description = "Product id")),
     request_body = ReorderImages,
-    responses((status = 200, body = [ProductImage]), (status = 400, description = "INVALID_IMAGE_DATA (image_ids must name each of the product's images once)"), (status = 403, description = "FORBIDDEN"), (status = 404, description = "PRODUCT_NOT_FOUND")))]
+    responses((status = 200, body = crate::openapi::ProductImagesReordered), (status = 400, description = "INVALID_IMAGE_DATA (image_ids must name each of the product's images once)"), (status = 403, description = "FORBIDDEN"), (status = 404, description = "PRODUCT_NOT_FOUND")))]
 pub async fn reorder_product_images(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -312,7 +327,8 @@ pub async fn reorder_product_images(
     let found =
         images::reorder_product_images(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &ordered).await?;
     invalidate_product(&state, &caller, *id).await;
-    Ok(reply::ok(found))
+    let images: Vec<ProductImageView> = found.into_iter().map(Into::into).collect();
+    Ok(reply::ok(reordered("product_id", *id, images, |i| (i.image_id, i.image.position))))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -321,7 +337,7 @@ pub async fn reorder_product_images(
 /// The variant's images by position.
 #[utoipa::path(get, path = "/api/v1/variants/{id}/images", tag = "images",
     params(("id" = uuid::Uuid, Path, description = "Variant id")),
-    responses((status = 200, body = [VariantImage]), (status = 403, description = "FORBIDDEN"), (status = 404, description = "VARIANT_NOT_FOUND")))]
+    responses((status = 200, body = crate::openapi::VariantImages), (status = 403, description = "FORBIDDEN"), (status = 404, description = "VARIANT_NOT_FOUND")))]
 pub async fn list_variant_images(caller: Caller, state: web::Data<ApiState>, id: web::Path<VariantId>) -> ApiResult {
     caller.require(Resource::Variants, Action::Read)?;
     let conn = &mut state.conn().await?;
@@ -329,14 +345,15 @@ pub async fn list_variant_images(caller: Caller, state: web::Data<ApiState>, id:
     if found.is_empty() {
         variants::get(conn, caller.org(), *id).await?;
     }
-    Ok(reply::ok(found))
+    let images: Vec<VariantImageView> = found.into_iter().map(Into::into).collect();
+    Ok(reply::ok(json!({ "variant_id": *id, "total_images": images.len(), "images": images })))
 }
 
 /// Adds an image; the variant's first image, or one sent with `is_primary`, becomes primary.
 #[utoipa::path(post, path = "/api/v1/variants/{id}/images", tag = "images",
     params(("id" = uuid::Uuid, Path, description = "Variant id")),
     request_body = CreateImage,
-    responses((status = 201, body = VariantImage), (status = 400, description = "INVALID_IMAGE_DATA"), (status = 403, description = "FORBIDDEN (needs catalog.variants.update)"), (status = 404, description = "VARIANT_NOT_FOUND")))]
+    responses((status = 201, body = VariantImageView), (status = 400, description = "INVALID_IMAGE_DATA"), (status = 403, description = "FORBIDDEN (needs catalog.variants.update)"), (status = 404, description = "VARIANT_NOT_FOUND")))]
 pub async fn add_variant_image(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -348,6 +365,7 @@ pub async fn add_variant_image(
     let conn = &mut state.conn().await?;
     let variant = variants::get(conn, caller.org(), *id).await?;
     let row = NewVariantImage {
+        metadata: new.metadata,
         id: ImageId::generate(),
         organization_id: caller.org(),
         variant_id: *id,
@@ -358,14 +376,14 @@ pub async fn add_variant_image(
     };
     let image = images::add_variant_image(conn, caller.org(), &caller.actor, *id, row).await?;
     invalidate_variant(&state, &caller, *id, variant.product_id).await;
-    Ok(created(&image))
+    Ok(created(VariantImageView::from(image)))
 }
 
 /// Partial update. Images are unversioned: no `ETag`, `If-Match` is not checked.
 #[utoipa::path(patch, path = "/api/v1/variants/{id}/images/{image_id}", tag = "images",
     params(("id" = uuid::Uuid, Path, description = "Variant id"), ("image_id" = uuid::Uuid, Path, description = "Image id")),
     request_body = UpdateImage,
-    responses((status = 200, body = VariantImage), (status = 400, description = "INVALID_IMAGE_DATA"), (status = 403, description = "FORBIDDEN"), (status = 404, description = "VARIANT_NOT_FOUND, IMAGE_NOT_FOUND")))]
+    responses((status = 200, body = VariantImageView), (status = 400, description = "INVALID_IMAGE_DATA"), (status = 403, description = "FORBIDDEN"), (status = 404, description = "VARIANT_NOT_FOUND, IMAGE_NOT_FOUND")))]
 pub async fn update_variant_image(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -379,7 +397,7 @@ pub async fn update_variant_image(
     let (product_id, _) = variant_image(conn, &caller, variant_id, image_id).await?;
     let image = images::update_variant_image(conn, caller.org(), &caller.actor, image_id, changes).await?;
     invalidate_variant(&state, &caller, variant_id, product_id).await;
-    Ok(reply::ok(image))
+    Ok(reply::ok(VariantImageView::from(image)))
 }
 
 /// Deleting the primary image promotes the lowest-position remaining one.
@@ -404,7 +422,7 @@ pub async fn delete_variant_image(
 #[utoipa::path(put, path = "/api/v1/variants/{id}/images/reorder", tag = "images",
     params(("id" = uuid::Uuid, Path, description = "Variant id")),
     request_body = ReorderImages,
-    responses((status = 200, body = [VariantImage]), (status = 400, description = "INVALID_IMAGE_DATA (image_ids must name each of the variant's images once)"), (status = 403, description = "FORBIDDEN"), (status = 404, description = "VARIANT_NOT_FOUND")))]
+    responses((status = 200, body = crate::openapi::VariantImagesReordered), (status = 400, description = "INVALID_IMAGE_DATA (image_ids must name each of the variant's images once)"), (status = 403, description = "FORBIDDEN"), (status = 404, description = "VARIANT_NOT_FOUND")))]
 pub async fn reorder_variant_images(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -417,5 +435,23 @@ pub async fn reorder_variant_images(
     let variant = variants::get(conn, caller.org(), *id).await?;
     let found = images::reorder_variant_images(conn, caller.org(), &caller.actor, *id, &ordered).await?;
     invalidate_variant(&state, &caller, *id, variant.product_id).await;
-    Ok(reply::ok(found))
+    let images: Vec<VariantImageView> = found.into_iter().map(Into::into).collect();
+    Ok(reply::ok(reordered("variant_id", *id, images, |i| (i.image_id, i.image.position))))
+}
+
+/// A reorder's answer as the pages show it (`images_reordered`, `new_order`), with the images.
+fn reordered<T: Serialize>(
+    owner_key: &str,
+    owner: impl Serialize,
+    images: Vec<T>,
+    position: impl Fn(&T) -> (ImageId, i32),
+) -> Value {
+    let new_order: Vec<Value> = images
+        .iter()
+        .map(|image| {
+            let (image_id, position) = position(image);
+            json!({ "image_id": image_id, "position": position })
+        })
+        .collect();
+    json!({ owner_key: owner, "images_reordered": images.len(), "new_order": new_order, "images": images })
 }

@@ -12,6 +12,12 @@ pub mod transfer;
 pub mod variants;
 
 use actix_web::web;
+use catalog_core::error::{Entity, Error};
+use catalog_core::models::ActiveStatus;
+use catalog_core::repo::ListFilter;
+use catalog_core::validate::Check;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(brands::configure)
@@ -48,4 +54,72 @@ pub fn body_reading(path: &str) -> BodyReading {
 /// compare real endpoints against.
 async fn noop() -> actix_web::HttpResponse {
     crate::reply::ok(serde_json::Value::Null)
+}
+
+/// `true`/`false` (also `1`/`0`) from a query string.
+pub(crate) fn flag(check: &mut Check, field: &str, raw: Option<&str>) -> Option<bool> {
+    check.choice(
+        field,
+        raw,
+        |v| match v.trim().to_lowercase().as_str() {
+            "true" | "1" => Some(true),
+            "false" | "0" => Some(false),
+            _ => None,
+        },
+        "true, false",
+    )
+}
+
+/// The state a request asks for by SPEC.md's `status` or the pages' `is_active`; both given
+/// and disagreeing is a field error.
+pub(crate) fn active_status(check: &mut Check, status: Option<&str>, is_active: Option<bool>) -> Option<ActiveStatus> {
+    let status = check.choice("status", status, ActiveStatus::parse, &ActiveStatus::expected());
+    let from_flag = is_active.map(|active| if active { ActiveStatus::Active } else { ActiveStatus::Inactive });
+    match (status, from_flag) {
+        (Some(s), Some(f)) if s != f => {
+            check.fail("is_active", "disagrees with status");
+            None
+        }
+        (s, f) => s.or(f),
+    }
+}
+
+/// The list filters the pages document for brands, collections, tags and price tiers.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NamedListArgs {
+    /// Part of the name or the description, case-insensitive.
+    pub search: Option<String>,
+    /// `true` or `false`.
+    pub is_active: Option<String>,
+}
+
+impl NamedListArgs {
+    pub(crate) fn filter(&self, entity: Entity) -> Result<ListFilter, Error> {
+        let mut check = Check::new(entity);
+        let search = check.text("search", self.search.as_deref(), 200);
+        let is_active = flag(&mut check, "is_active", self.is_active.as_deref());
+        check.finish()?;
+        Ok(ListFilter { search, is_active })
+    }
+}
+
+/// A validation error's fields renamed to the names the request used (`sale_price` sent as
+/// `base_price`), so the caller finds its own field names in the answer.
+pub(crate) fn rename_fields(err: Error, renames: &[(&str, &str)]) -> Error {
+    match err {
+        Error::Validation { entity, fields } => Error::Validation {
+            entity,
+            fields: fields
+                .into_iter()
+                .map(|mut e| {
+                    if let Some((_, to)) = renames.iter().find(|(from, _)| *from == e.field) {
+                        e.field = (*to).to_string();
+                    }
+                    e
+                })
+                .collect(),
+        },
+        other => other,
+    }
 }

@@ -153,19 +153,18 @@ async fn with_own_values(
 }
 
 /// List options (each with its values), oldest first.
-#[utoipa::path(get, path = "/api/v1/options", tag = "options", params(PageArgs), responses((status = 200, description = "A page of options with their values")))]
+#[utoipa::path(get, path = "/api/v1/options", tag = "options", params(PageArgs), responses((status = 200, body = crate::openapi::OptionPage)))]
 pub async fn list(caller: Caller, state: web::Data<ApiState>, args: web::Query<PageArgs>) -> ApiResult {
     caller.require(Resource::Options, Action::Read)?;
     let page = args.request(&state.settings.pagination)?;
     let conn = &mut *state.conn().await?;
-    let found = options::list(conn, caller.org(), &page).await?;
-    let bodies = with_values(conn, caller.org(), found.items).await?;
-    let page =
-        catalog_core::pagination::Page { items: bodies, has_next: found.has_next, has_previous: found.has_previous };
+    let mut found = options::list(conn, caller.org(), &page).await?;
+    let bodies = with_values(conn, caller.org(), std::mem::take(&mut found.items)).await?;
+    let page = found.with_items(bodies);
     Ok(reply::ok(reply::connection(page, |o| o.option.id.as_uuid())))
 }
 
-#[utoipa::path(post, path = "/api/v1/options", tag = "options", request_body = CreateOption, responses((status = 201, body = OptionBody), (status = 400), (status = 409, description = "OPTION_NAME_EXISTS")))]
+#[utoipa::path(post, path = "/api/v1/options", tag = "options", request_body = CreateOption, responses((status = 201, body = OptionBody, headers(("ETag" = String))), (status = 400), (status = 409, description = "OPTION_NAME_EXISTS")))]
 pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<CreateOption>) -> ApiResult {
     caller.require(Resource::Options, Action::Create)?;
     let body = body.into_inner();
@@ -186,7 +185,7 @@ pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<
     Ok(reply::created(OptionBody { option, values }, version))
 }
 
-#[utoipa::path(get, path = "/api/v1/options/{id}", tag = "options", params(("id" = uuid::Uuid, Path, description = "The option's id")), responses((status = 200, body = OptionBody), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/options/{id}", tag = "options", params(("id" = uuid::Uuid, Path, description = "The option's id")), responses((status = 200, body = OptionBody, headers(("ETag" = String))), (status = 404)))]
 pub async fn get(caller: Caller, state: web::Data<ApiState>, id: web::Path<OptionId>) -> ApiResult {
     caller.require(Resource::Options, Action::Read)?;
     let conn = &mut *state.conn().await?;
@@ -197,7 +196,7 @@ pub async fn get(caller: Caller, state: web::Data<ApiState>, id: web::Path<Optio
 }
 
 /// Renames or moves an option; its values have their own routes.
-#[utoipa::path(patch, path = "/api/v1/options/{id}", tag = "options", request_body = UpdateOption, params(("id" = uuid::Uuid, Path, description = "The option's id")), responses((status = 200, body = OptionBody), (status = 400), (status = 404), (status = 409), (status = 412)))]
+#[utoipa::path(patch, path = "/api/v1/options/{id}", tag = "options", request_body = UpdateOption, params(("id" = uuid::Uuid, Path, description = "The option's id"), crate::openapi::IfMatch), responses((status = 200, body = OptionBody, headers(("ETag" = String))), (status = 400), (status = 404), (status = 409), (status = 412)))]
 pub async fn update(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -239,7 +238,7 @@ pub async fn delete(
 
 /// The option's values in display order (not paged: an option has a handful). The `ETag` is
 /// the option's version, for `If-Match` on value changes.
-#[utoipa::path(get, path = "/api/v1/options/{id}/values", tag = "options", params(("id" = uuid::Uuid, Path, description = "The option's id")), responses((status = 200, body = Vec<OptionValue>), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/options/{id}/values", tag = "options", params(("id" = uuid::Uuid, Path, description = "The option's id")), responses((status = 200, body = Vec<OptionValue>, headers(("ETag" = String))), (status = 404)))]
 pub async fn list_values(caller: Caller, state: web::Data<ApiState>, id: web::Path<OptionId>) -> ApiResult {
     caller.require(Resource::Options, Action::Read)?;
     let conn = &mut *state.conn().await?;
@@ -249,7 +248,7 @@ pub async fn list_values(caller: Caller, state: web::Data<ApiState>, id: web::Pa
 }
 
 /// Adds a value; answers it with the option's new version as `ETag`.
-#[utoipa::path(post, path = "/api/v1/options/{id}/values", tag = "options", request_body = CreateOptionValue, params(("id" = uuid::Uuid, Path, description = "The option's id")), responses((status = 201, body = OptionValue), (status = 400), (status = 404), (status = 409, description = "OPTION_VALUE_EXISTS"), (status = 412)))]
+#[utoipa::path(post, path = "/api/v1/options/{id}/values", tag = "options", request_body = CreateOptionValue, params(("id" = uuid::Uuid, Path, description = "The option's id"), crate::openapi::IfMatch), responses((status = 201, body = OptionValue, headers(("ETag" = String))), (status = 400), (status = 404), (status = 409, description = "OPTION_VALUE_EXISTS"), (status = 412)))]
 pub async fn add_value(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -290,7 +289,7 @@ async fn value_of(
 }
 
 /// Renames and/or moves a value of this option.
-#[utoipa::path(patch, path = "/api/v1/options/{id}/values/{value_id}", tag = "options", request_body = UpdateOptionValue, responses((status = 200, body = OptionValue), (status = 400), (status = 404), (status = 409, description = "OPTION_VALUE_EXISTS"), (status = 412)))]
+#[utoipa::path(patch, path = "/api/v1/options/{id}/values/{value_id}", tag = "options", request_body = UpdateOptionValue, params(crate::openapi::IfMatch), responses((status = 200, body = OptionValue, headers(("ETag" = String))), (status = 400), (status = 404), (status = 409, description = "OPTION_VALUE_EXISTS"), (status = 412)))]
 pub async fn update_value(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -319,7 +318,7 @@ pub async fn update_value(
 }
 
 /// Removes a value of this option; refused (409 `OPTION_VALUE_IN_USE`) while variants use it.
-#[utoipa::path(delete, path = "/api/v1/options/{id}/values/{value_id}", tag = "options", responses((status = 204), (status = 404), (status = 409, description = "OPTION_VALUE_IN_USE"), (status = 412)))]
+#[utoipa::path(delete, path = "/api/v1/options/{id}/values/{value_id}", tag = "options", params(crate::openapi::IfMatch), responses((status = 204), (status = 404), (status = 409, description = "OPTION_VALUE_IN_USE"), (status = 412)))]
 pub async fn delete_value(
     caller: Caller,
     state: web::Data<ApiState>,

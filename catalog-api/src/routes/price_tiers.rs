@@ -3,9 +3,11 @@
 //! routes answer the tier's version as `ETag` and check `If-Match` against it.
 
 use crate::caller::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Explained};
 use crate::reply::{self, PageArgs, if_match};
+use crate::routes::{NamedListArgs, flag};
 use crate::state::ApiState;
+use crate::views::{PriceTierView, RuleView, count_of};
 use actix_web::{HttpRequest, web};
 use catalog_core::auth::{Action, Resource};
 use catalog_core::db::PgConn;
@@ -17,12 +19,13 @@ use catalog_core::models::{
 use catalog_core::repo::{price_tiers, variants};
 use catalog_core::validate::{Check, Money, nullable};
 use serde::Deserialize;
+use serde_json::{Value, json};
 use utoipa::{OpenApi, ToSchema};
 
 #[derive(OpenApi)]
 #[openapi(
     paths(list, create, get, update, delete, list_rules, add_rule, get_rule, update_rule, delete_rule),
-    components(schemas(CreatePriceTier, UpdatePriceTier, CreateRule, UpdateRule, PriceTier, PriceTierRule))
+    components(schemas(CreatePriceTier, UpdatePriceTier, CreateRule, UpdateRule, PriceTierView, RuleView))
 )]
 pub struct Doc;
 
@@ -62,6 +65,8 @@ pub struct CreatePriceTier {
     pub priority: Option<i64>,
     /// Default true.
     pub is_active: Option<bool>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -74,6 +79,9 @@ pub struct UpdatePriceTier {
     pub description: Option<Option<String>>,
     pub priority: Option<i64>,
     pub is_active: Option<bool>,
+    /// Replaces the tier's metadata.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -85,7 +93,7 @@ pub struct CreateRule {
     #[serde(alias = "min_quantity")]
     pub min_qty: Option<i64>,
     /// Unit price (> 0), a decimal string or a number.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub price: Option<Money>,
 }
 
@@ -94,8 +102,36 @@ pub struct CreateRule {
 pub struct UpdateRule {
     #[serde(alias = "min_quantity")]
     pub min_qty: Option<i64>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub price: Option<Money>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct GetArgs {
+    /// Embed the tier's rules with their variants (default true).
+    pub include_rules: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct RulesArgs {
+    /// Only the rules of this variant.
+    pub variant_id: Option<String>,
+}
+
+/// Rules as the pages show them, with their variants (one more statement for all).
+async fn rule_views(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    rules: Vec<PriceTierRule>,
+) -> Result<Vec<RuleView>, ApiError> {
+    let ids: Vec<VariantId> = rules.iter().map(|r| r.variant_id).collect();
+    let summaries = variants::summaries(conn, org, &ids).await?;
+    Ok(RuleView::many(rules, &summaries))
+}
+
+async fn rule_view(conn: &mut PgConn, org: OrganizationId, rule: PriceTierRule) -> Result<RuleView, ApiError> {
+    let mut one = rule_views(conn, org, vec![rule]).await?;
+    one.pop().ok_or(ApiError(Error::NotFound(Entity::PriceTierRule)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -129,16 +165,36 @@ async fn product_of(
     Ok(variants::find(conn, org, variant_id).await?.map(|v| v.product_id))
 }
 
-/// List price tiers, oldest first.
-#[utoipa::path(get, path = "/api/v1/price-tiers", tag = "price-tiers", params(PageArgs), responses((status = 200, description = "A page of price tiers")))]
-pub async fn list(caller: Caller, state: web::Data<ApiState>, args: web::Query<PageArgs>) -> ApiResult {
-    caller.require(Resource::PriceTiers, Action::Read)?;
-    let page = args.request(&state.settings.pagination)?;
-    let found = price_tiers::list(&mut *state.conn().await?, caller.org(), &page).await?;
-    Ok(reply::ok(reply::connection(found, |t| t.id.as_uuid())))
+/// The tier as the pages show it, with its rule count.
+async fn view(conn: &mut PgConn, org: OrganizationId, tier: PriceTier) -> ApiResult<PriceTierView> {
+    let counts = price_tiers::rule_counts(conn, org, &[tier.id]).await?;
+    let count = count_of(&counts, &tier.id);
+    Ok(PriceTierView::new(tier, Some(count)))
 }
 
-#[utoipa::path(post, path = "/api/v1/price-tiers", tag = "price-tiers", request_body = CreatePriceTier, responses((status = 201, body = PriceTier), (status = 400), (status = 409, description = "PRICE_TIER_NAME_EXISTS or PRICE_TIER_SLUG_EXISTS")))]
+/// List price tiers, oldest first, with their rule counts; `search` and `is_active` filter.
+#[utoipa::path(get, path = "/api/v1/price-tiers", tag = "price-tiers", params(PageArgs, NamedListArgs), responses((status = 200, body = crate::openapi::PriceTierPage)))]
+pub async fn list(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    args: web::Query<PageArgs>,
+    named: web::Query<NamedListArgs>,
+) -> ApiResult {
+    caller.require(Resource::PriceTiers, Action::Read)?;
+    let page = args.request(&state.settings.pagination)?;
+    let filter = named.filter(Entity::PriceTier)?;
+    let conn = &mut *state.conn().await?;
+    let found = price_tiers::list(conn, caller.org(), &filter, &page).await?;
+    let ids: Vec<PriceTierId> = found.items.iter().map(|t| t.id).collect();
+    let counts = price_tiers::rule_counts(conn, caller.org(), &ids).await?;
+    let found = found.map(|t| {
+        let count = count_of(&counts, &t.id);
+        PriceTierView::new(t, Some(count))
+    });
+    Ok(reply::ok(reply::connection(found, |t| t.price_tier_id.as_uuid())))
+}
+
+#[utoipa::path(post, path = "/api/v1/price-tiers", tag = "price-tiers", request_body = CreatePriceTier, responses((status = 201, body = PriceTierView, headers(("ETag" = String))), (status = 400), (status = 409, description = "PRICE_TIER_NAME_EXISTS or PRICE_TIER_SLUG_EXISTS")))]
 pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<CreatePriceTier>) -> ApiResult {
     caller.require(Resource::PriceTiers, Action::Create)?;
     let body = body.into_inner();
@@ -147,8 +203,10 @@ pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<
     let slug = check.slug("slug", body.slug.as_deref());
     let description = check.text("description", body.description.as_deref(), 5000);
     let priority = check.int("priority", body.priority, 0, PRIORITY_MAX);
+    let metadata = check.object("metadata", body.metadata);
     check.finish()?;
     let new = NewPriceTier {
+        metadata,
         id: PriceTierId::generate(),
         organization_id: caller.org(),
         name: name.unwrap_or_default(),
@@ -157,19 +215,38 @@ pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<
         priority: priority.unwrap_or(0),
         is_active: body.is_active.unwrap_or(true),
     };
-    let tier = price_tiers::create(&mut *state.conn().await?, caller.org(), &caller.actor, new).await?;
-    Ok(reply::created(&tier, tier.version))
+    let conn = &mut *state.conn().await?;
+    let tier = price_tiers::create(conn, caller.org(), &caller.actor, new).await.explained(conn, caller.org()).await?;
+    let version = tier.version;
+    Ok(reply::created(PriceTierView::new(tier, Some(0)), version))
 }
 
-#[utoipa::path(get, path = "/api/v1/price-tiers/{id}", tag = "price-tiers", params(("id" = uuid::Uuid, Path, description = "The price tier's id")), responses((status = 200, body = PriceTier), (status = 404)))]
-pub async fn get(caller: Caller, state: web::Data<ApiState>, id: web::Path<PriceTierId>) -> ApiResult {
+/// The tier with its rule count and (unless `include_rules=false`) its rules.
+#[utoipa::path(get, path = "/api/v1/price-tiers/{id}", tag = "price-tiers", params(("id" = uuid::Uuid, Path, description = "The price tier's id"), GetArgs), responses((status = 200, body = crate::openapi::PriceTierDetails, headers(("ETag" = String))), (status = 400), (status = 404)))]
+pub async fn get(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<PriceTierId>,
+    args: web::Query<GetArgs>,
+) -> ApiResult {
     caller.require(Resource::PriceTiers, Action::Read)?;
-    let tier = price_tiers::get(&mut *state.conn().await?, caller.org(), *id).await?;
-    Ok(reply::ok_versioned(&tier, tier.version))
+    let mut check = Check::new(Entity::PriceTier);
+    let with_rules = flag(&mut check, "include_rules", args.include_rules.as_deref()).unwrap_or(true);
+    check.finish()?;
+    let conn = &mut *state.conn().await?;
+    let tier = price_tiers::get(conn, caller.org(), *id).await?;
+    let version = tier.version;
+    let mut answer = serde_json::to_value(view(conn, caller.org(), tier).await?)
+        .map_err(|e| ApiError(Error::Internal(format!("encoding a price tier: {e}"))))?;
+    if with_rules {
+        let rules = price_tiers::list_rules(conn, caller.org(), *id).await?;
+        answer["rules"] = json!(rule_views(conn, caller.org(), rules).await?);
+    }
+    Ok(reply::ok_versioned(answer, version))
 }
 
 /// Partial update; send `If-Match` with the `ETag` you read to avoid overwriting someone else.
-#[utoipa::path(patch, path = "/api/v1/price-tiers/{id}", tag = "price-tiers", request_body = UpdatePriceTier, params(("id" = uuid::Uuid, Path, description = "The price tier's id")), responses((status = 200, body = PriceTier), (status = 400), (status = 404), (status = 409), (status = 412)))]
+#[utoipa::path(patch, path = "/api/v1/price-tiers/{id}", tag = "price-tiers", request_body = UpdatePriceTier, params(("id" = uuid::Uuid, Path, description = "The price tier's id"), crate::openapi::IfMatch), responses((status = 200, body = PriceTierView, headers(("ETag" = String))), (status = 400), (status = 404), (status = 409), (status = 412)))]
 pub async fn update(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -185,6 +262,7 @@ pub async fn update(
     let slug = body.slug.as_deref().map(|s| check.slug("slug", Some(s)));
     let description = body.description.map(|d| d.and_then(|d| check.text("description", Some(&d), 5000)));
     let priority = check.int("priority", body.priority, 0, PRIORITY_MAX);
+    let metadata = check.object("metadata", body.metadata);
     check.finish()?;
     let changes = PriceTierChanges {
         name: name.flatten(),
@@ -192,12 +270,17 @@ pub async fn update(
         description,
         priority,
         is_active: body.is_active,
+        metadata,
     };
-    let tier =
-        price_tiers::update(&mut *state.conn().await?, caller.org(), &caller.actor, *id, expected, changes).await?;
+    let conn = &mut *state.conn().await?;
+    let tier = price_tiers::update(conn, caller.org(), &caller.actor, *id, expected, changes)
+        .await
+        .explained(conn, caller.org())
+        .await?;
     // A renamed or deactivated tier changes cached prices: drop the organization's cache.
     state.catalog.cache.invalidate_organization(caller.org()).await;
-    Ok(reply::ok_versioned(&tier, tier.version))
+    let version = tier.version;
+    Ok(reply::ok_versioned(view(conn, caller.org(), tier).await?, version))
 }
 
 #[utoipa::path(delete, path = "/api/v1/price-tiers/{id}", tag = "price-tiers", params(("id" = uuid::Uuid, Path, description = "The price tier's id"), DeleteArgs), responses((status = 204), (status = 404), (status = 409, description = "PRICE_TIER_HAS_RULES")))]
@@ -213,19 +296,33 @@ pub async fn delete(
     Ok(reply::no_content())
 }
 
-/// The tier's rules for live variants, by variant then `min_qty` (not paged). The `ETag` is
-/// the tier's version, for `If-Match` on rule changes.
-#[utoipa::path(get, path = "/api/v1/price-tiers/{id}/rules", tag = "price-tiers", params(("id" = uuid::Uuid, Path, description = "The price tier's id")), responses((status = 200, body = Vec<PriceTierRule>), (status = 404)))]
-pub async fn list_rules(caller: Caller, state: web::Data<ApiState>, id: web::Path<PriceTierId>) -> ApiResult {
+/// A page of the tier's rules for live variants (rule id order), optionally of one variant:
+/// `{price_tier, rules: {edges, pageInfo}}`. The `ETag` is the tier's version, for `If-Match`
+/// on rule changes.
+#[utoipa::path(get, path = "/api/v1/price-tiers/{id}/rules", tag = "price-tiers", params(("id" = uuid::Uuid, Path, description = "The price tier's id"), PageArgs, RulesArgs), responses((status = 200, body = crate::openapi::TierRules, headers(("ETag" = String))), (status = 400), (status = 404)))]
+pub async fn list_rules(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<PriceTierId>,
+    page: web::Query<PageArgs>,
+    args: web::Query<RulesArgs>,
+) -> ApiResult {
     caller.require(Resource::PriceTiers, Action::Read)?;
+    let page = page.request(&state.settings.pagination)?;
+    let mut check = Check::new(Entity::PriceTierRule);
+    let variant_id = check.id::<VariantId>("variant_id", args.variant_id.as_deref());
+    check.finish()?;
     let conn = &mut *state.conn().await?;
     let tier = price_tiers::get(conn, caller.org(), *id).await?;
-    let rules = price_tiers::list_rules(conn, caller.org(), tier.id).await?;
-    Ok(reply::ok_versioned(rules, tier.version))
+    let mut found = price_tiers::rules_page(conn, caller.org(), tier.id, variant_id, &page).await?;
+    let items = rule_views(conn, caller.org(), std::mem::take(&mut found.items)).await?;
+    let rules = reply::connection(found.with_items(items), |r| r.rule_id.as_uuid());
+    let price_tier = json!({ "price_tier_id": tier.id, "id": tier.id, "name": tier.name, "slug": tier.slug });
+    Ok(reply::ok_versioned(json!({ "price_tier": price_tier, "rules": rules }), tier.version))
 }
 
 /// Adds a rule; answers it with the tier's new version as `ETag`.
-#[utoipa::path(post, path = "/api/v1/price-tiers/{id}/rules", tag = "price-tiers", request_body = CreateRule, params(("id" = uuid::Uuid, Path, description = "The price tier's id")), responses((status = 201, body = PriceTierRule), (status = 400), (status = 404), (status = 409, description = "PRICE_TIER_RULE_EXISTS")))]
+#[utoipa::path(post, path = "/api/v1/price-tiers/{id}/rules", tag = "price-tiers", request_body = CreateRule, params(("id" = uuid::Uuid, Path, description = "The price tier's id")), responses((status = 201, body = RuleView, headers(("ETag" = String))), (status = 400), (status = 404), (status = 409, description = "PRICE_TIER_RULE_EXISTS")))]
 pub async fn add_rule(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -269,13 +366,14 @@ pub async fn add_rule(
         min_qty,
         price,
     };
-    let rule = price_tiers::add_rule(conn, caller.org(), &caller.actor, *id, new).await?;
+    let rule =
+        price_tiers::add_rule(conn, caller.org(), &caller.actor, *id, new).await.explained(conn, caller.org()).await?;
     let version = price_tiers::get(conn, caller.org(), *id).await?.version;
     invalidate_variant(&state, caller.org(), variant_id, product).await;
-    Ok(reply::created(rule, version))
+    Ok(reply::created(rule_view(conn, caller.org(), rule).await?, version))
 }
 
-#[utoipa::path(get, path = "/api/v1/price-tiers/{id}/rules/{rule_id}", tag = "price-tiers", responses((status = 200, body = PriceTierRule), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/price-tiers/{id}/rules/{rule_id}", tag = "price-tiers", responses((status = 200, body = RuleView, headers(("ETag" = String))), (status = 404)))]
 pub async fn get_rule(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -286,11 +384,11 @@ pub async fn get_rule(
     let conn = &mut *state.conn().await?;
     let tier = price_tiers::get(conn, caller.org(), tier_id).await?;
     let rule = price_tiers::get_rule(conn, caller.org(), tier.id, rule_id).await?;
-    Ok(reply::ok_versioned(rule, tier.version))
+    Ok(reply::ok_versioned(rule_view(conn, caller.org(), rule).await?, tier.version))
 }
 
 /// Changes a rule's `min_qty` and/or `price`; `If-Match` takes the tier's `ETag`.
-#[utoipa::path(patch, path = "/api/v1/price-tiers/{id}/rules/{rule_id}", tag = "price-tiers", request_body = UpdateRule, responses((status = 200, body = PriceTierRule), (status = 400), (status = 404), (status = 409, description = "PRICE_TIER_RULE_EXISTS"), (status = 412)))]
+#[utoipa::path(patch, path = "/api/v1/price-tiers/{id}/rules/{rule_id}", tag = "price-tiers", request_body = UpdateRule, params(crate::openapi::IfMatch), responses((status = 200, body = RuleView, headers(("ETag" = String))), (status = 400), (status = 404), (status = 409, description = "PRICE_TIER_RULE_EXISTS"), (status = 412)))]
 pub async fn update_rule(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -308,15 +406,18 @@ pub async fn update_rule(
     check.finish()?;
     let changes = PriceTierRuleChanges { min_qty, price };
     let conn = &mut *state.conn().await?;
-    let rule = price_tiers::update_rule(conn, caller.org(), &caller.actor, tier_id, rule_id, expected, changes).await?;
+    let rule = price_tiers::update_rule(conn, caller.org(), &caller.actor, tier_id, rule_id, expected, changes)
+        .await
+        .explained(conn, caller.org())
+        .await?;
     let version = price_tiers::get(conn, caller.org(), tier_id).await?.version;
     let product = product_of(conn, caller.org(), rule.variant_id).await?;
     invalidate_variant(&state, caller.org(), rule.variant_id, product).await;
-    Ok(reply::ok_versioned(rule, version))
+    Ok(reply::ok_versioned(rule_view(conn, caller.org(), rule).await?, version))
 }
 
 /// Deletes a rule; `If-Match` takes the tier's `ETag`.
-#[utoipa::path(delete, path = "/api/v1/price-tiers/{id}/rules/{rule_id}", tag = "price-tiers", responses((status = 204), (status = 404), (status = 412)))]
+#[utoipa::path(delete, path = "/api/v1/price-tiers/{id}/rules/{rule_id}", tag = "price-tiers", params(crate::openapi::IfMatch), responses((status = 204), (status = 404), (status = 412)))]
 pub async fn delete_rule(
     caller: Caller,
     state: web::Data<ApiState>,

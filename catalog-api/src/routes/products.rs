@@ -3,21 +3,22 @@
 //! brand, declared options), served from the cache and refreshed after every write.
 
 use crate::caller::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Explained};
 use crate::reply::{self, PageArgs, if_match};
-use crate::routes::variants::{CreateVariant, Failed, ParsedVariant, parse_variant, request_field, rule_errors};
+use crate::routes::variants::{CreateVariant, DimensionsInput, Failed, ParsedVariant, parse_variant, rule_errors};
+use crate::routes::{flag, rename_fields};
 use crate::state::ApiState;
-use actix_web::{HttpRequest, web};
+use crate::views::{ProductView, TagView};
+use actix_web::{HttpRequest, HttpResponse, web};
 use catalog_core::auth::{Action, Resource};
-use catalog_core::error::{Entity, Error, FieldError};
-use catalog_core::ids::{BrandId, CollectionId, LocalId, OptionId, OptionValueId, OrganizationId, ProductId, TagId};
-use catalog_core::models::{NewProduct, NewVariant, Product, ProductChanges, ProductStatus, Tag};
-use catalog_core::repo::products::{ProductDetails, ProductFilter, ProductSort};
-use catalog_core::repo::{collections, products, tags, variants};
+use catalog_core::error::{Entity, Error};
+use catalog_core::ids::{BrandId, CollectionId, LocalId, OptionId, OrganizationId, ProductId, TagId};
+use catalog_core::models::{NewProduct, Product, ProductChanges, ProductStatus, Tag};
+use catalog_core::repo::products::{ProductDetails, ProductDraft, ProductFilter, ProductSort, ProductUpdate};
+use catalog_core::repo::{products, tags};
 use catalog_core::validate::{Check, Money, nullable};
-use diesel_async::AsyncConnection;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::str::FromStr;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -35,9 +36,10 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
         list_tags,
         add_tags,
         replace_tags,
+        remove_tags,
         remove_tag
     ),
-    components(schemas(CreateProduct, UpdateProduct, SetOptions, TagIds, Product, ProductDetails, CreateVariant))
+    components(schemas(CreateProduct, UpdateProduct, SetOptions, TagIds, Product, ProductView, CreateVariant))
 )]
 pub struct Doc;
 
@@ -50,19 +52,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::put().to(update))
                 .route(web::delete().to(delete)),
         )
-        .service(web::resource("/products/{id}/activate").route(web::post().to(activate)))
-        .service(web::resource("/products/{id}/deactivate").route(web::post().to(deactivate)))
+        .service(
+            web::resource("/products/{id}/activate").route(web::post().to(activate)).route(web::patch().to(activate)),
+        )
+        .service(
+            web::resource("/products/{id}/deactivate")
+                .route(web::post().to(deactivate))
+                .route(web::patch().to(deactivate)),
+        )
         .service(web::resource("/products/{id}/options").route(web::post().to(set_options)))
         .service(
             web::resource("/products/{id}/tags")
                 .route(web::get().to(list_tags))
                 .route(web::post().to(add_tags))
-                .route(web::put().to(replace_tags)),
+                .route(web::put().to(replace_tags))
+                .route(web::delete().to(remove_tags)),
         )
         .service(web::resource("/products/{id}/tags/{tag_id}").route(web::delete().to(remove_tag)));
 }
-
-const MISSING: &str = "refers to something that does not exist";
 
 /// A new product. A simple product (`has_variants` false or absent) takes its default
 /// variant's fields at the top level (`sale_price` required; the variant's SKU and barcode are
@@ -89,27 +96,35 @@ pub struct CreateProduct {
     pub brand_id: Option<String>,
     /// The owning local; must be one of the caller's (or `local:access_all`).
     pub local_id: Option<String>,
+    /// The pages' spelling of `status`: true = `active`, false = `inactive`.
+    pub is_active: Option<bool>,
     /// Default: true when `variants` are given.
     pub has_variants: Option<bool>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     /// The default variant's price (simple products).
     #[serde(alias = "price")]
-    #[schema(value_type = Option<String>, example = "24.99")]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub sale_price: Option<Money>,
-    #[schema(value_type = Option<String>)]
+    /// The pages' name for `sale_price`; errors are reported under the name sent.
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    pub base_price: Option<Money>,
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub cost_price: Option<Money>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub compare_at_price: Option<Money>,
-    #[schema(value_type = Option<String>)]
+    #[serde(alias = "tax")]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub tax_rate: Option<Money>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub weight: Option<Money>,
-    #[schema(value_type = Option<String>)]
+    /// The pages' `{length, width, height, unit}`, instead of `dim_*`.
+    pub dimensions: Option<DimensionsInput>,
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub dim_length: Option<Money>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub dim_width: Option<Money>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub dim_height: Option<Money>,
     pub track_inventory: Option<bool>,
     pub default_min_stock: Option<i64>,
@@ -157,6 +172,25 @@ pub struct UpdateProduct {
     pub local_id: Option<Option<String>>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
+    /// The pages' spelling of `status`.
+    pub is_active: Option<bool>,
+    /// A simple product's price (its default variant's `sale_price`).
+    #[serde(alias = "sale_price", alias = "price")]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    pub base_price: Option<Money>,
+    /// When given, the product's whole tag set.
+    pub tag_ids: Option<Vec<String>>,
+    /// When given, the product's whole set of collections.
+    pub collection_ids: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GetArgs {
+    /// `false` leaves `variants` out (they are included by default).
+    pub include_variants: Option<String>,
+    /// Stock: needs the stock read model (not built yet; accepted and ignored).
+    pub include_stock: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -275,6 +309,25 @@ fn parse_filter(args: ListArgs) -> Result<ProductFilter, Error> {
     })
 }
 
+/// The status a request asks for by SPEC.md's `status` or the pages' `is_active`; both given and
+/// disagreeing is a field error.
+fn product_status(check: &mut Check, status: Option<&str>, is_active: Option<bool>) -> Option<ProductStatus> {
+    let status = check.choice("status", status, ProductStatus::parse, &ProductStatus::expected());
+    let from_flag = is_active.map(|active| if active { ProductStatus::Active } else { ProductStatus::Inactive });
+    match (status, from_flag) {
+        (Some(s), Some(f)) if s != f => {
+            check.fail("is_active", "disagrees with status");
+            None
+        }
+        (s, f) => s.or(f),
+    }
+}
+
+/// Products as the pages show them (relations embedded), from the cache, in `ids` order.
+async fn views(state: &ApiState, org: OrganizationId, ids: &[ProductId]) -> Result<Vec<ProductView>, ApiError> {
+    Ok(state.catalog.product_details(org, ids).await?.into_iter().flatten().map(ProductView::from).collect())
+}
+
 /// Drops the product and its variants from the cache after a committed write. A failure is
 /// logged, not answered: the write happened.
 pub(crate) async fn invalidate_product(state: &ApiState, org: OrganizationId, id: ProductId) {
@@ -290,24 +343,9 @@ async fn details(state: &ApiState, org: OrganizationId, id: ProductId) -> Result
     found.ok_or(ApiError(Error::NotFound(Entity::Product)))
 }
 
-/// Errors of the repositories a product write composes, as the product's: invalid tags,
-/// collections and options are `INVALID_PRODUCT_DATA` on the request's field names.
-fn product_error(err: Error) -> Error {
-    match err {
-        Error::Validation { entity: Entity::Product | Entity::Tag | Entity::Collection, fields } => Error::Validation {
-            entity: Entity::Product,
-            fields: fields
-                .into_iter()
-                .map(|e| FieldError::new(if e.field == "options" { "option_ids" } else { e.field.as_str() }, e.message))
-                .collect(),
-        },
-        other => other,
-    }
-}
-
 /// Keyset page of products. Filters: `search`, `brand_id`, `collection_id`, `tag_ids`,
 /// `product_type`, `status`, `is_active`, `local_id`, `min_price`/`max_price`; `sort`.
-#[utoipa::path(get, path = "/api/v1/products", tag = "products", params(PageArgs, ListArgs), responses((status = 200, description = "A page of products"), (status = 400, description = "INVALID_PRODUCT_DATA"), (status = 403, description = "LOCAL_ACCESS_DENIED")))]
+#[utoipa::path(get, path = "/api/v1/products", tag = "products", params(PageArgs, ListArgs), responses((status = 200, body = crate::openapi::ProductPage), (status = 400, description = "INVALID_PRODUCT_DATA"), (status = 403, description = "LOCAL_ACCESS_DENIED")))]
 pub async fn list(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -319,22 +357,31 @@ pub async fn list(
     let filter = parse_filter(args.into_inner())?;
     caller.require_local(filter.local_id)?;
     let found = products::list(&mut *state.conn().await?, caller.org(), &filter, &page).await?;
-    Ok(reply::ok(reply::connection(found, |p| p.id.as_uuid())))
+    let ids: Vec<ProductId> = found.items.iter().map(|p| p.id).collect();
+    // One cached batch read for the page's relations; a product deleted meanwhile drops out.
+    let items = views(&state, caller.org(), &ids).await?;
+    let page = found.with_items(items);
+    Ok(reply::ok(reply::connection(page, |p| p.product_id.as_uuid())))
 }
 
 /// A validated `CreateProduct`: the rows to insert and the links to make.
-pub(crate) struct ParsedCreate {
-    pub new: NewProduct,
-    pub default_variant: Option<NewVariant>,
-    pub variant_rows: Vec<(NewVariant, Vec<OptionValueId>)>,
-    pub tag_ids: Vec<TagId>,
-    pub collection_ids: Vec<CollectionId>,
-    pub option_ids: Vec<OptionId>,
-}
+pub(crate) type ParsedCreate = ProductDraft;
 
 /// Validates a new product (every field error at once) and the caller's right to its locals.
-pub(crate) fn parse_create(caller: &Caller, body: CreateProduct) -> Result<ParsedCreate, ApiError> {
+pub(crate) fn parse_create(caller: &Caller, mut body: CreateProduct) -> Result<ParsedCreate, ApiError> {
+    // `base_price` (the pages) is `sale_price` (SPEC); errors name what was sent.
+    let renames: &[(&str, &str)] =
+        if body.sale_price.is_none() && body.base_price.is_some() { &[("sale_price", "base_price")] } else { &[] };
     let mut check = Check::new(Entity::Product);
+    match (body.sale_price.as_ref(), body.base_price.take()) {
+        (None, base) => body.sale_price = base,
+        (Some(sale), Some(base)) if sale.0 != base.0 => check.fail("base_price", "disagrees with sale_price"),
+        _ => {}
+    }
+    parse_create_checked(caller, body, check).map_err(|ApiError(err)| ApiError(rename_fields(err, renames)))
+}
+
+fn parse_create_checked(caller: &Caller, body: CreateProduct, mut check: Check) -> Result<ParsedCreate, ApiError> {
     let mut failed = Failed::new();
     let title = check.required_text("title", body.title.as_deref(), 500);
     let slug = check.slug("slug", body.slug.as_deref());
@@ -347,7 +394,7 @@ pub(crate) fn parse_create(caller: &Caller, body: CreateProduct) -> Result<Parse
         failed.insert("barcode".into());
     }
     let description = check.text("description", body.description.as_deref(), 20_000);
-    let status = check.choice("status", body.status.as_deref(), ProductStatus::parse, &ProductStatus::expected());
+    let status = product_status(&mut check, body.status.as_deref(), body.is_active);
     let product_type = check.text("product_type", body.product_type.as_deref(), 100);
     let unit_of_measure = check.text("unit_of_measure", body.unit_of_measure.as_deref(), 20);
     let alert_stock = check.int("alert_stock", body.alert_stock, 0, i64::from(i32::MAX));
@@ -366,6 +413,7 @@ pub(crate) fn parse_create(caller: &Caller, body: CreateProduct) -> Result<Parse
             ("compare_at_price", body.compare_at_price.is_some()),
             ("tax_rate", body.tax_rate.is_some()),
             ("weight", body.weight.is_some()),
+            ("dimensions", body.dimensions.is_some()),
             ("dim_length", body.dim_length.is_some()),
             ("dim_width", body.dim_width.is_some()),
             ("dim_height", body.dim_height.is_some()),
@@ -388,6 +436,7 @@ pub(crate) fn parse_create(caller: &Caller, body: CreateProduct) -> Result<Parse
             compare_at_price: body.compare_at_price,
             tax_rate: body.tax_rate,
             weight: body.weight,
+            dimensions: body.dimensions,
             dim_length: body.dim_length,
             dim_width: body.dim_width,
             dim_height: body.dim_height,
@@ -444,63 +493,51 @@ pub(crate) fn parse_create(caller: &Caller, body: CreateProduct) -> Result<Parse
 
 /// Creates a product — with its default variant, or with its variants — and its tag,
 /// collection and option links, in one transaction. Answers the product's details.
-#[utoipa::path(post, path = "/api/v1/products", tag = "products", request_body = CreateProduct, responses((status = 201, body = ProductDetails), (status = 400, description = "INVALID_PRODUCT_DATA"), (status = 403, description = "LOCAL_ACCESS_DENIED"), (status = 409, description = "PRODUCT_SKU_EXISTS, PRODUCT_SLUG_EXISTS, PRODUCT_BARCODE_EXISTS, VARIANT_SKU_EXISTS, ...")))]
+#[utoipa::path(post, path = "/api/v1/products", tag = "products", request_body = CreateProduct, responses((status = 201, body = ProductView, headers(("ETag" = String))), (status = 400, description = "INVALID_PRODUCT_DATA"), (status = 403, description = "LOCAL_ACCESS_DENIED"), (status = 409, description = "PRODUCT_SKU_EXISTS, PRODUCT_SLUG_EXISTS, PRODUCT_BARCODE_EXISTS, VARIANT_SKU_EXISTS, ...")))]
 pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<CreateProduct>) -> ApiResult {
     caller.require(Resource::Products, Action::Create)?;
-    let ParsedCreate { new, default_variant, variant_rows, tag_ids, collection_ids, option_ids } =
-        parse_create(&caller, body.into_inner())?;
+    let draft = parse_create(&caller, body.into_inner())?;
     let org = caller.org();
-    let actor = &caller.actor;
     let product_id = {
         let conn = &mut *state.conn().await?;
-        conn.transaction(async move |conn| {
-            let (product, _) = products::create(conn, org, actor, new, default_variant).await?;
-            if !option_ids.is_empty() {
-                products::set_options(conn, org, actor, product.id, &option_ids).await?;
-            }
-            for (i, (mut variant, values)) in variant_rows.into_iter().enumerate() {
-                variant.product_id = product.id;
-                variants::create(conn, org, actor, variant, &values).await.map_err(|err| match err {
-                    Error::Validation { fields, .. } => Error::Validation {
-                        entity: Entity::Product,
-                        fields: fields
-                            .into_iter()
-                            .map(|e| FieldError::new(format!("variants[{i}].{}", request_field(&e.field)), e.message))
-                            .collect(),
-                    },
-                    other => other,
-                })?;
-            }
-            if !tag_ids.is_empty() {
-                tags::add_to_product(conn, org, actor, product.id, &tag_ids).await?;
-            }
-            for collection_id in collection_ids {
-                collections::add_products(conn, org, actor, collection_id, &[product.id]).await.map_err(
-                    |err| match err {
-                        Error::NotFound(Entity::Collection) => Error::field(Entity::Product, "collection_ids", MISSING),
-                        other => other,
-                    },
-                )?;
-            }
-            Ok::<_, Error>(product.id)
-        })
-        .await
-        .map_err(product_error)?
+        products::create_draft(conn, org, &caller.actor, draft).await.explained(conn, org).await?
     };
     let details = details(&state, org, product_id).await?;
-    Ok(reply::created(&details, details.product.version))
+    let version = details.product.version;
+    Ok(reply::created(ProductView::from(details), version))
 }
 
 /// The product with its variants, images, tags, collections and brand.
-#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products", responses((status = 200, body = ProductDetails), (status = 404, description = "PRODUCT_NOT_FOUND")))]
-pub async fn get(caller: Caller, state: web::Data<ApiState>, id: web::Path<ProductId>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products", params(GetArgs), responses((status = 200, body = ProductView, headers(("ETag" = String))), (status = 400), (status = 404, description = "PRODUCT_NOT_FOUND")))]
+pub async fn get(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<ProductId>,
+    args: web::Query<GetArgs>,
+) -> ApiResult {
     caller.require(Resource::Products, Action::Read)?;
-    let details = details(&state, caller.org(), *id).await?;
-    Ok(reply::ok_versioned(&details, details.product.version))
+    let mut check = Check::new(Entity::Product);
+    let with_variants = flag(&mut check, "include_variants", args.include_variants.as_deref()).unwrap_or(true);
+    flag(&mut check, "include_stock", args.include_stock.as_deref());
+    check.finish()?;
+    let mut details = details(&state, caller.org(), *id).await?;
+    let version = details.product.version;
+    if !with_variants {
+        details.variants.clear();
+        details.variant_images.clear();
+    }
+    Ok(reply::ok_versioned(ProductView::from(details), version))
+}
+
+/// The product as the pages show it, answered after a write with its version as `ETag`.
+async fn answer(state: &ApiState, org: OrganizationId, id: ProductId) -> ApiResult {
+    let details = details(state, org, id).await?;
+    let version = details.product.version;
+    Ok(reply::ok_versioned(ProductView::from(details), version))
 }
 
 /// Partial update; send `If-Match` with the `ETag` you read to avoid overwriting someone else.
-#[utoipa::path(patch, path = "/api/v1/products/{id}", tag = "products", request_body = UpdateProduct, responses((status = 200, body = ProductDetails), (status = 400, description = "INVALID_PRODUCT_DATA"), (status = 403, description = "LOCAL_ACCESS_DENIED"), (status = 404), (status = 409), (status = 412, description = "VERSION_MISMATCH")))]
+#[utoipa::path(patch, path = "/api/v1/products/{id}", tag = "products", request_body = UpdateProduct, params(crate::openapi::IfMatch), responses((status = 200, body = ProductView, headers(("ETag" = String))), (status = 400, description = "INVALID_PRODUCT_DATA"), (status = 403, description = "LOCAL_ACCESS_DENIED"), (status = 404), (status = 409), (status = 412, description = "VERSION_MISMATCH")))]
 pub async fn update(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -521,13 +558,17 @@ pub async fn update(
     let sku = body.sku.as_deref().map(|s| check.required_text("sku", Some(s), 100));
     let barcode = body.barcode.map(|b| b.and_then(|b| check.text("barcode", Some(&b), 100)));
     let description = body.description.map(|d| d.and_then(|d| check.text("description", Some(&d), 20_000)));
-    let status = check.choice("status", body.status.as_deref(), ProductStatus::parse, &ProductStatus::expected());
+    let status = product_status(&mut check, body.status.as_deref(), body.is_active);
     let product_type = body.product_type.map(|t| t.and_then(|t| check.text("product_type", Some(&t), 100)));
     let unit_of_measure = body.unit_of_measure.as_deref().map(|u| check.required_text("unit_of_measure", Some(u), 20));
     let alert_stock = check.int("alert_stock", body.alert_stock, 0, i64::from(i32::MAX));
     let brand_id = body.brand_id.map(|b| b.and_then(|b| check.id::<BrandId>("brand_id", Some(&b))));
     let local_id = body.local_id.map(|l| l.and_then(|l| check.id::<LocalId>("local_id", Some(&l))));
     let metadata = check.object("metadata", body.metadata);
+    let base_price = check.money("base_price", body.base_price.as_ref(), true);
+    let tag_ids: Option<Vec<TagId>> = body.tag_ids.as_deref().map(|ids| parse_ids(&mut check, "tag_ids", ids));
+    let collection_ids: Option<Vec<CollectionId>> =
+        body.collection_ids.as_deref().map(|ids| parse_ids(&mut check, "collection_ids", ids));
     caller.require_local(local_id.flatten())?;
     check.finish()?;
     let changes = ProductChanges {
@@ -545,12 +586,15 @@ pub async fn update(
         has_variants: None,
         metadata,
     };
-    let product = products::update(&mut *state.conn().await?, caller.org(), &caller.actor, *id, expected, changes)
+    let update = ProductUpdate { changes, base_price, tag_ids, collection_ids };
+    let conn = &mut *state.conn().await?;
+    let product = products::update_all(conn, caller.org(), &caller.actor, *id, expected, update)
         .await
-        .map_err(product_error)?;
+        .map_err(products::as_product_error)
+        .explained(conn, caller.org())
+        .await?;
     invalidate_product(&state, caller.org(), product.id).await;
-    let details = details(&state, caller.org(), product.id).await?;
-    Ok(reply::ok_versioned(&details, details.product.version))
+    answer(&state, caller.org(), product.id).await
 }
 
 /// Soft delete, with the product's variants. A product with variants needs `force=true`
@@ -579,12 +623,11 @@ async fn set_status(
     let expected = if_match(&req)?;
     products::set_status(&mut *state.conn().await?, caller.org(), &caller.actor, id, expected, status).await?;
     invalidate_product(&state, caller.org(), id).await;
-    let details = details(&state, caller.org(), id).await?;
-    Ok(reply::ok_versioned(&details, details.product.version))
+    answer(&state, caller.org(), id).await
 }
 
 /// Status `active` (`catalog.product.activated`). `If-Match` is optional.
-#[utoipa::path(post, path = "/api/v1/products/{id}/activate", tag = "products", responses((status = 200, body = ProductDetails), (status = 404), (status = 412)))]
+#[utoipa::path(post, path = "/api/v1/products/{id}/activate", tag = "products", params(crate::openapi::IfMatch), responses((status = 200, body = ProductView, headers(("ETag" = String))), (status = 404), (status = 412)))]
 pub async fn activate(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -595,7 +638,7 @@ pub async fn activate(
 }
 
 /// Status `inactive` (`catalog.product.deactivated`). `If-Match` is optional.
-#[utoipa::path(post, path = "/api/v1/products/{id}/deactivate", tag = "products", responses((status = 200, body = ProductDetails), (status = 404), (status = 412)))]
+#[utoipa::path(post, path = "/api/v1/products/{id}/deactivate", tag = "products", params(crate::openapi::IfMatch), responses((status = 200, body = ProductView, headers(("ETag" = String))), (status = 404), (status = 412)))]
 pub async fn deactivate(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -606,7 +649,7 @@ pub async fn deactivate(
 }
 
 /// Replaces the ordered list of options the product's variants use.
-#[utoipa::path(post, path = "/api/v1/products/{id}/options", tag = "products", request_body = SetOptions, responses((status = 200, body = ProductDetails), (status = 400, description = "INVALID_PRODUCT_DATA"), (status = 404)))]
+#[utoipa::path(post, path = "/api/v1/products/{id}/options", tag = "products", request_body = SetOptions, responses((status = 200, body = ProductView, headers(("ETag" = String))), (status = 400, description = "INVALID_PRODUCT_DATA"), (status = 404)))]
 pub async fn set_options(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -619,17 +662,23 @@ pub async fn set_options(
     check.finish()?;
     products::set_options(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &option_ids)
         .await
-        .map_err(product_error)?;
+        .map_err(products::as_product_error)?;
     invalidate_product(&state, caller.org(), *id).await;
-    let details = details(&state, caller.org(), *id).await?;
-    Ok(reply::ok_versioned(&details, details.product.version))
+    answer(&state, caller.org(), *id).await
 }
 
 /// The product's live tags, by name.
-#[utoipa::path(get, path = "/api/v1/products/{id}/tags", tag = "products", responses((status = 200, body = [Tag]), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/products/{id}/tags", tag = "products", responses((status = 200, body = [TagView]), (status = 404)))]
 pub async fn list_tags(caller: Caller, state: web::Data<ApiState>, id: web::Path<ProductId>) -> ApiResult {
     caller.require(Resource::Products, Action::Read)?;
-    Ok(reply::ok(details(&state, caller.org(), *id).await?.tags))
+    let tags = details(&state, caller.org(), *id).await?.tags;
+    Ok(reply::ok(tags.into_iter().map(|t| TagView::new(t, None)).collect::<Vec<_>>()))
+}
+
+/// A product tag change as the pages show it: `{product_id, <changed_key>, tags_count, tags}`.
+fn tags_answer(product_id: ProductId, changed_key: &str, changed: usize, tags: Vec<Tag>) -> HttpResponse {
+    let tags: Vec<TagView> = tags.into_iter().map(|t| TagView::new(t, None)).collect();
+    reply::ok(json!({ "product_id": product_id, changed_key: changed, "tags_count": tags.len(), "tags": tags }))
 }
 
 fn tag_ids(body: TagIds) -> Result<Vec<TagId>, Error> {
@@ -639,8 +688,8 @@ fn tag_ids(body: TagIds) -> Result<Vec<TagId>, Error> {
     Ok(ids)
 }
 
-/// Adds tags (already linked ones are kept); answers the product's tags.
-#[utoipa::path(post, path = "/api/v1/products/{id}/tags", tag = "products", request_body = TagIds, responses((status = 200, body = [Tag]), (status = 400, description = "INVALID_PRODUCT_DATA (unknown tags)"), (status = 404)))]
+/// Adds tags (already linked ones are kept); answers `{product_id, tags_added, tags_count, tags}`.
+#[utoipa::path(post, path = "/api/v1/products/{id}/tags", tag = "products", request_body = TagIds, responses((status = 200, body = crate::openapi::ProductTagsAdded), (status = 400, description = "INVALID_PRODUCT_DATA (unknown tags)"), (status = 404)))]
 pub async fn add_tags(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -649,15 +698,34 @@ pub async fn add_tags(
 ) -> ApiResult {
     caller.require(Resource::Products, Action::Update)?;
     let ids = tag_ids(body.into_inner())?;
-    let tags = tags::add_to_product(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &ids)
+    let (tags, added) = tags::add_to_product_counted(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &ids)
         .await
-        .map_err(product_error)?;
+        .map_err(products::as_product_error)?;
     invalidate_product(&state, caller.org(), *id).await;
-    Ok(reply::ok(tags))
+    Ok(tags_answer(*id, "tags_added", added, tags))
+}
+
+/// Unlinks the tags in the body (ones the product lacks are ignored); answers
+/// `{product_id, tags_removed, tags_count, tags}`.
+#[utoipa::path(delete, path = "/api/v1/products/{id}/tags", tag = "products", request_body = TagIds, responses((status = 200, body = crate::openapi::ProductTagsRemoved), (status = 400), (status = 404)))]
+pub async fn remove_tags(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<ProductId>,
+    body: web::Json<TagIds>,
+) -> ApiResult {
+    caller.require(Resource::Products, Action::Update)?;
+    let ids = tag_ids(body.into_inner())?;
+    let (tags, removed) =
+        tags::remove_from_product_counted(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &ids)
+            .await
+            .map_err(products::as_product_error)?;
+    invalidate_product(&state, caller.org(), *id).await;
+    Ok(tags_answer(*id, "tags_removed", removed, tags))
 }
 
 /// Makes `tag_ids` the product's whole tag set; answers the product's tags.
-#[utoipa::path(put, path = "/api/v1/products/{id}/tags", tag = "products", request_body = TagIds, responses((status = 200, body = [Tag]), (status = 400), (status = 404)))]
+#[utoipa::path(put, path = "/api/v1/products/{id}/tags", tag = "products", request_body = TagIds, responses((status = 200, body = [TagView]), (status = 400), (status = 404)))]
 pub async fn replace_tags(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -668,9 +736,9 @@ pub async fn replace_tags(
     let ids = tag_ids(body.into_inner())?;
     let tags = tags::set_product_tags(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &ids)
         .await
-        .map_err(product_error)?;
+        .map_err(products::as_product_error)?;
     invalidate_product(&state, caller.org(), *id).await;
-    Ok(reply::ok(tags))
+    Ok(reply::ok(tags.into_iter().map(|t| TagView::new(t, None)).collect::<Vec<_>>()))
 }
 
 /// Unlinks one tag (a tag the product does not carry is fine; an unknown tag is 404).

@@ -2,22 +2,26 @@
 //! product (`/products/{id}/tags`).
 
 use crate::caller::Caller;
-use crate::error::ApiResult;
+use crate::error::{ApiResult, Explained};
 use crate::reply::{self, PageArgs, if_match};
 use crate::routes::collections::product_page;
 use crate::state::ApiState;
+use crate::views::{TagView, count_of};
 use actix_web::{HttpRequest, web};
 use catalog_core::auth::{Action, Resource};
+use catalog_core::db::PgConn;
 use catalog_core::error::Entity;
+use catalog_core::ids::OrganizationId;
 use catalog_core::ids::TagId;
 use catalog_core::models::{NewTag, Tag, TagChanges, TagType};
 use catalog_core::repo::tags;
 use catalog_core::validate::{Check, nullable};
 use serde::Deserialize;
+use serde_json::{Value, json};
 use utoipa::{OpenApi, ToSchema};
 
 #[derive(OpenApi)]
-#[openapi(paths(list, create, get, update, delete, list_products), components(schemas(CreateTag, UpdateTag, Tag)))]
+#[openapi(paths(list, create, get, update, delete, list_products), components(schemas(CreateTag, UpdateTag, TagView)))]
 pub struct Doc;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -46,6 +50,8 @@ pub struct CreateTag {
     pub tag_type: Option<String>,
     /// A hex colour, `#RGB` or `#RRGGBB`.
     pub color: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -59,6 +65,9 @@ pub struct UpdateTag {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub color: Option<Option<String>>,
+    /// Replaces the tag's metadata.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -67,6 +76,8 @@ pub struct ListFilter {
     #[serde(rename = "type", alias = "tag_type")]
     #[param(rename = "type")]
     pub tag_type: Option<String>,
+    /// Part of the name, case-insensitive. (Tags have no active state: no `is_active`.)
+    pub search: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -95,8 +106,15 @@ fn color(check: &mut Check, value: Option<&str>) -> Option<String> {
     Some(color)
 }
 
-/// List tags, oldest first, optionally of one `type`.
-#[utoipa::path(get, path = "/api/v1/tags", tag = "tags", params(PageArgs, ListFilter), responses((status = 200, description = "A page of tags"), (status = 400)))]
+/// The tag as the pages show it, with its live product count.
+async fn view(conn: &mut PgConn, org: OrganizationId, tag: Tag) -> ApiResult<TagView> {
+    let counts = tags::product_counts(conn, org, &[tag.id]).await?;
+    let count = count_of(&counts, &tag.id);
+    Ok(TagView::new(tag, Some(count)))
+}
+
+/// List tags, oldest first, with their product counts; `type` and `search` (name) filter.
+#[utoipa::path(get, path = "/api/v1/tags", tag = "tags", params(PageArgs, ListFilter), responses((status = 200, body = crate::openapi::TagPage), (status = 400)))]
 pub async fn list(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -107,12 +125,21 @@ pub async fn list(
     let page = args.request(&state.settings.pagination)?;
     let mut check = Check::new(Entity::Tag);
     let tag_type = check.choice("type", filter.tag_type.as_deref(), TagType::parse, &TagType::expected());
+    let search = check.text("search", filter.search.as_deref(), 200);
     check.finish()?;
-    let found = tags::list(&mut *state.conn().await?, caller.org(), &page, tag_type).await?;
-    Ok(reply::ok(reply::connection(found, |t| t.id.as_uuid())))
+    let named = catalog_core::repo::ListFilter { search, is_active: None };
+    let conn = &mut *state.conn().await?;
+    let found = tags::list(conn, caller.org(), &page, tag_type, &named).await?;
+    let ids: Vec<TagId> = found.items.iter().map(|t| t.id).collect();
+    let counts = tags::product_counts(conn, caller.org(), &ids).await?;
+    let found = found.map(|t| {
+        let count = count_of(&counts, &t.id);
+        TagView::new(t, Some(count))
+    });
+    Ok(reply::ok(reply::connection(found, |t| t.tag_id.as_uuid())))
 }
 
-#[utoipa::path(post, path = "/api/v1/tags", tag = "tags", request_body = CreateTag, responses((status = 201, body = Tag), (status = 400), (status = 409, description = "TAG_NAME_EXISTS or TAG_SLUG_EXISTS")))]
+#[utoipa::path(post, path = "/api/v1/tags", tag = "tags", request_body = CreateTag, responses((status = 201, body = TagView, headers(("ETag" = String))), (status = 400), (status = 409, description = "TAG_NAME_EXISTS or TAG_SLUG_EXISTS")))]
 pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<CreateTag>) -> ApiResult {
     caller.require(Resource::Tags, Action::Create)?;
     let body = body.into_inner();
@@ -121,8 +148,10 @@ pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<
     let slug = slug(&mut check, body.slug.as_deref());
     let tag_type = check.choice("type", body.tag_type.as_deref(), TagType::parse, &TagType::expected());
     let color = color(&mut check, body.color.as_deref());
+    let metadata = check.object("metadata", body.metadata);
     check.finish()?;
     let new = NewTag {
+        metadata,
         id: TagId::generate(),
         organization_id: caller.org(),
         name: name.unwrap_or_default(),
@@ -130,19 +159,23 @@ pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<
         tag_type: tag_type.unwrap_or(TagType::Custom),
         color,
     };
-    let tag = tags::create(&mut *state.conn().await?, caller.org(), &caller.actor, new).await?;
-    Ok(reply::created(&tag, tag.version))
+    let conn = &mut *state.conn().await?;
+    let tag = tags::create(conn, caller.org(), &caller.actor, new).await.explained(conn, caller.org()).await?;
+    let version = tag.version;
+    Ok(reply::created(TagView::new(tag, Some(0)), version))
 }
 
-#[utoipa::path(get, path = "/api/v1/tags/{id}", tag = "tags", params(("id" = uuid::Uuid, Path, description = "The tag's id")), responses((status = 200, body = Tag), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/tags/{id}", tag = "tags", params(("id" = uuid::Uuid, Path, description = "The tag's id")), responses((status = 200, body = TagView, headers(("ETag" = String))), (status = 404)))]
 pub async fn get(caller: Caller, state: web::Data<ApiState>, id: web::Path<TagId>) -> ApiResult {
     caller.require(Resource::Tags, Action::Read)?;
-    let tag = tags::get(&mut *state.conn().await?, caller.org(), *id).await?;
-    Ok(reply::ok_versioned(&tag, tag.version))
+    let conn = &mut *state.conn().await?;
+    let tag = tags::get(conn, caller.org(), *id).await?;
+    let version = tag.version;
+    Ok(reply::ok_versioned(view(conn, caller.org(), tag).await?, version))
 }
 
 /// Partial update; send `If-Match` with the `ETag` you read to avoid overwriting someone else.
-#[utoipa::path(patch, path = "/api/v1/tags/{id}", tag = "tags", request_body = UpdateTag, params(("id" = uuid::Uuid, Path, description = "The tag's id")), responses((status = 200, body = Tag), (status = 400), (status = 404), (status = 409), (status = 412)))]
+#[utoipa::path(patch, path = "/api/v1/tags/{id}", tag = "tags", request_body = UpdateTag, params(("id" = uuid::Uuid, Path, description = "The tag's id"), crate::openapi::IfMatch), responses((status = 200, body = TagView, headers(("ETag" = String))), (status = 400), (status = 404), (status = 409), (status = 412)))]
 pub async fn update(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -160,12 +193,18 @@ pub async fn update(
         body.slug.as_deref().map(|s| if s.trim().is_empty() { Some(String::new()) } else { slug(&mut check, Some(s)) });
     let tag_type = check.choice("type", body.tag_type.as_deref(), TagType::parse, &TagType::expected());
     let color = body.color.map(|c| c.and_then(|c| color(&mut check, Some(&c))));
+    let metadata = check.object("metadata", body.metadata);
     check.finish()?;
-    let changes = TagChanges { name: name.flatten(), slug: slug.flatten(), tag_type, color };
-    let tag = tags::update(&mut *state.conn().await?, caller.org(), &caller.actor, *id, expected, changes).await?;
+    let changes = TagChanges { name: name.flatten(), slug: slug.flatten(), tag_type, color, metadata };
+    let conn = &mut *state.conn().await?;
+    let tag = tags::update(conn, caller.org(), &caller.actor, *id, expected, changes)
+        .await
+        .explained(conn, caller.org())
+        .await?;
     // Product details embed their tags: drop the organization's cached products.
     state.catalog.cache.invalidate_organization(caller.org()).await;
-    Ok(reply::ok_versioned(&tag, tag.version))
+    let version = tag.version;
+    Ok(reply::ok_versioned(view(conn, caller.org(), tag).await?, version))
 }
 
 #[utoipa::path(delete, path = "/api/v1/tags/{id}", tag = "tags", params(("id" = uuid::Uuid, Path, description = "The tag's id"), DeleteArgs), responses((status = 204), (status = 404), (status = 409, description = "TAG_HAS_PRODUCTS")))]
@@ -181,8 +220,9 @@ pub async fn delete(
     Ok(reply::no_content())
 }
 
-/// The live products carrying the tag, a page at a time (product id order).
-#[utoipa::path(get, path = "/api/v1/tags/{id}/products", tag = "tags", params(("id" = uuid::Uuid, Path, description = "The tag's id"), PageArgs), responses((status = 200, description = "A page of products"), (status = 404)))]
+/// The tag and a page of the live products carrying it (product id order):
+/// `{tag, products: {edges, pageInfo}}`.
+#[utoipa::path(get, path = "/api/v1/tags/{id}/products", tag = "tags", params(("id" = uuid::Uuid, Path, description = "The tag's id"), PageArgs), responses((status = 200, body = crate::openapi::TagProducts), (status = 404)))]
 pub async fn list_products(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -193,5 +233,7 @@ pub async fn list_products(
     let page = args.request(&state.settings.pagination)?;
     let conn = &mut *state.conn().await?;
     let ids = tags::product_ids_for_tag(conn, caller.org(), *id, &page).await?;
-    Ok(reply::ok(product_page(conn, caller.org(), ids).await?))
+    let tag = tags::get(conn, caller.org(), *id).await?;
+    let tag = view(conn, caller.org(), tag).await?;
+    Ok(reply::ok(json!({ "tag": tag, "products": product_page(&state, caller.org(), ids).await? })))
 }

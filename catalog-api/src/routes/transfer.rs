@@ -123,7 +123,10 @@ pub struct LineResult {
 /// Uploads a file (the request body, any size up to 512 MiB) and queues its import. The file is
 /// staged before this answers 202; it is applied in the background in batches
 /// (`GET /api/v1/imports/{id}`). Rows failing validation are reported, the others written.
-#[utoipa::path(post, path = "/api/v1/imports", tag = "imports", params(ImportArgs), request_body(content = String, content_type = "text/csv"), responses((status = 202, body = ImportJob), (status = 400, description = "INVALID_IMPORT_DATA (file, format)"), (status = 409, description = "IMPORT_LIMIT_REACHED"), (status = 413)))]
+///
+/// Send the file as `application/octet-stream` with `?format=csv|jsonl` (what generated clients
+/// send), or as `text/csv` / `application/x-ndjson`, which name the layout themselves.
+#[utoipa::path(post, path = "/api/v1/imports", tag = "imports", params(("format" = String, Query, description = "The file's layout: `csv` or `jsonl` (also `text/csv`, `ndjson`, `application/x-ndjson`). Required with an `application/octet-stream` body; with a `text/csv` or `application/x-ndjson` body it defaults to that.")), request_body(description = "The file: CSV (RFC 4180, UTF-8, `,` or `;`) or JSON Lines, up to 512 MiB.", content((crate::openapi::ImportFile = "application/octet-stream"))), responses((status = 202, body = ImportJob), (status = 400, description = "INVALID_IMPORT_DATA (file, format)"), (status = 409, description = "IMPORT_LIMIT_REACHED"), (status = 413)))]
 pub async fn create_import(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -185,7 +188,7 @@ struct JobWithResults {
 }
 
 /// The job's status, progress and per-line results (1,000 per page, by line).
-#[utoipa::path(get, path = "/api/v1/imports/{id}", tag = "imports", params(ResultsArgs), responses((status = 200, body = ImportJob), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/imports/{id}", tag = "imports", params(ResultsArgs), responses((status = 200, body = crate::openapi::ImportJobDetails), (status = 404)))]
 pub async fn get_import(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -210,7 +213,7 @@ pub async fn get_import(
 }
 
 /// The lines that failed, as sent, with an `errors` column: fix them and upload this file again.
-#[utoipa::path(get, path = "/api/v1/imports/{id}/failed-rows", tag = "imports", responses((status = 200, content_type = "text/csv", body = String), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/imports/{id}/failed-rows", tag = "imports", responses((status = 200, description = "The failed lines in the job's layout, each with its errors (CSV: an `errors` column; JSON Lines: `_errors`)", content((String = "text/csv"), (String = "application/x-ndjson"))), (status = 404)))]
 pub async fn failed_rows(caller: Caller, state: web::Data<ApiState>, id: web::Path<Uuid>) -> ApiResult {
     caller.require(Resource::Products, Action::Read)?;
     let job = load_job(&state, &caller, *id).await?;
@@ -281,7 +284,7 @@ pub struct ExportArgs {
 
 /// The organization's whole catalog (live products, variants, tags), streamed in the import
 /// layout: importing it back changes nothing.
-#[utoipa::path(get, path = "/api/v1/exports", tag = "imports", params(ExportArgs), responses((status = 200, content_type = "text/csv", body = String), (status = 400)))]
+#[utoipa::path(get, path = "/api/v1/exports", tag = "imports", params(ExportArgs), responses((status = 200, description = "The catalog in the import layout (`Content-Disposition: attachment`)", content((String = "text/csv"), (String = "application/x-ndjson"))), (status = 400)))]
 pub async fn export(caller: Caller, state: web::Data<ApiState>, args: web::Query<ExportArgs>) -> ApiResult {
     caller.require(Resource::Products, Action::Read)?;
     let format = Format::parse(args.format.as_deref().unwrap_or("csv"))

@@ -3,21 +3,25 @@
 //! delete, activate/deactivate, volume price calculation).
 
 use crate::caller::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Explained};
 use crate::reply::{self, PageArgs, if_match};
+use crate::routes::flag;
 use crate::state::ApiState;
+use crate::views::{VariantTierPrice, VariantView};
 use actix_web::{HttpRequest, web};
 use catalog_core::auth::{Action, Resource};
 use catalog_core::error::{Entity, Error, FieldError};
-use catalog_core::ids::{LocalId, OptionValueId, OrganizationId, PriceTierId, ProductId, VariantId, WarehouseId};
-use catalog_core::models::{NewVariant, Variant, VariantChanges};
-use catalog_core::repo::{price_tiers, products, variants};
+use catalog_core::ids::{
+    LocalId, OptionId, OptionValueId, OrganizationId, PriceTierId, PriceTierRuleId, ProductId, VariantId, WarehouseId,
+};
+use catalog_core::models::{NewVariant, PriceTier, PriceTierRule, Variant, VariantChanges};
+use catalog_core::repo::variants::{VariantDraft, VariantFilter};
+use catalog_core::repo::{images, price_tiers, products, variants};
 use catalog_core::validate::{Check, Money, nullable};
-use diesel_async::AsyncConnection;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use std::collections::HashSet;
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 #[derive(OpenApi)]
@@ -39,7 +43,8 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
     components(schemas(
         CreateVariant,
         UpdateVariant,
-        Variant,
+        DimensionsInput,
+        VariantView,
         PriceCalculation,
         TierRef,
         Savings,
@@ -65,8 +70,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::put().to(update))
                 .route(web::delete().to(delete)),
         )
-        .service(web::resource("/variants/{id}/activate").route(web::post().to(activate)))
-        .service(web::resource("/variants/{id}/deactivate").route(web::post().to(deactivate)))
+        .service(
+            web::resource("/variants/{id}/activate").route(web::post().to(activate)).route(web::patch().to(activate)),
+        )
+        .service(
+            web::resource("/variants/{id}/deactivate")
+                .route(web::post().to(deactivate))
+                .route(web::patch().to(deactivate)),
+        )
         .service(web::resource("/variants/{id}/price").route(web::get().to(price)))
         .service(web::resource("/variants/{id}/calculate-price").route(web::get().to(calculate_price)));
 }
@@ -84,25 +95,28 @@ pub struct CreateVariant {
     pub barcode: Option<String>,
     /// Required, > 0.
     #[serde(alias = "price")]
-    #[schema(value_type = Option<String>, example = "24.99")]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub sale_price: Option<Money>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub cost_price: Option<Money>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub compare_at_price: Option<Money>,
-    /// Percent, 0–100 (default 0).
-    #[schema(value_type = Option<String>, example = "19")]
+    /// Percent, 0–100 (default 0); the pages call it `tax`.
+    #[serde(alias = "tax")]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub tax_rate: Option<Money>,
     /// Kilograms.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub weight: Option<Money>,
     /// Centimetres.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub dim_length: Option<Money>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub dim_width: Option<Money>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub dim_height: Option<Money>,
+    /// The pages' `{length, width, height, unit}` (unit `cm`), instead of `dim_*`.
+    pub dimensions: Option<DimensionsInput>,
     pub lot_number: Option<String>,
     pub vendor: Option<String>,
     /// Must be one of the caller's locals (or `local:access_all`).
@@ -125,6 +139,39 @@ pub struct CreateVariant {
     /// One value per option the product declares.
     #[serde(default)]
     pub option_value_ids: Vec<String>,
+    /// With `option_value`: the value of one of the product's options by name (added to the
+    /// option when it lacks it), as the pages send it.
+    pub option_id: Option<String>,
+    pub option_value: Option<String>,
+}
+
+/// Dimensions as the pages send them.
+#[derive(Debug, Default, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DimensionsInput {
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    pub length: Option<Money>,
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    pub width: Option<Money>,
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    pub height: Option<Money>,
+    /// `cm` (the only unit stored).
+    pub unit: Option<String>,
+}
+
+impl DimensionsInput {
+    /// Fills `dim_*` that were not sent from `dimensions`; a unit other than `cm` is an error.
+    fn apply(self, check: &mut Check, prefix: &str, dims: [&mut Option<Money>; 3]) {
+        if self.unit.as_deref().is_some_and(|u| !u.trim().eq_ignore_ascii_case("cm")) {
+            check.fail(&format!("{prefix}dimensions.unit"), "only cm is supported");
+        }
+        let [length, width, height] = dims;
+        for (slot, value) in [(length, self.length), (width, self.width), (height, self.height)] {
+            if slot.is_none() {
+                *slot = value;
+            }
+        }
+    }
 }
 
 /// Partial update: absent fields are kept, `null` clears a nullable one. Option values are
@@ -140,27 +187,30 @@ pub struct UpdateVariant {
     #[schema(value_type = Option<String>)]
     pub barcode: Option<Option<String>>,
     #[serde(alias = "price")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub sale_price: Option<Money>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub cost_price: Option<Option<Money>>,
+    /// The pages' `{length, width, height, unit}`, instead of `dim_*`.
+    pub dimensions: Option<DimensionsInput>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub compare_at_price: Option<Option<Money>>,
-    #[schema(value_type = Option<String>)]
+    #[serde(alias = "tax")]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub tax_rate: Option<Money>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub weight: Option<Option<Money>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub dim_length: Option<Option<Money>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub dim_width: Option<Option<Money>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
     pub dim_height: Option<Option<Money>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
@@ -245,6 +295,10 @@ pub(crate) fn parse_variant(
     input: CreateVariant,
     sku_required: bool,
 ) -> ParsedVariant {
+    let mut input = input;
+    if let Some(dimensions) = input.dimensions.take() {
+        dimensions.apply(check, prefix, [&mut input.dim_length, &mut input.dim_width, &mut input.dim_height]);
+    }
     let f = |name: &str| format!("{prefix}{name}");
     let sku = if sku_required {
         let sku = check.required_text(&f("sku"), input.sku.as_deref(), 100);
@@ -357,25 +411,128 @@ fn warehouse_local(w: Option<WarehouseId>) -> Option<LocalId> {
 // Handlers
 // ---------------------------------------------------------------------------------------------
 
-/// The product's live variants, oldest first.
-#[utoipa::path(get, path = "/api/v1/products/{id}/variants", tag = "variants", params(PageArgs), responses((status = 200, description = "A page of variants"), (status = 404, description = "PRODUCT_NOT_FOUND")))]
+/// Variants as the pages show them, with their images and, with `tiers`, the rules of the
+/// active tiers that price them: two statements for any number of variants.
+async fn views(
+    conn: &mut catalog_core::db::PgConn,
+    org: OrganizationId,
+    rows: Vec<Variant>,
+    tiers: bool,
+) -> Result<Vec<VariantView>, ApiError> {
+    let ids: Vec<VariantId> = rows.iter().map(|v| v.id).collect();
+    let mut images_of: HashMap<VariantId, Vec<_>> = HashMap::new();
+    for image in images::list_variant_images(conn, org, &ids).await? {
+        images_of.entry(image.variant_id).or_default().push(image);
+    }
+    let mut prices_of: HashMap<VariantId, Vec<_>> = HashMap::new();
+    if tiers {
+        for (tier, rule) in price_tiers::tier_rules_for_variants(conn, org, &ids).await? {
+            prices_of.entry(rule.variant_id).or_default().push((tier, rule));
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|v| {
+            let sale_price = v.sale_price;
+            let prices = prices_of.remove(&v.id).unwrap_or_default();
+            let images = images_of.remove(&v.id).unwrap_or_default();
+            let view = VariantView::new(v, images);
+            if !tiers {
+                return view;
+            }
+            view.with_price_tiers(prices.into_iter().map(|(tier, rule)| tier_price(sale_price, tier, rule)).collect())
+        })
+        .collect())
+}
+
+fn tier_price(sale_price: Decimal, tier: PriceTier, rule: PriceTierRule) -> VariantTierPrice {
+    VariantTierPrice {
+        price_tier_id: tier.id,
+        tier_name: tier.name,
+        slug: tier.slug,
+        rule_id: rule.id,
+        min_qty: rule.min_qty,
+        price: rule.price,
+        discount_percentage: if sale_price > Decimal::ZERO {
+            cents((sale_price - rule.price) / sale_price * Decimal::ONE_HUNDRED)
+        } else {
+            Decimal::ZERO
+        },
+    }
+}
+
+/// One variant as the pages show it.
+async fn view(
+    conn: &mut catalog_core::db::PgConn,
+    org: OrganizationId,
+    variant: Variant,
+    tiers: bool,
+) -> Result<VariantView, ApiError> {
+    views(conn, org, vec![variant], tiers).await?.pop().ok_or(ApiError(Error::NotFound(Entity::Variant)))
+}
+
+/// Variant list filters (page 10).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListArgs {
+    /// `true` or `false`.
+    pub is_active: Option<String>,
+    /// One of the variant's option values, e.g. `Rojo` (case-insensitive).
+    pub option_value: Option<String>,
+    /// `sale_price` at least this...
+    pub min_price: Option<String>,
+    /// ...and at most this.
+    pub max_price: Option<String>,
+    /// Only variants with stock available: needs the stock read model (not built yet; 400).
+    pub in_stock: Option<String>,
+}
+
+fn variant_filter(args: &ListArgs) -> Result<VariantFilter, Error> {
+    let mut check = Check::new(Entity::Variant);
+    let is_active = flag(&mut check, "is_active", args.is_active.as_deref());
+    let option_value = check.text("option_value", args.option_value.as_deref(), 200);
+    let min_price = check.money("min_price", args.min_price.clone().map(Money).as_ref(), false);
+    let max_price = check.money("max_price", args.max_price.clone().map(Money).as_ref(), false);
+    if args.in_stock.is_some() {
+        check.fail("in_stock", "stock is not known to the catalog yet");
+    }
+    check.finish()?;
+    Ok(VariantFilter { is_active, option_value, min_price, max_price })
+}
+
+/// The product's live variants, oldest first, with their images: `{product, variants,
+/// total_variants}` as the pages show them, and the same page as `edges`/`pageInfo`.
+#[utoipa::path(get, path = "/api/v1/products/{id}/variants", tag = "variants", params(PageArgs, ListArgs), responses((status = 200, body = crate::openapi::ProductVariants), (status = 400), (status = 404, description = "PRODUCT_NOT_FOUND")))]
 pub async fn list(
     caller: Caller,
     state: web::Data<ApiState>,
     product_id: web::Path<ProductId>,
     args: web::Query<PageArgs>,
+    filters: web::Query<ListArgs>,
 ) -> ApiResult {
     caller.require(Resource::Variants, Action::Read)?;
     let page = args.request(&state.settings.pagination)?;
+    let filter = variant_filter(&filters)?;
     let conn = &mut *state.conn().await?;
-    products::get(conn, caller.org(), *product_id).await?;
-    let found = variants::list(conn, caller.org(), *product_id, &page).await?;
-    Ok(reply::ok(reply::connection(found, |v| v.id.as_uuid())))
+    let product = products::get(conn, caller.org(), *product_id).await?;
+    let found = variants::list(conn, caller.org(), *product_id, &filter, &page).await?;
+    let mut found = found;
+    let items = views(conn, caller.org(), std::mem::take(&mut found.items), true).await?;
+    let total = found.total;
+    let connection = reply::connection(found.with_items(items), |v| v.variant_id.as_uuid());
+    let variants: Vec<&VariantView> = connection.edges.iter().map(|e| &e.node).collect();
+    Ok(reply::ok(json!({
+        "product": { "product_id": product.id, "name": product.title, "sku": product.sku },
+        "total_variants": total.unwrap_or(variants.len() as i64),
+        "variants": variants,
+        "edges": connection.edges,
+        "pageInfo": connection.page_info,
+    })))
 }
 
 /// Creates a variant; every problem (malformed fields, the variant rules, the option values
 /// against the options the product declares) is reported at once.
-#[utoipa::path(post, path = "/api/v1/products/{id}/variants", tag = "variants", request_body = CreateVariant, responses((status = 201, body = Variant), (status = 400, description = "INVALID_VARIANT_DATA"), (status = 403, description = "LOCAL_ACCESS_DENIED"), (status = 404, description = "PRODUCT_NOT_FOUND"), (status = 409, description = "VARIANT_SKU_EXISTS, VARIANT_BARCODE_EXISTS, VARIANT_OPTIONS_EXIST")))]
+#[utoipa::path(post, path = "/api/v1/products/{id}/variants", tag = "variants", request_body = CreateVariant, responses((status = 201, body = VariantView, headers(("ETag" = String))), (status = 400, description = "INVALID_VARIANT_DATA"), (status = 403, description = "LOCAL_ACCESS_DENIED"), (status = 404, description = "PRODUCT_NOT_FOUND"), (status = 409, description = "VARIANT_SKU_EXISTS, VARIANT_BARCODE_EXISTS, VARIANT_OPTIONS_EXIST")))]
 pub async fn create(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -385,36 +542,45 @@ pub async fn create(
     caller.require(Resource::Variants, Action::Create)?;
     let mut check = Check::new(Entity::Variant);
     let mut failed = Failed::new();
-    let ParsedVariant { mut new, option_value_ids } =
-        parse_variant(&mut check, &mut failed, "", body.into_inner(), true);
+    let mut body = body.into_inner();
+    let named_value = named_option_value(&mut check, body.option_id.take(), body.option_value.take());
+    let ParsedVariant { mut new, option_value_ids } = parse_variant(&mut check, &mut failed, "", body, true);
     caller.require_local(warehouse_local(new.warehouse_id))?;
     new.product_id = *product_id;
-    let early = check_errors(check)?;
+    // Malformed fields are reported together with the rules' and the options' problems.
+    let options_field = if named_value.is_some() { "option_id" } else { "option_value_ids" };
+    let draft = VariantDraft { new, option_value_ids, named_value, reported: check_errors(check)?, unparsed: failed };
     let org = caller.org();
-    let actor = &caller.actor;
     let conn = &mut *state.conn().await?;
-    // With malformed fields the create still runs (on stand-in values) inside a transaction
-    // that is always rolled back, so its rule and option problems are reported together.
-    let variant = conn
-        .transaction(async move |conn| {
-            let created = variants::create(conn, org, actor, new, &option_value_ids).await;
-            let more = match created {
-                Ok(variant) if early.is_empty() => return Ok(variant),
-                Err(Error::Validation { fields, .. }) => fields,
-                Err(err @ Error::NotFound(_)) => return Err(err),
-                Err(err) if early.is_empty() => return Err(err),
-                _ => Vec::new(),
-            };
-            let mut fields = early;
-            let reported: HashSet<String> = fields.iter().map(|e| e.field.clone()).collect();
-            fields.extend(more.into_iter().map(|e| FieldError::new(request_field(&e.field), e.message)).filter(|e| {
-                !failed.contains(&e.field) && (e.field == "option_value_ids" || !reported.contains(&e.field))
-            }));
-            Err(Error::Validation { entity: Entity::Variant, fields })
-        })
-        .await?;
+    let variant =
+        variants::create_draft(conn, org, &caller.actor, draft, options_field).await.explained(conn, org).await?;
     state.catalog.invalidate_variants(org, &[variant.id], &[variant.product_id]).await;
-    Ok(reply::created(&variant, variant.version))
+    let version = variant.version;
+    Ok(reply::created(view(conn, org, variant, true).await?, version))
+}
+
+/// The pages' `option_id` + `option_value` (both or neither).
+fn named_option_value(
+    check: &mut Check,
+    option_id: Option<String>,
+    value: Option<String>,
+) -> Option<(OptionId, String)> {
+    match (option_id, value) {
+        (None, None) => None,
+        (Some(id), Some(value)) => {
+            let id = check.id::<OptionId>("option_id", Some(&id));
+            let value = check.required_text("option_value", Some(&value), 100);
+            id.zip(value)
+        }
+        (None, Some(_)) => {
+            check.fail("option_id", "is required with option_value");
+            None
+        }
+        (Some(_), None) => {
+            check.fail("option_value", "is required with option_id");
+            None
+        }
+    }
 }
 
 /// The live variant, when it belongs to `product` (if given); else 404.
@@ -431,32 +597,87 @@ async fn scoped(
     Ok(variant)
 }
 
-async fn read(caller: Caller, state: web::Data<ApiState>, id: VariantId, product: Option<ProductId>) -> ApiResult {
-    caller.require(Resource::Variants, Action::Read)?;
-    let variant = scoped(&mut *state.conn().await?, caller.org(), id, product).await?;
-    Ok(reply::ok_versioned(&variant, variant.version))
+/// What a variant read embeds (page 10); each `true`/`false`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReadArgs {
+    /// `product {product_id, name, sku, brand}` (default false).
+    pub include_product: Option<String>,
+    /// Stock: needs the stock read model (not built yet; accepted and ignored).
+    pub include_stock: Option<String>,
+    /// The rules of active tiers that price the variant (default true).
+    pub include_price_tiers: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/variants/{id}", tag = "variants", responses((status = 200, body = Variant), (status = 404, description = "VARIANT_NOT_FOUND")))]
-pub async fn get(caller: Caller, state: web::Data<ApiState>, id: web::Path<VariantId>) -> ApiResult {
-    read(caller, state, *id, None).await
+async fn read(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: VariantId,
+    product: Option<ProductId>,
+    args: ReadArgs,
+) -> ApiResult {
+    caller.require(Resource::Variants, Action::Read)?;
+    let mut check = Check::new(Entity::Variant);
+    let with_product = flag(&mut check, "include_product", args.include_product.as_deref()).unwrap_or(false);
+    flag(&mut check, "include_stock", args.include_stock.as_deref());
+    let with_tiers = flag(&mut check, "include_price_tiers", args.include_price_tiers.as_deref()).unwrap_or(true);
+    check.finish()?;
+    let conn = &mut *state.conn().await?;
+    let variant = scoped(conn, caller.org(), id, product).await?;
+    let version = variant.version;
+    let product_id = variant.product_id;
+    let view = view(conn, caller.org(), variant, with_tiers).await?;
+    if !with_product {
+        return Ok(reply::ok_versioned(view, version));
+    }
+    let details = state.catalog.product_details(caller.org(), &[product_id]).await?.into_iter().next().flatten();
+    let mut answer =
+        serde_json::to_value(view).map_err(|e| ApiError(Error::Internal(format!("encoding a variant: {e}"))))?;
+    answer["product"] = match details {
+        Some(d) => json!({
+            "product_id": d.product.id,
+            "name": d.product.title,
+            "sku": d.product.sku,
+            "brand": d.brand.map(|b| json!({ "brand_id": b.id, "name": b.name, "slug": b.slug })),
+        }),
+        None => Value::Null,
+    };
+    Ok(reply::ok_versioned(answer, version))
+}
+
+#[utoipa::path(get, path = "/api/v1/variants/{id}", tag = "variants", params(ReadArgs), responses((status = 200, body = crate::openapi::VariantDetails, headers(("ETag" = String))), (status = 404, description = "VARIANT_NOT_FOUND")))]
+pub async fn get(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<VariantId>,
+    args: web::Query<ReadArgs>,
+) -> ApiResult {
+    read(caller, state, *id, None, args.into_inner()).await
 }
 
 /// The variant, only if it is one of the product's (else 404 `VARIANT_NOT_FOUND`).
-#[utoipa::path(get, path = "/api/v1/products/{product_id}/variants/{id}", tag = "variants", responses((status = 200, body = Variant), (status = 404, description = "VARIANT_NOT_FOUND")))]
+#[utoipa::path(get, path = "/api/v1/products/{product_id}/variants/{id}", tag = "variants", params(ReadArgs), responses((status = 200, body = crate::openapi::VariantDetails, headers(("ETag" = String))), (status = 404, description = "VARIANT_NOT_FOUND")))]
 pub async fn get_nested(
     caller: Caller,
     state: web::Data<ApiState>,
     path: web::Path<(ProductId, VariantId)>,
+    args: web::Query<ReadArgs>,
 ) -> ApiResult {
     let (product_id, id) = path.into_inner();
-    read(caller, state, id, Some(product_id)).await
+    read(caller, state, id, Some(product_id), args.into_inner()).await
 }
 
 /// Parses an update; malformed fields are reported here, the variant rules (on the merged
 /// row) by the repository.
-fn parse_changes(check: &mut Check, body: UpdateVariant) -> VariantChanges {
+fn parse_changes(check: &mut Check, mut body: UpdateVariant) -> VariantChanges {
     let mut failed = Failed::new();
+    if let Some(dimensions) = body.dimensions.take() {
+        let (mut length, mut width, mut height) = (None, None, None);
+        dimensions.apply(check, "", [&mut length, &mut width, &mut height]);
+        body.dim_length = body.dim_length.or(length.map(Some));
+        body.dim_width = body.dim_width.or(width.map(Some));
+        body.dim_height = body.dim_height.or(height.map(Some));
+    }
     let sku = body.sku.as_deref().and_then(|s| check.required_text("sku", Some(s), 100));
     let barcode = body.barcode.map(|b| b.and_then(|b| check.text("barcode", Some(&b), 100)));
     let sale_price = body.sale_price.as_ref().and_then(|p| check.money("sale_price", Some(p), true));
@@ -521,20 +742,24 @@ async fn change(
     caller.require_local(warehouse_local(changes.warehouse_id.flatten()))?;
     let conn = &mut *state.conn().await?;
     scoped(conn, caller.org(), id, product).await?;
-    let variant =
-        variants::update(conn, caller.org(), &caller.actor, id, expected, changes).await.map_err(|err| match err {
+    let variant = variants::update(conn, caller.org(), &caller.actor, id, expected, changes)
+        .await
+        .map_err(|err| match err {
             Error::Validation { entity, fields } => Error::Validation {
                 entity,
                 fields: fields.into_iter().map(|e| FieldError::new(request_field(&e.field), e.message)).collect(),
             },
             other => other,
-        })?;
+        })
+        .explained(conn, caller.org())
+        .await?;
     state.catalog.invalidate_variants(caller.org(), &[variant.id], &[variant.product_id]).await;
-    Ok(reply::ok_versioned(&variant, variant.version))
+    let version = variant.version;
+    Ok(reply::ok_versioned(view(conn, caller.org(), variant, true).await?, version))
 }
 
 /// Partial update; send `If-Match` with the `ETag` you read to avoid overwriting someone else.
-#[utoipa::path(patch, path = "/api/v1/variants/{id}", tag = "variants", request_body = UpdateVariant, responses((status = 200, body = Variant), (status = 400, description = "INVALID_VARIANT_DATA"), (status = 403, description = "LOCAL_ACCESS_DENIED"), (status = 404), (status = 409), (status = 412, description = "VERSION_MISMATCH")))]
+#[utoipa::path(patch, path = "/api/v1/variants/{id}", tag = "variants", request_body = UpdateVariant, params(crate::openapi::IfMatch), responses((status = 200, body = VariantView, headers(("ETag" = String))), (status = 400, description = "INVALID_VARIANT_DATA"), (status = 403, description = "LOCAL_ACCESS_DENIED"), (status = 404), (status = 409), (status = 412, description = "VERSION_MISMATCH")))]
 pub async fn update(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -545,7 +770,7 @@ pub async fn update(
     change(caller, state, req, *id, None, body.into_inner()).await
 }
 
-#[utoipa::path(patch, path = "/api/v1/products/{product_id}/variants/{id}", tag = "variants", request_body = UpdateVariant, responses((status = 200, body = Variant), (status = 400), (status = 404, description = "VARIANT_NOT_FOUND, also for a variant of another product"), (status = 409), (status = 412)))]
+#[utoipa::path(patch, path = "/api/v1/products/{product_id}/variants/{id}", tag = "variants", request_body = UpdateVariant, params(crate::openapi::IfMatch), responses((status = 200, body = VariantView, headers(("ETag" = String))), (status = 400), (status = 404, description = "VARIANT_NOT_FOUND, also for a variant of another product"), (status = 409), (status = 412)))]
 pub async fn update_nested(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -566,9 +791,23 @@ async fn remove(caller: Caller, state: web::Data<ApiState>, id: VariantId, produ
     Ok(reply::no_content())
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteArgs {
+    /// The pages' "delete even with stock". The catalog does not know stock yet, so a variant
+    /// is never refused for it and the flag changes nothing.
+    #[serde(default)]
+    pub force: bool,
+}
+
 /// Soft delete: the SKU, barcode and option combination become reusable.
-#[utoipa::path(delete, path = "/api/v1/variants/{id}", tag = "variants", responses((status = 204), (status = 404)))]
-pub async fn delete(caller: Caller, state: web::Data<ApiState>, id: web::Path<VariantId>) -> ApiResult {
+#[utoipa::path(delete, path = "/api/v1/variants/{id}", tag = "variants", params(DeleteArgs), responses((status = 204), (status = 404)))]
+pub async fn delete(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: web::Path<VariantId>,
+    _args: web::Query<DeleteArgs>,
+) -> ApiResult {
     remove(caller, state, *id, None).await
 }
 
@@ -591,14 +830,15 @@ async fn set_active(
 ) -> ApiResult {
     caller.require(Resource::Variants, Action::Update)?;
     let expected = if_match(&req)?;
-    let variant =
-        variants::set_active(&mut *state.conn().await?, caller.org(), &caller.actor, id, expected, active).await?;
+    let conn = &mut *state.conn().await?;
+    let variant = variants::set_active(conn, caller.org(), &caller.actor, id, expected, active).await?;
     state.catalog.invalidate_variants(caller.org(), &[variant.id], &[variant.product_id]).await;
-    Ok(reply::ok_versioned(&variant, variant.version))
+    let version = variant.version;
+    Ok(reply::ok_versioned(view(conn, caller.org(), variant, false).await?, version))
 }
 
 /// `If-Match` is optional.
-#[utoipa::path(post, path = "/api/v1/variants/{id}/activate", tag = "variants", responses((status = 200, body = Variant), (status = 404), (status = 412)))]
+#[utoipa::path(post, path = "/api/v1/variants/{id}/activate", tag = "variants", params(crate::openapi::IfMatch), responses((status = 200, body = VariantView, headers(("ETag" = String))), (status = 404), (status = 412)))]
 pub async fn activate(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -609,7 +849,7 @@ pub async fn activate(
 }
 
 /// `If-Match` is optional.
-#[utoipa::path(post, path = "/api/v1/variants/{id}/deactivate", tag = "variants", responses((status = 200, body = Variant), (status = 404), (status = 412)))]
+#[utoipa::path(post, path = "/api/v1/variants/{id}/deactivate", tag = "variants", params(crate::openapi::IfMatch), responses((status = 200, body = VariantView, headers(("ETag" = String))), (status = 404), (status = 412)))]
 pub async fn deactivate(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -637,52 +877,77 @@ pub struct PriceArgs {
 pub struct TierRef {
     pub id: PriceTierId,
     pub name: String,
+    /// The pages' names for the same tier.
+    pub price_tier_id: PriceTierId,
+    pub tier_name: String,
+    pub slug: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Savings {
     /// Compared with paying `sale_price` for every unit.
-    #[schema(value_type = String, example = "5.00")]
+    #[schema(value_type = String, format = "decimal", example = "5.00")]
     pub amount: Decimal,
     /// Percent of the undiscounted subtotal.
-    #[schema(value_type = String, example = "10.00")]
+    #[schema(value_type = String, format = "decimal", example = "10.00")]
     pub percentage: Decimal,
+    /// The pages' names for `amount` and `percentage`.
+    #[schema(value_type = String, format = "decimal")]
+    pub amount_saved: Decimal,
+    #[schema(value_type = String, format = "decimal")]
+    pub percentage_saved: Decimal,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AppliedRule {
+    pub rule_id: PriceTierRuleId,
     pub min_qty: i32,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = "decimal")]
     pub price: Decimal,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NextTierOut {
     pub min_qty: i32,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = "decimal")]
     pub price: Decimal,
     pub additional_qty_needed: i32,
+    /// What the quantity asked would save at the next step's price (page 10's example:
+    /// (270 − 255) × 75 = 1125).
+    #[schema(value_type = String, format = "decimal")]
+    pub additional_savings: Decimal,
 }
 
 /// A quote; money as decimal strings with two decimals.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PriceCalculation {
     pub variant_id: VariantId,
+    pub sku: String,
     pub quantity: i32,
     /// The tier whose rules priced the quote (`null`: none applies to this variant).
     pub price_tier: Option<TierRef>,
-    #[schema(value_type = String)]
+    /// The pages' name for `price_tier`.
+    pub applied_price_tier: Option<TierRef>,
+    #[schema(value_type = String, format = "decimal")]
     pub sale_price: Decimal,
+    /// The pages' name for `sale_price`.
+    #[schema(value_type = String, format = "decimal")]
+    pub base_price: Decimal,
+    /// The pages' names for `unit_price` and `subtotal` (page 21).
+    #[schema(value_type = String, format = "decimal")]
+    pub final_price: Decimal,
+    #[schema(value_type = String, format = "decimal")]
+    pub total_amount: Decimal,
     /// Percent.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = "decimal")]
     pub tax_rate: Decimal,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = "decimal")]
     pub unit_price: Decimal,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = "decimal")]
     pub subtotal: Decimal,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = "decimal")]
     pub tax_amount: Decimal,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = "decimal")]
     pub total: Decimal,
     pub savings: Savings,
     /// The rule with the largest `min_qty ≤ quantity`, if any.
@@ -723,22 +988,44 @@ async fn quote(caller: Caller, state: web::Data<ApiState>, id: VariantId, args: 
         None => (None, Vec::new()),
     };
     let quote = price_tiers::calculate_price(variant.sale_price, variant.tax_rate, quantity, &rules)?;
+    let tier_ref = |t: &catalog_core::models::PriceTier| TierRef {
+        id: t.id,
+        name: t.name.clone(),
+        price_tier_id: t.id,
+        tier_name: t.name.clone(),
+        slug: t.slug.clone(),
+    };
     let answer = PriceCalculation {
         variant_id: id,
+        sku: variant.sku.clone(),
         quantity,
-        price_tier: tier.map(|t| TierRef { id: t.id, name: t.name }),
+        price_tier: tier.as_ref().map(tier_ref),
+        applied_price_tier: tier.as_ref().map(tier_ref),
         sale_price: cents(variant.sale_price),
+        base_price: cents(variant.sale_price),
+        final_price: cents(quote.unit_price),
+        total_amount: cents(quote.subtotal),
         tax_rate: cents(variant.tax_rate),
         unit_price: cents(quote.unit_price),
         subtotal: cents(quote.subtotal),
         tax_amount: cents(quote.tax_amount),
         total: cents(quote.total),
-        savings: Savings { amount: cents(quote.savings_amount), percentage: cents(quote.savings_percentage) },
-        applied_rule: quote.applied_rule.map(|r| AppliedRule { min_qty: r.min_qty, price: cents(r.price) }),
+        savings: Savings {
+            amount: cents(quote.savings_amount),
+            percentage: cents(quote.savings_percentage),
+            amount_saved: cents(quote.savings_amount),
+            percentage_saved: cents(quote.savings_percentage),
+        },
+        applied_rule: quote.applied_rule.map(|r| AppliedRule {
+            rule_id: r.id,
+            min_qty: r.min_qty,
+            price: cents(r.price),
+        }),
         next_tier: quote.next_tier.map(|n| NextTierOut {
             min_qty: n.min_qty,
             price: cents(n.price),
             additional_qty_needed: n.additional_qty_needed,
+            additional_savings: cents((quote.unit_price - n.price).max(Decimal::ZERO) * Decimal::from(quantity)),
         }),
     };
     Ok(reply::ok(answer))

@@ -3,6 +3,7 @@
 //! same stable codes the domain checks use.
 
 use crate::error::{Entity, Error, FieldError};
+use diesel::OptionalExtension;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 /// Partial unique indexes and unique constraints → (code, field, message).
@@ -23,6 +24,12 @@ const UNIQUE: &[(&str, &str, &str, &str)] = &[
     ("options_org_name_live", "OPTION_NAME_EXISTS", "name", "an option with this name already exists"),
     ("option_values_option_value", "OPTION_VALUE_EXISTS", "value", "this option already has this value"),
     ("collections_org_slug_live", "COLLECTION_SLUG_EXISTS", "slug", "a collection with this slug already exists"),
+    (
+        "collections_org_parent_name_live",
+        "COLLECTION_NAME_EXISTS",
+        "name",
+        "a sibling collection already has this name",
+    ),
     ("tags_org_name_live", "TAG_NAME_EXISTS", "name", "a tag with this name already exists"),
     ("tags_org_slug_live", "TAG_SLUG_EXISTS", "slug", "a tag with this slug already exists"),
     ("price_tiers_org_name_live", "PRICE_TIER_NAME_EXISTS", "name", "a price tier with this name already exists"),
@@ -58,12 +65,18 @@ pub fn classify(err: DieselError) -> Error {
             let constraint = info.constraint_name().unwrap_or_default();
             match kind {
                 DatabaseErrorKind::UniqueViolation => match UNIQUE.iter().find(|(name, ..)| *name == constraint) {
-                    Some((_, code, field, message)) => {
-                        Error::Conflict { code, message: (*message).to_string(), field: Some(field) }
-                    }
-                    None => {
-                        Error::Conflict { code: "CONFLICT", message: "the resource already exists".into(), field: None }
-                    }
+                    Some((_, code, field, message)) => Error::Conflict {
+                        code,
+                        message: (*message).to_string(),
+                        field: Some(field),
+                        key: clashing_key(info.details().unwrap_or_default()),
+                    },
+                    None => Error::Conflict {
+                        code: "CONFLICT",
+                        message: "the resource already exists".into(),
+                        field: None,
+                        key: Vec::new(),
+                    },
                 },
                 DatabaseErrorKind::ForeignKeyViolation => match FOREIGN.iter().find(|(name, ..)| *name == constraint) {
                     Some((_, entity, field)) => Error::Validation {
@@ -86,6 +99,100 @@ pub fn classify(err: DieselError) -> Error {
         DieselError::BrokenTransactionManager => Error::Unavailable("transaction manager broken".into()),
         other => Error::Internal(format!("database error: {other}")),
     }
+}
+
+/// The columns and values of a unique violation's key, from PostgreSQL's detail
+/// `Key (organization_id, lower(name))=(<uuid>, adidas) already exists.`, without the
+/// organization: `[("name", "adidas")]`. Expressions name their column (`lower(name)` → `name`).
+pub(crate) fn clashing_key(detail: &str) -> Vec<(String, String)> {
+    let Some(rest) = detail.strip_prefix("Key (") else { return Vec::new() };
+    let Some((columns, rest)) = split_top_level(rest) else { return Vec::new() };
+    let Some(values) = rest.strip_prefix("=(").and_then(|v| v.strip_suffix(") already exists.")) else {
+        return Vec::new();
+    };
+    let columns: Vec<String> = columns.iter().map(|c| column_name(c)).collect();
+    // Values are not quoted: a comma inside the last one (a name) stays with it.
+    let mut parts: Vec<String> = values.splitn(columns.len(), ", ").map(str::to_string).collect();
+    parts.resize(columns.len(), String::new());
+    columns.into_iter().zip(parts).filter(|(column, _)| column != "organization_id").collect()
+}
+
+/// `a, lower(b), coalesce(c, x))=…` → (["a", "lower(b)", "coalesce(c, x)"], "=…").
+fn split_top_level(text: &str) -> Option<(Vec<&str>, &str)> {
+    let (mut depth, mut start, mut columns) = (0usize, 0usize, Vec::new());
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth == 0 => {
+                columns.push(text[start..i].trim());
+                return Some((columns, &text[i + 1..]));
+            }
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                columns.push(text[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `lower(name)` → `name`; `COALESCE(parent_id, '…'::uuid)` → `parent_id`.
+fn column_name(expression: &str) -> String {
+    let inner = expression.split_once('(').map_or(expression, |(_, rest)| rest);
+    inner.split([',', ')']).next().unwrap_or(inner).trim().to_string()
+}
+
+/// Where a unique code's rows live: (code, table, the key column or expression it compares).
+/// Live rows only; the key's values are those PostgreSQL reported.
+const EXISTING: &[(&str, &str, &[&str])] = &[
+    ("PRODUCT_SKU_EXISTS", "products", &["sku"]),
+    ("PRODUCT_SLUG_EXISTS", "products", &["slug"]),
+    ("PRODUCT_BARCODE_EXISTS", "products", &["barcode"]),
+    ("VARIANT_SKU_EXISTS", "product_variants", &["sku"]),
+    ("VARIANT_BARCODE_EXISTS", "product_variants", &["barcode"]),
+    ("BRAND_SLUG_EXISTS", "brands", &["slug"]),
+    ("BRAND_NAME_EXISTS", "brands", &["lower(name)"]),
+    ("OPTION_NAME_EXISTS", "product_options", &["lower(name)"]),
+    ("COLLECTION_SLUG_EXISTS", "collections", &["slug"]),
+    ("TAG_NAME_EXISTS", "tags", &["lower(name)"]),
+    ("TAG_SLUG_EXISTS", "tags", &["slug"]),
+    ("PRICE_TIER_NAME_EXISTS", "price_tiers", &["lower(name)"]),
+    ("PRICE_TIER_SLUG_EXISTS", "price_tiers", &["slug"]),
+    ("PRICE_TIER_RULE_EXISTS", "price_tier_rules", &["price_tier_id::text", "variant_id::text", "min_qty::text"]),
+];
+
+#[derive(diesel::QueryableByName)]
+struct FoundId {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: uuid::Uuid,
+}
+
+/// The id of the row a unique violation clashed with, looked up after the failed write's
+/// transaction ended, for the `existing_*_id` a 409 answers. `None` when the code is not a
+/// uniqueness code, the key was not reported, or the row is gone meanwhile.
+pub async fn existing_id(
+    conn: &mut crate::db::PgConn,
+    org: crate::ids::OrganizationId,
+    code: &str,
+    key: &[(String, String)],
+) -> crate::error::Result<Option<uuid::Uuid>> {
+    use diesel::sql_types::{Text, Uuid as SqlUuid};
+    use diesel_async::RunQueryDsl;
+    let Some((_, table, columns)) = EXISTING.iter().find(|(c, ..)| *c == code) else { return Ok(None) };
+    if key.len() != columns.len() {
+        return Ok(None);
+    }
+    let live = if *table == "price_tier_rules" { "" } else { " AND deleted_at IS NULL" };
+    let conditions: Vec<String> = columns.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 2)).collect();
+    let sql =
+        format!("SELECT id FROM {table} WHERE organization_id = $1{live} AND {} LIMIT 1", conditions.join(" AND "));
+    let mut query = diesel::sql_query(sql).into_boxed::<diesel::pg::Pg>().bind::<SqlUuid, _>(org.0);
+    for (_, value) in key {
+        query = query.bind::<Text, _>(value.clone());
+    }
+    Ok(query.get_result::<FoundId>(conn).await.optional()?.map(|found| found.id))
 }
 
 /// Statement timeouts, admin shutdowns and lost connections surface as plain messages.
@@ -125,6 +232,26 @@ fn check_field(table: &str, constraint: &str) -> (Entity, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unique_violation_details_name_the_clashing_values() {
+        let org = "0190f0e1-0000-7000-8000-000000000001";
+        assert_eq!(
+            clashing_key(&format!("Key (organization_id, sku)=({org}, MOUSE-001) already exists.")),
+            vec![("sku".to_string(), "MOUSE-001".to_string())]
+        );
+        assert_eq!(
+            clashing_key(&format!("Key (organization_id, lower(name))=({org}, Café, con leche) already exists.")),
+            vec![("name".to_string(), "Café, con leche".to_string())]
+        );
+        assert_eq!(
+            clashing_key(&format!(
+                "Key (organization_id, COALESCE(parent_id, '00000000-0000-0000-0000-000000000000'::uuid), lower(name))=({org}, {org}, tablets) already exists."
+            )),
+            vec![("parent_id".to_string(), org.to_string()), ("name".to_string(), "tablets".to_string())]
+        );
+        assert_eq!(clashing_key("something else"), Vec::<(String, String)>::new());
+    }
 
     #[test]
     fn check_constraint_names_become_field_names() {

@@ -20,6 +20,11 @@ pub struct Brand {
     pub description: Option<String>,
     pub logo_url: Option<String>,
     pub status: ActiveStatus,
+    #[serde(default)]
+    pub website: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
@@ -36,6 +41,9 @@ pub struct NewBrand {
     pub description: Option<String>,
     pub logo_url: Option<String>,
     pub status: ActiveStatus,
+    pub website: Option<String>,
+    /// `None`: the column default (`{}`).
+    pub metadata: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, AsChangeset)]
@@ -46,4 +54,6 @@ pub struct BrandChanges {
     pub description: Option<Option<String>>,
     pub logo_url: Option<Option<String>>,
     pub status: Option<ActiveStatus>,
+    pub website: Option<Option<String>>,
+    pub metadata: Option<serde_json::Value>,
 }

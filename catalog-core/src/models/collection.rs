@@ -17,6 +17,9 @@ pub struct Collection {
     pub image_url: Option<String>,
     pub status: ActiveStatus,
     pub position: i32,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
@@ -35,6 +38,8 @@ pub struct NewCollection {
     pub image_url: Option<String>,
     pub status: ActiveStatus,
     pub position: i32,
+    /// `None`: the column default (`{}`).
+    pub metadata: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, AsChangeset)]
@@ -47,4 +52,5 @@ pub struct CollectionChanges {
     pub image_url: Option<Option<String>>,
     pub status: Option<ActiveStatus>,
     pub position: Option<i32>,
+    pub metadata: Option<serde_json::Value>,
 }

@@ -14,6 +14,9 @@ pub struct ProductImage {
     pub alt: Option<String>,
     pub position: i32,
     pub is_primary: bool,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -28,6 +31,8 @@ pub struct NewProductImage {
     pub alt: Option<String>,
     pub position: i32,
     pub is_primary: bool,
+    /// `None`: the column default (`{}`).
+    pub metadata: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize, utoipa::ToSchema)]
@@ -40,6 +45,9 @@ pub struct VariantImage {
     pub alt: Option<String>,
     pub position: i32,
     pub is_primary: bool,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -54,6 +62,8 @@ pub struct NewVariantImage {
     pub alt: Option<String>,
     pub position: i32,
     pub is_primary: bool,
+    /// `None`: the column default (`{}`).
+    pub metadata: Option<serde_json::Value>,
 }
 
 /// Fields an image update may change (both owner kinds).
@@ -63,4 +73,5 @@ pub struct ImageChanges {
     pub alt: Option<Option<String>>,
     pub position: Option<i32>,
     pub is_primary: Option<bool>,
+    pub metadata: Option<serde_json::Value>,
 }

@@ -16,6 +16,9 @@ pub struct PriceTier {
     /// 0 is the highest priority.
     pub priority: i32,
     pub is_active: bool,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
@@ -32,6 +35,8 @@ pub struct NewPriceTier {
     pub description: Option<String>,
     pub priority: i32,
     pub is_active: bool,
+    /// `None`: the column default (`{}`).
+    pub metadata: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, AsChangeset)]
@@ -42,6 +47,7 @@ pub struct PriceTierChanges {
     pub description: Option<Option<String>>,
     pub priority: Option<i32>,
     pub is_active: Option<bool>,
+    pub metadata: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize, utoipa::ToSchema)]

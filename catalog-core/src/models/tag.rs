@@ -17,6 +17,9 @@ pub struct Tag {
     #[serde(rename = "type")]
     pub tag_type: TagType,
     pub color: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
@@ -32,6 +35,8 @@ pub struct NewTag {
     pub slug: String,
     pub tag_type: TagType,
     pub color: Option<String>,
+    /// `None`: the column default (`{}`).
+    pub metadata: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, AsChangeset)]
@@ -41,4 +46,5 @@ pub struct TagChanges {
     pub slug: Option<String>,
     pub tag_type: Option<TagType>,
     pub color: Option<Option<String>>,
+    pub metadata: Option<serde_json::Value>,
 }

@@ -1,9 +1,9 @@
 use super::outbox::{self, EventDraft};
-use super::{changed_fields, check_version, found};
+use super::{ListFilter, changed_fields, check_version, found};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, Result};
 use crate::ids::{BrandId, OrganizationId, ProductId};
-use crate::models::{Actor, Brand, BrandChanges, NewBrand};
+use crate::models::{ActiveStatus, Actor, Brand, BrandChanges, NewBrand};
 use crate::pagination::{Page, PageRequest};
 use crate::schema::{brands, products};
 use crate::slug::slug_or_derive;
@@ -11,6 +11,7 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::json;
+use std::collections::HashMap;
 
 const AGGREGATE: &str = "brand";
 
@@ -59,15 +60,48 @@ pub async fn get_many(conn: &mut PgConn, org: OrganizationId, ids: &[BrandId]) -
     Ok(live(org).filter(brands::id.eq_any(ids)).select(Brand::as_select()).load(conn).await?)
 }
 
-pub async fn list(conn: &mut PgConn, org: OrganizationId, page: &PageRequest) -> Result<Page<Brand>> {
-    let mut query = live(org).select(Brand::as_select()).limit(page.fetch_limit());
+/// The organization's live brands that pass `filter`.
+fn filtered(org: OrganizationId, filter: &ListFilter) -> brands::BoxedQuery<'static, diesel::pg::Pg> {
+    let mut query = live(org);
+    if let Some(pattern) = filter.pattern() {
+        query = query.filter(brands::name.ilike(pattern.clone()).or(brands::description.ilike(pattern)));
+    }
+    if let Some(active) = filter.is_active {
+        let status = if active { ActiveStatus::Active } else { ActiveStatus::Inactive };
+        query = query.filter(brands::status.eq(status));
+    }
+    query
+}
+
+/// A keyset page of the brands that pass `filter`, with their total.
+pub async fn list(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    filter: &ListFilter,
+    page: &PageRequest,
+) -> Result<Page<Brand>> {
+    let total: i64 = filtered(org, filter).count().get_result(conn).await?;
+    let mut query = filtered(org, filter).select(Brand::as_select()).limit(page.fetch_limit());
     query = match (page.cursor, page.backward) {
         (Some(c), false) => query.filter(brands::id.gt(c)).order(brands::id.asc()),
         (Some(c), true) => query.filter(brands::id.lt(c)).order(brands::id.desc()),
         (None, false) => query.order(brands::id.asc()),
         (None, true) => query.order(brands::id.desc()),
     };
-    Ok(Page::from_rows(query.load(conn).await?, page))
+    Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
+}
+
+/// Live products per brand, in one statement; brands without products are absent.
+pub async fn product_counts(conn: &mut PgConn, org: OrganizationId, ids: &[BrandId]) -> Result<HashMap<BrandId, i64>> {
+    let rows: Vec<(Option<BrandId>, i64)> = products::table
+        .filter(products::organization_id.eq(org))
+        .filter(products::deleted_at.is_null())
+        .filter(products::brand_id.eq_any(ids))
+        .group_by(products::brand_id)
+        .select((products::brand_id, diesel::dsl::count_star()))
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().filter_map(|(id, n)| Some((id?, n))).collect())
 }
 
 /// Applies `changes` if the caller's `expected_version` is current. A change that alters
@@ -136,12 +170,19 @@ pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: B
                     }),
                 )
             }));
-        } else if diesel::select(diesel::dsl::exists(in_use)).get_result::<bool>(conn).await? {
-            return Err(Error::Conflict {
-                code: "BRAND_HAS_PRODUCTS",
-                message: "the brand is used by products; delete with force=true to detach them".into(),
-                field: None,
-            });
+        } else {
+            let products_count: i64 = in_use.count().get_result(conn).await?;
+            if products_count > 0 {
+                return Err(Error::InUse {
+                    code: "BRAND_HAS_PRODUCTS",
+                    message: "the brand is used by products; delete with force=true to detach them".into(),
+                    details: json!({
+                        "brand_id": id,
+                        "products_count": products_count,
+                        "suggestion": "Use force=true parameter to soft-delete the brand",
+                    }),
+                });
+            }
         }
         let version = brand.version + 1;
         diesel::update(brands::table.find(id))

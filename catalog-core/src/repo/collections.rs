@@ -2,11 +2,11 @@
 //! products through `collection_products`.
 
 use super::outbox::{self, EventDraft};
-use super::{changed_fields, check_version, found};
+use super::{ListFilter, changed_fields, check_version, found};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::ids::{CollectionId, OrganizationId, ProductId};
-use crate::models::{Actor, Collection, CollectionChanges, NewCollection};
+use crate::models::{ActiveStatus, Actor, Collection, CollectionChanges, NewCollection};
 use crate::pagination::{Page, PageRequest};
 use crate::schema::{collection_products, collections, products};
 use crate::slug::slug_or_derive;
@@ -125,20 +125,32 @@ pub async fn list(
     org: OrganizationId,
     page: &PageRequest,
     parent: Option<Option<CollectionId>>,
+    filter: &ListFilter,
 ) -> Result<Page<Collection>> {
-    let mut query = live(org).select(Collection::as_select()).limit(page.fetch_limit());
-    query = match parent {
-        None => query,
-        Some(None) => query.filter(collections::parent_id.is_null()),
-        Some(Some(parent)) => query.filter(collections::parent_id.eq(parent)),
+    let filtered = || {
+        let mut query = live(org);
+        if let Some(pattern) = filter.pattern() {
+            query = query.filter(collections::name.ilike(pattern.clone()).or(collections::description.ilike(pattern)));
+        }
+        if let Some(active) = filter.is_active {
+            let status = if active { ActiveStatus::Active } else { ActiveStatus::Inactive };
+            query = query.filter(collections::status.eq(status));
+        }
+        match parent {
+            None => query,
+            Some(None) => query.filter(collections::parent_id.is_null()),
+            Some(Some(parent)) => query.filter(collections::parent_id.eq(parent)),
+        }
     };
+    let total: i64 = filtered().count().get_result(conn).await?;
+    let mut query = filtered().select(Collection::as_select()).limit(page.fetch_limit());
     query = match (page.cursor, page.backward) {
         (Some(c), false) => query.filter(collections::id.gt(c)).order(collections::id.asc()),
         (Some(c), true) => query.filter(collections::id.lt(c)).order(collections::id.desc()),
         (None, false) => query.order(collections::id.asc()),
         (None, true) => query.order(collections::id.desc()),
     };
-    Ok(Page::from_rows(query.load(conn).await?, page))
+    Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
 }
 
 /// The organization's whole live tree, from one query.
@@ -238,7 +250,7 @@ pub async fn update(
                 return Err(missing_parent());
             }
             if would_cycle(conn, org, id, parent).await? {
-                return Err(Error::field(Entity::Collection, "parent_id", "would create a cycle"));
+                return Err(circular(id, parent));
             }
         }
         if let Some(slug) = &changes.slug {
@@ -270,27 +282,106 @@ pub async fn update(
     .await
 }
 
-/// Soft delete. Live sub-collections make it a 409 `COLLECTION_HAS_CHILDREN` unless `force`,
-/// which moves them up to this collection's parent (each gets its `collection.updated`). The
-/// collection's product links are removed; their ids travel in the `deleted` event.
+fn circular(id: CollectionId, parent: CollectionId) -> Error {
+    Error::CircularCollection { details: json!({ "collection_id": id, "parent_id": parent }) }
+}
+
+/// What happens to a deleted collection's sub-collections and products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDelete {
+    /// Refuse while it has any: 409 `COLLECTION_HAS_CHILDREN`, then `COLLECTION_HAS_PRODUCTS`.
+    Refuse,
+    /// Sub-collections move up to its parent; products are unlinked.
+    Force,
+    /// Sub-collections move under this collection, and its products are linked to it.
+    ReassignTo(CollectionId),
+}
+
+/// Soft delete, with its sub-collections and product links handled as `on_delete` says (each
+/// moved sub-collection and the heir get their `collection.updated`). The collection's own
+/// links are removed; their ids travel in the `deleted` event.
 pub async fn delete(
     conn: &mut PgConn,
     org: OrganizationId,
     actor: &Actor,
     id: CollectionId,
-    force: bool,
+    on_delete: OnDelete,
 ) -> Result<()> {
     conn.transaction(async move |conn| {
+        if matches!(on_delete, OnDelete::ReassignTo(_)) {
+            lock_tree(conn, org).await?;
+        }
         let collection = lock(conn, org, id).await?;
         let children = collections::table
             .filter(collections::organization_id.eq(org))
             .filter(collections::parent_id.eq(id))
             .filter(collections::deleted_at.is_null());
+        // Links to live products: a soft-deleted product keeps its links but counts nowhere.
+        let linked = collection_products::table
+            .inner_join(products::table.on(products::id.eq(collection_products::product_id)))
+            .filter(collection_products::organization_id.eq(org))
+            .filter(collection_products::collection_id.eq(id))
+            .filter(products::organization_id.eq(org))
+            .filter(products::deleted_at.is_null());
         let mut events = Vec::new();
-        if force {
+        let heir = match on_delete {
+            OnDelete::Refuse => {
+                let children_count: i64 = children.count().get_result(conn).await?;
+                if children_count > 0 {
+                    return Err(Error::InUse {
+                        code: "COLLECTION_HAS_CHILDREN",
+                        message: "the collection has sub-collections; delete with force=true or reassign_to".into(),
+                        details: json!({
+                            "collection_id": id,
+                            "children_count": children_count,
+                            "suggestion": "Delete or reassign child collections first (reassign_to, or force=true)",
+                        }),
+                    });
+                }
+                let products_count: i64 = linked.count().get_result(conn).await?;
+                if products_count > 0 {
+                    return Err(Error::InUse {
+                        code: "COLLECTION_HAS_PRODUCTS",
+                        message: "the collection has products; delete with reassign_to or force=true".into(),
+                        details: json!({
+                            "collection_id": id,
+                            "products_count": products_count,
+                            "suggestion": "Use reassign_to parameter to move products to another collection",
+                        }),
+                    });
+                }
+                None
+            }
+            OnDelete::Force => Some(collection.parent_id),
+            OnDelete::ReassignTo(heir) => {
+                if !parent_is_live(conn, org, heir).await? {
+                    return Err(Error::field(Entity::Collection, "reassign_to", "no such collection"));
+                }
+                if would_cycle(conn, org, id, heir).await? {
+                    return Err(circular(id, heir));
+                }
+                let products: Vec<ProductId> = linked.select(collection_products::product_id).load(conn).await?;
+                if !products.is_empty() {
+                    let heir_row = lock(conn, org, heir).await?;
+                    let added = link(conn, org, heir, &products).await?;
+                    if !added.is_empty() {
+                        touch(
+                            conn,
+                            org,
+                            actor,
+                            &heir_row,
+                            json!({ "collection_id": heir, "added_product_ids": added }),
+                        )
+                        .await?;
+                    }
+                }
+                Some(Some(heir))
+            }
+        };
+        if let Some(new_parent) = heir {
             let moved: Vec<(CollectionId, i32)> = diesel::update(children)
                 .set((
-                    collections::parent_id.eq(collection.parent_id),
+                    collections::parent_id.eq(new_parent),
                     collections::version.eq(collections::version + 1),
                     collections::updated_at.eq(Utc::now()),
                 ))
@@ -305,16 +396,10 @@ pub async fn delete(
                     version,
                     json!({
                         "collection_id": child,
-                        "changes": { "parent_id": { "old": id, "new": collection.parent_id } },
+                        "changes": { "parent_id": { "old": id, "new": new_parent } },
                     }),
                 )
             }));
-        } else if diesel::select(diesel::dsl::exists(children)).get_result::<bool>(conn).await? {
-            return Err(Error::Conflict {
-                code: "COLLECTION_HAS_CHILDREN",
-                message: "the collection has sub-collections; delete with force=true to move them up".into(),
-                field: None,
-            });
         }
         let unlinked: Vec<ProductId> = diesel::delete(
             collection_products::table
@@ -393,6 +478,31 @@ async fn touch(
     Ok(updated)
 }
 
+/// Links `ids` (live products) that are not linked yet; returns the ones it linked.
+async fn link(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    collection_id: CollectionId,
+    ids: &[ProductId],
+) -> Result<Vec<ProductId>> {
+    let rows: Vec<_> = ids
+        .iter()
+        .map(|product_id| {
+            (
+                collection_products::organization_id.eq(org),
+                collection_products::collection_id.eq(collection_id),
+                collection_products::product_id.eq(*product_id),
+            )
+        })
+        .collect();
+    Ok(diesel::insert_into(collection_products::table)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .returning(collection_products::product_id)
+        .get_results(conn)
+        .await?)
+}
+
 /// Links products to the collection; already linked ones are left alone. Every id must be a
 /// live product of the organization. Returns the collection, whose version moved only if a
 /// link was actually added.
@@ -403,34 +513,30 @@ pub async fn add_products(
     collection_id: CollectionId,
     product_ids: &[ProductId],
 ) -> Result<Collection> {
+    Ok(add_products_reporting(conn, org, actor, collection_id, product_ids).await?.0)
+}
+
+/// [`add_products`], also answering which products it linked.
+pub async fn add_products_reporting(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    collection_id: CollectionId,
+    product_ids: &[ProductId],
+) -> Result<(Collection, Vec<ProductId>)> {
     let ids = dedup(product_ids);
     conn.transaction(async move |conn| {
         let collection = lock(conn, org, collection_id).await?;
         if ids.is_empty() {
-            return Ok(collection);
+            return Ok((collection, Vec::new()));
         }
         check_products(conn, org, &ids).await?;
-        let rows: Vec<_> = ids
-            .iter()
-            .map(|product_id| {
-                (
-                    collection_products::organization_id.eq(org),
-                    collection_products::collection_id.eq(collection_id),
-                    collection_products::product_id.eq(*product_id),
-                )
-            })
-            .collect();
-        let added: Vec<ProductId> = diesel::insert_into(collection_products::table)
-            .values(rows)
-            .on_conflict_do_nothing()
-            .returning(collection_products::product_id)
-            .get_results(conn)
-            .await?;
+        let added = link(conn, org, collection_id, &ids).await?;
         if added.is_empty() {
-            return Ok(collection);
+            return Ok((collection, added));
         }
-        touch(conn, org, actor, &collection, json!({ "collection_id": collection_id, "added_product_ids": added }))
-            .await
+        let data = json!({ "collection_id": collection_id, "added_product_ids": added });
+        Ok((touch(conn, org, actor, &collection, data).await?, added))
     })
     .await
 }
@@ -444,11 +550,22 @@ pub async fn remove_products(
     collection_id: CollectionId,
     product_ids: &[ProductId],
 ) -> Result<Collection> {
+    Ok(remove_products_reporting(conn, org, actor, collection_id, product_ids).await?.0)
+}
+
+/// [`remove_products`], also answering which products it unlinked.
+pub async fn remove_products_reporting(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    collection_id: CollectionId,
+    product_ids: &[ProductId],
+) -> Result<(Collection, Vec<ProductId>)> {
     let ids = dedup(product_ids);
     conn.transaction(async move |conn| {
         let collection = lock(conn, org, collection_id).await?;
         if ids.is_empty() {
-            return Ok(collection);
+            return Ok((collection, Vec::new()));
         }
         check_products(conn, org, &ids).await?;
         let removed: Vec<ProductId> = diesel::delete(
@@ -461,12 +578,93 @@ pub async fn remove_products(
         .get_results(conn)
         .await?;
         if removed.is_empty() {
-            return Ok(collection);
+            return Ok((collection, removed));
         }
-        touch(conn, org, actor, &collection, json!({ "collection_id": collection_id, "removed_product_ids": removed }))
-            .await
+        let data = json!({ "collection_id": collection_id, "removed_product_ids": removed });
+        Ok((touch(conn, org, actor, &collection, data).await?, removed))
     })
     .await
+}
+
+/// Makes `wanted` the product's whole set of collections: links the missing ones and unlinks
+/// the others, one `collection.updated` per collection whose members changed. An unknown
+/// collection is a validation error on `collection_ids`.
+pub async fn set_for_product(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    product_id: ProductId,
+    wanted: &[CollectionId],
+) -> Result<()> {
+    let wanted: HashSet<CollectionId> = wanted.iter().copied().collect();
+    conn.transaction(async move |conn| {
+        let current: HashSet<CollectionId> = collection_products::table
+            .filter(collection_products::organization_id.eq(org))
+            .filter(collection_products::product_id.eq(product_id))
+            .select(collection_products::collection_id)
+            .load::<CollectionId>(conn)
+            .await?
+            .into_iter()
+            .collect();
+        // Sorted, so concurrent calls lock collections in one order.
+        let mut added: Vec<CollectionId> = wanted.difference(&current).copied().collect();
+        let mut removed: Vec<CollectionId> = current.difference(&wanted).copied().collect();
+        added.sort();
+        removed.sort();
+        for collection_id in added {
+            add_products(conn, org, actor, collection_id, &[product_id]).await.map_err(|err| match err {
+                Error::NotFound(Entity::Collection) => {
+                    Error::field(Entity::Product, "collection_ids", "refers to something that does not exist")
+                }
+                other => other,
+            })?;
+        }
+        for collection_id in removed {
+            match remove_products(conn, org, actor, collection_id, &[product_id]).await {
+                // A link to a collection deleted meanwhile has nothing left to remove.
+                Ok(_) | Err(Error::NotFound(Entity::Collection)) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Live products and live sub-collections per collection, in two statements.
+pub async fn counts(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    ids: &[CollectionId],
+) -> Result<HashMap<CollectionId, (i64, i64)>> {
+    let products_per: Vec<(CollectionId, i64)> = collection_products::table
+        .inner_join(products::table.on(products::id.eq(collection_products::product_id)))
+        .filter(collection_products::organization_id.eq(org))
+        .filter(products::organization_id.eq(org))
+        .filter(products::deleted_at.is_null())
+        .filter(collection_products::collection_id.eq_any(ids))
+        .group_by(collection_products::collection_id)
+        .select((collection_products::collection_id, diesel::dsl::count_star()))
+        .load(conn)
+        .await?;
+    let children_per: Vec<(Option<CollectionId>, i64)> = collections::table
+        .filter(collections::organization_id.eq(org))
+        .filter(collections::deleted_at.is_null())
+        .filter(collections::parent_id.eq_any(ids))
+        .group_by(collections::parent_id)
+        .select((collections::parent_id, diesel::dsl::count_star()))
+        .load(conn)
+        .await?;
+    let mut out: HashMap<CollectionId, (i64, i64)> = HashMap::new();
+    for (id, n) in products_per {
+        out.entry(id).or_default().0 = n;
+    }
+    for (id, n) in children_per {
+        if let Some(id) = id {
+            out.entry(id).or_default().1 = n;
+        }
+    }
+    Ok(out)
 }
 
 /// The live collections of each product, as (product, collection) pairs ordered by product

@@ -208,7 +208,10 @@ macro_rules! image_repository {
                     let alt = changes.alt.unwrap_or_else(|| old.alt.clone());
                     let position = changes.position.unwrap_or(old.position);
                     let is_primary = changes.is_primary.unwrap_or(old.is_primary);
-                    if (&url, &alt, position, is_primary) == (&old.url, &old.alt, old.position, old.is_primary) {
+                    let metadata = changes.metadata.unwrap_or_else(|| old.metadata.clone());
+                    if (&url, &alt, position, is_primary, &metadata)
+                        == (&old.url, &old.alt, old.position, old.is_primary, &old.metadata)
+                    {
                         return Ok(old);
                     }
                     let mut events = Vec::new();
@@ -221,6 +224,7 @@ macro_rules! image_repository {
                             $table::alt.eq(alt),
                             $table::position.eq(position),
                             $table::is_primary.eq(is_primary),
+                            $table::metadata.eq(metadata),
                             $table::updated_at.eq(Utc::now()),
                         ))
                         .returning(<$Row>::as_returning())

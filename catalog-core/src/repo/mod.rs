@@ -49,6 +49,27 @@ pub fn check_version(expected: Option<i32>, current: i32) -> Result<()> {
     }
 }
 
+/// The filters the pages document for every named resource's list (brands, collections, tags,
+/// price tiers): words of the name (or description) and the active flag.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Case-insensitive substring of the name or the description.
+    pub search: Option<String>,
+    pub is_active: Option<bool>,
+}
+
+impl ListFilter {
+    /// The `ILIKE` pattern of `search`.
+    pub fn pattern(&self) -> Option<String> {
+        self.search.as_deref().map(|s| format!("%{}%", like_escape(s.trim())))
+    }
+}
+
+/// `raw` with LIKE's wildcards and escape character taken literally.
+pub(crate) fn like_escape(raw: &str) -> String {
+    raw.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
 /// `Option<T>` → `T` or `NotFound(entity)`.
 pub fn found<T>(row: Option<T>, entity: Entity) -> Result<T> {
     row.ok_or(Error::NotFound(entity))

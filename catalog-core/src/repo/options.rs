@@ -295,6 +295,7 @@ pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: O
                 code: "OPTION_IN_USE",
                 message: "the option is used by products; delete with force=true to remove it from them".into(),
                 field: None,
+                key: Vec::new(),
             });
         }
         if !users.is_empty() {
@@ -395,6 +396,24 @@ pub async fn add_value(
     .await
 }
 
+/// The option's value named `value` (case-insensitively), added at the end when the option
+/// lacks it: front ends name a variant's value (`"option_value": "Blue"`) rather than its id.
+pub async fn value_by_name(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    option_id: OptionId,
+    value: &str,
+) -> Result<OptionValueId> {
+    let value = value.trim();
+    let existing =
+        values_of(conn, org, option_id).await?.into_iter().find(|v| v.value.to_lowercase() == value.to_lowercase());
+    match existing {
+        Some(found) => Ok(found.id),
+        None => Ok(add_value(conn, org, actor, option_id, value.to_string(), None).await?.id),
+    }
+}
+
 /// Renames and/or moves a value. Nothing to change keeps the option's version.
 pub async fn update_value(
     conn: &mut PgConn,
@@ -466,6 +485,7 @@ pub async fn delete_value(
                 code: "OPTION_VALUE_IN_USE",
                 message: "variants use this option value; change or delete them first".into(),
                 field: None,
+                key: Vec::new(),
             });
         }
         diesel::delete(vov::table.filter(vov::organization_id.eq(org)).filter(vov::option_value_id.eq(value_id)))

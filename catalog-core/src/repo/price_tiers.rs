@@ -76,15 +76,87 @@ pub async fn get_many(conn: &mut PgConn, org: OrganizationId, ids: &[PriceTierId
     Ok(live(org).filter(price_tiers::id.eq_any(ids)).select(PriceTier::as_select()).load(conn).await?)
 }
 
-pub async fn list(conn: &mut PgConn, org: OrganizationId, page: &PageRequest) -> Result<Page<PriceTier>> {
-    let mut query = live(org).select(PriceTier::as_select()).limit(page.fetch_limit());
+/// The organization's live tiers that pass `filter`.
+fn filtered(org: OrganizationId, filter: &super::ListFilter) -> price_tiers::BoxedQuery<'static, diesel::pg::Pg> {
+    let mut query = live(org);
+    if let Some(pattern) = filter.pattern() {
+        query = query.filter(price_tiers::name.ilike(pattern.clone()).or(price_tiers::description.ilike(pattern)));
+    }
+    if let Some(active) = filter.is_active {
+        query = query.filter(price_tiers::is_active.eq(active));
+    }
+    query
+}
+
+/// A keyset page of the tiers that pass `filter`, with their total.
+pub async fn list(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    filter: &super::ListFilter,
+    page: &PageRequest,
+) -> Result<Page<PriceTier>> {
+    let total: i64 = filtered(org, filter).count().get_result(conn).await?;
+    let mut query = filtered(org, filter).select(PriceTier::as_select()).limit(page.fetch_limit());
     query = match (page.cursor, page.backward) {
         (Some(c), false) => query.filter(price_tiers::id.gt(c)).order(price_tiers::id.asc()),
         (Some(c), true) => query.filter(price_tiers::id.lt(c)).order(price_tiers::id.desc()),
         (None, false) => query.order(price_tiers::id.asc()),
         (None, true) => query.order(price_tiers::id.desc()),
     };
-    Ok(Page::from_rows(query.load(conn).await?, page))
+    Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
+}
+
+/// A keyset page (by rule id) of the tier's rules for live variants, optionally for one
+/// variant. A missing tier is a 404.
+pub async fn rules_page(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    tier_id: PriceTierId,
+    variant_id: Option<VariantId>,
+    page: &PageRequest,
+) -> Result<Page<PriceTierRule>> {
+    get(conn, org, tier_id).await?;
+    let filtered = || {
+        let mut query = price_tier_rules::table
+            .inner_join(product_variants::table)
+            .filter(price_tier_rules::organization_id.eq(org))
+            .filter(price_tier_rules::price_tier_id.eq(tier_id))
+            .filter(product_variants::organization_id.eq(org))
+            .filter(product_variants::deleted_at.is_null())
+            .into_boxed();
+        if let Some(variant_id) = variant_id {
+            query = query.filter(price_tier_rules::variant_id.eq(variant_id));
+        }
+        query
+    };
+    let total: i64 = filtered().count().get_result(conn).await?;
+    let mut query = filtered().select(PriceTierRule::as_select()).limit(page.fetch_limit());
+    query = match (page.cursor, page.backward) {
+        (Some(c), false) => query.filter(price_tier_rules::id.gt(c)).order(price_tier_rules::id.asc()),
+        (Some(c), true) => query.filter(price_tier_rules::id.lt(c)).order(price_tier_rules::id.desc()),
+        (None, false) => query.order(price_tier_rules::id.asc()),
+        (None, true) => query.order(price_tier_rules::id.desc()),
+    };
+    Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
+}
+
+/// Rules per tier (for live variants), in one statement; tiers without rules are absent.
+pub async fn rule_counts(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    ids: &[PriceTierId],
+) -> Result<std::collections::HashMap<PriceTierId, i64>> {
+    let rows: Vec<(PriceTierId, i64)> = price_tier_rules::table
+        .inner_join(product_variants::table)
+        .filter(price_tier_rules::organization_id.eq(org))
+        .filter(product_variants::organization_id.eq(org))
+        .filter(product_variants::deleted_at.is_null())
+        .filter(price_tier_rules::price_tier_id.eq_any(ids))
+        .group_by(price_tier_rules::price_tier_id)
+        .select((price_tier_rules::price_tier_id, diesel::dsl::count_star()))
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Applies `changes` if the caller's `expected_version` is current. An empty slug is re-derived
@@ -142,12 +214,19 @@ pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: P
             variant_ids = diesel::delete(rules).returning(price_tier_rules::variant_id).get_results(conn).await?;
             variant_ids.sort();
             variant_ids.dedup();
-        } else if diesel::select(diesel::dsl::exists(rules)).get_result::<bool>(conn).await? {
-            return Err(Error::Conflict {
-                code: "PRICE_TIER_HAS_RULES",
-                message: "the price tier has rules; delete with force=true to delete them too".into(),
-                field: None,
-            });
+        } else {
+            let rules_count: i64 = rules.count().get_result(conn).await?;
+            if rules_count > 0 {
+                return Err(Error::InUse {
+                    code: "PRICE_TIER_HAS_RULES",
+                    message: "the price tier has rules; delete with force=true to delete them too".into(),
+                    details: json!({
+                        "price_tier_id": id,
+                        "rules_count": rules_count,
+                        "suggestion": "Use force=true parameter to delete the tier and its rules",
+                    }),
+                });
+            }
         }
         let version = tier.version + 1;
         let now = Utc::now();
@@ -404,6 +483,25 @@ pub async fn list_rules(conn: &mut PgConn, org: OrganizationId, tier_id: PriceTi
         return Err(Error::NotFound(Entity::PriceTier));
     }
     Ok(rules)
+}
+
+/// Every active tier's rules for the variants, by tier priority then `min_qty`; one statement.
+pub async fn tier_rules_for_variants(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    variant_ids: &[VariantId],
+) -> Result<Vec<(PriceTier, PriceTierRule)>> {
+    Ok(price_tier_rules::table
+        .inner_join(price_tiers::table)
+        .filter(price_tier_rules::organization_id.eq(org))
+        .filter(price_tier_rules::variant_id.eq_any(variant_ids))
+        .filter(price_tiers::organization_id.eq(org))
+        .filter(price_tiers::deleted_at.is_null())
+        .filter(price_tiers::is_active.eq(true))
+        .order((price_tiers::priority.asc(), price_tiers::id.asc(), price_tier_rules::min_qty.asc()))
+        .select((PriceTier::as_select(), PriceTierRule::as_select()))
+        .load(conn)
+        .await?)
 }
 
 /// The tier and rules that price `variant_id`, rules sorted by `min_qty`.

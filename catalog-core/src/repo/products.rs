@@ -3,13 +3,15 @@
 //! services ask for through `GetProductDetails`.
 
 use super::outbox::{self, EventDraft};
-use super::{changed_fields, check_version, found};
+use super::{changed_fields, check_version, found, like_escape};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, Result};
-use crate::ids::{BrandId, CollectionId, LocalId, OptionId, OrganizationId, ProductId, TagId, VariantId};
+use crate::ids::{
+    BrandId, CollectionId, LocalId, OptionId, OptionValueId, OrganizationId, ProductId, TagId, VariantId,
+};
 use crate::models::{
     Actor, Brand, Collection, NewProduct, NewVariant, Product, ProductChanges, ProductImage, ProductStatus, Tag,
-    Variant, VariantImage,
+    Variant, VariantChanges, VariantImage,
 };
 use crate::pagination::{Page, PageRequest};
 use crate::schema::{brands, product_option_assignments, product_options, product_variants, products};
@@ -67,11 +69,6 @@ pub enum ProductSort {
     Created,
     /// Newest first.
     CreatedDesc,
-}
-
-/// `raw` with LIKE's wildcards and escape character taken literally.
-fn like_escape(raw: &str) -> String {
-    raw.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 /// A product with its relations, as `GetProductDetails` answers it.
@@ -258,13 +255,9 @@ pub async fn get_many(conn: &mut PgConn, org: OrganizationId, ids: &[ProductId])
 
 /// Keyset page of live products matching `filter`, in id (creation) order, or newest first
 /// with [`ProductSort::CreatedDesc`]. One statement whatever the filters.
-pub async fn list(
-    conn: &mut PgConn,
-    org: OrganizationId,
-    filter: &ProductFilter,
-    page: &PageRequest,
-) -> Result<Page<Product>> {
-    let mut query = live(org).select(Product::as_select()).limit(page.fetch_limit());
+/// The organization's live products that pass `filter`.
+fn filtered(org: OrganizationId, filter: &ProductFilter) -> products::BoxedQuery<'static, diesel::pg::Pg> {
+    let mut query = live(org);
     if let Some(status) = filter.status {
         query = query.filter(products::status.eq(status));
     }
@@ -347,6 +340,17 @@ pub async fn list(
     if let Some(product_type) = &filter.product_type {
         query = query.filter(products::product_type.eq(product_type.clone()));
     }
+    query
+}
+
+pub async fn list(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    filter: &ProductFilter,
+    page: &PageRequest,
+) -> Result<Page<Product>> {
+    let total: i64 = filtered(org, filter).count().get_result(conn).await?;
+    let mut query = filtered(org, filter).select(Product::as_select()).limit(page.fetch_limit());
     // Walking backward reverses the display order; `Page::from_rows` restores it.
     let ascending = (filter.sort == ProductSort::Created) != page.backward;
     query = match (page.cursor, ascending) {
@@ -355,7 +359,7 @@ pub async fn list(
         (None, true) => query.order(products::id.asc()),
         (None, false) => query.order(products::id.desc()),
     };
-    Ok(Page::from_rows(query.load(conn).await?, page))
+    Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
 }
 
 /// The event a status transition publishes: consumers (POS, Inventory) react to
@@ -408,6 +412,157 @@ pub async fn update(
             EventDraft::new(AGGREGATE, action, id, new.version, json!({ "product_id": id, "changes": changes }));
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok(new)
+    })
+    .await
+}
+
+/// A new product with everything created with it: its default variant (a simple product) or
+/// its variants with their option values, its tags, collections and declared options.
+#[derive(Debug)]
+pub struct ProductDraft {
+    pub new: NewProduct,
+    pub default_variant: Option<NewVariant>,
+    pub variant_rows: Vec<(NewVariant, Vec<OptionValueId>)>,
+    pub tag_ids: Vec<TagId>,
+    pub collection_ids: Vec<CollectionId>,
+    pub option_ids: Vec<OptionId>,
+}
+
+/// Errors of the repositories a product write composes, as the product's, on the request's
+/// field names: invalid tags, collections and options are `INVALID_PRODUCT_DATA` on `tag_ids`,
+/// `collection_ids`, `option_ids`.
+pub fn as_product_error(err: Error) -> Error {
+    match err {
+        Error::Validation { entity: Entity::Product | Entity::Tag | Entity::Collection, fields } => Error::Validation {
+            entity: Entity::Product,
+            fields: fields
+                .into_iter()
+                .map(|mut e| {
+                    if e.field == "options" {
+                        e.field = "option_ids".into();
+                    }
+                    e
+                })
+                .collect(),
+        },
+        Error::NotFound(Entity::Collection) => {
+            Error::field(Entity::Product, "collection_ids", "refers to something that does not exist")
+        }
+        other => other,
+    }
+}
+
+/// Creates a [`ProductDraft`] in one transaction, each part with its events; a variant's
+/// problems are named `variants[i].<field>`. Answers the new product's id.
+pub async fn create_draft(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    draft: ProductDraft,
+) -> Result<ProductId> {
+    let ProductDraft { new, default_variant, variant_rows, tag_ids, collection_ids, option_ids } = draft;
+    conn.transaction(async move |conn| {
+        let (product, _) = create(conn, org, actor, new, default_variant).await?;
+        if !option_ids.is_empty() {
+            set_options(conn, org, actor, product.id, &option_ids).await?;
+        }
+        for (i, (mut variant, values)) in variant_rows.into_iter().enumerate() {
+            variant.product_id = product.id;
+            let draft = super::variants::VariantDraft {
+                new: variant,
+                option_value_ids: values,
+                named_value: None,
+                reported: Vec::new(),
+                unparsed: HashSet::new(),
+            };
+            super::variants::create_draft(conn, org, actor, draft, "option_value_ids").await.map_err(
+                |err| match err {
+                    Error::Validation { fields, .. } => Error::Validation {
+                        entity: Entity::Product,
+                        fields: fields
+                            .into_iter()
+                            .map(|e| crate::error::FieldError::new(format!("variants[{i}].{}", e.field), e.message))
+                            .collect(),
+                    },
+                    other => other,
+                },
+            )?;
+        }
+        if !tag_ids.is_empty() {
+            super::tags::add_to_product(conn, org, actor, product.id, &tag_ids).await?;
+        }
+        for collection_id in collection_ids {
+            super::collections::add_products(conn, org, actor, collection_id, &[product.id]).await?;
+        }
+        Ok(product.id)
+    })
+    .await
+    .map_err(as_product_error)
+}
+
+/// Everything a product update may change, as the pages send it: the row, a simple product's
+/// price (its default variant's), and, when given, its whole tag and collection sets.
+#[derive(Debug, Default)]
+pub struct ProductUpdate {
+    pub changes: ProductChanges,
+    pub base_price: Option<Decimal>,
+    pub tag_ids: Option<Vec<TagId>>,
+    pub collection_ids: Option<Vec<CollectionId>>,
+}
+
+/// Applies a [`ProductUpdate`] in one transaction, each part with its own events; answers the
+/// product as it ends up (its version moves with each part that changed something).
+pub async fn update_all(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    id: ProductId,
+    expected_version: Option<i32>,
+    update: ProductUpdate,
+) -> Result<Product> {
+    let ProductUpdate { changes, base_price, tag_ids, collection_ids } = update;
+    conn.transaction(async move |conn| {
+        let product = self::update(conn, org, actor, id, expected_version, changes).await?;
+        if let Some(price) = base_price {
+            if product.has_variants {
+                return Err(Error::field(
+                    Entity::Product,
+                    "base_price",
+                    "a product with variants is priced by its variants",
+                ));
+            }
+            let default = super::variants::list_for_products(conn, org, &[id]).await?.into_iter().next();
+            if let Some(variant) = default {
+                let changes = VariantChanges { sale_price: Some(price), ..Default::default() };
+                super::variants::update(conn, org, actor, variant.id, None, changes).await.map_err(
+                    |err| match err {
+                        Error::Validation { fields, .. } => Error::Validation {
+                            entity: Entity::Product,
+                            fields: fields
+                                .into_iter()
+                                .map(|e| {
+                                    crate::error::FieldError::new(
+                                        if e.field == "sale_price" { "base_price".to_string() } else { e.field },
+                                        e.message,
+                                    )
+                                })
+                                .collect(),
+                        },
+                        other => other,
+                    },
+                )?;
+            }
+        }
+        if let Some(tag_ids) = tag_ids {
+            super::tags::set_product_tags(conn, org, actor, id, &tag_ids).await.map_err(|err| match err {
+                Error::Validation { fields, .. } => Error::Validation { entity: Entity::Product, fields },
+                other => other,
+            })?;
+        }
+        if let Some(collection_ids) = collection_ids {
+            super::collections::set_for_product(conn, org, actor, id, &collection_ids).await?;
+        }
+        get(conn, org, id).await
     })
     .await
 }
@@ -470,15 +625,19 @@ pub async fn delete(
             .filter(product_variants::organization_id.eq(org))
             .filter(product_variants::product_id.eq(id))
             .filter(product_variants::deleted_at.is_null());
-        if product.has_variants
-            && !force
-            && diesel::select(diesel::dsl::exists(live_variants)).get_result::<bool>(conn).await?
-        {
-            return Err(Error::Conflict {
-                code: "PRODUCT_HAS_VARIANTS",
-                message: "the product has variants; delete with force=true to delete them too".into(),
-                field: None,
-            });
+        if product.has_variants && !force {
+            let variants_count: i64 = live_variants.count().get_result(conn).await?;
+            if variants_count > 0 {
+                return Err(Error::InUse {
+                    code: "PRODUCT_HAS_VARIANTS",
+                    message: "the product has variants; delete with force=true to delete them too".into(),
+                    details: json!({
+                        "product_id": id,
+                        "variants_count": variants_count,
+                        "suggestion": "Use force=true parameter to soft-delete the product and all variants",
+                    }),
+                });
+            }
         }
         let now = Utc::now();
         let mut deleted: Vec<(VariantId, i32)> = diesel::update(live_variants)

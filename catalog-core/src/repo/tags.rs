@@ -5,7 +5,7 @@
 //! live tags actually changed.
 
 use super::outbox::{self, EventDraft};
-use super::{changed_fields, check_version, found};
+use super::{ListFilter, changed_fields, check_version, found};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::ids::{OrganizationId, ProductId, TagId};
@@ -17,7 +17,7 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 const AGGREGATE: &str = "tag";
 
@@ -68,24 +68,34 @@ pub async fn get_many(conn: &mut PgConn, org: OrganizationId, ids: &[TagId]) -> 
     Ok(live(org).filter(tags::id.eq_any(ids)).select(Tag::as_select()).load(conn).await?)
 }
 
-/// A page of the organization's tags, optionally of one type.
+/// A page of the organization's tags, optionally of one type and matching `search` by name
+/// (tags have no active flag: `filter.is_active` is not applied).
 pub async fn list(
     conn: &mut PgConn,
     org: OrganizationId,
     page: &PageRequest,
     tag_type: Option<TagType>,
+    filter: &ListFilter,
 ) -> Result<Page<Tag>> {
-    let mut query = live(org).select(Tag::as_select()).limit(page.fetch_limit());
-    if let Some(tag_type) = tag_type {
-        query = query.filter(tags::tag_type.eq(tag_type));
-    }
+    let filtered = || {
+        let mut query = live(org);
+        if let Some(pattern) = filter.pattern() {
+            query = query.filter(tags::name.ilike(pattern));
+        }
+        if let Some(tag_type) = tag_type {
+            query = query.filter(tags::tag_type.eq(tag_type));
+        }
+        query
+    };
+    let total: i64 = filtered().count().get_result(conn).await?;
+    let mut query = filtered().select(Tag::as_select()).limit(page.fetch_limit());
     query = match (page.cursor, page.backward) {
         (Some(c), false) => query.filter(tags::id.gt(c)).order(tags::id.asc()),
         (Some(c), true) => query.filter(tags::id.lt(c)).order(tags::id.desc()),
         (None, false) => query.order(tags::id.asc()),
         (None, true) => query.order(tags::id.desc()),
     };
-    Ok(Page::from_rows(query.load(conn).await?, page))
+    Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
 }
 
 /// Applies `changes` if the caller's `expected_version` is current; an empty slug is derived
@@ -140,10 +150,14 @@ pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: T
             .load(conn)
             .await?;
         if !linked.is_empty() && !force {
-            return Err(Error::Conflict {
+            return Err(Error::InUse {
                 code: "TAG_HAS_PRODUCTS",
                 message: "the tag is linked to products; delete with force=true to unlink it".into(),
-                field: None,
+                details: json!({
+                    "tag_id": id,
+                    "products_count": linked.len(),
+                    "suggestion": "Use force=true parameter to unlink the tag from its products",
+                }),
             });
         }
         let mut events = Vec::new();
@@ -187,6 +201,17 @@ pub async fn add_to_product(
     product_id: ProductId,
     tag_ids: &[TagId],
 ) -> Result<Vec<Tag>> {
+    Ok(add_to_product_counted(conn, org, actor, product_id, tag_ids).await?.0)
+}
+
+/// [`add_to_product`], also answering how many links it added.
+pub async fn add_to_product_counted(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    product_id: ProductId,
+    tag_ids: &[TagId],
+) -> Result<(Vec<Tag>, usize)> {
     let wanted: BTreeSet<TagId> = tag_ids.iter().copied().collect();
     conn.transaction(async move |conn| {
         lock_product(conn, org, product_id).await?;
@@ -211,7 +236,7 @@ pub async fn add_to_product(
             let new: BTreeSet<TagId> = old.union(&wanted).copied().collect();
             record_product_change(conn, org, actor, product_id, &old, &new).await?;
         }
-        tags_of(conn, org, product_id).await
+        Ok((tags_of(conn, org, product_id).await?, inserted))
     })
     .await
 }
@@ -224,6 +249,17 @@ pub async fn remove_from_product(
     product_id: ProductId,
     tag_ids: &[TagId],
 ) -> Result<Vec<Tag>> {
+    Ok(remove_from_product_counted(conn, org, actor, product_id, tag_ids).await?.0)
+}
+
+/// [`remove_from_product`], also answering how many links it removed.
+pub async fn remove_from_product_counted(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    product_id: ProductId,
+    tag_ids: &[TagId],
+) -> Result<(Vec<Tag>, usize)> {
     let unwanted: BTreeSet<TagId> = tag_ids.iter().copied().collect();
     conn.transaction(async move |conn| {
         lock_product(conn, org, product_id).await?;
@@ -242,7 +278,7 @@ pub async fn remove_from_product(
             let new: BTreeSet<TagId> = old.difference(&unwanted).copied().collect();
             record_product_change(conn, org, actor, product_id, &old, &new).await?;
         }
-        tags_of(conn, org, product_id).await
+        Ok((tags_of(conn, org, product_id).await?, removed))
     })
     .await
 }
@@ -309,6 +345,21 @@ pub async fn list_for_products(
         .await?)
 }
 
+/// Live products per tag, in one statement; tags without products are absent.
+pub async fn product_counts(conn: &mut PgConn, org: OrganizationId, ids: &[TagId]) -> Result<HashMap<TagId, i64>> {
+    let rows: Vec<(TagId, i64)> = product_tags::table
+        .inner_join(products::table)
+        .filter(product_tags::organization_id.eq(org))
+        .filter(products::organization_id.eq(org))
+        .filter(products::deleted_at.is_null())
+        .filter(product_tags::tag_id.eq_any(ids))
+        .group_by(product_tags::tag_id)
+        .select((product_tags::tag_id, diesel::dsl::count_star()))
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// A page of the live products carrying a live tag of the organization (keyset on product id).
 pub async fn product_ids_for_tag(
     conn: &mut PgConn,
@@ -322,22 +373,24 @@ pub async fn product_ids_for_tag(
     if !tag_exists {
         return Err(Error::NotFound(Entity::Tag));
     }
-    let mut query = product_tags::table
-        .inner_join(products::table)
-        .filter(product_tags::organization_id.eq(org))
-        .filter(products::organization_id.eq(org))
-        .filter(products::deleted_at.is_null())
-        .filter(product_tags::tag_id.eq(tag_id))
-        .select(product_tags::product_id)
-        .limit(page.fetch_limit())
-        .into_boxed();
+    let tagged = || {
+        product_tags::table
+            .inner_join(products::table)
+            .filter(product_tags::organization_id.eq(org))
+            .filter(products::organization_id.eq(org))
+            .filter(products::deleted_at.is_null())
+            .filter(product_tags::tag_id.eq(tag_id))
+            .into_boxed()
+    };
+    let total: i64 = tagged().count().get_result(conn).await?;
+    let mut query = tagged().select(product_tags::product_id).limit(page.fetch_limit());
     query = match (page.cursor, page.backward) {
         (Some(c), false) => query.filter(product_tags::product_id.gt(c)).order(product_tags::product_id.asc()),
         (Some(c), true) => query.filter(product_tags::product_id.lt(c)).order(product_tags::product_id.desc()),
         (None, false) => query.order(product_tags::product_id.asc()),
         (None, true) => query.order(product_tags::product_id.desc()),
     };
-    Ok(Page::from_rows(query.load(conn).await?, page))
+    Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
 }
 
 /// Locks a live product of the organization: concurrent tag changes to one product serialize.

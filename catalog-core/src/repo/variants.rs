@@ -16,6 +16,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
+use std::collections::HashSet;
 
 const AGGREGATE: &str = "variant";
 
@@ -208,28 +209,79 @@ async fn resolve_options(
 
 /// Creates a variant of a live product with one value per option the product declares.
 /// Marks the product `has_variants` (bumping its version, with its `product.updated` event).
+/// Option problems are reported on `options`.
 pub async fn create(
     conn: &mut PgConn,
     org: OrganizationId,
     actor: &Actor,
-    mut new: NewVariant,
+    new: NewVariant,
     option_values: &[OptionValueId],
 ) -> Result<Variant> {
+    let draft = VariantDraft {
+        new,
+        option_value_ids: option_values.to_vec(),
+        named_value: None,
+        reported: Vec::new(),
+        unparsed: HashSet::new(),
+    };
+    create_draft(conn, org, actor, draft, "options").await
+}
+
+/// A variant as a request asks for it.
+#[derive(Debug)]
+pub struct VariantDraft {
+    pub new: NewVariant,
+    /// One value per option the product declares, by id...
+    pub option_value_ids: Vec<OptionValueId>,
+    /// ...and/or one by option and name (the pages' `option_id` + `option_value`), added to the
+    /// option when it lacks it.
+    pub named_value: Option<(OptionId, String)>,
+    /// Field errors the request already has (malformed values, replaced by stand-ins in
+    /// `new`): reported together with the rules' and the options' problems, in one answer.
+    pub reported: Vec<FieldError>,
+    /// Fields whose stand-in values the rules must not judge (they failed to parse).
+    pub unparsed: HashSet<String>,
+}
+
+/// Creates a [`VariantDraft`] as [`create`] does, or fails with every problem at once: the
+/// draft's own, the variant rules' and the options' (named `options_field`). Nothing is written
+/// unless there is none.
+pub async fn create_draft(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    draft: VariantDraft,
+    options_field: &'static str,
+) -> Result<Variant> {
+    let VariantDraft { mut new, mut option_value_ids, named_value, reported, unparsed } = draft;
     new.organization_id = org;
     // The signature is ours to compute, never the caller's.
     new.option_signature = None;
-    let mut problems = validate(&new);
+    let reported_fields: HashSet<String> = reported.iter().map(|e| e.field.clone()).collect();
+    let mut problems = reported;
+    problems.extend(
+        validate(&new).into_iter().filter(|e| !unparsed.contains(&e.field) && !reported_fields.contains(&e.field)),
+    );
     conn.transaction(async move |conn| {
         let (has_variants, product_version) = lock_product(conn, org, new.product_id).await?;
+        if let Some((option_id, value)) = &named_value {
+            match super::options::value_by_name(conn, org, actor, *option_id, value).await {
+                Ok(value_id) => option_value_ids.push(value_id),
+                Err(Error::NotFound(_)) => problems.push(FieldError::new(options_field, "no such option")),
+                Err(err) => return Err(err),
+            }
+        }
         let mut links = Vec::new();
-        match resolve_options(conn, org, new.product_id, option_values).await? {
+        match resolve_options(conn, org, new.product_id, &option_value_ids).await? {
             Ok(Some(combination)) => {
                 new.attributes = combination.attributes;
                 new.option_signature = Some(combination.signature);
                 links = combination.links;
             }
             Ok(None) => {}
-            Err(option_problems) => problems.extend(option_problems),
+            Err(option_problems) => {
+                problems.extend(option_problems.into_iter().map(|e| FieldError::new(options_field, e.message)));
+            }
         }
         if !problems.is_empty() {
             return Err(Error::validation(Entity::Variant, problems));
@@ -309,24 +361,85 @@ pub async fn list_for_products(
         .await?)
 }
 
+/// What a price rule shows of its variant: SKU, product title and sale price.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct VariantSummary {
+    pub variant_id: VariantId,
+    pub sku: String,
+    pub product_name: String,
+    /// The variant's `sale_price`.
+    #[schema(value_type = String)]
+    pub base_price: Decimal,
+}
+
+/// Summaries of live or deleted variants of the organization, in one statement.
+pub async fn summaries(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    ids: &[VariantId],
+) -> Result<std::collections::HashMap<VariantId, VariantSummary>> {
+    let rows: Vec<(VariantId, String, String, Decimal)> = product_variants::table
+        .inner_join(products::table.on(products::id.eq(product_variants::product_id)))
+        .filter(product_variants::organization_id.eq(org))
+        .filter(products::organization_id.eq(org))
+        .filter(product_variants::id.eq_any(ids))
+        .select((product_variants::id, product_variants::sku, products::title, product_variants::sale_price))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(variant_id, sku, product_name, base_price)| {
+            (variant_id, VariantSummary { variant_id, sku, product_name, base_price })
+        })
+        .collect())
+}
+
+/// The variant list filters page 10 documents; all combine (AND).
+#[derive(Debug, Clone, Default)]
+pub struct VariantFilter {
+    pub is_active: Option<bool>,
+    /// One of the variant's option values (`attributes`), case-insensitive.
+    pub option_value: Option<String>,
+    pub min_price: Option<Decimal>,
+    pub max_price: Option<Decimal>,
+}
+
 /// One product's live variants, keyset-paginated by id.
 pub async fn list(
     conn: &mut PgConn,
     org: OrganizationId,
     product_id: ProductId,
+    filter: &VariantFilter,
     page: &PageRequest,
 ) -> Result<Page<Variant>> {
-    let mut query = live(org)
-        .filter(product_variants::product_id.eq(product_id))
-        .select(Variant::as_select())
-        .limit(page.fetch_limit());
+    let filtered = || {
+        let mut query = live(org).filter(product_variants::product_id.eq(product_id));
+        if let Some(active) = filter.is_active {
+            query = query.filter(product_variants::is_active.eq(active));
+        }
+        if let Some(min) = filter.min_price {
+            query = query.filter(product_variants::sale_price.ge(min));
+        }
+        if let Some(max) = filter.max_price {
+            query = query.filter(product_variants::sale_price.le(max));
+        }
+        if let Some(value) = &filter.option_value {
+            // Any value of the attributes object, compared case-insensitively.
+            query = query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "EXISTS (SELECT 1 FROM jsonb_each_text(product_variants.attributes) a WHERE lower(a.value) = lower(",
+        ).bind::<diesel::sql_types::Text, _>(value.trim().to_string()).sql("))"));
+        }
+        query
+    };
+    let total: i64 = filtered().count().get_result(conn).await?;
+    let mut query = filtered().select(Variant::as_select()).limit(page.fetch_limit());
     query = match (page.cursor, page.backward) {
         (Some(c), false) => query.filter(product_variants::id.gt(c)).order(product_variants::id.asc()),
         (Some(c), true) => query.filter(product_variants::id.lt(c)).order(product_variants::id.desc()),
         (None, false) => query.order(product_variants::id.asc()),
         (None, true) => query.order(product_variants::id.desc()),
     };
-    Ok(Page::from_rows(query.load(conn).await?, page))
+    Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
 }
 
 /// The row `changes` would produce, as a `NewVariant` so [`validate`] judges the result.
