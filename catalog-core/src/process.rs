@@ -12,6 +12,8 @@ pub fn start(service: &'static str) -> Settings {
         }
     };
     crate::telemetry::init_logging(&settings.log);
+    tracing::info!(service, environment = %settings.service.environment, version = env!("CARGO_PKG_VERSION"), "starting");
+    crate::config::EnvReport::from_env(&std::env::vars().collect::<Vec<_>>()).log();
     settings
 }
 
