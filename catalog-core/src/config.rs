@@ -189,7 +189,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     ignored("LOG_BACKUP_COUNT", "logs go to standard output, for the container runtime to collect"),
 ];
 
-/// Variables read outside [`ENV_VARS`].
+/// The one variable read outside [`ENV_VARS`]: names an optional TOML settings file.
 pub const CONFIG_FILE_VAR: &str = "CATALOG_CONFIG";
 
 /// Prefixes of the service's own namespace: a set variable starting with one of them that is
