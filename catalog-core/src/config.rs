@@ -297,7 +297,7 @@ impl EnvReport {
         }
     }
 
-    /// `# ...` lines for `check-config` (the output stays valid TOML).
+    /// `# ...` lines for `check-config`: comments, so its output keeps its TOML shape.
     pub fn comments(&self) -> String {
         let mut out = String::new();
         for (name, of) in &self.aliases {
@@ -1079,7 +1079,7 @@ mod tests {
         let comments = report.comments();
         assert!(comments.contains("# DATABASE_MAX_OVERFLOW: accepted and ignored: the pool has a fixed size"));
         assert!(comments.contains("# CACHE_TTL_PRODUCTS: read as CACHE_TTL_PRODUCT"));
-        assert!(comments.lines().all(|l| l.is_empty() || l.starts_with("# ")), "stays TOML");
+        assert!(comments.lines().all(|l| l.is_empty() || l.starts_with("# ")), "comments only");
     }
 
     #[test]
