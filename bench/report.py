@@ -298,7 +298,7 @@ def render(args):
     )
     w(
         "| configuration | service defaults: DB pool 10 per process, `GRPC_MAX_WORKERS=10`, actix workers = cores, "
-        "JSON logs at `info` (one access line per request); `API_RATE_LIMIT_PER_MINUTE` raised so one bench user is not throttled |"
+        "JSON logs at `info` (one access line per request); rate limits (`API_RATE_LIMIT_*`, overall and per kind) raised so one bench user is not throttled |"
     )
     w(
         "| caveat | load generator, PostgreSQL, Redis, RabbitMQ and the three processes share the same cores; "

@@ -38,12 +38,14 @@ read -r -a CONCURRENCIES <<<"${BENCH_CONCURRENCIES:-1 4 16}"
 STARTED_AT=${SECONDS}
 
 # The processes' configuration: defaults everywhere (pools of 10, GRPC_MAX_WORKERS=10, one
-# actix worker per core, JSON logs at info) except the database, dev auth and a rate limit high
-# enough not to answer 429 to a load generator that uses one user.
+# actix worker per core, JSON logs at info) except the database, dev auth and rate limits (overall
+# and per kind) high enough not to answer 429 to a load generator that uses one user.
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB_NAME}"
 export AUTH_MODE=dev
 export AUTH_DEV_SECRET=bench-dev-secret-0123456789
 export API_RATE_LIMIT_PER_MINUTE=4000000000
+export API_RATE_LIMIT_READ_PER_MINUTE=4000000000 API_RATE_LIMIT_WRITE_PER_MINUTE=4000000000
+export API_RATE_LIMIT_PRICE_PER_MINUTE=4000000000 API_RATE_LIMIT_UPLOAD_PER_MINUTE=4000000000
 export LOG_FORMAT=json
 export LOG_LEVEL="${BENCH_LOG_LEVEL:-info}"
 export BENCH_PRODUCTS="${PRODUCTS}" BENCH_ORGANIZATIONS="${ORGANIZATIONS}"

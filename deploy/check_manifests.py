@@ -176,7 +176,15 @@ def load_code() -> Code:
     block = re.search(r"pub const ENV_VARS[^=]*=\s*&\[(.*?)\];", config, re.S)
     if not block:
         sys.exit("check_manifests: ENV_VARS not found in catalog-core/src/config.rs")
-    env_vars = dict(re.findall(r'\(\s*"([A-Z0-9_]+)"\s*,\s*"([a-z0-9_.]+)"\s*\)', block.group(1)))
+    # key("NAME", "settings.key") / key_in(...): today's names; alias("NAME", "OF") / alias_in(...):
+    # another name for OF's setting. Ignored names are accepted by the binaries but set nothing,
+    # so manifests must not carry them.
+    keys = dict(re.findall(r'\bkey(?:_in)?\(\s*"([A-Z0-9_]+)"\s*,\s*"([a-z0-9_.]+)"', block.group(1)))
+    env_vars = dict(keys)
+    for name, of in re.findall(r'\balias(?:_in)?\(\s*"([A-Z0-9_]+)"\s*,\s*"([A-Z0-9_]+)"', block.group(1)):
+        if of not in keys:
+            sys.exit(f"check_manifests: alias {name} of {of}, which is not in ENV_VARS")
+        env_vars[name] = keys[of]
     if len(env_vars) < 10:
         sys.exit("check_manifests: could not parse ENV_VARS in catalog-core/src/config.rs")
     defaults_src = re.search(r'const DEFAULTS: &str = r#"(.*?)"#;', config, re.S)

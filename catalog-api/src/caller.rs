@@ -1,6 +1,6 @@
 //! The authenticated caller: bearer token verified (Auth Service, local RS256 or dev mode),
-//! organization taken from the token and checked against the tenant header, per-user rate
-//! limit applied. Handlers then ask for permissions and local access explicitly.
+//! organization taken from the token and checked against the tenant header, the per-user rate
+//! limit of the request's kind applied (`rate`). Handlers then ask for permissions and local access explicitly.
 
 use crate::error::ApiError;
 use crate::state::ApiState;
@@ -90,7 +90,7 @@ impl FromRequest for Caller {
                     }
                 }
             }
-            state.check_rate(&principal)?;
+            state.check_rate(&principal, crate::rate::Kind::of(req.method(), req.path()))?;
             let correlation_id = crate::context::current().request_id;
             let actor = Actor { user_id: Some(principal.user_id), correlation_id: Some(correlation_id) };
             Ok(Caller { principal, actor })

@@ -6,6 +6,7 @@
 
 use crate::caller::Caller;
 use crate::error::ApiError;
+use crate::imports;
 use crate::routes::{self, BodyReading, transfer};
 use crate::state::ApiState;
 use actix_web::body::{BoxBody, MessageBody};
@@ -118,7 +119,7 @@ async fn identify(
         Err(err) => return Err((req, err.into())),
     };
     let body = match routes::body_reading(req.path()) {
-        BodyReading::Spooled => match transfer::spool(req.take_payload()).await {
+        BodyReading::Spooled => match transfer::spool(req.take_payload(), imports::MAX_UPLOAD_BYTES).await {
             Ok(spooled) => {
                 let digest = web::Bytes::from(spooled.sha256.clone());
                 req.extensions_mut().insert(spooled);

@@ -30,6 +30,8 @@ use uuid::Uuid;
 
 /// Largest accepted upload.
 pub const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
+/// A whole upload request body: the file plus room for a `multipart/form-data` envelope.
+pub const MAX_UPLOAD_BYTES: u64 = MAX_FILE_BYTES + 1024 * 1024;
 /// Queued or running jobs an organization may have at once.
 pub const MAX_ACTIVE_JOBS_PER_ORGANIZATION: i64 = 5;
 /// Lines per staging insert (5 parameters each).

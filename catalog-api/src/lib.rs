@@ -7,6 +7,7 @@ pub mod error;
 pub mod idempotency;
 pub mod imports;
 pub mod openapi;
+pub mod rate;
 pub mod reply;
 pub mod routes;
 pub mod state;

@@ -358,6 +358,7 @@ pub struct BulkRow {
     /// missing); instead of `option_ids`.
     pub options: Option<Vec<String>>,
     /// When given, exactly the product's images, in this order (matched by URL).
+    #[schema(nullable = false)]
     pub images: Option<Vec<BulkImage>>,
 }
 

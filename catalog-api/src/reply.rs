@@ -99,8 +99,8 @@ impl PageArgs {
             self.after.as_deref(),
             self.last,
             self.before.as_deref(),
+            settings.min_limit..=settings.max_limit,
             settings.default_limit,
-            settings.max_limit,
         )?)
     }
 }

@@ -414,6 +414,62 @@ async fn the_rate_limit_is_per_user_with_retry_after() {
     assert_error(&anonymous, StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "");
 }
 
+fn retry_after(r: &Reply) -> u64 {
+    r.headers.get(header::RETRY_AFTER).expect("Retry-After").to_str().unwrap().parse().unwrap()
+}
+
+#[actix_web::test]
+async fn a_spent_write_budget_refuses_writes_while_reads_still_pass() {
+    let app =
+        App::start(&vars(&[("API_RATE_LIMIT_WRITE_PER_MINUTE", "2"), ("API_RATE_LIMIT_READ_PER_MINUTE", "50")])).await;
+    let user = User::admin();
+    for name in ["A", "B"] {
+        let r = app.post(&user.token, BRANDS, json!({ "name": name })).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    }
+    let limited = app.post(&user.token, BRANDS, json!({ "name": "C" })).await;
+    assert_error(&limited, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", &user.token);
+    assert!((1..=60).contains(&retry_after(&limited)), "{:?}", limited.headers);
+    assert_eq!(app.get(&user.token, BRANDS).await.status, StatusCode::OK, "reads have their own budget");
+    let r = app.delete(&user.token, &format!("{BRANDS}/{}", uuid::Uuid::now_v7())).await;
+    assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", &user.token);
+}
+
+#[actix_web::test]
+async fn price_calculation_has_its_own_budget() {
+    let app =
+        App::start(&vars(&[("API_RATE_LIMIT_READ_PER_MINUTE", "1"), ("API_RATE_LIMIT_PRICE_PER_MINUTE", "3")])).await;
+    let user = User::admin();
+    assert_eq!(app.get(&user.token, BRANDS).await.status, StatusCode::OK);
+    assert_error(&app.get(&user.token, BRANDS).await, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", &user.token);
+    // An unknown variant is 404: the request went past the limiter.
+    let variant = uuid::Uuid::now_v7();
+    for path in ["price", "calculate-price", "price"] {
+        let r = app.get(&user.token, &format!("/api/v1/variants/{variant}/{path}")).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {:?}", r.body);
+    }
+    let r = app.get(&user.token, &format!("/api/v1/variants/{variant}/calculate-price")).await;
+    assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", &user.token);
+    assert!(retry_after(&r) >= 1);
+}
+
+#[actix_web::test]
+async fn disabled_rate_limits_never_answer_429() {
+    let app = App::start(&vars(&[
+        ("RATE_LIMIT_ENABLED", "false"),
+        ("API_RATE_LIMIT_PER_MINUTE", "1"),
+        ("API_RATE_LIMIT_READ_PER_MINUTE", "1"),
+        ("API_RATE_LIMIT_WRITE_PER_MINUTE", "1"),
+    ]))
+    .await;
+    let user = User::admin();
+    for i in 0..5 {
+        assert_eq!(app.get(&user.token, BRANDS).await.status, StatusCode::OK);
+        let r = app.post(&user.token, BRANDS, json!({ "name": format!("Brand {i}") })).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    }
+}
+
 /// Log lines written while a test runs, whatever their level.
 #[derive(Clone, Default)]
 struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);

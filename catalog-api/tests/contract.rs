@@ -850,6 +850,8 @@ async fn the_published_pages_work_against_the_real_api() {
     }
     provoke_remaining_errors(&app, &fx).await;
     check_error_table(&fx, &mut report);
+    check_variables(&mut report);
+    check_rate_limits(&mut report);
     let beyond = beyond_the_pages(&openapi);
     let mut failures = Vec::new();
     let mut lines: Vec<(String, String)> = Vec::new();
@@ -965,7 +967,7 @@ fn render(lines: &[(String, String)], beyond: &[String]) -> String {
             (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         if this_page != page {
             page = this_page.to_string();
-            out.push_str(&format!("\n## {page}\n\n| endpoint | item | status |\n|---|---|---|\n"));
+            out.push_str(&format!("\n## {page}\n\n| subject | item | status |\n|---|---|---|\n"));
         }
         let cell = |text: &str| text.replace('|', "\\|");
         out.push_str(&format!("| `{}` | {} | {} |\n", cell(subject), cell(item), cell(status)));
@@ -975,4 +977,45 @@ fn render(lines: &[(String, String)], beyond: &[String]) -> String {
         out.push_str(&format!("| `{operation}` | beyond the design |\n"));
     }
     out
+}
+
+/// Page 04's variables: each read (under its own name or as an alias of today's), or accepted
+/// and ignored with the reason `check-config` gives.
+fn check_variables(report: &mut Report) {
+    use catalog_core::config::{Reading, env_var};
+    for name in design::documented_variables() {
+        let key = format!("04-configuracion.md | variable | {name}");
+        match env_var(&name).map(|v| v.reading) {
+            Some(Reading::Key { .. }) => report.item(key),
+            Some(Reading::Alias { of, .. }) => report.status(key, format!("as designed, an alias of `{of}`")),
+            Some(Reading::PartOf { of }) => report.status(key, format!("as designed, read with `{of}`")),
+            Some(Reading::Ignored { reason }) => {
+                report.status(key, format!("reconciled: accepted and ignored — {reason}"))
+            }
+            None => report.problem(key, "not read"),
+        }
+    }
+}
+
+/// Each page's documented rate limits are the defaults, per kind of request.
+fn check_rate_limits(report: &mut Report) {
+    let defaults = catalog_core::config::Settings::from_env(Vec::<(String, String)>::new()).unwrap();
+    let api = &defaults.api;
+    for (page, label, per_minute) in design::rate_limits() {
+        let key = format!("{page} | rate limits | {label}: {per_minute}/min per user");
+        let configured = match label.as_str() {
+            "Lectura" => Some(("API_RATE_LIMIT_READ_PER_MINUTE", api.rate_limit_read_per_minute)),
+            "Escritura" => Some(("API_RATE_LIMIT_WRITE_PER_MINUTE", api.rate_limit_write_per_minute)),
+            "Cálculo de precios" => Some(("API_RATE_LIMIT_PRICE_PER_MINUTE", api.rate_limit_price_per_minute)),
+            "Upload" => Some(("API_RATE_LIMIT_UPLOAD_PER_MINUTE", api.rate_limit_upload_per_minute)),
+            _ => None,
+        };
+        match configured {
+            Some((variable, value)) if value == per_minute => {
+                report.status(key, format!("as designed, the default of `{variable}`"))
+            }
+            Some((variable, value)) => report.problem(key, format!("`{variable}` defaults to {value}")),
+            None => report.problem(key, "no limit of this kind"),
+        }
+    }
 }

@@ -339,3 +339,139 @@ async fn a_row_a_constraint_keeps_refusing_is_isolated_and_fails_alone() {
     let events = app.events(admin.org).await.iter().filter(|e| *e == "catalog.product.created").count();
     assert_eq!(events, 8, "the refused attempts left no events behind");
 }
+
+// ---------------------------------------------------------------------------------------------
+// multipart/form-data: the file as an HTML form or `fetch` with `FormData` sends it
+
+/// A part: (name, filename, content type, content).
+type Part<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a str);
+
+/// A `multipart/form-data` body as browsers build it (CRLF lines, a boundary they choose).
+fn form(parts: &[Part<'_>]) -> (String, Vec<u8>) {
+    let boundary = "----WebKitFormBoundary7MA4YWxkTrZu0gW";
+    let mut body = String::new();
+    for (name, filename, content_type, content) in parts {
+        body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\""));
+        if let Some(filename) = filename {
+            body.push_str(&format!("; filename=\"{filename}\""));
+        }
+        body.push_str("\r\n");
+        if let Some(content_type) = content_type {
+            body.push_str(&format!("Content-Type: {content_type}\r\n"));
+        }
+        body.push_str(&format!("\r\n{content}\r\n"));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    (format!("multipart/form-data; boundary={boundary}"), body.into_bytes())
+}
+
+async fn upload_form(app: &TestApp, user: &User, query: &str, parts: &[Part<'_>], key: Option<&str>) -> Reply {
+    let (content_type, body) = form(parts);
+    let mut req = TestRequest::post()
+        .uri(&format!("/api/v1/imports{query}"))
+        .insert_header((header::AUTHORIZATION, format!("Bearer {}", user.token)))
+        .insert_header((header::CONTENT_TYPE, content_type));
+    if let Some(key) = key {
+        req = req.insert_header(("Idempotency-Key", key));
+    }
+    app.call(req.set_payload(body).to_request()).await
+}
+
+#[actix_web::test]
+async fn a_browser_form_upload_creates_the_products() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let file = "sku,title,price\nF1,Uno,1.00\nF2,Dos,2.00\n";
+    // Windows browsers label a .csv file as Excel's: the extension decides.
+    let parts = [
+        ("note", None, None, "monthly load"),
+        ("file", Some("catálogo.csv"), Some("application/vnd.ms-excel"), file),
+        ("submit", None, None, "Upload"),
+    ];
+    let queued = upload_form(&app, &admin, "", &parts, None).await;
+    assert_eq!(queued.status, StatusCode::ACCEPTED, "{:?}", queued.body);
+    assert_eq!((queued.data()["format"].as_str(), queued.data()["total_rows"].as_i64()), (Some("csv"), Some(2)));
+    run_jobs(&app).await;
+    let job = app.get(&admin, &format!("/api/v1/imports/{}", queued.id())).await;
+    assert_eq!(
+        (job.data()["status"].as_str(), job.data()["created"].as_i64()),
+        (Some("completed"), Some(2)),
+        "{job:?}"
+    );
+    let products = app.get(&admin, "/api/v1/products?search=Dos").await;
+    assert_eq!(products.status, StatusCode::OK);
+    assert!(products.body.to_string().contains("F2"), "{:?}", products.body);
+}
+
+#[actix_web::test]
+async fn a_form_upload_takes_its_format_from_the_query_the_field_the_filename_or_the_part_type() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let line = r#"{"sku":"J1","title":"Jota","price":"3.00"}"#;
+    let cases: [(&str, Part<'_>, Option<&str>, &str); 4] = [
+        ("", ("file", Some("datos.ndjson"), Some("application/octet-stream"), line), None, "jsonl"),
+        ("", ("file", Some("blob"), Some("application/x-ndjson"), line), None, "jsonl"),
+        ("", ("file", Some("blob"), Some("application/octet-stream"), "sku,title\nC1,Ce\n"), Some("csv"), "csv"),
+        ("?format=csv", ("file", Some("datos.jsonl"), None, "sku,title\nC2,Ce\n"), Some("jsonl"), "csv"),
+    ];
+    for (query, file, field, expected) in cases {
+        let mut parts = vec![file];
+        if let Some(field) = field {
+            parts.insert(0, ("format", None, None, field));
+        }
+        let r = upload_form(&app, &admin, query, &parts, None).await;
+        assert_eq!((r.status, r.data()["format"].as_str()), (StatusCode::ACCEPTED, Some(expected)), "{file:?}: {r:?}");
+    }
+    let r =
+        upload_form(&app, &admin, "", &[("file", Some("blob"), Some("application/octet-stream"), line)], None).await;
+    assert_eq!((r.status, r.fields()), (StatusCode::BAD_REQUEST, vec!["format".to_string()]), "{r:?}");
+}
+
+#[actix_web::test]
+async fn a_form_without_its_file_part_is_refused_naming_the_field() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let parts = [("upload", Some("catalog.csv"), Some("text/csv"), "sku,title\nX1,Equis\n")];
+    for key in [None, Some("form-without-file")] {
+        let r = upload_form(&app, &admin, "", &parts, key).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{r:?}");
+        assert_eq!(r.fields(), ["file"], "{r:?}");
+    }
+    let r = upload_form(&app, &admin, "", &[("file", Some("empty.csv"), None, "")], None).await;
+    assert_eq!((r.status, r.fields()), (StatusCode::BAD_REQUEST, vec!["file".to_string()]), "{r:?}");
+    let conn = &mut *app.db.conn().await;
+    assert_eq!(imports::claim(conn).await.unwrap(), None, "nothing staged");
+}
+
+#[actix_web::test]
+async fn a_retried_form_upload_with_its_key_gets_the_same_job() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let parts = [("file", Some("catalog.csv"), Some("text/csv"), "sku,title,price\nK1,Uno,1.00\n")];
+    let first = upload_form(&app, &admin, "", &parts, Some("form-1")).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{:?}", first.body);
+    let retry = upload_form(&app, &admin, "", &parts, Some("form-1")).await;
+    assert_eq!((retry.status, retry.id()), (StatusCode::ACCEPTED, first.id()), "the same job");
+    let other = [("file", Some("catalog.csv"), Some("text/csv"), "sku,title,price\nK2,Dos,2.00\n")];
+    let reused = upload_form(&app, &admin, "", &other, Some("form-1")).await;
+    assert_eq!((reused.status, reused.code()), (StatusCode::CONFLICT, "IDEMPOTENCY_KEY_REUSED"));
+    let conn = &mut *app.db.conn().await;
+    assert_eq!(imports::claim(conn).await.unwrap().map(|id| id.to_string()), Some(first.id()));
+    assert_eq!(imports::claim(conn).await.unwrap(), None, "one job staged, not two");
+}
+
+#[test]
+fn the_openapi_document_offers_the_form_upload() {
+    let doc = serde_json::to_value(catalog_api::openapi::document()).unwrap();
+    let content = &doc["paths"]["/api/v1/imports"]["post"]["requestBody"]["content"];
+    for media_type in ["text/csv", "application/x-ndjson", "multipart/form-data"] {
+        assert!(content.get(media_type).is_some(), "{media_type}: {content}");
+    }
+    let schema = &content["multipart/form-data"]["schema"];
+    let form = match schema["$ref"].as_str() {
+        Some(reference) => &doc["components"]["schemas"][reference.rsplit('/').next().unwrap()],
+        None => schema,
+    };
+    assert_eq!(form["properties"]["file"]["format"], "binary", "{form}");
+    assert_eq!(form["required"], json!(["file"]), "{form}");
+}

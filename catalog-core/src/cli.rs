@@ -24,7 +24,8 @@ pub enum SharedCommand {
         #[command(subcommand)]
         action: Option<MigrateAction>,
     },
-    /// Print the effective configuration, secrets redacted, and exit.
+    /// Print the effective configuration, secrets redacted, and exit; aliases, accepted-and-ignored
+    /// and unknown variables are listed first, as comments.
     CheckConfig,
     /// Load the demo catalog, or a large synthetic one with --products.
     Seed(crate::seed::SeedArgs),
@@ -49,7 +50,10 @@ pub async fn run(command: SharedCommand, settings: &Settings) -> anyhow::Result<
                 }
             }
         },
-        SharedCommand::CheckConfig => print!("{}", settings.redacted_toml()),
+        SharedCommand::CheckConfig => {
+            let report = crate::config::EnvReport::from_env(&std::env::vars().collect::<Vec<_>>());
+            print!("{}{}", report.comments(), settings.redacted_toml());
+        }
         SharedCommand::Seed(args) => {
             let pool = db::pool(&settings.database)?;
             let report = crate::seed::run(&pool, &args).await?;

@@ -3,79 +3,318 @@
 //! Environment variables use the seed's flat names (`GRPC_PORT`, `DATABASE_POOL_SIZE`, ...), which
 //! do not split unambiguously on `_`, so each one is mapped to its key explicitly in [`ENV_VARS`].
 //! A bad value fails at start with a message naming the variable.
+//!
+//! The operators' page (design 04) names some settings differently: those names are aliases of
+//! today's, converted to today's unit (seconds → milliseconds, Python log levels). When a name
+//! and its alias are both set they must agree (after conversion) or start-up fails naming both:
+//! silently preferring one would hide the other's intent. Names the page documents that mean
+//! nothing here are accepted and ignored, each with its reason (`check-config` prints them).
+//! A set variable in the service's own namespace ([`OWNED_PREFIXES`]) that is not in the list
+//! is reported as unknown (a typo such as `DATABASE_POOL_SZIE`), never fatal.
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
 
-/// (environment variable, settings key). The only list of variables the service reads besides
-/// `CATALOG_CONFIG`; `check-config` and the manifests cross-check against it.
-pub const ENV_VARS: &[(&str, &str)] = &[
-    ("GRPC_HOST", "grpc.host"),
-    ("GRPC_PORT", "grpc.port"),
-    ("GRPC_MAX_WORKERS", "grpc.max_workers"),
-    ("GRPC_REFLECTION", "grpc.reflection"),
-    ("GRPC_MAX_BATCH_SIZE", "grpc.max_batch_size"),
-    ("GRPC_METRICS_PORT", "grpc.metrics_port"),
-    ("GRPC_SERVICE_TOKEN", "grpc.service_token"),
-    ("GRPC_TLS_CERT_PATH", "grpc.tls_cert_path"),
-    ("GRPC_TLS_KEY_PATH", "grpc.tls_key_path"),
-    ("API_HOST", "api.host"),
-    ("API_PORT", "api.port"),
-    ("API_WORKERS", "api.workers"),
-    ("API_BODY_LIMIT_BYTES", "api.body_limit_bytes"),
-    ("API_RATE_LIMIT_PER_MINUTE", "api.rate_limit_per_minute"),
-    ("API_CORS_ORIGINS", "api.cors_origins"),
-    ("TENANT_HEADER_NAME", "api.tenant_header_name"),
-    ("WORKER_HOST", "worker.host"),
-    ("WORKER_PORT", "worker.port"),
-    ("WORKER_OUTBOX_BATCH_SIZE", "worker.outbox_batch_size"),
-    ("WORKER_OUTBOX_POLL_MS", "worker.outbox_poll_ms"),
-    ("WORKER_OUTBOX_RETENTION_HOURS", "worker.outbox_retention_hours"),
-    ("WORKER_MAX_RETRIES", "worker.max_retries"),
-    ("DATABASE_URL", "database.url"),
-    ("DATABASE_HOST", "database.host"),
-    ("DATABASE_PORT", "database.port"),
-    ("DATABASE_NAME", "database.name"),
-    ("DATABASE_USER", "database.user"),
-    ("DATABASE_PASSWORD", "database.password"),
-    ("DATABASE_POOL_SIZE", "database.pool_size"),
-    ("DATABASE_POOL_MIN_IDLE", "database.pool_min_idle"),
-    ("DATABASE_CONNECT_TIMEOUT_MS", "database.connect_timeout_ms"),
-    ("DATABASE_STATEMENT_TIMEOUT_MS", "database.statement_timeout_ms"),
-    ("REDIS_URL", "redis.url"),
-    ("REDIS_HOST", "redis.host"),
-    ("REDIS_PORT", "redis.port"),
-    ("REDIS_DB", "redis.db"),
-    ("REDIS_PASSWORD", "redis.password"),
-    ("REDIS_POOL_SIZE", "redis.pool_size"),
-    ("REDIS_TIMEOUT_MS", "redis.timeout_ms"),
-    ("REDIS_KEY_PREFIX", "redis.key_prefix"),
-    ("RABBITMQ_URL", "rabbitmq.url"),
-    ("RABBITMQ_HOST", "rabbitmq.host"),
-    ("RABBITMQ_PORT", "rabbitmq.port"),
-    ("RABBITMQ_USER", "rabbitmq.user"),
-    ("RABBITMQ_PASSWORD", "rabbitmq.password"),
-    ("RABBITMQ_VHOST", "rabbitmq.vhost"),
-    ("RABBITMQ_PREFETCH", "rabbitmq.prefetch"),
-    ("RABBITMQ_EXCHANGE", "rabbitmq.exchange"),
-    ("RABBITMQ_QUEUE_PREFIX", "rabbitmq.queue_prefix"),
-    ("AUTH_MODE", "auth.mode"),
-    ("AUTH_GRPC_HOST", "auth.grpc_host"),
-    ("AUTH_GRPC_PORT", "auth.grpc_port"),
-    ("AUTH_GRPC_TIMEOUT", "auth.grpc_timeout_secs"),
-    ("AUTH_GRPC_RETRIES", "auth.grpc_retries"),
-    ("JWT_PUBLIC_KEY_PATH", "auth.jwt_public_key_path"),
-    ("JWT_ALGORITHM", "auth.jwt_algorithm"),
-    ("AUTH_DEV_SECRET", "auth.dev_secret"),
-    ("CACHE_TTL_PRODUCT", "cache.ttl_product_secs"),
-    ("CACHE_TTL_VARIANT", "cache.ttl_variant_secs"),
-    ("CACHE_TTL_AUTH", "cache.ttl_auth_secs"),
-    ("PAGINATION_DEFAULT_LIMIT", "pagination.default_limit"),
-    ("PAGINATION_MAX_LIMIT", "pagination.max_limit"),
-    ("LOG_LEVEL", "log.level"),
-    ("LOG_FORMAT", "log.format"),
+/// One environment variable the service reads or accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnvVar {
+    pub name: &'static str,
+    pub reading: Reading,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// Today's name of a settings key.
+    Key { key: &'static str, unit: Unit },
+    /// Another name (design page 04) for the setting of the variable `of`, given in `unit`.
+    Alias { of: &'static str, unit: Unit },
+    /// Qualifies another variable: `RATE_LIMIT_WINDOW` is the period of `RATE_LIMIT_REQUESTS`.
+    PartOf { of: &'static str },
+    /// Documented on page 04 but meaningless here: accepted so start-up never fails on it.
+    Ignored { reason: &'static str },
+}
+
+/// How a value is turned into the settings key's unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    AsIs,
+    /// Seconds (fractions allowed) into whole milliseconds.
+    SecsToMs,
+    /// Python level names (`INFO`, `WARNING`, `CRITICAL`) into tracing's; directives pass.
+    LogLevel,
+    /// Requests per `RATE_LIMIT_WINDOW` seconds (default 60) into requests per minute.
+    PerWindow,
+}
+
+const fn key(name: &'static str, key: &'static str) -> EnvVar {
+    EnvVar { name, reading: Reading::Key { key, unit: Unit::AsIs } }
+}
+const fn key_in(name: &'static str, key: &'static str, unit: Unit) -> EnvVar {
+    EnvVar { name, reading: Reading::Key { key, unit } }
+}
+const fn alias(name: &'static str, of: &'static str) -> EnvVar {
+    EnvVar { name, reading: Reading::Alias { of, unit: Unit::AsIs } }
+}
+const fn alias_in(name: &'static str, of: &'static str, unit: Unit) -> EnvVar {
+    EnvVar { name, reading: Reading::Alias { of, unit } }
+}
+const fn ignored(name: &'static str, reason: &'static str) -> EnvVar {
+    EnvVar { name, reading: Reading::Ignored { reason } }
+}
+
+/// The only list of variables the service reads besides `CATALOG_CONFIG`; `check-config`, the
+/// README's table and the manifests (deploy/check_manifests.py) cross-check against it.
+pub const ENV_VARS: &[EnvVar] = &[
+    key("GRPC_HOST", "grpc.host"),
+    key("GRPC_PORT", "grpc.port"),
+    key("GRPC_MAX_WORKERS", "grpc.max_workers"),
+    key("GRPC_REFLECTION", "grpc.reflection"),
+    key("GRPC_MAX_BATCH_SIZE", "grpc.max_batch_size"),
+    key("GRPC_METRICS_PORT", "grpc.metrics_port"),
+    key("GRPC_SERVICE_TOKEN", "grpc.service_token"),
+    key("GRPC_TLS_CERT_PATH", "grpc.tls_cert_path"),
+    key("GRPC_TLS_KEY_PATH", "grpc.tls_key_path"),
+    key("API_HOST", "api.host"),
+    key("API_PORT", "api.port"),
+    key("API_WORKERS", "api.workers"),
+    key("API_BODY_LIMIT_BYTES", "api.body_limit_bytes"),
+    key("API_RATE_LIMIT_ENABLED", "api.rate_limit_enabled"),
+    alias("RATE_LIMIT_ENABLED", "API_RATE_LIMIT_ENABLED"),
+    key("API_RATE_LIMIT_PER_MINUTE", "api.rate_limit_per_minute"),
+    key("API_RATE_LIMIT_READ_PER_MINUTE", "api.rate_limit_read_per_minute"),
+    alias_in("RATE_LIMIT_REQUESTS", "API_RATE_LIMIT_READ_PER_MINUTE", Unit::PerWindow),
+    EnvVar { name: "RATE_LIMIT_WINDOW", reading: Reading::PartOf { of: "RATE_LIMIT_REQUESTS" } },
+    key("API_RATE_LIMIT_WRITE_PER_MINUTE", "api.rate_limit_write_per_minute"),
+    key("API_RATE_LIMIT_PRICE_PER_MINUTE", "api.rate_limit_price_per_minute"),
+    key("API_RATE_LIMIT_UPLOAD_PER_MINUTE", "api.rate_limit_upload_per_minute"),
+    key("API_CORS_ORIGINS", "api.cors_origins"),
+    alias("CORS_ORIGINS", "API_CORS_ORIGINS"),
+    ignored(
+        "CORS_ALLOW_CREDENTIALS",
+        "callers authenticate with a bearer token, never cookies, so browsers need no credentialed CORS",
+    ),
+    key("TENANT_HEADER_NAME", "api.tenant_header_name"),
+    ignored(
+        "ENFORCE_TENANT_ISOLATION",
+        "always on: every query is filtered by the token's organization, it cannot be turned off",
+    ),
+    key("ENVIRONMENT", "service.environment"),
+    ignored("SERVICE_NAME", "each binary names itself (catalog-grpc, catalog-api, catalog-worker)"),
+    ignored("SERVICE_VERSION", "each binary reports the version it was built as"),
+    key("WORKER_HOST", "worker.host"),
+    key("WORKER_PORT", "worker.port"),
+    key("WORKER_OUTBOX_BATCH_SIZE", "worker.outbox_batch_size"),
+    key("WORKER_OUTBOX_POLL_MS", "worker.outbox_poll_ms"),
+    key("WORKER_OUTBOX_RETENTION_HOURS", "worker.outbox_retention_hours"),
+    key("WORKER_MAX_RETRIES", "worker.max_retries"),
+    key("DATABASE_URL", "database.url"),
+    key("DATABASE_HOST", "database.host"),
+    key("DATABASE_PORT", "database.port"),
+    key("DATABASE_NAME", "database.name"),
+    key("DATABASE_USER", "database.user"),
+    key("DATABASE_PASSWORD", "database.password"),
+    key("DATABASE_POOL_SIZE", "database.pool_size"),
+    ignored("DATABASE_MAX_OVERFLOW", "the pool has a fixed size (DATABASE_POOL_SIZE), no overflow connections"),
+    key("DATABASE_POOL_MIN_IDLE", "database.pool_min_idle"),
+    key("DATABASE_CONNECT_TIMEOUT_MS", "database.connect_timeout_ms"),
+    alias_in("DATABASE_POOL_TIMEOUT", "DATABASE_CONNECT_TIMEOUT_MS", Unit::SecsToMs),
+    key("DATABASE_POOL_RECYCLE", "database.pool_recycle_secs"),
+    key("DATABASE_STATEMENT_TIMEOUT_MS", "database.statement_timeout_ms"),
+    key("REDIS_URL", "redis.url"),
+    key("REDIS_HOST", "redis.host"),
+    key("REDIS_PORT", "redis.port"),
+    key("REDIS_DB", "redis.db"),
+    key("REDIS_PASSWORD", "redis.password"),
+    key("REDIS_POOL_SIZE", "redis.pool_size"),
+    alias("REDIS_MAX_CONNECTIONS", "REDIS_POOL_SIZE"),
+    key("REDIS_TIMEOUT_MS", "redis.timeout_ms"),
+    key("REDIS_KEY_PREFIX", "redis.key_prefix"),
+    key("RABBITMQ_URL", "rabbitmq.url"),
+    key("RABBITMQ_HOST", "rabbitmq.host"),
+    key("RABBITMQ_PORT", "rabbitmq.port"),
+    key("RABBITMQ_USER", "rabbitmq.user"),
+    key("RABBITMQ_PASSWORD", "rabbitmq.password"),
+    key("RABBITMQ_VHOST", "rabbitmq.vhost"),
+    key("RABBITMQ_PREFETCH", "rabbitmq.prefetch"),
+    alias("RABBITMQ_PREFETCH_COUNT", "RABBITMQ_PREFETCH"),
+    key("RABBITMQ_EXCHANGE", "rabbitmq.exchange"),
+    alias("RABBITMQ_EXCHANGE_CATALOG", "RABBITMQ_EXCHANGE"),
+    key("RABBITMQ_EXCHANGE_AUTH", "rabbitmq.auth_exchange"),
+    key("RABBITMQ_QUEUE_PREFIX", "rabbitmq.queue_prefix"),
+    ignored(
+        "RABBITMQ_QUEUE_CATALOG",
+        "the worker has one queue per source (catalog.auth_events, catalog.pricing_events, \
+         catalog.cache_invalidation), named apart only by RABBITMQ_QUEUE_PREFIX",
+    ),
+    ignored(
+        "RABBITMQ_QUEUE_AUTH_EVENTS",
+        "the auth events queue is catalog.auth_events, named apart only by RABBITMQ_QUEUE_PREFIX",
+    ),
+    key("AUTH_MODE", "auth.mode"),
+    key("AUTH_GRPC_HOST", "auth.grpc_host"),
+    key("AUTH_GRPC_PORT", "auth.grpc_port"),
+    key("AUTH_GRPC_TIMEOUT", "auth.grpc_timeout_secs"),
+    key("AUTH_GRPC_RETRIES", "auth.grpc_retries"),
+    alias("AUTH_GRPC_MAX_RETRIES", "AUTH_GRPC_RETRIES"),
+    key("AUTH_GRPC_RETRY_DELAY_MS", "auth.grpc_retry_delay_ms"),
+    alias_in("AUTH_GRPC_RETRY_DELAY", "AUTH_GRPC_RETRY_DELAY_MS", Unit::SecsToMs),
+    ignored("AUTH_REST_URL", "there is no REST fallback: the Auth Service is asked over gRPC only"),
+    ignored("AUTH_REST_TIMEOUT", "there is no REST fallback: the Auth Service is asked over gRPC only"),
+    key("CIRCUIT_BREAKER_FAILURE_THRESHOLD", "auth.breaker_failure_threshold"),
+    key("CIRCUIT_BREAKER_RECOVERY_TIMEOUT", "auth.breaker_recovery_secs"),
+    ignored(
+        "CIRCUIT_BREAKER_TIMEOUT",
+        "each call is bounded by AUTH_GRPC_TIMEOUT; how long the circuit stays open is \
+         CIRCUIT_BREAKER_RECOVERY_TIMEOUT",
+    ),
+    key("JWT_PUBLIC_KEY_PATH", "auth.jwt_public_key_path"),
+    key("JWT_ALGORITHM", "auth.jwt_algorithm"),
+    key("AUTH_DEV_SECRET", "auth.dev_secret"),
+    key("CACHE_TTL_PRODUCT", "cache.ttl_product_secs"),
+    alias("CACHE_TTL_PRODUCTS", "CACHE_TTL_PRODUCT"),
+    key("CACHE_TTL_VARIANT", "cache.ttl_variant_secs"),
+    alias("CACHE_TTL_VARIANTS", "CACHE_TTL_VARIANT"),
+    key("CACHE_TTL_AUTH", "cache.ttl_auth_secs"),
+    ignored("CACHE_TTL_DEFAULT", "every cached kind has its own TTL (CACHE_TTL_PRODUCT, _VARIANT, _AUTH)"),
+    ignored("CACHE_TTL_OPTIONS", "options are not cached: they are read with their product"),
+    ignored("CACHE_TTL_LOCALS", "locals are not cached: they come with the caller's token"),
+    key("PAGINATION_DEFAULT_LIMIT", "pagination.default_limit"),
+    key("PAGINATION_MAX_LIMIT", "pagination.max_limit"),
+    key("PAGINATION_MIN_LIMIT", "pagination.min_limit"),
+    key_in("LOG_LEVEL", "log.level", Unit::LogLevel),
+    key("LOG_FORMAT", "log.format"),
+    ignored("LOG_FILE", "logs go to standard output, for the container runtime to collect"),
+    ignored("LOG_MAX_BYTES", "logs go to standard output, for the container runtime to collect"),
+    ignored("LOG_BACKUP_COUNT", "logs go to standard output, for the container runtime to collect"),
 ];
+
+/// The one variable read outside [`ENV_VARS`]: names an optional TOML settings file.
+pub const CONFIG_FILE_VAR: &str = "CATALOG_CONFIG";
+
+/// Prefixes of the service's own namespace: a set variable starting with one of them that is
+/// not in [`ENV_VARS`] is reported as unknown. `CATALOG_` is left out on purpose: Kubernetes
+/// injects `CATALOG_GRPC_SERVICE_HOST` and the like for our own Services, and the only
+/// `CATALOG_` variable we read is `CATALOG_CONFIG`.
+pub const OWNED_PREFIXES: &[&str] = &[
+    "GRPC_",
+    "API_",
+    "WORKER_",
+    "DATABASE_",
+    "REDIS_",
+    "RABBITMQ_",
+    "AUTH_",
+    "JWT_",
+    "CACHE_",
+    "PAGINATION_",
+    "LOG_",
+    "RATE_LIMIT_",
+    "CIRCUIT_BREAKER_",
+    "CORS_",
+    "TENANT_",
+];
+
+/// The entry of a variable name.
+pub fn env_var(name: &str) -> Option<&'static EnvVar> {
+    ENV_VARS.iter().find(|v| v.name == name)
+}
+
+/// The settings key a variable ends up in (through its alias target), if it sets one.
+pub fn key_of(name: &str) -> Option<&'static str> {
+    match env_var(name)?.reading {
+        Reading::Key { key, .. } => Some(key),
+        Reading::Alias { of, .. } => key_of(of),
+        Reading::PartOf { .. } | Reading::Ignored { .. } => None,
+    }
+}
+
+/// Whether a variable is one Kubernetes injects for a Service (`enableServiceLinks`): for a
+/// Service `redis`, `REDIS_SERVICE_HOST`, `REDIS_SERVICE_PORT[_NAME]`, `REDIS_PORT=tcp://…`,
+/// `REDIS_PORT_6379_TCP[_ADDR|_PORT|_PROTO]`.
+fn is_service_link(name: &str, value: &str) -> bool {
+    if name.contains("_SERVICE_HOST") || name.contains("_SERVICE_PORT") {
+        return true;
+    }
+    if name.ends_with("_PORT") && ["tcp://", "udp://", "sctp://"].iter().any(|s| value.starts_with(s)) {
+        return true;
+    }
+    // `<SVC>_PORT_<number>_<protocol>...`
+    name.split("_PORT_").skip(1).any(|rest| {
+        let mut parts = rest.split('_');
+        let number = parts.next().is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        number && matches!(parts.next(), Some("TCP" | "UDP" | "SCTP"))
+    })
+}
+
+/// What the environment says beyond the settings themselves: for `check-config` and the
+/// start-up log.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct EnvReport {
+    /// Set, in the service's namespace, not read: probably a typo.
+    pub unknown: Vec<String>,
+    /// Set, documented, meaningless here: (name, why).
+    pub ignored: Vec<(String, &'static str)>,
+    /// Set aliases: (alias, the variable it stands for).
+    pub aliases: Vec<(String, &'static str)>,
+}
+
+impl EnvReport {
+    pub fn from_env(vars: &[(String, String)]) -> Self {
+        let mut report = Self::default();
+        for (name, value) in vars {
+            match env_var(name).map(|v| v.reading) {
+                Some(Reading::Ignored { reason }) => report.ignored.push((name.clone(), reason)),
+                Some(Reading::Alias { of, .. }) => report.aliases.push((name.clone(), of)),
+                Some(Reading::PartOf { of }) if !vars.iter().any(|(k, _)| k == of) => {
+                    report.ignored.push((name.clone(), "only read together with RATE_LIMIT_REQUESTS"));
+                }
+                Some(_) => {}
+                None if name != CONFIG_FILE_VAR
+                    && OWNED_PREFIXES.iter().any(|p| name.starts_with(p))
+                    && !is_service_link(name, value) =>
+                {
+                    report.unknown.push(name.clone());
+                }
+                None => {}
+            }
+        }
+        report.unknown.sort();
+        report.unknown.dedup();
+        report.ignored.sort();
+        report.ignored.dedup();
+        report.aliases.sort();
+        report.aliases.dedup();
+        report
+    }
+
+    /// Logs each finding once at start-up.
+    pub fn log(&self) {
+        for name in &self.unknown {
+            tracing::warn!(variable = %name, "unknown variable in the service's namespace: not read (a typo?)");
+        }
+        for (name, reason) in &self.ignored {
+            tracing::info!(variable = %name, reason, "variable accepted and ignored");
+        }
+    }
+
+    /// `# ...` lines for `check-config`: comments, so its output keeps its TOML shape.
+    pub fn comments(&self) -> String {
+        let mut out = String::new();
+        for (name, of) in &self.aliases {
+            out.push_str(&format!("# {name}: read as {of}\n"));
+        }
+        for (name, reason) in &self.ignored {
+            out.push_str(&format!("# {name}: accepted and ignored: {reason}\n"));
+        }
+        for name in &self.unknown {
+            out.push_str(&format!("# {name}: UNKNOWN, not read (a typo?)\n"));
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out
+    }
+}
 
 /// A value that must never reach logs or `check-config` output.
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
@@ -141,6 +380,7 @@ impl Serialize for SecretUrl {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Settings {
+    pub service: ServiceSettings,
     pub grpc: GrpcSettings,
     pub api: ApiSettings,
     pub worker: WorkerSettings,
@@ -151,6 +391,12 @@ pub struct Settings {
     pub cache: CacheSettings,
     pub pagination: PaginationSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ServiceSettings {
+    /// Where this deployment runs (`production`, `staging`, ...); logged at start-up.
+    pub environment: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -176,7 +422,18 @@ pub struct ApiSettings {
     /// actix worker threads; 0 means one per core.
     pub workers: usize,
     pub body_limit_bytes: usize,
+    /// Off: no request is ever refused with 429.
+    pub rate_limit_enabled: bool,
+    /// Per user, every kind together: a ceiling over the per-kind budgets below.
     pub rate_limit_per_minute: u32,
+    /// Per user: GET requests other than price calculation.
+    pub rate_limit_read_per_minute: u32,
+    /// Per user: POST, PUT, PATCH, DELETE other than uploads.
+    pub rate_limit_write_per_minute: u32,
+    /// Per user: `GET /variants/{id}/price` and `/calculate-price`.
+    pub rate_limit_price_per_minute: u32,
+    /// Per user: image additions and `POST /imports`.
+    pub rate_limit_upload_per_minute: u32,
     /// Comma-separated allowed origins; empty means CORS closed.
     pub cors_origins: String,
     pub tenant_header_name: String,
@@ -202,7 +459,10 @@ pub struct DatabaseSettings {
     pub password: Secret,
     pub pool_size: u32,
     pub pool_min_idle: u32,
+    /// How long a request waits for a pooled connection (bb8 `connection_timeout`).
     pub connect_timeout_ms: u64,
+    /// Connections older than this are closed and replaced; 0 keeps them.
+    pub pool_recycle_secs: u64,
     pub statement_timeout_ms: u64,
 }
 
@@ -254,6 +514,8 @@ pub struct RabbitSettings {
     pub vhost: String,
     pub prefetch: u16,
     pub exchange: String,
+    /// The Auth Service's exchange the worker consumes from.
+    pub auth_exchange: String,
     /// Prepended to queue names (tests run side by side on one broker).
     pub queue_prefix: String,
 }
@@ -292,6 +554,12 @@ pub struct AuthSettings {
     pub grpc_port: u16,
     pub grpc_timeout_secs: u64,
     pub grpc_retries: u32,
+    /// First delay between retries; doubles per attempt, at most one second.
+    pub grpc_retry_delay_ms: u64,
+    /// Consecutive failed calls that open the circuit.
+    pub breaker_failure_threshold: u32,
+    /// How long an open circuit refuses calls before one trial call.
+    pub breaker_recovery_secs: u64,
     pub jwt_public_key_path: Option<String>,
     pub jwt_algorithm: String,
     pub dev_secret: Secret,
@@ -306,6 +574,8 @@ pub struct CacheSettings {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct PaginationSettings {
+    /// The smallest page size a client may ask for.
+    pub min_limit: i64,
     pub default_limit: i64,
     pub max_limit: i64,
 }
@@ -324,6 +594,9 @@ pub struct LogSettings {
 }
 
 const DEFAULTS: &str = r#"
+[service]
+environment = "production"
+
 [grpc]
 host = "0.0.0.0"
 port = 50052
@@ -338,7 +611,12 @@ host = "0.0.0.0"
 port = 8002
 workers = 0
 body_limit_bytes = 1048576
+rate_limit_enabled = true
 rate_limit_per_minute = 600
+rate_limit_read_per_minute = 100
+rate_limit_write_per_minute = 20
+rate_limit_price_per_minute = 200
+rate_limit_upload_per_minute = 10
 cors_origins = ""
 tenant_header_name = "X-Tenant-ID"
 
@@ -359,6 +637,7 @@ password = ""
 pool_size = 10
 pool_min_idle = 1
 connect_timeout_ms = 3000
+pool_recycle_secs = 1800
 statement_timeout_ms = 5000
 
 [redis]
@@ -378,6 +657,7 @@ password = "guest"
 vhost = "/"
 prefetch = 10
 exchange = "catalog_events"
+auth_exchange = "auth_events"
 queue_prefix = ""
 
 [auth]
@@ -386,6 +666,9 @@ grpc_host = "127.0.0.1"
 grpc_port = 50051
 grpc_timeout_secs = 5
 grpc_retries = 2
+grpc_retry_delay_ms = 50
+breaker_failure_threshold = 5
+breaker_recovery_secs = 10
 jwt_algorithm = "RS256"
 dev_secret = ""
 
@@ -395,6 +678,7 @@ ttl_variant_secs = 3600
 ttl_auth_secs = 300
 
 [pagination]
+min_limit = 1
 default_limit = 20
 max_limit = 100
 
@@ -415,15 +699,23 @@ impl Settings {
         let vars: Vec<(String, String)> = vars.into_iter().collect();
         let mut builder =
             config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
-        if let Some((_, path)) = vars.iter().rev().find(|(k, _)| k == "CATALOG_CONFIG") {
+        if let Some(path) = last(&vars, CONFIG_FILE_VAR) {
             builder = builder.add_source(config::File::with_name(path).required(true));
         }
-        for (var, key) in ENV_VARS {
-            if let Some((_, value)) = vars.iter().rev().find(|(k, _)| k == var) {
-                builder = builder.set_override(*key, value.as_str()).map_err(|e| config_error(&e))?;
+        for (key, set) in values_by_key(&vars)? {
+            let (first, value) = &set[0];
+            if let Some((other, _)) = set.iter().find(|(_, v)| v != value) {
+                return Err(Error::InvalidArgument {
+                    field: "configuration",
+                    message: format!(
+                        "{first} and {other} both set {key}, to different values (after unit conversion): set one"
+                    ),
+                });
             }
+            builder = builder.set_override(key, value.as_str()).map_err(|e| config_error(&e, &vars))?;
         }
-        let settings: Settings = builder.build().and_then(|c| c.try_deserialize()).map_err(|e| config_error(&e))?;
+        let settings: Settings =
+            builder.build().and_then(|c| c.try_deserialize()).map_err(|e| config_error(&e, &vars))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -447,8 +739,25 @@ impl Settings {
         check(self.database.pool_size > 0, "DATABASE_POOL_SIZE", "must be at least 1");
         check(self.redis.pool_size > 0, "REDIS_POOL_SIZE", "must be at least 1");
         check(self.rabbitmq.prefetch > 0, "RABBITMQ_PREFETCH", "must be at least 1");
+        let budgets = [
+            (self.api.rate_limit_per_minute, "API_RATE_LIMIT_PER_MINUTE"),
+            (self.api.rate_limit_read_per_minute, "API_RATE_LIMIT_READ_PER_MINUTE"),
+            (self.api.rate_limit_write_per_minute, "API_RATE_LIMIT_WRITE_PER_MINUTE"),
+            (self.api.rate_limit_price_per_minute, "API_RATE_LIMIT_PRICE_PER_MINUTE"),
+            (self.api.rate_limit_upload_per_minute, "API_RATE_LIMIT_UPLOAD_PER_MINUTE"),
+        ];
+        for (per_minute, var) in budgets {
+            check(per_minute > 0, var, "must be at least 1 (API_RATE_LIMIT_ENABLED=false turns limits off)");
+        }
+        check(self.auth.breaker_failure_threshold > 0, "CIRCUIT_BREAKER_FAILURE_THRESHOLD", "must be at least 1");
+        check(self.auth.breaker_recovery_secs > 0, "CIRCUIT_BREAKER_RECOVERY_TIMEOUT", "must be at least 1 second");
         check(self.worker.outbox_batch_size > 0, "WORKER_OUTBOX_BATCH_SIZE", "must be at least 1");
-        check(self.pagination.default_limit > 0, "PAGINATION_DEFAULT_LIMIT", "must be at least 1");
+        check(self.pagination.min_limit > 0, "PAGINATION_MIN_LIMIT", "must be at least 1");
+        check(
+            self.pagination.default_limit >= self.pagination.min_limit,
+            "PAGINATION_DEFAULT_LIMIT",
+            "must be at least PAGINATION_MIN_LIMIT",
+        );
         check(
             self.pagination.max_limit >= self.pagination.default_limit,
             "PAGINATION_MAX_LIMIT",
@@ -488,11 +797,85 @@ impl Settings {
     }
 }
 
-/// Names the environment variable behind a failing key, when there is one.
-fn config_error(err: &config::ConfigError) -> Error {
+/// The value of a variable; the later wins when it appears twice, as in a shell.
+fn last<'a>(vars: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// The set variables that give one settings key a value: (variable, value in the key's unit).
+type KeyValues = (&'static str, Vec<(&'static str, String)>);
+
+/// Every set variable that sets a key, grouped by key, in [`ENV_VARS`] order (today's name
+/// before its aliases).
+fn values_by_key(vars: &[(String, String)]) -> Result<Vec<KeyValues>> {
+    let mut by_key: Vec<KeyValues> = Vec::new();
+    for var in ENV_VARS {
+        let unit = match var.reading {
+            Reading::Key { unit, .. } | Reading::Alias { unit, .. } => unit,
+            Reading::PartOf { .. } | Reading::Ignored { .. } => continue,
+        };
+        let (Some(key), Some(raw)) = (key_of(var.name), last(vars, var.name)) else { continue };
+        let value = convert(var.name, raw, unit, vars)?;
+        match by_key.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, set)) => set.push((var.name, value)),
+            None => by_key.push((key, vec![(var.name, value)])),
+        }
+    }
+    Ok(by_key)
+}
+
+/// A variable's value in its settings key's unit.
+fn convert(name: &str, raw: &str, unit: Unit, vars: &[(String, String)]) -> Result<String> {
+    let bad = |name: &str, what: &str| Error::InvalidArgument {
+        field: "configuration",
+        message: format!("invalid value for {name}: {what}"),
+    };
+    match unit {
+        Unit::AsIs => Ok(raw.to_string()),
+        Unit::SecsToMs => {
+            let secs = raw.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0);
+            let secs = secs.ok_or_else(|| bad(name, "must be a number of seconds"))?;
+            Ok(format!("{}", (secs * 1000.0).round() as u64))
+        }
+        Unit::LogLevel => Ok(log_level(raw)),
+        Unit::PerWindow => {
+            let requests: u64 = raw.trim().parse().map_err(|_| bad(name, "must be a whole number of requests"))?;
+            let window = match last(vars, "RATE_LIMIT_WINDOW") {
+                Some(w) => w
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|w| *w > 0)
+                    .ok_or_else(|| bad("RATE_LIMIT_WINDOW", "must be a whole number of seconds, at least 1"))?,
+                None => 60,
+            };
+            Ok(requests.saturating_mul(60).div_ceil(window).to_string())
+        }
+    }
+}
+
+/// Python's level names (the operators' page uses them) as tracing's; anything else, such as
+/// a filter directive, passes unchanged.
+fn log_level(raw: &str) -> String {
+    let lower = raw.trim().to_ascii_lowercase();
+    match lower.as_str() {
+        "warning" => "warn".into(),
+        "critical" | "fatal" => "error".into(),
+        "notset" => "trace".into(),
+        "trace" | "debug" | "info" | "warn" | "error" | "off" => lower,
+        _ => raw.to_string(),
+    }
+}
+
+/// Names the environment variable behind a failing key, when there is one: the one that was
+/// set (today's name or an alias), else today's name.
+fn config_error(err: &config::ConfigError, vars: &[(String, String)]) -> Error {
     let text = err.to_string();
-    let var = ENV_VARS.iter().find(|(_, key)| text.contains(&format!("`{key}`")) || text.contains(key));
-    let message = match var {
+    let names_key =
+        |name: &str| key_of(name).is_some_and(|key| text.contains(&format!("`{key}`")) || text.contains(key));
+    let set = vars.iter().map(|(k, _)| k.as_str()).find(|name| names_key(name));
+    let var = set.or_else(|| ENV_VARS.iter().map(|v| v.name).find(|name| names_key(name)));
+    let message = match var.and_then(|var| Some((var, key_of(var)?))) {
         Some((var, key)) => format!("invalid value for {var} ({key}): {text}"),
         None => format!("invalid configuration: {text}"),
     };
@@ -573,6 +956,186 @@ mod tests {
         assert!(err.to_string().contains("PAGINATION_MAX_LIMIT"), "{err}");
         let err = Settings::from_env(env(&[("AUTH_MODE", "jwt")])).expect_err("must fail");
         assert!(err.to_string().contains("JWT_PUBLIC_KEY_PATH"), "{err}");
+    }
+
+    #[test]
+    fn every_alias_and_part_names_a_variable_that_sets_a_key() {
+        for var in ENV_VARS {
+            match var.reading {
+                Reading::Alias { of, .. } | Reading::PartOf { of } => {
+                    assert!(key_of(of).is_some(), "{} stands for {of}, which sets no key", var.name)
+                }
+                Reading::Key { key, .. } => assert!(key.contains('.'), "{}: {key}", var.name),
+                Reading::Ignored { reason } => assert!(!reason.is_empty(), "{}", var.name),
+            }
+            assert_eq!(ENV_VARS.iter().filter(|v| v.name == var.name).count(), 1, "{} listed twice", var.name);
+        }
+    }
+
+    #[test]
+    fn documented_names_are_aliases_of_todays() {
+        let s = Settings::from_env(env(&[
+            ("RABBITMQ_PREFETCH_COUNT", "25"),
+            ("RABBITMQ_EXCHANGE_CATALOG", "catalog_x"),
+            ("CORS_ORIGINS", "http://localhost:3000,http://localhost:3001"),
+            ("CACHE_TTL_PRODUCTS", "600"),
+            ("CACHE_TTL_VARIANTS", "601"),
+            ("REDIS_MAX_CONNECTIONS", "50"),
+            ("AUTH_GRPC_MAX_RETRIES", "3"),
+            ("RATE_LIMIT_ENABLED", "false"),
+        ]))
+        .expect("loads");
+        assert_eq!(s.rabbitmq.prefetch, 25);
+        assert_eq!(s.rabbitmq.exchange, "catalog_x");
+        assert_eq!(s.api.cors_origins, "http://localhost:3000,http://localhost:3001");
+        assert_eq!((s.cache.ttl_product_secs, s.cache.ttl_variant_secs), (600, 601));
+        assert_eq!(s.redis.pool_size, 50);
+        assert_eq!(s.auth.grpc_retries, 3);
+        assert!(!s.api.rate_limit_enabled);
+    }
+
+    #[test]
+    fn documented_seconds_become_milliseconds() {
+        let s =
+            Settings::from_env(env(&[("DATABASE_POOL_TIMEOUT", "30"), ("AUTH_GRPC_RETRY_DELAY", "1")])).expect("loads");
+        assert_eq!(s.database.connect_timeout_ms, 30_000);
+        assert_eq!(s.auth.grpc_retry_delay_ms, 1_000);
+        let s = Settings::from_env(env(&[("DATABASE_POOL_TIMEOUT", "0.25")])).expect("fractions");
+        assert_eq!(s.database.connect_timeout_ms, 250);
+        let err = Settings::from_env(env(&[("DATABASE_POOL_TIMEOUT", "30s")])).expect_err("not a number");
+        assert!(err.to_string().contains("DATABASE_POOL_TIMEOUT"), "{err}");
+        let err = Settings::from_env(env(&[("DATABASE_POOL_TIMEOUT", "-1")])).expect_err("negative");
+        assert!(err.to_string().contains("DATABASE_POOL_TIMEOUT"), "{err}");
+    }
+
+    #[test]
+    fn requests_per_window_become_the_read_budget_per_minute() {
+        let s = Settings::from_env(env(&[("RATE_LIMIT_REQUESTS", "100"), ("RATE_LIMIT_WINDOW", "60")])).expect("loads");
+        assert_eq!(s.api.rate_limit_read_per_minute, 100);
+        let s = Settings::from_env(env(&[("RATE_LIMIT_REQUESTS", "10"), ("RATE_LIMIT_WINDOW", "1")])).expect("loads");
+        assert_eq!(s.api.rate_limit_read_per_minute, 600);
+        let s =
+            Settings::from_env(env(&[("RATE_LIMIT_REQUESTS", "100"), ("RATE_LIMIT_WINDOW", "3600")])).expect("loads");
+        assert_eq!(s.api.rate_limit_read_per_minute, 2, "rounded up, never 0");
+        let s = Settings::from_env(env(&[("RATE_LIMIT_REQUESTS", "70")])).expect("window defaults to 60");
+        assert_eq!(s.api.rate_limit_read_per_minute, 70);
+        let err = Settings::from_env(env(&[("RATE_LIMIT_REQUESTS", "1"), ("RATE_LIMIT_WINDOW", "0")]))
+            .expect_err("no window");
+        assert!(err.to_string().contains("RATE_LIMIT_WINDOW"), "{err}");
+    }
+
+    #[test]
+    fn python_log_levels_are_accepted() {
+        for (given, expected) in [("INFO", "info"), ("WARNING", "warn"), ("ERROR", "error"), ("CRITICAL", "error")] {
+            let s = Settings::from_env(env(&[("LOG_LEVEL", given)])).expect(given);
+            assert_eq!(s.log.level, expected);
+        }
+        let directive = "info,catalog_core=debug";
+        assert_eq!(Settings::from_env(env(&[("LOG_LEVEL", directive)])).expect("directive").log.level, directive);
+    }
+
+    #[test]
+    fn a_name_and_its_alias_must_agree() {
+        let s = Settings::from_env(env(&[("CACHE_TTL_PRODUCT", "600"), ("CACHE_TTL_PRODUCTS", "600")]))
+            .expect("same value");
+        assert_eq!(s.cache.ttl_product_secs, 600);
+        let s = Settings::from_env(env(&[("DATABASE_CONNECT_TIMEOUT_MS", "2000"), ("DATABASE_POOL_TIMEOUT", "2")]))
+            .expect("same value after conversion");
+        assert_eq!(s.database.connect_timeout_ms, 2000);
+        let err = Settings::from_env(env(&[("CACHE_TTL_PRODUCT", "3600"), ("CACHE_TTL_PRODUCTS", "600")]))
+            .expect_err("disagree");
+        let text = err.to_string();
+        assert!(text.contains("CACHE_TTL_PRODUCT ") && text.contains("CACHE_TTL_PRODUCTS"), "{text}");
+        let err = Settings::from_env(env(&[("RABBITMQ_PREFETCH_COUNT", "many")])).expect_err("bad alias value");
+        assert!(err.to_string().contains("RABBITMQ_PREFETCH_COUNT"), "{err}");
+    }
+
+    #[test]
+    fn documented_but_meaningless_names_are_accepted_and_reported() {
+        let vars = env(&[
+            ("DATABASE_MAX_OVERFLOW", "10"),
+            ("AUTH_REST_URL", "http://localhost:8001"),
+            ("LOG_FILE", "/var/log/catalog-service/app.log"),
+            ("LOG_MAX_BYTES", "10485760"),
+            ("ENFORCE_TENANT_ISOLATION", "false"),
+            ("CIRCUIT_BREAKER_TIMEOUT", "60"),
+            ("CACHE_TTL_PRODUCTS", "600"),
+        ]);
+        Settings::from_env(vars.clone()).expect("start-up does not fail");
+        let report = EnvReport::from_env(&vars);
+        let ignored: Vec<&str> = report.ignored.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(
+            ignored,
+            [
+                "AUTH_REST_URL",
+                "CIRCUIT_BREAKER_TIMEOUT",
+                "DATABASE_MAX_OVERFLOW",
+                "ENFORCE_TENANT_ISOLATION",
+                "LOG_FILE",
+                "LOG_MAX_BYTES"
+            ]
+        );
+        assert!(report.unknown.is_empty(), "{:?}", report.unknown);
+        let comments = report.comments();
+        assert!(comments.contains("# DATABASE_MAX_OVERFLOW: accepted and ignored: the pool has a fixed size"));
+        assert!(comments.contains("# CACHE_TTL_PRODUCTS: read as CACHE_TTL_PRODUCT"));
+        assert!(comments.lines().all(|l| l.is_empty() || l.starts_with("# ")), "comments only");
+    }
+
+    #[test]
+    fn breaker_retry_and_pagination_knobs() {
+        let s = Settings::from_env(env(&[
+            ("CIRCUIT_BREAKER_FAILURE_THRESHOLD", "7"),
+            ("CIRCUIT_BREAKER_RECOVERY_TIMEOUT", "30"),
+            ("PAGINATION_MIN_LIMIT", "5"),
+            ("RABBITMQ_EXCHANGE_AUTH", "auth_x"),
+            ("ENVIRONMENT", "staging"),
+        ]))
+        .expect("loads");
+        assert_eq!((s.auth.breaker_failure_threshold, s.auth.breaker_recovery_secs), (7, 30));
+        assert_eq!(s.pagination.min_limit, 5);
+        assert_eq!(s.rabbitmq.auth_exchange, "auth_x");
+        assert_eq!(s.service.environment, "staging");
+        let err = Settings::from_env(env(&[("PAGINATION_MIN_LIMIT", "50")])).expect_err("above the default");
+        assert!(err.to_string().contains("PAGINATION_DEFAULT_LIMIT"), "{err}");
+        let err = Settings::from_env(env(&[("CIRCUIT_BREAKER_FAILURE_THRESHOLD", "0")])).expect_err("zero");
+        assert!(err.to_string().contains("CIRCUIT_BREAKER_FAILURE_THRESHOLD"), "{err}");
+    }
+
+    #[test]
+    fn unknown_variables_in_our_namespace_are_reported() {
+        let report = EnvReport::from_env(&env(&[
+            ("DATABASE_POOL_SZIE", "5"),
+            ("REDIS_TIMEOUT", "200"),
+            ("DATABSE_POOL_SIZE", "5"),
+            ("CATALOG_CONFIG", "/etc/catalog.toml"),
+            ("CATALOG_GRPC_SERVICE_HOST", "10.0.0.7"),
+            ("HOME", "/root"),
+            ("RUST_LOG", "debug"),
+            // Kubernetes service links, for Services named `redis`, `auth-service`, `api`.
+            ("REDIS_SERVICE_HOST", "10.0.0.1"),
+            ("REDIS_SERVICE_PORT", "6379"),
+            ("REDIS_SERVICE_PORT_REDIS", "6379"),
+            ("REDIS_PORT_6379_TCP", "tcp://10.0.0.1:6379"),
+            ("REDIS_PORT_6379_TCP_ADDR", "10.0.0.1"),
+            ("REDIS_PORT_6379_TCP_PROTO", "tcp"),
+            ("AUTH_SERVICE_PORT", "tcp://10.0.0.2:50051"),
+            ("AUTH_SERVICE_PORT_50051_TCP_PORT", "50051"),
+            ("API_PORT_8002_TCP", "tcp://10.0.0.3:8002"),
+            ("GRPC_PORT", "50052"),
+        ]));
+        assert_eq!(report.unknown, ["DATABASE_POOL_SZIE", "REDIS_TIMEOUT"]);
+        assert!(report.comments().contains("# DATABASE_POOL_SZIE: UNKNOWN"));
+        let report = EnvReport::from_env(&env(&[("RATE_LIMIT_WINDOW", "60")]));
+        assert_eq!(report.ignored.len(), 1, "a window without requests qualifies nothing");
+    }
+
+    #[test]
+    fn the_readme_names_every_variable() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README");
+        let missing: Vec<&str> =
+            ENV_VARS.iter().map(|v| v.name).filter(|name| !readme.contains(&format!("`{name}`"))).collect();
+        assert!(missing.is_empty(), "README.md's configuration section lacks {missing:?}");
     }
 
     #[test]

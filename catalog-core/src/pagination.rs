@@ -24,8 +24,8 @@ impl PageRequest {
         after: Option<&str>,
         last: Option<i64>,
         before: Option<&str>,
+        allowed: std::ops::RangeInclusive<i64>,
         default_limit: i64,
-        max_limit: i64,
     ) -> Result<Self> {
         let bad = |field: &'static str, message: &str| Error::InvalidArgument { field, message: message.into() };
         if (first.is_some() || after.is_some()) && (last.is_some() || before.is_some()) {
@@ -34,8 +34,8 @@ impl PageRequest {
         let backward = last.is_some() || before.is_some();
         let (limit, field) = if backward { (last, "last") } else { (first, "first") };
         let limit = limit.unwrap_or(default_limit);
-        if !(1..=max_limit).contains(&limit) {
-            return Err(bad(field, &format!("must be between 1 and {max_limit}")));
+        if !allowed.contains(&limit) {
+            return Err(bad(field, &format!("must be between {} and {}", allowed.start(), allowed.end())));
         }
         let cursor = match if backward { before } else { after } {
             Some(raw) => Some(
@@ -151,14 +151,14 @@ mod tests {
 
     #[test]
     fn page_arguments_are_validated() {
-        let req = PageRequest::from_args(None, None, None, None, 20, 100).expect("defaults");
+        let req = PageRequest::from_args(None, None, None, None, 1..=100, 20).expect("defaults");
         assert_eq!(req, PageRequest::first(20));
-        assert!(PageRequest::from_args(Some(101), None, None, None, 20, 100).is_err());
-        assert!(PageRequest::from_args(Some(0), None, None, None, 20, 100).is_err());
-        assert!(PageRequest::from_args(Some(5), None, Some(5), None, 20, 100).is_err());
-        assert!(PageRequest::from_args(None, Some("nope"), None, None, 20, 100).is_err());
+        assert!(PageRequest::from_args(Some(101), None, None, None, 1..=100, 20).is_err());
+        assert!(PageRequest::from_args(Some(0), None, None, None, 1..=100, 20).is_err());
+        assert!(PageRequest::from_args(Some(5), None, Some(5), None, 1..=100, 20).is_err());
+        assert!(PageRequest::from_args(None, Some("nope"), None, None, 1..=100, 20).is_err());
         let id = Uuid::now_v7();
-        let back = PageRequest::from_args(None, None, Some(3), Some(&encode_cursor(id)), 20, 100).expect("valid");
+        let back = PageRequest::from_args(None, None, Some(3), Some(&encode_cursor(id)), 1..=100, 20).expect("valid");
         assert_eq!(back, PageRequest { limit: 3, cursor: Some(id), backward: true });
     }
 

@@ -15,6 +15,15 @@ pub fn start(service: &'static str) -> Settings {
     settings
 }
 
+/// Logs what a serving process starts as, and what the environment holds that it does not read
+/// (unknown and accepted-but-ignored variables). Only `serve` calls it: logs go to standard
+/// output, which `check-config` keeps for the settings.
+pub fn announce(service: &'static str, settings: &Settings) {
+    let version = env!("CARGO_PKG_VERSION");
+    tracing::info!(service, environment = %settings.service.environment, version, "starting");
+    crate::config::EnvReport::from_env(&std::env::vars().collect::<Vec<_>>()).log();
+}
+
 /// Maps a command's outcome to the process exit code, logging the failure.
 pub fn exit(service: &'static str, outcome: anyhow::Result<()>) -> std::process::ExitCode {
     match outcome {

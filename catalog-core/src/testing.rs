@@ -78,6 +78,7 @@ impl TestDb {
             pool_size: 8,
             pool_min_idle: 0,
             connect_timeout_ms: 5000,
+            pool_recycle_secs: 1800,
             statement_timeout_ms: 30_000,
         }
     }

@@ -52,6 +52,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    process::announce(SERVICE, &settings);
     let settings = Arc::new(settings);
     let postgres = db::pool(&settings.database)?;
     let redis = cache::pool(&settings.redis)?;

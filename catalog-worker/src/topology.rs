@@ -28,7 +28,7 @@ impl Topology {
         let p = &settings.queue_prefix;
         Self {
             catalog_exchange: settings.exchange.clone(),
-            auth_exchange: format!("{p}auth_events"),
+            auth_exchange: format!("{p}{}", settings.auth_exchange),
             pricing_exchange: format!("{p}pricing_events"),
             dead_letter_exchange: format!("{p}catalog_events.dlx"),
             dead_letter_queue: format!("{p}catalog_events_dlq"),

@@ -50,6 +50,11 @@ export LOG_FORMAT=text
 export AUTH_MODE=dev
 export AUTH_DEV_SECRET=local-dev-secret-change-me
 export GRPC_REFLECTION=true
+# Generous budgets: the production ones (20 writes, 10 uploads a minute) stop a developer who
+# loads a catalog or runs scripts as the one dev user.
+export API_RATE_LIMIT_PER_MINUTE=100000 API_RATE_LIMIT_READ_PER_MINUTE=100000
+export API_RATE_LIMIT_WRITE_PER_MINUTE=100000 API_RATE_LIMIT_PRICE_PER_MINUTE=100000
+export API_RATE_LIMIT_UPLOAD_PER_MINUTE=100000
 
 # Stops the processes a previous run started, found through their pid files. A pid is only
 # signalled while it still runs one of our binaries (pids get reused).

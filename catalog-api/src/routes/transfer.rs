@@ -28,7 +28,10 @@ const RESULTS_PAGE: i64 = 1000;
 const EXPORT_PAGE: i64 = 500;
 
 #[derive(OpenApi)]
-#[openapi(paths(create_import, get_import, failed_rows, export), components(schemas(ImportJob, LineResult)))]
+#[openapi(
+    paths(create_import, get_import, failed_rows, export),
+    components(schemas(ImportJob, LineResult, ImportForm))
+)]
 pub struct Doc;
 
 /// The upload route: its body is streamed to disk, never buffered (the idempotency middleware
@@ -50,11 +53,13 @@ impl Drop for Spooled {
 }
 
 /// Writes the body to a temporary file chunk by chunk (memory stays flat whatever the size),
-/// refusing more than [`imports::MAX_FILE_BYTES`].
+/// refusing more than `limit` bytes.
 pub async fn spool<E: std::fmt::Display>(
-    mut body: impl futures_util::Stream<Item = Result<web::Bytes, E>> + Unpin,
+    body: impl futures_util::Stream<Item = Result<web::Bytes, E>>,
+    limit: u64,
 ) -> Result<Spooled, Error> {
     use sha2::Digest as _;
+    let mut body = std::pin::pin!(body);
     let mut spooled = Spooled {
         path: std::env::temp_dir().join(format!("catalog-import-{}", Uuid::now_v7())),
         size: 0,
@@ -65,8 +70,8 @@ pub async fn spool<E: std::fmt::Display>(
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| Error::InvalidArgument { field: "body", message: e.to_string() })?;
         spooled.size += chunk.len() as u64;
-        if spooled.size > imports::MAX_FILE_BYTES {
-            return Err(Error::PayloadTooLarge(format!("files up to {} bytes", imports::MAX_FILE_BYTES)));
+        if spooled.size > limit {
+            return Err(too_large());
         }
         hash.update(&chunk);
         file.write_all(&chunk).await.map_err(|e| Error::Internal(e.to_string()))?;
@@ -74,6 +79,95 @@ pub async fn spool<E: std::fmt::Display>(
     file.flush().await.map_err(|e| Error::Internal(e.to_string()))?;
     spooled.sha256 = hash.finalize().to_vec();
     Ok(spooled)
+}
+
+fn too_large() -> Error {
+    Error::PayloadTooLarge(format!("files up to {} bytes", imports::MAX_FILE_BYTES))
+}
+
+/// What a `multipart/form-data` upload carried: the `file` part (spooled as it arrived) and
+/// what may name its format.
+struct FormUpload {
+    file: Spooled,
+    /// The `format` field.
+    format: Option<String>,
+    /// From the `file` part's filename extension, else its content type.
+    part_format: Option<Format>,
+}
+
+/// Reads a `multipart/form-data` body part by part: the `file` part goes to disk as it streams,
+/// a `format` field is read (it is short), any other part is skipped.
+async fn read_form(
+    headers: &actix_web::http::header::HeaderMap,
+    body: impl futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + 'static,
+) -> Result<FormUpload, Error> {
+    let bad_form =
+        |e: actix_multipart::MultipartError| Error::InvalidArgument { field: "body", message: e.to_string() };
+    let mut form = actix_multipart::Multipart::new(headers, body);
+    let (mut file, mut format, mut part_format) = (None, None, None);
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(bad_form)?;
+        match field.name() {
+            Some("file") if file.is_some() => {
+                return Err(Error::field(Entity::Import, "file", "only one file per import"));
+            }
+            Some("file") => {
+                let filename = field.content_disposition().and_then(|cd| cd.get_filename()).unwrap_or_default();
+                let by_name = filename.rsplit_once('.').and_then(|(_, extension)| Format::parse(extension));
+                let content_type = field.content_type().map(|mime| mime.essence_str().to_string());
+                part_format = by_name.or_else(|| content_type.as_deref().and_then(Format::parse));
+                file = Some(spool(&mut field, imports::MAX_FILE_BYTES).await?);
+            }
+            Some("format") => {
+                let value = match field.bytes(64).await {
+                    Ok(Ok(value)) => value,
+                    Ok(Err(e)) => return Err(bad_form(e)),
+                    Err(_) => return Err(Error::field(Entity::Import, "format", "must be csv or jsonl")),
+                };
+                format = Some(String::from_utf8_lossy(&value).into_owned());
+            }
+            // Other fields (a submit button's name, say) are drained: the parser needs it.
+            _ => {
+                while let Some(chunk) = field.next().await {
+                    chunk.map_err(bad_form)?;
+                }
+            }
+        }
+    }
+    let file = file.ok_or_else(|| {
+        Error::field(Entity::Import, "file", "is required: send the file as the multipart/form-data part `file`")
+    })?;
+    Ok(FormUpload { file, format, part_format })
+}
+
+/// The spooled request body, read back as a stream (an upload with an Idempotency-Key was
+/// spooled whole before the handler ran).
+fn read_back(
+    spooled: &Spooled,
+) -> impl futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + 'static {
+    use tokio::io::AsyncReadExt as _;
+    let path = spooled.path.clone();
+    futures_util::stream::unfold(Some((path, None::<tokio::fs::File>)), |state| async move {
+        let (path, file) = state?;
+        let mut file = match file {
+            Some(file) => file,
+            None => match tokio::fs::File::open(&path).await {
+                Ok(file) => file,
+                Err(e) => return Some((Err(actix_web::error::PayloadError::Io(e)), None)),
+            },
+        };
+        let mut chunk = vec![0; 64 * 1024];
+        match file.read(&mut chunk).await {
+            Ok(0) => None,
+            Ok(n) => {
+                chunk.truncate(n);
+                Some((Ok(web::Bytes::from(chunk)), Some((path, Some(file)))))
+            }
+            Err(e) => Some((Err(actix_web::error::PayloadError::Io(e)), None)),
+        }
+    })
+    // The multipart parser may poll again after the end.
+    .fuse()
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -85,8 +179,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ImportArgs {
-    /// `csv` or `jsonl`; default from the Content-Type (`text/csv`, `application/x-ndjson`).
+    /// `csv` or `jsonl`; default from the Content-Type (`text/csv`, `application/x-ndjson`), or,
+    /// for a `multipart/form-data` upload, its `format` field, else the `file` part's filename
+    /// extension (`.csv`, `.jsonl`, `.ndjson`), else that part's content type.
     pub format: Option<String>,
+}
+
+/// A `multipart/form-data` upload, as an HTML form or `fetch` with `FormData` sends it.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Describes the form for the OpenAPI document; the handler streams the parts.
+pub struct ImportForm {
+    /// The file (CSV or JSON Lines), up to 512 MiB.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// `csv` or `jsonl`, when neither the query nor the file's name or type tells.
+    format: Option<String>,
 }
 
 #[derive(Debug, Serialize, Queryable, Selectable, ToSchema)]
@@ -120,13 +227,34 @@ pub struct LineResult {
     pub errors: Value,
 }
 
-/// Uploads a file (the request body, any size up to 512 MiB) and queues its import. The file is
-/// staged before this answers 202; it is applied in the background in batches
-/// (`GET /api/v1/imports/{id}`). Rows failing validation are reported, the others written.
-///
-/// Send the file as `application/octet-stream` with `?format=csv|jsonl` (what generated clients
-/// send), or as `text/csv` / `application/x-ndjson`, which name the layout themselves.
-#[utoipa::path(post, path = "/api/v1/imports", tag = "imports", params(("format" = String, Query, description = "The file's layout: `csv` or `jsonl` (also `text/csv`, `ndjson`, `application/x-ndjson`). Required with an `application/octet-stream` body; with a `text/csv` or `application/x-ndjson` body it defaults to that.")), request_body(description = "The file: CSV (RFC 4180, UTF-8, `,` or `;`) or JSON Lines, up to 512 MiB.", content((crate::openapi::ImportFile = "application/octet-stream"))), responses((status = 202, body = ImportJob), (status = 400, description = "INVALID_IMPORT_DATA (file, format)"), (status = 409, description = "IMPORT_LIMIT_REACHED"), (status = 413)))]
+/// Uploads a file, any size up to 512 MiB, and queues its import: either the request body itself
+/// (`Content-Type: text/csv` or `application/x-ndjson`), or the part `file` of a
+/// `multipart/form-data` body (an HTML form, `fetch` with `FormData`). Either way the file is
+/// streamed to disk, never held in memory. It is staged before this answers 202 and applied in
+/// the background in batches (`GET /api/v1/imports/{id}`). Rows failing validation are
+/// reported, the others written. Generated clients may send the file as
+/// `application/octet-stream` with `?format=csv|jsonl`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/imports",
+    tag = "imports",
+    params(ImportArgs),
+    request_body(
+        description = "The file as the body, or a multipart form with the part `file`",
+        content(
+            (crate::openapi::ImportFile = "application/octet-stream"),
+            (String = "text/csv"),
+            (String = "application/x-ndjson"),
+            (ImportForm = "multipart/form-data")
+        )
+    ),
+    responses(
+        (status = 202, body = ImportJob),
+        (status = 400, description = "INVALID_IMPORT_DATA (file: missing `file` part or empty file; format)"),
+        (status = 409, description = "IMPORT_LIMIT_REACHED"),
+        (status = 413)
+    )
+)]
 pub async fn create_import(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -137,17 +265,37 @@ pub async fn create_import(
     caller.require(Resource::Products, Action::Create)?;
     caller.require(Resource::Products, Action::Update)?;
     let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let raw_format =
-        args.format.clone().unwrap_or_else(|| content_type.split(';').next().unwrap_or_default().to_string());
-    let format = Format::parse(&raw_format).ok_or_else(|| {
-        Error::field(Entity::Import, "format", "must be csv or jsonl (or a text/csv, application/x-ndjson body)")
-    })?;
+    let media_type = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let unknown_format = || {
+        Error::field(
+            Entity::Import,
+            "format",
+            "must be csv or jsonl (or a text/csv, application/x-ndjson body, or a multipart `file` part \
+             named *.csv, *.jsonl)",
+        )
+    };
 
     // Already spooled when the request carried an Idempotency-Key (its fingerprint needs the hash).
     let spooled = req.extensions_mut().remove::<Spooled>();
-    let spooled = match spooled {
-        Some(spooled) => spooled,
-        None => spool(&mut body).await?,
+    let (spooled, format) = if media_type == "multipart/form-data" {
+        let form = match spooled {
+            Some(raw) => read_form(req.headers(), read_back(&raw)).await?,
+            None => read_form(req.headers(), body).await?,
+        };
+        let named = args.format.clone().or(form.format);
+        let format = match named {
+            Some(named) => Format::parse(&named).ok_or_else(unknown_format)?,
+            None => form.part_format.ok_or_else(unknown_format)?,
+        };
+        (form.file, format)
+    } else {
+        let format = Format::parse(args.format.as_deref().unwrap_or(&media_type)).ok_or_else(unknown_format)?;
+        let spooled = match spooled {
+            Some(spooled) if spooled.size > imports::MAX_FILE_BYTES => return Err(too_large().into()),
+            Some(spooled) => spooled,
+            None => spool(&mut body, imports::MAX_FILE_BYTES).await?,
+        };
+        (spooled, format)
     };
     if spooled.size == 0 {
         return Err(Error::field(Entity::Import, "file", "is empty").into());

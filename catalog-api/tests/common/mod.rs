@@ -61,7 +61,6 @@ impl Reply {
     }
 }
 
-/// Test defaults (dev auth, no practical rate limit) overridden by `extra`.
 /// Test defaults (dev auth, no practical rate limit), overridden by `extra`.
 pub fn settings(extra: &[(String, String)], db: &TestDb) -> Settings {
     let mut env: Vec<(String, String)> = vec![
@@ -70,6 +69,11 @@ pub fn settings(extra: &[(String, String)], db: &TestDb) -> Settings {
         ("AUTH_MODE".into(), "dev".into()),
         ("AUTH_DEV_SECRET".into(), DEV_SECRET.into()),
         ("API_RATE_LIMIT_PER_MINUTE".into(), "100000".into()),
+        // Tests write far more than the production budgets (20 writes a minute) as one user.
+        ("API_RATE_LIMIT_READ_PER_MINUTE".into(), "100000".into()),
+        ("API_RATE_LIMIT_WRITE_PER_MINUTE".into(), "100000".into()),
+        ("API_RATE_LIMIT_PRICE_PER_MINUTE".into(), "100000".into()),
+        ("API_RATE_LIMIT_UPLOAD_PER_MINUTE".into(), "100000".into()),
     ];
     env.extend(extra.iter().cloned());
     Settings::from_env(env).expect("settings")

@@ -271,3 +271,50 @@ pub fn error_codes() -> Vec<ErrorCode> {
         })
         .collect()
 }
+/// The environment variables page 04 documents (`NAME=value` lines of its shell blocks).
+pub fn documented_variables() -> Vec<String> {
+    let text = std::fs::read_to_string(design_dir().join("04-configuracion.md")).expect("configuration page");
+    let mut names: Vec<String> = Vec::new();
+    let mut in_shell = false;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("```") {
+            in_shell = trimmed == "```bash";
+            continue;
+        }
+        if !in_shell {
+            continue;
+        }
+        let Some((name, _)) = trimmed.split_once('=') else { continue };
+        let is_name =
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        if is_name && !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    }
+    names
+}
+
+/// The per-user rate limits a page's "Rate Limiting" section documents: (page, label, per
+/// minute), e.g. ("09-api-products.md", "Escritura", 20).
+pub fn rate_limits() -> Vec<(String, String, u32)> {
+    let mut out = Vec::new();
+    for page in REST_PAGES {
+        let text = std::fs::read_to_string(design_dir().join(page)).expect("design page");
+        let mut in_section = false;
+        for line in text.lines() {
+            let trimmed = line.trim();
+            if trimmed.starts_with("## ") {
+                in_section = trimmed == "## Rate Limiting";
+                continue;
+            }
+            // - **Lectura**: 100 requests/minuto por usuario
+            let Some(rest) = trimmed.strip_prefix("- **").filter(|_| in_section) else { continue };
+            let Some((label, rest)) = rest.split_once("**:") else { continue };
+            if let Some(n) = rest.split_whitespace().next().and_then(|n| n.parse().ok()) {
+                out.push((page.to_string(), label.to_string(), n));
+            }
+        }
+    }
+    out
+}

@@ -114,7 +114,7 @@ impl Authenticator {
         })
     }
 
-    /// Overrides the circuit breaker (default: 5 consecutive failures open it for 10 s).
+    /// Overrides the circuit breaker (`CIRCUIT_BREAKER_FAILURE_THRESHOLD`, `_RECOVERY_TIMEOUT`).
     /// No effect outside `AUTH_MODE=grpc`.
     pub fn with_circuit_breaker(mut self, failures: u32, open_for: Duration) -> Self {
         if let Verifier::Grpc(grpc) = &mut self.verifier {

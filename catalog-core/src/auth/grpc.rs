@@ -10,16 +10,14 @@ use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
-/// First retry delay; doubles per attempt.
-const BACKOFF_START: Duration = Duration::from_millis(50);
+/// The retry delay (`AUTH_GRPC_RETRY_DELAY_MS`) doubles per attempt up to this.
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
-pub(crate) const BREAKER_THRESHOLD: u32 = 5;
-pub(crate) const BREAKER_OPEN_FOR: Duration = Duration::from_secs(10);
 
 pub(crate) struct GrpcVerifier {
     client: AuthServiceClient<Channel>,
     timeout: Duration,
     retries: u32,
+    backoff_start: Duration,
     pub(crate) breaker: CircuitBreaker,
 }
 
@@ -48,7 +46,11 @@ impl GrpcVerifier {
             client: AuthServiceClient::new(channel),
             timeout,
             retries: settings.grpc_retries,
-            breaker: CircuitBreaker::new(BREAKER_THRESHOLD, BREAKER_OPEN_FOR),
+            backoff_start: Duration::from_millis(settings.grpc_retry_delay_ms),
+            breaker: CircuitBreaker::new(
+                settings.breaker_failure_threshold,
+                Duration::from_secs(settings.breaker_recovery_secs),
+            ),
         })
     }
 
@@ -68,7 +70,7 @@ impl GrpcVerifier {
                     return Err(Error::Unauthorized(reason));
                 }
                 Attempt::Transient(detail) if attempt < self.retries => {
-                    let delay = BACKOFF_START.saturating_mul(1 << attempt.min(10)).min(BACKOFF_MAX);
+                    let delay = self.backoff_start.saturating_mul(1 << attempt.min(10)).min(BACKOFF_MAX);
                     tracing::debug!(attempt, error = %detail, "auth service call failed, retrying");
                     tokio::time::sleep(delay).await;
                     attempt += 1;

@@ -60,6 +60,7 @@ pub fn pool(settings: &DatabaseSettings) -> Result<PgPool> {
         .max_size(settings.pool_size)
         .min_idle(Some(settings.pool_min_idle.min(settings.pool_size)))
         .connection_timeout(Duration::from_millis(settings.connect_timeout_ms))
+        .max_lifetime((settings.pool_recycle_secs > 0).then(|| Duration::from_secs(settings.pool_recycle_secs)))
         .build_unchecked(manager))
 }
 
