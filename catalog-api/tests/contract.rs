@@ -58,7 +58,9 @@ const NOT_BUILT: &[(&str, &str)] = &[
     ("22-api-images.md | POST /api/v1/products/{productId}/images | error 400 INVALID_IMAGE_FORMAT", UPLOADS),
     ("22-api-images.md | POST /api/v1/products/{productId}/images | error 413 IMAGE_TOO_LARGE", UPLOADS),
     ("16-errores-comunes.md | error table | INVALID_IMAGE_FORMAT", UPLOADS),
-    ("16-errores-comunes.md | error table | IMAGE_", UPLOADS),
+    ("16-errores-comunes.md | error table | IMAGE_TOO_LARGE", UPLOADS),
+    ("16-errores-comunes.md | error table | IMAGE_TOO_SMALL", UPLOADS),
+    ("16-errores-comunes.md | error table | IMAGE_UPLOAD_FAILED", UPLOADS),
     ("16-errores-comunes.md | error table | MAX_IMAGES_EXCEEDED", UPLOADS),
     ("16-errores-comunes.md | error table | PRIMARY_IMAGE_REQUIRED", UPLOADS),
 ];
@@ -894,6 +896,10 @@ async fn provoke_remaining_errors(app: &TestApp, fx: &Fixture) {
     call_as(app, fx, &fx.user, "POST", "/api/v1/products", Some(body)).await;
     call(app, fx, "POST", "/api/v1/collections", Some(json!({"name": ""}))).await;
     call(app, fx, "POST", "/api/v1/price-tiers", Some(json!({"name": ""}))).await;
+    let product = fx.one("product");
+    let missing_image = uuid::Uuid::now_v7();
+    let body = json!({"alt_text": "nowhere"});
+    call(app, fx, "PUT", &format!("/api/v1/products/{product}/images/{missing_image}"), Some(body)).await;
     // Page 09's example product took this slug.
     let body = json!({"title": "Another mouse", "sku": "MOUSE-002", "slug": "wireless-mouse", "sale_price": "1.00"});
     call(app, fx, "POST", "/api/v1/products", Some(body)).await;
