@@ -57,7 +57,7 @@ pub fn app(
         .wrap(middleware::Condition::new(cors.is_some(), cors.unwrap_or_default()))
         .configure(ops::configure)
         .service(web::scope("/api/v1").wrap(middleware::from_fn(idempotency::middleware)).configure(routes::configure))
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::document()))
+        .service(SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", openapi::document_json()))
         .route(
             "/docs",
             web::get().to(|| async {

@@ -82,7 +82,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Openapi => {
-            println!("{}", catalog_api::openapi::document().to_pretty_json()?);
+            println!("{}", serde_json::to_string_pretty(&catalog_api::openapi::document_json())?);
             Ok(())
         }
         Command::Shared(shared) => catalog_core::cli::run(shared, &settings).await,

@@ -37,6 +37,77 @@ pub fn document() -> utoipa::openapi::OpenApi {
     serde_json::from_value(describe_what_every_operation_shares(value)).unwrap_or(doc)
 }
 
+/// The document as served at `/openapi.json` and printed by `catalog-api openapi`: [`document`]
+/// plus what utoipa's model cannot carry — links (its `Link` writes `operation_id`, not the
+/// specification's `operationId`).
+pub fn document_json() -> Value {
+    let mut value = serde_json::to_value(document()).unwrap_or(Value::Null);
+    link_creates_to_their_operations(&mut value);
+    value
+}
+
+/// OpenAPI links from each create (`201`) to the operations that take the new row's id, so a
+/// client or a stateful fuzzer (schemathesis) reaches the rows it created. Targets: the paths
+/// under the create's path with one more parameter (`POST /brands` → `/brands/{id}`, `POST
+/// /products` → `/products/{id}/tags`, `POST /price-tiers/{id}/rules` →
+/// `/price-tiers/{id}/rules/{rule_id}`) and under the top-level resource of the same name
+/// (`POST /products/{id}/variants` → `/variants/{id}/activate`). The new id is `data.id`
+/// (`data.option.id` for an option, answered with its values); the target's other path
+/// parameters are the create's own, in order.
+fn link_creates_to_their_operations(value: &mut Value) {
+    let Some(paths) = value.get("paths").and_then(Value::as_object) else { return };
+    let params = |path: &str| -> Vec<String> {
+        path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')).map(str::to_string).collect()
+    };
+    let shape = |path: &str| -> String {
+        path.split('/').map(|s| if s.starts_with('{') { "{}" } else { s }).collect::<Vec<_>>().join("/")
+    };
+    let mut links: Vec<(String, Map<String, Value>)> = Vec::new();
+    for (path, item) in paths {
+        if item.pointer("/post/responses/201").is_none() {
+            continue;
+        }
+        let resource = path.rsplit('/').next().unwrap_or_default();
+        let prefixes = [format!("{}/{{}}", shape(path)), format!("/api/v1/{resource}/{{}}")];
+        let own = params(path);
+        let new_id_at =
+            if path == "/api/v1/options" { "$response.body#/data/option/id" } else { "$response.body#/data/id" };
+        // Under a prefix, with exactly the parameters it fills: the create's own and the new id.
+        let takes_the_new_id = |target: &str| {
+            let (target_shape, count) = (shape(target), params(target).len());
+            let under = |prefix: &str| target_shape == prefix || target_shape.starts_with(&format!("{prefix}/"));
+            (under(&prefixes[0]) && count == own.len() + 1) || (under(&prefixes[1]) && count == 1)
+        };
+        let mut found = Map::new();
+        for (target, operations) in paths.iter().filter(|(target, _)| takes_the_new_id(target)) {
+            let target_params = params(target);
+            let Some((new_id, others)) = target_params.split_last() else { continue };
+            let mut parameters: Map<String, Value> = others
+                .iter()
+                .zip(&own)
+                .map(|(name, source)| (name.clone(), json!(format!("$request.path.{source}"))))
+                .collect();
+            parameters.insert(new_id.clone(), json!(new_id_at));
+            for (method, operation) in operations.as_object().into_iter().flatten() {
+                let Some(operation_id) = operation.get("operationId").and_then(Value::as_str) else { continue };
+                found.insert(
+                    format!("{}_{operation_id}", method.to_uppercase()),
+                    json!({ "operationId": operation_id, "parameters": parameters }),
+                );
+            }
+        }
+        if !found.is_empty() {
+            links.push((path.clone(), found));
+        }
+    }
+    for (path, found) in links {
+        let pointer = format!("/paths/{}/post/responses/201", path.replace('~', "~0").replace('/', "~1"));
+        if let Some(response) = value.pointer_mut(&pointer) {
+            response["links"] = Value::Object(found);
+        }
+    }
+}
+
 /// The modules' own documents, merged.
 fn assembled() -> utoipa::openapi::OpenApi {
     let mut doc = Root::openapi();
@@ -778,6 +849,39 @@ mod tests {
 
     fn accepts<T: DeserializeOwned>(body: Value) -> bool {
         serde_json::from_value::<T>(body).is_ok()
+    }
+
+    /// The served document links creates to the operations that take the new id, with the
+    /// specification's `operationId` (utoipa's own model would write `operation_id`).
+    #[test]
+    fn creates_link_to_the_operations_that_take_their_ids() {
+        let doc = document_json();
+        let link = |path: &str, name: &str| doc["paths"][path]["post"]["responses"]["201"]["links"][name].clone();
+        assert_eq!(
+            link("/api/v1/brands", "GET_brands_get"),
+            json!({ "operationId": "brands_get", "parameters": { "id": "$response.body#/data/id" } })
+        );
+        assert_eq!(
+            link("/api/v1/products/{id}/variants", "GET_variants_get_nested")["parameters"],
+            json!({ "product_id": "$request.path.id", "id": "$response.body#/data/id" })
+        );
+        assert_eq!(
+            link("/api/v1/options", "GET_options_get")["parameters"]["id"],
+            json!("$response.body#/data/option/id")
+        );
+        // Every link names an operation the document has.
+        let ids: Vec<Value> = doc["paths"]
+            .as_object()
+            .into_iter()
+            .flat_map(|paths| paths.values())
+            .flat_map(|item| item.as_object().into_iter().flat_map(|ops| ops.values()))
+            .map(|op| op["operationId"].clone())
+            .collect();
+        for item in doc["paths"].as_object().into_iter().flat_map(|paths| paths.values()) {
+            for (_, target) in item["post"]["responses"]["201"]["links"].as_object().into_iter().flatten() {
+                assert!(ids.contains(&target["operationId"]), "{target}");
+            }
+        }
     }
 
     #[test]

@@ -53,7 +53,7 @@ trap 'kill -TERM "${API_PID}" 2>/dev/null || true' EXIT
 
 st() {
   schemathesis run "${API}/openapi.json" -H "Authorization: Bearer ${TOKEN}" \
-    --phases examples,coverage,fuzzing --max-examples "${MAX_EXAMPLES}" --seed 20261202 --no-color "$@"
+    --phases examples,coverage,fuzzing,stateful --max-examples "${MAX_EXAMPLES}" --seed 20261202 --no-color "$@"
 }
 
 section "Stricter checks (report only): --checks all"
