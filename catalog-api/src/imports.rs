@@ -48,13 +48,24 @@ pub enum Format {
     Jsonl,
 }
 
+const CSV_SPELLINGS: &[&str] = &["csv", "text/csv"];
+const JSONL_SPELLINGS: &[&str] = &["jsonl", "ndjson", "application/x-ndjson", "application/jsonl"];
+
 impl Format {
     pub fn parse(raw: &str) -> Option<Self> {
-        match raw.trim().to_lowercase().as_str() {
-            "csv" | "text/csv" => Some(Format::Csv),
-            "jsonl" | "ndjson" | "application/x-ndjson" | "application/jsonl" => Some(Format::Jsonl),
-            _ => None,
+        let raw = raw.trim().to_lowercase();
+        if CSV_SPELLINGS.contains(&raw.as_str()) {
+            Some(Format::Csv)
+        } else if JSONL_SPELLINGS.contains(&raw.as_str()) {
+            Some(Format::Jsonl)
+        } else {
+            None
         }
+    }
+
+    /// What a `format` argument may say.
+    pub fn spellings() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::openapi::accepts::one_of(&[CSV_SPELLINGS, JSONL_SPELLINGS].concat())
     }
 
     fn as_str(self) -> &'static str {

@@ -5,8 +5,9 @@
 //! generates a Python client from it with a generator nobody here wrote (openapi-python-client)
 //! and runs the README's walk-through with it, failing on any generator warning and on any
 //! answer the generated models cannot read. Besides the assembly, this module holds what the
-//! document says that no handler type does: the `If-Match` header, money as a request may send
-//! it, and the shapes of the answers handlers build by hand (pages, nested lists, counts).
+//! document says that no handler type does: the `If-Match` header and the shapes of the answers handlers build by hand (pages, nested lists, counts).
+
+pub mod accepts;
 
 use crate::routes::options::OptionBody;
 use crate::routes::products::CreateProduct;
@@ -18,10 +19,8 @@ use crate::views::{
 use catalog_core::ids::{BrandId, CollectionId, ImageId, PriceTierId, ProductId, VariantId};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{IntoParams, OpenApi, PartialSchema, ToSchema};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -39,10 +38,15 @@ pub fn document() -> utoipa::openapi::OpenApi {
 
 /// The document as served at `/openapi.json` and printed by `catalog-api openapi`: [`document`]
 /// plus what utoipa's model cannot carry — links (its `Link` writes `operation_id`, not the
-/// specification's `operationId`).
+/// specification's `operationId`), the rules across a request's fields (`not`, `if`,
+/// `dependentRequired`) and the schemas of [`accepts::json_only_schemas`].
 pub fn document_json() -> Value {
     let mut value = serde_json::to_value(document()).unwrap_or(Value::Null);
     link_creates_to_their_operations(&mut value);
+    if let Some(schemas) = value.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+        declare_field_rules(schemas);
+        schemas.extend(accepts::json_only_schemas().into_iter().map(|(name, schema)| (name.to_string(), schema)));
+    }
     value
 }
 
@@ -150,30 +154,10 @@ pub struct IfMatch {
     pub if_match: Option<String>,
 }
 
-/// A decimal amount as a request sends it: a string (`"24.99"`, taken exactly) or a JSON number
-/// (taken by its shortest text, so `24.99` stays 24.99). Answers always send strings.
-pub struct DecimalInput;
-
-impl PartialSchema for DecimalInput {
-    fn schema() -> RefOr<Schema> {
-        OneOfBuilder::new()
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .format(Some(SchemaFormat::Custom("decimal".into())))
-                    .examples([json!("24.99")]),
-            )
-            .item(ObjectBuilder::new().schema_type(Type::Number))
-            .description(Some("A decimal amount: a string such as `\"24.99\"` (exact) or a JSON number."))
-            .into()
-    }
-}
-
-impl ToSchema for DecimalInput {}
-
-/// The file to import, as the request body.
+/// The file to import, as the request body: UTF-8 text (a file in another encoding is refused
+/// with 400 naming `file`).
 #[derive(ToSchema)]
-#[schema(value_type = String, format = Binary)]
+#[schema(value_type = String)]
 pub struct ImportFile(pub Vec<u8>);
 
 /// Where a page sits: pass `endCursor` as `after` for the next page, `startCursor` as `before`
@@ -481,6 +465,7 @@ fn describe_what_every_operation_shares(mut value: Value) -> Value {
             for (method, operation) in item.iter_mut() {
                 let Some(operation) = operation.as_object_mut() else { continue };
                 declare_path_ids(path, operation);
+                query_values_are_never_null(operation);
                 qualify_operation_id(operation);
                 let post = method == "post";
                 if post {
@@ -717,6 +702,185 @@ fn declare_aliases(schemas: &mut Map<String, Value>) {
         }
         property["description"] = json!(format!("Another name for `{field}` (send one of the two)."));
         properties.insert((*alias).to_string(), property);
+    }
+}
+
+/// A query string cannot carry `null`: an absent parameter is how it says "none".
+fn query_values_are_never_null(operation: &mut Map<String, Value>) {
+    let Some(parameters) = operation.get_mut("parameters").and_then(Value::as_array_mut) else { return };
+    for parameter in parameters.iter_mut().filter(|p| p["in"] == "query") {
+        if let Some(schema) = parameter.get_mut("schema") {
+            drop_null(schema);
+        }
+    }
+}
+
+fn drop_null(schema: &mut Value) {
+    if let Some(types) = schema.get_mut("type").and_then(Value::as_array_mut) {
+        types.retain(|t| t != "null");
+        if types.len() == 1 {
+            schema["type"] = types[0].clone();
+        }
+    }
+    if let Some(values) = schema.get_mut("enum").and_then(Value::as_array_mut) {
+        values.retain(|v| !v.is_null());
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(branches) = schema.get_mut(key).and_then(Value::as_array_mut) {
+            branches.retain(|b| b.get("type") != Some(&json!("null")));
+            branches.iter_mut().for_each(drop_null);
+        }
+    }
+}
+
+/// Names a request may use for one field: the first is the field, the others its aliases or
+/// (`base_price`) a field that must say the same. At most one of them may be sent; where the
+/// field is required, one of them must be.
+const SAME_FIELD: &[(&str, &[&str])] = &[
+    ("CreateProduct", &["title", "name"]),
+    ("CreateProduct", &["sale_price", "price", "base_price"]),
+    ("CreateProduct", &["tax_rate", "tax"]),
+    ("UpdateProduct", &["title", "name"]),
+    ("UpdateProduct", &["base_price", "sale_price", "price"]),
+    ("CreateVariant", &["sale_price", "price"]),
+    ("CreateVariant", &["tax_rate", "tax"]),
+    ("UpdateVariant", &["sale_price", "price"]),
+    ("UpdateVariant", &["tax_rate", "tax"]),
+    ("CreateCollection", &["position", "sort_order"]),
+    ("UpdateCollection", &["position", "sort_order"]),
+    ("CreateOptionValue", &["value", "name"]),
+    ("UpdateOptionValue", &["value", "name"]),
+    ("CreateRule", &["min_qty", "min_quantity"]),
+    ("UpdateRule", &["min_qty", "min_quantity"]),
+    ("CreateTag", &["type", "tag_type"]),
+    ("UpdateTag", &["type", "tag_type"]),
+    ("CreateImage", &["url", "image_url"]),
+    ("CreateImage", &["alt", "alt_text"]),
+    ("UpdateImage", &["url", "image_url"]),
+    ("UpdateImage", &["alt", "alt_text"]),
+    ("ReorderImages", &["image_ids", "image_order"]),
+];
+
+/// Request schemas with both `status` and the pages' `is_active`, which must agree when both are
+/// sent: the spellings of `status` that `is_active: true` agrees with (`false` agrees with the
+/// inactive ones; any other status, e.g. `archived`, with neither).
+const STATUS_AND_FLAG: &[&str] =
+    &["CreateBrand", "UpdateBrand", "CreateCollection", "UpdateCollection", "CreateProduct", "UpdateProduct"];
+
+/// What a request must satisfy across its fields, as far as JSON Schema can say it (it cannot
+/// compare two values: `default_min_stock ≤ default_max_stock` stays in words).
+fn declare_field_rules(schemas: &mut Map<String, Value>) {
+    for (name, names) in SAME_FIELD {
+        let Some(schema) = schemas.get_mut(*name) else { continue };
+        let required = schema.get_mut("required").and_then(Value::as_array_mut).is_some_and(|required| {
+            let before = required.len();
+            required.retain(|r| !names.contains(&r.as_str().unwrap_or_default()));
+            required.len() != before
+        });
+        let mut rules = Vec::new();
+        if required {
+            rules.push(json!({ "anyOf": names.iter().map(|n| json!({ "required": [n] })).collect::<Vec<_>>() }));
+        }
+        let pairs: Vec<Value> = names
+            .iter()
+            .enumerate()
+            .flat_map(|(i, a)| names[i + 1..].iter().map(move |b| json!({ "required": [a, b] })))
+            .collect();
+        rules.push(json!({ "not": { "anyOf": pairs } }));
+        add_rules(schema, rules);
+    }
+    for name in STATUS_AND_FLAG {
+        let Some(schema) = schemas.get_mut(*name) else { continue };
+        let spellings: Vec<String> = schema
+            .pointer("/properties/status/enum")
+            .and_then(Value::as_array)
+            .map(|values| values.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default();
+        let (active, inactive) = spellings_by_state(&spellings);
+        let disagreeing = |flag: bool, agreeing: &[String]| {
+            json!({
+                "required": ["status", "is_active"],
+                "properties": { "is_active": { "const": flag }, "status": { "type": "string", "not": { "enum": agreeing } } }
+            })
+        };
+        add_rules(
+            schema,
+            vec![json!({ "not": { "anyOf": [disagreeing(true, &active), disagreeing(false, &inactive)] } })],
+        );
+    }
+    if let Some(schema) = schemas.get_mut("CreateVariant") {
+        schema["dependentRequired"] = json!({ "option_id": ["option_value"], "option_value": ["option_id"] });
+    }
+    if let Some(schema) = schemas.get_mut("CreateProduct") {
+        add_rules(schema, vec![simple_or_with_variants()]);
+    }
+}
+
+/// Which `status` spellings mean active and which inactive, as the core parses them.
+fn spellings_by_state(spellings: &[String]) -> (Vec<String>, Vec<String>) {
+    use catalog_core::models::{ActiveStatus, ProductStatus};
+    let state = |s: &str| match (ActiveStatus::parse(s), ProductStatus::parse(s)) {
+        (Some(ActiveStatus::Active), _) | (_, Some(ProductStatus::Active)) => Some(true),
+        (Some(ActiveStatus::Inactive), _) | (_, Some(ProductStatus::Inactive)) => Some(false),
+        _ => None,
+    };
+    let of = |wanted: bool| spellings.iter().filter(|s| state(s) == Some(wanted)).cloned().collect();
+    (of(true), of(false))
+}
+
+/// A product either has variants (`has_variants: true`, or `variants` listed without
+/// `has_variants`), and then takes none of a simple product's variant fields at the top level,
+/// or is simple: then it needs a price and lists no `variants`. Written as positive branches
+/// (no `not`, no `if`), which a generator can satisfy without filtering.
+fn simple_or_with_variants() -> Value {
+    const TOP_LEVEL_VARIANT_FIELDS: &[&str] = &[
+        "sale_price",
+        "price",
+        "base_price",
+        "cost_price",
+        "compare_at_price",
+        "tax_rate",
+        "tax",
+        "weight",
+        "dimensions",
+        "dim_length",
+        "dim_width",
+        "dim_height",
+        "track_inventory",
+        "default_min_stock",
+        "default_max_stock",
+        "warehouse_id",
+    ];
+    let null_only = json!({ "type": "null" });
+    let without_variant_fields = |mut properties: Map<String, Value>| {
+        properties.extend(TOP_LEVEL_VARIANT_FIELDS.iter().map(|f| (f.to_string(), null_only.clone())));
+        Value::Object(properties)
+    };
+    let with_variants = |has_variants: Value| {
+        let mut properties = Map::new();
+        properties.insert("has_variants".into(), has_variants);
+        without_variant_fields(properties)
+    };
+    let priced = |field: &str| json!({ "required": [field], "properties": { field: { "not": null_only } } });
+    json!({ "anyOf": [
+        { "required": ["has_variants"], "properties": with_variants(json!({ "const": true })) },
+        {
+            "required": ["variants"],
+            "properties": { "variants": { "minItems": 1 } },
+            "allOf": [{ "properties": with_variants(null_only.clone()) }],
+        },
+        {
+            "properties": { "has_variants": { "enum": [false, null] }, "variants": { "maxItems": 0 } },
+            "anyOf": [priced("sale_price"), priced("price"), priced("base_price")],
+        },
+    ]})
+}
+
+fn add_rules(schema: &mut Value, rules: Vec<Value>) {
+    let Some(object) = schema.as_object_mut() else { return };
+    let all_of = object.entry("allOf").or_insert_with(|| json!([]));
+    if let Some(all_of) = all_of.as_array_mut() {
+        all_of.extend(rules);
     }
 }
 

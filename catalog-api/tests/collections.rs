@@ -138,7 +138,10 @@ async fn the_tree_reparenting_and_cycles() {
     assert_eq!(missing.fields(), ["parent_id"]);
     let foreign = collection(&app, &User::admin(), json!({ "name": "Ajena" })).await;
     let r = app.post(&admin, "/api/v1/collections", json!({ "name": "Hija", "parent_id": foreign })).await;
-    assert_eq!((r.status, r.fields()), (StatusCode::BAD_REQUEST, vec!["parent_id".to_string()]));
+    assert_eq!(
+        (r.status, r.code(), r.fields()),
+        (StatusCode::NOT_FOUND, "COLLECTION_NOT_FOUND", vec!["parent_id".to_string()])
+    );
 
     // Moves: Camisas to Hogar, Hombre to the root.
     let moved = app.patch(&admin, &format!("/api/v1/collections/{camisas}"), json!({ "parent_id": hogar })).await;
@@ -209,13 +212,13 @@ async fn products_are_added_listed_and_removed() {
     assert_eq!(titles(&back), ["Dos", "Tres"]);
     assert_eq!(back.data()["pageInfo"]["hasPreviousPage"], true);
 
-    // A foreign product, or a malformed id, links nothing.
+    // A foreign product links nothing: it does not exist here (404, as page 14's flows answer).
     let stranger = User::admin();
     let foreign = product(&app, &stranger, "Ajeno").await;
     let other = collection(&app, &admin, json!({ "name": "Otra" })).await;
     let other_path = format!("/api/v1/collections/{other}/products");
     let r = app.post(&admin, &other_path, json!({ "product_ids": [products[0], foreign] })).await;
-    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "INVALID_COLLECTION_DATA"));
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "PRODUCT_NOT_FOUND"));
     assert_eq!(r.fields(), ["product_ids"]);
     assert!(r.body["error"]["details"]["fields"][0]["message"].as_str().unwrap().contains(&foreign.to_string()));
     for body in [json!({ "product_ids": ["nope"] }), json!({ "product_ids": [] }), json!({})] {
@@ -244,7 +247,7 @@ async fn products_are_added_listed_and_removed() {
     let foreign_one = app.delete(&admin, &format!("{path}/{foreign}")).await;
     assert_eq!((foreign_one.status, foreign_one.code()), (StatusCode::NOT_FOUND, "PRODUCT_NOT_FOUND"));
     let r = app.send(&admin, Method::DELETE, &path, Some(json!({ "product_ids": [foreign] }))).await;
-    assert_eq!((r.status, r.fields()), (StatusCode::BAD_REQUEST, vec!["product_ids".to_string()]));
+    assert_eq!((r.status, r.fields()), (StatusCode::NOT_FOUND, vec!["product_ids".to_string()]));
 
     let events = app.events(admin.org).await;
     let collection_events: Vec<&str> =

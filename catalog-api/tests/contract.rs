@@ -53,6 +53,8 @@ const NOT_BUILT: &[(&str, &str)] = &[
     ("09-api-products.md | GET /api/v1/products/{productId}/stock", STOCK),
     ("10-api-variants.md | GET /api/v1/variants/{variantId}/stock", STOCK),
     ("10-api-variants.md | DELETE /api/v1/variants/{variantId} | error 409 VARIANT_HAS_STOCK", STOCK),
+    // Left out of the document until it works: sent anyway, it is a 400 naming it.
+    ("10-api-variants.md | GET /api/v1/products/{productId}/variants | query in_stock", STOCK),
     ("16-errores-comunes.md | error table | VARIANT_HAS_STOCK", STOCK),
     ("22-api-images.md | POST /api/v1/products/{productId}/images | request multipart", UPLOADS),
     ("22-api-images.md | POST /api/v1/products/{productId}/images | error 400 INVALID_IMAGE_FORMAT", UPLOADS),

@@ -61,11 +61,26 @@ impl Entity {
 pub struct FieldError {
     pub field: String,
     pub message: String,
+    /// The kind of row an id in the field names, when none of the caller's exists.
+    #[serde(skip)]
+    pub refers_to: Option<Entity>,
 }
+
+/// What a field naming no existing row says.
+pub const MISSING_REFERENCE: &str = "refers to something that does not exist";
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self { field: field.into(), message: message.into(), refers_to: None }
+    }
+
+    /// `field` names a `entity` the caller's organization does not have.
+    pub fn missing(field: impl Into<String>, entity: Entity) -> Self {
+        Self::missing_because(field, entity, MISSING_REFERENCE)
+    }
+
+    pub fn missing_because(field: impl Into<String>, entity: Entity, message: impl Into<String>) -> Self {
+        Self { refers_to: Some(entity), ..Self::new(field, message) }
     }
 }
 
@@ -150,12 +165,29 @@ impl Error {
         Error::Validation { entity, fields: vec![FieldError::new(field, message)] }
     }
 
+    /// `field` of a request about `entity` names a `missing` row.
+    pub fn missing(entity: Entity, field: impl Into<String>, missing: Entity) -> Self {
+        Error::Validation { entity, fields: vec![FieldError::missing(field, missing)] }
+    }
+
     pub fn internal(err: impl fmt::Display) -> Self {
         Error::Internal(err.to_string())
     }
 
+    /// A request well formed in every field but naming rows the organization does not have
+    /// (a brand, tags, an option value) is that row's NOT_FOUND (404), as the pages' flows (14)
+    /// answer it; with any other failing field it stays a validation error (400).
+    pub fn missing_reference(&self) -> Option<Entity> {
+        let Error::Validation { fields, .. } = self else { return None };
+        let missing: Option<Vec<Entity>> = fields.iter().map(|f| f.refers_to).collect();
+        missing?.first().copied()
+    }
+
     /// The stable code clients switch on.
     pub fn code(&self) -> String {
+        if let Some(missing) = self.missing_reference() {
+            return format!("{}_NOT_FOUND", missing.code_prefix());
+        }
         match self {
             Error::NotFound(e) => format!("{}_NOT_FOUND", e.code_prefix()),
             // The published error table (page 16) names this one without `_DATA`.
@@ -177,6 +209,9 @@ impl Error {
 
     /// The one mapping table: (HTTP status, gRPC code).
     pub fn status(&self) -> (u16, GrpcCode) {
+        if self.missing_reference().is_some() {
+            return (404, GrpcCode::NotFound);
+        }
         match self {
             Error::Validation { .. } | Error::InvalidArgument { .. } | Error::CircularCollection { .. } => {
                 (400, GrpcCode::InvalidArgument)
@@ -208,6 +243,9 @@ impl Error {
         match self {
             Error::Internal(_) => "Internal server error".into(),
             Error::Unavailable(_) => "Service temporarily unavailable, retry later".into(),
+            other if other.missing_reference().is_some() => {
+                other.missing_reference().map(|e| format!("{} not found", e.label())).unwrap_or_default()
+            }
             other => other.to_string(),
         }
     }

@@ -9,10 +9,21 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer};
 use std::str::FromStr;
 
-/// A money amount as sent: a decimal string (`"24.99"`) or a JSON number (`24.99`). Numbers are
-/// taken by their shortest exact text, so `24.99` stays 24.99 and never becomes 24.989999….
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Money(pub String);
+/// A decimal amount as sent: a string (`"24.99"`), taken exactly, or a JSON number (`24.99`).
+/// A JSON number is a binary float, so it is checked against the bounds as sent and then taken to
+/// the field's decimals, half to even (`0.1 + 0.2` sent from JavaScript is 0.30); a string with
+/// too many decimals is refused instead, since its sender could have been exact.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Money {
+    Text(String),
+    Number(f64),
+}
+
+impl Money {
+    pub fn text(value: &str) -> Self {
+        Money::Text(value.trim().to_string())
+    }
+}
 
 impl<'de> Deserialize<'de> for Money {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
@@ -23,16 +34,16 @@ impl<'de> Deserialize<'de> for Money {
                 f.write_str("a decimal number or string")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Money, E> {
-                Ok(Money(v.trim().to_string()))
+                Ok(Money::text(v))
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Money, E> {
-                Ok(Money(v.to_string()))
+                Ok(Money::Number(v))
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Money, E> {
-                Ok(Money(v.to_string()))
+                Ok(Money::Text(v.to_string()))
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Money, E> {
-                Ok(Money(v.to_string()))
+                Ok(Money::Text(v.to_string()))
             }
         }
         d.deserialize_any(Visitor)
@@ -45,6 +56,37 @@ pub fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     d: D,
 ) -> std::result::Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
+}
+
+/// An integer field that also takes a JSON number without a fraction (`5.0`): JSON Schema
+/// calls it an integer, and JavaScript clients send it. Use with
+/// `#[serde(default, deserialize_with = "validate::whole_number")]`.
+pub fn whole_number<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<i64>, D::Error> {
+    struct Visitor;
+    impl serde::de::Visitor<'_> for Visitor {
+        type Value = Option<i64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an integer")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
+            i64::try_from(v).map(Some).map_err(|_| E::custom("integer out of range"))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Self::Value, E> {
+            // ±2^63 is the first float outside i64's range.
+            if v.fract() == 0.0 && v.abs() < 9_223_372_036_854_775_808.0 {
+                Ok(Some(v as i64))
+            } else {
+                Err(E::custom(format!("invalid type: number `{v}`, expected an integer")))
+            }
+        }
+    }
+    d.deserialize_any(Visitor)
 }
 
 pub struct Check {
@@ -173,7 +215,8 @@ impl Check {
         self.decimal(field, value, 2, Decimal::new(999_999_999_999, 2), positive)
     }
 
-    /// A decimal with at most `scale` decimals, between 0 (or > 0 when `positive`) and `max`.
+    /// A decimal with at most `scale` decimals, between 0 (or `10^-scale` when `positive`) and
+    /// `max`. A JSON number is bounded as sent, then rounded to `scale` (see [`Money`]).
     pub fn decimal(
         &mut self,
         field: &str,
@@ -182,22 +225,52 @@ impl Check {
         max: Decimal,
         positive: bool,
     ) -> Option<Decimal> {
-        let raw = &value?.0;
-        let Ok(amount) = Decimal::from_str(raw).or_else(|_| Decimal::from_scientific(raw)) else {
+        let parsed = match value? {
+            Money::Text(raw) => Decimal::from_str(raw).or_else(|_| Decimal::from_scientific(raw)).ok().map(Some),
+            Money::Number(number) => Decimal::from_str(&number.to_string())
+                .or_else(|_| Decimal::from_scientific(&format!("{number:e}")))
+                .ok()
+                .map(|exact| self.number_within(field, exact, scale, max, positive)),
+        };
+        let Some(amount) = parsed else {
             self.fail(field, "must be a decimal number");
             return None;
         };
-        let amount = amount.normalize();
+        let amount = amount?.normalize();
+        let smallest = Decimal::new(1, scale);
         if amount.scale() > scale {
             self.fail(field, format!("must have at most {scale} decimals"));
-        } else if positive && amount <= Decimal::ZERO {
-            self.fail(field, "must be greater than 0");
+        } else if positive && amount < smallest {
+            self.fail(field, format!("must be at least {smallest}"));
         } else if amount < Decimal::ZERO {
             self.fail(field, "must not be negative");
         } else if amount > max {
             self.fail(field, format!("must be at most {max}"));
         } else {
             return Some(amount);
+        }
+        None
+    }
+
+    /// A JSON number's bounds are checked before rounding, so a number the document calls out
+    /// of range (`-0.001`, `0.004` for a positive amount) is refused, never rounded into range.
+    fn number_within(
+        &mut self,
+        field: &str,
+        exact: Decimal,
+        scale: u32,
+        max: Decimal,
+        positive: bool,
+    ) -> Option<Decimal> {
+        let smallest = Decimal::new(1, scale);
+        if positive && exact < smallest {
+            self.fail(field, format!("must be at least {smallest}"));
+        } else if exact < Decimal::ZERO {
+            self.fail(field, "must not be negative");
+        } else if exact > max {
+            self.fail(field, format!("must be at most {max}"));
+        } else {
+            return Some(exact.round_dp_with_strategy(scale, rust_decimal::RoundingStrategy::MidpointNearestEven));
         }
         None
     }
@@ -231,8 +304,8 @@ mod tests {
     fn every_failure_is_reported_with_its_field() {
         let mut check = Check::new(Entity::Variant);
         assert_eq!(check.required_text("sku", Some("  "), 100), None);
-        assert_eq!(check.money("sale_price", Some(&Money("-1".into())), true), None);
-        assert_eq!(check.money("cost_price", Some(&Money("1.005".into())), false), None);
+        assert_eq!(check.money("sale_price", Some(&Money::text("-1")), true), None);
+        assert_eq!(check.money("cost_price", Some(&Money::text("1.005")), false), None);
         assert_eq!(check.url("image_url", Some("ftp://x")), None);
         assert_eq!(check.int("position", Some(-1), 0, 1000), None);
         let Err(Error::Validation { fields, .. }) = check.finish() else { panic!("must fail") };
@@ -249,8 +322,27 @@ mod tests {
         let b = check.money("b", Some(&from_text), true);
         assert_eq!(a, Some(Decimal::new(2499, 2)));
         assert_eq!(a, b);
-        assert_eq!(check.money("c", Some(&Money("19.90".into())), true), Some(Decimal::new(199, 1)));
+        assert_eq!(check.money("c", Some(&Money::text("19.90")), true), Some(Decimal::new(199, 1)));
         assert!(check.finish().is_ok());
+    }
+
+    #[test]
+    fn json_numbers_are_bounded_as_sent_then_rounded_half_to_even() {
+        let number = |text: &str| serde_json::from_str::<Money>(text).expect("number");
+        let mut check = Check::new(Entity::Variant);
+        assert_eq!(check.money("a", Some(&number("0.30000000000000004")), true), Some(Decimal::new(30, 2)));
+        assert_eq!(check.money("b", Some(&number("2.345")), true), Some(Decimal::new(234, 2)));
+        assert_eq!(check.money("c", Some(&number("1e2")), true), Some(Decimal::new(100, 0)));
+        assert!(check.finish().is_ok());
+        let mut check = Check::new(Entity::Variant);
+        assert_eq!(check.money("below_a_cent", Some(&number("0.004")), true), None);
+        assert_eq!(check.money("negative", Some(&number("-0.001")), false), None);
+        assert_eq!(check.money("too_big", Some(&number("9999999999.996")), false), None);
+        // The same digits as text are refused: a string could have been exact.
+        assert_eq!(check.money("text", Some(&Money::text("2.345")), true), None);
+        let Err(Error::Validation { fields, .. }) = check.finish() else { panic!("must fail") };
+        let named: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(named, ["below_a_cent", "negative", "too_big", "text"]);
     }
 
     #[test]

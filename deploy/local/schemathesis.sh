@@ -38,7 +38,8 @@ if ! command -v schemathesis >/dev/null 2>&1; then
   log "installing schemathesis (PyPI)"
   pip install --quiet schemathesis 2>/dev/null || pip install --quiet --break-system-packages schemathesis
 fi
-cargo build -p catalog-api -p catalog-bench
+# The same build as the tests (`--workspace --all-targets`): one set of features, no rebuild.
+cargo build --workspace --all-targets
 psql_admin -d postgres -c "DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)" >/dev/null
 ensure_database "${DB_NAME}"
 "${BIN}/catalog-api" migrate

@@ -4,6 +4,7 @@
 
 use crate::caller::Caller;
 use crate::error::{ApiResult, Explained};
+use crate::openapi::accepts;
 use crate::reply::{self, PageArgs, if_match};
 use crate::routes::{NamedListArgs, active_status};
 use crate::state::ApiState;
@@ -33,41 +34,53 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
+const NAME_MAX: usize = 200;
+const DESCRIPTION_MAX: usize = 5000;
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBrand {
+    #[schema(schema_with = accepts::required_text::<NAME_MAX>, required = true)]
     pub name: Option<String>,
     /// Generated from the name when absent.
+    #[schema(schema_with = accepts::slug::<200>)]
     pub slug: Option<String>,
+    #[schema(schema_with = accepts::text::<DESCRIPTION_MAX>)]
     pub description: Option<String>,
+    #[schema(schema_with = accepts::url)]
     pub logo_url: Option<String>,
+    #[schema(schema_with = accepts::url)]
     pub website: Option<String>,
     /// `active` (default) or `inactive`.
+    #[schema(schema_with = accepts::choice::<ActiveStatus>)]
     pub status: Option<String>,
     /// The pages' spelling of `status` (default true).
     pub is_active: Option<bool>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = accepts::metadata)]
     pub metadata: Option<Value>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateBrand {
+    #[schema(schema_with = accepts::present_text::<NAME_MAX>)]
     pub name: Option<String>,
+    #[schema(schema_with = accepts::slug::<200>)]
     pub slug: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = accepts::text::<DESCRIPTION_MAX>)]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = accepts::url)]
     pub logo_url: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = accepts::url)]
     pub website: Option<Option<String>>,
+    #[schema(schema_with = accepts::choice::<ActiveStatus>)]
     pub status: Option<String>,
     pub is_active: Option<bool>,
     /// Replaces the brand's metadata.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = accepts::metadata)]
     pub metadata: Option<Value>,
 }
 
@@ -116,9 +129,9 @@ pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<
     caller.require(Resource::Brands, Action::Create)?;
     let body = body.into_inner();
     let mut check = Check::new(Entity::Brand);
-    let name = check.required_text("name", body.name.as_deref(), 200);
+    let name = check.required_text("name", body.name.as_deref(), NAME_MAX);
     let slug = check.slug("slug", body.slug.as_deref());
-    let description = check.text("description", body.description.as_deref(), 5000);
+    let description = check.text("description", body.description.as_deref(), DESCRIPTION_MAX);
     let logo_url = check.url("logo_url", body.logo_url.as_deref());
     let website = check.url("website", body.website.as_deref());
     let status = active_status(&mut check, body.status.as_deref(), body.is_active);
@@ -163,9 +176,9 @@ pub async fn update(
     let expected = if_match(&req)?;
     let body = body.into_inner();
     let mut check = Check::new(Entity::Brand);
-    let name = body.name.as_deref().map(|n| check.required_text("name", Some(n), 200));
+    let name = body.name.as_deref().map(|n| check.required_text("name", Some(n), NAME_MAX));
     let slug = body.slug.as_deref().map(|s| check.slug("slug", Some(s)));
-    let description = body.description.map(|d| d.and_then(|d| check.text("description", Some(&d), 5000)));
+    let description = body.description.map(|d| d.and_then(|d| check.text("description", Some(&d), DESCRIPTION_MAX)));
     let logo_url = body.logo_url.map(|u| u.and_then(|u| check.url("logo_url", Some(&u))));
     let website = body.website.map(|u| u.and_then(|u| check.url("website", Some(&u))));
     let status = active_status(&mut check, body.status.as_deref(), body.is_active);

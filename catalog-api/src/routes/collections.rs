@@ -3,6 +3,7 @@
 
 use crate::caller::Caller;
 use crate::error::{ApiError, ApiResult, Explained};
+use crate::openapi::accepts;
 use crate::reply::{self, Connection, PageArgs, if_match};
 use crate::routes::{NamedListArgs, active_status, flag};
 use crate::state::ApiState;
@@ -49,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 const NAME_MAX: usize = 200;
+const DESCRIPTION_MAX: usize = 5000;
 const POSITION_MAX: i64 = 1_000_000;
 /// Sub-collections `include_children` embeds.
 const CHILDREN_MAX: i64 = 1000;
@@ -58,46 +60,59 @@ const PRODUCT_IDS_MAX: usize = 1000;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCollection {
+    #[schema(schema_with = accepts::required_text::<NAME_MAX>, required = true)]
     pub name: Option<String>,
     /// Generated from the name when absent.
+    #[schema(schema_with = accepts::slug::<200>)]
     pub slug: Option<String>,
+    #[schema(schema_with = accepts::text::<DESCRIPTION_MAX>)]
     pub description: Option<String>,
+    #[schema(schema_with = accepts::url)]
     pub image_url: Option<String>,
     /// `active` (default) or `inactive`.
+    #[schema(schema_with = accepts::choice::<ActiveStatus>)]
     pub status: Option<String>,
     /// The pages' spelling of `status` (default true).
     pub is_active: Option<bool>,
     /// Order among its siblings (default 0); the pages call it `sort_order`.
     #[serde(alias = "sort_order")]
+    #[schema(schema_with = accepts::int::<0, POSITION_MAX>)]
+    #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub position: Option<i64>,
-    /// The parent collection; absent for a root.
+    /// The parent collection; absent (or blank) for a root.
+    #[schema(schema_with = accepts::id_or_blank)]
     pub parent_id: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = accepts::metadata)]
     pub metadata: Option<Value>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCollection {
+    #[schema(schema_with = accepts::present_text::<NAME_MAX>)]
     pub name: Option<String>,
+    #[schema(schema_with = accepts::slug::<200>)]
     pub slug: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = accepts::text::<DESCRIPTION_MAX>)]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = accepts::url)]
     pub image_url: Option<Option<String>>,
+    #[schema(schema_with = accepts::choice::<ActiveStatus>)]
     pub status: Option<String>,
     pub is_active: Option<bool>,
     #[serde(alias = "sort_order")]
+    #[schema(schema_with = accepts::int::<0, POSITION_MAX>)]
+    #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub position: Option<i64>,
     /// Replaces the collection's metadata.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = accepts::metadata)]
     pub metadata: Option<Value>,
     /// Moves the collection: a collection id, or `null` to make it a root. Its own
     /// descendants are refused (400: cycle).
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = accepts::id)]
     pub parent_id: Option<Option<String>>,
 }
 
@@ -105,6 +120,7 @@ pub struct UpdateCollection {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductIds {
+    #[schema(schema_with = accepts::some_ids::<PRODUCT_IDS_MAX>, required = true)]
     pub product_ids: Option<Vec<String>>,
 }
 
@@ -121,22 +137,27 @@ pub struct DeleteArgs {
     #[serde(default)]
     pub force: bool,
     /// Another collection that takes this one's sub-collections and products.
+    #[param(schema_with = accepts::id_or_blank)]
     pub reassign_to: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct GetArgs {
     /// Embed the live sub-collections (`children`). Default false.
+    #[param(schema_with = accepts::flag)]
     pub include_children: Option<String>,
     /// Embed the first page of the collection's products (`products`). Default false.
+    #[param(schema_with = accepts::flag)]
     pub include_products: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct TreeArgs {
     /// Levels below the roots to include (default 3; 1 = roots only).
+    #[param(schema_with = accepts::int::<1, 100>)]
     pub max_depth: Option<i64>,
     /// Product counts on every node (default true).
+    #[param(schema_with = accepts::flag)]
     pub include_counts: Option<String>,
 }
 
@@ -286,7 +307,7 @@ pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<
     let mut check = Check::new(Entity::Collection);
     let name = check.required_text("name", body.name.as_deref(), NAME_MAX);
     let slug = check.slug("slug", body.slug.as_deref());
-    let description = check.text("description", body.description.as_deref(), 5000);
+    let description = check.text("description", body.description.as_deref(), DESCRIPTION_MAX);
     let image_url = check.url("image_url", body.image_url.as_deref());
     let status = active_status(&mut check, body.status.as_deref(), body.is_active);
     let position = check.int("position", body.position, 0, POSITION_MAX);
@@ -365,7 +386,7 @@ pub async fn update(
     let mut check = Check::new(Entity::Collection);
     let name = body.name.as_deref().map(|n| check.required_text("name", Some(n), NAME_MAX));
     let slug = body.slug.as_deref().map(|s| check.slug("slug", Some(s)));
-    let description = body.description.map(|d| d.and_then(|d| check.text("description", Some(&d), 5000)));
+    let description = body.description.map(|d| d.and_then(|d| check.text("description", Some(&d), DESCRIPTION_MAX)));
     let image_url = body.image_url.map(|u| u.and_then(|u| check.url("image_url", Some(&u))));
     let status = active_status(&mut check, body.status.as_deref(), body.is_active);
     let position = check.int("position", body.position, 0, POSITION_MAX);

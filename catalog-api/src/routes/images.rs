@@ -11,6 +11,7 @@
 
 use crate::caller::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::accepts;
 use crate::reply;
 use crate::state::{ApiState, PooledConn};
 use crate::views::{ProductImageView, VariantImageView};
@@ -79,15 +80,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct CreateImage {
     /// Absolute http(s) URL, at most 2048 characters.
     #[serde(alias = "image_url")]
+    #[schema(schema_with = accepts::required_url, required = true)]
     pub url: Option<String>,
     /// At most 500 characters.
     #[serde(alias = "alt_text")]
+    #[schema(schema_with = accepts::text::<ALT_MAX>)]
     pub alt: Option<String>,
     /// 0 or more; absent appends after the last image.
+    #[schema(schema_with = accepts::int::<0, POSITION_MAX>)]
+    #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub position: Option<i64>,
     /// Makes it the owner's only primary image. The owner's first image is primary anyway.
     pub is_primary: Option<bool>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = accepts::metadata)]
     pub metadata: Option<Value>,
 }
 
@@ -95,16 +100,18 @@ pub struct CreateImage {
 #[serde(deny_unknown_fields)]
 pub struct UpdateImage {
     #[serde(default, alias = "image_url", deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = accepts::required_url)]
     pub url: Option<Option<String>>,
     #[serde(default, alias = "alt_text", deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = accepts::text::<ALT_MAX>)]
     pub alt: Option<Option<String>>,
+    #[schema(schema_with = accepts::int::<0, POSITION_MAX>)]
+    #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub position: Option<i64>,
     /// `true` unsets the previous primary; `false` leaves the owner without one.
     pub is_primary: Option<bool>,
     /// Replaces the image's metadata.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = accepts::metadata)]
     pub metadata: Option<Value>,
 }
 
@@ -114,6 +121,7 @@ pub struct ReorderImages {
     /// Every one of the owner's image ids exactly once, in the new order (`image_order` in the
     /// pages).
     #[serde(alias = "image_order")]
+    #[schema(schema_with = accepts::ids, required = true)]
     pub image_ids: Option<Vec<String>>,
 }
 
@@ -127,14 +135,17 @@ struct NewImage {
     metadata: Option<Value>,
 }
 
+const ALT_MAX: usize = 500;
+const POSITION_MAX: i64 = i32::MAX as i64;
+
 fn check_create(body: CreateImage) -> Result<NewImage, ApiError> {
     let mut check = Check::new(Entity::Image);
     if body.url.as_deref().is_none_or(|u| u.trim().is_empty()) {
         check.fail("url", "is required");
     }
     let url = check.url("url", body.url.as_deref());
-    let alt = check.text("alt", body.alt.as_deref(), 500);
-    let position = check.int("position", body.position, 0, i64::from(i32::MAX));
+    let alt = check.text("alt", body.alt.as_deref(), ALT_MAX);
+    let position = check.int("position", body.position, 0, POSITION_MAX);
     let metadata = check.object("metadata", body.metadata);
     check.finish()?;
     Ok(NewImage {
@@ -156,8 +167,8 @@ fn check_update(body: UpdateImage) -> Result<ImageChanges, ApiError> {
         }
         Some(url) => check.url("url", url.as_deref()),
     };
-    let alt = body.alt.map(|a| a.and_then(|a| check.text("alt", Some(&a), 500)));
-    let position = check.int("position", body.position, 0, i64::from(i32::MAX));
+    let alt = body.alt.map(|a| a.and_then(|a| check.text("alt", Some(&a), ALT_MAX)));
+    let position = check.int("position", body.position, 0, POSITION_MAX);
     let metadata = check.object("metadata", body.metadata);
     check.finish()?;
     Ok(ImageChanges { url, alt, position, is_primary: body.is_primary, metadata })

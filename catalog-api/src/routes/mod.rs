@@ -84,20 +84,24 @@ pub(crate) fn active_status(check: &mut Check, status: Option<&str>, is_active: 
     }
 }
 
+const SEARCH_MAX: usize = 200;
+
 /// The list filters the pages document for brands, collections, tags and price tiers.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct NamedListArgs {
     /// Part of the name or the description, case-insensitive.
+    #[param(schema_with = crate::openapi::accepts::text::<SEARCH_MAX>)]
     pub search: Option<String>,
     /// `true` or `false`.
+    #[param(schema_with = crate::openapi::accepts::flag)]
     pub is_active: Option<String>,
 }
 
 impl NamedListArgs {
     pub(crate) fn filter(&self, entity: Entity) -> Result<ListFilter, Error> {
         let mut check = Check::new(entity);
-        let search = check.text("search", self.search.as_deref(), 200);
+        let search = check.text("search", self.search.as_deref(), SEARCH_MAX);
         let is_active = flag(&mut check, "is_active", self.is_active.as_deref());
         check.finish()?;
         Ok(ListFilter { search, is_active })

@@ -4,6 +4,7 @@
 
 use crate::caller::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::accepts;
 use crate::reply::{self, PageArgs, if_match};
 use crate::state::ApiState;
 use actix_web::{HttpRequest, web};
@@ -61,17 +62,24 @@ pub struct OptionBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOption {
+    #[schema(schema_with = accepts::required_text::<NAME_MAX>, required = true)]
     pub name: Option<String>,
     /// Display order among options (default 0).
+    #[schema(schema_with = accepts::int::<0, POSITION_MAX>)]
+    #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub position: Option<i64>,
     /// The values in display order; repeated values (case-insensitively) are refused.
+    #[schema(schema_with = accepts::distinct_texts::<VALUES_MAX, VALUE_MAX>)]
     pub values: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOption {
+    #[schema(schema_with = accepts::present_text::<NAME_MAX>)]
     pub name: Option<String>,
+    #[schema(schema_with = accepts::int::<0, POSITION_MAX>)]
+    #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub position: Option<i64>,
 }
 
@@ -79,8 +87,11 @@ pub struct UpdateOption {
 #[serde(deny_unknown_fields)]
 pub struct CreateOptionValue {
     #[serde(alias = "name")]
+    #[schema(schema_with = accepts::required_text::<VALUE_MAX>, required = true)]
     pub value: Option<String>,
     /// Default: after the last value.
+    #[schema(schema_with = accepts::int::<0, POSITION_MAX>)]
+    #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub position: Option<i64>,
 }
 
@@ -88,7 +99,10 @@ pub struct CreateOptionValue {
 #[serde(deny_unknown_fields)]
 pub struct UpdateOptionValue {
     #[serde(alias = "name")]
+    #[schema(schema_with = accepts::present_text::<VALUE_MAX>)]
     pub value: Option<String>,
+    #[schema(schema_with = accepts::int::<0, POSITION_MAX>)]
+    #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub position: Option<i64>,
 }
 

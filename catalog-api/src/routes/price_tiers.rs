@@ -4,6 +4,7 @@
 
 use crate::caller::Caller;
 use crate::error::{ApiError, ApiResult, Explained};
+use crate::openapi::accepts;
 use crate::reply::{self, PageArgs, if_match};
 use crate::routes::{NamedListArgs, flag};
 use crate::state::ApiState;
@@ -11,7 +12,7 @@ use crate::views::{PriceTierView, RuleView, count_of};
 use actix_web::{HttpRequest, web};
 use catalog_core::auth::{Action, Resource};
 use catalog_core::db::PgConn;
-use catalog_core::error::{Entity, Error};
+use catalog_core::error::{Entity, Error, FieldError};
 use catalog_core::ids::{OrganizationId, PriceTierId, PriceTierRuleId, ProductId, VariantId};
 use catalog_core::models::{
     NewPriceTier, NewPriceTierRule, PriceTier, PriceTierChanges, PriceTierRule, PriceTierRuleChanges,
@@ -57,30 +58,39 @@ const MIN_QTY_MAX: i64 = i32::MAX as i64;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePriceTier {
+    #[schema(schema_with = accepts::required_text::<NAME_MAX>, required = true)]
     pub name: Option<String>,
     /// Generated from the name when absent.
+    #[schema(schema_with = accepts::slug::<200>)]
     pub slug: Option<String>,
+    #[schema(schema_with = accepts::text::<5000>)]
     pub description: Option<String>,
     /// 0 (default) is the highest priority: the tier used when a price request names none.
+    #[schema(schema_with = accepts::int::<0, PRIORITY_MAX>)]
+    #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub priority: Option<i64>,
     /// Default true.
     pub is_active: Option<bool>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = accepts::metadata)]
     pub metadata: Option<Value>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePriceTier {
+    #[schema(schema_with = accepts::present_text::<NAME_MAX>)]
     pub name: Option<String>,
+    #[schema(schema_with = accepts::slug::<200>)]
     pub slug: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = accepts::text::<5000>)]
     pub description: Option<Option<String>>,
+    #[schema(schema_with = accepts::int::<0, PRIORITY_MAX>)]
+    #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub priority: Option<i64>,
     pub is_active: Option<bool>,
     /// Replaces the tier's metadata.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = accepts::metadata)]
     pub metadata: Option<Value>,
 }
 
@@ -88,12 +98,15 @@ pub struct UpdatePriceTier {
 #[serde(deny_unknown_fields)]
 pub struct CreateRule {
     /// A live variant of the organization.
+    #[schema(schema_with = accepts::required_id, required = true)]
     pub variant_id: Option<String>,
     /// From this many units (> 0).
     #[serde(alias = "min_quantity")]
+    #[schema(schema_with = accepts::required_int::<1, MIN_QTY_MAX>, required = true)]
+    #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub min_qty: Option<i64>,
     /// Unit price (> 0), a decimal string or a number.
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::price, required = true)]
     pub price: Option<Money>,
 }
 
@@ -101,20 +114,24 @@ pub struct CreateRule {
 #[serde(deny_unknown_fields)]
 pub struct UpdateRule {
     #[serde(alias = "min_quantity")]
+    #[schema(schema_with = accepts::int::<1, MIN_QTY_MAX>)]
+    #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub min_qty: Option<i64>,
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::positive_money)]
     pub price: Option<Money>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct GetArgs {
     /// Embed the tier's rules with their variants (default true).
+    #[param(schema_with = accepts::flag)]
     pub include_rules: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct RulesArgs {
     /// Only the rules of this variant.
+    #[param(schema_with = accepts::id)]
     pub variant_id: Option<String>,
 }
 
@@ -343,7 +360,7 @@ pub async fn add_rule(
     if let Some(variant_id) = variant_id {
         product = product_of(conn, caller.org(), variant_id).await?;
         if product.is_none() {
-            check.fail("variant_id", "refers to something that does not exist");
+            check.extend([FieldError::missing("variant_id", Entity::Variant)]);
         }
     }
     if body.min_qty.is_none() {

@@ -4,6 +4,7 @@
 
 use crate::caller::Caller;
 use crate::error::{ApiError, ApiResult, Explained};
+use crate::openapi::accepts;
 use crate::reply::{self, PageArgs, if_match};
 use crate::routes::variants::{CreateVariant, DimensionsInput, Failed, ParsedVariant, parse_variant, rule_errors};
 use crate::routes::{flag, rename_fields};
@@ -80,66 +81,86 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct CreateProduct {
     /// Required, at most 500 characters.
     #[serde(alias = "name")]
+    #[schema(schema_with = accepts::required_text::<500>, required = true)]
     pub title: Option<String>,
     /// Generated from the title when absent.
+    #[schema(schema_with = accepts::slug::<200>)]
     pub slug: Option<String>,
     /// Required, at most 100 characters.
+    #[schema(schema_with = accepts::required_text::<100>, required = true)]
     pub sku: Option<String>,
+    #[schema(schema_with = accepts::text::<100>)]
     pub barcode: Option<String>,
+    #[schema(schema_with = accepts::text::<20_000>)]
     pub description: Option<String>,
     /// `active` (default), `inactive` or `archived` (Spanish `activa`, `inactiva`, `archivada`).
+    #[schema(schema_with = accepts::choice::<ProductStatus>)]
     pub status: Option<String>,
+    #[schema(schema_with = accepts::text::<100>)]
     pub product_type: Option<String>,
     /// Default `unit`.
+    #[schema(schema_with = accepts::text::<20>)]
     pub unit_of_measure: Option<String>,
+    #[schema(schema_with = accepts::int::<0, STOCK_MAX>)]
+    #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub alert_stock: Option<i64>,
+    #[schema(schema_with = accepts::id)]
     pub brand_id: Option<String>,
     /// The owning local; must be one of the caller's (or `local:access_all`).
+    #[schema(schema_with = accepts::id)]
     pub local_id: Option<String>,
     /// The pages' spelling of `status`: true = `active`, false = `inactive`.
     pub is_active: Option<bool>,
     /// Default: true when `variants` are given.
     pub has_variants: Option<bool>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = accepts::metadata)]
     pub metadata: Option<Value>,
     /// The default variant's price (simple products).
     #[serde(alias = "price")]
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::positive_money)]
     pub sale_price: Option<Money>,
     /// The pages' name for `sale_price`; errors are reported under the name sent.
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::positive_money)]
     pub base_price: Option<Money>,
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::money)]
     pub cost_price: Option<Money>,
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::money)]
     pub compare_at_price: Option<Money>,
     #[serde(alias = "tax")]
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::percent)]
     pub tax_rate: Option<Money>,
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::decimal::<3, 9_999_999_999>)]
     pub weight: Option<Money>,
     /// The pages' `{length, width, height, unit}`, instead of `dim_*`.
     pub dimensions: Option<DimensionsInput>,
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::decimal::<2, 9_999_999_999>)]
     pub dim_length: Option<Money>,
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::decimal::<2, 9_999_999_999>)]
     pub dim_width: Option<Money>,
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::decimal::<2, 9_999_999_999>)]
     pub dim_height: Option<Money>,
     pub track_inventory: Option<bool>,
+    #[schema(schema_with = accepts::int::<0, STOCK_MAX>)]
+    #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub default_min_stock: Option<i64>,
+    #[schema(schema_with = accepts::int::<0, STOCK_MAX>)]
+    #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub default_max_stock: Option<i64>,
     /// Must be one of the caller's locals (or `local:access_all`).
+    #[schema(schema_with = accepts::id)]
     pub warehouse_id: Option<String>,
     /// The variants of a product with variants.
     #[serde(default)]
     pub variants: Vec<CreateVariant>,
     #[serde(default)]
+    #[schema(schema_with = accepts::ids)]
     pub tag_ids: Vec<String>,
     #[serde(default)]
+    #[schema(schema_with = accepts::ids)]
     pub collection_ids: Vec<String>,
     /// The options the variants use, in order (set before the variants are created).
     #[serde(default)]
+    #[schema(schema_with = accepts::ids)]
     pub option_ids: Vec<String>,
 }
 
@@ -149,38 +170,47 @@ pub struct CreateProduct {
 #[serde(deny_unknown_fields)]
 pub struct UpdateProduct {
     #[serde(alias = "name")]
+    #[schema(schema_with = accepts::present_text::<500>)]
     pub title: Option<String>,
+    #[schema(schema_with = accepts::slug::<200>)]
     pub slug: Option<String>,
+    #[schema(schema_with = accepts::present_text::<100>)]
     pub sku: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = accepts::text::<100>)]
     pub barcode: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = accepts::text::<20_000>)]
     pub description: Option<Option<String>>,
+    #[schema(schema_with = accepts::choice::<ProductStatus>)]
     pub status: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = accepts::text::<100>)]
     pub product_type: Option<Option<String>>,
+    #[schema(schema_with = accepts::present_text::<20>)]
     pub unit_of_measure: Option<String>,
+    #[schema(schema_with = accepts::int::<0, STOCK_MAX>)]
+    #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub alert_stock: Option<i64>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = accepts::id)]
     pub brand_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = accepts::id)]
     pub local_id: Option<Option<String>>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = accepts::metadata)]
     pub metadata: Option<Value>,
     /// The pages' spelling of `status`.
     pub is_active: Option<bool>,
     /// A simple product's price (its default variant's `sale_price`).
     #[serde(alias = "sale_price", alias = "price")]
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::positive_money)]
     pub base_price: Option<Money>,
     /// When given, the product's whole tag set.
+    #[schema(schema_with = accepts::ids_or_null)]
     pub tag_ids: Option<Vec<String>>,
     /// When given, the product's whole set of collections.
+    #[schema(schema_with = accepts::ids_or_null)]
     pub collection_ids: Option<Vec<String>>,
 }
 
@@ -188,8 +218,10 @@ pub struct UpdateProduct {
 #[into_params(parameter_in = Query)]
 pub struct GetArgs {
     /// `false` leaves `variants` out (they are included by default).
+    #[param(schema_with = accepts::flag)]
     pub include_variants: Option<String>,
     /// Stock: needs the stock read model (not built yet; accepted and ignored).
+    #[param(schema_with = accepts::flag)]
     pub include_stock: Option<String>,
 }
 
@@ -198,6 +230,7 @@ pub struct GetArgs {
 pub struct SetOptions {
     /// The whole ordered list of options the product's variants use.
     #[serde(default)]
+    #[schema(schema_with = accepts::ids)]
     pub option_ids: Vec<String>,
 }
 
@@ -205,6 +238,7 @@ pub struct SetOptions {
 #[serde(deny_unknown_fields)]
 pub struct TagIds {
     #[serde(default)]
+    #[schema(schema_with = accepts::ids)]
     pub tag_ids: Vec<String>,
 }
 
@@ -222,23 +256,34 @@ pub struct ListArgs {
     /// Title words (Spanish, accent-insensitive) or part of the title, or the start of a SKU or
     /// barcode of the product or of one of its variants.
     #[serde(alias = "q")]
+    #[param(schema_with = accepts::text::<200>)]
     pub search: Option<String>,
+    #[param(schema_with = accepts::id)]
     pub brand_id: Option<String>,
+    #[param(schema_with = accepts::id)]
     pub collection_id: Option<String>,
     /// Comma-separated tag ids: products having all of them.
+    #[param(schema_with = accepts::comma_separated_ids)]
     pub tag_ids: Option<String>,
+    #[param(schema_with = accepts::text::<100>)]
     pub product_type: Option<String>,
     /// `active`, `inactive` or `archived` (Spanish aliases accepted).
+    #[param(schema_with = accepts::choice::<ProductStatus>)]
     pub status: Option<String>,
     /// `true`: status active; `false`: any other status.
+    #[param(schema_with = accepts::flag)]
     pub is_active: Option<String>,
     /// Needs access to that local.
+    #[param(schema_with = accepts::id)]
     pub local_id: Option<String>,
     /// Some variant's `sale_price` is at least this...
+    #[param(schema_with = accepts::money_text)]
     pub min_price: Option<String>,
     /// ...and at most this.
+    #[param(schema_with = accepts::money_text)]
     pub max_price: Option<String>,
     /// `created` (default, oldest first) or `-created` (newest first). Both page by cursor.
+    #[param(schema_with = sort_spellings)]
     pub sort: Option<String>,
 }
 
@@ -246,12 +291,25 @@ fn parse_ids<T: FromStr>(check: &mut Check, field: &str, raw: &[String]) -> Vec<
     raw.iter().enumerate().filter_map(|(i, id)| check.id(&format!("{field}[{i}]"), Some(id))).collect()
 }
 
+/// Stock counts are `integer` columns.
+const STOCK_MAX: i64 = i32::MAX as i64;
+
+const OLDEST_FIRST: &[&str] = &["created", "created_at", "oldest", "+created"];
+const NEWEST_FIRST: &[&str] = &["-created", "-created_at", "newest", "created_desc"];
+
 fn parse_sort(raw: &str) -> Option<ProductSort> {
-    match raw.trim().to_lowercase().as_str() {
-        "created" | "created_at" | "oldest" | "+created" => Some(ProductSort::Created),
-        "-created" | "-created_at" | "newest" | "created_desc" => Some(ProductSort::CreatedDesc),
-        _ => None,
+    let raw = raw.trim().to_lowercase();
+    if OLDEST_FIRST.contains(&raw.as_str()) {
+        Some(ProductSort::Created)
+    } else if NEWEST_FIRST.contains(&raw.as_str()) {
+        Some(ProductSort::CreatedDesc)
+    } else {
+        None
     }
+}
+
+fn sort_spellings() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    accepts::one_of(&[OLDEST_FIRST, NEWEST_FIRST].concat())
 }
 
 fn parse_filter(args: ListArgs) -> Result<ProductFilter, Error> {
@@ -274,24 +332,10 @@ fn parse_filter(args: ListArgs) -> Result<ProductFilter, Error> {
         .unwrap_or_default();
     let product_type = check.text("product_type", args.product_type.as_deref(), 100);
     let status = check.choice("status", args.status.as_deref(), ProductStatus::parse, &ProductStatus::expected());
-    let is_active = check.choice(
-        "is_active",
-        args.is_active.as_deref(),
-        |v| match v.trim().to_lowercase().as_str() {
-            "true" | "1" => Some(true),
-            "false" | "0" => Some(false),
-            _ => None,
-        },
-        "true, false",
-    );
+    let is_active = flag(&mut check, "is_active", args.is_active.as_deref());
     let local_id = check.id("local_id", args.local_id.as_deref());
-    let min_price = check.money("min_price", args.min_price.map(Money).as_ref(), false);
-    let max_price = check.money("max_price", args.max_price.map(Money).as_ref(), false);
-    if let (Some(min), Some(max)) = (min_price, max_price) {
-        if min > max {
-            check.fail("max_price", "must be at least min_price");
-        }
-    }
+    let min_price = check.money("min_price", args.min_price.map(Money::Text).as_ref(), false);
+    let max_price = check.money("max_price", args.max_price.map(Money::Text).as_ref(), false);
     let sort = check.choice("sort", args.sort.as_deref(), parse_sort, "created, -created").unwrap_or_default();
     check.finish()?;
     Ok(ProductFilter {
@@ -375,7 +419,7 @@ pub(crate) fn parse_create(caller: &Caller, mut body: CreateProduct) -> Result<P
     let mut check = Check::new(Entity::Product);
     match (body.sale_price.as_ref(), body.base_price.take()) {
         (None, base) => body.sale_price = base,
-        (Some(sale), Some(base)) if sale.0 != base.0 => check.fail("base_price", "disagrees with sale_price"),
+        (Some(sale), Some(base)) if *sale != base => check.fail("base_price", "disagrees with sale_price"),
         _ => {}
     }
     parse_create_checked(caller, body, check).map_err(|ApiError(err)| ApiError(rename_fields(err, renames)))
@@ -397,7 +441,7 @@ fn parse_create_checked(caller: &Caller, body: CreateProduct, mut check: Check) 
     let status = product_status(&mut check, body.status.as_deref(), body.is_active);
     let product_type = check.text("product_type", body.product_type.as_deref(), 100);
     let unit_of_measure = check.text("unit_of_measure", body.unit_of_measure.as_deref(), 20);
-    let alert_stock = check.int("alert_stock", body.alert_stock, 0, i64::from(i32::MAX));
+    let alert_stock = check.int("alert_stock", body.alert_stock, 0, STOCK_MAX);
     let brand_id: Option<BrandId> = check.id("brand_id", body.brand_id.as_deref());
     let local_id: Option<LocalId> = check.id("local_id", body.local_id.as_deref());
     let metadata = check.object("metadata", body.metadata);
@@ -561,7 +605,7 @@ pub async fn update(
     let status = product_status(&mut check, body.status.as_deref(), body.is_active);
     let product_type = body.product_type.map(|t| t.and_then(|t| check.text("product_type", Some(&t), 100)));
     let unit_of_measure = body.unit_of_measure.as_deref().map(|u| check.required_text("unit_of_measure", Some(u), 20));
-    let alert_stock = check.int("alert_stock", body.alert_stock, 0, i64::from(i32::MAX));
+    let alert_stock = check.int("alert_stock", body.alert_stock, 0, STOCK_MAX);
     let brand_id = body.brand_id.map(|b| b.and_then(|b| check.id::<BrandId>("brand_id", Some(&b))));
     let local_id = body.local_id.map(|l| l.and_then(|l| check.id::<LocalId>("local_id", Some(&l))));
     let metadata = check.object("metadata", body.metadata);

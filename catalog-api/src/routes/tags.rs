@@ -3,6 +3,7 @@
 
 use crate::caller::Caller;
 use crate::error::{ApiResult, Explained};
+use crate::openapi::accepts;
 use crate::reply::{self, PageArgs, if_match};
 use crate::routes::collections::product_page;
 use crate::state::ApiState;
@@ -42,31 +43,38 @@ const NAME_MAX: usize = 100;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTag {
+    #[schema(schema_with = accepts::required_text::<NAME_MAX>, required = true)]
     pub name: Option<String>,
     /// Generated from the name when absent.
+    #[schema(schema_with = accepts::slug::<NAME_MAX>)]
     pub slug: Option<String>,
     /// `category`, `feature`, `promotion` or `custom` (default).
     #[serde(rename = "type", alias = "tag_type")]
+    #[schema(schema_with = accepts::choice::<TagType>)]
     pub tag_type: Option<String>,
     /// A hex colour, `#RGB` or `#RRGGBB`.
+    #[schema(schema_with = accepts::color)]
     pub color: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = accepts::metadata)]
     pub metadata: Option<Value>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTag {
+    #[schema(schema_with = accepts::present_text::<NAME_MAX>)]
     pub name: Option<String>,
     /// Empty: generated again from the name.
+    #[schema(schema_with = accepts::slug::<NAME_MAX>)]
     pub slug: Option<String>,
     #[serde(rename = "type", alias = "tag_type")]
+    #[schema(schema_with = accepts::choice::<TagType>)]
     pub tag_type: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = accepts::color)]
     pub color: Option<Option<String>>,
     /// Replaces the tag's metadata.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = accepts::metadata)]
     pub metadata: Option<Value>,
 }
 
@@ -75,8 +83,10 @@ pub struct ListFilter {
     /// Only tags of this type.
     #[serde(rename = "type", alias = "tag_type")]
     #[param(rename = "type")]
+    #[param(schema_with = accepts::choice::<TagType>)]
     pub tag_type: Option<String>,
     /// Part of the name, case-insensitive. (Tags have no active state: no `is_active`.)
+    #[param(schema_with = accepts::text::<200>)]
     pub search: Option<String>,
 }
 

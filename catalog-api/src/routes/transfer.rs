@@ -182,6 +182,7 @@ pub struct ImportArgs {
     /// `csv` or `jsonl`; default from the Content-Type (`text/csv`, `application/x-ndjson`), or,
     /// for a `multipart/form-data` upload, its `format` field, else the `file` part's filename
     /// extension (`.csv`, `.jsonl`, `.ndjson`), else that part's content type.
+    #[param(schema_with = Format::spellings)]
     pub format: Option<String>,
 }
 
@@ -189,10 +190,11 @@ pub struct ImportArgs {
 #[derive(ToSchema)]
 #[allow(dead_code)] // Describes the form for the OpenAPI document; the handler streams the parts.
 pub struct ImportForm {
-    /// The file (CSV or JSON Lines), up to 512 MiB.
-    #[schema(value_type = String, format = Binary)]
+    /// The file (CSV or JSON Lines, UTF-8 text), up to 512 MiB.
+    #[schema(value_type = String)]
     file: Vec<u8>,
     /// `csv` or `jsonl`, when neither the query nor the file's name or type tells.
+    #[schema(schema_with = Format::spellings)]
     format: Option<String>,
 }
 
@@ -427,6 +429,7 @@ pub async fn failed_rows(caller: Caller, state: web::Data<ApiState>, id: web::Pa
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ExportArgs {
     /// `csv` (default) or `jsonl`.
+    #[param(schema_with = Format::spellings)]
     pub format: Option<String>,
 }
 

@@ -4,6 +4,7 @@
 
 use crate::caller::Caller;
 use crate::error::{ApiError, ApiResult, Explained};
+use crate::openapi::accepts;
 use crate::reply::{self, PageArgs, if_match};
 use crate::routes::flag;
 use crate::state::ApiState;
@@ -90,58 +91,73 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateVariant {
+    #[schema(schema_with = accepts::text::<500>)]
     pub title: Option<String>,
+    #[schema(schema_with = accepts::required_text::<100>, required = true)]
     pub sku: Option<String>,
+    #[schema(schema_with = accepts::text::<100>)]
     pub barcode: Option<String>,
     /// Required, > 0.
     #[serde(alias = "price")]
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::price, required = true)]
     pub sale_price: Option<Money>,
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::money)]
     pub cost_price: Option<Money>,
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::money)]
     pub compare_at_price: Option<Money>,
     /// Percent, 0–100 (default 0); the pages call it `tax`.
     #[serde(alias = "tax")]
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::percent)]
     pub tax_rate: Option<Money>,
     /// Kilograms.
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::decimal::<3, WEIGHT_MAX>)]
     pub weight: Option<Money>,
     /// Centimetres.
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::decimal::<2, DIMENSION_MAX>)]
     pub dim_length: Option<Money>,
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::decimal::<2, DIMENSION_MAX>)]
     pub dim_width: Option<Money>,
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::decimal::<2, DIMENSION_MAX>)]
     pub dim_height: Option<Money>,
     /// The pages' `{length, width, height, unit}` (unit `cm`), instead of `dim_*`.
     pub dimensions: Option<DimensionsInput>,
+    #[schema(schema_with = accepts::text::<100>)]
     pub lot_number: Option<String>,
+    #[schema(schema_with = accepts::text::<200>)]
     pub vendor: Option<String>,
     /// Must be one of the caller's locals (or `local:access_all`).
+    #[schema(schema_with = accepts::id)]
     pub warehouse_id: Option<String>,
     /// Default true.
     pub track_inventory: Option<bool>,
     /// Default 10.
+    #[schema(schema_with = accepts::int::<0, STOCK_MAX>)]
+    #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub default_min_stock: Option<i64>,
     /// Default 1000, ≥ `default_min_stock`.
+    #[schema(schema_with = accepts::int::<0, STOCK_MAX>)]
+    #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub default_max_stock: Option<i64>,
     /// Free attributes of a variant of a product without options (derived from the option
     /// values otherwise).
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = accepts::metadata)]
     pub attributes: Option<Value>,
+    #[schema(schema_with = accepts::int::<0, POSITION_MAX>)]
+    #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub position: Option<i64>,
     /// Default true.
     pub is_active: Option<bool>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = accepts::metadata)]
     pub metadata: Option<Value>,
     /// One value per option the product declares.
     #[serde(default)]
+    #[schema(schema_with = accepts::ids)]
     pub option_value_ids: Vec<String>,
     /// With `option_value`: the value of one of the product's options by name (added to the
     /// option when it lacks it), as the pages send it.
+    #[schema(schema_with = accepts::id)]
     pub option_id: Option<String>,
+    #[schema(schema_with = accepts::present_text::<100>)]
     pub option_value: Option<String>,
 }
 
@@ -149,14 +165,20 @@ pub struct CreateVariant {
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DimensionsInput {
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::decimal::<2, DIMENSION_MAX>)]
     pub length: Option<Money>,
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::decimal::<2, DIMENSION_MAX>)]
     pub width: Option<Money>,
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::decimal::<2, DIMENSION_MAX>)]
     pub height: Option<Money>,
     /// `cm` (the only unit stored).
+    #[schema(schema_with = centimetres)]
     pub unit: Option<String>,
+}
+
+/// The one unit dimensions are stored in.
+fn centimetres() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    accepts::one_of(&["cm", "CM", "Cm", "cM"])
 }
 
 impl DimensionsInput {
@@ -180,55 +202,62 @@ impl DimensionsInput {
 #[serde(deny_unknown_fields)]
 pub struct UpdateVariant {
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = accepts::text::<500>)]
     pub title: Option<Option<String>>,
+    #[schema(schema_with = accepts::present_text::<100>)]
     pub sku: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = accepts::text::<100>)]
     pub barcode: Option<Option<String>>,
     #[serde(alias = "price")]
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::positive_money)]
     pub sale_price: Option<Money>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::money)]
     pub cost_price: Option<Option<Money>>,
     /// The pages' `{length, width, height, unit}`, instead of `dim_*`.
     pub dimensions: Option<DimensionsInput>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::money)]
     pub compare_at_price: Option<Option<Money>>,
     #[serde(alias = "tax")]
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::percent)]
     pub tax_rate: Option<Money>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::decimal::<3, WEIGHT_MAX>)]
     pub weight: Option<Option<Money>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::decimal::<2, DIMENSION_MAX>)]
     pub dim_length: Option<Option<Money>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::decimal::<2, DIMENSION_MAX>)]
     pub dim_width: Option<Option<Money>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<crate::openapi::DecimalInput>)]
+    #[schema(schema_with = accepts::decimal::<2, DIMENSION_MAX>)]
     pub dim_height: Option<Option<Money>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = accepts::text::<100>)]
     pub lot_number: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = accepts::text::<200>)]
     pub vendor: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = accepts::id)]
     pub warehouse_id: Option<Option<String>>,
     pub track_inventory: Option<bool>,
+    #[schema(schema_with = accepts::int::<0, STOCK_MAX>)]
+    #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub default_min_stock: Option<i64>,
+    #[schema(schema_with = accepts::int::<0, STOCK_MAX>)]
+    #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub default_max_stock: Option<i64>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = accepts::metadata)]
     pub attributes: Option<Value>,
+    #[schema(schema_with = accepts::int::<0, POSITION_MAX>)]
+    #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub position: Option<i64>,
     pub is_active: Option<bool>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = accepts::metadata)]
     pub metadata: Option<Value>,
 }
 
@@ -238,6 +267,9 @@ pub(crate) type Failed = HashSet<String>;
 
 const WEIGHT_MAX: i64 = 9_999_999_999; // numeric(10,3), in grams
 const DIMENSION_MAX: i64 = 9_999_999_999; // numeric(10,2), in hundredths
+const STOCK_MAX: i64 = i32::MAX as i64;
+const POSITION_MAX: i64 = i32::MAX as i64;
+const QUANTITY_MAX: i64 = i32::MAX as i64;
 
 /// Records `field` as failed when a value was given but did not parse.
 fn seen<T>(failed: &mut Failed, field: &str, given: bool, parsed: Option<T>) -> Option<T> {
@@ -356,11 +388,12 @@ pub(crate) fn parse_variant(
     new.vendor = vendor;
     new.warehouse_id = warehouse_id;
     new.track_inventory = input.track_inventory.unwrap_or(true);
-    // A malformed bound is replaced by the loosest one, so the min ≤ max rule stays quiet.
+    // A malformed bound is replaced by the loosest one, so the min ≤ max rule stays quiet; a
+    // default bound gives way to the one sent.
     new.default_min_stock = match (input.default_min_stock, min_stock) {
         (_, Some(min)) => min,
         (Some(_), None) => 0,
-        (None, None) => new.default_min_stock,
+        (None, None) => new.default_min_stock.min(max_stock.unwrap_or(i32::MAX)),
     };
     new.default_max_stock = match (input.default_max_stock, max_stock) {
         (_, Some(max)) => max,
@@ -476,14 +509,19 @@ async fn view(
 #[into_params(parameter_in = Query)]
 pub struct ListArgs {
     /// `true` or `false`.
+    #[param(schema_with = accepts::flag)]
     pub is_active: Option<String>,
     /// One of the variant's option values, e.g. `Rojo` (case-insensitive).
+    #[param(schema_with = accepts::text::<200>)]
     pub option_value: Option<String>,
     /// `sale_price` at least this...
+    #[param(schema_with = accepts::money)]
     pub min_price: Option<String>,
     /// ...and at most this.
+    #[param(schema_with = accepts::money)]
     pub max_price: Option<String>,
     /// Only variants with stock available: needs the stock read model (not built yet; 400).
+    #[param(ignore)]
     pub in_stock: Option<String>,
 }
 
@@ -491,8 +529,8 @@ fn variant_filter(args: &ListArgs) -> Result<VariantFilter, Error> {
     let mut check = Check::new(Entity::Variant);
     let is_active = flag(&mut check, "is_active", args.is_active.as_deref());
     let option_value = check.text("option_value", args.option_value.as_deref(), 200);
-    let min_price = check.money("min_price", args.min_price.clone().map(Money).as_ref(), false);
-    let max_price = check.money("max_price", args.max_price.clone().map(Money).as_ref(), false);
+    let min_price = check.money("min_price", args.min_price.clone().map(Money::Text).as_ref(), false);
+    let max_price = check.money("max_price", args.max_price.clone().map(Money::Text).as_ref(), false);
     if args.in_stock.is_some() {
         check.fail("in_stock", "stock is not known to the catalog yet");
     }
@@ -602,10 +640,13 @@ async fn scoped(
 #[into_params(parameter_in = Query)]
 pub struct ReadArgs {
     /// `product {product_id, name, sku, brand}` (default false).
+    #[param(schema_with = accepts::flag)]
     pub include_product: Option<String>,
     /// Stock: needs the stock read model (not built yet; accepted and ignored).
+    #[param(schema_with = accepts::flag)]
     pub include_stock: Option<String>,
     /// The rules of active tiers that price the variant (default true).
+    #[param(schema_with = accepts::flag)]
     pub include_price_tiers: Option<String>,
 }
 
@@ -867,9 +908,11 @@ pub async fn deactivate(
 #[into_params(parameter_in = Query)]
 pub struct PriceArgs {
     /// Units to price, an integer ≥ 1; 1 when absent.
+    #[param(schema_with = accepts::int::<1, QUANTITY_MAX>)]
     pub quantity: Option<String>,
     /// The tier to price with (must be active); by default the active tier of highest priority
     /// that has rules for the variant.
+    #[param(schema_with = accepts::id)]
     pub price_tier_id: Option<String>,
 }
 
@@ -969,7 +1012,7 @@ async fn quote(caller: Caller, state: web::Data<ApiState>, id: VariantId, args: 
     let quantity = match args.quantity.as_deref().map(str::trim) {
         None | Some("") => Some(1),
         Some(raw) => match raw.parse::<i64>() {
-            Ok(n) => check.int("quantity", Some(n), 1, i64::from(i32::MAX)),
+            Ok(n) => check.int("quantity", Some(n), 1, QUANTITY_MAX),
             Err(_) => {
                 check.fail("quantity", "must be an integer of at least 1");
                 None

@@ -45,18 +45,18 @@ const UNIQUE: &[(&str, &str, &str, &str)] = &[
 ];
 
 /// Foreign keys a caller can violate by naming a missing (or foreign) row → (entity, field).
-const FOREIGN: &[(&str, Entity, &str)] = &[
-    ("products_organization_id_brand_id_fkey", Entity::Product, "brand_id"),
-    ("product_variants_organization_id_product_id_fkey", Entity::Variant, "product_id"),
-    ("collections_organization_id_parent_id_fkey", Entity::Collection, "parent_id"),
-    ("collection_products_organization_id_product_id_fkey", Entity::Collection, "product_ids"),
-    ("collection_products_organization_id_collection_id_fkey", Entity::Collection, "collection_id"),
-    ("product_tags_organization_id_tag_id_fkey", Entity::Tag, "tag_ids"),
-    ("product_tags_organization_id_product_id_fkey", Entity::Tag, "product_id"),
-    ("price_tier_rules_organization_id_variant_id_fkey", Entity::PriceTierRule, "variant_id"),
-    ("price_tier_rules_organization_id_price_tier_id_fkey", Entity::PriceTierRule, "price_tier_id"),
-    ("product_option_assignments_organization_id_option_id_fkey", Entity::Product, "options"),
-    ("variant_option_values_value_fkey", Entity::Variant, "options"),
+const FOREIGN: &[(&str, Entity, &str, Entity)] = &[
+    ("products_organization_id_brand_id_fkey", Entity::Product, "brand_id", Entity::Brand),
+    ("product_variants_organization_id_product_id_fkey", Entity::Variant, "product_id", Entity::Product),
+    ("collections_organization_id_parent_id_fkey", Entity::Collection, "parent_id", Entity::Collection),
+    ("collection_products_organization_id_product_id_fkey", Entity::Collection, "product_ids", Entity::Product),
+    ("collection_products_organization_id_collection_id_fkey", Entity::Collection, "collection_id", Entity::Collection),
+    ("product_tags_organization_id_tag_id_fkey", Entity::Tag, "tag_ids", Entity::Tag),
+    ("product_tags_organization_id_product_id_fkey", Entity::Tag, "product_id", Entity::Product),
+    ("price_tier_rules_organization_id_variant_id_fkey", Entity::PriceTierRule, "variant_id", Entity::Variant),
+    ("price_tier_rules_organization_id_price_tier_id_fkey", Entity::PriceTierRule, "price_tier_id", Entity::PriceTier),
+    ("product_option_assignments_organization_id_option_id_fkey", Entity::Product, "options", Entity::Option),
+    ("variant_option_values_value_fkey", Entity::Variant, "options", Entity::OptionValue),
 ];
 
 pub fn classify(err: DieselError) -> Error {
@@ -79,10 +79,7 @@ pub fn classify(err: DieselError) -> Error {
                     },
                 },
                 DatabaseErrorKind::ForeignKeyViolation => match FOREIGN.iter().find(|(name, ..)| *name == constraint) {
-                    Some((_, entity, field)) => Error::Validation {
-                        entity: *entity,
-                        fields: vec![FieldError::new(*field, "refers to something that does not exist")],
-                    },
+                    Some((_, entity, field, missing)) => Error::missing(*entity, *field, *missing),
                     None => Error::Internal(format!("foreign key violation {constraint}: {}", info.message())),
                 },
                 DatabaseErrorKind::CheckViolation => {

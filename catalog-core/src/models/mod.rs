@@ -17,6 +17,7 @@ pub use option::*;
 pub use price_tier::*;
 pub use product::*;
 pub use tag::*;
+pub use text_enum::Spelled;
 pub use variant::*;
 
 /// Who made a change, carried into events (`metadata.user_id`, `metadata.correlation_id`).

@@ -62,6 +62,10 @@ macro_rules! text_enum {
 
         impl utoipa::ToSchema for $name {}
 
+        impl $crate::models::Spelled for $name {
+            const SPELLINGS: &'static [&'static str] = &[$($text $(, $alias)*),+];
+        }
+
         impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg> for $name {
             fn to_sql<'b>(&'b self, out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>) -> diesel::serialize::Result {
                 <str as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg>>::to_sql(self.as_str(), out)
@@ -78,3 +82,9 @@ macro_rules! text_enum {
 }
 
 pub(crate) use text_enum;
+
+/// Every spelling a text enum accepts on input (canonical names and aliases, lowercase; input
+/// is also trimmed and case-insensitive): what a request's schema lists.
+pub trait Spelled {
+    const SPELLINGS: &'static [&'static str];
+}

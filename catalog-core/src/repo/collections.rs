@@ -68,7 +68,7 @@ async fn parent_is_live(conn: &mut PgConn, org: OrganizationId, parent: Collecti
 }
 
 fn missing_parent() -> Error {
-    Error::field(Entity::Collection, "parent_id", "refers to something that does not exist")
+    Error::missing(Entity::Collection, "parent_id", Entity::Collection)
 }
 
 /// Creates a collection. An empty slug is derived from the name; a parent must be a live
@@ -454,7 +454,11 @@ async fn check_products(conn: &mut PgConn, org: OrganizationId, ids: &[ProductId
     }
     Err(Error::Validation {
         entity: Entity::Collection,
-        fields: vec![FieldError::new("product_ids", format!("no such products: {}", missing.join(", ")))],
+        fields: vec![FieldError::missing_because(
+            "product_ids",
+            Entity::Product,
+            format!("no such products: {}", missing.join(", ")),
+        )],
     })
 }
 
@@ -614,7 +618,7 @@ pub async fn set_for_product(
         for collection_id in added {
             add_products(conn, org, actor, collection_id, &[product_id]).await.map_err(|err| match err {
                 Error::NotFound(Entity::Collection) => {
-                    Error::field(Entity::Product, "collection_ids", "refers to something that does not exist")
+                    Error::missing(Entity::Product, "collection_ids", Entity::Collection)
                 }
                 other => other,
             })?;

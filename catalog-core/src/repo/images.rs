@@ -37,8 +37,17 @@ fn invalid(problems: Vec<FieldError>) -> Result<()> {
     if problems.is_empty() { Ok(()) } else { Err(Error::validation(Entity::Image, problems)) }
 }
 
-/// `ordered` must name each of the owner's images exactly once.
+/// `ordered` must name each of the owner's images exactly once; an id that is none of them is
+/// an image that does not exist for this owner (404 `IMAGE_NOT_FOUND`).
 fn check_order(current: &[ImageId], ordered: &[ImageId], kind: &str) -> Result<()> {
+    let unknown: Vec<String> = ordered.iter().filter(|id| !current.contains(id)).map(ToString::to_string).collect();
+    if !unknown.is_empty() {
+        let message = format!("not images of this {kind}: {}", unknown.join(", "));
+        return Err(Error::validation(
+            Entity::Image,
+            vec![FieldError::missing_because("image_ids", Entity::Image, message)],
+        ));
+    }
     let mut given = ordered.to_vec();
     given.sort();
     given.dedup();

@@ -347,7 +347,7 @@ pub async fn add_rule(
         let tier = lock(conn, org, tier_id).await?;
         let mut fields = Vec::new();
         if !variant_is_live(conn, org, new.variant_id).await? {
-            fields.push(FieldError::new("variant_id", "refers to something that does not exist"));
+            fields.push(FieldError::missing("variant_id", Entity::Variant));
         }
         check_min_qty(new.min_qty, &mut fields);
         check_price(new.price, &mut fields);

@@ -33,7 +33,6 @@ const VARIANT_AGGREGATE: &str = "variant";
 const FALLBACK_SLUG: &str = "product";
 /// Tries at a generated slug: concurrent creates of one title may race for the same suffix.
 const SLUG_ATTEMPTS: usize = 5;
-const MISSING: &str = "refers to something that does not exist";
 
 /// Narrows [`list`]; `None` (and empty) fields do not filter. Every filter is a condition (or
 /// an `EXISTS` subquery, scoped to the organization) of the one listing statement.
@@ -125,7 +124,7 @@ async fn check_brand(conn: &mut PgConn, org: OrganizationId, brand_id: Option<Br
         .optional()?;
     match brand {
         Some(_) => Ok(()),
-        None => Err(Error::field(Entity::Product, "brand_id", MISSING)),
+        None => Err(Error::missing(Entity::Product, "brand_id", Entity::Brand)),
     }
 }
 
@@ -445,9 +444,7 @@ pub fn as_product_error(err: Error) -> Error {
                 })
                 .collect(),
         },
-        Error::NotFound(Entity::Collection) => {
-            Error::field(Entity::Product, "collection_ids", "refers to something that does not exist")
-        }
+        Error::NotFound(Entity::Collection) => Error::missing(Entity::Product, "collection_ids", Entity::Collection),
         other => other,
     }
 }
@@ -741,7 +738,7 @@ pub async fn set_options(
             .load(conn)
             .await?;
         if existing.len() != wanted.len() {
-            return Err(Error::field(Entity::Product, "options", MISSING));
+            return Err(Error::missing(Entity::Product, "options", Entity::Option));
         }
         let old = self::option_ids(conn, org, product_id).await?;
         if old == wanted {

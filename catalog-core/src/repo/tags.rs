@@ -430,7 +430,7 @@ async fn check_tags(conn: &mut PgConn, org: OrganizationId, ids: &BTreeSet<TagId
     }
     Err(Error::validation(
         Entity::Tag,
-        vec![FieldError::new("tag_ids", format!("unknown tags: {}", missing.join(", ")))],
+        vec![FieldError::missing_because("tag_ids", Entity::Tag, format!("unknown tags: {}", missing.join(", ")))],
     ))
 }
 

@@ -136,26 +136,33 @@ pub(crate) fn combine(
     let mut picked: Vec<(OptionId, OptionValueId, &str)> = Vec::with_capacity(chosen.len());
     for id in chosen {
         let Some((value_id, option_id, value)) = values.iter().find(|(v, ..)| v == id) else {
-            problems.push(format!("option value {id} does not exist"));
+            problems.push(FieldError::missing_because(
+                "options",
+                Entity::OptionValue,
+                format!("option value {id} does not exist"),
+            ));
             continue;
         };
         let Some((_, name)) = declared.iter().find(|(o, _)| o == option_id) else {
-            problems.push(format!("option value {id} belongs to an option the product does not declare"));
+            problems.push(FieldError::new(
+                "options",
+                format!("option value {id} belongs to an option the product does not declare"),
+            ));
             continue;
         };
         if picked.iter().any(|(o, ..)| o == option_id) {
-            problems.push(format!("more than one value for option {name}"));
+            problems.push(FieldError::new("options", format!("more than one value for option {name}")));
             continue;
         }
         picked.push((*option_id, *value_id, value));
     }
     for (option_id, name) in declared {
         if !picked.iter().any(|(o, ..)| o == option_id) {
-            problems.push(format!("missing a value for option {name}"));
+            problems.push(FieldError::new("options", format!("missing a value for option {name}")));
         }
     }
     if !problems.is_empty() {
-        return Err(problems.into_iter().map(|p| FieldError::new("options", p)).collect());
+        return Err(problems);
     }
     let mut attributes = Map::new();
     for (option_id, name) in declared {

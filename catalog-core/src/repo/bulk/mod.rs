@@ -21,7 +21,7 @@ pub use options::OptionRef;
 use super::changed_fields;
 use super::outbox::{self, EventDraft};
 use crate::db::PgConn;
-use crate::error::{FieldError, Result};
+use crate::error::{Entity, FieldError, Result};
 use crate::ids::{BrandId, CollectionId, OptionId, OptionValueId, OrganizationId, ProductId, TagId, VariantId};
 use crate::models::{Actor, NewProduct, NewVariant, Product, Variant};
 use crate::schema::{
@@ -40,7 +40,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 pub const MAX_ROWS: usize = 1000;
 /// Rows per multi-row statement: PostgreSQL takes at most 65,535 bind parameters.
 const CHUNK: usize = 1500;
-const MISSING: &str = "refers to something that does not exist";
 
 /// One validated row.
 #[derive(Debug, Clone)]
@@ -398,17 +397,17 @@ fn plan_row(
         }
     }
     if row.product.brand_id.is_some_and(|b| !existing.brands.contains(&b)) {
-        errors.push(FieldError::new("brand_id", MISSING));
+        errors.push(FieldError::missing("brand_id", Entity::Brand));
     }
     for (i, collection) in row.collection_ids.iter().flatten().enumerate() {
         if !existing.collections.contains(collection) {
-            errors.push(FieldError::new(format!("collection_ids[{i}]"), MISSING));
+            errors.push(FieldError::missing(format!("collection_ids[{i}]"), Entity::Collection));
         }
     }
     if let Some(tag_ids) = &row.tag_ids {
         for (i, tag) in tag_ids.iter().enumerate() {
             if !existing.tags.contains(tag) {
-                errors.push(FieldError::new(format!("tag_ids[{i}]"), MISSING));
+                errors.push(FieldError::missing(format!("tag_ids[{i}]"), Entity::Tag));
             }
         }
     }

@@ -4,9 +4,9 @@
 //! committed row uses them, with the events `POST /options` and `POST /options/{id}/values`
 //! would publish (one per option).
 
-use super::{BulkProduct, MISSING};
+use super::BulkProduct;
 use crate::db::PgConn;
-use crate::error::{FieldError, Result};
+use crate::error::{Entity, FieldError, Result};
 use crate::ids::{OptionId, OptionValueId, OrganizationId, ProductId, VariantId};
 use crate::models::{NewOptionValue, NewProductOption, NewVariant, OptionValue, ProductOption, Variant};
 use crate::repo::outbox::EventDraft;
@@ -146,7 +146,7 @@ impl OptionBook {
             let id = match option {
                 OptionRef::Id(id) if self.names.contains_key(id) => *id,
                 OptionRef::Id(_) => {
-                    errors.push(FieldError::new(field, MISSING));
+                    errors.push(FieldError::missing(field, Entity::Option));
                     continue;
                 }
                 OptionRef::Name(name) => match checked_text(name) {
