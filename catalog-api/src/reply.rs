@@ -78,17 +78,31 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
     Ok(Some(raw.trim_start_matches("W/").trim_matches('"').parse::<i32>().unwrap_or(NO_VERSION)))
 }
 
-/// `first`/`after` walk forward, `last`/`before` backward.
+/// Cursor-connection arguments, combinable as in the GraphQL Cursor Connections spec: `after`
+/// and `before` bound the rows (exclusive), `first` keeps the first rows of that window and
+/// `last` the last of those. `last` (or `before`) without `first` walks back from the end.
+/// The sizes are checked against the pagination settings (1 to 100, default 20, unless
+/// configured otherwise); a size out of range or a cursor that does not decode is a 400 naming
+/// the argument. Cursors handed out before (the same digits and an 8-digit checksum) still
+/// decode.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageArgs {
-    /// Page size walking forward (default 20, at most 100).
+    /// Keep the first this many rows of the window `after`/`before` leave (default 20 when
+    /// neither `first` nor `last` is given).
+    #[param(minimum = 1, maximum = 100, nullable = false)]
     pub first: Option<i64>,
-    /// Cursor: rows after it.
+    /// Cursor (an edge's `cursor`, a `startCursor` or an `endCursor`): only rows after it.
+    /// Combines with `before`.
+    #[param(pattern = "^01[0-9a-fA-F]{32}$", nullable = false)]
     pub after: Option<String>,
-    /// Page size walking backward.
+    /// Keep the last this many rows: of the rows `first` kept when it is given, else of the
+    /// window (walking back from its end).
+    #[param(minimum = 1, maximum = 100, nullable = false)]
     pub last: Option<i64>,
-    /// Cursor: rows before it.
+    /// Cursor (an edge's `cursor`, a `startCursor` or an `endCursor`): only rows before it.
+    /// Combines with `after`; without `first`, the page is the window's last rows.
+    #[param(pattern = "^01[0-9a-fA-F]{32}$", nullable = false)]
     pub before: Option<String>,
 }
 

@@ -535,6 +535,12 @@ async fn every_list_filter_narrows_the_page() {
         (&back.data()["pageInfo"]["hasPreviousPage"], &back.data()["pageInfo"]["hasNextPage"]),
         (&json!(false), &json!(true))
     );
+    // Both cursors bound in the shown order: newest first, strictly between REM and CAM-R.
+    let rem = newest.data()["pageInfo"]["startCursor"].as_str().unwrap();
+    let cam = page.data()["pageInfo"]["startCursor"].as_str().unwrap();
+    let between = format!("/api/v1/products?sort=-created&after={rem}&before={cam}");
+    assert_eq!(skus(&app.get(&admin, &between).await), ["PEL", "CTA-A"]);
+    assert_eq!(skus(&app.get(&admin, &format!("{between}&first=2&last=1")).await), ["CTA-A"]);
     let filtered = app.get(&admin, "/api/v1/products?product_type=juguete&first=1").await;
     let end = filtered.data()["pageInfo"]["endCursor"].as_str().unwrap().to_string();
     assert_eq!(

@@ -124,7 +124,7 @@ pub enum Error {
     PayloadTooLarge(String),
 
     /// A request-level argument problem that belongs to no entity (bad organization id,
-    /// batch over the limit, tampered cursor).
+    /// batch over the limit, undecodable cursor).
     #[error("{message}")]
     InvalidArgument { field: &'static str, message: String },
 

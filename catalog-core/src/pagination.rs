@@ -1,24 +1,61 @@
 //! Keyset (cursor) pagination. Pages walk the UUIDv7 primary key, so a deep page costs the same
 //! as the first: an index range scan from the cursor, never an OFFSET.
+//!
+//! The arguments follow the GraphQL Cursor Connections spec, as the answers' `edges`/`pageInfo`
+//! already do: `after` and `before` bound the rows (both exclusive, both may be given), `first`
+//! keeps the first rows of that window, and `last` then keeps the last rows of what is left. Every combination is a request; only a size out of range or a cursor that does not
+//! decode is refused, naming the argument.
+//!
+//! A cursor is the hex of a version byte and the row's id, nothing more. Any well-formed cursor
+//! is a valid keyset position, so there is nothing for a checksum to protect: a hand-edited
+//! cursor only moves the page, and never reaches another tenant's rows, because every list is
+//! scoped by organization before a cursor bounds it. Without a checksum the format is what an
+//! OpenAPI `pattern` can state (`^01[0-9a-fA-F]{32}$`), so a client (or a fuzzer) building a
+//! cursor from the published schema is never refused. Cursors handed out before carried a
+//! 4-byte checksum after the id; they still decode (checksum checked), so pages a client holds
+//! across a deploy keep working.
 
 use crate::error::{Error, Result};
+use diesel::dsl;
+use diesel::expression::Expression;
+use diesel::query_dsl::methods::{FilterDsl, OrderDsl};
+use diesel::{ExpressionMethods, sql_types};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
+    /// Rows the walk takes (`first`, or `last` when walking backward, else the default).
     pub limit: i64,
-    /// Exclusive bound: rows after it (forward) or before it (backward).
-    pub cursor: Option<Uuid>,
+    /// Exclusive bound: only rows after this one, in the list's order.
+    pub after: Option<Uuid>,
+    /// Exclusive bound: only rows before this one, in the list's order.
+    pub before: Option<Uuid>,
+    /// Walk from the end of the window (`last` or `before` without `first`).
     pub backward: bool,
+    /// `last` given with `first`: of the rows walked forward keep only the last this many.
+    pub then_last: Option<i64>,
 }
 
 impl PageRequest {
+    /// The first `limit` rows.
     pub fn first(limit: i64) -> Self {
-        Self { limit, cursor: None, backward: false }
+        Self { limit, after: None, before: None, backward: false, then_last: None }
     }
 
-    /// From the REST arguments `first`/`after` or `last`/`before`.
+    /// The first `limit` rows after `cursor`.
+    pub fn after(limit: i64, cursor: Uuid) -> Self {
+        Self { after: Some(cursor), ..Self::first(limit) }
+    }
+
+    /// The last `limit` rows before `cursor`.
+    pub fn before(limit: i64, cursor: Uuid) -> Self {
+        Self { before: Some(cursor), backward: true, ..Self::first(limit) }
+    }
+
+    /// From the REST arguments, in any combination (see the module doc). Without `first`, a
+    /// `last` or a `before` walks backward from the end of the window; otherwise the walk goes
+    /// forward, `first` (or the default) rows, and `last` trims what it took.
     pub fn from_args(
         first: Option<i64>,
         after: Option<&str>,
@@ -27,28 +64,74 @@ impl PageRequest {
         allowed: std::ops::RangeInclusive<i64>,
         default_limit: i64,
     ) -> Result<Self> {
-        let bad = |field: &'static str, message: &str| Error::InvalidArgument { field, message: message.into() };
-        if (first.is_some() || after.is_some()) && (last.is_some() || before.is_some()) {
-            return Err(bad("first", "use either first/after or last/before, not both"));
-        }
-        let backward = last.is_some() || before.is_some();
-        let (limit, field) = if backward { (last, "last") } else { (first, "first") };
-        let limit = limit.unwrap_or(default_limit);
-        if !allowed.contains(&limit) {
-            return Err(bad(field, &format!("must be between {} and {}", allowed.start(), allowed.end())));
-        }
-        let cursor = match if backward { before } else { after } {
-            Some(raw) => Some(
-                decode_cursor(raw).ok_or_else(|| bad(if backward { "before" } else { "after" }, "invalid cursor"))?,
-            ),
-            None => None,
+        let bad = |field: &'static str, message: String| Error::InvalidArgument { field, message };
+        let size = |value: Option<i64>, field| match value {
+            Some(n) if !allowed.contains(&n) => {
+                Err(bad(field, format!("must be between {} and {}", allowed.start(), allowed.end())))
+            }
+            _ => Ok(value),
         };
-        Ok(Self { limit, cursor, backward })
+        let cursor = |raw: Option<&str>, field| match raw {
+            Some(raw) => decode_cursor(raw).map(Some).ok_or_else(|| bad(field, "invalid cursor".into())),
+            None => Ok(None),
+        };
+        let (first, last) = (size(first, "first")?, size(last, "last")?);
+        let (after, before) = (cursor(after, "after")?, cursor(before, "before")?);
+        let backward = first.is_none() && (last.is_some() || before.is_some());
+        Ok(if backward {
+            Self { limit: last.unwrap_or(default_limit), after, before, backward, then_last: None }
+        } else {
+            Self { limit: first.unwrap_or(default_limit), after, before, backward, then_last: last }
+        })
     }
 
-    /// Rows to fetch: one more than asked tells whether another page exists.
+    /// Rows to fetch: one more than the walk takes tells whether rows lie beyond it.
     pub fn fetch_limit(&self) -> i64 {
         self.limit + 1
+    }
+
+    /// The id range and walk order of this page over a list shown in ascending id order; see
+    /// [`Keyset::reversed`] for a list shown newest first.
+    pub fn keyset(&self) -> Keyset {
+        Keyset { above: self.after, below: self.before, descending: self.backward }
+    }
+}
+
+/// What a list query applies: exclusive id bounds and the order the rows are fetched in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keyset {
+    /// Only ids greater than this.
+    pub above: Option<Uuid>,
+    /// Only ids less than this.
+    pub below: Option<Uuid>,
+    /// Fetch in descending id order.
+    pub descending: bool,
+}
+
+impl Keyset {
+    /// For a list shown in descending id order: `after` then means smaller ids, and walking
+    /// forward fetches downward.
+    pub fn reversed(self) -> Self {
+        Keyset { above: self.below, below: self.above, descending: !self.descending }
+    }
+
+    /// Bounds and orders `query` (any select, boxed or not, already limited to
+    /// [`PageRequest::fetch_limit`]) on its UUID key `id`.
+    pub fn apply<Q, C>(self, mut query: Q, id: C) -> Q
+    where
+        C: Expression<SqlType = sql_types::Uuid> + Copy,
+        Q: FilterDsl<dsl::Gt<C, Uuid>, Output = Q>
+            + FilterDsl<dsl::Lt<C, Uuid>, Output = Q>
+            + OrderDsl<dsl::Asc<C>, Output = Q>
+            + OrderDsl<dsl::Desc<C>, Output = Q>,
+    {
+        if let Some(above) = self.above {
+            query = FilterDsl::filter(query, id.gt(above));
+        }
+        if let Some(below) = self.below {
+            query = FilterDsl::filter(query, id.lt(below));
+        }
+        if self.descending { OrderDsl::order(query, id.desc()) } else { OrderDsl::order(query, id.asc()) }
     }
 }
 
@@ -62,17 +145,24 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
-    /// Shapes `fetch_limit()` rows fetched in walk order (descending when backward) into a page
-    /// in ascending order.
+    /// Shapes `fetch_limit()` rows fetched in walk order (reversed when backward) into a page in
+    /// the list's order, keeping the `last` of a `first`+`last` request. A given cursor on the
+    /// side the walk did not reach implies a neighbour page there (the cursor's own row).
     pub fn from_rows(mut rows: Vec<T>, req: &PageRequest) -> Self {
-        let more = rows.len() as i64 > req.limit;
+        let beyond = rows.len() as i64 > req.limit;
         rows.truncate(req.limit as usize);
         if req.backward {
             rows.reverse();
-            Page { items: rows, has_next: req.cursor.is_some(), has_previous: more, total: None }
-        } else {
-            Page { items: rows, has_next: more, has_previous: req.cursor.is_some(), total: None }
+            let has_previous = beyond || req.after.is_some();
+            return Page { items: rows, has_next: req.before.is_some(), has_previous, total: None };
         }
+        let trimmed = match req.then_last {
+            Some(last) => rows.len().saturating_sub(usize::try_from(last).unwrap_or(0)),
+            None => 0,
+        };
+        rows.drain(..trimmed);
+        let (has_next, has_previous) = (beyond || req.before.is_some(), trimmed > 0 || req.after.is_some());
+        Page { items: rows, has_next, has_previous, total: None }
     }
 
     pub fn with_total(mut self, total: i64) -> Self {
@@ -94,23 +184,25 @@ impl<T> Page<T> {
 
 const CURSOR_VERSION: u8 = 1;
 
-/// Opaque cursor: version, the row id and a checksum, hex-encoded. The checksum makes an edited
-/// cursor a clear 400 rather than a silently different page.
+/// The cursor of the row `id`: the hex (lowercase) of the version byte and the id's 16 bytes.
 pub fn encode_cursor(id: Uuid) -> String {
     let mut bytes = vec![CURSOR_VERSION];
     bytes.extend_from_slice(id.as_bytes());
-    bytes.extend_from_slice(&checksum(&bytes));
     hex(&bytes)
 }
 
+/// The id a cursor names, from the current form (34 hex digits, either case) or the legacy one
+/// (the same followed by its 4-byte checksum, which must match).
 pub fn decode_cursor(raw: &str) -> Option<Uuid> {
     let bytes = unhex(raw)?;
-    if bytes.len() != 21 || bytes[0] != CURSOR_VERSION || checksum(&bytes[..17]) != bytes[17..] {
+    let (keyed, legacy_checksum) = bytes.split_at_checked(17)?;
+    if keyed[0] != CURSOR_VERSION || !(legacy_checksum.is_empty() || legacy_checksum == checksum(keyed)) {
         return None;
     }
-    Uuid::from_slice(&bytes[1..17]).ok()
+    Uuid::from_slice(&keyed[1..]).ok()
 }
 
+/// The checksum legacy cursors carried after the id.
 fn checksum(bytes: &[u8]) -> [u8; 4] {
     let digest = Sha256::digest([b"catalog-cursor".as_slice(), bytes].concat());
     [digest[0], digest[1], digest[2], digest[3]]
@@ -132,43 +224,153 @@ fn unhex(raw: &str) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
+    const RANGE: std::ops::RangeInclusive<i64> = 1..=100;
+
+    fn args(first: Option<i64>, after: Option<&str>, last: Option<i64>, before: Option<&str>) -> Result<PageRequest> {
+        PageRequest::from_args(first, after, last, before, RANGE, 20)
+    }
+
+    fn field(result: Result<PageRequest>) -> &'static str {
+        match result {
+            Err(Error::InvalidArgument { field, .. }) => field,
+            other => panic!("expected an invalid argument, got {other:?}"),
+        }
+    }
+
+    /// What `from_rows` makes of `rows` (ascending ids 1..) for `req`, as the repositories fetch
+    /// them: bounded, in walk order, `fetch_limit()` at most.
+    fn page_of(rows: std::ops::RangeInclusive<u128>, req: PageRequest) -> (Vec<u128>, bool, bool) {
+        let keys = req.keyset();
+        let mut fetched: Vec<u128> = rows
+            .filter(|&n| keys.above.is_none_or(|a| n > a.as_u128()) && keys.below.is_none_or(|b| n < b.as_u128()))
+            .collect();
+        if keys.descending {
+            fetched.reverse();
+        }
+        fetched.truncate(req.fetch_limit() as usize);
+        let page = Page::from_rows(fetched, &req);
+        (page.items, page.has_next, page.has_previous)
+    }
+
+    fn id(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
     #[test]
-    fn cursors_round_trip_and_reject_tampering() {
+    fn cursors_round_trip_in_either_case() {
         let id = Uuid::now_v7();
         let cursor = encode_cursor(id);
+        assert_eq!((cursor.len(), &cursor[..2]), (34, "01"));
+        assert_eq!(cursor, cursor.to_lowercase());
         assert_eq!(decode_cursor(&cursor), Some(id));
-        let mut tampered = cursor.clone().into_bytes();
-        tampered[10] = if tampered[10] == b'0' { b'1' } else { b'0' };
-        assert_eq!(decode_cursor(&String::from_utf8(tampered).expect("ascii")), None);
-        for junk in ["", "zz", "abc", "€€", &"0".repeat(42)] {
+        assert_eq!(decode_cursor(&cursor.to_uppercase()), Some(id));
+        // Any 32 hex digits after the version are a position: an edited cursor is another row.
+        let edited = format!("01{}", "f".repeat(32));
+        assert_eq!(decode_cursor(&edited), Some(Uuid::max()));
+    }
+
+    #[test]
+    fn legacy_checksummed_cursors_still_decode() {
+        let id = Uuid::now_v7();
+        let mut bytes = vec![CURSOR_VERSION];
+        bytes.extend_from_slice(id.as_bytes());
+        bytes.extend_from_slice(&checksum(&bytes));
+        let legacy = hex(&bytes);
+        assert_eq!(legacy.len(), 42);
+        assert_eq!(decode_cursor(&legacy), Some(id));
+        assert_eq!(decode_cursor(&legacy.to_uppercase()), Some(id));
+        let mut tampered = legacy.into_bytes();
+        tampered[40] = if tampered[40] == b'0' { b'1' } else { b'0' };
+        assert_eq!(decode_cursor(&String::from_utf8(tampered).expect("ascii")), None, "a wrong checksum");
+    }
+
+    #[test]
+    fn malformed_cursors_are_refused() {
+        let cursor = encode_cursor(Uuid::now_v7());
+        let wrong_version = format!("02{}", &cursor[2..]);
+        let short = &cursor[..32];
+        let long = format!("{cursor}00");
+        let signed = format!("+{}", &cursor[1..]);
+        for junk in ["", "zz", "abc", "€€", &"0".repeat(34), &wrong_version, short, &long, &signed, " 01"] {
             assert_eq!(decode_cursor(junk), None, "{junk}");
         }
-        // A second spelling of the same bytes ("+f" for "0f") is not a cursor either.
-        let signed = format!("+{}", &cursor[1..]);
-        assert!(cursor.starts_with('0'));
-        assert_eq!(decode_cursor(&signed), None);
     }
 
     #[test]
-    fn page_arguments_are_validated() {
-        let req = PageRequest::from_args(None, None, None, None, 1..=100, 20).expect("defaults");
-        assert_eq!(req, PageRequest::first(20));
-        assert!(PageRequest::from_args(Some(101), None, None, None, 1..=100, 20).is_err());
-        assert!(PageRequest::from_args(Some(0), None, None, None, 1..=100, 20).is_err());
-        assert!(PageRequest::from_args(Some(5), None, Some(5), None, 1..=100, 20).is_err());
-        assert!(PageRequest::from_args(None, Some("nope"), None, None, 1..=100, 20).is_err());
-        let id = Uuid::now_v7();
-        let back = PageRequest::from_args(None, None, Some(3), Some(&encode_cursor(id)), 1..=100, 20).expect("valid");
-        assert_eq!(back, PageRequest { limit: 3, cursor: Some(id), backward: true });
+    fn page_arguments_are_validated_naming_the_argument() {
+        assert_eq!(args(None, None, None, None).expect("defaults"), PageRequest::first(20));
+        assert_eq!(field(args(Some(101), None, None, None)), "first");
+        assert_eq!(field(args(Some(0), None, None, None)), "first");
+        assert_eq!(field(args(Some(5), None, Some(0), None)), "last");
+        assert_eq!(field(args(None, None, Some(101), None)), "last");
+        assert_eq!(field(args(None, Some("nope"), None, None)), "after");
+        assert_eq!(field(args(Some(5), Some(&encode_cursor(id(1))), Some(2), Some("01zz"))), "before");
+        let limits = args(Some(1), None, Some(100), None).expect("both ends of the range");
+        assert_eq!((limits.limit, limits.then_last), (1, Some(100)));
     }
 
     #[test]
-    fn pages_report_neighbours_in_both_directions() {
-        let fwd = PageRequest::first(2);
-        let page = Page::from_rows(vec![1, 2, 3], &fwd);
-        assert_eq!((page.items, page.has_next, page.has_previous), (vec![1, 2], true, false));
-        let back = PageRequest { limit: 2, cursor: Some(Uuid::nil()), backward: true };
-        let page = Page::from_rows(vec![9, 8, 7], &back);
-        assert_eq!((page.items, page.has_next, page.has_previous), (vec![8, 9], true, true));
+    fn every_combination_is_a_request() {
+        let (a, b) = (encode_cursor(id(3)), encode_cursor(id(8)));
+        for first in [None, Some(2)] {
+            for after in [None, Some(a.as_str())] {
+                for last in [None, Some(3)] {
+                    for before in [None, Some(b.as_str())] {
+                        args(first, after, last, before).expect("a valid combination");
+                    }
+                }
+            }
+        }
+        let back = args(None, None, Some(3), Some(&b)).expect("last/before");
+        assert_eq!(back, PageRequest::before(3, id(8)));
+        let both = args(Some(4), Some(&a), Some(2), Some(&b)).expect("everything");
+        let expected =
+            PageRequest { limit: 4, after: Some(id(3)), before: Some(id(8)), backward: false, then_last: Some(2) };
+        assert_eq!(both, expected);
+    }
+
+    #[test]
+    fn forward_and_backward_walks_report_their_neighbours() {
+        // Rows 1..=10.
+        assert_eq!(page_of(1..=10, PageRequest::first(3)), (vec![1, 2, 3], true, false));
+        assert_eq!(page_of(1..=10, PageRequest::after(3, id(8))), (vec![9, 10], false, true));
+        assert_eq!(page_of(1..=10, PageRequest::before(3, id(5))), (vec![2, 3, 4], true, true));
+        assert_eq!(page_of(1..=10, PageRequest::before(5, id(4))), (vec![1, 2, 3], true, false));
+        let last_only = PageRequest::from_args(None, None, Some(2), None, RANGE, 20).expect("last");
+        assert_eq!(page_of(1..=10, last_only), (vec![9, 10], false, true));
+        let before_only =
+            PageRequest::from_args(None, None, None, Some(&encode_cursor(id(3))), RANGE, 20).expect("before");
+        assert_eq!(page_of(1..=10, before_only), (vec![1, 2], true, false));
+    }
+
+    #[test]
+    fn first_and_last_take_the_tail_of_the_head() {
+        let req = |first, after: Option<u128>, last, before: Option<u128>| {
+            let (after, before) = (after.map(|n| encode_cursor(id(n))), before.map(|n| encode_cursor(id(n))));
+            args(first, after.as_deref(), last, before.as_deref()).expect("valid")
+        };
+        // first 5 = 1..=5, then its last 2.
+        assert_eq!(page_of(1..=10, req(Some(5), None, Some(2), None)), (vec![4, 5], true, true));
+        // `last` at least `first` keeps them all: nothing cut before them.
+        assert_eq!(page_of(1..=10, req(Some(3), None, Some(5), None)), (vec![1, 2, 3], true, false));
+        // Past the end: first 5 after 7 is 8..=10, its last 2 is 9..=10.
+        assert_eq!(page_of(1..=10, req(Some(5), Some(7), Some(2), None)), (vec![9, 10], false, true));
+        // Strictly between the cursors.
+        assert_eq!(page_of(1..=10, req(None, Some(3), None, Some(8))), (vec![4, 5, 6, 7], true, true));
+        assert_eq!(page_of(1..=10, req(Some(2), Some(3), None, Some(8))), (vec![4, 5], true, true));
+        assert_eq!(page_of(1..=10, req(None, Some(3), Some(2), Some(8))), (vec![6, 7], true, true));
+        assert_eq!(page_of(1..=10, req(Some(3), Some(3), Some(2), Some(8))), (vec![5, 6], true, true));
+        assert_eq!(page_of(1..=10, req(Some(9), Some(3), Some(9), Some(8))), (vec![4, 5, 6, 7], true, true));
+        // An empty window is a page too.
+        assert_eq!(page_of(1..=10, req(Some(3), Some(5), Some(3), Some(6))), (vec![], true, true));
+        assert_eq!(page_of(1..=10, req(Some(3), Some(8), None, Some(2))), (vec![], true, true));
+    }
+
+    #[test]
+    fn a_list_shown_newest_first_swaps_the_bounds() {
+        let keys = PageRequest::after(2, id(5)).keyset().reversed();
+        assert_eq!(keys, Keyset { above: None, below: Some(id(5)), descending: true });
+        let keys = PageRequest::before(2, id(5)).keyset().reversed();
+        assert_eq!(keys, Keyset { above: Some(id(5)), below: None, descending: false });
     }
 }

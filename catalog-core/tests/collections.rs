@@ -476,10 +476,10 @@ async fn product_links_change_the_version_only_when_something_changed() {
 
     let page = collections::product_ids(conn, org, collection.id, &PageRequest::first(2)).await.expect("page 1");
     assert_eq!((page.items.as_slice(), page.has_next), ([p1, p2].as_slice(), true));
-    let after_cursor = PageRequest { limit: 2, cursor: Some(p2.as_uuid()), backward: false };
+    let after_cursor = PageRequest::after(2, p2.as_uuid());
     let page = collections::product_ids(conn, org, collection.id, &after_cursor).await.expect("page 2");
     assert_eq!((page.items.as_slice(), page.has_next, page.has_previous), ([p3].as_slice(), false, true));
-    let before_cursor = PageRequest { limit: 5, cursor: Some(p3.as_uuid()), backward: true };
+    let before_cursor = PageRequest::before(5, p3.as_uuid());
     let page = collections::product_ids(conn, org, collection.id, &before_cursor).await.expect("backward");
     assert_eq!(page.items, [p1, p2]);
 

@@ -14,7 +14,7 @@ use catalog_core::models::{
     NewVariantImage, Product, ProductChanges, ProductStatus, Tag, TagType, Variant,
 };
 use catalog_core::pagination::PageRequest;
-use catalog_core::repo::products::{self, ProductFilter};
+use catalog_core::repo::products::{self, ProductFilter, ProductSort};
 use catalog_core::repo::{brands, outbox};
 use catalog_core::schema::{collection_products, product_tags, product_variants, tags};
 use catalog_core::testing::TestDb;
@@ -498,11 +498,22 @@ async fn list_filters_and_pages_by_id() {
     let none = ProductFilter::default();
     let first = products::list(conn, org, &none, &PageRequest::first(2)).await.expect("page 1");
     assert!(first.has_next && !first.has_previous);
-    let next = PageRequest { limit: 2, cursor: Some(ids[1].as_uuid()), backward: false };
+    let next = PageRequest::after(2, ids[1].as_uuid());
     let second = products::list(conn, org, &none, &next).await.expect("page 2");
     assert_eq!(ids_of(second.items), [ids[2], ids[3]]);
-    let back = PageRequest { limit: 2, cursor: Some(ids[2].as_uuid()), backward: true };
+    let back = PageRequest::before(2, ids[2].as_uuid());
     assert_eq!(ids_of(products::list(conn, org, &none, &back).await.expect("back").items), [ids[0], ids[1]]);
+
+    // Newest first, `after`/`before` bound in the shown order: strictly between P4 and P0 is
+    // P3, P2, P1; the first 3 of those, then their last 2.
+    let newest = ProductFilter { sort: ProductSort::CreatedDesc, ..Default::default() };
+    let (after, before) = (Some(ids[4].as_uuid()), Some(ids[0].as_uuid()));
+    let between = PageRequest { after, before, then_last: Some(2), ..PageRequest::first(3) };
+    let page = products::list(conn, org, &newest, &between).await.expect("between");
+    assert_eq!((page.has_next, page.has_previous), (true, true));
+    assert_eq!(ids_of(page.items), [ids[2], ids[1]]);
+    let tail = PageRequest { after, ..PageRequest::before(2, ids[0].as_uuid()) };
+    assert_eq!(ids_of(products::list(conn, org, &newest, &tail).await.expect("tail").items), [ids[2], ids[1]]);
 }
 
 #[tokio::test]

@@ -181,7 +181,7 @@ async fn lists_filter_by_type_and_walk_pages() {
         .await
         .expect("list");
     assert_eq!((first.items.iter().map(|t| t.id).collect::<Vec<_>>(), first.has_next), (promos[..2].to_vec(), true));
-    let next = PageRequest { limit: 2, cursor: first.items.last().map(|t| t.id.as_uuid()), backward: false };
+    let next = PageRequest::after(2, first.items.last().map(|t| t.id.as_uuid()).expect("a full page"));
     let second = tags::list(conn, org, &next, Some(TagType::Promotion), &Default::default()).await.expect("list");
     assert_eq!((second.items.iter().map(|t| t.id).collect::<Vec<_>>(), second.has_next), (vec![promos[2]], false));
     let features = tags::list(conn, org, &PageRequest::first(10), Some(TagType::Feature), &Default::default())
@@ -392,10 +392,10 @@ async fn tags_of_many_products_and_products_of_a_tag() {
     soft_delete_product(conn, ids[3]).await;
     let first = tags::product_ids_for_tag(conn, org, alpha.id, &PageRequest::first(2)).await.expect("page");
     assert_eq!((first.items.clone(), first.has_next), (ids[..2].to_vec(), true));
-    let next = PageRequest { limit: 2, cursor: first.items.last().map(|p| p.as_uuid()), backward: false };
+    let next = PageRequest::after(2, first.items.last().map(|p| p.as_uuid()).expect("a full page"));
     let second = tags::product_ids_for_tag(conn, org, alpha.id, &next).await.expect("page");
     assert_eq!((second.items, second.has_next), (vec![ids[2]], false), "deleted products are left out");
-    let back = PageRequest { limit: 2, cursor: Some(ids[2].as_uuid()), backward: true };
+    let back = PageRequest::before(2, ids[2].as_uuid());
     let previous = tags::product_ids_for_tag(conn, org, alpha.id, &back).await.expect("page");
     assert_eq!(previous.items, ids[..2].to_vec());
     let res = tags::product_ids_for_tag(conn, org, dropped.id, &PageRequest::first(2)).await;

@@ -82,12 +82,7 @@ pub async fn list(
 ) -> Result<Page<Brand>> {
     let total: i64 = filtered(org, filter).count().get_result(conn).await?;
     let mut query = filtered(org, filter).select(Brand::as_select()).limit(page.fetch_limit());
-    query = match (page.cursor, page.backward) {
-        (Some(c), false) => query.filter(brands::id.gt(c)).order(brands::id.asc()),
-        (Some(c), true) => query.filter(brands::id.lt(c)).order(brands::id.desc()),
-        (None, false) => query.order(brands::id.asc()),
-        (None, true) => query.order(brands::id.desc()),
-    };
+    query = page.keyset().apply(query, brands::id);
     Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
 }
 

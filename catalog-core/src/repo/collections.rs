@@ -144,12 +144,7 @@ pub async fn list(
     };
     let total: i64 = filtered().count().get_result(conn).await?;
     let mut query = filtered().select(Collection::as_select()).limit(page.fetch_limit());
-    query = match (page.cursor, page.backward) {
-        (Some(c), false) => query.filter(collections::id.gt(c)).order(collections::id.asc()),
-        (Some(c), true) => query.filter(collections::id.lt(c)).order(collections::id.desc()),
-        (None, false) => query.order(collections::id.asc()),
-        (None, true) => query.order(collections::id.desc()),
-    };
+    query = page.keyset().apply(query, collections::id);
     Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
 }
 
@@ -714,16 +709,7 @@ pub async fn product_ids(
         .select(collection_products::product_id)
         .limit(page.fetch_limit())
         .into_boxed();
-    query = match (page.cursor, page.backward) {
-        (Some(c), false) => {
-            query.filter(collection_products::product_id.gt(c)).order(collection_products::product_id.asc())
-        }
-        (Some(c), true) => {
-            query.filter(collection_products::product_id.lt(c)).order(collection_products::product_id.desc())
-        }
-        (None, false) => query.order(collection_products::product_id.asc()),
-        (None, true) => query.order(collection_products::product_id.desc()),
-    };
+    query = page.keyset().apply(query, collection_products::product_id);
     let rows: Vec<ProductId> = query.load(conn).await?;
     // An empty page needs one more look to tell "no products" from "no such collection".
     if rows.is_empty() && find(conn, org, collection_id).await?.is_none() {

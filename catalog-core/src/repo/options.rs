@@ -210,12 +210,7 @@ pub async fn get_many(conn: &mut PgConn, org: OrganizationId, ids: &[OptionId]) 
 
 pub async fn list(conn: &mut PgConn, org: OrganizationId, page: &PageRequest) -> Result<Page<ProductOption>> {
     let mut query = live(org).select(ProductOption::as_select()).limit(page.fetch_limit());
-    query = match (page.cursor, page.backward) {
-        (Some(c), false) => query.filter(product_options::id.gt(c)).order(product_options::id.asc()),
-        (Some(c), true) => query.filter(product_options::id.lt(c)).order(product_options::id.desc()),
-        (None, false) => query.order(product_options::id.asc()),
-        (None, true) => query.order(product_options::id.desc()),
-    };
+    query = page.keyset().apply(query, product_options::id);
     Ok(Page::from_rows(query.load(conn).await?, page))
 }
 

@@ -97,12 +97,7 @@ pub async fn list(
 ) -> Result<Page<PriceTier>> {
     let total: i64 = filtered(org, filter).count().get_result(conn).await?;
     let mut query = filtered(org, filter).select(PriceTier::as_select()).limit(page.fetch_limit());
-    query = match (page.cursor, page.backward) {
-        (Some(c), false) => query.filter(price_tiers::id.gt(c)).order(price_tiers::id.asc()),
-        (Some(c), true) => query.filter(price_tiers::id.lt(c)).order(price_tiers::id.desc()),
-        (None, false) => query.order(price_tiers::id.asc()),
-        (None, true) => query.order(price_tiers::id.desc()),
-    };
+    query = page.keyset().apply(query, price_tiers::id);
     Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
 }
 
@@ -131,12 +126,7 @@ pub async fn rules_page(
     };
     let total: i64 = filtered().count().get_result(conn).await?;
     let mut query = filtered().select(PriceTierRule::as_select()).limit(page.fetch_limit());
-    query = match (page.cursor, page.backward) {
-        (Some(c), false) => query.filter(price_tier_rules::id.gt(c)).order(price_tier_rules::id.asc()),
-        (Some(c), true) => query.filter(price_tier_rules::id.lt(c)).order(price_tier_rules::id.desc()),
-        (None, false) => query.order(price_tier_rules::id.asc()),
-        (None, true) => query.order(price_tier_rules::id.desc()),
-    };
+    query = page.keyset().apply(query, price_tier_rules::id);
     Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
 }
 

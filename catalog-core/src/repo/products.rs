@@ -350,14 +350,9 @@ pub async fn list(
 ) -> Result<Page<Product>> {
     let total: i64 = filtered(org, filter).count().get_result(conn).await?;
     let mut query = filtered(org, filter).select(Product::as_select()).limit(page.fetch_limit());
-    // Walking backward reverses the display order; `Page::from_rows` restores it.
-    let ascending = (filter.sort == ProductSort::Created) != page.backward;
-    query = match (page.cursor, ascending) {
-        (Some(c), true) => query.filter(products::id.gt(c)).order(products::id.asc()),
-        (Some(c), false) => query.filter(products::id.lt(c)).order(products::id.desc()),
-        (None, true) => query.order(products::id.asc()),
-        (None, false) => query.order(products::id.desc()),
-    };
+    // Newest first shows the ids descending: the cursors' bounds and the walk turn around.
+    let keyset = if filter.sort == ProductSort::Created { page.keyset() } else { page.keyset().reversed() };
+    query = keyset.apply(query, products::id);
     Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
 }
 

@@ -89,12 +89,7 @@ pub async fn list(
     };
     let total: i64 = filtered().count().get_result(conn).await?;
     let mut query = filtered().select(Tag::as_select()).limit(page.fetch_limit());
-    query = match (page.cursor, page.backward) {
-        (Some(c), false) => query.filter(tags::id.gt(c)).order(tags::id.asc()),
-        (Some(c), true) => query.filter(tags::id.lt(c)).order(tags::id.desc()),
-        (None, false) => query.order(tags::id.asc()),
-        (None, true) => query.order(tags::id.desc()),
-    };
+    query = page.keyset().apply(query, tags::id);
     Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
 }
 
@@ -384,12 +379,7 @@ pub async fn product_ids_for_tag(
     };
     let total: i64 = tagged().count().get_result(conn).await?;
     let mut query = tagged().select(product_tags::product_id).limit(page.fetch_limit());
-    query = match (page.cursor, page.backward) {
-        (Some(c), false) => query.filter(product_tags::product_id.gt(c)).order(product_tags::product_id.asc()),
-        (Some(c), true) => query.filter(product_tags::product_id.lt(c)).order(product_tags::product_id.desc()),
-        (None, false) => query.order(product_tags::product_id.asc()),
-        (None, true) => query.order(product_tags::product_id.desc()),
-    };
+    query = page.keyset().apply(query, product_tags::product_id);
     Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
 }
 

@@ -440,12 +440,7 @@ pub async fn list(
     };
     let total: i64 = filtered().count().get_result(conn).await?;
     let mut query = filtered().select(Variant::as_select()).limit(page.fetch_limit());
-    query = match (page.cursor, page.backward) {
-        (Some(c), false) => query.filter(product_variants::id.gt(c)).order(product_variants::id.asc()),
-        (Some(c), true) => query.filter(product_variants::id.lt(c)).order(product_variants::id.desc()),
-        (None, false) => query.order(product_variants::id.asc()),
-        (None, true) => query.order(product_variants::id.desc()),
-    };
+    query = page.keyset().apply(query, product_variants::id);
     Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
 }
 
