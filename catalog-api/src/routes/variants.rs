@@ -515,10 +515,10 @@ pub struct ListArgs {
     #[param(schema_with = accepts::text::<200>)]
     pub option_value: Option<String>,
     /// `sale_price` at least this...
-    #[param(schema_with = accepts::money)]
+    #[param(schema_with = accepts::money_text)]
     pub min_price: Option<String>,
     /// ...and at most this.
-    #[param(schema_with = accepts::money)]
+    #[param(schema_with = accepts::money_text)]
     pub max_price: Option<String>,
     /// Only variants with stock available: needs the stock read model (not built yet; 400).
     #[param(ignore)]
