@@ -340,3 +340,20 @@ async fn permissions_and_tenancy_on_every_route() {
         "nothing changed"
     );
 }
+
+/// Metadata numbers at the ends of the float range come back as sent. PostgreSQL's `jsonb`
+/// keeps `-1.7976931348623157e308` as its exact 309-digit decimal; serde_json's fast float
+/// parser overflowed on that text and the write answered 500 (found by schemathesis).
+#[actix_web::test]
+async fn metadata_numbers_at_the_ends_of_the_float_range_round_trip() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let extremes =
+        json!({ "min": f64::MIN, "max": f64::MAX, "tiny": 7.401771366776183e-245, "big": -1.7292838734069388e24 });
+    let created = app.post(&admin, "/api/v1/price-tiers", json!({ "name": "Extremos", "metadata": extremes })).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    assert_eq!(created.data()["metadata"], extremes);
+    let id = created.data()["id"].as_str().unwrap().to_string();
+    let read = app.get(&admin, &format!("/api/v1/price-tiers/{id}")).await;
+    assert_eq!(read.data()["metadata"], extremes);
+}
