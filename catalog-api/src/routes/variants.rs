@@ -178,7 +178,7 @@ pub struct DimensionsInput {
 
 /// The one unit dimensions are stored in.
 fn centimetres() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    accepts::one_of(&["cm", "CM", "Cm", "cM"])
+    accepts::one_of(&["cm"])
 }
 
 impl DimensionsInput {
