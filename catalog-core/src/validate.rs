@@ -237,19 +237,11 @@ impl Check {
             return None;
         };
         let amount = amount?.normalize();
-        let smallest = Decimal::new(1, scale);
         if amount.scale() > scale {
             self.fail(field, format!("must have at most {scale} decimals"));
-        } else if positive && amount < smallest {
-            self.fail(field, format!("must be at least {smallest}"));
-        } else if amount < Decimal::ZERO {
-            self.fail(field, "must not be negative");
-        } else if amount > max {
-            self.fail(field, format!("must be at most {max}"));
-        } else {
-            return Some(amount);
+            return None;
         }
-        None
+        self.within(field, amount, scale, max, positive).then_some(amount)
     }
 
     /// A JSON number's bounds are checked before rounding, so a number the document calls out
@@ -262,17 +254,23 @@ impl Check {
         max: Decimal,
         positive: bool,
     ) -> Option<Decimal> {
+        self.within(field, exact, scale, max, positive)
+            .then(|| exact.round_dp_with_strategy(scale, rust_decimal::RoundingStrategy::MidpointNearestEven))
+    }
+
+    /// Between 0 (or `10^-scale` when `positive`) and `max`; a failure is recorded.
+    fn within(&mut self, field: &str, amount: Decimal, scale: u32, max: Decimal, positive: bool) -> bool {
         let smallest = Decimal::new(1, scale);
-        if positive && exact < smallest {
+        if positive && amount < smallest {
             self.fail(field, format!("must be at least {smallest}"));
-        } else if exact < Decimal::ZERO {
+        } else if amount < Decimal::ZERO {
             self.fail(field, "must not be negative");
-        } else if exact > max {
+        } else if amount > max {
             self.fail(field, format!("must be at most {max}"));
         } else {
-            return Some(exact.round_dp_with_strategy(scale, rust_decimal::RoundingStrategy::MidpointNearestEven));
+            return true;
         }
-        None
+        false
     }
 
     pub fn int(&mut self, field: &str, value: Option<i64>, min: i64, max: i64) -> Option<i32> {
