@@ -2,18 +2,23 @@
 //! does to the catalog. Pure parsing lives in [`parse`]; effects in [`EventHandler`].
 //!
 //! Handlers are idempotent: cache invalidations are naturally so, and database effects record
-//! the event id in `processed_events` in the same transaction, so a redelivery changes nothing.
+//! the event's delivery key in `processed_events` in the same transaction, so a redelivery
+//! changes nothing. The peers publish no `event_id` (their pages show none): the key is the
+//! envelope's `event_id`, else the AMQP message id, else a digest of the body, which a
+//! redelivery repeats byte for byte.
 
 use crate::auth::Authenticator;
 use crate::db::PgPool;
 use crate::error::{Error, Result};
 use crate::ids::{OrganizationId, ProductId, UserId, VariantId};
+use crate::organizations::Standing;
 use crate::query::Catalog;
 use crate::schema::{organization_states, processed_events, product_variants, products};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 /// The largest message body worth parsing; anything bigger is not an event of ours.
@@ -21,8 +26,9 @@ pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct IncomingEvent {
-    /// `event_id` of the envelope, else the AMQP `message_id`; used for idempotency.
-    pub event_id: Option<String>,
+    /// What makes a delivery the same event (idempotency): the envelope's `event_id`, else the
+    /// AMQP `message_id`, else `sha256:` and the body's digest.
+    pub event_id: String,
     /// `event` or `event_type`.
     pub name: String,
     /// Top level, or inside `data`/`payload`; absent in some producers' events.
@@ -47,7 +53,9 @@ pub fn parse(body: &[u8], message_id: Option<&str>) -> Result<IncomingEvent, Par
     if body.len() > MAX_EVENT_BYTES {
         return Err(ParseError::TooLarge(body.len()));
     }
-    let value: Value = serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
+    let value: Value = serde_json::from_slice(body)
+        .or_else(|error| serde_json::from_reader(json_comments::StripComments::new(body)).map_err(|_| error))
+        .map_err(|e| ParseError::NotJson(e.to_string()))?;
     let Value::Object(envelope) = value else { return Err(ParseError::Shape("the body is not a JSON object")) };
     let name = envelope
         .get("event")
@@ -64,8 +72,10 @@ pub fn parse(body: &[u8], message_id: Option<&str>) -> Result<IncomingEvent, Par
     let organization_id = text(envelope.get("organization_id"))
         .or_else(|| text(data.get("organization_id")))
         .and_then(|raw| raw.parse().ok());
-    let event_id =
-        text(envelope.get("event_id")).or_else(|| message_id.map(str::to_string)).filter(|id| id.len() <= 200);
+    let event_id = text(envelope.get("event_id"))
+        .or_else(|| message_id.map(str::to_string))
+        .filter(|id| !id.is_empty() && id.len() <= 200)
+        .unwrap_or_else(|| format!("sha256:{:x}", Sha256::digest(body)));
     let aggregate_id = text(envelope.get("aggregate_id")).and_then(|raw| raw.parse().ok());
     Ok(IncomingEvent { event_id, name, organization_id, aggregate_id, data })
 }
@@ -198,13 +208,20 @@ impl EventHandler {
         Ok(Outcome::Handled)
     }
 
-    fn event_id(event: &IncomingEvent) -> Result<String> {
-        event.event_id.clone().ok_or_else(|| permanent("event without event_id"))
-    }
-
+    /// Suspends the organization (until `data.suspension_end_date` when given) or lifts it.
     async fn set_suspended(&self, event: &IncomingEvent, suspended: bool) -> Result<Outcome> {
         let org = Self::organization(event)?;
-        let event_id = Self::event_id(event)?;
+        let event_id = event.event_id.clone();
+        let until = match event.data.get("suspension_end_date") {
+            None | Some(Value::Null) => None,
+            Some(raw) => Some(
+                raw.as_str()
+                    .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+                    .map(|at| at.with_timezone(&Utc))
+                    .ok_or_else(|| permanent("data.suspension_end_date is not an RFC 3339 date-time"))?,
+            ),
+        }
+        .filter(|_| suspended);
         let mut conn = self.pg.get().await?;
         let outcome = conn
             .transaction(async move |conn| {
@@ -215,27 +232,67 @@ impl EventHandler {
                     .values((
                         organization_states::organization_id.eq(org),
                         organization_states::suspended.eq(suspended),
+                        organization_states::suspended_until.eq(until),
                     ))
                     .on_conflict(organization_states::organization_id)
                     .do_update()
-                    .set((organization_states::suspended.eq(suspended), organization_states::updated_at.eq(Utc::now())))
+                    .set((
+                        organization_states::suspended.eq(suspended),
+                        organization_states::suspended_until.eq(until),
+                        organization_states::updated_at.eq(Utc::now()),
+                    ))
                     .execute(conn)
                     .await?;
                 Ok::<_, Error>(Outcome::Handled)
             })
             .await?;
         drop(conn);
-        // Cached validations carry the old state: drop them all, whatever the outcome above.
+        // The cache follows the database whatever the outcome above (a redelivery after a
+        // failed cache write must still make it): requests, then cached validations.
+        if suspended {
+            self.auth.refuse_organization(org, Standing::Suspended, until).await?;
+        } else {
+            self.auth.reinstate_organization(org).await?;
+        }
         if !self.catalog.cache.invalidate_organization(org).await {
             return Err(Error::Unavailable("redis: organization invalidation failed".into()));
         }
         Ok(outcome)
     }
 
+    /// Ends the suspensions whose `suspension_end_date` has passed: requests were let in at that
+    /// date already (the refusal's cache key expires with it, and verifications read the date);
+    /// this drops the cached validations that still say "suspended". Returns how many ended.
+    pub async fn end_expired_suspensions(&self) -> Result<usize> {
+        let mut conn = self.pg.get().await?;
+        let ended: Vec<OrganizationId> = diesel::update(
+            organization_states::table
+                .filter(organization_states::suspended)
+                .filter(organization_states::suspended_until.le(Utc::now())),
+        )
+        .set((
+            organization_states::suspended.eq(false),
+            organization_states::suspended_until.eq(None::<DateTime<Utc>>),
+            organization_states::updated_at.eq(Utc::now()),
+        ))
+        .returning(organization_states::organization_id)
+        .get_results(&mut conn)
+        .await?;
+        drop(conn);
+        for org in &ended {
+            tracing::info!(organization_id = %org, "suspension ended by its date");
+            self.auth.reinstate_organization(*org).await?;
+            if !self.catalog.cache.invalidate_organization(*org).await {
+                return Err(Error::Unavailable("redis: organization invalidation failed".into()));
+            }
+        }
+        Ok(ended.len())
+    }
+
     /// The organization is gone: its products (and their variants) are soft-deleted.
     async fn deactivate_organization(&self, event: &IncomingEvent) -> Result<Outcome> {
         let org = Self::organization(event)?;
-        let event_id = Self::event_id(event)?;
+        let event_id = event.event_id.clone();
         let mut conn = self.pg.get().await?;
         let outcome = conn
             .transaction(async move |conn| {
@@ -276,6 +333,7 @@ impl EventHandler {
             })
             .await?;
         drop(conn);
+        self.auth.refuse_organization(org, Standing::Deactivated, None).await?;
         if !self.catalog.cache.invalidate_organization(org).await {
             return Err(Error::Unavailable("redis: organization invalidation failed".into()));
         }
@@ -309,11 +367,26 @@ mod tests {
         );
         let a = parse(a.as_bytes(), None).expect("shape a");
         let b = parse(b.as_bytes(), Some("m-1")).expect("shape b");
-        assert_eq!((a.name.as_str(), a.event_id.as_deref()), ("auth.user.deactivated", Some("e1")));
-        assert_eq!((b.name.as_str(), b.event_id.as_deref()), ("auth.user.deactivated", Some("m-1")));
+        assert_eq!((a.name.as_str(), a.event_id.as_str()), ("auth.user.deactivated", "e1"));
+        assert_eq!((b.name.as_str(), b.event_id.as_str()), ("auth.user.deactivated", "m-1"));
         assert_eq!(a.organization_id, Some(OrganizationId(org)));
         assert_eq!(b.organization_id, Some(OrganizationId(org)));
         assert_eq!(a.data["user_id"], b.data["user_id"]);
+    }
+
+    /// As Auth's page prints them: no event id, no message id, a `//` note inside the JSON.
+    #[test]
+    fn peers_events_without_ids_get_a_key_their_redelivery_repeats() {
+        let body = br#"{"event": "auth.user.deactivated", "organization_id": "org_123",
+            "data": {"user_id": "user_001", "reason": "manual"  // "manual", "too_many_attempts"
+        }}"#;
+        let first = parse(body, None).expect("Auth's example parses");
+        assert_eq!(first.data["reason"], "manual");
+        assert!(first.event_id.starts_with("sha256:"), "{}", first.event_id);
+        assert_eq!(parse(body, None).expect("again").event_id, first.event_id);
+        let other = br#"{"event": "auth.user.deactivated", "data": {"user_id": "user_002"}}"#;
+        assert_ne!(parse(other, None).expect("other").event_id, first.event_id);
+        assert_eq!(parse(body, Some("m-9")).expect("with a message id").event_id, "m-9");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod health;
 pub mod ids;
 pub mod models;
 pub mod ops;
+pub mod organizations;
 pub mod pagination;
 pub mod process;
 pub mod query;

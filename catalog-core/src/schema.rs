@@ -79,6 +79,7 @@ diesel::table! {
         suspended -> Bool,
         deactivated_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
+        suspended_until -> Nullable<Timestamptz>,
     }
 }
 

@@ -69,6 +69,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let auth = Arc::new(Authenticator::new(&settings, Some(redis.clone()), postgres.clone())?);
     let handler =
         EventHandler { pg: postgres.clone(), catalog: Catalog::new(postgres, Cache::new(redis, &settings)), auth };
+    let sweep_task = tokio::spawn(end_suspensions_on_their_date(handler.clone(), stop.clone()));
     let consumers = Consumers {
         url: rabbit_url,
         topology: Topology::new(&settings.rabbitmq),
@@ -89,7 +90,23 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     // In-flight messages finish before their consumer thread returns.
     tokio::task::spawn_blocking(move || threads.into_iter().for_each(|t| drop(t.join()))).await?;
     relay_task.await?;
+    sweep_task.await?;
     ops_server.await??;
     tracing::info!("worker stopped");
     Ok(())
+}
+
+/// A suspension with an end date lifts itself: every few seconds, cached validations of the
+/// organizations whose date has passed are dropped (a failure is retried at the next tick).
+async fn end_suspensions_on_their_date(handler: EventHandler, stop: Shutdown) {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+    loop {
+        tokio::select! {
+            () = stop.wait() => return,
+            () = tokio::time::sleep(EVERY) => {}
+        }
+        if let Err(error) = handler.end_expired_suspensions().await {
+            tracing::warn!(%error, "ending expired suspensions failed; retrying");
+        }
+    }
 }

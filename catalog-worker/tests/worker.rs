@@ -494,3 +494,114 @@ async fn own_events_invalidate_the_cache_a_second_time() {
     let fresh = w.catalog.product_details(org, &[product.id]).await.unwrap();
     assert_eq!(fresh[0].as_ref().unwrap().product.title, "Sierra circular");
 }
+
+/// The JSON example under `### {routing_key}` on a design page, as printed there.
+fn page_example(page: &str, routing_key: &str) -> String {
+    let path = format!("{}/../docs/design/{page}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect(&path);
+    let section = text.split(&format!("### {routing_key}\n")).nth(1).expect(routing_key);
+    let block = section.split("```json\n").nth(1).expect("a JSON example");
+    block.split("\n```").next().expect("a closed block").to_string()
+}
+
+/// Events exactly as Auth's and Pricing's pages print them (no `event_id`, no AMQP message id,
+/// Auth's `//` note inside the JSON), each delivered twice: applied once, and an organization
+/// suspension refuses REST's caller (cached verification included) and validates its variants
+/// as inactive within a second, until reactivated.
+#[tokio::test]
+async fn peers_events_as_their_pages_print_them_take_effect_once() {
+    let w = world().await;
+    start_consumers(&w);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Another process's authenticator, as the API has: only the shared cache and database tell it.
+    let api_auth = authenticator(&w);
+    let (org, user, other_user) = (TestDb::org(), UserId::generate(), UserId::generate());
+    let conn = &mut *w.db.conn().await;
+    let (_, variant) = products::create(
+        conn,
+        org,
+        &Actor::system(),
+        NewProduct::new("Clavo", "C-1"),
+        Some(NewVariant::new("", rust_decimal::Decimal::ONE)),
+    )
+    .await
+    .unwrap();
+    let variant = variant.unwrap();
+    let ids = |example: String| {
+        example
+            .replace("org_123", &org.to_string())
+            .replace("user_001", &user.to_string())
+            .replace("var_789", &variant.id.to_string())
+    };
+    let twice = |exchange: &str, key: &str, body: &str| {
+        publish(exchange, key, body.as_bytes());
+        publish(exchange, key, body.as_bytes());
+    };
+    let is_active =
+        async || w.catalog.variant_cards(org, &[variant.id]).await.unwrap()[0].as_ref().unwrap().validation.is_active;
+
+    // auth.user.deactivated, with the page's `// "manual", "too_many_attempts"` note.
+    let token = dev_token(user, org);
+    let bystander = dev_token(other_user, org);
+    api_auth.authenticate(&token).await.expect("valid before");
+    let deactivated = ids(page_example("peers/auth-service_05-eventos-publicados.md", "auth.user.deactivated"));
+    assert!(deactivated.contains("//"), "the page's example is sent as printed");
+    twice(&w.topology.auth_exchange, "auth.user.deactivated", &deactivated);
+    eventually("deactivated user refused", async || api_auth.authenticate(&token).await.is_err()).await;
+
+    // auth.organization.suspended: refused on REST's path, inactive on gRPC's, within a second.
+    api_auth.authenticate(&bystander).await.expect("cached verification before the suspension");
+    assert!(is_active().await);
+    let suspended = ids(page_example("peers/auth-service_05-eventos-publicados.md", "auth.organization.suspended"));
+    let sent = Instant::now();
+    twice(&w.topology.auth_exchange, "auth.organization.suspended", &suspended);
+    eventually("suspension seen by REST and gRPC", async || {
+        matches!(
+            api_auth.authenticate(&bystander).await,
+            Err(catalog_core::Error::Forbidden { code: "ORGANIZATION_SUSPENDED", .. })
+        ) && !is_active().await
+    })
+    .await;
+    assert!(sent.elapsed() < Duration::from_secs(1), "suspension visible after {:?}", sent.elapsed());
+    let applied = async |prefix: &str| {
+        use catalog_core::schema::processed_events::dsl::*;
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let conn = &mut *w.db.conn().await;
+        processed_events.filter(event_id.like(format!("{prefix}%"))).count().get_result::<i64>(conn).await.unwrap()
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(applied("sha256:").await, 1, "two deliveries of the suspension, applied once");
+
+    // Reactivation lifts it on both paths.
+    let reactivated = suspended.replace("auth.organization.suspended", "auth.organization.reactivated");
+    publish(&w.topology.auth_exchange, "auth.organization.reactivated", reactivated.as_bytes());
+    eventually("suspension lifted", async || api_auth.authenticate(&bystander).await.is_ok() && is_active().await)
+        .await;
+
+    // Page 06's shape (organization inside `data`) with a `suspension_end_date`: it lifts itself.
+    let until = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let timed = page_example("06-eventos-consumidos.md", "auth.organization.suspended")
+        .replace("org-uuid", &org.to_string())
+        .replace("2025-12-23T19:00:00Z", &until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    publish(&w.topology.auth_exchange, "auth.organization.suspended", timed.as_bytes());
+    eventually("timed suspension seen", async || {
+        api_auth.authenticate(&bystander).await.is_err() && !is_active().await
+    })
+    .await;
+    tokio::time::sleep((until - chrono::Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(1200)).await;
+    api_auth.authenticate(&bystander).await.expect("the suspension ended by its date");
+    // Cached validations learn it from the worker's periodic sweep (run here at once).
+    let handler = EventHandler { pg: w.db.pool.clone(), catalog: w.catalog.clone(), auth: api_auth.clone() };
+    assert_eq!(handler.end_expired_suspensions().await.unwrap(), 1);
+    assert!(is_active().await, "validations active again after the sweep");
+    assert_eq!(handler.end_expired_suspensions().await.unwrap(), 0, "nothing left to end");
+
+    // pricing.price.updated as Pricing prints it (no organization): the variant's cache goes.
+    w.catalog.variant_cards(org, &[variant.id]).await.unwrap();
+    let cached = w.catalog.cache.key(CacheKind::Variant, org, variant.id);
+    assert!(redis_exists(&w, &cached).await);
+    let price = ids(page_example("peers/pricing-service_07-eventos-publicados.md", "pricing.price.updated"));
+    twice(&w.topology.pricing_exchange, "pricing.price.updated", &price);
+    eventually("variant cache dropped", async || !redis_exists(&w, &cached).await).await;
+}

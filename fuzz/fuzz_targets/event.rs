@@ -9,6 +9,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(event) = parse(data, Some("fuzz-message-id")) {
         assert!(data.len() <= MAX_EVENT_BYTES);
         assert!(!event.name.is_empty());
+        assert!(!event.event_id.is_empty(), "every accepted delivery has a deduplication key");
         assert!(event.data.is_object() || event.data.is_null(), "{:?}", event.data);
     }
 });

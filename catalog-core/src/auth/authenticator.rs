@@ -1,10 +1,11 @@
 //! Turns a bearer token into a [`Principal`]: verification (per `AUTH_MODE`), the Redis
 //! verification cache, and the deny-list of deactivated users.
 //!
-//! Hot path: ONE Redis round trip (`MGET` of the cached verification and the deny key of the
-//! user the token names). On a miss the token is verified, `deactivated_users` (the source of
-//! truth) is checked in PostgreSQL, and the result is cached. Redis failures degrade to "no
-//! cache": every request is then verified and checked against PostgreSQL.
+//! Hot path: ONE Redis round trip (`MGET` of the cached verification, the deny key of the user
+//! the token names and the standing key of its organization). On a miss the token is verified,
+//! `deactivated_users` and `organization_states` (the sources of truth) are checked in
+//! PostgreSQL, and the result is cached. Redis failures degrade to "no cache": every request is
+//! then verified and checked against PostgreSQL.
 
 use super::Claims;
 use super::grpc::GrpcVerifier;
@@ -15,7 +16,9 @@ use crate::config::{AuthMode, Settings};
 use crate::db::PgPool;
 use crate::error::{Error, Result};
 use crate::ids::{OrganizationId, UserId};
+use crate::organizations::{self, Standing};
 use crate::schema::deactivated_users;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use sha2::{Digest, Sha256};
@@ -70,6 +73,7 @@ pub struct Authenticator {
 #[derive(Debug, Default)]
 struct Unverified {
     user_id: Option<UserId>,
+    organization_id: Option<OrganizationId>,
     exp: Option<i64>,
 }
 
@@ -78,11 +82,15 @@ impl Unverified {
         let Ok(claims) = jsonwebtoken::dangerous::insecure_decode_claims::<serde_json::Value>(token) else {
             return Self::default();
         };
-        let user_id = ["user_id", "sub"]
-            .iter()
-            .find_map(|name| claims.get(name).and_then(serde_json::Value::as_str).and_then(|s| s.parse().ok()));
+        fn id<T: std::str::FromStr>(claims: &serde_json::Value, names: &[&str]) -> Option<T> {
+            names.iter().find_map(|name| claims.get(name)?.as_str()?.parse().ok())
+        }
         let exp = claims.get("exp").and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)));
-        Self { user_id, exp }
+        Self {
+            user_id: id(&claims, &["user_id", "sub"]),
+            organization_id: id(&claims, &["organization_id", "org_id"]),
+            exp,
+        }
     }
 }
 
@@ -91,6 +99,8 @@ struct Lookup {
     cached: Option<Principal>,
     /// Whether the deny key of the token's (unverified) user was set.
     hinted_user_denied: bool,
+    /// The cached standing of the token's (unverified) organization.
+    hinted_organization: Standing,
 }
 
 impl Authenticator {
@@ -149,9 +159,9 @@ impl Authenticator {
         }
         let unverified = Unverified::peek(token);
         let token_key = self.token_key(token);
-        let lookup = self.lookup(&token_key, unverified.user_id).await;
+        let lookup = self.lookup(&token_key, &unverified).await;
 
-        if let Some(Lookup { cached: Some(principal), hinted_user_denied }) = &lookup {
+        if let Some(Lookup { cached: Some(principal), hinted_user_denied, hinted_organization }) = &lookup {
             let denied = if Some(principal.user_id) == unverified.user_id {
                 *hinted_user_denied
             } else {
@@ -160,6 +170,14 @@ impl Authenticator {
             };
             if denied {
                 return Err(deactivated());
+            }
+            let standing = if Some(principal.organization_id) == unverified.organization_id {
+                *hinted_organization
+            } else {
+                self.cached_standing(principal.organization_id).await?
+            };
+            if let Some(refusal) = standing.refusal() {
+                return Err(refusal);
             }
             self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(principal.clone());
@@ -178,6 +196,9 @@ impl Authenticator {
         // lost its deny keys (restart, eviction) never lets a deactivated user back in.
         if self.deactivated_in_db(principal.user_id).await? {
             return Err(deactivated());
+        }
+        if let Some(refusal) = self.standing_in_db(principal.organization_id).await?.refusal() {
+            return Err(refusal);
         }
         // A failed read means Redis was unreachable a moment ago: do not wait on it again.
         if lookup.is_some() {
@@ -240,6 +261,52 @@ impl Authenticator {
         removed.ok_or_else(|| Error::Unavailable("redis: cannot remove the deny key".into()))
     }
 
+    /// Refuses the organization's requests (403) until [`Self::reinstate_organization`] or
+    /// `until`, including tokens whose verification is cached. Call after `organization_states`
+    /// (the source of truth) says so; this only sets the cache key the hot path reads. The key
+    /// lives at most as long as a user's deny key: past that no cached verification is left,
+    /// and verifications read `organization_states`.
+    pub async fn refuse_organization(
+        &self,
+        org: OrganizationId,
+        standing: Standing,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        const DENY_TTL_MS: i64 = DENY_TTL_SECS as i64 * 1000;
+        let left_ms = until.map_or(DENY_TTL_MS, |until| (until - Utc::now()).num_milliseconds());
+        if left_ms <= 0 {
+            return self.reinstate_organization(org).await;
+        }
+        let key = self.organization_key(org);
+        let ttl_ms = left_ms.min(DENY_TTL_MS);
+        self.redis_write("refuse_organization", || {
+            let mut pipe = redis::pipe();
+            pipe.cmd("SET").arg(&key).arg(standing.as_str()).arg("PX").arg(ttl_ms).ignore();
+            pipe
+        })
+        .await
+    }
+
+    /// Lets the organization's requests in again (its state row already says so).
+    pub async fn reinstate_organization(&self, org: OrganizationId) -> Result<()> {
+        let key = self.organization_key(org);
+        self.redis_write("reinstate_organization", || {
+            let mut pipe = redis::pipe();
+            pipe.cmd("DEL").arg(&key).ignore();
+            pipe
+        })
+        .await
+    }
+
+    /// A cache write whose failure must be retried by the caller (an event redelivered).
+    async fn redis_write(&self, what: &str, build: impl FnOnce() -> redis::Pipeline) -> Result<()> {
+        if self.redis.is_none() {
+            return Ok(());
+        }
+        let written: Option<()> = self.redis_run(what, build).await;
+        written.ok_or_else(|| Error::Unavailable(format!("redis: {what} failed")))
+    }
+
     pub fn stats(&self) -> AuthStats {
         let c = &self.counters;
         AuthStats {
@@ -260,9 +327,19 @@ impl Authenticator {
         format!("{}auth:denied:{user_id}", self.key_prefix)
     }
 
-    async fn lookup(&self, token_key: &str, hinted_user: Option<UserId>) -> Option<Lookup> {
-        let mut keys = vec![token_key.to_string()];
-        keys.extend(hinted_user.map(|user| self.deny_key(user)));
+    /// Set while the organization is refused; its value is the [`Standing`].
+    pub fn organization_key(&self, org: OrganizationId) -> String {
+        format!("{}auth:org:{org}", self.key_prefix)
+    }
+
+    async fn lookup(&self, token_key: &str, hint: &Unverified) -> Option<Lookup> {
+        // Absent hints still take a slot (a key nobody sets), so positions stay fixed.
+        let keys = [
+            token_key.to_string(),
+            hint.user_id.map_or_else(|| format!("{}auth:none", self.key_prefix), |user| self.deny_key(user)),
+            hint.organization_id
+                .map_or_else(|| format!("{}auth:none", self.key_prefix), |org| self.organization_key(org)),
+        ];
         let (values,): (Vec<Option<Vec<u8>>>,) = self
             .redis_run("lookup", || {
                 let mut pipe = redis::pipe();
@@ -273,7 +350,29 @@ impl Authenticator {
         let mut values = values.into_iter();
         let cached = values.next().flatten().and_then(|raw| serde_json::from_slice::<Principal>(&raw).ok());
         let hinted_user_denied = values.next().flatten().is_some();
-        Some(Lookup { cached, hinted_user_denied })
+        let hinted_organization = values.next().flatten().map_or(Standing::Good, |raw| Standing::parse(&raw));
+        Some(Lookup { cached, hinted_user_denied, hinted_organization })
+    }
+
+    /// Redis standing key first; PostgreSQL when Redis cannot answer.
+    async fn cached_standing(&self, org: OrganizationId) -> Result<Standing> {
+        let key = self.organization_key(org);
+        let value: Option<(Option<Vec<u8>>,)> = self
+            .redis_run("standing_check", || {
+                let mut pipe = redis::pipe();
+                pipe.cmd("GET").arg(&key);
+                pipe
+            })
+            .await;
+        match value {
+            Some((raw,)) => Ok(raw.map_or(Standing::Good, |raw| Standing::parse(&raw))),
+            None => self.standing_in_db(org).await,
+        }
+    }
+
+    async fn standing_in_db(&self, org: OrganizationId) -> Result<Standing> {
+        let mut conn = self.db.get().await?;
+        organizations::standing(&mut conn, org).await
     }
 
     /// Redis deny key first; PostgreSQL when Redis cannot answer.

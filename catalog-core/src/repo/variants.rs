@@ -6,6 +6,7 @@ use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::ids::{OptionId, OptionValueId, OrganizationId, ProductId, VariantId};
 use crate::models::{Actor, NewVariant, ProductStatus, Variant, VariantChanges};
+use crate::organizations::Standing;
 use crate::pagination::{Page, PageRequest};
 use crate::schema::{
     organization_states, product_option_assignments, product_option_values, product_options, product_variants,
@@ -582,7 +583,8 @@ pub struct VariantValidation {
     pub is_active: bool,
 }
 
-type ValidationRow = (Variant, ProductStatus, Option<DateTime<Utc>>, Option<bool>, Option<DateTime<Utc>>);
+type ValidationRow =
+    (Variant, ProductStatus, Option<DateTime<Utc>>, Option<bool>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 /// The validation facts of many variants in ONE statement (diesel DSL: variants ⨝ products
 /// LEFT JOIN organization_states), whatever the number of ids. Soft-deleted variants are
@@ -610,15 +612,18 @@ pub async fn validate_many(
             products::status,
             products::deleted_at,
             organization_states::suspended.nullable(),
+            organization_states::suspended_until.nullable(),
             organization_states::deactivated_at.nullable(),
         ))
         .load(conn)
         .await?;
+    let now = Utc::now();
     Ok(rows
         .into_iter()
-        .map(|(variant, product_status, product_deleted_at, suspended, deactivated_at)| {
+        .map(|(variant, product_status, product_deleted_at, suspended, suspended_until, deactivated_at)| {
             let product_deleted = product_deleted_at.is_some();
-            let organization_suspended = suspended.unwrap_or(false) || deactivated_at.is_some();
+            let organization_suspended =
+                Standing::of(suspended.unwrap_or(false), suspended_until, deactivated_at, now) != Standing::Good;
             let is_active = variant.is_active
                 && variant.deleted_at.is_none()
                 && product_status == ProductStatus::Active

@@ -1,0 +1,1 @@
+ALTER TABLE organization_states DROP COLUMN suspended_until;
