@@ -14,7 +14,7 @@ use catalog_core::testing::TestDb;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -306,6 +306,24 @@ async fn updates_bump_the_version_and_guard_against_stale_writers() {
             ("catalog.variant.updated", 3),
         ]
     );
+    // Flat as page 05 and Inventory's handler read it, money as a JSON number.
+    let created = &events[1].payload["data"];
+    for (field, value) in [
+        ("variant_id", json!(v.id)),
+        ("product_id", json!(p.id)),
+        ("organization_id", json!(org)),
+        ("sku", json!(v.sku)),
+        ("price", json!(19.9)),
+        ("is_active", json!(true)),
+        ("track_inventory", json!(v.track_inventory)),
+        ("default_min_stock", json!(v.default_min_stock)),
+        ("default_max_stock", json!(v.default_max_stock)),
+        ("created_by", Value::Null),
+        ("created_at", events[1].payload["timestamp"].clone()),
+    ] {
+        assert_eq!(created[field], value, "catalog.variant.created data.{field}");
+    }
+    assert!(created["options"].is_array() && created.get("warehouse_id").is_some());
     let data = &events[2].payload["data"];
     assert_eq!(data["variant_id"], json!(v.id));
     assert_eq!(data["changes"], json!({ "sale_price": { "old": "19.90", "new": "25.00" } }));
@@ -354,7 +372,10 @@ async fn deleted_variants_disappear_from_reads() {
 
     let last = outbox::list_for_organization(conn, org).await.expect("outbox").pop().expect("an event");
     assert_eq!((last.event_type.as_str(), last.aggregate_version), ("catalog.variant.deleted", 2));
-    assert_eq!(last.payload["data"], json!({ "variant_id": gone, "product_id": p.id }));
+    let data = &last.payload["data"];
+    assert_eq!((&data["variant_id"], &data["product_id"]), (&json!(gone), &json!(p.id)));
+    assert_eq!((&data["organization_id"], &data["deleted_at"]), (&json!(org), &last.payload["timestamp"]));
+    assert_eq!(data["deleted_by"], json!(actor.user_id));
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ pub mod options;
 pub mod outbox;
 pub mod price_tiers;
 pub mod products;
+pub mod published;
 pub mod tags;
 pub mod variants;
 

@@ -14,6 +14,8 @@ use uuid::Uuid;
 
 pub const SERVICE_NAME: &str = "catalog-service";
 pub const ENVELOPE_VERSION: &str = "1.0";
+/// Actions whose documented payloads say who (`{action}_by`) and when (`{action}_at`).
+const ACTIONS_WITH_ACTOR: &[&str] = &["created", "updated", "deleted", "activated", "deactivated"];
 
 /// What a write wants published: `catalog.{aggregate}.{action}` plus its data.
 #[derive(Debug, Clone)]
@@ -75,20 +77,33 @@ pub struct OutboxRow {
 }
 
 /// The message body as published (SPEC §6). Both `event` and `event_type` carry the name so
-/// consumers written against either documented shape work.
+/// consumers written against either documented shape work. `data` also gets what every page's
+/// payload repeats from the envelope: `organization_id`, and who did it and when under the
+/// action's names (`created_by`/`created_at`, `updated_by`/`updated_at`, …; the user is
+/// `null` for the system's own changes).
 pub fn envelope(event_id: Uuid, org: OrganizationId, actor: &Actor, draft: &EventDraft, at: DateTime<Utc>) -> Value {
     let name = draft.event_type();
+    // Microseconds: Audit tells events apart by `{event}_{timestamp}_{organization_id}`.
+    let timestamp = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let mut data = draft.data.clone();
+    if let Value::Object(fields) = &mut data {
+        fields.entry("organization_id").or_insert_with(|| json!(org));
+        if ACTIONS_WITH_ACTOR.contains(&draft.action) {
+            fields.entry(format!("{}_by", draft.action)).or_insert_with(|| json!(actor.user_id));
+            fields.entry(format!("{}_at", draft.action)).or_insert_with(|| json!(timestamp));
+        }
+    }
     json!({
         "event_id": event_id,
         "event": name,
         "event_type": name,
-        "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "timestamp": timestamp,
         "service": SERVICE_NAME,
         "version": ENVELOPE_VERSION,
         "organization_id": org,
         "aggregate_id": draft.aggregate_id,
         "aggregate_version": draft.aggregate_version,
-        "data": draft.data,
+        "data": data,
         "metadata": {
             "user_id": actor.user_id,
             "correlation_id": actor.correlation_id,
@@ -104,8 +119,11 @@ pub async fn append(conn: &mut PgConn, org: OrganizationId, actor: &Actor, draft
     let now = Utc::now();
     let rows: Vec<NewOutboxRow> = drafts
         .iter()
-        .map(|draft| {
+        .zip(0..)
+        .map(|(draft, nth)| {
             let event_id = Uuid::now_v7();
+            // One write's events keep their order and each its own instant (see `envelope`).
+            let now = now + chrono::Duration::microseconds(nth);
             NewOutboxRow {
                 event_id,
                 organization_id: org,

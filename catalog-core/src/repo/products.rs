@@ -222,13 +222,7 @@ pub async fn create(
                     .returning(Variant::as_returning())
                     .get_result(conn)
                     .await?;
-                events.push(EventDraft::new(
-                    VARIANT_AGGREGATE,
-                    "created",
-                    variant.id,
-                    variant.version,
-                    json!({ "variant": &variant }),
-                ));
+                events.push(super::published::variant_created(&variant));
                 Some(variant)
             }
             None => None,

@@ -335,7 +335,7 @@ pub async fn create_draft(
                 }),
             ));
         }
-        events.push(EventDraft::new(AGGREGATE, "created", variant.id, variant.version, json!({ "variant": &variant })));
+        events.push(super::published::variant_created(&variant));
         outbox::append(conn, org, actor, events).await?;
         Ok(variant)
     })

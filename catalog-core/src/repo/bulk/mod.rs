@@ -795,7 +795,7 @@ async fn write(
                     variant.version,
                     json!({ "variant_id": variant.id, "product_id": variant.product_id, "changes": changed_fields(*old, &variant) }),
                 ),
-                None => EventDraft::new("variant", "created", variant.id, variant.version, json!({ "variant": &variant })),
+                None => crate::repo::published::variant_created(&variant),
             });
         }
     }
