@@ -125,8 +125,14 @@ async fn a_mixed_call_reports_every_row_under_both_error_policies() {
     events_sorted.sort();
     assert_eq!(
         events_sorted,
-        ["catalog.product.created", "catalog.product.updated", "catalog.variant.created", "catalog.variant.updated"],
-        "one event per changed entity: EDIT's title and price, NEW and its default variant"
+        [
+            "catalog.product.created",
+            "catalog.product.updated",
+            "catalog.variant.created",
+            "catalog.variant.price.changed",
+            "catalog.variant.updated"
+        ],
+        "one event per changed entity: EDIT's title and price (and its price change), NEW and its default variant"
     );
     let edited = app.get(&admin, &format!("/api/v1/products/{}", results[1]["product_id"].as_str().unwrap())).await;
     assert_eq!(edited.data()["title"], "Plato hondo");

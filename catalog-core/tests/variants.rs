@@ -303,6 +303,7 @@ async fn updates_bump_the_version_and_guard_against_stale_writers() {
             ("catalog.product.updated", 2),
             ("catalog.variant.created", 1),
             ("catalog.variant.updated", 2),
+            ("catalog.variant.price.changed", 2),
             ("catalog.variant.updated", 3),
         ]
     );
@@ -326,8 +327,15 @@ async fn updates_bump_the_version_and_guard_against_stale_writers() {
     assert!(created["options"].is_array() && created.get("warehouse_id").is_some());
     let data = &events[2].payload["data"];
     assert_eq!(data["variant_id"], json!(v.id));
-    assert_eq!(data["changes"], json!({ "sale_price": { "old": "19.90", "new": "25.00" } }));
-    assert_eq!(events[3].payload["data"]["changes"], json!({ "is_active": { "old": true, "new": false } }));
+    assert_eq!(data["changes"]["sale_price"], json!({ "old": "19.90", "new": "25.00" }));
+    assert_eq!(data["changes"]["price"], json!({ "old": 19.9, "new": 25.0 }), "page 10's name, money as numbers");
+    let price = &events[3].payload["data"];
+    assert_eq!(
+        (&price["old_price"], &price["new_price"], &price["change_percentage"]),
+        (&json!(19.9), &json!(25.0), &json!(25.63)),
+        "catalog.variant.price.changed: (25.00 - 19.90) / 19.90 = 25.628… %"
+    );
+    assert_eq!(events[4].payload["data"]["changes"], json!({ "is_active": { "old": true, "new": false } }));
 }
 
 #[tokio::test]

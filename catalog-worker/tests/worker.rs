@@ -268,6 +268,7 @@ async fn every_write_is_relayed_with_the_envelope_and_routing_key() {
             "catalog.product.updated",
             "catalog.product.deactivated",
             "catalog.variant.updated",
+            "catalog.variant.price.changed",
             "catalog.product.deleted",
             "catalog.variant.deleted",
         ]
@@ -285,7 +286,22 @@ async fn every_write_is_relayed_with_the_envelope_and_routing_key() {
     }
     let updated = &got[4].1;
     assert_eq!(updated["data"]["changes"]["title"], json!({ "old": "Martillo", "new": "Martillo grande" }));
-    assert_eq!(got[7].1["data"]["variant_ids"].as_array().map(Vec::len), Some(1));
+    assert_eq!(updated["data"]["changes"]["name"], json!({ "old": "Martillo", "new": "Martillo grande" }));
+    assert_eq!(got[6].1["data"]["changes"]["price"], json!({ "old": 1.0, "new": 2.0 }), "money as numbers");
+    assert_eq!(got[7].1["data"]["change_percentage"], json!(100.0));
+    assert_eq!(got[8].1["data"]["variant_ids"].as_array().map(Vec::len), Some(1));
+    // Page 05, field by field: every field its example shows is in the relayed `data`, with the
+    // example's JSON type (`null` where this write had no value to give).
+    for (key, body) in &got {
+        let Some(example) = page_example_if_any("05-eventos-publicados.md", key) else { continue };
+        let example: Value = serde_json::from_str(&example).expect("page 05's example is JSON");
+        for (field, shown) in example["data"].as_object().expect("example data") {
+            let ours = &body["data"][field];
+            let compatible = std::mem::discriminant(ours) == std::mem::discriminant(shown)
+                || (ours.is_null() && NO_VALUE_IN_THIS_WRITE.contains(&field.as_str()));
+            assert!(compatible, "{key}: data.{field} is {ours}, page 05 shows {shown}");
+        }
+    }
     eventually("outbox marked published", async || {
         let conn = &mut *w.db.conn().await;
         catalog_core::repo::outbox::list_for_organization(conn, org)
@@ -497,12 +513,20 @@ async fn own_events_invalidate_the_cache_a_second_time() {
 
 /// The JSON example under `### {routing_key}` on a design page, as printed there.
 fn page_example(page: &str, routing_key: &str) -> String {
+    page_example_if_any(page, routing_key).expect(routing_key)
+}
+
+fn page_example_if_any(page: &str, routing_key: &str) -> Option<String> {
     let path = format!("{}/../docs/design/{page}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).expect(&path);
-    let section = text.split(&format!("### {routing_key}\n")).nth(1).expect(routing_key);
-    let block = section.split("```json\n").nth(1).expect("a JSON example");
-    block.split("\n```").next().expect("a closed block").to_string()
+    let section = text.split(&format!("### {routing_key}\n")).nth(1)?;
+    let block = section.split("```json\n").nth(1)?;
+    Some(block.split("\n```").next()?.to_string())
 }
+
+/// Fields `write_everything` leaves empty: no barcode, warehouse, description or product type
+/// was given, and no reason for a delete or deactivation (the API takes none yet).
+const NO_VALUE_IN_THIS_WRITE: &[&str] = &["barcode", "warehouse_id", "description", "category", "reason"];
 
 /// Events exactly as Auth's and Pricing's pages print them (no `event_id`, no AMQP message id,
 /// Auth's `//` note inside the JSON), each delivered twice: applied once, and an organization

@@ -40,7 +40,7 @@ pub async fn create(conn: &mut PgConn, org: OrganizationId, actor: &Actor, mut n
     conn.transaction(async move |conn| {
         let brand =
             diesel::insert_into(brands::table).values(&new).returning(Brand::as_returning()).get_result(conn).await?;
-        let event = EventDraft::new(AGGREGATE, "created", brand.id, brand.version, json!({ "brand": &brand }));
+        let event = super::published::brand_created(&brand);
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok(brand)
     })

@@ -92,13 +92,7 @@ pub async fn create(
             .returning(Collection::as_returning())
             .get_result(conn)
             .await?;
-        let event = EventDraft::new(
-            AGGREGATE,
-            "created",
-            collection.id,
-            collection.version,
-            json!({ "collection": &collection }),
-        );
+        let event = super::published::collection_created(&collection);
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok(collection)
     })

@@ -182,13 +182,7 @@ pub async fn create(
         };
         let mut values: Vec<OptionValue> = values;
         values.sort_by_key(|v| v.position);
-        let event = EventDraft::new(
-            AGGREGATE,
-            "created",
-            option.id,
-            option.version,
-            json!({ "option": &option, "values": &values }),
-        );
+        let event = super::published::option_created(&option, &values);
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok((option, values))
     })

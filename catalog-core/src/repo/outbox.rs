@@ -88,6 +88,7 @@ pub fn envelope(event_id: Uuid, org: OrganizationId, actor: &Actor, draft: &Even
     let mut data = draft.data.clone();
     if let Value::Object(fields) = &mut data {
         fields.entry("organization_id").or_insert_with(|| json!(org));
+        super::published::document(draft.aggregate, draft.action, fields);
         if ACTIONS_WITH_ACTOR.contains(&draft.action) {
             fields.entry(format!("{}_by", draft.action)).or_insert_with(|| json!(actor.user_id));
             fields.entry(format!("{}_at", draft.action)).or_insert_with(|| json!(timestamp));

@@ -56,7 +56,7 @@ pub async fn create(conn: &mut PgConn, org: OrganizationId, actor: &Actor, mut n
             .returning(PriceTier::as_returning())
             .get_result(conn)
             .await?;
-        let event = EventDraft::new(AGGREGATE, "created", tier.id, tier.version, json!({ "price_tier": &tier }));
+        let event = super::published::price_tier_created(&tier);
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok(tier)
     })

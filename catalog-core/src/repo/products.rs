@@ -207,8 +207,6 @@ pub async fn create(
         } else {
             insert(conn, &new).await?
         };
-        let mut events =
-            vec![EventDraft::new(AGGREGATE, "created", product.id, product.version, json!({ "product": &product }))];
         let variant = match default_variant {
             Some(mut variant) => {
                 variant.organization_id = org;
@@ -222,11 +220,12 @@ pub async fn create(
                     .returning(Variant::as_returning())
                     .get_result(conn)
                     .await?;
-                events.push(super::published::variant_created(&variant));
                 Some(variant)
             }
             None => None,
         };
+        let mut events = vec![super::published::product_created(&product, variant.as_ref().map(|v| v.sale_price))];
+        events.extend(variant.as_ref().map(super::published::variant_created));
         outbox::append(conn, org, actor, events).await?;
         Ok((product, variant))
     })

@@ -4,12 +4,15 @@
 //! the consumers written against it.
 
 use super::outbox::EventDraft;
-use crate::ids::{ProductId, VariantId, WarehouseId};
-use crate::models::Variant;
+use crate::ids::{BrandId, CollectionId, LocalId, OptionId, PriceTierId, ProductId, TagId, VariantId, WarehouseId};
+use crate::models::{
+    ActiveStatus, Brand, Collection, OptionValue as OptionValueRow, PriceTier, Product, ProductOption, ProductStatus,
+    Tag, Variant,
+};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::Value;
 
 /// One of a variant's option values, as `options[]` of `catalog.variant.created`.
 #[derive(Debug, Serialize)]
@@ -45,6 +48,156 @@ pub fn money(amount: Decimal) -> Option<f64> {
     amount.to_f64()
 }
 
+/// The draft of a typed payload. Serializing these types cannot fail (no maps with non-string
+/// keys, no non-finite floats: money comes from decimals).
+fn draft<T: Serialize>(
+    aggregate: &'static str,
+    action: &'static str,
+    id: impl Into<uuid::Uuid>,
+    version: i32,
+    payload: &T,
+) -> EventDraft {
+    EventDraft::new(aggregate, action, id, version, serde_json::to_value(payload).unwrap_or(Value::Null))
+}
+
+/// `catalog.product.created` (page 05, page 09).
+#[derive(Debug, Serialize)]
+struct ProductCreated<'a> {
+    product_id: ProductId,
+    name: &'a str,
+    sku: &'a str,
+    description: Option<&'a str>,
+    /// No category column: the product's type is the nearest thing (page 05 shows `"Ropa"`).
+    category: Option<&'a str>,
+    /// The simple product's price (its default variant's); `null` for one with variants.
+    base_price: Option<f64>,
+    is_active: bool,
+    brand_id: Option<BrandId>,
+    local_id: Option<LocalId>,
+    product: &'a Product,
+}
+
+pub fn product_created(product: &Product, base_price: Option<Decimal>) -> EventDraft {
+    let payload = ProductCreated {
+        product_id: product.id,
+        name: &product.title,
+        sku: &product.sku,
+        description: product.description.as_deref(),
+        category: product.product_type.as_deref(),
+        base_price: base_price.and_then(money),
+        is_active: product.status == ProductStatus::Active,
+        brand_id: product.brand_id,
+        local_id: product.local_id,
+        product,
+    };
+    draft("product", "created", product.id, product.version, &payload)
+}
+
+/// `catalog.brand.created` (page 18).
+#[derive(Debug, Serialize)]
+struct BrandCreated<'a> {
+    brand_id: BrandId,
+    name: &'a str,
+    slug: &'a str,
+    is_active: bool,
+    brand: &'a Brand,
+}
+
+pub fn brand_created(brand: &Brand) -> EventDraft {
+    let payload = BrandCreated {
+        brand_id: brand.id,
+        name: &brand.name,
+        slug: &brand.slug,
+        is_active: brand.status == ActiveStatus::Active,
+        brand,
+    };
+    draft("brand", "created", brand.id, brand.version, &payload)
+}
+
+/// `catalog.collection.created` (page 19).
+#[derive(Debug, Serialize)]
+struct CollectionCreated<'a> {
+    collection_id: CollectionId,
+    parent_id: Option<CollectionId>,
+    name: &'a str,
+    slug: &'a str,
+    is_active: bool,
+    collection: &'a Collection,
+}
+
+pub fn collection_created(collection: &Collection) -> EventDraft {
+    let payload = CollectionCreated {
+        collection_id: collection.id,
+        parent_id: collection.parent_id,
+        name: &collection.name,
+        slug: &collection.slug,
+        is_active: collection.status == ActiveStatus::Active,
+        collection,
+    };
+    draft("collection", "created", collection.id, collection.version, &payload)
+}
+
+/// `catalog.tag.created` (page 20).
+#[derive(Debug, Serialize)]
+struct TagCreated<'a> {
+    tag_id: TagId,
+    name: &'a str,
+    slug: &'a str,
+    #[serde(rename = "type")]
+    tag_type: &'a str,
+    tag: &'a Tag,
+}
+
+pub fn tag_created(tag: &Tag) -> EventDraft {
+    let payload = TagCreated { tag_id: tag.id, name: &tag.name, slug: &tag.slug, tag_type: tag.tag_type.as_str(), tag };
+    draft("tag", "created", tag.id, tag.version, &payload)
+}
+
+/// `catalog.price_tier.created` (page 21).
+#[derive(Debug, Serialize)]
+struct PriceTierCreated<'a> {
+    price_tier_id: PriceTierId,
+    name: &'a str,
+    slug: &'a str,
+    priority: i32,
+    is_active: bool,
+    price_tier: &'a PriceTier,
+}
+
+pub fn price_tier_created(tier: &PriceTier) -> EventDraft {
+    let payload = PriceTierCreated {
+        price_tier_id: tier.id,
+        name: &tier.name,
+        slug: &tier.slug,
+        priority: tier.priority,
+        is_active: tier.is_active,
+        price_tier: tier,
+    };
+    draft("price_tier", "created", tier.id, tier.version, &payload)
+}
+
+/// `catalog.option.created` (page 05): `values` are the values' texts; the rows stay as
+/// `option_values`.
+#[derive(Debug, Serialize)]
+struct OptionCreated<'a> {
+    option_id: OptionId,
+    name: &'a str,
+    values: Vec<&'a str>,
+    option: &'a ProductOption,
+    option_values: &'a [OptionValueRow],
+}
+
+pub fn option_created(option: &ProductOption, values: &[OptionValueRow]) -> EventDraft {
+    let payload = OptionCreated {
+        option_id: option.id,
+        name: &option.name,
+        values: values.iter().map(|v| v.value.as_str()).collect(),
+        option,
+        option_values: values,
+    };
+    draft("option", "created", option.id, option.version, &payload)
+}
+
 pub fn variant_created(variant: &Variant) -> EventDraft {
     let options: Vec<OptionValue> = variant
         .attributes
@@ -70,6 +223,117 @@ pub fn variant_created(variant: &Variant) -> EventDraft {
         default_max_stock: variant.default_max_stock,
         variant,
     };
-    let data = serde_json::to_value(&payload).unwrap_or_else(|_| json!({ "variant": variant }));
-    EventDraft::new("variant", "created", variant.id, variant.version, data)
+    draft("variant", "created", variant.id, variant.version, &payload)
+}
+
+/// `changes` keys the pages name differently from the columns: `(aggregate, column, documented
+/// name, conversion)`. The column's own key stays beside the documented one.
+const DOCUMENTED_CHANGES: &[(&str, &str, &str, Convert)] = &[
+    ("product", "title", "name", Convert::Same),
+    ("product", "status", "is_active", Convert::IsActive),
+    ("variant", "title", "name", Convert::Same),
+    ("variant", "sale_price", "price", Convert::Money),
+    ("variant", "cost_price", "cost_price", Convert::Money),
+    ("variant", "compare_at_price", "compare_at_price", Convert::Money),
+    ("brand", "status", "is_active", Convert::IsActive),
+    ("collection", "status", "is_active", Convert::IsActive),
+];
+
+#[derive(Debug, Clone, Copy)]
+enum Convert {
+    Same,
+    /// A decimal string becomes a JSON number.
+    Money,
+    /// A status becomes whether it is `active`.
+    IsActive,
+}
+
+impl Convert {
+    fn apply(self, value: &Value) -> Value {
+        match (self, value) {
+            (Convert::Money, Value::String(text)) => {
+                text.parse::<Decimal>().ok().and_then(money).map_or(Value::Null, Value::from)
+            }
+            (Convert::IsActive, Value::String(status)) => Value::Bool(status == "active"),
+            _ => value.clone(),
+        }
+    }
+}
+
+/// What every payload of a kind adds under the pages' names, whichever write produced it:
+/// `changes` under the documented keys (money as numbers), and the flags page 05, 09, 10 and
+/// Inventory's example show on deletes (`soft_delete`, `deletion_type`, `variant_id`, which POS
+/// and Pricing read on `catalog.product.deleted`).
+pub fn document(aggregate: &str, action: &str, data: &mut serde_json::Map<String, Value>) {
+    if let Some(Value::Object(changes)) = data.get_mut("changes") {
+        for (_, column, name, convert) in DOCUMENTED_CHANGES.iter().filter(|(a, ..)| *a == aggregate) {
+            let Some(Value::Object(change)) = changes.get(*column) else { continue };
+            let documented: serde_json::Map<String, Value> =
+                change.iter().map(|(side, value)| (side.clone(), convert.apply(value))).collect();
+            changes.insert((*name).to_string(), Value::Object(documented));
+        }
+    }
+    if action == "deleted" && matches!(aggregate, "product" | "variant" | "brand") {
+        data.entry("soft_delete").or_insert(Value::Bool(true));
+    }
+    match (aggregate, action) {
+        ("variant", "deleted") => {
+            data.entry("deletion_type").or_insert_with(|| Value::from("soft"));
+        }
+        ("product", "deactivated") => {
+            data.entry("reason").or_insert(Value::Null);
+        }
+        ("product", "deleted") => {
+            let first = data.get("variant_ids").and_then(|ids| ids.get(0)).cloned().unwrap_or(Value::Null);
+            data.entry("variant_id").or_insert(first);
+            data.entry("reason").or_insert(Value::Null);
+        }
+        _ => {}
+    }
+}
+
+/// `catalog.variant.updated` (page 05, page 10): the changes, and the variant's stock settings as
+/// they now are (Inventory re-runs its set-up when `track_inventory` turns on). A changed sale
+/// price is also `catalog.variant.price.changed` (page 10), same version.
+pub fn variant_updated(old: &Variant, new: &Variant, changes: serde_json::Map<String, Value>) -> Vec<EventDraft> {
+    let data = serde_json::json!({
+        "variant_id": new.id,
+        "product_id": new.product_id,
+        "changes": changes,
+        "track_inventory": new.track_inventory,
+        "default_min_stock": new.default_min_stock,
+        "default_max_stock": new.default_max_stock,
+    });
+    let mut drafts = vec![EventDraft::new("variant", "updated", new.id, new.version, data)];
+    if old.sale_price != new.sale_price {
+        drafts.push(draft("variant", "price.changed", new.id, new.version, &PriceChanged::of(old, new)));
+    }
+    drafts
+}
+
+/// `catalog.variant.price.changed` (page 10).
+#[derive(Debug, Serialize)]
+struct PriceChanged {
+    variant_id: VariantId,
+    product_id: ProductId,
+    old_price: Option<f64>,
+    new_price: Option<f64>,
+    /// Signed, 2 decimals; `null` from a zero price.
+    change_percentage: Option<f64>,
+}
+
+impl PriceChanged {
+    fn of(old: &Variant, new: &Variant) -> Self {
+        let change = (!old.sale_price.is_zero()).then(|| {
+            ((new.sale_price - old.sale_price) / old.sale_price * Decimal::ONE_HUNDRED)
+                .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+        });
+        Self {
+            variant_id: new.id,
+            product_id: new.product_id,
+            old_price: money(old.sale_price),
+            new_price: money(new.sale_price),
+            change_percentage: change.and_then(money),
+        }
+    }
 }

@@ -48,7 +48,7 @@ pub async fn create(conn: &mut PgConn, org: OrganizationId, actor: &Actor, mut n
     }
     conn.transaction(async move |conn| {
         let tag = diesel::insert_into(tags::table).values(&new).returning(Tag::as_returning()).get_result(conn).await?;
-        let event = EventDraft::new(AGGREGATE, "created", tag.id, tag.version, json!({ "tag": &tag }));
+        let event = super::published::tag_created(&tag);
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok(tag)
     })

@@ -517,14 +517,7 @@ pub async fn update(
                 .await?;
             return Ok(old);
         }
-        let event = EventDraft::new(
-            AGGREGATE,
-            "updated",
-            id,
-            new.version,
-            json!({ "variant_id": id, "product_id": new.product_id, "changes": changes }),
-        );
-        outbox::append(conn, org, actor, vec![event]).await?;
+        outbox::append(conn, org, actor, super::published::variant_updated(&old, &new, changes)).await?;
         Ok(new)
     })
     .await

@@ -32,6 +32,7 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use diesel_async::{AsyncConnection, RunQueryDsl};
+use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -718,6 +719,11 @@ async fn write(
     let used_options: BTreeSet<OptionId> = declared.iter().flat_map(|(_, options)| options.iter().copied()).collect();
     let used_values: Vec<(OptionId, OptionValueId)> = option_links.iter().map(|(_, o, v)| (*o, *v)).collect();
     book.write(conn, org, &used_options, &used_values, &mut events).await?;
+    // A simple product's listed price is its one variant's (`base_price` of product.created).
+    let mut first_prices: HashMap<ProductId, Decimal> = HashMap::new();
+    for variant in &variant_rows {
+        first_prices.entry(variant.product_id).or_insert(variant.sale_price);
+    }
     for chunk in product_rows.chunks(CHUNK) {
         let written: Vec<Product> = diesel::insert_into(products::table)
             .values(chunk)
@@ -747,7 +753,8 @@ async fn write(
             events.push(match product_events.remove(&product.id) {
                 Some((action, data)) => EventDraft::new("product", action, product.id, product.version, data),
                 None => {
-                    EventDraft::new("product", "created", product.id, product.version, json!({ "product": &product }))
+                    let base_price = first_prices.get(&product.id).copied().filter(|_| !product.has_variants);
+                    crate::repo::published::product_created(&product, base_price)
                 }
             });
         }
@@ -787,16 +794,13 @@ async fn write(
             .get_results(conn)
             .await?;
         for variant in written {
-            events.push(match old_variants.get(&variant.id) {
-                Some(old) => EventDraft::new(
-                    "variant",
-                    "updated",
-                    variant.id,
-                    variant.version,
-                    json!({ "variant_id": variant.id, "product_id": variant.product_id, "changes": changed_fields(*old, &variant) }),
-                ),
-                None => crate::repo::published::variant_created(&variant),
-            });
+            match old_variants.get(&variant.id) {
+                Some(old) => {
+                    let changes = changed_fields(*old, &variant);
+                    events.extend(crate::repo::published::variant_updated(old, &variant, changes));
+                }
+                None => events.push(crate::repo::published::variant_created(&variant)),
+            }
         }
     }
     write_option_links(conn, org, &declared, &option_links).await?;

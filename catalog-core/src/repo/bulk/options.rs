@@ -340,13 +340,7 @@ impl OptionBook {
         for option in created {
             let mut values = added_to.remove(&option.id).unwrap_or_default();
             values.sort_by_key(|v| v.position);
-            events.push(EventDraft::new(
-                "option",
-                "created",
-                option.id,
-                option.version,
-                json!({ "option": &option, "values": values }),
-            ));
+            events.push(crate::repo::published::option_created(&option, &values));
         }
         if added_to.is_empty() {
             return Ok(());
