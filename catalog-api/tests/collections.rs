@@ -257,9 +257,12 @@ async fn products_are_added_listed_and_removed() {
         [
             "catalog.collection.created",
             "catalog.collection.updated",
+            "catalog.collection.products.added",
             "catalog.collection.created",
             "catalog.collection.updated",
-            "catalog.collection.updated"
+            "catalog.collection.products.removed",
+            "catalog.collection.updated",
+            "catalog.collection.products.removed"
         ]
     );
 }

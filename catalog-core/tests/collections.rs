@@ -14,7 +14,7 @@ use catalog_core::testing::TestDb;
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use serde_json::json;
+use serde_json::{Value, json};
 
 mod common;
 
@@ -509,6 +509,26 @@ async fn product_links_change_the_version_only_when_something_changed() {
     assert_eq!(updates[1].payload["data"]["added_product_ids"], json!([p3]));
     assert_eq!(updates[2].payload["data"]["removed_product_ids"], json!([p1]));
     assert_eq!(updates.iter().map(|e| e.aggregate_version).collect::<Vec<_>>(), [2, 3, 4]);
+    // Page 19's finer events: what was added or removed, and the collection's count after it.
+    let finer: Vec<(&str, Value, Value)> = events
+        .iter()
+        .filter(|e| e.event_type.starts_with("catalog.collection.products."))
+        .map(|e| {
+            (
+                e.event_type.as_str(),
+                e.payload["data"]["product_ids"].clone(),
+                e.payload["data"]["products_count"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        finer,
+        [
+            ("catalog.collection.products.added", json!([p1, p2]), json!(2)),
+            ("catalog.collection.products.added", json!([p3]), json!(3)),
+            ("catalog.collection.products.removed", json!([p1]), json!(2)),
+        ]
+    );
 
     let missing = CollectionId::generate();
     let result = collections::product_ids(conn, org, missing, &PageRequest::first(10)).await;

@@ -16,7 +16,7 @@ use catalog_core::testing::TestDb;
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use serde_json::json;
+use serde_json::{Value, json};
 
 mod common;
 
@@ -279,10 +279,34 @@ async fn linking_changes_the_product_only_when_its_tag_set_changes() {
     assert!(cleared.is_empty());
     assert_eq!(product_version(conn, product).await, 5);
 
-    let rows: Vec<OutboxRow> = events(conn, org).await.into_iter().filter(|e| e.aggregate_type == "product").collect();
+    let (rows, finer): (Vec<OutboxRow>, Vec<OutboxRow>) = events(conn, org)
+        .await
+        .into_iter()
+        .filter(|e| e.aggregate_type == "product")
+        .partition(|e| e.event_type == "catalog.product.updated");
     let versions: Vec<i32> = rows.iter().map(|e| e.aggregate_version).collect();
     assert_eq!(versions, [2, 3, 4, 5], "one event per real change");
-    assert!(rows.iter().all(|e| e.event_type == "catalog.product.updated" && e.aggregate_id == product.as_uuid()));
+    assert!(rows.iter().all(|e| e.aggregate_id == product.as_uuid()));
+    // Page 20's finer events beside each update: the tags added or removed, and the count after.
+    let finer: Vec<(String, i32, Value, Value)> = finer
+        .iter()
+        .map(|e| {
+            let data = &e.payload["data"];
+            (e.event_type.clone(), e.aggregate_version, data["tag_ids"].clone(), data["tags_count"].clone())
+        })
+        .collect();
+    let added = "catalog.product.tags.added".to_string();
+    let removed = "catalog.product.tags.removed".to_string();
+    assert_eq!(
+        finer,
+        [
+            (added.clone(), 2, json!(sorted(vec![sale.id, eco.id])), json!(2)),
+            (removed.clone(), 3, json!([sale.id]), json!(1)),
+            (added, 4, json!(sorted(vec![kids.id, sale.id])), json!(2)),
+            (removed.clone(), 4, json!([eco.id]), json!(2)),
+            (removed, 5, json!(sorted(vec![kids.id, sale.id])), json!(0)),
+        ]
+    );
     let change = |i: usize| rows[i].payload["data"]["changes"]["tag_ids"].clone();
     assert_eq!(change(0), json!({ "old": [], "new": sorted(vec![sale.id, eco.id]) }));
     assert_eq!(change(1), json!({ "old": sorted(vec![sale.id, eco.id]), "new": [eco.id] }));

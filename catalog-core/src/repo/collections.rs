@@ -354,14 +354,7 @@ pub async fn delete(
                     let heir_row = lock(conn, org, heir).await?;
                     let added = link(conn, org, heir, &products).await?;
                     if !added.is_empty() {
-                        touch(
-                            conn,
-                            org,
-                            actor,
-                            &heir_row,
-                            json!({ "collection_id": heir, "added_product_ids": added }),
-                        )
-                        .await?;
+                        touch(conn, org, actor, &heir_row, &added, &[]).await?;
                     }
                 }
                 Some(Some(heir))
@@ -457,7 +450,8 @@ async fn touch(
     org: OrganizationId,
     actor: &Actor,
     collection: &Collection,
-    data: serde_json::Value,
+    added: &[ProductId],
+    removed: &[ProductId],
 ) -> Result<Collection> {
     let updated: Collection = diesel::update(collections::table)
         .filter(collections::organization_id.eq(org))
@@ -466,8 +460,28 @@ async fn touch(
         .returning(Collection::as_returning())
         .get_result(conn)
         .await?;
-    let event = EventDraft::new(AGGREGATE, "updated", updated.id, updated.version, data);
-    outbox::append(conn, org, actor, vec![event]).await?;
+    let mut data = json!({ "collection_id": updated.id });
+    if !added.is_empty() {
+        data["added_product_ids"] = json!(added);
+    }
+    if !removed.is_empty() {
+        data["removed_product_ids"] = json!(removed);
+    }
+    let products_count: i64 = collection_products::table
+        .filter(collection_products::organization_id.eq(org))
+        .filter(collection_products::collection_id.eq(updated.id))
+        .count()
+        .get_result(conn)
+        .await?;
+    let mut events = vec![EventDraft::new(AGGREGATE, "updated", updated.id, updated.version, data)];
+    events.extend(super::published::collection_products_changed(
+        updated.id,
+        updated.version,
+        added,
+        removed,
+        products_count,
+    ));
+    outbox::append(conn, org, actor, events).await?;
     Ok(updated)
 }
 
@@ -528,8 +542,7 @@ pub async fn add_products_reporting(
         if added.is_empty() {
             return Ok((collection, added));
         }
-        let data = json!({ "collection_id": collection_id, "added_product_ids": added });
-        Ok((touch(conn, org, actor, &collection, data).await?, added))
+        Ok((touch(conn, org, actor, &collection, &added, &[]).await?, added))
     })
     .await
 }
@@ -573,8 +586,7 @@ pub async fn remove_products_reporting(
         if removed.is_empty() {
             return Ok((collection, removed));
         }
-        let data = json!({ "collection_id": collection_id, "removed_product_ids": removed });
-        Ok((touch(conn, org, actor, &collection, data).await?, removed))
+        Ok((touch(conn, org, actor, &collection, &[], &removed).await?, removed))
     })
     .await
 }

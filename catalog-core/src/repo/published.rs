@@ -337,3 +337,41 @@ impl PriceChanged {
         }
     }
 }
+
+/// `catalog.product.tags.added` (page 20: the tags added, and how many the product now has) and,
+/// by the same pattern, `catalog.product.tags.removed`; same version as the product's update.
+pub fn product_tags_changed(product_id: ProductId, version: i32, old: &[TagId], new: &[TagId]) -> Vec<EventDraft> {
+    let added: Vec<TagId> = new.iter().filter(|t| !old.contains(t)).copied().collect();
+    let removed: Vec<TagId> = old.iter().filter(|t| !new.contains(t)).copied().collect();
+    [("tags.added", added), ("tags.removed", removed)]
+        .into_iter()
+        .filter(|(_, tags)| !tags.is_empty())
+        .map(|(action, tag_ids)| {
+            let data = serde_json::json!({ "product_id": product_id, "tag_ids": tag_ids, "tags_count": new.len() });
+            EventDraft::new("product", action, product_id, version, data)
+        })
+        .collect()
+}
+
+/// `catalog.collection.products.added` (page 19: the products added, and how many the
+/// collection now holds) and, by the same pattern, `catalog.collection.products.removed`.
+pub fn collection_products_changed(
+    collection_id: CollectionId,
+    version: i32,
+    added: &[ProductId],
+    removed: &[ProductId],
+    products_count: i64,
+) -> Vec<EventDraft> {
+    [("products.added", added), ("products.removed", removed)]
+        .into_iter()
+        .filter(|(_, products)| !products.is_empty())
+        .map(|(action, product_ids)| {
+            let data = serde_json::json!({
+                "collection_id": collection_id,
+                "product_ids": product_ids,
+                "products_count": products_count,
+            });
+            EventDraft::new("collection", action, collection_id, version, data)
+        })
+        .collect()
+}

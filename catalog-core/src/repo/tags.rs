@@ -163,10 +163,10 @@ pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: T
             for (product_id, tag_id) in live_links(conn, org, &linked).await? {
                 before.entry(product_id).or_default().push(tag_id);
             }
-            events.extend(versions.into_iter().map(|(product_id, version)| {
+            events.extend(versions.into_iter().flat_map(|(product_id, version)| {
                 let old = before.remove(&product_id).unwrap_or_default();
                 let new: Vec<TagId> = old.iter().copied().filter(|t| *t != id).collect();
-                product_event(product_id, version, &old, &new)
+                product_events(product_id, version, &old, &new)
             }));
         }
         // Links from deleted products go too: nothing keeps pointing at a deleted tag.
@@ -471,8 +471,8 @@ async fn record_product_change(
     let events: Vec<EventDraft> = bump_products(conn, org, &[product_id])
         .await?
         .into_iter()
-        .map(|(id, version)| {
-            product_event(
+        .flat_map(|(id, version)| {
+            product_events(
                 id,
                 version,
                 &old.iter().copied().collect::<Vec<_>>(),
@@ -483,8 +483,9 @@ async fn record_product_change(
     outbox::append(conn, org, actor, events).await
 }
 
-fn product_event(product_id: ProductId, version: i32, old: &[TagId], new: &[TagId]) -> EventDraft {
-    EventDraft::new(
+/// `catalog.product.updated` with the tag change, and page 20's finer events for it.
+fn product_events(product_id: ProductId, version: i32, old: &[TagId], new: &[TagId]) -> Vec<EventDraft> {
+    let updated = EventDraft::new(
         "product",
         "updated",
         product_id,
@@ -493,5 +494,6 @@ fn product_event(product_id: ProductId, version: i32, old: &[TagId], new: &[TagI
             "product_id": product_id,
             "changes": { "tag_ids": { "old": old, "new": new } },
         }),
-    )
+    );
+    std::iter::once(updated).chain(super::published::product_tags_changed(product_id, version, old, new)).collect()
 }
