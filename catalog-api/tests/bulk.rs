@@ -180,6 +180,7 @@ async fn collection_memberships_given_are_set_exactly_with_one_event_per_collect
     assert_eq!(members.data()["edges"].as_array().map(Vec::len), Some(2), "{:?}", members.body);
     let events = app.events(admin.org).await;
     assert_eq!(events.iter().filter(|e| *e == "catalog.collection.updated").count(), 1, "{events:?}");
+    assert_eq!(events.iter().filter(|e| *e == "catalog.collection.products.added").count(), 1, "{events:?}");
 
     assert_eq!(actions(&app.post(&admin, BULK, rows(json!([verano]))).await), ["unchanged", "unchanged"]);
     assert_eq!(app.events(admin.org).await.len(), events.len());
@@ -187,7 +188,11 @@ async fn collection_memberships_given_are_set_exactly_with_one_event_per_collect
     let members = app.get(&admin, &format!("/api/v1/collections/{verano}/products")).await;
     assert_eq!(members.data()["edges"].as_array().map(Vec::len), Some(0));
     let after = app.events(admin.org).await[events.len()..].to_vec();
-    assert_eq!(after, ["catalog.collection.updated"], "the products themselves did not change");
+    assert_eq!(
+        after,
+        ["catalog.collection.updated", "catalog.collection.products.removed"],
+        "the products themselves did not change"
+    );
 
     let unknown = app.post(&admin, BULK, rows(json!([uuid::Uuid::now_v7()]))).await;
     assert!(unknown.fields().contains(&"products[0].collection_ids[0]".to_string()), "{:?}", unknown.body);

@@ -750,11 +750,24 @@ async fn write(
             .get_results(conn)
             .await?;
         for product in written {
-            events.push(match product_events.remove(&product.id) {
-                Some((action, data)) => EventDraft::new("product", action, product.id, product.version, data),
+            events.extend(match product_events.remove(&product.id) {
+                Some((action, data)) => {
+                    let tags = |side: &str| -> Vec<TagId> {
+                        serde_json::from_value(data["changes"]["tag_ids"][side].clone()).unwrap_or_default()
+                    };
+                    let (before, after) = (tags("old"), tags("new"));
+                    let mut drafts = vec![EventDraft::new("product", action, product.id, product.version, data)];
+                    drafts.extend(crate::repo::published::product_tags_changed(
+                        product.id,
+                        product.version,
+                        &before,
+                        &after,
+                    ));
+                    drafts
+                }
                 None => {
                     let base_price = first_prices.get(&product.id).copied().filter(|_| !product.has_variants);
-                    crate::repo::published::product_created(&product, base_price)
+                    vec![crate::repo::published::product_created(&product, base_price)]
                 }
             });
         }
@@ -936,6 +949,15 @@ async fn write_memberships(
     .returning((collections::id, collections::version))
     .get_results(conn)
     .await?;
+    let counts: HashMap<CollectionId, i64> = collection_products::table
+        .filter(collection_products::organization_id.eq(org))
+        .filter(collection_products::collection_id.eq_any(&ids))
+        .group_by(collection_products::collection_id)
+        .select((collection_products::collection_id, diesel::dsl::count_star()))
+        .load(conn)
+        .await?
+        .into_iter()
+        .collect();
     for (id, version) in bumped {
         let (added, removed) = &changes[&id];
         let mut data = json!({ "collection_id": id });
@@ -946,6 +968,8 @@ async fn write_memberships(
             data["removed_product_ids"] = json!(removed);
         }
         events.push(EventDraft::new("collection", "updated", id, version, data));
+        let count = counts.get(&id).copied().unwrap_or(0);
+        events.extend(crate::repo::published::collection_products_changed(id, version, added, removed, count));
     }
     Ok(())
 }
