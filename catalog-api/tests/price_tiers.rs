@@ -193,10 +193,12 @@ async fn rules_are_added_changed_and_removed_under_the_tiers_version() {
 
     let tier_events: Vec<String> =
         app.events(admin.org).await.into_iter().filter(|e| e.starts_with("catalog.price_tier.")).collect();
-    let mut expected = vec!["catalog.price_tier.created"];
-    // three rules added, one changed, one deleted
-    expected.extend(["catalog.price_tier.updated"; 5]);
-    expected.extend(["catalog.price_tier.created", "catalog.price_tier.deleted"]);
+    let mut expected = vec!["catalog.price_tier.created".to_string()];
+    // three rules added, one changed, one deleted: the tier's update, then the rule's own event
+    for rule_event in ["created", "created", "created", "updated", "deleted"] {
+        expected.extend(["catalog.price_tier.updated".to_string(), format!("catalog.price_tier.rule.{rule_event}")]);
+    }
+    expected.extend(["catalog.price_tier.created".to_string(), "catalog.price_tier.deleted".to_string()]);
     assert_eq!(tier_events, expected);
 }
 

@@ -218,17 +218,34 @@ async fn tier_and_rule_changes_bump_the_tier_version_and_publish_events() {
             ("catalog.price_tier.created", 1),
             ("catalog.price_tier.updated", 2),
             ("catalog.price_tier.updated", 3),
+            ("catalog.price_tier.rule.created", 3),
             ("catalog.price_tier.updated", 4),
+            ("catalog.price_tier.rule.updated", 4),
             ("catalog.price_tier.updated", 5),
+            ("catalog.price_tier.rule.deleted", 5),
         ]
     );
     assert!(events.iter().all(|e| e.aggregate_id == tier.id.as_uuid() && e.aggregate_type == "price_tier"));
     assert_eq!(events[1].payload["data"]["changes"]["priority"], json!({ "old": 0, "new": 3 }));
     let added = &events[2].payload["data"];
     assert_eq!((added["variant_id"].clone(), added["rule_added"]["min_qty"].clone()), (json!(variant), json!(10)));
-    let updated = &events[3].payload["data"]["rule_updated"];
+    // Page 21's payload: the rule's ids, its quantity, and its price as a number.
+    let created = &events[3].payload["data"];
+    assert_eq!(
+        (
+            &created["rule_id"],
+            &created["price_tier_id"],
+            &created["variant_id"],
+            &created["min_qty"],
+            &created["price"]
+        ),
+        (&json!(rule.id), &json!(tier.id), &json!(variant), &json!(10), &json!(9.0))
+    );
+    let updated = &events[4].payload["data"]["rule_updated"];
     assert_eq!(updated["changes"]["price"], json!({ "old": "9.00", "new": "8.75" }));
-    assert_eq!(events[4].payload["data"]["rule_deleted"]["id"], json!(rule.id));
+    assert_eq!(events[5].payload["data"]["price"], json!(8.75));
+    assert_eq!(events[6].payload["data"]["rule_deleted"]["id"], json!(rule.id));
+    assert_eq!(events[7].payload["data"]["rule_id"], json!(rule.id));
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 //! price, tax rate and rules into a quote.
 
 use super::outbox::{self, EventDraft};
+use super::published;
 use super::{changed_fields, check_version, found};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
@@ -305,6 +306,7 @@ async fn touch_tier(
     tier: &PriceTier,
     variant_id: VariantId,
     change: (&str, Value),
+    rule_event: impl FnOnce(i32) -> EventDraft,
 ) -> Result<()> {
     let version = tier.version + 1;
     diesel::update(price_tiers::table)
@@ -318,7 +320,7 @@ async fn touch_tier(
         map.insert(change.0.to_string(), change.1);
     }
     let event = EventDraft::new(AGGREGATE, "updated", tier.id, version, data);
-    outbox::append(conn, org, actor, vec![event]).await
+    outbox::append(conn, org, actor, vec![event, rule_event(version)]).await
 }
 
 /// Adds a rule to a live tier. The variant must be a live variant of the organization;
@@ -347,7 +349,8 @@ pub async fn add_rule(
             .returning(PriceTierRule::as_returning())
             .get_result(conn)
             .await?;
-        touch_tier(conn, org, actor, &tier, rule.variant_id, ("rule_added", json!(&rule))).await?;
+        let created = |version| published::price_tier_rule(&rule, "rule.created", version, None);
+        touch_tier(conn, org, actor, &tier, rule.variant_id, ("rule_added", json!(&rule)), created).await?;
         Ok(rule)
     })
     .await
@@ -417,7 +420,8 @@ pub async fn update_rule(
             actor,
             &tier,
             new.variant_id,
-            ("rule_updated", json!({ "rule_id": rule_id, "changes": rule_changes })),
+            ("rule_updated", json!({ "rule_id": rule_id, "changes": &rule_changes })),
+            |version| published::price_tier_rule(&new, "rule.updated", version, Some(rule_changes.clone())),
         )
         .await?;
         Ok(new)
@@ -448,7 +452,8 @@ pub async fn delete_rule(
         .await
         .optional()?;
         let rule = found(rule, Entity::PriceTierRule)?;
-        touch_tier(conn, org, actor, &tier, rule.variant_id, ("rule_deleted", json!(&rule))).await
+        let deleted = |version| published::price_tier_rule(&rule, "rule.deleted", version, None);
+        touch_tier(conn, org, actor, &tier, rule.variant_id, ("rule_deleted", json!(&rule)), deleted).await
     })
     .await
 }

@@ -6,8 +6,8 @@
 use super::outbox::EventDraft;
 use crate::ids::{BrandId, CollectionId, LocalId, OptionId, PriceTierId, ProductId, TagId, VariantId, WarehouseId};
 use crate::models::{
-    ActiveStatus, Brand, Collection, OptionValue as OptionValueRow, PriceTier, Product, ProductOption, ProductStatus,
-    Tag, Variant,
+    ActiveStatus, Brand, Collection, OptionValue as OptionValueRow, PriceTier, PriceTierRule, Product, ProductOption,
+    ProductStatus, Tag, Variant,
 };
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -374,4 +374,25 @@ pub fn collection_products_changed(
             EventDraft::new("collection", action, collection_id, version, data)
         })
         .collect()
+}
+
+/// `catalog.price_tier.rule.created` (page 21) and, by the same pattern, `rule.updated` (with
+/// `changes`) and `rule.deleted`; published beside the tier's `updated`, same version.
+pub fn price_tier_rule(
+    rule: &PriceTierRule,
+    action: &'static str,
+    tier_version: i32,
+    changes: Option<serde_json::Map<String, Value>>,
+) -> EventDraft {
+    let mut data = serde_json::json!({
+        "rule_id": rule.id,
+        "price_tier_id": rule.price_tier_id,
+        "variant_id": rule.variant_id,
+        "min_qty": rule.min_qty,
+        "price": money(rule.price),
+    });
+    if let Some(changes) = changes {
+        data["changes"] = Value::Object(changes);
+    }
+    EventDraft::new("price_tier", action, rule.price_tier_id, tier_version, data)
 }
