@@ -357,6 +357,25 @@ async fn events_committed_during_a_broker_outage_all_arrive_afterwards() {
     assert_eq!(got.len(), expected, "every committed write's event arrives");
 }
 
+/// A product without variants, priced 1, made by the system.
+async fn simple_product(
+    conn: &mut catalog_core::db::PgConn,
+    org: OrganizationId,
+    title: &str,
+    sku: &str,
+) -> (catalog_core::models::Product, catalog_core::models::Variant) {
+    let made = products::create(
+        conn,
+        org,
+        &Actor::system(),
+        NewProduct::new(title, sku),
+        Some(NewVariant::new("", rust_decimal::Decimal::ONE)),
+    )
+    .await
+    .expect("product");
+    (made.0, made.1.expect("default variant"))
+}
+
 fn dev_token(user: UserId, org: OrganizationId) -> String {
     let now = chrono::Utc::now().timestamp();
     let claims = Claims {
@@ -401,16 +420,7 @@ async fn consumed_events_take_effect_and_poison_goes_to_the_dead_letter_queue() 
 
     // pricing.price.updated without organization_id drops the variant's cached entries.
     let conn = &mut *w.db.conn().await;
-    let (product, variant) = products::create(
-        conn,
-        org,
-        &Actor::system(),
-        NewProduct::new("Tuerca", "T-1"),
-        Some(NewVariant::new("", rust_decimal::Decimal::ONE)),
-    )
-    .await
-    .unwrap();
-    let variant = variant.unwrap();
+    let (product, variant) = simple_product(conn, org, "Tuerca", "T-1").await;
     w.catalog.variant_cards(org, &[variant.id]).await.unwrap();
     w.catalog.product_details(org, &[product.id]).await.unwrap();
     let cached = |kind| w.catalog.cache.key(kind, org, variant.id);
@@ -472,15 +482,7 @@ async fn own_events_invalidate_the_cache_a_second_time() {
     tokio::time::sleep(Duration::from_millis(700)).await;
     let org = TestDb::org();
     let conn = &mut *w.db.conn().await;
-    let (product, _) = products::create(
-        conn,
-        org,
-        &Actor::system(),
-        NewProduct::new("Sierra", "S-1"),
-        Some(NewVariant::new("", rust_decimal::Decimal::ONE)),
-    )
-    .await
-    .unwrap();
+    let (product, _) = simple_product(conn, org, "Sierra", "S-1").await;
     // Let the create's own events pass through the invalidation consumer first.
     eventually("create relayed", async || {
         let conn = &mut *w.db.conn().await;
@@ -541,16 +543,7 @@ async fn peers_events_as_their_pages_print_them_take_effect_once() {
     let api_auth = authenticator(&w);
     let (org, user, other_user) = (TestDb::org(), UserId::generate(), UserId::generate());
     let conn = &mut *w.db.conn().await;
-    let (_, variant) = products::create(
-        conn,
-        org,
-        &Actor::system(),
-        NewProduct::new("Clavo", "C-1"),
-        Some(NewVariant::new("", rust_decimal::Decimal::ONE)),
-    )
-    .await
-    .unwrap();
-    let variant = variant.unwrap();
+    let (_, variant) = simple_product(conn, org, "Clavo", "C-1").await;
     let ids = |example: String| {
         example
             .replace("org_123", &org.to_string())
