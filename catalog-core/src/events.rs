@@ -263,28 +263,31 @@ impl EventHandler {
     /// Ends the suspensions whose `suspension_end_date` has passed: requests were let in at that
     /// date already (the refusal's cache key expires with it, and verifications read the date);
     /// this drops the cached validations that still say "suspended". Returns how many ended.
+    /// The caches go first and the rows after, so a failed cache write is retried next time.
     pub async fn end_expired_suspensions(&self) -> Result<usize> {
+        let now = Utc::now();
+        let expired = organization_states::table
+            .filter(organization_states::suspended)
+            .filter(organization_states::suspended_until.le(now));
         let mut conn = self.pg.get().await?;
-        let ended: Vec<OrganizationId> = diesel::update(
-            organization_states::table
-                .filter(organization_states::suspended)
-                .filter(organization_states::suspended_until.le(Utc::now())),
-        )
-        .set((
-            organization_states::suspended.eq(false),
-            organization_states::suspended_until.eq(None::<DateTime<Utc>>),
-            organization_states::updated_at.eq(Utc::now()),
-        ))
-        .returning(organization_states::organization_id)
-        .get_results(&mut conn)
-        .await?;
-        drop(conn);
+        let ended: Vec<OrganizationId> = expired.select(organization_states::organization_id).load(&mut conn).await?;
         for org in &ended {
-            tracing::info!(organization_id = %org, "suspension ended by its date");
             self.auth.reinstate_organization(*org).await?;
             if !self.catalog.cache.invalidate_organization(*org).await {
                 return Err(Error::Unavailable("redis: organization invalidation failed".into()));
             }
+        }
+        // Only the rows seen above, and only if no new suspension replaced them meanwhile.
+        diesel::update(expired.filter(organization_states::organization_id.eq_any(&ended)))
+            .set((
+                organization_states::suspended.eq(false),
+                organization_states::suspended_until.eq(None::<DateTime<Utc>>),
+                organization_states::updated_at.eq(now),
+            ))
+            .execute(&mut conn)
+            .await?;
+        for org in &ended {
+            tracing::info!(organization_id = %org, "suspension ended by its date");
         }
         Ok(ended.len())
     }
