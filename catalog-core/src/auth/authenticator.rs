@@ -194,12 +194,14 @@ impl Authenticator {
         };
         // PostgreSQL is the source of truth: checked on every verification, so a Redis that
         // lost its deny keys (restart, eviction) never lets a deactivated user back in.
-        if self.deactivated_in_db(principal.user_id).await? {
+        let mut conn = self.db.get().await?;
+        if user_deactivated(&mut conn, principal.user_id).await? {
             return Err(deactivated());
         }
-        if let Some(refusal) = self.standing_in_db(principal.organization_id).await?.refusal() {
+        if let Some(refusal) = organizations::standing(&mut conn, principal.organization_id).await?.refusal() {
             return Err(refusal);
         }
+        drop(conn);
         // A failed read means Redis was unreachable a moment ago: do not wait on it again.
         if lookup.is_some() {
             self.store(&token_key, &principal, exp).await;
@@ -356,18 +358,22 @@ impl Authenticator {
 
     /// Redis standing key first; PostgreSQL when Redis cannot answer.
     async fn cached_standing(&self, org: OrganizationId) -> Result<Standing> {
-        let key = self.organization_key(org);
+        match self.read_key("standing_check", self.organization_key(org)).await {
+            Some(raw) => Ok(raw.map_or(Standing::Good, |raw| Standing::parse(&raw))),
+            None => self.standing_in_db(org).await,
+        }
+    }
+
+    /// One key's value (`Some(None)`: not set); `None` when Redis could not answer.
+    async fn read_key(&self, what: &str, key: String) -> Option<Option<Vec<u8>>> {
         let value: Option<(Option<Vec<u8>>,)> = self
-            .redis_run("standing_check", || {
+            .redis_run(what, || {
                 let mut pipe = redis::pipe();
                 pipe.cmd("GET").arg(&key);
                 pipe
             })
             .await;
-        match value {
-            Some((raw,)) => Ok(raw.map_or(Standing::Good, |raw| Standing::parse(&raw))),
-            None => self.standing_in_db(org).await,
-        }
+        value.map(|(raw,)| raw)
     }
 
     async fn standing_in_db(&self, org: OrganizationId) -> Result<Standing> {
@@ -377,24 +383,14 @@ impl Authenticator {
 
     /// Redis deny key first; PostgreSQL when Redis cannot answer.
     async fn is_denied(&self, user_id: UserId) -> Result<bool> {
-        let key = self.deny_key(user_id);
-        let exists: Option<(bool,)> = self
-            .redis_run("deny_check", || {
-                let mut pipe = redis::pipe();
-                pipe.cmd("EXISTS").arg(&key);
-                pipe
-            })
-            .await;
-        match exists {
-            Some((denied,)) => Ok(denied),
+        match self.read_key("deny_check", self.deny_key(user_id)).await {
+            Some(raw) => Ok(raw.is_some()),
             None => self.deactivated_in_db(user_id).await,
         }
     }
 
     async fn deactivated_in_db(&self, user_id: UserId) -> Result<bool> {
-        let mut conn = self.db.get().await?;
-        let query = deactivated_users::table.filter(deactivated_users::user_id.eq(user_id));
-        Ok(diesel::select(diesel::dsl::exists(query)).get_result::<bool>(&mut conn).await?)
+        user_deactivated(&mut *self.db.get().await?, user_id).await
     }
 
     /// Caches a verification for min(`CACHE_TTL_AUTH`, time left before `exp`).
@@ -433,6 +429,11 @@ impl Authenticator {
             }
         }
     }
+}
+
+async fn user_deactivated(conn: &mut crate::db::PgConn, user_id: UserId) -> Result<bool> {
+    let query = deactivated_users::table.filter(deactivated_users::user_id.eq(user_id));
+    Ok(diesel::select(diesel::dsl::exists(query)).get_result::<bool>(conn).await?)
 }
 
 fn deactivated() -> Error {

@@ -14,8 +14,6 @@ use uuid::Uuid;
 
 pub const SERVICE_NAME: &str = "catalog-service";
 pub const ENVELOPE_VERSION: &str = "1.0";
-/// Actions whose documented payloads say who (`{action}_by`) and when (`{action}_at`).
-const ACTIONS_WITH_ACTOR: &[&str] = &["created", "updated", "deleted", "activated", "deactivated"];
 
 /// What a write wants published: `catalog.{aggregate}.{action}` plus its data.
 #[derive(Debug, Clone)]
@@ -88,11 +86,7 @@ pub fn envelope(event_id: Uuid, org: OrganizationId, actor: &Actor, draft: &Even
     let mut data = draft.data.clone();
     if let Value::Object(fields) = &mut data {
         fields.entry("organization_id").or_insert_with(|| json!(org));
-        super::published::document(draft.aggregate, draft.action, fields);
-        if ACTIONS_WITH_ACTOR.contains(&draft.action) {
-            fields.entry(format!("{}_by", draft.action)).or_insert_with(|| json!(actor.user_id));
-            fields.entry(format!("{}_at", draft.action)).or_insert_with(|| json!(timestamp));
-        }
+        super::published::document(draft, actor, &timestamp, fields);
     }
     json!({
         "event_id": event_id,

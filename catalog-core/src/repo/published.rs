@@ -6,8 +6,8 @@
 use super::outbox::EventDraft;
 use crate::ids::{BrandId, CollectionId, LocalId, OptionId, PriceTierId, ProductId, TagId, VariantId, WarehouseId};
 use crate::models::{
-    ActiveStatus, Brand, Collection, OptionValue as OptionValueRow, PriceTier, PriceTierRule, Product, ProductOption,
-    ProductStatus, Tag, Variant,
+    ActiveStatus, Actor, Brand, Collection, OptionValue as OptionValueRow, PriceTier, PriceTierRule, Product,
+    ProductOption, ProductStatus, Tag, Variant,
 };
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -260,11 +260,20 @@ impl Convert {
     }
 }
 
-/// What every payload of a kind adds under the pages' names, whichever write produced it:
+/// Actions whose documented payloads say who (`{action}_by`) and when (`{action}_at`).
+const ACTIONS_WITH_ACTOR: &[&str] = &["created", "updated", "deleted", "activated", "deactivated"];
+
+/// What every payload of a kind adds under the pages' names, whichever write produced it: who
+/// and when (`{action}_by`/`{action}_at`; the user is `null` for the system's own changes),
 /// `changes` under the documented keys (money as numbers), and the flags page 05, 09, 10 and
 /// Inventory's example show on deletes (`soft_delete`, `deletion_type`, `variant_id`, which POS
 /// and Pricing read on `catalog.product.deleted`).
-pub fn document(aggregate: &str, action: &str, data: &mut serde_json::Map<String, Value>) {
+pub fn document(draft: &EventDraft, actor: &Actor, timestamp: &str, data: &mut serde_json::Map<String, Value>) {
+    let (aggregate, action) = (draft.aggregate, draft.action);
+    if ACTIONS_WITH_ACTOR.contains(&action) {
+        data.entry(format!("{action}_by")).or_insert_with(|| serde_json::json!(actor.user_id));
+        data.entry(format!("{action}_at")).or_insert_with(|| Value::from(timestamp));
+    }
     if let Some(Value::Object(changes)) = data.get_mut("changes") {
         for (_, column, name, convert) in DOCUMENTED_CHANGES.iter().filter(|(a, ..)| *a == aggregate) {
             let Some(Value::Object(change)) = changes.get(*column) else { continue };
