@@ -143,12 +143,19 @@ impl EventHandler {
         let aggregate = event.name.split('.').nth(1).unwrap_or_default();
         let data = &event.data;
         match aggregate {
+            // `data.product_id` / `data.variant_id` name the owner of image events
+            // (`catalog.product.image.*`, `catalog.variant.images.reordered`); the aggregate id
+            // is the product's or variant's own on their events.
             "product" => {
-                let product = event.aggregate_id.ok_or_else(|| permanent("product event without aggregate_id"))?;
+                let product = uuid_at(data, &["product_id"])
+                    .or(event.aggregate_id)
+                    .ok_or_else(|| permanent("product event without product_id"))?;
                 self.catalog.invalidate_product(org, ProductId(product)).await?;
             }
             "variant" => {
-                let variant = event.aggregate_id.ok_or_else(|| permanent("variant event without aggregate_id"))?;
+                let variant = uuid_at(data, &["variant_id"])
+                    .or(event.aggregate_id)
+                    .ok_or_else(|| permanent("variant event without variant_id"))?;
                 let product = uuid_at(data, &["product_id"]).or_else(|| uuid_at(data, &["variant", "product_id"]));
                 match product {
                     Some(product) => {
@@ -157,6 +164,8 @@ impl EventHandler {
                     None => self.invalidate_variant_and_product(org, VariantId(variant)).await?,
                 }
             }
+            // `catalog.image.*`: the names before page 22's, still in outboxes and queues
+            // written by an older release during a rolling upgrade.
             "image" => match (data.get("kind").and_then(Value::as_str), uuid_at(data, &["owner_id"])) {
                 (Some("product"), Some(owner)) => self.catalog.invalidate_product(org, ProductId(owner)).await?,
                 (Some("variant"), Some(owner)) => self.invalidate_variant_and_product(org, VariantId(owner)).await?,

@@ -168,17 +168,25 @@ async fn an_owner_has_exactly_one_primary_image() {
     assert_eq!(
         kinds,
         [
-            ("catalog.image.created", 1),
-            ("catalog.image.created", 1),
-            ("catalog.image.updated", 1), // a demoted
-            ("catalog.image.created", 1),
-            ("catalog.image.updated", 1), // c demoted
-            ("catalog.image.updated", 1), // b promoted
+            ("catalog.product.image.created", 1),
+            ("catalog.product.image.created", 1),
+            ("catalog.product.image.updated", 1), // a demoted
+            ("catalog.product.image.created", 1),
+            ("catalog.product.image.updated", 1), // c demoted
+            ("catalog.product.image.updated", 1), // b promoted
         ],
         "no event for the no-op"
     );
     let data = &events[0].payload["data"];
     assert_eq!((data["kind"].as_str(), &data["owner_id"]), (Some("product"), &json!(p.id)));
+    // Page 22's `catalog.product.image.created`, field by field.
+    assert_eq!(data["product_id"], json!(p.id));
+    assert_eq!(data["image_id"], json!(events[0].aggregate_id));
+    assert_eq!(
+        (data["url"].as_str(), &data["position"], &data["is_primary"]),
+        (Some("a.jpg"), &json!(0), &json!(true))
+    );
+    assert!(data.get("variant_id").is_none(), "a product's image names no variant");
     assert_eq!(events[5].payload["data"]["changes"], json!({ "is_primary": { "old": false, "new": true } }));
 }
 
@@ -219,7 +227,7 @@ async fn deleting_the_primary_promotes_the_lowest_position() {
 
     let last = outbox::list_for_organization(conn, org).await.expect("outbox");
     let tail: Vec<&str> = last.iter().rev().take(2).map(|e| e.event_type.as_str()).collect();
-    assert_eq!(tail, ["catalog.image.updated", "catalog.image.deleted"]);
+    assert_eq!(tail, ["catalog.product.image.updated", "catalog.product.image.deleted"]);
 }
 
 #[tokio::test]
@@ -258,7 +266,7 @@ async fn reorder_sets_positions_from_an_exact_list() {
     }
 
     let events = outbox::list_for_organization(conn, org).await.expect("outbox");
-    let reorders: Vec<_> = events.iter().filter(|e| e.event_type == "catalog.image.reordered").collect();
+    let reorders: Vec<_> = events.iter().filter(|e| e.event_type == "catalog.product.images.reordered").collect();
     assert_eq!(reorders.len(), 1);
     assert_eq!(reorders[0].aggregate_id, p.id.as_uuid());
     assert_eq!(reorders[0].payload["data"]["image_ids"], json!([ids[2], ids[0], ids[1]]));
@@ -320,8 +328,10 @@ async fn variant_images_follow_the_same_rules() {
         .await
         .expect("outbox")
         .into_iter()
-        .find(|e| e.event_type == "catalog.image.created")
+        .find(|e| e.event_type == "catalog.variant.image.created")
         .expect("created event");
     assert_eq!(created.payload["data"]["kind"], "variant");
     assert_eq!(created.payload["data"]["owner_id"], json!(v));
+    assert_eq!(created.payload["data"]["variant_id"], json!(v));
+    assert!(created.payload["data"]["product_id"].is_string(), "page 22 names the variant's product");
 }

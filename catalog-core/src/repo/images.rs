@@ -7,11 +7,13 @@
 //! - images are hard-deleted and have no `version` column: their events carry
 //!   `aggregate_version = 1` ([`IMAGE_EVENT_VERSION`]); consumers order them by event time.
 //!
-//! Events: `catalog.image.{created,updated,deleted,reordered}`, data with `kind`
-//! (`product`/`variant`) and `owner_id`. `reordered` is about the owner's set of images, so its
+//! Events (page 22): `catalog.{product|variant}.image.{created,updated,deleted}` and
+//! `catalog.{product|variant}.images.reordered`, with `product_id` (and `variant_id`) in
+//! `data` ([`published::ImageOwner`]). `reordered` is about the owner's set of images, so its
 //! `aggregate_id` is the owner's id.
 
 use super::outbox::{self, EventDraft};
+use super::published::{self, ImageOwner};
 use super::{changed_fields, found};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
@@ -19,8 +21,6 @@ use crate::ids::{ImageId, OrganizationId, ProductId, VariantId};
 use crate::models::{Actor, ImageChanges, NewProductImage, NewVariantImage, ProductImage, VariantImage};
 use serde_json::json;
 use uuid::Uuid;
-
-const AGGREGATE: &str = "image";
 
 /// Images have no version column; see the module documentation.
 pub const IMAGE_EVENT_VERSION: i32 = 1;
@@ -63,19 +63,8 @@ fn check_order(current: &[ImageId], ordered: &[ImageId], kind: &str) -> Result<(
     Ok(())
 }
 
-fn primary_change(image_id: ImageId, kind: &str, owner_id: Uuid, now_primary: bool) -> EventDraft {
-    EventDraft::new(
-        AGGREGATE,
-        "updated",
-        image_id,
-        IMAGE_EVENT_VERSION,
-        json!({
-            "image_id": image_id,
-            "kind": kind,
-            "owner_id": owner_id,
-            "changes": { "is_primary": { "old": !now_primary, "new": now_primary } },
-        }),
-    )
+fn primary_change(owner: ImageOwner, image_id: ImageId, now_primary: bool) -> EventDraft {
+    published::image_updated(owner, image_id, &json!({ "is_primary": { "old": !now_primary, "new": now_primary } }))
 }
 
 /// The five operations for one owner kind, in a private module named `$module`.
@@ -86,6 +75,8 @@ macro_rules! image_repository {
         table: $table:ident,
         owner: $owner:ident: $OwnerId:ty,
         owner_table: $owner_table:ident,
+        owner_product: $owner_product:ident,
+        image_owner: $image_owner:expr,
         owner_entity: $owner_entity:expr,
         row: $Row:ty,
         new_row: $New:ty $(,)?
@@ -99,22 +90,27 @@ macro_rules! image_repository {
 
             const KIND: &str = $kind;
 
-            /// The live owner, locked for the rest of the transaction.
-            async fn lock_owner(conn: &mut PgConn, org: OrganizationId, owner: $OwnerId) -> Result<Option<$OwnerId>> {
-                Ok($owner_table::table
+            /// The live owner, locked for the rest of the transaction, as its events name it.
+            async fn lock_owner(conn: &mut PgConn, org: OrganizationId, owner: $OwnerId) -> Result<Option<ImageOwner>> {
+                let product: Option<ProductId> = $owner_table::table
                     .filter($owner_table::organization_id.eq(org))
                     .filter($owner_table::id.eq(owner))
                     .filter($owner_table::deleted_at.is_null())
-                    .select($owner_table::id)
+                    .select($owner_table::$owner_product)
                     .for_update()
                     .first(conn)
                     .await
-                    .optional()?)
+                    .optional()?;
+                Ok(product.map(|product| $image_owner(owner, product)))
             }
 
             /// Locks the owner of `image_id`, then reads the image: after the owner lock no other
             /// transaction can change it. A deleted owner's images count as missing.
-            async fn lock_image(conn: &mut PgConn, org: OrganizationId, image_id: ImageId) -> Result<$Row> {
+            async fn lock_image(
+                conn: &mut PgConn,
+                org: OrganizationId,
+                image_id: ImageId,
+            ) -> Result<($Row, ImageOwner)> {
                 let owner: Option<$OwnerId> = $table::table
                     .filter($table::organization_id.eq(org))
                     .filter($table::id.eq(image_id))
@@ -123,7 +119,7 @@ macro_rules! image_repository {
                     .await
                     .optional()?;
                 let owner = found(owner, Entity::Image)?;
-                found(lock_owner(conn, org, owner).await?, Entity::Image)?;
+                let whose = found(lock_owner(conn, org, owner).await?, Entity::Image)?;
                 let image = $table::table
                     .filter($table::organization_id.eq(org))
                     .filter($table::id.eq(image_id))
@@ -131,11 +127,16 @@ macro_rules! image_repository {
                     .first(conn)
                     .await
                     .optional()?;
-                found(image, Entity::Image)
+                Ok((found(image, Entity::Image)?, whose))
             }
 
             /// Unsets the owner's primary image, if any; returns the events of that change.
-            async fn demote_primary(conn: &mut PgConn, org: OrganizationId, owner: $OwnerId) -> Result<Vec<EventDraft>> {
+            async fn demote_primary(
+                conn: &mut PgConn,
+                org: OrganizationId,
+                owner: $OwnerId,
+                whose: ImageOwner,
+            ) -> Result<Vec<EventDraft>> {
                 let demoted: Vec<ImageId> = diesel::update(
                     $table::table
                         .filter($table::organization_id.eq(org))
@@ -146,7 +147,7 @@ macro_rules! image_repository {
                 .returning($table::id)
                 .get_results(conn)
                 .await?;
-                Ok(demoted.into_iter().map(|id| primary_change(id, KIND, owner.into(), false)).collect())
+                Ok(demoted.into_iter().map(|id| primary_change(whose, id, false)).collect())
             }
 
             pub async fn add(
@@ -162,7 +163,7 @@ macro_rules! image_repository {
                 check_url(&new.url, &mut problems);
                 invalid(problems)?;
                 conn.transaction(async move |conn| {
-                    found(lock_owner(conn, org, owner).await?, $owner_entity)?;
+                    let whose = found(lock_owner(conn, org, owner).await?, $owner_entity)?;
                     let existing: Vec<(i32, bool)> = $table::table
                         .filter($table::organization_id.eq(org))
                         .filter($table::$owner.eq(owner))
@@ -174,7 +175,7 @@ macro_rules! image_repository {
                     }
                     let mut events = Vec::new();
                     if new.is_primary {
-                        events = demote_primary(conn, org, owner).await?;
+                        events = demote_primary(conn, org, owner, whose).await?;
                     } else if !existing.iter().any(|(_, primary)| *primary) {
                         new.is_primary = true;
                     }
@@ -183,13 +184,8 @@ macro_rules! image_repository {
                         .returning(<$Row>::as_returning())
                         .get_result(conn)
                         .await?;
-                    events.push(EventDraft::new(
-                        AGGREGATE,
-                        "created",
-                        image.id,
-                        IMAGE_EVENT_VERSION,
-                        json!({ "kind": KIND, "owner_id": owner, "image": &image }),
-                    ));
+                    let row = serde_json::to_value(&image).unwrap_or_default();
+                    events.push(published::image_created(whose, image.id, &row));
                     outbox::append(conn, org, actor, events).await?;
                     Ok(image)
                 })
@@ -212,7 +208,7 @@ macro_rules! image_repository {
                 }
                 invalid(problems)?;
                 conn.transaction(async move |conn| {
-                    let old = lock_image(conn, org, image_id).await?;
+                    let (old, whose) = lock_image(conn, org, image_id).await?;
                     let url = changes.url.unwrap_or_else(|| old.url.clone());
                     let alt = changes.alt.unwrap_or_else(|| old.alt.clone());
                     let position = changes.position.unwrap_or(old.position);
@@ -225,52 +221,44 @@ macro_rules! image_repository {
                     }
                     let mut events = Vec::new();
                     if is_primary && !old.is_primary {
-                        events = demote_primary(conn, org, old.$owner).await?;
+                        events = demote_primary(conn, org, old.$owner, whose).await?;
                     }
-                    let new: $Row = diesel::update($table::table.filter($table::organization_id.eq(org)).filter($table::id.eq(image_id)))
-                        .set((
-                            $table::url.eq(url),
-                            $table::alt.eq(alt),
-                            $table::position.eq(position),
-                            $table::is_primary.eq(is_primary),
-                            $table::metadata.eq(metadata),
-                            $table::updated_at.eq(Utc::now()),
-                        ))
-                        .returning(<$Row>::as_returning())
-                        .get_result(conn)
-                        .await?;
-                    events.push(EventDraft::new(
-                        AGGREGATE,
-                        "updated",
-                        image_id,
-                        IMAGE_EVENT_VERSION,
-                        json!({
-                            "image_id": image_id,
-                            "kind": KIND,
-                            "owner_id": new.$owner,
-                            "changes": changed_fields(&old, &new),
-                        }),
-                    ));
+                    let new: $Row = diesel::update(
+                        $table::table.filter($table::organization_id.eq(org)).filter($table::id.eq(image_id)),
+                    )
+                    .set((
+                        $table::url.eq(url),
+                        $table::alt.eq(alt),
+                        $table::position.eq(position),
+                        $table::is_primary.eq(is_primary),
+                        $table::metadata.eq(metadata),
+                        $table::updated_at.eq(Utc::now()),
+                    ))
+                    .returning(<$Row>::as_returning())
+                    .get_result(conn)
+                    .await?;
+                    events.push(published::image_updated(whose, image_id, &json!(changed_fields(&old, &new))));
                     outbox::append(conn, org, actor, events).await?;
                     Ok(new)
                 })
                 .await
             }
 
-            pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, image_id: ImageId) -> Result<()> {
+            pub async fn delete(
+                conn: &mut PgConn,
+                org: OrganizationId,
+                actor: &Actor,
+                image_id: ImageId,
+            ) -> Result<()> {
                 conn.transaction(async move |conn| {
-                    let image = lock_image(conn, org, image_id).await?;
+                    let (image, whose) = lock_image(conn, org, image_id).await?;
                     let owner = image.$owner;
-                    diesel::delete($table::table.filter($table::organization_id.eq(org)).filter($table::id.eq(image_id)))
-                        .execute(conn)
-                        .await?;
-                    let mut events = vec![EventDraft::new(
-                        AGGREGATE,
-                        "deleted",
-                        image_id,
-                        IMAGE_EVENT_VERSION,
-                        json!({ "image_id": image_id, "kind": KIND, "owner_id": owner }),
-                    )];
+                    diesel::delete(
+                        $table::table.filter($table::organization_id.eq(org)).filter($table::id.eq(image_id)),
+                    )
+                    .execute(conn)
+                    .await?;
+                    let mut events = vec![published::image_deleted(whose, image_id)];
                     if image.is_primary {
                         let next: Option<ImageId> = $table::table
                             .filter($table::organization_id.eq(org))
@@ -281,11 +269,13 @@ macro_rules! image_repository {
                             .await
                             .optional()?;
                         if let Some(next) = next {
-                            diesel::update($table::table.filter($table::organization_id.eq(org)).filter($table::id.eq(next)))
-                                .set(($table::is_primary.eq(true), $table::updated_at.eq(Utc::now())))
-                                .execute(conn)
-                                .await?;
-                            events.push(primary_change(next, KIND, owner.into(), true));
+                            diesel::update(
+                                $table::table.filter($table::organization_id.eq(org)).filter($table::id.eq(next)),
+                            )
+                            .set(($table::is_primary.eq(true), $table::updated_at.eq(Utc::now())))
+                            .execute(conn)
+                            .await?;
+                            events.push(primary_change(whose, next, true));
                         }
                     }
                     outbox::append(conn, org, actor, events).await?;
@@ -297,9 +287,13 @@ macro_rules! image_repository {
             /// Positions 0..n in one statement; `raw SQL` because diesel's DSL has no
             /// `UPDATE ... FROM unnest(...) WITH ORDINALITY`.
             const REORDER: &str = concat!(
-                "UPDATE ", stringify!($table), " AS i SET position = (o.ord - 1)::int, updated_at = now() ",
+                "UPDATE ",
+                stringify!($table),
+                " AS i SET position = (o.ord - 1)::int, updated_at = now() ",
                 "FROM unnest($1::uuid[]) WITH ORDINALITY AS o(id, ord) ",
-                "WHERE i.id = o.id AND i.organization_id = $2 AND i.", stringify!($owner), " = $3",
+                "WHERE i.id = o.id AND i.organization_id = $2 AND i.",
+                stringify!($owner),
+                " = $3",
             );
 
             pub async fn reorder(
@@ -310,7 +304,7 @@ macro_rules! image_repository {
                 ordered: &[ImageId],
             ) -> Result<Vec<$Row>> {
                 conn.transaction(async move |conn| {
-                    found(lock_owner(conn, org, owner).await?, $owner_entity)?;
+                    let whose = found(lock_owner(conn, org, owner).await?, $owner_entity)?;
                     let current: Vec<(ImageId, i32)> = $table::table
                         .filter($table::organization_id.eq(org))
                         .filter($table::$owner.eq(owner))
@@ -331,14 +325,7 @@ macro_rules! image_repository {
                             .bind::<diesel::sql_types::Uuid, _>(owner)
                             .execute(conn)
                             .await?;
-                        let event = EventDraft::new(
-                            AGGREGATE,
-                            "reordered",
-                            owner,
-                            IMAGE_EVENT_VERSION,
-                            json!({ "kind": KIND, "owner_id": owner, "image_ids": ordered }),
-                        );
-                        outbox::append(conn, org, actor, vec![event]).await?;
+                        outbox::append(conn, org, actor, vec![published::images_reordered(whose, ordered)]).await?;
                     }
                     list(conn, org, &[owner]).await
                 })
@@ -372,6 +359,8 @@ image_repository!(
     table: product_images,
     owner: product_id: ProductId,
     owner_table: products,
+    owner_product: id,
+    image_owner: |_, product| ImageOwner::product(product),
     owner_entity: Entity::Product,
     row: ProductImage,
     new_row: NewProductImage,
@@ -383,6 +372,8 @@ image_repository!(
     table: variant_images,
     owner: variant_id: VariantId,
     owner_table: product_variants,
+    owner_product: product_id,
+    image_owner: ImageOwner::variant,
     owner_entity: Entity::Variant,
     row: VariantImage,
     new_row: NewVariantImage,

@@ -4,7 +4,9 @@
 //! the consumers written against it.
 
 use super::outbox::EventDraft;
-use crate::ids::{BrandId, CollectionId, LocalId, OptionId, PriceTierId, ProductId, TagId, VariantId, WarehouseId};
+use crate::ids::{
+    BrandId, CollectionId, ImageId, LocalId, OptionId, PriceTierId, ProductId, TagId, VariantId, WarehouseId,
+};
 use crate::models::{
     ActiveStatus, Actor, Brand, Collection, OptionValue as OptionValueRow, PriceTier, PriceTierRule, Product,
     ProductOption, ProductStatus, Tag, Variant,
@@ -404,4 +406,118 @@ pub fn price_tier_rule(
         data["changes"] = Value::Object(changes);
     }
     EventDraft::new("price_tier", action, rule.price_tier_id, tier_version, data)
+}
+
+/// Whose image an event is about: a product's, or a variant's (with the variant's product, which
+/// every image event of page 22 names).
+#[derive(Debug, Clone, Copy)]
+pub struct ImageOwner {
+    pub product_id: ProductId,
+    pub variant_id: Option<VariantId>,
+}
+
+impl ImageOwner {
+    pub fn product(product_id: ProductId) -> Self {
+        Self { product_id, variant_id: None }
+    }
+
+    pub fn variant(variant_id: VariantId, product_id: ProductId) -> Self {
+        Self { product_id, variant_id: Some(variant_id) }
+    }
+
+    fn kind(self) -> &'static str {
+        if self.variant_id.is_some() { "variant" } else { "product" }
+    }
+
+    /// The owner's own id (the product's or the variant's).
+    pub fn id(self) -> uuid::Uuid {
+        self.variant_id.map_or(self.product_id.as_uuid(), |variant| variant.as_uuid())
+    }
+}
+
+/// The fields every image event of page 22 starts with. `kind` and `owner_id` are the names the
+/// service used before the pages' routing keys, kept for consumers written against them.
+#[derive(Debug, Serialize)]
+struct ImageSubject {
+    product_id: ProductId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variant_id: Option<VariantId>,
+    kind: &'static str,
+    owner_id: uuid::Uuid,
+}
+
+impl From<ImageOwner> for ImageSubject {
+    fn from(owner: ImageOwner) -> Self {
+        Self { product_id: owner.product_id, variant_id: owner.variant_id, kind: owner.kind(), owner_id: owner.id() }
+    }
+}
+
+/// `catalog.{product|variant}.image.{created|updated|deleted}` (page 22).
+#[derive(Debug, Serialize)]
+struct ImageEvent<'a> {
+    image_id: ImageId,
+    #[serde(flatten)]
+    subject: ImageSubject,
+    #[serde(flatten)]
+    details: ImageDetails<'a>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum ImageDetails<'a> {
+    Created { url: &'a str, alt_text: Option<&'a str>, position: i32, is_primary: bool, image: &'a Value },
+    Updated { changes: &'a Value },
+    Deleted {},
+}
+
+fn image_event(owner: ImageOwner, action: &'static str, image_id: ImageId, details: ImageDetails<'_>) -> EventDraft {
+    let aggregate = if owner.variant_id.is_some() { "variant.image" } else { "product.image" };
+    let payload = ImageEvent { image_id, subject: owner.into(), details };
+    draft(aggregate, action, image_id, crate::repo::images::IMAGE_EVENT_VERSION, &payload)
+}
+
+/// A new image; `row` is the stored image as the API answers it.
+pub fn image_created(owner: ImageOwner, image_id: ImageId, row: &Value) -> EventDraft {
+    let text = |field: &str| row.get(field).and_then(Value::as_str);
+    let details = ImageDetails::Created {
+        url: text("url").unwrap_or_default(),
+        alt_text: text("alt"),
+        position: row.get("position").and_then(Value::as_i64).and_then(|p| i32::try_from(p).ok()).unwrap_or(0),
+        is_primary: row.get("is_primary").and_then(Value::as_bool).unwrap_or(false),
+        image: row,
+    };
+    image_event(owner, "created", image_id, details)
+}
+
+/// `changes` as `{field: {old, new}}`.
+pub fn image_updated(owner: ImageOwner, image_id: ImageId, changes: &Value) -> EventDraft {
+    image_event(owner, "updated", image_id, ImageDetails::Updated { changes })
+}
+
+pub fn image_deleted(owner: ImageOwner, image_id: ImageId) -> EventDraft {
+    image_event(owner, "deleted", image_id, ImageDetails::Deleted {})
+}
+
+/// `catalog.{product|variant}.images.reordered` (page 14): about the owner's set of images, so
+/// its aggregate is the owner (`product.images` / `variant.images`, apart from the owner's own
+/// versioned events).
+#[derive(Debug, Serialize)]
+struct ImagesReordered<'a> {
+    #[serde(flatten)]
+    subject: ImageSubject,
+    image_ids: &'a [ImageId],
+    /// Page 09's name for the order sent.
+    image_order: &'a [ImageId],
+    reordered_count: usize,
+}
+
+pub fn images_reordered(owner: ImageOwner, ordered: &[ImageId]) -> EventDraft {
+    let aggregate = if owner.variant_id.is_some() { "variant.images" } else { "product.images" };
+    let payload = ImagesReordered {
+        subject: owner.into(),
+        image_ids: ordered,
+        image_order: ordered,
+        reordered_count: ordered.len(),
+    };
+    draft(aggregate, "reordered", owner.id(), crate::repo::images::IMAGE_EVENT_VERSION, &payload)
 }

@@ -1,7 +1,7 @@
 //! Images in bulk rows: a product's (or a variant's) `images`, when given, become exactly that
 //! list, in order. Images are matched by URL: a known URL keeps its image (updated only if
 //! its alt text, position or primacy changed), a new one is created, and a URL no longer
-//! listed is deleted, each with the `catalog.image.*` event the single write publishes. The
+//! listed is deleted, each with the `catalog.{product|variant}.image.*` event the single write publishes. The
 //! primary is the image marked `is_primary`, else the first.
 //!
 //! Both owner kinds share these statements, so they are SQL with the table named by
@@ -10,8 +10,9 @@
 use crate::db::PgConn;
 use crate::error::{FieldError, Result};
 use crate::ids::{ImageId, OrganizationId};
-use crate::repo::images::{IMAGE_EVENT_VERSION, check_url};
+use crate::repo::images::check_url;
 use crate::repo::outbox::EventDraft;
+use crate::repo::published::{self, ImageOwner};
 use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
 use diesel::sql_types::{Array, Bool, Int4, Nullable, Text, Timestamptz, Uuid as SqlUuid};
@@ -38,13 +39,6 @@ pub(super) enum Owner {
 }
 
 impl Owner {
-    fn kind(self) -> &'static str {
-        match self {
-            Owner::Product => "product",
-            Owner::Variant => "variant",
-        }
-    }
-
     fn table(self) -> &'static str {
         match self {
             Owner::Product => "product_images",
@@ -139,6 +133,8 @@ pub(super) struct ImageChanges {
     deleted: Vec<Uuid>,
     /// Events of changed images (new ones get theirs once written).
     events: Vec<EventDraft>,
+    /// Whose images these are, for the events of the new ones.
+    whose: Option<ImageOwner>,
 }
 
 impl ImageChanges {
@@ -148,8 +144,9 @@ impl ImageChanges {
 }
 
 /// What turns `current` into `wanted` (already checked).
-pub(super) fn plan(owner: Owner, owner_id: Uuid, wanted: &[BulkImage], current: &[StoredImage]) -> ImageChanges {
-    let mut changes = ImageChanges::default();
+pub(super) fn plan(whose: ImageOwner, wanted: &[BulkImage], current: &[StoredImage]) -> ImageChanges {
+    let mut changes = ImageChanges { whose: Some(whose), ..Default::default() };
+    let owner_id = whose.id();
     let primary = wanted.iter().position(|image| image.is_primary).unwrap_or(0);
     let mut kept = Vec::new();
     for (position, image) in (0i32..).zip(wanted) {
@@ -177,14 +174,12 @@ pub(super) fn plan(owner: Owner, owner_id: Uuid, wanted: &[BulkImage], current: 
                 diff.insert(field.into(), json!({ "old": before, "new": after }));
             }
         }
-        let data = json!({ "image_id": old.id, "kind": owner.kind(), "owner_id": owner_id, "changes": diff });
-        changes.events.push(EventDraft::new("image", "updated", old.id, IMAGE_EVENT_VERSION, data));
+        changes.events.push(published::image_updated(whose, ImageId::from(old.id), &Value::Object(diff)));
         changes.upserts.push((old.id, owner_id, url, alt, position, is_primary));
     }
     for old in current.iter().filter(|old| !kept.contains(&old.id)) {
         changes.deleted.push(old.id);
-        let data = json!({ "image_id": old.id, "kind": owner.kind(), "owner_id": owner_id });
-        changes.events.push(EventDraft::new("image", "deleted", old.id, IMAGE_EVENT_VERSION, data));
+        changes.events.push(published::image_deleted(whose, ImageId::from(old.id)));
     }
     changes
 }
@@ -200,6 +195,8 @@ pub(super) async fn write(
     let (table, column) = (owner.table(), owner.column());
     let mut upserts = Vec::new();
     let (mut demoted, mut deleted) = (Vec::new(), Vec::new());
+    let whose_by_owner: HashMap<Uuid, ImageOwner> =
+        all.iter().filter_map(|changes| changes.whose).map(|whose| (whose.id(), whose)).collect();
     for changes in all {
         upserts.extend(changes.upserts);
         demoted.extend(changes.demoted);
@@ -268,8 +265,9 @@ pub(super) async fn write(
             "updated_at": image.updated_at,
         });
         row[column] = Value::from(image.owner_id.to_string());
-        let data = json!({ "kind": owner.kind(), "owner_id": image.owner_id, "image": row });
-        events.push(EventDraft::new("image", "created", ImageId::from(image.id), IMAGE_EVENT_VERSION, data));
+        if let Some(whose) = whose_by_owner.get(&image.owner_id) {
+            events.push(published::image_created(*whose, ImageId::from(image.id), &row));
+        }
     }
     Ok(())
 }

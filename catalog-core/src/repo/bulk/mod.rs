@@ -20,6 +20,7 @@ pub use options::OptionRef;
 
 use super::changed_fields;
 use super::outbox::{self, EventDraft};
+use super::published::ImageOwner;
 use crate::db::PgConn;
 use crate::error::{Entity, FieldError, Result};
 use crate::ids::{BrandId, CollectionId, OptionId, OptionValueId, OrganizationId, ProductId, TagId, VariantId};
@@ -449,8 +450,7 @@ fn plan_row(
     if let Some(wanted) = &row.images {
         errors.extend(images::check("images", wanted));
         let current = existing.product_images.get(&product_id.into()).map_or(&[][..], Vec::as_slice);
-        plan.images
-            .push((images::Owner::Product, images::plan(images::Owner::Product, product_id.into(), wanted, current)));
+        plan.images.push((images::Owner::Product, images::plan(ImageOwner::product(product_id), wanted, current)));
     }
     let mut variant_ids = Vec::with_capacity(row.variants.len());
     for (i, variant) in row.variants.iter().enumerate() {
@@ -477,7 +477,7 @@ fn plan_row(
             let current = existing.variant_images.get(&wanted.id.into()).map_or(&[][..], Vec::as_slice);
             plan.images.push((
                 images::Owner::Variant,
-                images::plan(images::Owner::Variant, wanted.id.into(), listed, current),
+                images::plan(ImageOwner::variant(wanted.id, product_id), listed, current),
             ));
         }
         variant_ids.push(wanted.id);
