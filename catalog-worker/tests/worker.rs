@@ -114,9 +114,15 @@ struct Tap {
 
 impl Tap {
     fn open(exchange: &str, routing: &str, declare_exchange: bool) -> Self {
+        Self::bound(exchange, &[routing], declare_exchange)
+    }
+
+    /// One queue bound to each of `routings`, as a consumer binds its routing keys.
+    fn bound(exchange: &str, routings: &[&str], declare_exchange: bool) -> Self {
         let received = Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = received.clone();
-        let (exchange, routing) = (exchange.to_string(), routing.to_string());
+        let exchange = exchange.to_string();
+        let routings: Vec<String> = routings.iter().map(|r| (*r).to_string()).collect();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut conn = Connection::insecure_open(AMQP).expect("amqp");
@@ -133,7 +139,11 @@ impl Tap {
             let queue = channel
                 .queue_declare("", QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() })
                 .expect("queue");
-            channel.queue_bind(queue.name(), exchange.as_str(), routing.as_str(), FieldTable::default()).expect("bind");
+            for routing in &routings {
+                channel
+                    .queue_bind(queue.name(), exchange.as_str(), routing.as_str(), FieldTable::default())
+                    .expect("bind");
+            }
             let consumer = queue.consume(ConsumerOptions { no_ack: true, ..Default::default() }).expect("consume");
             ready_tx.send(()).ok();
             for message in consumer.receiver().iter() {
@@ -621,4 +631,291 @@ async fn peers_events_as_their_pages_print_them_take_effect_once() {
     let price = ids(page_example("peers/pricing-service_07-eventos-publicados.md", "pricing.price.updated"));
     twice(&w.topology.pricing_exchange, "pricing.price.updated", &price);
     eventually("variant cache dropped", async || !redis_exists(&w, &cached).await).await;
+}
+
+/// What a peer's documented handler reads from one routing key: `(routing key, [(path, JSON
+/// type)])`, paths from the envelope's root (`data.changes.price.old`).
+type Reads = &'static [(&'static str, &'static [(&'static str, Json)])];
+
+#[derive(Debug, Clone, Copy)]
+enum Json {
+    Str,
+    Int,
+    Num,
+    Bool,
+    Obj,
+    Arr,
+}
+
+impl Json {
+    fn holds(self, value: &Value) -> bool {
+        match self {
+            Json::Str => value.is_string(),
+            Json::Int => value.is_i64() || value.is_u64(),
+            Json::Num => value.is_number(),
+            Json::Bool => value.is_boolean(),
+            Json::Obj => value.is_object(),
+            Json::Arr => value.is_array(),
+        }
+    }
+}
+
+/// Every peer page in `peers/` that consumes `catalog_events`, with what its handlers
+/// dereference (`event['data']['variant_id']`, `data.get('track_inventory', True)`, …).
+/// Reports consumes none of the catalog's events (`peers/reports-service_04`).
+const PEERS: &[(&str, Reads)] = &[
+    (
+        "inventory-service_15-eventos-consumidos.md",
+        &[
+            (
+                "catalog.variant.created",
+                &[
+                    ("event", Json::Str),
+                    ("organization_id", Json::Str),
+                    ("data.variant_id", Json::Str),
+                    ("data.product_id", Json::Str),
+                    ("data.sku", Json::Str),
+                    ("data.track_inventory", Json::Bool),
+                    ("data.default_min_stock", Json::Int),
+                    ("data.default_max_stock", Json::Int),
+                ],
+            ),
+            (
+                "catalog.variant.updated",
+                &[
+                    ("organization_id", Json::Str),
+                    ("data.variant_id", Json::Str),
+                    ("data.changes", Json::Obj),
+                    ("data.changes.track_inventory.old", Json::Bool),
+                    ("data.changes.track_inventory.new", Json::Bool),
+                    ("data.track_inventory", Json::Bool),
+                    ("data.default_min_stock", Json::Int),
+                    ("data.default_max_stock", Json::Int),
+                ],
+            ),
+            ("catalog.variant.deleted", &[("organization_id", Json::Str), ("data.variant_id", Json::Str)]),
+            (
+                "catalog.product.deleted",
+                &[("organization_id", Json::Str), ("data.product_id", Json::Str), ("data.variant_ids", Json::Arr)],
+            ),
+        ],
+    ),
+    (
+        "order-service_12-eventos-consumidos.md",
+        &[
+            (
+                "catalog.product.updated",
+                &[
+                    ("data.product_id", Json::Str),
+                    ("data.changes", Json::Obj),
+                    ("data.updated_by", Json::Str),
+                    ("data.updated_at", Json::Str),
+                ],
+            ),
+            (
+                "catalog.variant.updated",
+                &[
+                    ("data.variant_id", Json::Str),
+                    ("data.changes", Json::Obj),
+                    ("data.changes.price.old", Json::Num),
+                    ("data.changes.price.new", Json::Num),
+                ],
+            ),
+            ("catalog.product.deleted", &[("data.product_id", Json::Str), ("data.variant_ids", Json::Arr)]),
+            (
+                "catalog.variant.deleted",
+                &[
+                    ("organization_id", Json::Str),
+                    ("data.variant_id", Json::Str),
+                    ("data.product_id", Json::Str),
+                    ("data.deleted_by", Json::Str),
+                    ("data.deleted_at", Json::Str),
+                ],
+            ),
+        ],
+    ),
+    (
+        "pos-service_07-eventos-consumidos.md",
+        &[
+            ("catalog.product.updated", &[("data.variant_id", Json::Str)]),
+            ("catalog.product.deleted", &[("data.variant_id", Json::Str)]),
+            ("catalog.variant.updated", &[("data.variant_id", Json::Str)]),
+            ("catalog.variant.deleted", &[("data.variant_id", Json::Str)]),
+        ],
+    ),
+    (
+        "pricing-service_08-eventos-consumidos.md",
+        &[
+            ("catalog.product.deleted", &[("data.variant_id", Json::Str)]),
+            ("catalog.variant.deleted", &[("data.variant_id", Json::Str)]),
+        ],
+    ),
+];
+
+/// What Audit (`peers/audit-service_04`, bound with `#`) reads from every event.
+const AUDIT_READS: &[(&str, Json)] = &[
+    ("event", Json::Str),
+    ("timestamp", Json::Str),
+    ("service", Json::Str),
+    ("version", Json::Str),
+    ("data", Json::Obj),
+];
+
+/// The routing keys a peer page binds on `catalog_events` (its `CONSUMER_CONFIG`).
+fn page_bindings(page: &str) -> Vec<String> {
+    let path = format!("{}/../docs/design/peers/{page}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect(&path);
+    text.split("'exchange': 'catalog_events'")
+        .skip(1)
+        .filter_map(|after| after.split("'routing_keys': [").nth(1)?.split(']').next())
+        .flat_map(|list| list.split(',').map(|key| key.trim().trim_matches('\'').to_string()))
+        .filter(|key| !key.is_empty())
+        .collect()
+}
+
+fn at<'a>(event: &'a Value, path: &str) -> &'a Value {
+    path.split('.').fold(event, |value, key| &value[key])
+}
+
+/// The REST app in-process, as `catalog-api serve` builds it, writing into the world's database.
+async fn rest_api(
+    w: &World,
+) -> impl actix_web::dev::Service<
+    actix_http::Request,
+    Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+    Error = actix_web::Error,
+> {
+    use actix_web::web::Data;
+    let redis = cache::pool(&w.settings.redis).expect("redis");
+    let registry = prometheus::Registry::new();
+    let parts = catalog_api::AppParts {
+        state: Data::new(catalog_api::state::ApiState::new(
+            w.settings.clone(),
+            w.db.pool.clone(),
+            w.catalog.clone(),
+            Authenticator::new(&w.settings, Some(redis.clone()), w.db.pool.clone()).expect("authenticator"),
+        )),
+        metrics: Data::new(catalog_api::context::HttpMetrics::register(&registry).expect("metrics")),
+        ops: Data::new(catalog_core::ops::OpsState {
+            health: Arc::new(catalog_core::health::HealthChecker::new(w.db.pool.clone()).with_redis(redis)),
+            registry,
+            service: "catalog-api",
+        }),
+    };
+    actix_web::test::init_service(catalog_api::app(parts)).await
+}
+
+/// Consumer contracts: each peer's queue bound as its page binds it; the events produced by
+/// the real API and relayed by the real relay; every field each documented handler reads is
+/// there with its type. Audit, bound with `#`, gets every event with the envelope it reads.
+#[tokio::test]
+async fn every_peer_reads_what_its_handlers_need_from_events_made_through_the_api() {
+    use actix_web::http::Method;
+    use actix_web::test::{TestRequest, call_service, read_body};
+    let w = world().await;
+    let exchange = w.settings.rabbitmq.exchange.clone();
+    let taps: Vec<(&str, Reads, Tap)> = PEERS
+        .iter()
+        .map(|(page, reads)| {
+            let bindings = page_bindings(page);
+            let documented: Vec<&str> = reads.iter().map(|(key, _)| *key).collect();
+            assert_eq!(bindings, documented, "{page}: the bindings its page configures");
+            let keys: Vec<&str> = bindings.iter().map(String::as_str).collect();
+            (*page, *reads, Tap::bound(&exchange, &keys, true))
+        })
+        .collect();
+    let audit = Tap::open(&exchange, "#", true);
+    start_relay(&w, AMQP, &w.stop);
+    let app = rest_api(&w).await;
+    let (org, user) = (TestDb::org(), UserId::generate());
+    let token = format!("Bearer {}", dev_token(user, org));
+    let call = async |method: Method, path: &str, body: Option<Value>| -> Value {
+        let mut request =
+            TestRequest::default().method(method).uri(path).insert_header(("Authorization", token.as_str()));
+        if let Some(body) = body {
+            request = request.set_json(body);
+        }
+        let response = call_service(&app, request.to_request()).await;
+        let status = response.status();
+        let body: Value = serde_json::from_slice(&read_body(response).await).unwrap_or(Value::Null);
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    };
+
+    // A product with two variants, the first not tracked yet; a rename; the first variant's
+    // price and tracking changed; the second deleted; the product deleted with the rest.
+    let created = call(
+        Method::POST,
+        "/api/v1/products",
+        Some(json!({
+            "name": "Taladro", "sku": "TAL", "has_variants": true,
+            "variants": [
+                { "sku": "TAL-1", "price": 40.0, "track_inventory": false, "default_min_stock": 5, "default_max_stock": 50 },
+                { "sku": "TAL-2", "price": 45.0 },
+            ],
+        })),
+    )
+    .await;
+    let product = created["data"]["product_id"].as_str().expect("product_id").to_string();
+    let variant_ids: Vec<String> = created["data"]["variants"]
+        .as_array()
+        .expect("variants")
+        .iter()
+        .map(|v| v["variant_id"].as_str().or(v["id"].as_str()).expect("variant id").to_string())
+        .collect();
+    call(Method::PATCH, &format!("/api/v1/products/{product}"), Some(json!({ "name": "Taladro percutor" }))).await;
+    call(
+        Method::PATCH,
+        &format!("/api/v1/variants/{}", variant_ids[0]),
+        Some(json!({ "price": 42.5, "track_inventory": true })),
+    )
+    .await;
+    call(Method::DELETE, &format!("/api/v1/variants/{}", variant_ids[1]), None).await;
+    call(Method::DELETE, &format!("/api/v1/products/{product}?force=true"), None).await;
+
+    // Audit's `#` queue gets every event the writes committed; each peer then the share its
+    // bindings select.
+    let committed = {
+        let conn = &mut *w.db.conn().await;
+        catalog_core::repo::outbox::list_for_organization(conn, org).await.expect("outbox").len()
+    };
+    let everything = audit.wait_for(committed, Duration::from_secs(15)).await;
+    assert_eq!(everything.len(), committed, "audit sees every event");
+    for (page, reads, tap) in &taps {
+        let wanted: Vec<&str> = reads.iter().map(|(key, _)| *key).collect();
+        let share = everything.iter().filter(|(key, _)| wanted.contains(&key.as_str())).count();
+        let got = tap.wait_for(share, Duration::from_secs(5)).await;
+        assert_eq!(got.len(), share, "{page}: every event its bindings select, once");
+        for (key, fields) in *reads {
+            let events: Vec<&Value> = got.iter().filter(|(k, _)| k == key).map(|(_, body)| body).collect();
+            assert!(
+                !events.is_empty(),
+                "{page}: no {key} on its queue (got {:?})",
+                got.iter().map(|g| &g.0).collect::<Vec<_>>()
+            );
+            // The handler runs on every delivery of its key: each must carry what it reads,
+            // except where a field only exists for the change it reports (one `changes` entry).
+            let carrying = |path: &str| events.iter().filter(|event| !at(event, path).is_null()).count();
+            for (path, kind) in *fields {
+                let conditional = path.starts_with("data.changes.");
+                let holding = events.iter().filter(|event| kind.holds(at(event, path))).count();
+                if conditional {
+                    assert!(holding >= 1, "{page}: {key} never carries {path} as {kind:?}");
+                    assert_eq!(holding, carrying(path), "{page}: {key}.{path} present but not {kind:?}");
+                } else {
+                    assert_eq!(holding, events.len(), "{page}: {key}.{path} missing or not {kind:?}: {events:?}");
+                }
+            }
+        }
+        assert!(got.iter().all(|(key, _)| wanted.contains(&key.as_str())), "{page}: only its bindings arrive");
+    }
+    for (key, event) in &everything {
+        for (path, kind) in AUDIT_READS {
+            assert!(kind.holds(at(event, path)), "audit: {key}.{path} is not {kind:?}");
+        }
+        let user_of = event["data"]["created_by"].as_str().or(event["data"]["user_id"].as_str());
+        if key.ends_with(".created") {
+            assert_eq!(user_of, Some(user.to_string().as_str()), "audit takes the user of {key} from created_by");
+        }
+    }
 }

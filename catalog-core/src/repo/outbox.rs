@@ -3,9 +3,9 @@
 
 use crate::db::PgConn;
 use crate::error::Result;
-use crate::ids::OrganizationId;
+use crate::ids::{OrganizationId, ProductId, VariantId};
 use crate::models::Actor;
-use crate::schema::outbox;
+use crate::schema::{outbox, product_variants};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -107,10 +107,11 @@ pub fn envelope(event_id: Uuid, org: OrganizationId, actor: &Actor, draft: &Even
 }
 
 /// Appends events in one multi-row insert. Call inside the transaction of the write.
-pub async fn append(conn: &mut PgConn, org: OrganizationId, actor: &Actor, drafts: Vec<EventDraft>) -> Result<()> {
+pub async fn append(conn: &mut PgConn, org: OrganizationId, actor: &Actor, mut drafts: Vec<EventDraft>) -> Result<()> {
     if drafts.is_empty() {
         return Ok(());
     }
+    name_variants(conn, org, &mut drafts).await?;
     let now = Utc::now();
     let rows: Vec<NewOutboxRow> = drafts
         .iter()
@@ -133,6 +134,38 @@ pub async fn append(conn: &mut PgConn, org: OrganizationId, actor: &Actor, draft
     // 7 bind parameters a row: chunks stay under PostgreSQL's 65,535 (bulk writes pass thousands).
     for chunk in rows.chunks(5000) {
         diesel::insert_into(outbox::table).values(chunk).execute(conn).await?;
+    }
+    Ok(())
+}
+
+/// Product events name the product's live variants (`variant_ids`, and `variant_id`, the first):
+/// POS keys its caches by variant and reads `data.variant_id` on `catalog.product.updated`
+/// (`peers/pos-service_07`). One statement for all of a write's product events.
+async fn name_variants(conn: &mut PgConn, org: OrganizationId, drafts: &mut [EventDraft]) -> Result<()> {
+    let lacking = |draft: &EventDraft| {
+        draft.aggregate == "product" && draft.action != "created" && draft.data.get("variant_ids").is_none()
+    };
+    let mut products: Vec<Uuid> = drafts.iter().filter(|d| lacking(d)).map(|d| d.aggregate_id).collect();
+    if products.is_empty() {
+        return Ok(());
+    }
+    products.sort_unstable();
+    products.dedup();
+    let rows: Vec<(ProductId, VariantId)> = product_variants::table
+        .filter(product_variants::organization_id.eq(org))
+        .filter(product_variants::product_id.eq_any(products.iter().map(|id| ProductId(*id))))
+        .filter(product_variants::deleted_at.is_null())
+        .order((product_variants::product_id, product_variants::position, product_variants::id))
+        .select((product_variants::product_id, product_variants::id))
+        .load(conn)
+        .await?;
+    for draft in drafts.iter_mut().filter(|d| lacking(d)) {
+        let ids: Vec<VariantId> =
+            rows.iter().filter(|(product, _)| product.as_uuid() == draft.aggregate_id).map(|(_, v)| *v).collect();
+        if let Value::Object(data) = &mut draft.data {
+            data.insert("variant_id".into(), json!(<[VariantId]>::first(&ids)));
+            data.insert("variant_ids".into(), json!(ids));
+        }
     }
     Ok(())
 }
