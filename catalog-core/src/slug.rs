@@ -1,16 +1,19 @@
 //! URL slugs: lowercase ASCII words joined by `-`, accents folded ("Café Ñandú" → "cafe-nandu").
 
-use crate::error::{Entity, Error, Result};
+use crate::error::{Entity, Result};
 
 /// The slug to store: the one given, or one derived from `name` when left empty. A name with
-/// nothing to derive from ("☃") is a validation error on `slug`.
+/// nothing to derive from ("☃") gets the entity's word and a random suffix
+/// (`collection-3fa9c2d1`), unique in practice: refusing a valid name would be worse.
 pub fn slug_or_derive(entity: Entity, slug: &str, name: &str) -> Result<String> {
     if !slug.trim().is_empty() {
         return Ok(slug.trim().to_string());
     }
     let derived = slugify(name);
     if derived.is_empty() {
-        return Err(Error::field(entity, "slug", "cannot be derived from the name; provide one"));
+        // A v7 id ends in random bits.
+        let random = uuid::Uuid::now_v7().simple().to_string();
+        return Ok(format!("{}-{}", slugify(entity.label()), &random[24..]));
     }
     Ok(derived)
 }
