@@ -418,10 +418,14 @@ async fn a_collection_with_products_is_refused_unless_forced_or_reassigned() {
     assert_eq!((itself.status, itself.fields()), (StatusCode::BAD_REQUEST, vec!["reassign_to".to_string()]));
     let below = app.delete(&admin, &format!("{path}?reassign_to={child}")).await;
     assert_eq!((below.status, below.code()), (StatusCode::BAD_REQUEST, "CIRCULAR_COLLECTION_REFERENCE"));
-    for heir in ["nope".to_string(), uuid::Uuid::now_v7().to_string()] {
-        let r = app.delete(&admin, &format!("{path}?reassign_to={heir}")).await;
-        assert_eq!((r.status, r.fields()), (StatusCode::BAD_REQUEST, vec!["reassign_to".to_string()]), "{heir}");
-    }
+    let malformed = app.delete(&admin, &format!("{path}?reassign_to=nope")).await;
+    assert_eq!((malformed.status, malformed.fields()), (StatusCode::BAD_REQUEST, vec!["reassign_to".to_string()]));
+    // A well-formed id of no collection is that collection's 404, as any missing reference.
+    let unknown = app.delete(&admin, &format!("{path}?reassign_to={}", uuid::Uuid::now_v7())).await;
+    assert_eq!(
+        (unknown.status, unknown.code(), unknown.fields()),
+        (StatusCode::NOT_FOUND, "COLLECTION_NOT_FOUND", vec!["reassign_to".to_string()])
+    );
     assert_eq!(app.get(&admin, &path).await.status, StatusCode::OK, "nothing was deleted");
 
     // The heir takes the products and the sub-collections.

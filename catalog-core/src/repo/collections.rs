@@ -344,7 +344,7 @@ pub async fn delete(
             OnDelete::Force => Some(collection.parent_id),
             OnDelete::ReassignTo(heir) => {
                 if !parent_is_live(conn, org, heir).await? {
-                    return Err(Error::field(Entity::Collection, "reassign_to", "no such collection"));
+                    return Err(Error::missing(Entity::Collection, "reassign_to", Entity::Collection));
                 }
                 if would_cycle(conn, org, id, heir).await? {
                     return Err(circular(id, heir));
