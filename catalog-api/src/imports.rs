@@ -206,6 +206,7 @@ pub async fn stage(
     }
     let job = Uuid::now_v7();
     let principal_json = serde_json::to_value(principal).map_err(|e| Error::Internal(e.to_string()))?;
+    let principal_of_failed = principal_json.clone();
     let (tx, mut rx) = tokio::sync::mpsc::channel(2);
     let parser = tokio::task::spawn_blocking(move || parse_file(path, format, tx));
     let staged = conn
@@ -242,7 +243,29 @@ pub async fn stage(
         })
         .await;
     let _ = parser.await;
-    Ok((job, staged?))
+    match staged {
+        Ok(total) => Ok((job, total)),
+        // The file's contents are the job's to judge, as its lines' are: a file none of whose
+        // lines can be read (no SKU column, a malformed line) is a job that failed saying why,
+        // answered at once; the request itself was well formed.
+        Err(Error::Validation { fields, .. }) if fields.iter().all(|f| f.field == "file") => {
+            let reason: Vec<&str> = fields.iter().map(|f| f.message.as_str()).collect();
+            diesel::insert_into(import_jobs::table)
+                .values((
+                    import_jobs::id.eq(job),
+                    import_jobs::organization_id.eq(org),
+                    import_jobs::principal.eq(principal_of_failed),
+                    import_jobs::format.eq(format.as_str()),
+                    import_jobs::status.eq("failed"),
+                    import_jobs::error.eq(format!("file: {}", reason.join("; "))),
+                    import_jobs::finished_at.eq(diesel::dsl::now),
+                ))
+                .execute(conn)
+                .await?;
+            Ok((job, 0))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(QueryableByName)]

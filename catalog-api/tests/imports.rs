@@ -172,8 +172,12 @@ async fn a_mixed_file_reports_every_line_and_offers_the_failed_ones_back() {
     );
     let bad = upload(&app, &admin, "text/plain", "x").await;
     assert_eq!((bad.status, bad.fields()), (StatusCode::BAD_REQUEST, vec!["format".to_string()]));
+    // A file no line can be read from is a job that failed at once, saying why.
     let no_sku = upload(&app, &admin, "text/csv", "title,price\nA,1\n").await;
-    assert_eq!((no_sku.status, no_sku.fields()), (StatusCode::BAD_REQUEST, vec!["file".to_string()]));
+    assert_eq!((no_sku.status, &no_sku.data()["status"]), (StatusCode::ACCEPTED, &json!("failed")), "{no_sku:?}");
+    assert!(no_sku.data()["error"].as_str().is_some_and(|e| e.contains("no SKU column")), "{no_sku:?}");
+    let conn = &mut *app.db.conn().await;
+    assert_eq!(imports::claim(conn).await.unwrap(), None, "nothing left to run");
 }
 
 #[actix_web::test]

@@ -234,7 +234,9 @@ pub struct LineResult {
 /// `multipart/form-data` body (an HTML form, `fetch` with `FormData`). Either way the file is
 /// streamed to disk, never held in memory. It is staged before this answers 202 and applied in
 /// the background in batches (`GET /api/v1/imports/{id}`). Rows failing validation are
-/// reported, the others written. Generated clients may send the file as
+/// reported, the others written; a file none of whose lines can be read (no SKU column, a
+/// malformed CSV line) is answered as a job that already `failed`, with the reason in `error`.
+/// Generated clients may send the file as
 /// `application/octet-stream` with `?format=csv|jsonl`.
 #[utoipa::path(
     post,
