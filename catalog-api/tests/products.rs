@@ -234,7 +234,25 @@ async fn validation_lists_every_failing_field() {
         )
         .await;
     assert_eq!((mixed.status, mixed.code()), (StatusCode::BAD_REQUEST, "INVALID_PRODUCT_DATA"));
-    assert_eq!(mixed.fields(), ["sale_price", "variants[0].sku", "variants[0].sale_price", "variants[1].cost_price"]);
+    assert_eq!(mixed.fields(), ["variants[0].sku", "variants[0].sale_price", "variants[1].cost_price"]);
+
+    // With variants, the top-level variant fields are the defaults of the variants listed.
+    let defaults = app
+        .post(
+            &admin,
+            "/api/v1/products",
+            json!({ "title": "Taza", "sku": "TZ", "has_variants": true, "base_price": 10, "weight": "0.3",
+                    "variants": [{ "sku": "TZ-1", "price": 12 }, { "sku": "TZ-2", "weight": "0.5" }] }),
+        )
+        .await;
+    assert_eq!(defaults.status, StatusCode::CREATED, "{:?}", defaults.body);
+    let priced: Vec<(String, String)> = defaults.data()["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["sale_price"].as_str().unwrap().to_string(), v["weight"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(priced, [("12.00".into(), "0.300".into()), ("10.00".into(), "0.500".into())]);
 
     let simple_with_variants =
         app.post(&admin, "/api/v1/products", json!({ "title": "T", "sku": "S", "has_variants": false, "price": 1, "variants": [{ "sku": "A", "price": 1 }] })).await;

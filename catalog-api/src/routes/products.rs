@@ -74,8 +74,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// A new product. A simple product (`has_variants` false or absent) takes its default
 /// variant's fields at the top level (`sale_price` required; the variant's SKU and barcode are
-/// the product's); a product with variants may list them in `variants`. Everything is created
-/// in one transaction.
+/// the product's); a product with variants may list them in `variants`, and its top-level
+/// variant fields (prices, tax, dimensions, stock settings, warehouse) are the defaults of the
+/// variants it lists. Everything is created in one transaction.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProduct {
@@ -109,7 +110,9 @@ pub struct CreateProduct {
     /// The owning local; must be one of the caller's (or `local:access_all`).
     #[schema(schema_with = accepts::id)]
     pub local_id: Option<String>,
-    /// The pages' spelling of `status`: true = `active`, false = `inactive`.
+    /// The pages' spelling of `status`: true = `active`, false = `inactive`. Sent with `status`,
+    /// the two must agree (`is_active: true` with `active`/`activa`, `false` with
+    /// `inactive`/`inactiva`).
     pub is_active: Option<bool>,
     /// Default: true when `variants` are given.
     pub has_variants: Option<bool>,
@@ -450,47 +453,32 @@ fn parse_create_checked(caller: &Caller, body: CreateProduct, mut check: Check) 
     let option_ids: Vec<OptionId> = parse_ids(&mut check, "option_ids", &body.option_ids);
     let has_variants = body.has_variants.unwrap_or(!body.variants.is_empty());
 
+    // A product with variants takes the top-level variant fields as defaults for the variants it
+    // lists (`base_price` for each that states no price: page 09 sends it with every product).
+    let top_level = CreateVariant {
+        sale_price: body.sale_price,
+        cost_price: body.cost_price,
+        compare_at_price: body.compare_at_price,
+        tax_rate: body.tax_rate,
+        weight: body.weight,
+        dimensions: body.dimensions,
+        dim_length: body.dim_length,
+        dim_width: body.dim_width,
+        dim_height: body.dim_height,
+        track_inventory: body.track_inventory,
+        default_min_stock: body.default_min_stock,
+        default_max_stock: body.default_max_stock,
+        warehouse_id: body.warehouse_id,
+        ..Default::default()
+    };
     let default_variant = if has_variants {
-        let top_level = [
-            ("sale_price", body.sale_price.is_some()),
-            ("cost_price", body.cost_price.is_some()),
-            ("compare_at_price", body.compare_at_price.is_some()),
-            ("tax_rate", body.tax_rate.is_some()),
-            ("weight", body.weight.is_some()),
-            ("dimensions", body.dimensions.is_some()),
-            ("dim_length", body.dim_length.is_some()),
-            ("dim_width", body.dim_width.is_some()),
-            ("dim_height", body.dim_height.is_some()),
-            ("track_inventory", body.track_inventory.is_some()),
-            ("default_min_stock", body.default_min_stock.is_some()),
-            ("default_max_stock", body.default_max_stock.is_some()),
-            ("warehouse_id", body.warehouse_id.is_some()),
-        ];
-        for (field, _) in top_level.iter().filter(|(_, given)| *given) {
-            check.fail(field, "belongs to a product without variants; give each variant's in `variants`");
-        }
         None
     } else {
         if !body.variants.is_empty() {
             check.fail("variants", "only a product with has_variants=true takes variants");
         }
-        let input = CreateVariant {
-            sale_price: body.sale_price,
-            cost_price: body.cost_price,
-            compare_at_price: body.compare_at_price,
-            tax_rate: body.tax_rate,
-            weight: body.weight,
-            dimensions: body.dimensions,
-            dim_length: body.dim_length,
-            dim_width: body.dim_width,
-            dim_height: body.dim_height,
-            track_inventory: body.track_inventory,
-            default_min_stock: body.default_min_stock,
-            default_max_stock: body.default_max_stock,
-            warehouse_id: body.warehouse_id,
-            ..Default::default()
-        };
-        let ParsedVariant { mut new, .. } = parse_variant(&mut check, &mut failed, "", input, false);
+        let ParsedVariant { mut new, .. } =
+            parse_variant(&mut check, &mut failed, "", CreateVariant::default().or_defaults(&top_level), false);
         // The default variant sells under the product's own codes.
         new.sku = sku.clone().unwrap_or_default();
         new.barcode = barcode.clone();
@@ -499,6 +487,7 @@ fn parse_create_checked(caller: &Caller, body: CreateProduct, mut check: Check) 
     };
     let mut variant_rows = Vec::with_capacity(body.variants.len());
     for (i, input) in body.variants.into_iter().enumerate() {
+        let input = input.or_defaults(&top_level);
         let prefix = format!("variants[{i}].");
         let position_given = input.position.is_some();
         let ParsedVariant { mut new, option_value_ids } = parse_variant(&mut check, &mut failed, &prefix, input, true);

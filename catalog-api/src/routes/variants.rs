@@ -161,6 +161,40 @@ pub struct CreateVariant {
     pub option_value: Option<String>,
 }
 
+impl CreateVariant {
+    /// This variant with `defaults` where it states nothing: each price, tax, stock setting and
+    /// the warehouse on its own; the dimensions as one (a variant stating any keeps its own).
+    pub(crate) fn or_defaults(mut self, defaults: &CreateVariant) -> Self {
+        let or = |own: &mut Option<Money>, default: &Option<Money>| {
+            if own.is_none() {
+                own.clone_from(default);
+            }
+        };
+        or(&mut self.sale_price, &defaults.sale_price);
+        or(&mut self.cost_price, &defaults.cost_price);
+        or(&mut self.compare_at_price, &defaults.compare_at_price);
+        or(&mut self.tax_rate, &defaults.tax_rate);
+        or(&mut self.weight, &defaults.weight);
+        let own_dimensions = self.dimensions.is_some()
+            || self.dim_length.is_some()
+            || self.dim_width.is_some()
+            || self.dim_height.is_some();
+        if !own_dimensions {
+            self.dimensions.clone_from(&defaults.dimensions);
+            self.dim_length.clone_from(&defaults.dim_length);
+            self.dim_width.clone_from(&defaults.dim_width);
+            self.dim_height.clone_from(&defaults.dim_height);
+        }
+        self.track_inventory = self.track_inventory.or(defaults.track_inventory);
+        self.default_min_stock = self.default_min_stock.or(defaults.default_min_stock);
+        self.default_max_stock = self.default_max_stock.or(defaults.default_max_stock);
+        if self.warehouse_id.is_none() {
+            self.warehouse_id.clone_from(&defaults.warehouse_id);
+        }
+        self
+    }
+}
+
 /// Dimensions as the pages send them.
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
