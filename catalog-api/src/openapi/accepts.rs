@@ -105,6 +105,15 @@ pub fn id_or_blank() -> RefOr<Schema> {
     ]}))
 }
 
+/// A parent filter: a collection id, or `root`/`null` (any case) for the top level; blank is no
+/// filter.
+pub fn parent_filter() -> RefOr<Schema> {
+    schema(json!({ "anyOf": [
+        { "type": "string", "format": "uuid" },
+        { "type": "string", "pattern": r"^\s*([Rr][Oo][Oo][Tt]|[Nn][Uu][Ll][Ll])?\s*$" },
+    ]}))
+}
+
 /// A row's id that must be given.
 pub fn required_id() -> RefOr<Schema> {
     schema(json!({ "type": "string", "format": "uuid" }))

@@ -127,6 +127,7 @@ pub struct ProductIds {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ParentFilter {
     /// `root` (or `null`) for top-level collections, or a collection id for its children.
+    #[param(schema_with = accepts::parent_filter)]
     pub parent_id: Option<String>,
 }
 
