@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Property-based fuzzing of the REST API against its own OpenAPI document (schemathesis):
-# about 4 minutes once built.
+# about 6 minutes once built.
 #
 #   bash deploy/local/schemathesis.sh [MAX_EXAMPLES]      (default 10 per operation and phase)
 #
