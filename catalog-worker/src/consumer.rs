@@ -10,7 +10,7 @@ use crate::metrics::WorkerMetrics;
 use crate::topology::Topology;
 use amiquip::{
     AmqpValue, Channel, Connection, ConsumerMessage, ConsumerOptions, Delivery, ExchangeDeclareOptions, ExchangeType,
-    FieldTable, QueueDeclareOptions,
+    FieldTable, Publish, QueueDeclareOptions,
 };
 use catalog_core::events::{self, EventHandler, Outcome};
 use catalog_core::shutdown::Shutdown;
@@ -145,7 +145,27 @@ impl Consumers {
                 tracing::error!(queue, reason, "event dead-lettered");
                 self.metrics.consumed.with_label_values(&[queue, "dead_lettered"]).inc();
                 self.metrics.dead_lettered.inc();
-                // requeue=false: the queue's dead-letter exchange routes it to the DLQ.
+                self.dead_letter(channel, queue, delivery, reason)
+            }
+        }
+    }
+
+    /// Sends the message to the DLQ with why (`x-dead-letter-reason`) and where it came from
+    /// (`x-dead-letter-queue`, `x-original-routing-key`), so whoever drains the DLQ need not
+    /// read the logs, then acks it. On the same channel the broker takes the copy before the
+    /// ack; if the copy cannot be sent, the queue's dead-letter exchange takes the message
+    /// (without the reason) through a reject.
+    fn dead_letter(&self, channel: &Channel, queue: &str, delivery: Delivery, reason: String) -> amiquip::Result<()> {
+        let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+        headers.insert("x-dead-letter-reason".into(), AmqpValue::LongString(reason));
+        headers.insert("x-dead-letter-queue".into(), AmqpValue::LongString(queue.to_string()));
+        headers.insert("x-original-routing-key".into(), AmqpValue::LongString(delivery.routing_key.clone()));
+        let properties = delivery.properties.clone().with_headers(headers);
+        let copy = Publish::with_properties(&delivery.body, "", properties);
+        match channel.basic_publish(self.topology.dead_letter_exchange.as_str(), copy) {
+            Ok(()) => delivery.ack(channel),
+            Err(e) => {
+                tracing::warn!(queue, error = %e, "could not send the dead letter with its reason; rejecting it");
                 delivery.reject(channel, false)
             }
         }

@@ -475,6 +475,30 @@ async fn consumed_events_take_effect_and_poison_goes_to_the_dead_letter_queue() 
         .unwrap()
     })
     .await;
+    // Each says why and where from, in headers.
+    let (name, auth_queue) = (w.topology.dead_letter_queue.clone(), w.topology.auth_queue.clone());
+    let reasons = tokio::task::spawn_blocking(move || {
+        let mut conn = Connection::insecure_open(AMQP).unwrap();
+        let channel = conn.open_channel(None).unwrap();
+        let mut reasons = Vec::new();
+        while let Some(message) = channel.basic_get(name.as_str(), true).unwrap() {
+            let headers = message.delivery.properties.headers().clone().unwrap_or_default();
+            let text = |key: &str| match headers.get(key) {
+                Some(amiquip::AmqpValue::LongString(text)) => text.clone(),
+                other => panic!("{key}: {other:?}"),
+            };
+            assert_eq!(text("x-original-routing-key"), "auth.user.deactivated");
+            assert_eq!(text("x-dead-letter-queue"), auth_queue);
+            reasons.push(text("x-dead-letter-reason"));
+        }
+        let _ = conn.close();
+        reasons
+    })
+    .await
+    .unwrap();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].starts_with("unparseable"), "{reasons:?}");
+    assert!(reasons[1].contains("without data.user_id"), "{reasons:?}");
 }
 
 async fn redis_exists(w: &World, key: &str) -> bool {
