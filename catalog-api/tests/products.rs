@@ -593,8 +593,14 @@ async fn local_and_warehouse_ids_need_local_access() {
         json!({ "title": "A", "sku": "A", "price": 1, "warehouse_id": foreign }),
         json!({ "title": "A", "sku": "A", "variants": [{ "sku": "A-1", "price": 1, "warehouse_id": foreign }] }),
     ] {
-        let denied = app.post(&user, "/api/v1/products", body).await;
+        let denied = app.post(&user, "/api/v1/products", body.clone()).await;
         assert_eq!((denied.status, denied.code()), (StatusCode::FORBIDDEN, "LOCAL_ACCESS_DENIED"));
+        // In bulk the same: the whole call under all_or_nothing, the row alone under per_row.
+        let bulk = app.post(&user, "/api/v1/products/bulk", json!({ "products": [body.clone()] })).await;
+        assert_eq!((bulk.status, bulk.code()), (StatusCode::FORBIDDEN, "LOCAL_ACCESS_DENIED"), "{body}");
+        let per_row =
+            app.post(&user, "/api/v1/products/bulk", json!({ "products": [body], "error_policy": "per_row" })).await;
+        assert_eq!((per_row.status, &per_row.data()["failed"]), (StatusCode::OK, &json!(1)));
     }
     let denied = app.get(&user, &format!("/api/v1/products?local_id={foreign}")).await;
     assert_eq!((denied.status, denied.code()), (StatusCode::FORBIDDEN, "LOCAL_ACCESS_DENIED"));

@@ -9,6 +9,7 @@ use crate::state::ApiState;
 use actix_web::web;
 use catalog_core::auth::{Action, Resource};
 use catalog_core::error::{Entity, Error, FieldError};
+use catalog_core::ids::LocalId;
 use catalog_core::repo::bulk::{
     self, BulkImage, BulkOutcome, BulkProduct, ErrorPolicy, OptionRef, RowAction, RowResult,
 };
@@ -64,7 +65,7 @@ pub struct BulkArgs {
 /// in that order, matched by URL.
 /// Under `all_or_nothing`, one failing row answers 400 naming every failing field as
 /// `products[i].field`, and nothing is written.
-#[utoipa::path(post, path = "/api/v1/products/bulk", tag = "products", request_body = BulkRequest, params(BulkArgs), responses((status = 200, body = BulkOutcome), (status = 400, description = "INVALID_PRODUCT_DATA"), (status = 409)))]
+#[utoipa::path(post, path = "/api/v1/products/bulk", tag = "products", request_body = BulkRequest, params(BulkArgs), responses((status = 200, body = BulkOutcome), (status = 400, description = "INVALID_PRODUCT_DATA"), (status = 403, description = "LOCAL_ACCESS_DENIED (all_or_nothing)"), (status = 409)))]
 pub async fn upsert(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -84,6 +85,12 @@ pub async fn upsert(
             return Err(Error::field(Entity::Product, "error_policy", "must be all_or_nothing or per_row").into());
         }
     };
+    if policy == ErrorPolicy::AllOrNothing {
+        // As `POST /products` answers it: the whole request is refused (403), not one row.
+        for local in body.products.iter().flat_map(locals_named) {
+            caller.require_local(Some(local))?;
+        }
+    }
     let dry_run = args.dry_run.or(body.dry_run).unwrap_or(false);
     let rows = body.products.into_iter().map(|row| parse_row(&caller, row)).collect();
     let org = caller.org();
@@ -105,6 +112,19 @@ pub async fn upsert(
         state.catalog.invalidate_variants(org, &variants, &products).await;
     }
     Ok(reply::ok(outcome))
+}
+
+/// The locals a row names: its `local_id` and the `warehouse_id` of its default variant or of
+/// its variants (malformed ids are the row's field errors, reported with the rest).
+fn locals_named(row: &Value) -> Vec<LocalId> {
+    let id = |value: &Value| value.as_str().and_then(|text| text.trim().parse().ok()).map(LocalId);
+    let variants = row.get("variants").and_then(Value::as_array).into_iter().flatten();
+    [row.get("local_id"), row.get("warehouse_id")]
+        .into_iter()
+        .chain(variants.map(|variant| variant.get("warehouse_id")))
+        .flatten()
+        .filter_map(id)
+        .collect()
 }
 
 /// One row → what the core upserts, or the row's field errors. Besides `POST /products`'s
