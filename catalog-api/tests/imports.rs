@@ -178,6 +178,13 @@ async fn a_mixed_file_reports_every_line_and_offers_the_failed_ones_back() {
     assert!(no_sku.data()["error"].as_str().is_some_and(|e| e.contains("no SKU column")), "{no_sku:?}");
     let conn = &mut *app.db.conn().await;
     assert_eq!(imports::claim(conn).await.unwrap(), None, "nothing left to run");
+    // `application/octet-stream` without `?format`: the contents tell.
+    for (file, format) in
+        [("\u{feff} {\"sku\":\"OC-1\",\"title\":\"Uno\"}\n", "jsonl"), ("sku,title\nOC-2,Dos\n", "csv")]
+    {
+        let r = upload(&app, &admin, "application/octet-stream", file).await;
+        assert_eq!((r.status, &r.data()["format"]), (StatusCode::ACCEPTED, &json!(format)), "{r:?}");
+    }
 }
 
 #[actix_web::test]

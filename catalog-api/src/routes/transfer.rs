@@ -237,7 +237,8 @@ pub struct LineResult {
 /// reported, the others written; a file none of whose lines can be read (no SKU column, a
 /// malformed CSV line) is answered as a job that already `failed`, with the reason in `error`.
 /// Generated clients may send the file as
-/// `application/octet-stream` with `?format=csv|jsonl`.
+/// `application/octet-stream`, with `?format=csv|jsonl` or without (a body opening with `{` is
+/// JSON Lines, any other CSV).
 #[utoipa::path(
     post,
     path = "/api/v1/imports",
@@ -293,11 +294,21 @@ pub async fn create_import(
         };
         (form.file, format)
     } else {
-        let format = Format::parse(args.format.as_deref().unwrap_or(&media_type)).ok_or_else(unknown_format)?;
+        let declared = Format::parse(args.format.as_deref().unwrap_or(&media_type));
+        // `application/octet-stream` says nothing of the file's type (what generated clients
+        // send): its contents tell.
+        let unknown_type = args.format.is_none() && media_type == "application/octet-stream";
+        if declared.is_none() && !unknown_type {
+            return Err(unknown_format().into());
+        }
         let spooled = match spooled {
             Some(spooled) if spooled.size > imports::MAX_FILE_BYTES => return Err(too_large().into()),
             Some(spooled) => spooled,
             None => spool(&mut body, imports::MAX_FILE_BYTES).await?,
+        };
+        let format = match declared {
+            Some(format) => format,
+            None => sniff_format(&spooled.path).await?,
         };
         (spooled, format)
     };
@@ -310,6 +321,18 @@ pub async fn create_import(
     state.imports_queued.notify_one();
     let job = load_job(&state, &caller, job).await?;
     Ok(reply::accepted(&job))
+}
+
+/// JSON Lines open with `{` (after any blank space or byte-order mark); anything else is read as
+/// CSV, whose own checks then name what is wrong with it.
+async fn sniff_format(path: &std::path::Path) -> Result<Format, ApiError> {
+    use tokio::io::AsyncReadExt;
+    let mut head = [0u8; 512];
+    let read =
+        tokio::fs::File::open(path).await.map_err(Error::internal)?.read(&mut head).await.map_err(Error::internal)?;
+    let text = String::from_utf8_lossy(&head[..read]);
+    let first = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}').chars().next();
+    Ok(if first == Some('{') { Format::Jsonl } else { Format::Csv })
 }
 
 async fn load_job(state: &ApiState, caller: &Caller, id: Uuid) -> Result<ImportJob, ApiError> {
