@@ -45,6 +45,7 @@ pub struct BulkRequest {
     #[serde(default)]
     pub dry_run: Option<bool>,
     /// `all_or_nothing` (default) or `per_row`.
+    #[schema(schema_with = error_policies)]
     pub error_policy: Option<String>,
 }
 
@@ -112,6 +113,10 @@ pub async fn upsert(
         state.catalog.invalidate_variants(org, &variants, &products).await;
     }
     Ok(reply::ok(outcome))
+}
+
+fn error_policies() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::openapi::accepts::one_of(&["all_or_nothing", "per_row"])
 }
 
 /// The locals a row names: its `local_id` and the `warehouse_id` of its default variant or of

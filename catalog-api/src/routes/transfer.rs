@@ -287,6 +287,10 @@ pub async fn create_import(
             Some(raw) => read_form(req.headers(), read_back(&raw)).await?,
             None => read_form(req.headers(), body).await?,
         };
+        // A form's own `format` field must name a format even where `?format` decides.
+        if let Some(given) = &form.format {
+            Format::parse(given).ok_or_else(unknown_format)?;
+        }
         let named = args.format.clone().or(form.format);
         let format = match named {
             Some(named) => Format::parse(&named).ok_or_else(unknown_format)?,
