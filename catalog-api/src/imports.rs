@@ -83,6 +83,10 @@ type Line = (i32, Value, String);
 /// so memory stays flat whatever the file size. Line 0 is the CSV header (with the delimiter).
 fn parse_file(path: std::path::PathBuf, format: Format, batches: tokio::sync::mpsc::Sender<Result<Vec<Line>>>) {
     let send = |batch: Result<Vec<Line>>| batches.blocking_send(batch).is_ok();
+    if std::fs::metadata(&path).is_ok_and(|file| file.len() == 0) {
+        let _ = send(Err(bad_file("is empty")));
+        return;
+    }
     let outcome = match format {
         Format::Csv => parse_csv(&path, &send),
         Format::Jsonl => parse_jsonl(&path, &send),
@@ -246,7 +250,7 @@ pub async fn stage(
     match staged {
         Ok(total) => Ok((job, total)),
         // The file's contents are the job's to judge, as its lines' are: a file none of whose
-        // lines can be read (no SKU column, a malformed line) is a job that failed saying why,
+        // lines can be read (empty, no SKU column, a malformed line) is a job that failed saying why,
         // answered at once; the request itself was well formed.
         Err(Error::Validation { fields, .. }) if fields.iter().all(|f| f.field == "file") => {
             let reason: Vec<&str> = fields.iter().map(|f| f.message.as_str()).collect();

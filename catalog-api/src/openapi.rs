@@ -839,10 +839,13 @@ fn declare_field_rules(schemas: &mut Map<String, Value>) {
     // absent; the type's description says it in words (more branches made schemathesis's
     // coverage phase run for minutes on this one operation).
     if let Some(schema) = schemas.get_mut("CreateProduct") {
+        // Present and not `null` (`required` alone is met by `"price": null`).
+        let given =
+            |field: &str| json!({ "required": [field], "properties": { field: { "type": ["string", "number"] } } });
         let priced = json!({ "anyOf": [
-            { "required": ["sale_price"] },
-            { "required": ["price"] },
-            { "required": ["base_price"] },
+            given("sale_price"),
+            given("price"),
+            given("base_price"),
             { "required": ["variants"], "properties": { "variants": { "minItems": 1 } } },
             { "required": ["has_variants"], "properties": { "has_variants": { "const": true } } },
         ]});

@@ -452,8 +452,13 @@ async fn a_form_without_its_file_part_is_refused_naming_the_field() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{r:?}");
         assert_eq!(r.fields(), ["file"], "{r:?}");
     }
+    // An empty file is there, with no line to read: a job that failed, saying so.
     let r = upload_form(&app, &admin, "", &[("file", Some("empty.csv"), None, "")], None).await;
-    assert_eq!((r.status, r.fields()), (StatusCode::BAD_REQUEST, vec!["file".to_string()]), "{r:?}");
+    assert_eq!(
+        (r.status, &r.data()["status"], &r.data()["error"]),
+        (StatusCode::ACCEPTED, &json!("failed"), &json!("file: is empty")),
+        "{r:?}"
+    );
     let conn = &mut *app.db.conn().await;
     assert_eq!(imports::claim(conn).await.unwrap(), None, "nothing staged");
 }

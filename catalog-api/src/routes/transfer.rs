@@ -234,8 +234,8 @@ pub struct LineResult {
 /// `multipart/form-data` body (an HTML form, `fetch` with `FormData`). Either way the file is
 /// streamed to disk, never held in memory. It is staged before this answers 202 and applied in
 /// the background in batches (`GET /api/v1/imports/{id}`). Rows failing validation are
-/// reported, the others written; a file none of whose lines can be read (no SKU column, a
-/// malformed CSV line) is answered as a job that already `failed`, with the reason in `error`.
+/// reported, the others written; a file none of whose lines can be read (empty, no SKU column,
+/// a malformed CSV line) is answered as a job that already `failed`, with the reason in `error`.
 /// Generated clients may send the file as
 /// `application/octet-stream`, with `?format=csv|jsonl` or without (a body opening with `{` is
 /// JSON Lines, any other CSV).
@@ -255,7 +255,7 @@ pub struct LineResult {
     ),
     responses(
         (status = 202, body = ImportJob),
-        (status = 400, description = "INVALID_IMPORT_DATA (file: missing `file` part or empty file; format)"),
+        (status = 400, description = "INVALID_IMPORT_DATA (file: missing `file` part; format)"),
         (status = 409, description = "IMPORT_LIMIT_REACHED"),
         (status = 413)
     )
@@ -316,9 +316,6 @@ pub async fn create_import(
         };
         (spooled, format)
     };
-    if spooled.size == 0 {
-        return Err(Error::field(Entity::Import, "file", "is empty").into());
-    }
     let staged = imports::stage(&mut *state.conn().await?, &caller.principal, format, spooled.path.clone()).await;
     drop(spooled);
     let (job, _) = staged?;
