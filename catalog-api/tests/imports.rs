@@ -436,6 +436,10 @@ async fn a_form_upload_takes_its_format_from_the_query_the_field_the_filename_or
     let r =
         upload_form(&app, &admin, "", &[("file", Some("blob"), Some("application/octet-stream"), line)], None).await;
     assert_eq!((r.status, r.fields()), (StatusCode::BAD_REQUEST, vec!["format".to_string()]), "{r:?}");
+    // An unknown parameter (a misspelled `format`) is refused, naming it.
+    let parts = [("file", Some("datos.csv"), Some("text/csv"), "sku,title\nX,Equis\n")];
+    let r = upload_form(&app, &admin, "?fromat=csv", &parts, None).await;
+    assert_eq!((r.status, r.fields()), (StatusCode::BAD_REQUEST, vec!["fromat".to_string()]), "{r:?}");
     // A form's `format` naming no format is refused even where `?format` decides.
     let parts = [("format", None, None, "xml"), ("file", Some("datos.csv"), Some("text/csv"), "sku,title\nX,Equis\n")];
     let r = upload_form(&app, &admin, "?format=csv", &parts, None).await;

@@ -177,7 +177,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/exports").route(web::get().to(export)));
 }
 
+/// Unknown parameters are refused: a file's contents are judged by the job, so a misspelled
+/// `format` would otherwise go unnoticed until the job failed.
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct ImportArgs {
     /// `csv` or `jsonl`; default from the Content-Type (`text/csv`, `application/x-ndjson`), or,
     /// for a `multipart/form-data` upload, its `format` field, else the `file` part's filename
