@@ -834,10 +834,9 @@ fn declare_field_rules(schemas: &mut Map<String, Value>) {
         add_rules(schema, vec![json!({ "anyOf": [{ "required": ["option_id", "option_value"] }, neither] })]);
     }
     // A simple product needs its price; a product with variants (listed, or declared with
-    // `has_variants` to add them later) prices each variant. Not said here: a product with
-    // variants takes no top-level variant fields, and `variants` need `has_variants` true or
-    // absent; the type's description says it in words (more branches made schemathesis's
-    // coverage phase run for minutes on this one operation).
+    // `has_variants` to add them later) prices each variant. Not said here: `variants` need
+    // `has_variants` true or absent; the type's description says it in words (more branches
+    // made schemathesis's coverage phase run for minutes on this one operation).
     if let Some(schema) = schemas.get_mut("CreateProduct") {
         // Present and not `null` (`required` alone is met by `"price": null`).
         let given =
