@@ -779,7 +779,7 @@ fn declare_field_rules(schemas: &mut Map<String, Value>) {
     // Every forbidden combination of one schema goes into a single `not: {anyOf}`: the same
     // meaning as one `not` per rule, and the form schemathesis's canonicalizer can still
     // generate from (five separate `not`s on `CreateProduct` left it unable to).
-    let mut forbidden: Vec<(&str, Value)> = Vec::new();
+    let mut forbidden: std::collections::BTreeMap<&str, Vec<Value>> = std::collections::BTreeMap::new();
     for (name, names) in SAME_FIELD {
         let Some(schema) = schemas.get_mut(*name) else { continue };
         let required = schema.get_mut("required").and_then(Value::as_array_mut).is_some_and(|required| {
@@ -793,12 +793,11 @@ fn declare_field_rules(schemas: &mut Map<String, Value>) {
                 vec![json!({ "anyOf": names.iter().map(|n| json!({ "required": [n] })).collect::<Vec<_>>() })],
             );
         }
-        forbidden.extend(
+        forbidden.entry(*name).or_default().extend(
             names
                 .iter()
                 .enumerate()
-                .flat_map(|(i, a)| names[i + 1..].iter().map(move |b| json!({ "required": [a, b] })))
-                .map(|pair| (*name, pair)),
+                .flat_map(|(i, a)| names[i + 1..].iter().map(move |b| json!({ "required": [a, b] }))),
         );
     }
     for name in STATUS_AND_FLAG.iter().filter(|name| !STATUS_AND_FLAG_IN_WORDS.contains(name)) {
@@ -815,16 +814,12 @@ fn declare_field_rules(schemas: &mut Map<String, Value>) {
                 "properties": { "is_active": { "const": flag }, "status": { "type": "string", "not": { "enum": agreeing } } }
             })
         };
-        forbidden.push((name, disagreeing(true, &active)));
-        forbidden.push((name, disagreeing(false, &inactive)));
+        forbidden.entry(name).or_default().extend([disagreeing(true, &active), disagreeing(false, &inactive)]);
     }
-    let mut names: Vec<&str> = forbidden.iter().map(|(name, _)| *name).collect();
-    names.sort_unstable();
-    names.dedup();
-    for name in names {
-        let Some(schema) = schemas.get_mut(name) else { continue };
-        let branches: Vec<Value> = forbidden.iter().filter(|(n, _)| *n == name).map(|(_, b)| b.clone()).collect();
-        add_rules(schema, vec![json!({ "not": { "anyOf": branches } })]);
+    for (name, branches) in forbidden {
+        if let Some(schema) = schemas.get_mut(name) {
+            add_rules(schema, vec![json!({ "not": { "anyOf": branches } })]);
+        }
     }
     // `option_id` and `option_value` come together or not at all (`null` counts as absent).
     // Positive branches rather than `dependentRequired`, which schemathesis cannot generate
