@@ -214,6 +214,15 @@ async fn tags_given_are_set_exactly_and_bad_requests_name_their_field() {
     assert_eq!(actions(&app.post(&admin, BULK, json!({ "products": [row] })).await), ["updated"]);
     assert_eq!(app.get(&admin, &format!("/api/v1/products/{id}")).await.data()["tags"], json!([]));
 
+    // A batch failing only on rows that exist nowhere is their 404, as a single create answers it;
+    // option values given to a product declaring no options are named first if they exist nowhere.
+    let mut row = simple("LUNA", "Gafas", "30.00");
+    row["tag_ids"] = json!([uuid::Uuid::now_v7()]);
+    row["variants"] = json!([{ "sku": "LUNA-1", "sale_price": "1.00", "option_value_ids": [uuid::Uuid::now_v7()] }]);
+    let r = app.post(&admin, BULK, json!({ "products": [row] })).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "TAG_NOT_FOUND"), "{:?}", r.body);
+    assert_eq!(r.fields(), ["products[0].tag_ids[0]", "products[0].variants[0].option_value_ids"]);
+
     let too_many: Vec<Value> = (0..1001).map(|n| simple(&format!("S{n}"), "x", "1")).collect();
     let r = app.post(&admin, BULK, json!({ "products": too_many })).await;
     assert_eq!((r.status, r.fields()), (StatusCode::BAD_REQUEST, vec!["products".to_string()]));

@@ -433,9 +433,6 @@ async fn a_form_upload_takes_its_format_from_the_query_the_field_the_filename_or
         let r = upload_form(&app, &admin, query, &parts, None).await;
         assert_eq!((r.status, r.data()["format"].as_str()), (StatusCode::ACCEPTED, Some(expected)), "{file:?}: {r:?}");
     }
-    let r =
-        upload_form(&app, &admin, "", &[("file", Some("blob"), Some("application/octet-stream"), line)], None).await;
-    assert_eq!((r.status, r.fields()), (StatusCode::BAD_REQUEST, vec!["format".to_string()]), "{r:?}");
     // An unknown parameter (a misspelled `format`) is refused, naming it.
     let parts = [("file", Some("datos.csv"), Some("text/csv"), "sku,title\nX,Equis\n")];
     let r = upload_form(&app, &admin, "?fromat=csv", &parts, None).await;
@@ -444,6 +441,24 @@ async fn a_form_upload_takes_its_format_from_the_query_the_field_the_filename_or
     let parts = [("format", None, None, "xml"), ("file", Some("datos.csv"), Some("text/csv"), "sku,title\nX,Equis\n")];
     let r = upload_form(&app, &admin, "?format=csv", &parts, None).await;
     assert_eq!((r.status, r.fields()), (StatusCode::BAD_REQUEST, vec!["format".to_string()]), "{r:?}");
+}
+
+#[actix_web::test]
+async fn a_form_part_that_says_nothing_of_its_type_is_read_by_its_contents() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let line = r#"{"sku":"J1","title":"Jota","price":"3.00"}"#;
+    // A part that says nothing of its type (a Blob: no filename, or no telling one, no content
+    // type or a generic one): its contents tell, as for a whole `application/octet-stream` body.
+    let csv = "sku,title\nN1,Ene\n";
+    for (file, expected) in [
+        (("file", Some("blob"), Some("application/octet-stream"), line), "jsonl"),
+        (("file", None, None, line), "jsonl"),
+        (("file", None, None, csv), "csv"),
+    ] {
+        let r = upload_form(&app, &admin, "", &[("x", None, None, "1"), file], None).await;
+        assert_eq!((r.status, r.data()["format"].as_str()), (StatusCode::ACCEPTED, Some(expected)), "{r:?}");
+    }
 }
 
 #[actix_web::test]

@@ -172,14 +172,12 @@ impl Check {
         Some(slug)
     }
 
-    /// An absolute http(s) URL.
+    /// An absolute http(s) URL a browser can load: a host name (no user info, no IPv6
+    /// literal), an optional port, then an optional path, query or fragment; no blanks.
     pub fn url(&mut self, field: &str, value: Option<&str>) -> Option<String> {
         let url = self.text(field, value, 2048)?;
-        let valid = (url.starts_with("https://") || url.starts_with("http://"))
-            && url.len() > "https://".len()
-            && !url.chars().any(char::is_whitespace);
-        if !valid {
-            self.fail(field, "must be an absolute http(s) URL");
+        if !is_web_url(&url) {
+            self.fail(field, "must be an absolute http(s) URL: http(s)://host[:port][/path]");
             return None;
         }
         Some(url)
@@ -294,6 +292,19 @@ fn has_nul(value: &serde_json::Value) -> bool {
     }
 }
 
+/// What [`Check::url`] accepts (the OpenAPI document states the same as a pattern).
+fn is_web_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else { return false };
+    let (authority, _path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    let (host, port) = authority.split_once(':').unwrap_or((authority, "1"));
+    let host_char = |c: char| !c.is_whitespace() && !"/?#@[]\\:<>^|%".contains(c);
+    !host.is_empty()
+        && host.chars().all(host_char)
+        && (1..=5).contains(&port.len())
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && !url.chars().any(char::is_whitespace)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,6 +320,21 @@ mod tests {
         let Err(Error::Validation { fields, .. }) = check.finish() else { panic!("must fail") };
         let named: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(named, ["sku", "sale_price", "cost_price", "image_url", "position"]);
+    }
+
+    #[test]
+    fn urls_are_ones_a_browser_can_load() {
+        for loadable in
+            ["https://cdn.example.com/a.png", "http://a:8080/x?y#z", "https://café.com/ñ[1].jpg", "https://a?x"]
+        {
+            assert!(is_web_url(loadable), "{loadable}");
+        }
+        // An unclosed IPv6 literal once got in, and broke clients that parse the answer's URLs.
+        for broken in
+            ["http://[", "http://[::1]/a.png", "https://user@a.b/c", "https://a.b:/c", "https:///c", "https://a b"]
+        {
+            assert!(!is_web_url(broken), "{broken}");
+        }
     }
 
     #[test]

@@ -80,13 +80,14 @@ pub fn required_url() -> RefOr<Schema> {
     schema(url_value(false))
 }
 
+/// `validate::Check::url`: a host (no user info, no IPv6 literal), an optional port, then an
+/// optional path, query or fragment.
 fn url_value(optional: bool) -> Value {
+    let host = format!(r"[^\u0000{BLANK}/?#@\[\]\\:<>^|%]+");
     let rest = format!(r"[^\u0000{BLANK}]");
-    let pattern = if optional {
-        format!(r"^[{BLANK}]*(https://{rest}+|http://{rest}{{2,}})?[{BLANK}]*$")
-    } else {
-        format!(r"^[{BLANK}]*(https://{rest}+|http://{rest}{{2,}})[{BLANK}]*$")
-    };
+    let url = format!(r"https?://{host}(:[0-9]{{1,5}})?([/?#]{rest}*)?");
+    let pattern =
+        if optional { format!(r"^[{BLANK}]*({url})?[{BLANK}]*$") } else { format!(r"^[{BLANK}]*{url}[{BLANK}]*$") };
     nullable(json!({ "type": "string", "maxLength": 2048, "pattern": pattern }), optional)
 }
 
@@ -328,6 +329,15 @@ mod tests {
         "ftp://x.y",
         " https://a.b/c ",
         "https://a b",
+        "http://[",
+        "http://[::1]/a.png",
+        "https://user@a.b/c",
+        "https://a.b:8080/c?d#e",
+        "https://a.b:/c",
+        "https://a.b:123456",
+        "https://café.com/ñ[1].jpg",
+        "https:///c",
+        "https://a.b?x",
         "0",
         "0.00",
         "0.01",

@@ -101,7 +101,8 @@ pub async fn upsert(
             .results
             .iter()
             .flat_map(|r| {
-                r.errors.iter().map(|e| FieldError::new(format!("products[{}].{}", r.index, e.field), &e.message))
+                // What each error refers to is kept: a batch failing only on missing rows is their 404.
+                r.errors.iter().map(|e| FieldError { field: format!("products[{}].{}", r.index, e.field), ..e.clone() })
             })
             .collect();
         return Err(Error::validation(Entity::Product, fields).into());

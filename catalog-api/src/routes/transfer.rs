@@ -184,7 +184,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct ImportArgs {
     /// `csv` or `jsonl`; default from the Content-Type (`text/csv`, `application/x-ndjson`), or,
     /// for a `multipart/form-data` upload, its `format` field, else the `file` part's filename
-    /// extension (`.csv`, `.jsonl`, `.ndjson`), else that part's content type.
+    /// extension (`.csv`, `.jsonl`, `.ndjson`), else that part's content type; where nothing
+    /// tells (`application/octet-stream`, a part without name or type), the contents: JSON Lines
+    /// when they open with `{`, else CSV.
     #[param(schema_with = Format::spellings)]
     pub format: Option<String>,
 }
@@ -295,9 +297,11 @@ pub async fn create_import(
             Format::parse(given).ok_or_else(unknown_format)?;
         }
         let named = args.format.clone().or(form.format);
-        let format = match named {
-            Some(named) => Format::parse(&named).ok_or_else(unknown_format)?,
-            None => form.part_format.ok_or_else(unknown_format)?,
+        let format = match (named, form.part_format) {
+            (Some(named), _) => Format::parse(&named).ok_or_else(unknown_format)?,
+            (None, Some(format)) => format,
+            // A part without a telling name or type (a form posting a Blob): its contents tell.
+            (None, None) => sniff_format(&form.file.path).await?,
         };
         (form.file, format)
     } else {

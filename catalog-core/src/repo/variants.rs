@@ -127,9 +127,16 @@ pub(crate) fn combine(
     chosen: &[OptionValueId],
     values: &[(OptionValueId, OptionId, String)],
 ) -> std::result::Result<Option<Combination>, Vec<FieldError>> {
+    let missing = |id: &OptionValueId| {
+        FieldError::missing_because("options", Entity::OptionValue, format!("option value {id} does not exist"))
+    };
     if declared.is_empty() {
+        let unknown: Vec<FieldError> =
+            chosen.iter().filter(|id| !values.iter().any(|(v, ..)| v == *id)).map(missing).collect();
         return match chosen {
             [] => Ok(None),
+            // Ids naming nothing are the clearer answer (and the 404 of every other missing id).
+            _ if !unknown.is_empty() => Err(unknown),
             _ => Err(vec![FieldError::new("options", "the product declares no options; give no option values")]),
         };
     }
@@ -137,11 +144,7 @@ pub(crate) fn combine(
     let mut picked: Vec<(OptionId, OptionValueId, &str)> = Vec::with_capacity(chosen.len());
     for id in chosen {
         let Some((value_id, option_id, value)) = values.iter().find(|(v, ..)| v == id) else {
-            problems.push(FieldError::missing_because(
-                "options",
-                Entity::OptionValue,
-                format!("option value {id} does not exist"),
-            ));
+            problems.push(missing(id));
             continue;
         };
         let Some((_, name)) = declared.iter().find(|(o, _)| o == option_id) else {
@@ -202,7 +205,7 @@ async fn resolve_options(
         .select((product_options::id, product_options::name))
         .load(conn)
         .await?;
-    let values: Vec<(OptionValueId, OptionId, String)> = if chosen.is_empty() || declared.is_empty() {
+    let values: Vec<(OptionValueId, OptionId, String)> = if chosen.is_empty() {
         Vec::new()
     } else {
         product_option_values::table
@@ -660,7 +663,14 @@ mod tests {
         assert!(messages.iter().any(|m| m.contains("does not exist")));
         assert!(messages.iter().any(|m| m.contains("more than one value for option Color")));
         assert!(messages.iter().any(|m| m.contains("missing a value for option Talla")));
-        assert!(combine(&[], &[red], &values).is_err(), "values for a product without options");
+        let Err(problems) = combine(&[], &[red], &values) else { panic!("values for a product without options") };
+        assert_eq!(
+            (problems[0].refers_to, problems[0].message.as_str()),
+            (None, "the product declares no options; give no option values")
+        );
+        // Values that exist nowhere are named as such first: the request's 404, as elsewhere.
+        let Err(problems) = combine(&[], &[red, unknown], &values) else { panic!("unknown values") };
+        assert_eq!(problems.iter().map(|p| p.refers_to).collect::<Vec<_>>(), [Some(Entity::OptionValue)]);
         assert!(matches!(combine(&[], &[], &values), Ok(None)));
     }
 }

@@ -210,11 +210,9 @@ impl OptionBook {
                 wanted.option_signature = old.option_signature.clone();
             }
         };
-        if declared.is_empty() {
-            if !given.is_empty() {
-                let message = "the product declares no options; give no option values";
-                return Err(vec![FieldError::new(format!("{prefix}option_value_ids"), message)]);
-            }
+        // Values given without declared options are refused by `combine` below (naming first
+        // the ones that do not exist).
+        if declared.is_empty() && given.is_empty() {
             keep_old(wanted);
             return Ok(Vec::new());
         }
@@ -232,7 +230,7 @@ impl OptionBook {
             .filter_map(|id| self.values.get(id).map(|(option, value)| (*id, *option, value.clone())))
             .collect();
         let rename = |errors: Vec<FieldError>| -> Vec<FieldError> {
-            errors.into_iter().map(|e| FieldError::new(format!("{prefix}{field}"), e.message)).collect()
+            errors.into_iter().map(|e| FieldError { field: format!("{prefix}{field}"), ..e }).collect()
         };
         let Some(combination) = combine(&named, &chosen, &values).map_err(rename)? else { return Ok(Vec::new()) };
         let holder = self.combinations.entry((wanted.product_id, combination.signature.clone())).or_insert(wanted.id);
