@@ -45,6 +45,11 @@ pub fn document_json() -> Value {
     link_creates_to_their_operations(&mut value);
     if let Some(schemas) = value.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
         declare_field_rules(schemas);
+        // A form part's name travels in its `Content-Disposition` header, where HTTP allows no
+        // control character: the multipart parser refuses such a body whole (400).
+        if let Some(form) = schemas.get_mut("ImportForm").and_then(Value::as_object_mut) {
+            form.insert("propertyNames".into(), json!({ "pattern": r"^[^\u0000-\u0008\u000a-\u001f\u007f]*$" }));
+        }
         schemas.extend(accepts::json_only_schemas().into_iter().map(|(name, schema)| (name.to_string(), schema)));
     }
     value

@@ -471,6 +471,11 @@ async fn a_form_without_its_file_part_is_refused_naming_the_field() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{r:?}");
         assert_eq!(r.fields(), ["file"], "{r:?}");
     }
+    // A part name with a control character cannot be an HTTP header: the body is refused whole,
+    // as the document's `propertyNames` says.
+    let parts = [("note\u{6}", None, None, "x"), ("file", Some("datos.csv"), None, "sku,title\nX1,Equis\n")];
+    let r = upload_form(&app, &admin, "", &parts, None).await;
+    assert_eq!((r.status, r.fields()), (StatusCode::BAD_REQUEST, vec!["body".to_string()]), "{r:?}");
     // An empty file is there, with no line to read: a job that failed, saying so.
     let r = upload_form(&app, &admin, "", &[("file", Some("empty.csv"), None, "")], None).await;
     assert_eq!(
