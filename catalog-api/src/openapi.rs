@@ -60,9 +60,8 @@ pub fn document_json() -> Value {
 /// under the create's path with one more parameter (`POST /brands` → `/brands/{id}`, `POST
 /// /products` → `/products/{id}/tags`, `POST /price-tiers/{id}/rules` →
 /// `/price-tiers/{id}/rules/{rule_id}`) and under the top-level resource of the same name
-/// (`POST /products/{id}/variants` → `/variants/{id}/activate`). The new id is `data.id`
-/// (`data.option.id` for an option, answered with its values); the target's other path
-/// parameters are the create's own, in order.
+/// (`POST /products/{id}/variants` → `/variants/{id}/activate`). The new id is `data.id`; the
+/// target's other path parameters are the create's own, in order.
 fn link_creates_to_their_operations(value: &mut Value) {
     let Some(paths) = value.get("paths").and_then(Value::as_object) else { return };
     let params = |path: &str| -> Vec<String> {
@@ -79,8 +78,6 @@ fn link_creates_to_their_operations(value: &mut Value) {
         let resource = path.rsplit('/').next().unwrap_or_default();
         let prefixes = [format!("{}/{{}}", shape(path)), format!("/api/v1/{resource}/{{}}")];
         let own = params(path);
-        let new_id_at =
-            if path == "/api/v1/options" { "$response.body#/data/option/id" } else { "$response.body#/data/id" };
         // Under a prefix, with exactly the parameters it fills: the create's own and the new id.
         let takes_the_new_id = |target: &str| {
             let (target_shape, count) = (shape(target), params(target).len());
@@ -96,7 +93,7 @@ fn link_creates_to_their_operations(value: &mut Value) {
                 .zip(&own)
                 .map(|(name, source)| (name.clone(), json!(format!("$request.path.{source}"))))
                 .collect();
-            parameters.insert(new_id.clone(), json!(new_id_at));
+            parameters.insert(new_id.clone(), json!("$response.body#/data/id"));
             for (method, operation) in operations.as_object().into_iter().flatten() {
                 let Some(operation_id) = operation.get("operationId").and_then(Value::as_str) else { continue };
                 found.insert(
@@ -1016,10 +1013,6 @@ mod tests {
         assert_eq!(
             link("/api/v1/products/{id}/variants", "GET_variants_get_nested")["parameters"],
             json!({ "product_id": "$request.path.id", "id": "$response.body#/data/id" })
-        );
-        assert_eq!(
-            link("/api/v1/options", "GET_options_get")["parameters"]["id"],
-            json!("$response.body#/data/option/id")
         );
         // Every link names an operation the document has.
         let ids: Vec<Value> = doc["paths"]

@@ -320,3 +320,33 @@ async fn health_metrics_openapi_and_docs_are_served() {
     let metrics = app.call(TestRequest::get().uri("/metrics").to_request()).await;
     assert_eq!(metrics.status, StatusCode::OK);
 }
+
+/// The links the document offers from each create point at where the real answer holds the new
+/// id (schemathesis's stateful phase follows them; a wrong pointer once left options unreached).
+#[actix_web::test]
+async fn create_links_point_at_the_new_id_in_the_real_answer() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let doc = app.call(TestRequest::get().uri("/openapi.json").to_request()).await.body;
+    let creates = [
+        ("/api/v1/brands", json!({ "name": "Enlazada" })),
+        ("/api/v1/options", json!({ "name": "Enlace", "values": ["Uno"] })),
+        ("/api/v1/tags", json!({ "name": "enlace" })),
+        ("/api/v1/collections", json!({ "name": "Enlaces" })),
+        ("/api/v1/price-tiers", json!({ "name": "Enlace" })),
+        ("/api/v1/products", json!({ "name": "Enlace", "sku": "ENL-1", "base_price": "1.00" })),
+    ];
+    for (path, body) in creates {
+        let created = app.post(&admin, path, body).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{path}: {:?}", created.body);
+        let links = doc["paths"][path]["post"]["responses"]["201"]["links"].as_object().expect(path);
+        assert!(!links.is_empty(), "{path} links to nothing");
+        for (name, link) in links {
+            for (parameter, source) in link["parameters"].as_object().into_iter().flatten() {
+                let Some(pointer) = source.as_str().and_then(|s| s.strip_prefix("$response.body#")) else { continue };
+                let id = created.body.pointer(pointer);
+                assert_eq!(id, Some(&created.data()["id"]), "{path} → {name}.{parameter} reads {pointer}");
+            }
+        }
+    }
+}
