@@ -521,6 +521,16 @@ pub struct RabbitSettings {
 }
 
 impl RabbitSettings {
+    /// The Auth Service's exchange as bound here (prefixed like the queues).
+    pub fn auth_exchange_name(&self) -> String {
+        format!("{}{}", self.queue_prefix, self.auth_exchange)
+    }
+
+    /// The Pricing Service's exchange as bound here (`pricing_events`, prefixed like the queues).
+    pub fn pricing_exchange_name(&self) -> String {
+        format!("{}pricing_events", self.queue_prefix)
+    }
+
     pub fn url(&self) -> SecretUrl {
         if let Some(url) = &self.url {
             return url.clone();

@@ -28,8 +28,8 @@ impl Topology {
         let p = &settings.queue_prefix;
         Self {
             catalog_exchange: settings.exchange.clone(),
-            auth_exchange: format!("{p}{}", settings.auth_exchange),
-            pricing_exchange: format!("{p}pricing_events"),
+            auth_exchange: settings.auth_exchange_name(),
+            pricing_exchange: settings.pricing_exchange_name(),
             dead_letter_exchange: format!("{p}catalog_events.dlx"),
             dead_letter_queue: format!("{p}catalog_events_dlq"),
             auth_queue: format!("{p}catalog.auth_events"),
