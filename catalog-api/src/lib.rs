@@ -58,6 +58,7 @@ pub fn app(
         .configure(ops::configure)
         .service(web::scope("/api/v1").wrap(middleware::from_fn(idempotency::middleware)).configure(routes::configure))
         .service(SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", openapi::document_json()))
+        .route("/asyncapi.json", web::get().to(asyncapi))
         .route(
             "/docs",
             web::get().to(|| async {
@@ -65,6 +66,11 @@ pub fn app(
             }),
         )
         .default_service(web::to(error::not_found))
+}
+
+/// The AsyncAPI 3.0 document of the events published and consumed (beside `/openapi.json`).
+async fn asyncapi(state: web::Data<state::ApiState>) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok().json(catalog_core::asyncapi::for_settings(&state.settings.rabbitmq))
 }
 
 /// CORS for the configured origins (`API_CORS_ORIGINS`, comma-separated); `None` when there are

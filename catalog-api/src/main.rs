@@ -48,6 +48,8 @@ enum Command {
     },
     /// Print the OpenAPI document (what `/openapi.json` serves), e.g. to generate a client.
     Openapi,
+    /// Print the AsyncAPI 3.0 document of the events (what `/asyncapi.json` serves).
+    Asyncapi,
     #[command(flatten)]
     Shared(SharedCommand),
 }
@@ -83,6 +85,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&catalog_api::openapi::document_json())?);
+            Ok(())
+        }
+        Command::Asyncapi => {
+            println!("{}", serde_json::to_string_pretty(&catalog_core::asyncapi::for_settings(&settings.rabbitmq))?);
             Ok(())
         }
         Command::Shared(shared) => catalog_core::cli::run(shared, &settings).await,

@@ -313,6 +313,11 @@ async fn health_metrics_openapi_and_docs_are_served() {
     let doc = app.call(TestRequest::get().uri("/openapi.json").to_request()).await;
     assert_eq!(doc.status, StatusCode::OK);
     assert!(doc.body["paths"]["/api/v1/brands/{id}"]["patch"].is_object());
+    let events = app.call(TestRequest::get().uri("/asyncapi.json").to_request()).await;
+    assert_eq!((events.status, events.body["asyncapi"].as_str()), (StatusCode::OK, Some("3.0.0")));
+    let published = &events.body["channels"]["catalog_variant_created"];
+    assert_eq!(published["address"], "catalog.variant.created");
+    assert_eq!(published["bindings"]["amqp"]["exchange"]["name"], app.settings.rabbitmq.exchange.as_str());
     let page = app.call(TestRequest::get().uri("/docs/").to_request()).await;
     assert_eq!(page.status, StatusCode::OK, "the browsable page is served by the API itself");
     let unknown = app.call(TestRequest::get().uri("/api/v1/nothing-here").to_request()).await;

@@ -1,6 +1,7 @@
 //! The catalog's core: everything the three processes share. Binaries translate requests into
 //! calls here and results back; the rules live here.
 
+pub mod asyncapi;
 pub mod auth;
 pub mod cache;
 pub mod cli;

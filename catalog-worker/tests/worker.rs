@@ -5,6 +5,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use amiquip::{Connection, ConsumerMessage, ConsumerOptions, Exchange, FieldTable, Publish, QueueDeclareOptions};
+use catalog_core::asyncapi;
 use catalog_core::auth::{Authenticator, Claims, mint_dev_token};
 use catalog_core::cache::{self, Cache, CacheKind};
 use catalog_core::config::Settings;
@@ -284,6 +285,7 @@ async fn every_write_is_relayed_with_the_envelope_and_routing_key() {
         ]
     );
     for (key, body) in &got {
+        assert_as_documented(key, body);
         assert_eq!(body["event"], *key);
         assert_eq!(body["event_type"], *key);
         assert_eq!(body["service"], "catalog-service");
@@ -545,6 +547,13 @@ async fn own_events_invalidate_the_cache_a_second_time() {
     eventually("cache healed by the relayed event", async || !redis_exists(&w, &key).await).await;
     let fresh = w.catalog.product_details(org, &[product.id]).await.unwrap();
     assert_eq!(fresh[0].as_ref().unwrap().product.title, "Sierra circular");
+}
+
+/// An event as the AsyncAPI document (`/asyncapi.json`) describes its routing key.
+fn assert_as_documented(key: &str, event: &Value) {
+    let kind = asyncapi::published(key).unwrap_or_else(|| panic!("{key} is not in the AsyncAPI document"));
+    let wrong = asyncapi::mismatches(kind, &event["data"]);
+    assert!(wrong.is_empty(), "{key}: {wrong:?} in {event}");
 }
 
 /// The JSON example under `### {routing_key}` on a design page, as printed there.
@@ -812,9 +821,12 @@ async fn rest_api(
     use actix_web::web::Data;
     let redis = cache::pool(&w.settings.redis).expect("redis");
     let registry = prometheus::Registry::new();
+    // One test user writes every kind of change at once: past the per-user write budget.
+    let mut settings = (*w.settings).clone();
+    settings.api.rate_limit_enabled = false;
     let parts = catalog_api::AppParts {
         state: Data::new(catalog_api::state::ApiState::new(
-            w.settings.clone(),
+            Arc::new(settings),
             w.db.pool.clone(),
             w.catalog.clone(),
             Authenticator::new(&w.settings, Some(redis.clone()), w.db.pool.clone()).expect("authenticator"),
@@ -894,8 +906,53 @@ async fn every_peer_reads_what_its_handlers_need_from_events_made_through_the_ap
         Some(json!({ "price": 42.5, "track_inventory": true })),
     )
     .await;
+    // Every other kind of write, so each kind published is held to the AsyncAPI document below.
+    let id_of = |answer: Value| answer["data"]["id"].as_str().expect("data.id").to_string();
+    let brand = id_of(call(Method::POST, "/api/v1/brands", Some(json!({ "name": "Bosch" }))).await);
+    call(Method::PATCH, &format!("/api/v1/brands/{brand}"), Some(json!({ "name": "Bosch Pro" }))).await;
+    let tag = id_of(call(Method::POST, "/api/v1/tags", Some(json!({ "name": "obra" }))).await);
+    call(Method::PUT, &format!("/api/v1/products/{product}/tags"), Some(json!({ "tag_ids": [tag] }))).await;
+    call(Method::PATCH, &format!("/api/v1/tags/{tag}"), Some(json!({ "name": "obra gruesa" }))).await;
+    let collection = id_of(call(Method::POST, "/api/v1/collections", Some(json!({ "name": "Taller" }))).await);
+    let members = format!("/api/v1/collections/{collection}/products");
+    call(Method::POST, &members, Some(json!({ "product_ids": [product] }))).await;
+    call(Method::PATCH, &format!("/api/v1/collections/{collection}"), Some(json!({ "name": "Taller pro" }))).await;
+    call(Method::DELETE, &format!("{members}/{product}"), None).await;
+    call(Method::PUT, &format!("/api/v1/products/{product}/tags"), Some(json!({ "tag_ids": [] }))).await;
+    call(Method::PATCH, &format!("/api/v1/products/{product}/deactivate"), None).await;
+    call(Method::PATCH, &format!("/api/v1/products/{product}/activate"), None).await;
+    let values = json!({ "name": "Voltaje", "values": ["12V"] });
+    let option = id_of(call(Method::POST, "/api/v1/options", Some(values)).await);
+    call(Method::PATCH, &format!("/api/v1/options/{option}"), Some(json!({ "name": "Voltios" }))).await;
+    let tier = id_of(call(Method::POST, "/api/v1/price-tiers", Some(json!({ "name": "Mayorista" }))).await);
+    let rule = json!({ "variant_id": variant_ids[0], "min_qty": 10, "price": "39.00" });
+    let rule = id_of(call(Method::POST, &format!("/api/v1/price-tiers/{tier}/rules"), Some(rule)).await);
+    let rule_path = format!("/api/v1/price-tiers/{tier}/rules/{rule}");
+    call(Method::PATCH, &rule_path, Some(json!({ "price": "38.00" }))).await;
+    call(Method::DELETE, &rule_path, None).await;
+    call(Method::PATCH, &format!("/api/v1/price-tiers/{tier}"), Some(json!({ "name": "Mayorista A" }))).await;
+    for owner in [format!("/api/v1/products/{product}"), format!("/api/v1/variants/{}", variant_ids[0])] {
+        let mut images = Vec::new();
+        for url in ["https://cdn.example.com/a.jpg", "https://cdn.example.com/b.jpg"] {
+            images.push(id_of(call(Method::POST, &format!("{owner}/images"), Some(json!({ "url": url }))).await));
+        }
+        let image = images[0].clone();
+        call(Method::PATCH, &format!("{owner}/images/{image}"), Some(json!({ "alt": "Frente" }))).await;
+        images.reverse();
+        call(Method::PUT, &format!("{owner}/images/reorder"), Some(json!({ "image_ids": images }))).await;
+        call(Method::DELETE, &format!("{owner}/images/{image}"), None).await;
+    }
     call(Method::DELETE, &format!("/api/v1/variants/{}", variant_ids[1]), None).await;
     call(Method::DELETE, &format!("/api/v1/products/{product}?force=true"), None).await;
+    for deleted in [
+        format!("/api/v1/brands/{brand}"),
+        format!("/api/v1/tags/{tag}"),
+        format!("/api/v1/collections/{collection}"),
+        format!("/api/v1/options/{option}"),
+        format!("/api/v1/price-tiers/{tier}"),
+    ] {
+        call(Method::DELETE, &deleted, None).await;
+    }
 
     // Audit's `#` queue gets every event the writes committed; each peer then the share its
     // bindings select.
@@ -933,7 +990,14 @@ async fn every_peer_reads_what_its_handlers_need_from_events_made_through_the_ap
         }
         assert!(got.iter().all(|(key, _)| wanted.contains(&key.as_str())), "{page}: only its bindings arrive");
     }
+    let mut kinds: Vec<&str> = everything.iter().map(|(key, _)| key.as_str()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let undocumented: Vec<&str> =
+        asyncapi::PUBLISHED.iter().map(|kind| kind.key).filter(|key| !kinds.contains(key)).collect();
+    assert!(undocumented.is_empty(), "kinds this test never produced: {undocumented:?}");
     for (key, event) in &everything {
+        assert_as_documented(key, event);
         for (path, kind) in AUDIT_READS {
             assert!(kind.holds(at(event, path)), "audit: {key}.{path} is not {kind:?}");
         }

@@ -43,6 +43,9 @@ fi
 section "A generated client (openapi-python-client) runs the README's REST walk-through"
 bash deploy/local/client.sh
 
+section "The AsyncAPI document of the events, checked by @asyncapi/parser"
+bash deploy/local/asyncapi.sh
+
 section "Dependency policy (cargo deny: licenses, bans, sources; advisories need the network)"
 if ! cargo deny --version >/dev/null 2>&1; then
   log "cargo-deny is missing; installing it"

@@ -272,9 +272,11 @@ const ACTIONS_WITH_ACTOR: &[&str] = &["created", "updated", "deleted", "activate
 /// and Pricing read on `catalog.product.deleted`).
 pub fn document(draft: &EventDraft, actor: &Actor, timestamp: &str, data: &mut serde_json::Map<String, Value>) {
     let (aggregate, action) = (draft.aggregate, draft.action);
-    if ACTIONS_WITH_ACTOR.contains(&action) {
-        data.entry(format!("{action}_by")).or_insert_with(|| serde_json::json!(actor.user_id));
-        data.entry(format!("{action}_at")).or_insert_with(|| Value::from(timestamp));
+    // `rule.created` says who as `created_by` too (Audit reads it on every `*.created`).
+    let verb = action.rsplit('.').next().unwrap_or(action);
+    if ACTIONS_WITH_ACTOR.contains(&verb) {
+        data.entry(format!("{verb}_by")).or_insert_with(|| serde_json::json!(actor.user_id));
+        data.entry(format!("{verb}_at")).or_insert_with(|| Value::from(timestamp));
     }
     if let Some(Value::Object(changes)) = data.get_mut("changes") {
         for (_, column, name, convert) in DOCUMENTED_CHANGES.iter().filter(|(a, ..)| *a == aggregate) {
