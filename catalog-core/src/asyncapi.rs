@@ -12,414 +12,147 @@ use serde_json::{Map, Value, json};
 /// `boolean`, `object`, `array`), with `?` when it may be `null`.
 pub type Field = (&'static str, &'static str);
 
-/// One routing key: what it means and what its `data` carries.
+/// One routing key: what it means and what its `data` carries (field groups, in order).
 #[derive(Debug, Clone, Copy)]
 pub struct EventKind {
     pub key: &'static str,
     pub summary: &'static str,
-    pub fields: &'static [Field],
+    groups: &'static [&'static [Field]],
 }
 
-const ORG: Field = ("organization_id", "string");
+impl EventKind {
+    pub fn fields(&self) -> impl Iterator<Item = &'static Field> {
+        self.groups.iter().flat_map(|group| group.iter())
+    }
+}
+
+const ORG: &[Field] = &[("organization_id", "string")];
+/// Who and when, under the action's names (`repo::published::document`; `null`: the system).
+const CREATED: &[Field] = &[("created_by", "string?"), ("created_at", "string")];
+const UPDATED: &[Field] = &[("updated_by", "string?"), ("updated_at", "string")];
+const DELETED: &[Field] = &[("deleted_by", "string?"), ("deleted_at", "string")];
+const IMAGE: &[Field] = &[("image_id", "string"), ("product_id", "string"), ("kind", "string"), ("owner_id", "string")];
+const OF_VARIANT: &[Field] = &[("variant_id", "string")];
+const IMAGE_ADDED: &[Field] = &[
+    ("url", "string"),
+    ("alt_text", "string?"),
+    ("position", "integer"),
+    ("is_primary", "boolean"),
+    ("image", "object"),
+];
+const REORDERED: &[Field] = &[
+    ("product_id", "string"),
+    ("kind", "string"),
+    ("owner_id", "string"),
+    ("image_ids", "array"),
+    ("image_order", "array"),
+    ("reordered_count", "integer"),
+];
+const RULE: &[Field] = &[
+    ("rule_id", "string"),
+    ("price_tier_id", "string"),
+    ("variant_id", "string?"),
+    ("min_qty", "integer"),
+    ("price", "number?"),
+];
+const CHANGES: &[Field] = &[("changes", "object")];
 
 macro_rules! kind {
-    ($key:literal, $summary:literal, [$($field:expr),* $(,)?]) => {
-        EventKind { key: $key, summary: $summary, fields: &[ORG, $($field),*] }
+    ($key:literal, $summary:literal, [$($group:expr),* $(,)?]) => {
+        EventKind { key: $key, summary: $summary, groups: &[ORG, $($group),*] }
     };
 }
 
 /// Every routing key the catalog publishes, with its documented `data` (pages 05, 09–22).
+#[rustfmt::skip]
 pub const PUBLISHED: &[EventKind] = &[
-    kind!(
-        "catalog.product.created",
-        "A product was created (page 05).",
-        [
-            ("product_id", "string"),
-            ("name", "string"),
-            ("sku", "string"),
-            ("description", "string?"),
-            ("category", "string?"),
-            ("base_price", "number?"),
-            ("is_active", "boolean"),
-            ("brand_id", "string?"),
-            ("local_id", "string?"),
-            ("product", "object"),
-            ("created_by", "string?"),
-            ("created_at", "string"),
-        ]
-    ),
-    kind!(
-        "catalog.product.updated",
-        "A product's fields changed: `changes` as `{field: {old, new}}` (page 05).",
-        [
-            ("product_id", "string"),
-            ("changes", "object"),
-            ("variant_ids", "array"),
-            ("updated_by", "string?"),
-            ("updated_at", "string"),
-        ]
-    ),
-    kind!(
-        "catalog.product.activated",
-        "A product became active (page 05).",
-        [("product_id", "string"), ("variant_ids", "array"), ("activated_by", "string?"), ("activated_at", "string"),]
-    ),
-    kind!(
-        "catalog.product.deactivated",
-        "A product became inactive: not sellable (page 05).",
-        [
-            ("product_id", "string"),
-            ("variant_ids", "array"),
-            ("reason", "string?"),
-            ("deactivated_by", "string?"),
-            ("deactivated_at", "string"),
-        ]
-    ),
-    kind!(
-        "catalog.product.deleted",
-        "A product and its variants were deleted (soft) (page 05).",
-        [
-            ("product_id", "string"),
-            ("variant_ids", "array"),
-            ("variant_id", "string?"),
-            ("soft_delete", "boolean"),
-            ("reason", "string?"),
-            ("deleted_by", "string?"),
-            ("deleted_at", "string"),
-        ]
-    ),
-    kind!(
-        "catalog.product.tags.added",
-        "Tags were added to a product (page 20).",
-        [("product_id", "string"), ("tag_ids", "array"), ("tags_count", "integer"),]
-    ),
-    kind!(
-        "catalog.product.tags.removed",
-        "Tags were removed from a product (page 20).",
-        [("product_id", "string"), ("tag_ids", "array"), ("tags_count", "integer"),]
-    ),
-    kind!(
-        "catalog.variant.created",
-        "A variant was created: Inventory initializes its stock records (page 05).",
-        [
-            ("variant_id", "string"),
-            ("product_id", "string"),
-            ("sku", "string"),
-            ("barcode", "string?"),
-            ("name", "string"),
-            ("price", "number?"),
-            ("cost_price", "number?"),
-            ("warehouse_id", "string?"),
-            ("options", "array"),
-            ("option_value", "string?"),
-            ("is_active", "boolean"),
-            ("track_inventory", "boolean"),
-            ("default_min_stock", "integer"),
-            ("default_max_stock", "integer"),
-            ("variant", "object"),
-            ("created_by", "string?"),
-            ("created_at", "string"),
-        ]
-    ),
-    kind!(
-        "catalog.variant.updated",
-        "A variant's fields changed, with its stock settings as they now are (page 05).",
-        [
-            ("variant_id", "string"),
-            ("product_id", "string"),
-            ("changes", "object"),
-            ("track_inventory", "boolean"),
-            ("default_min_stock", "integer"),
-            ("default_max_stock", "integer"),
-            ("updated_by", "string?"),
-            ("updated_at", "string"),
-        ]
-    ),
-    kind!(
-        "catalog.variant.price.changed",
-        "A variant's sale price changed (page 10).",
-        [
-            ("variant_id", "string"),
-            ("product_id", "string"),
-            ("old_price", "number?"),
-            ("new_price", "number?"),
-            ("change_percentage", "number?"),
-        ]
-    ),
-    kind!(
-        "catalog.variant.deleted",
-        "A variant was deleted (soft) (page 05).",
-        [
-            ("variant_id", "string"),
-            ("product_id", "string"),
-            ("soft_delete", "boolean"),
-            ("deletion_type", "string"),
-            ("deleted_by", "string?"),
-            ("deleted_at", "string"),
-        ]
-    ),
-    kind!(
-        "catalog.brand.created",
-        "A brand was created (page 18).",
-        [
-            ("brand_id", "string"),
-            ("name", "string"),
-            ("slug", "string"),
-            ("is_active", "boolean"),
-            ("brand", "object"),
-            ("created_by", "string?"),
-            ("created_at", "string"),
-        ]
-    ),
-    kind!(
-        "catalog.brand.updated",
-        "A brand's fields changed (page 18).",
-        [("brand_id", "string"), ("changes", "object"), ("updated_by", "string?"), ("updated_at", "string"),]
-    ),
-    kind!(
-        "catalog.brand.deleted",
-        "A brand was deleted (page 18).",
-        [("brand_id", "string"), ("soft_delete", "boolean"), ("deleted_by", "string?"), ("deleted_at", "string"),]
-    ),
-    kind!(
-        "catalog.collection.created",
-        "A collection was created (page 19).",
-        [
-            ("collection_id", "string"),
-            ("parent_id", "string?"),
-            ("name", "string"),
-            ("slug", "string"),
-            ("is_active", "boolean"),
-            ("collection", "object"),
-            ("created_by", "string?"),
-            ("created_at", "string"),
-        ]
-    ),
-    kind!(
-        "catalog.collection.updated",
-        "A collection's fields or membership changed (page 19).",
-        [("collection_id", "string"), ("updated_by", "string?"), ("updated_at", "string"),]
-    ),
-    kind!(
-        "catalog.collection.deleted",
-        "A collection was deleted (page 19).",
-        [("collection_id", "string"), ("deleted_by", "string?"), ("deleted_at", "string"),]
-    ),
-    kind!(
-        "catalog.collection.products.added",
-        "Products joined a collection (page 19).",
-        [("collection_id", "string"), ("product_ids", "array"), ("products_count", "integer"),]
-    ),
-    kind!(
-        "catalog.collection.products.removed",
-        "Products left a collection (page 19).",
-        [("collection_id", "string"), ("product_ids", "array"), ("products_count", "integer"),]
-    ),
-    kind!(
-        "catalog.tag.created",
-        "A tag was created (page 20).",
-        [
-            ("tag_id", "string"),
-            ("name", "string"),
-            ("slug", "string"),
-            ("type", "string"),
-            ("tag", "object"),
-            ("created_by", "string?"),
-            ("created_at", "string"),
-        ]
-    ),
-    kind!(
-        "catalog.tag.updated",
-        "A tag's fields changed (page 20).",
-        [("tag_id", "string"), ("changes", "object"), ("updated_by", "string?"), ("updated_at", "string"),]
-    ),
-    kind!(
-        "catalog.tag.deleted",
-        "A tag was deleted (page 20).",
-        [("tag_id", "string"), ("deleted_by", "string?"), ("deleted_at", "string"),]
-    ),
-    kind!(
-        "catalog.option.created",
-        "An option (Color, Talla) was created with its values (page 05).",
-        [
-            ("option_id", "string"),
-            ("name", "string"),
-            ("values", "array"),
-            ("option", "object"),
-            ("option_values", "array"),
-            ("created_by", "string?"),
-            ("created_at", "string"),
-        ]
-    ),
-    kind!(
-        "catalog.option.updated",
-        "An option or its values changed (page 05).",
-        [("option_id", "string"), ("updated_by", "string?"), ("updated_at", "string"),]
-    ),
-    kind!(
-        "catalog.option.deleted",
-        "An option was deleted (page 05).",
-        [("option_id", "string"), ("deleted_by", "string?"), ("deleted_at", "string"),]
-    ),
-    kind!(
-        "catalog.price_tier.created",
-        "A price tier was created (page 21).",
-        [
-            ("price_tier_id", "string"),
-            ("name", "string"),
-            ("slug", "string"),
-            ("priority", "integer"),
-            ("is_active", "boolean"),
-            ("price_tier", "object"),
-            ("created_by", "string?"),
-            ("created_at", "string"),
-        ]
-    ),
-    kind!(
-        "catalog.price_tier.updated",
-        "A price tier or its rules changed (page 21).",
-        [("price_tier_id", "string"), ("updated_by", "string?"), ("updated_at", "string"),]
-    ),
-    kind!(
-        "catalog.price_tier.deleted",
-        "A price tier was deleted (page 21).",
-        [("price_tier_id", "string"), ("deleted_by", "string?"), ("deleted_at", "string"),]
-    ),
-    kind!(
-        "catalog.price_tier.rule.created",
-        "A quantity rule was added to a price tier (page 21).",
-        [
-            ("rule_id", "string"),
-            ("price_tier_id", "string"),
-            ("variant_id", "string?"),
-            ("min_qty", "integer"),
-            ("price", "number?"),
-            ("created_by", "string?"),
-            ("created_at", "string"),
-        ]
-    ),
-    kind!(
-        "catalog.price_tier.rule.updated",
-        "A price tier's quantity rule changed (page 21).",
-        [
-            ("rule_id", "string"),
-            ("price_tier_id", "string"),
-            ("variant_id", "string?"),
-            ("min_qty", "integer"),
-            ("price", "number?"),
-            ("changes", "object"),
-            ("updated_by", "string?"),
-            ("updated_at", "string"),
-        ]
-    ),
-    kind!(
-        "catalog.price_tier.rule.deleted",
-        "A price tier's quantity rule was removed (page 21).",
-        [
-            ("rule_id", "string"),
-            ("price_tier_id", "string"),
-            ("variant_id", "string?"),
-            ("min_qty", "integer"),
-            ("price", "number?"),
-            ("deleted_by", "string?"),
-            ("deleted_at", "string"),
-        ]
-    ),
-    kind!(
-        "catalog.product.image.created",
-        "An image was added to a product (page 22).",
-        [
-            ("image_id", "string"),
-            ("product_id", "string"),
-            ("kind", "string"),
-            ("owner_id", "string"),
-            ("url", "string"),
-            ("alt_text", "string?"),
-            ("position", "integer"),
-            ("is_primary", "boolean"),
-            ("image", "object"),
-        ]
-    ),
-    kind!(
-        "catalog.product.image.updated",
-        "A product image changed (page 22).",
-        [
-            ("image_id", "string"),
-            ("product_id", "string"),
-            ("kind", "string"),
-            ("owner_id", "string"),
-            ("changes", "object"),
-        ]
-    ),
-    kind!(
-        "catalog.product.image.deleted",
-        "A product image was removed (page 22).",
-        [("image_id", "string"), ("product_id", "string"), ("kind", "string"), ("owner_id", "string"),]
-    ),
-    kind!(
-        "catalog.product.images.reordered",
-        "A product's images were reordered; the first is the primary (page 14).",
-        [
-            ("product_id", "string"),
-            ("kind", "string"),
-            ("owner_id", "string"),
-            ("image_ids", "array"),
-            ("image_order", "array"),
-            ("reordered_count", "integer"),
-        ]
-    ),
-    kind!(
-        "catalog.variant.image.created",
-        "An image was added to a variant (page 22).",
-        [
-            ("image_id", "string"),
-            ("product_id", "string"),
-            ("variant_id", "string"),
-            ("kind", "string"),
-            ("owner_id", "string"),
-            ("url", "string"),
-            ("alt_text", "string?"),
-            ("position", "integer"),
-            ("is_primary", "boolean"),
-            ("image", "object"),
-        ]
-    ),
-    kind!(
-        "catalog.variant.image.updated",
-        "A variant image changed (page 22).",
-        [
-            ("image_id", "string"),
-            ("product_id", "string"),
-            ("variant_id", "string"),
-            ("kind", "string"),
-            ("owner_id", "string"),
-            ("changes", "object"),
-        ]
-    ),
-    kind!(
-        "catalog.variant.image.deleted",
-        "A variant image was removed (page 22).",
-        [
-            ("image_id", "string"),
-            ("product_id", "string"),
-            ("variant_id", "string"),
-            ("kind", "string"),
-            ("owner_id", "string"),
-        ]
-    ),
-    kind!(
-        "catalog.variant.images.reordered",
-        "A variant's images were reordered (page 14).",
-        [
-            ("product_id", "string"),
-            ("variant_id", "string"),
-            ("kind", "string"),
-            ("owner_id", "string"),
-            ("image_ids", "array"),
-            ("image_order", "array"),
-            ("reordered_count", "integer"),
-        ]
-    ),
+    kind!("catalog.product.created", "A product was created (page 05).", [&[
+        ("product_id", "string"), ("name", "string"), ("sku", "string"), ("description", "string?"),
+        ("category", "string?"), ("base_price", "number?"), ("is_active", "boolean"), ("brand_id", "string?"),
+        ("local_id", "string?"), ("product", "object"),
+    ], CREATED]),
+    kind!("catalog.product.updated", "A product's fields changed: `changes` as `{field: {old, new}}` (page 05).",
+        [&[("product_id", "string"), ("changes", "object"), ("variant_ids", "array")], UPDATED]),
+    kind!("catalog.product.activated", "A product became active (page 05).", [&[
+        ("product_id", "string"), ("variant_ids", "array"), ("activated_by", "string?"), ("activated_at", "string"),
+    ]]),
+    kind!("catalog.product.deactivated", "A product became inactive: not sellable (page 05).", [&[
+        ("product_id", "string"), ("variant_ids", "array"), ("reason", "string?"), ("deactivated_by", "string?"),
+        ("deactivated_at", "string"),
+    ]]),
+    kind!("catalog.product.deleted", "A product and its variants were deleted (soft) (page 05).", [&[
+        ("product_id", "string"), ("variant_ids", "array"), ("variant_id", "string?"), ("soft_delete", "boolean"),
+        ("reason", "string?"),
+    ], DELETED]),
+    kind!("catalog.product.tags.added", "Tags were added to a product (page 20).",
+        [&[("product_id", "string"), ("tag_ids", "array"), ("tags_count", "integer")]]),
+    kind!("catalog.product.tags.removed", "Tags were removed from a product (page 20).",
+        [&[("product_id", "string"), ("tag_ids", "array"), ("tags_count", "integer")]]),
+    kind!("catalog.variant.created", "A variant was created: Inventory initializes its stock records (page 05).", [&[
+        ("variant_id", "string"), ("product_id", "string"), ("sku", "string"), ("barcode", "string?"),
+        ("name", "string"), ("price", "number?"), ("cost_price", "number?"), ("warehouse_id", "string?"),
+        ("options", "array"), ("option_value", "string?"), ("is_active", "boolean"), ("track_inventory", "boolean"),
+        ("default_min_stock", "integer"), ("default_max_stock", "integer"), ("variant", "object"),
+    ], CREATED]),
+    kind!("catalog.variant.updated", "A variant's fields changed, with its stock settings as they now are (page 05).", [&[
+        ("variant_id", "string"), ("product_id", "string"), ("changes", "object"), ("track_inventory", "boolean"),
+        ("default_min_stock", "integer"), ("default_max_stock", "integer"),
+    ], UPDATED]),
+    kind!("catalog.variant.price.changed", "A variant's sale price changed (page 10).", [&[
+        ("variant_id", "string"), ("product_id", "string"), ("old_price", "number?"), ("new_price", "number?"),
+        ("change_percentage", "number?"),
+    ]]),
+    kind!("catalog.variant.deleted", "A variant was deleted (soft) (page 05).", [&[
+        ("variant_id", "string"), ("product_id", "string"), ("soft_delete", "boolean"), ("deletion_type", "string"),
+    ], DELETED]),
+    kind!("catalog.brand.created", "A brand was created (page 18).", [&[
+        ("brand_id", "string"), ("name", "string"), ("slug", "string"), ("is_active", "boolean"), ("brand", "object"),
+    ], CREATED]),
+    kind!("catalog.brand.updated", "A brand's fields changed (page 18).", [&[("brand_id", "string")], CHANGES, UPDATED]),
+    kind!("catalog.brand.deleted", "A brand was deleted (page 18).",
+        [&[("brand_id", "string"), ("soft_delete", "boolean")], DELETED]),
+    kind!("catalog.collection.created", "A collection was created (page 19).", [&[
+        ("collection_id", "string"), ("parent_id", "string?"), ("name", "string"), ("slug", "string"),
+        ("is_active", "boolean"), ("collection", "object"),
+    ], CREATED]),
+    kind!("catalog.collection.updated", "A collection's fields or membership changed (page 19).",
+        [&[("collection_id", "string")], UPDATED]),
+    kind!("catalog.collection.deleted", "A collection was deleted (page 19).", [&[("collection_id", "string")], DELETED]),
+    kind!("catalog.collection.products.added", "Products joined a collection (page 19).",
+        [&[("collection_id", "string"), ("product_ids", "array"), ("products_count", "integer")]]),
+    kind!("catalog.collection.products.removed", "Products left a collection (page 19).",
+        [&[("collection_id", "string"), ("product_ids", "array"), ("products_count", "integer")]]),
+    kind!("catalog.tag.created", "A tag was created (page 20).", [&[
+        ("tag_id", "string"), ("name", "string"), ("slug", "string"), ("type", "string"), ("tag", "object"),
+    ], CREATED]),
+    kind!("catalog.tag.updated", "A tag's fields changed (page 20).", [&[("tag_id", "string")], CHANGES, UPDATED]),
+    kind!("catalog.tag.deleted", "A tag was deleted (page 20).", [&[("tag_id", "string")], DELETED]),
+    kind!("catalog.option.created", "An option (Color, Talla) was created with its values (page 05).", [&[
+        ("option_id", "string"), ("name", "string"), ("values", "array"), ("option", "object"),
+        ("option_values", "array"),
+    ], CREATED]),
+    kind!("catalog.option.updated", "An option or its values changed (page 05).", [&[("option_id", "string")], UPDATED]),
+    kind!("catalog.option.deleted", "An option was deleted (page 05).", [&[("option_id", "string")], DELETED]),
+    kind!("catalog.price_tier.created", "A price tier was created (page 21).", [&[
+        ("price_tier_id", "string"), ("name", "string"), ("slug", "string"), ("priority", "integer"),
+        ("is_active", "boolean"), ("price_tier", "object"),
+    ], CREATED]),
+    kind!("catalog.price_tier.updated", "A price tier or its rules changed (page 21).",
+        [&[("price_tier_id", "string")], UPDATED]),
+    kind!("catalog.price_tier.deleted", "A price tier was deleted (page 21).", [&[("price_tier_id", "string")], DELETED]),
+    kind!("catalog.price_tier.rule.created", "A quantity rule was added to a price tier (page 21).", [RULE, CREATED]),
+    kind!("catalog.price_tier.rule.updated", "A price tier's quantity rule changed (page 21).", [RULE, CHANGES, UPDATED]),
+    kind!("catalog.price_tier.rule.deleted", "A price tier's quantity rule was removed (page 21).", [RULE, DELETED]),
+    kind!("catalog.product.image.created", "An image was added to a product (page 22).", [IMAGE, IMAGE_ADDED, CREATED]),
+    kind!("catalog.product.image.updated", "A product image changed (page 22).", [IMAGE, CHANGES, UPDATED]),
+    kind!("catalog.product.image.deleted", "A product image was removed (page 22).", [IMAGE, DELETED]),
+    kind!("catalog.product.images.reordered", "A product's images were reordered; the first is the primary (page 14).",
+        [REORDERED]),
+    kind!("catalog.variant.image.created", "An image was added to a variant (page 22).",
+        [IMAGE, OF_VARIANT, IMAGE_ADDED, CREATED]),
+    kind!("catalog.variant.image.updated", "A variant image changed (page 22).", [IMAGE, OF_VARIANT, CHANGES, UPDATED]),
+    kind!("catalog.variant.image.deleted", "A variant image was removed (page 22).", [IMAGE, OF_VARIANT, DELETED]),
+    kind!("catalog.variant.images.reordered", "A variant's images were reordered (page 14).", [REORDERED, OF_VARIANT]),
 ];
 
 /// Every routing key the worker consumes and applies, with the `data` fields its handler needs
@@ -428,29 +161,29 @@ pub const CONSUMED: &[EventKind] = &[
     EventKind {
         key: "auth.user.deactivated",
         summary: "Auth deactivated a user: their tokens are refused at once (peers/auth-service_05).",
-        fields: &[("user_id", "string")],
+        groups: &[&[("user_id", "string")]],
     },
     EventKind {
         key: "auth.organization.suspended",
         summary: "Auth suspended an organization: its REST calls answer 403 ORGANIZATION_SUSPENDED and its \
                   variants validate as inactive until reactivated or `suspension_end_date` (page 06).",
-        fields: &[],
+        groups: &[],
     },
     EventKind {
         key: "auth.organization.reactivated",
         summary: "Auth lifted an organization's suspension (also `unsuspended`, `activated`).",
-        fields: &[],
+        groups: &[],
     },
     EventKind {
         key: "auth.organization.deactivated",
         summary: "Auth deactivated an organization for good: its requests are refused (page 06).",
-        fields: &[],
+        groups: &[],
     },
     EventKind {
         key: "pricing.price.updated",
         summary: "Pricing changed a variant's price: its cached price and validation are dropped \
                   (peers/pricing-service_07).",
-        fields: &[("variant_id", "string")],
+        groups: &[&[("variant_id", "string")]],
     },
 ];
 
@@ -476,8 +209,7 @@ pub fn holds(spec: &str, value: &Value) -> bool {
 
 /// The fields of `kind` that `data` lacks or holds with another type, as `field: found`.
 pub fn mismatches(kind: &EventKind, data: &Value) -> Vec<String> {
-    kind.fields
-        .iter()
+    kind.fields()
         .filter(|(name, spec)| !data.get(name).is_some_and(|value| holds(spec, value)))
         .map(|(name, spec)| {
             let found = data.get(name).map_or_else(|| "absent".to_string(), Value::to_string);
@@ -495,8 +227,8 @@ fn field_schema(spec: &str) -> Value {
 
 fn data_schema(kind: &EventKind) -> Value {
     let properties: Map<String, Value> =
-        kind.fields.iter().map(|(name, spec)| ((*name).to_string(), field_schema(spec))).collect();
-    let required: Vec<&str> = kind.fields.iter().map(|(name, _)| *name).collect();
+        kind.fields().map(|(name, spec)| ((*name).to_string(), field_schema(spec))).collect();
+    let required: Vec<&str> = kind.fields().map(|(name, _)| *name).collect();
     json!({ "type": "object", "properties": properties, "required": required })
 }
 
@@ -636,7 +368,7 @@ mod tests {
         let unique: std::collections::BTreeSet<&str> = keys.iter().copied().collect();
         assert_eq!(unique.len(), keys.len(), "a routing key listed twice");
         for kind in PUBLISHED.iter().chain(CONSUMED) {
-            for (name, spec) in kind.fields {
+            for (name, spec) in kind.fields() {
                 assert!(field_schema(spec)["type"].is_string() || spec.ends_with('?'), "{}: {name}", kind.key);
                 let sample = match spec.trim_end_matches('?') {
                     "string" => json!("x"),
