@@ -164,6 +164,21 @@ pub const CONSUMED: &[EventKind] = &[
         groups: &[&[("user_id", "string")]],
     },
     EventKind {
+        key: "auth.local.created",
+        summary: "Auth created a local (a store, a warehouse): products may be assigned to it (page 06).",
+        groups: &[&[("local_id", "string")]],
+    },
+    EventKind {
+        key: "auth.local.updated",
+        summary: "Auth changed a local; `changes.is_active.new: false` retires it like a delete (page 06).",
+        groups: &[&[("local_id", "string")]],
+    },
+    EventKind {
+        key: "auth.local.deleted",
+        summary: "Auth deleted a local: products can no longer be assigned to it (404 LOCAL_NOT_FOUND) (page 06).",
+        groups: &[&[("local_id", "string")]],
+    },
+    EventKind {
         key: "auth.organization.suspended",
         summary: "Auth suspended an organization: its REST calls answer 403 ORGANIZATION_SUSPENDED and its \
                   variants validate as inactive until reactivated or `suspension_end_date` (page 06).",

@@ -20,6 +20,8 @@ pub enum Entity {
     PriceTier,
     PriceTierRule,
     Import,
+    /// A store or warehouse of the organization (the Auth Service's).
+    Local,
 }
 
 impl Entity {
@@ -36,6 +38,7 @@ impl Entity {
             Entity::PriceTier => "PRICE_TIER",
             Entity::PriceTierRule => "PRICE_TIER_RULE",
             Entity::Import => "IMPORT",
+            Entity::Local => "LOCAL",
         }
     }
 
@@ -52,6 +55,7 @@ impl Entity {
             Entity::PriceTier => "Price tier",
             Entity::PriceTierRule => "Price tier rule",
             Entity::Import => "Import",
+            Entity::Local => "Local",
         }
     }
 }

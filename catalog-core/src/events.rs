@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::ids::{OrganizationId, ProductId, UserId, VariantId};
 use crate::organizations::Standing;
 use crate::query::Catalog;
-use crate::schema::{organization_states, processed_events, product_variants, products};
+use crate::schema::{organization_locals, organization_states, processed_events, product_variants, products};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -115,11 +115,7 @@ impl EventHandler {
                 self.auth.deactivate_user(UserId(user), event.organization_id).await?;
                 Ok(Outcome::Handled)
             }
-            // Locals reach the catalog inside each verified token; there is no separate locals
-            // cache to drop, and verifications expire within CACHE_TTL_AUTH.
-            "auth.local.created" | "auth.local.updated" | "auth.local.deleted" => {
-                Ok(Outcome::Ignored("no locals cache"))
-            }
+            "auth.local.created" | "auth.local.updated" | "auth.local.deleted" => self.local_changed(event).await,
             "auth.organization.suspended" => self.set_suspended(event, true).await,
             "auth.organization.reactivated" | "auth.organization.unsuspended" | "auth.organization.activated" => {
                 self.set_suspended(event, false).await
@@ -218,6 +214,51 @@ impl EventHandler {
     }
 
     /// Suspends the organization (until `data.suspension_end_date` when given) or lifts it.
+    /// Mirrors a local's state in `organization_locals`: products cannot be assigned to a local
+    /// Auth deleted or deactivated. Which locals a user may act for stays the token's word.
+    async fn local_changed(&self, event: &IncomingEvent) -> Result<Outcome> {
+        let org = Self::organization(event)?;
+        let local =
+            uuid_at(&event.data, &["local_id"]).ok_or_else(|| permanent("local event without data.local_id"))?;
+        let data = &event.data;
+        let changed = |field: &str| data.pointer(&format!("/changes/{field}/new")).or_else(|| data.get(field));
+        let name = changed("name").and_then(Value::as_str).map(str::to_string);
+        let deleted = event.name == "auth.local.deleted";
+        let is_active = !deleted && changed("is_active").and_then(Value::as_bool).unwrap_or(true);
+        let deleted_at = deleted.then(Utc::now);
+        let event_id = event.event_id.clone();
+        let mut conn = self.pg.get().await?;
+        conn.transaction(async move |conn| {
+            if !first_delivery(conn, &event_id).await? {
+                return Ok(Outcome::Duplicate);
+            }
+            diesel::insert_into(organization_locals::table)
+                .values((
+                    organization_locals::organization_id.eq(org),
+                    organization_locals::local_id.eq(local),
+                    organization_locals::name.eq(&name),
+                    organization_locals::is_active.eq(is_active),
+                    organization_locals::deleted_at.eq(deleted_at),
+                ))
+                .on_conflict((organization_locals::organization_id, organization_locals::local_id))
+                .do_update()
+                .set((
+                    organization_locals::name.eq(diesel::dsl::sql::<
+                        diesel::sql_types::Nullable<diesel::sql_types::Text>,
+                    >(
+                        "coalesce(excluded.name, organization_locals.name)"
+                    )),
+                    organization_locals::is_active.eq(is_active),
+                    organization_locals::deleted_at.eq(deleted_at),
+                    organization_locals::updated_at.eq(Utc::now()),
+                ))
+                .execute(conn)
+                .await?;
+            Ok::<_, Error>(Outcome::Handled)
+        })
+        .await
+    }
+
     async fn set_suspended(&self, event: &IncomingEvent, suspended: bool) -> Result<Outcome> {
         let org = Self::organization(event)?;
         let event_id = event.event_id.clone();

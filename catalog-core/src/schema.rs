@@ -74,6 +74,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    organization_locals (organization_id, local_id) {
+        organization_id -> Uuid,
+        local_id -> Uuid,
+        name -> Nullable<Text>,
+        is_active -> Bool,
+        deleted_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     organization_states (organization_id) {
         organization_id -> Uuid,
         suspended -> Bool,
@@ -357,6 +368,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     import_jobs,
     import_results,
     import_rows,
+    organization_locals,
     organization_states,
     outbox,
     price_tier_rules,

@@ -1007,3 +1007,70 @@ async fn every_peer_reads_what_its_handlers_need_from_events_made_through_the_ap
         }
     }
 }
+
+/// Auth's local events as page 06 prints them, each delivered twice: a local Auth deleted or
+/// deactivated can no longer be given to a product (404 LOCAL_NOT_FOUND, whatever the caller's
+/// token still says), on creates and updates alike; a live local, or one never heard of, can.
+#[tokio::test]
+async fn a_local_auth_deleted_or_deactivated_cannot_be_given_to_a_product() {
+    use catalog_core::ids::LocalId;
+    let w = world().await;
+    start_consumers(&w);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let org = TestDb::org();
+    let (live, deleted, paused, unheard) =
+        (LocalId::generate(), LocalId::generate(), LocalId::generate(), LocalId::generate());
+    let twice = |key: &str, local: LocalId, edit: &dyn Fn(String) -> String| {
+        let body = page_example("06-eventos-consumidos.md", key)
+            .replace("org-uuid", &org.to_string())
+            .replace("local-uuid", &local.to_string());
+        let body = edit(body);
+        publish(&w.topology.auth_exchange, key, body.as_bytes());
+        publish(&w.topology.auth_exchange, key, body.as_bytes());
+    };
+    let same = |body: String| body;
+    for local in [live, deleted, paused] {
+        twice("auth.local.created", local, &same);
+    }
+    twice("auth.local.deleted", deleted, &same);
+    let deactivate =
+        |body: String| body.replace(r#""changes": {"#, r#""changes": { "is_active": { "old": true, "new": false },"#);
+    twice("auth.local.updated", paused, &deactivate);
+    eventually("the three locals' states applied", async || {
+        use catalog_core::schema::organization_locals::dsl::*;
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let conn = &mut *w.db.conn().await;
+        let retired: i64 = organization_locals
+            .filter(organization_id.eq(org.as_uuid()))
+            .filter(is_active.eq(false))
+            .count()
+            .get_result(conn)
+            .await
+            .unwrap();
+        retired == 2
+    })
+    .await;
+
+    let conn = &mut *w.db.conn().await;
+    let price = || Some(NewVariant::new("", rust_decimal::Decimal::ONE));
+    let at = |local: LocalId, sku: &str| {
+        let mut product = NewProduct::new("Caja", sku);
+        product.local_id = Some(local);
+        product
+    };
+    for (n, local) in [live, unheard].into_iter().enumerate() {
+        let made = products::create(conn, org, &Actor::system(), at(local, &format!("OK-{n}")), price()).await;
+        assert!(made.is_ok(), "{local}: {made:?}");
+    }
+    for (n, local) in [deleted, paused].into_iter().enumerate() {
+        let refused = products::create(conn, org, &Actor::system(), at(local, &format!("NO-{n}")), price()).await;
+        let error = refused.expect_err("a retired local");
+        assert_eq!((error.code(), error.status().0), ("LOCAL_NOT_FOUND".to_string(), 404), "{local}: {error:?}");
+    }
+    // Moving a product there is refused too.
+    let (product, _) = simple_product(conn, org, "Clavo", "C-1").await;
+    let moved = ProductChanges { local_id: Some(Some(deleted)), ..Default::default() };
+    let refused = products::update(conn, org, &Actor::system(), product.id, Some(product.version), moved).await;
+    assert_eq!(refused.expect_err("retired").code(), "LOCAL_NOT_FOUND");
+}

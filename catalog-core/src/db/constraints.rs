@@ -57,6 +57,8 @@ const FOREIGN: &[(&str, Entity, &str, Entity)] = &[
     ("price_tier_rules_organization_id_price_tier_id_fkey", Entity::PriceTierRule, "price_tier_id", Entity::PriceTier),
     ("product_option_assignments_organization_id_option_id_fkey", Entity::Product, "options", Entity::Option),
     ("variant_option_values_value_fkey", Entity::Variant, "options", Entity::OptionValue),
+    // Not a foreign key: a trigger refusing a local the Auth Service deleted or deactivated.
+    ("products_local_retired", Entity::Product, "local_id", Entity::Local),
 ];
 
 pub fn classify(err: DieselError) -> Error {
