@@ -15,7 +15,9 @@ use crate::organizations::Standing;
 use crate::query::Catalog;
 use crate::schema::{organization_locals, organization_states, processed_events, product_variants, products};
 use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -213,7 +215,6 @@ impl EventHandler {
         Ok(Outcome::Handled)
     }
 
-    /// Suspends the organization (until `data.suspension_end_date` when given) or lifts it.
     /// Mirrors a local's state in `organization_locals`: products cannot be assigned to a local
     /// Auth deleted or deactivated. Which locals a user may act for stays the token's word.
     async fn local_changed(&self, event: &IncomingEvent) -> Result<Outcome> {
@@ -243,11 +244,9 @@ impl EventHandler {
                 .on_conflict((organization_locals::organization_id, organization_locals::local_id))
                 .do_update()
                 .set((
-                    organization_locals::name.eq(diesel::dsl::sql::<
-                        diesel::sql_types::Nullable<diesel::sql_types::Text>,
-                    >(
-                        "coalesce(excluded.name, organization_locals.name)"
-                    )),
+                    // An update that names no name keeps the one known.
+                    organization_locals::name
+                        .eq(sql::<Nullable<Text>>("coalesce(excluded.name, organization_locals.name)")),
                     organization_locals::is_active.eq(is_active),
                     organization_locals::deleted_at.eq(deleted_at),
                     organization_locals::updated_at.eq(Utc::now()),
@@ -259,6 +258,7 @@ impl EventHandler {
         .await
     }
 
+    /// Suspends the organization (until `data.suspension_end_date` when given) or lifts it.
     async fn set_suspended(&self, event: &IncomingEvent, suspended: bool) -> Result<Outcome> {
         let org = Self::organization(event)?;
         let event_id = event.event_id.clone();
