@@ -16,7 +16,8 @@ use amiquip::{
 use anyhow::Context as _;
 use catalog_core::ids::{OrganizationId, ProductId};
 use catalog_core::models::{Actor, ProductChanges};
-use catalog_core::repo::outbox::{self, EventDraft};
+use catalog_core::repo::outbox;
+use catalog_core::repo::published::{self, Aggregate, EventDraft};
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::{Value, json};
@@ -233,13 +234,7 @@ pub async fn drain(args: &RelayArgs) -> anyhow::Result<Value> {
                 .map(|v| {
                     let n = scale.nth_of_org(org_k, mix(v));
                     let product = scale.product(n);
-                    EventDraft::new(
-                        "product",
-                        "updated",
-                        product,
-                        1,
-                        json!({ "product_id": product, "changes": { "bench": { "old": null, "new": v } } }),
-                    )
+                    published::updated(Aggregate::Product, product, 1, &published::change("bench", None, Some(v)))
                 })
                 .collect();
             outbox::append(conn, org, &actor, drafts).await?;

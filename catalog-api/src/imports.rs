@@ -16,7 +16,7 @@ use crate::state::ApiState;
 use catalog_core::auth::Principal;
 use catalog_core::db::PgConn;
 use catalog_core::error::{Entity, Error, FieldError, Result};
-use catalog_core::ids::{OrganizationId, ProductId, VariantId};
+use catalog_core::ids::OrganizationId;
 use catalog_core::models::Actor;
 use catalog_core::repo::bulk::{self, BulkProduct, ErrorPolicy, RowAction, RowResult};
 use catalog_core::schema::{import_jobs, import_results, import_rows};
@@ -371,15 +371,12 @@ pub async fn yield_to_others(conn: &mut PgConn, job: Uuid) -> Result<bool> {
     Ok(yielded > 0)
 }
 
-/// What a batch changed, for the cache invalidation after commit.
+/// Where a job stands after a batch.
 #[derive(Debug, Default)]
 pub struct BatchOutcome {
     pub done: bool,
     /// Which batch of the job this was (1, 2, ...).
     pub number: i32,
-    pub organization: Option<OrganizationId>,
-    pub products: Vec<ProductId>,
-    pub variants: Vec<VariantId>,
 }
 
 /// Applies the job's next batch of lines in one transaction (the job row locked throughout).
@@ -431,12 +428,8 @@ pub async fn process_batch(conn: &mut PgConn, job: Uuid) -> Result<BatchOutcome>
         let outcome = upsert_isolating(conn, org, &caller.actor, rows).await?;
         let mut results = Vec::with_capacity(lines.len());
         let mut counts = [0i32; 4];
-        let mut changed = BatchOutcome { organization: Some(org), ..Default::default() };
+        let mut changed = BatchOutcome::default();
         for (numbers, result) in groups.iter().zip(&outcome) {
-            if result.action == RowAction::Updated {
-                changed.products.extend(result.product_id);
-                changed.variants.extend(result.variant_ids.iter().copied());
-            }
             for (k, line) in numbers.iter().enumerate() {
                 // A product's errors belong to all its lines; a variant's to its own line.
                 let own = format!("variants[{k}].");
@@ -557,15 +550,13 @@ pub async fn run_once(state: &ApiState) -> std::result::Result<bool, String> {
     loop {
         let outcome = {
             let conn = &mut *state.conn().await.map_err(|e| e.to_string())?;
-            process_batch(conn, job).await
+            // The batch's events say which cached entries it made stale.
+            state.catalog.write(process_batch(conn, job)).await
         };
         match outcome {
             Ok(batch) => {
                 if u32::try_from(batch.number).is_ok_and(u32::is_power_of_two) {
                     refresh_statistics(state).await;
-                }
-                if let Some(org) = batch.organization {
-                    state.catalog.invalidate_variants(org, &batch.variants, &batch.products).await;
                 }
                 if batch.done {
                     tracing::info!(%job, "import completed");

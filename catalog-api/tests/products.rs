@@ -914,3 +914,50 @@ async fn nul_characters_are_a_named_field_error_not_a_database_failure() {
     let list = app.get(&admin, "/api/v1/products").await;
     assert_eq!(list.data()["edges"].as_array().map(Vec::len), Some(0), "nothing was written");
 }
+
+/// Each write drops the cached entries its own events make stale (`catalog_core::stale`), so a
+/// product read right after a write to something it embeds shows the write.
+#[actix_web::test]
+async fn a_read_right_after_a_write_shows_it_wherever_it_is_embedded() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let brand = brand(&app, admin.org, "Acme").await;
+    let body = json!({ "title": "Taza", "sku": "TAZA-1", "sale_price": "3.50", "brand_id": brand });
+    let created = app.post(&admin, "/api/v1/products", body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let id = product_id(&created);
+    let path = format!("/api/v1/products/{id}");
+    let variant = created.data()["variants"][0]["id"].as_str().expect("default variant").to_string();
+    let read = async || {
+        let r = app.get(&admin, &path).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        r.data().clone()
+    };
+    let names = |list: &Value| -> Vec<String> {
+        list.as_array().into_iter().flatten().filter_map(|e| e["name"].as_str().map(str::to_string)).collect()
+    };
+    assert_eq!(read().await["brand"]["name"], "Acme");
+
+    let renamed = app.patch(&admin, &format!("/api/v1/brands/{brand}"), json!({ "name": "Acme Global" })).await;
+    assert_eq!(renamed.status, StatusCode::OK, "{:?}", renamed.body);
+    assert_eq!(read().await["brand"]["name"], "Acme Global");
+
+    let summer = tag(&app, admin.org, "Verano").await;
+    let linked = app.post(&admin, &format!("{path}/tags"), json!({ "tag_ids": [summer] })).await;
+    assert_eq!(linked.status, StatusCode::OK, "{:?}", linked.body);
+    assert_eq!(names(&read().await["tags"]), ["Verano"]);
+
+    let kitchen = collection(&app, admin.org, "Cocina").await;
+    let joined =
+        app.post(&admin, &format!("/api/v1/collections/{kitchen}/products"), json!({ "product_ids": [id] })).await;
+    assert_eq!(joined.status, StatusCode::OK, "{:?}", joined.body);
+    assert_eq!(names(&read().await["collections"]), ["Cocina"]);
+
+    let repriced = app.patch(&admin, &format!("/api/v1/variants/{variant}"), json!({ "sale_price": "4.25" })).await;
+    assert_eq!(repriced.status, StatusCode::OK, "{:?}", repriced.body);
+    assert_eq!(read().await["variants"][0]["sale_price"], "4.25");
+
+    let deactivated = send(&app, &admin, "PATCH", &format!("{path}/deactivate"), None).await;
+    assert_eq!(deactivated.status, StatusCode::OK, "{:?}", deactivated.body);
+    assert_eq!(read().await["is_active"], false);
+}

@@ -14,6 +14,7 @@ use crate::ids::{OrganizationId, ProductId, UserId, VariantId};
 use crate::organizations::Standing;
 use crate::query::Catalog;
 use crate::schema::{organization_locals, organization_states, processed_events, product_variants, products};
+use crate::stale::Stale;
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
@@ -135,64 +136,16 @@ impl EventHandler {
             .ok_or_else(|| permanent("event without organization_id"))
     }
 
-    /// The second, guaranteed cache invalidation: every committed write's own event.
+    /// The second, guaranteed cache invalidation: every committed write's own event drops
+    /// what it made stale ([`crate::stale`], the table the API's first invalidation follows).
     async fn invalidate_own(&self, event: &IncomingEvent) -> Result<Outcome> {
         let org = Self::organization(event)?;
-        let aggregate = event.name.split('.').nth(1).unwrap_or_default();
-        let data = &event.data;
-        match aggregate {
-            // `data.product_id` / `data.variant_id` name the owner of image events
-            // (`catalog.product.image.*`, `catalog.variant.images.reordered`); the aggregate id
-            // is the product's or variant's own on their events.
-            "product" => {
-                let product = uuid_at(data, &["product_id"])
-                    .or(event.aggregate_id)
-                    .ok_or_else(|| permanent("product event without product_id"))?;
-                self.catalog.invalidate_product(org, ProductId(product)).await?;
-            }
-            "variant" => {
-                let variant = uuid_at(data, &["variant_id"])
-                    .or(event.aggregate_id)
-                    .ok_or_else(|| permanent("variant event without variant_id"))?;
-                let product = uuid_at(data, &["product_id"]).or_else(|| uuid_at(data, &["variant", "product_id"]));
-                match product {
-                    Some(product) => {
-                        self.catalog.invalidate_variants(org, &[VariantId(variant)], &[ProductId(product)]).await
-                    }
-                    None => self.invalidate_variant_and_product(org, VariantId(variant)).await?,
-                }
-            }
-            // `catalog.image.*`: the names before page 22's, still in outboxes and queues
-            // written by an older release during a rolling upgrade.
-            "image" => match (data.get("kind").and_then(Value::as_str), uuid_at(data, &["owner_id"])) {
-                (Some("product"), Some(owner)) => self.catalog.invalidate_product(org, ProductId(owner)).await?,
-                (Some("variant"), Some(owner)) => self.invalidate_variant_and_product(org, VariantId(owner)).await?,
-                _ => return Err(permanent("image event without kind/owner_id")),
-            },
-            // Tiers are not cached; brands, tags, collections and options are embedded in
-            // cached product details of possibly many products: drop the organization's entries.
-            "price_tier" => return Ok(Outcome::Ignored("price tiers are not cached")),
-            _ => {
-                if !self.catalog.cache.invalidate_organization(org).await {
-                    return Err(Error::Unavailable("redis: organization invalidation failed".into()));
-                }
-            }
+        let stale = Stale::of(&event.name, event.aggregate_id, &event.data).map_err(permanent)?;
+        if stale.is_empty() {
+            return Ok(Outcome::Ignored("nothing cached depends on it"));
         }
+        self.catalog.drop_stale(org, &stale).await?;
         Ok(Outcome::Handled)
-    }
-
-    async fn invalidate_variant_and_product(&self, org: OrganizationId, variant: VariantId) -> Result<()> {
-        let mut conn = self.pg.get().await?;
-        let product: Option<ProductId> = product_variants::table
-            .filter(product_variants::organization_id.eq(org))
-            .filter(product_variants::id.eq(variant))
-            .select(product_variants::product_id)
-            .first(&mut conn)
-            .await
-            .optional()?;
-        drop(conn);
-        self.catalog.invalidate_variants(org, &[variant], &product.into_iter().collect::<Vec<_>>()).await;
-        Ok(())
     }
 
     /// Pricing may omit the organization: the variant id alone locates it.

@@ -24,6 +24,7 @@ pub mod search;
 pub mod seed;
 pub mod shutdown;
 pub mod slug;
+pub mod stale;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

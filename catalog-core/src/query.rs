@@ -11,10 +11,12 @@ use crate::models::VariantImage;
 use crate::repo::products::{self, ProductDetails};
 use crate::repo::variants::{self, VariantValidation};
 use crate::schema::variant_images;
+use crate::stale::Stale;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::future::Future;
 
 /// A variant as other services see it: validation facts plus its images.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,20 +102,55 @@ impl Catalog {
         Ok(cached)
     }
 
-    /// Drops the cached entries a product write affects: the product and all its variants
-    /// (their validation depends on the product's status). Call after commit.
-    pub async fn invalidate_product(&self, org: OrganizationId, product_id: ProductId) -> Result<()> {
+    /// Runs a write, then drops the cached entries its events make stale (see [`crate::stale`]).
+    /// The write's result is returned as is: a failed invalidation is logged (the worker drops
+    /// the entries again when the events come back from RabbitMQ).
+    pub async fn write<T>(&self, write: impl Future<Output = Result<T>>) -> Result<T> {
+        let (result, appended) = crate::stale::collect(write).await;
+        for (org, stale) in appended {
+            if let Err(err) = self.drop_stale(org, &stale).await {
+                tracing::warn!(organization_id = %org, error = %err, "could not drop the cache entries a write made stale");
+            }
+        }
+        result
+    }
+
+    /// Drops what `stale` names; the variants of products (and the products of variants) it
+    /// does not name are looked up in one statement each.
+    pub async fn drop_stale(&self, org: OrganizationId, stale: &Stale) -> Result<()> {
         use crate::schema::product_variants;
-        let mut conn = self.pg.get().await?;
-        let variant_ids: Vec<VariantId> = product_variants::table
-            .filter(product_variants::organization_id.eq(org))
-            .filter(product_variants::product_id.eq(product_id))
-            .select(product_variants::id)
-            .load(&mut conn)
-            .await?;
-        drop(conn);
-        self.cache.invalidate(CacheKind::Product, org, &[product_id]).await;
-        self.cache.invalidate(CacheKind::Variant, org, &variant_ids).await;
+        if stale.organization {
+            return match self.cache.invalidate_organization(org).await {
+                true => Ok(()),
+                false => Err(crate::Error::Unavailable("redis: organization invalidation failed".into())),
+            };
+        }
+        let mut products: Vec<ProductId> = stale.products.iter().copied().collect();
+        let mut variants: Vec<VariantId> = stale.variants.iter().copied().collect();
+        if !stale.products_with_their_variants.is_empty() || !stale.variants_with_their_product.is_empty() {
+            let mut conn = self.pg.get().await?;
+            if !stale.products_with_their_variants.is_empty() {
+                let found: Vec<VariantId> = product_variants::table
+                    .filter(product_variants::organization_id.eq(org))
+                    .filter(product_variants::product_id.eq_any(&stale.products_with_their_variants))
+                    .select(product_variants::id)
+                    .load(&mut conn)
+                    .await?;
+                variants.extend(found);
+                products.extend(&stale.products_with_their_variants);
+            }
+            if !stale.variants_with_their_product.is_empty() {
+                let found: Vec<ProductId> = product_variants::table
+                    .filter(product_variants::organization_id.eq(org))
+                    .filter(product_variants::id.eq_any(&stale.variants_with_their_product))
+                    .select(product_variants::product_id)
+                    .load(&mut conn)
+                    .await?;
+                products.extend(found);
+                variants.extend(&stale.variants_with_their_product);
+            }
+        }
+        self.invalidate_variants(org, &variants, &products).await;
         Ok(())
     }
 

@@ -543,17 +543,18 @@ async fn a_cached_read_reflects_an_update_once_the_write_path_invalidates() {
     let stale = h.client.get_product_details(ask.clone()).await.expect("rpc").into_inner();
     assert_eq!(stale.product.map(|p| p.title), Some("Camiseta básica de algodón".into()), "served from the cache");
 
-    h.catalog.invalidate_product(f.org, f.product).await.expect("invalidate");
+    // A write through `Catalog::write` drops what its events made stale.
+    let changes = ProductChanges { title: Some("Camiseta premium 2".into()), ..Default::default() };
+    h.catalog.write(products::update(conn, f.org, &Actor::system(), f.product, None, changes)).await.expect("update");
     let fresh = h.client.get_product_details(ask).await.expect("rpc").into_inner();
-    assert_eq!(fresh.product.map(|p| p.title), Some("Camiseta premium".into()));
+    assert_eq!(fresh.product.map(|p| p.title), Some("Camiseta premium 2".into()));
 
-    // A product status change reaches its variants' validations too.
+    // A product status change reaches its variants' validations too (the event names them).
     let validated = h.client.validate_variant(validate(f.org, f.variants[0])).await.expect("rpc").into_inner();
     assert!(validated.is_active);
-    products::set_status(conn, f.org, &Actor::system(), f.product, None, ProductStatus::Inactive)
-        .await
-        .expect("deactivate");
-    h.catalog.invalidate_product(f.org, f.product).await.expect("invalidate");
+    let system = Actor::system();
+    let deactivate = products::set_status(conn, f.org, &system, f.product, None, ProductStatus::Inactive);
+    h.catalog.write(deactivate).await.expect("deactivate");
     let validated = h.client.validate_variant(validate(f.org, f.variants[0])).await.expect("rpc").into_inner();
     assert!(!validated.is_active);
 

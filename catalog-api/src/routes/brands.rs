@@ -149,7 +149,12 @@ pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<
         status: status.unwrap_or(ActiveStatus::Active),
     };
     let conn = &mut *state.conn().await?;
-    let brand = brands::create(conn, caller.org(), &caller.actor, new).await.explained(conn, caller.org()).await?;
+    let brand = state
+        .catalog
+        .write(brands::create(conn, caller.org(), &caller.actor, new))
+        .await
+        .explained(conn, caller.org())
+        .await?;
     let version = brand.version;
     Ok(reply::created(BrandView::new(brand, Some(0)), version))
 }
@@ -187,12 +192,13 @@ pub async fn update(
     let changes =
         BrandChanges { name: name.flatten(), slug: slug.flatten(), description, logo_url, status, website, metadata };
     let conn = &mut *state.conn().await?;
-    let brand = brands::update(conn, caller.org(), &caller.actor, *id, expected, changes)
+    let brand = state
+        .catalog
+        .write(brands::update(conn, caller.org(), &caller.actor, *id, expected, changes))
         .await
         .explained(conn, caller.org())
         .await?;
     // Product details embed their brand: drop the organization's cached products.
-    state.catalog.cache.invalidate_organization(caller.org()).await;
     let version = brand.version;
     Ok(reply::ok_versioned(view(conn, caller.org(), brand).await?, version))
 }
@@ -205,7 +211,9 @@ pub async fn delete(
     args: web::Query<DeleteArgs>,
 ) -> ApiResult {
     caller.require(Resource::Brands, Action::Delete)?;
-    brands::delete(&mut *state.conn().await?, caller.org(), &caller.actor, *id, args.force).await?;
-    state.catalog.cache.invalidate_organization(caller.org()).await;
+    state
+        .catalog
+        .write(brands::delete(&mut *state.conn().await?, caller.org(), &caller.actor, *id, args.force))
+        .await?;
     Ok(reply::no_content())
 }

@@ -95,7 +95,10 @@ pub async fn upsert(
     let dry_run = args.dry_run.or(body.dry_run).unwrap_or(false);
     let rows = body.products.into_iter().map(|row| parse_row(&caller, row)).collect();
     let org = caller.org();
-    let outcome = bulk::upsert(&mut *state.conn().await?, org, &caller.actor, rows, policy, dry_run).await?;
+    let conn = &mut *state.conn().await?;
+    let upsert = bulk::upsert(conn, org, &caller.actor, rows, policy, dry_run);
+    // A dry run's events are rolled back: nothing it did makes a cached entry stale.
+    let outcome = if dry_run { upsert.await? } else { state.catalog.write(upsert).await? };
     if policy == ErrorPolicy::AllOrNothing && outcome.failed > 0 {
         let fields = outcome
             .results
@@ -106,12 +109,6 @@ pub async fn upsert(
             })
             .collect();
         return Err(Error::validation(Entity::Product, fields).into());
-    }
-    if outcome.committed {
-        let updated = outcome.results.iter().filter(|r| r.action == RowAction::Updated);
-        let products: Vec<_> = updated.clone().filter_map(|r| r.product_id).collect();
-        let variants: Vec<_> = updated.flat_map(|r| r.variant_ids.iter().copied()).collect();
-        state.catalog.invalidate_variants(org, &variants, &products).await;
     }
     Ok(reply::ok(outcome))
 }

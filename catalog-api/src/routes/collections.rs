@@ -328,8 +328,12 @@ pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<
         position: position.unwrap_or(0),
     };
     let conn = &mut *state.conn().await?;
-    let collection =
-        collections::create(conn, caller.org(), &caller.actor, new).await.explained(conn, caller.org()).await?;
+    let collection = state
+        .catalog
+        .write(collections::create(conn, caller.org(), &caller.actor, new))
+        .await
+        .explained(conn, caller.org())
+        .await?;
     let version = collection.version;
     Ok(reply::created(CollectionView::new(collection, Some((0, 0))), version))
 }
@@ -413,12 +417,13 @@ pub async fn update(
         metadata,
     };
     let conn = &mut *state.conn().await?;
-    let collection = collections::update(conn, caller.org(), &caller.actor, *id, expected, changes)
+    let collection = state
+        .catalog
+        .write(collections::update(conn, caller.org(), &caller.actor, *id, expected, changes))
         .await
         .explained(conn, caller.org())
         .await?;
     // Product details embed their collections: drop the organization's cached products.
-    state.catalog.cache.invalidate_organization(caller.org()).await;
     let version = collection.version;
     Ok(reply::ok_versioned(view(conn, caller.org(), collection).await?, version))
 }
@@ -442,8 +447,10 @@ pub async fn delete(
         (None, true) => OnDelete::Force,
         (None, false) => OnDelete::Refuse,
     };
-    collections::delete(&mut *state.conn().await?, caller.org(), &caller.actor, *id, on_delete).await?;
-    state.catalog.cache.invalidate_organization(caller.org()).await;
+    state
+        .catalog
+        .write(collections::delete(&mut *state.conn().await?, caller.org(), &caller.actor, *id, on_delete))
+        .await?;
     Ok(reply::no_content())
 }
 
@@ -459,12 +466,6 @@ pub async fn list_products(
     let page = args.request(&state.settings.pagination)?;
     let ids = collections::product_ids(&mut *state.conn().await?, caller.org(), *id, &page).await?;
     Ok(reply::ok(product_page(&state, caller.org(), ids).await?))
-}
-
-/// Drops the cached details of products whose collection links changed. Their variants'
-/// cached cards do not embed collections, so only the products go.
-async fn invalidate_products(state: &ApiState, org: OrganizationId, ids: &[ProductId]) {
-    state.catalog.invalidate_variants(org, &[], ids).await;
 }
 
 /// What a membership change did: `products_added` or `products_removed`, and the collection's
@@ -501,8 +502,8 @@ pub async fn add_products(
     let ids = product_ids(&mut check, body.product_ids.as_deref());
     check.finish()?;
     let conn = &mut *state.conn().await?;
-    let (collection, added) = collections::add_products_reporting(conn, caller.org(), &caller.actor, *id, &ids).await?;
-    invalidate_products(&state, caller.org(), &ids).await;
+    let (collection, added) =
+        state.catalog.write(collections::add_products_reporting(conn, caller.org(), &caller.actor, *id, &ids)).await?;
     membership_answer(conn, caller.org(), collection, "products_added", added.len()).await
 }
 
@@ -520,9 +521,10 @@ pub async fn remove_products(
     let ids = product_ids(&mut check, body.product_ids.as_deref());
     check.finish()?;
     let conn = &mut *state.conn().await?;
-    let (collection, removed) =
-        collections::remove_products_reporting(conn, caller.org(), &caller.actor, *id, &ids).await?;
-    invalidate_products(&state, caller.org(), &ids).await;
+    let (collection, removed) = state
+        .catalog
+        .write(collections::remove_products_reporting(conn, caller.org(), &caller.actor, *id, &ids))
+        .await?;
     membership_answer(conn, caller.org(), collection, "products_removed", removed.len()).await
 }
 
@@ -535,13 +537,14 @@ pub async fn remove_product(
 ) -> ApiResult {
     caller.require(Resource::Collections, Action::Update)?;
     let (id, product_id) = path.into_inner();
-    collections::remove_products(&mut *state.conn().await?, caller.org(), &caller.actor, id, &[product_id])
+    state
+        .catalog
+        .write(collections::remove_products(&mut *state.conn().await?, caller.org(), &caller.actor, id, &[product_id]))
         .await
         .map_err(|e| match e {
             // The product is named by the path, not a body field: missing is a 404.
             Error::Validation { .. } => Error::NotFound(Entity::Product),
             other => other,
         })?;
-    invalidate_products(&state, caller.org(), &[product_id]).await;
     Ok(reply::no_content())
 }

@@ -226,16 +226,6 @@ async fn variant_image(
     Ok((variant.product_id, image))
 }
 
-/// Product details embed the product's images; variant cards do not.
-async fn invalidate_product(state: &ApiState, caller: &Caller, product_id: ProductId) {
-    state.catalog.invalidate_variants(caller.org(), &[], &[product_id]).await;
-}
-
-/// Variant cards and the details of the variant's product embed the variant's images.
-async fn invalidate_variant(state: &ApiState, caller: &Caller, variant_id: VariantId, product_id: ProductId) {
-    state.catalog.invalidate_variants(caller.org(), &[variant_id], &[product_id]).await;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Product images
 
@@ -278,8 +268,10 @@ pub async fn add_product_image(
         position: new.position,
         is_primary: new.is_primary,
     };
-    let image = images::add_product_image(&mut *state.conn().await?, caller.org(), &caller.actor, *id, row).await?;
-    invalidate_product(&state, &caller, *id).await;
+    let image = state
+        .catalog
+        .write(images::add_product_image(&mut *state.conn().await?, caller.org(), &caller.actor, *id, row))
+        .await?;
     Ok(created(ProductImageView::from(image)))
 }
 
@@ -299,8 +291,8 @@ pub async fn update_product_image(
     let changes = check_update(body.into_inner())?;
     let conn = &mut state.conn().await?;
     product_image(conn, &caller, product_id, image_id).await?;
-    let image = images::update_product_image(conn, caller.org(), &caller.actor, image_id, changes).await?;
-    invalidate_product(&state, &caller, product_id).await;
+    let image =
+        state.catalog.write(images::update_product_image(conn, caller.org(), &caller.actor, image_id, changes)).await?;
     Ok(reply::ok(ProductImageView::from(image)))
 }
 
@@ -317,8 +309,7 @@ pub async fn delete_product_image(
     let (product_id, image_id) = path.into_inner();
     let conn = &mut state.conn().await?;
     product_image(conn, &caller, product_id, image_id).await?;
-    images::delete_product_image(conn, caller.org(), &caller.actor, image_id).await?;
-    invalidate_product(&state, &caller, product_id).await;
+    state.catalog.write(images::delete_product_image(conn, caller.org(), &caller.actor, image_id)).await?;
     Ok(reply::no_content())
 }
 
@@ -335,9 +326,10 @@ pub async fn reorder_product_images(
 ) -> ApiResult {
     caller.require(Resource::Products, Action::Update)?;
     let ordered = check_reorder(body.into_inner())?;
-    let found =
-        images::reorder_product_images(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &ordered).await?;
-    invalidate_product(&state, &caller, *id).await;
+    let found = state
+        .catalog
+        .write(images::reorder_product_images(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &ordered))
+        .await?;
     let images: Vec<ProductImageView> = found.into_iter().map(Into::into).collect();
     Ok(reply::ok(reordered("product_id", *id, images, |i| (i.image_id, i.image.position))))
 }
@@ -374,7 +366,7 @@ pub async fn add_variant_image(
     caller.require(Resource::Variants, Action::Update)?;
     let new = check_create(body.into_inner())?;
     let conn = &mut state.conn().await?;
-    let variant = variants::get(conn, caller.org(), *id).await?;
+    variants::get(conn, caller.org(), *id).await?;
     let row = NewVariantImage {
         metadata: new.metadata,
         id: ImageId::generate(),
@@ -385,8 +377,7 @@ pub async fn add_variant_image(
         position: new.position,
         is_primary: new.is_primary,
     };
-    let image = images::add_variant_image(conn, caller.org(), &caller.actor, *id, row).await?;
-    invalidate_variant(&state, &caller, *id, variant.product_id).await;
+    let image = state.catalog.write(images::add_variant_image(conn, caller.org(), &caller.actor, *id, row)).await?;
     Ok(created(VariantImageView::from(image)))
 }
 
@@ -405,9 +396,9 @@ pub async fn update_variant_image(
     let (variant_id, image_id) = path.into_inner();
     let changes = check_update(body.into_inner())?;
     let conn = &mut state.conn().await?;
-    let (product_id, _) = variant_image(conn, &caller, variant_id, image_id).await?;
-    let image = images::update_variant_image(conn, caller.org(), &caller.actor, image_id, changes).await?;
-    invalidate_variant(&state, &caller, variant_id, product_id).await;
+    variant_image(conn, &caller, variant_id, image_id).await?;
+    let image =
+        state.catalog.write(images::update_variant_image(conn, caller.org(), &caller.actor, image_id, changes)).await?;
     Ok(reply::ok(VariantImageView::from(image)))
 }
 
@@ -423,9 +414,8 @@ pub async fn delete_variant_image(
     caller.require(Resource::Variants, Action::Update)?;
     let (variant_id, image_id) = path.into_inner();
     let conn = &mut state.conn().await?;
-    let (product_id, _) = variant_image(conn, &caller, variant_id, image_id).await?;
-    images::delete_variant_image(conn, caller.org(), &caller.actor, image_id).await?;
-    invalidate_variant(&state, &caller, variant_id, product_id).await;
+    variant_image(conn, &caller, variant_id, image_id).await?;
+    state.catalog.write(images::delete_variant_image(conn, caller.org(), &caller.actor, image_id)).await?;
     Ok(reply::no_content())
 }
 
@@ -443,9 +433,9 @@ pub async fn reorder_variant_images(
     caller.require(Resource::Variants, Action::Update)?;
     let ordered = check_reorder(body.into_inner())?;
     let conn = &mut state.conn().await?;
-    let variant = variants::get(conn, caller.org(), *id).await?;
-    let found = images::reorder_variant_images(conn, caller.org(), &caller.actor, *id, &ordered).await?;
-    invalidate_variant(&state, &caller, *id, variant.product_id).await;
+    variants::get(conn, caller.org(), *id).await?;
+    let found =
+        state.catalog.write(images::reorder_variant_images(conn, caller.org(), &caller.actor, *id, &ordered)).await?;
     let images: Vec<VariantImageView> = found.into_iter().map(Into::into).collect();
     Ok(reply::ok(reordered("variant_id", *id, images, |i| (i.image_id, i.image.position))))
 }

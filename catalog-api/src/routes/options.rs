@@ -193,8 +193,10 @@ pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<
         name: name.unwrap_or_default(),
         position: position.unwrap_or(0),
     };
-    let (option, values) =
-        options::create(&mut *state.conn().await?, caller.org(), &caller.actor, new, &values).await?;
+    let (option, values) = state
+        .catalog
+        .write(options::create(&mut *state.conn().await?, caller.org(), &caller.actor, new, &values))
+        .await?;
     let version = option.version;
     Ok(reply::created(OptionBody { option, values }, version))
 }
@@ -228,11 +230,11 @@ pub async fn update(
     let changes = ProductOptionChanges { name: name.flatten(), position };
     let body = {
         let conn = &mut *state.conn().await?;
-        let option = options::update(conn, caller.org(), &caller.actor, *id, expected, changes).await?;
+        let option =
+            state.catalog.write(options::update(conn, caller.org(), &caller.actor, *id, expected, changes)).await?;
         with_own_values(conn, caller.org(), option).await?
     };
     // Cached product details and variants carry option names: drop the organization's cache.
-    state.catalog.cache.invalidate_organization(caller.org()).await;
     let version = body.option.version;
     Ok(reply::ok_versioned(body, version))
 }
@@ -245,8 +247,10 @@ pub async fn delete(
     args: web::Query<DeleteArgs>,
 ) -> ApiResult {
     caller.require(Resource::Options, Action::Delete)?;
-    options::delete(&mut *state.conn().await?, caller.org(), &caller.actor, *id, args.force).await?;
-    state.catalog.cache.invalidate_organization(caller.org()).await;
+    state
+        .catalog
+        .write(options::delete(&mut *state.conn().await?, caller.org(), &caller.actor, *id, args.force))
+        .await?;
     Ok(reply::no_content())
 }
 
@@ -282,7 +286,10 @@ pub async fn add_value(
         let option = options::get(conn, caller.org(), *id).await?;
         check_version(expected, option.version)?;
     }
-    let value = options::add_value(conn, caller.org(), &caller.actor, *id, value.unwrap_or_default(), position).await?;
+    let value = state
+        .catalog
+        .write(options::add_value(conn, caller.org(), &caller.actor, *id, value.unwrap_or_default(), position))
+        .await?;
     let option = options::get(conn, caller.org(), *id).await?;
     Ok(reply::created(value, option.version))
 }
@@ -322,12 +329,13 @@ pub async fn update_value(
     let (value, version) = {
         let conn = &mut *state.conn().await?;
         value_of(conn, caller.org(), option_id, value_id, expected).await?;
-        let value =
-            options::update_value(conn, caller.org(), &caller.actor, value_id, value.flatten(), position).await?;
+        let value = state
+            .catalog
+            .write(options::update_value(conn, caller.org(), &caller.actor, value_id, value.flatten(), position))
+            .await?;
         (value, options::get(conn, caller.org(), option_id).await?.version)
     };
     // Variants record their values by name in cached details.
-    state.catalog.cache.invalidate_organization(caller.org()).await;
     Ok(reply::ok_versioned(value, version))
 }
 
@@ -345,8 +353,7 @@ pub async fn delete_value(
     {
         let conn = &mut *state.conn().await?;
         value_of(conn, caller.org(), option_id, value_id, expected).await?;
-        options::delete_value(conn, caller.org(), &caller.actor, value_id).await?;
+        state.catalog.write(options::delete_value(conn, caller.org(), &caller.actor, value_id)).await?;
     }
-    state.catalog.cache.invalidate_organization(caller.org()).await;
     Ok(reply::no_content())
 }

@@ -168,12 +168,6 @@ fn min_qty(check: &mut Check, value: Option<i64>) -> Option<i32> {
     }
 }
 
-/// Drops the cache entries of the variant a rule prices, and of its product.
-async fn invalidate_variant(state: &ApiState, org: OrganizationId, variant_id: VariantId, product: Option<ProductId>) {
-    let products: Vec<ProductId> = product.into_iter().collect();
-    state.catalog.invalidate_variants(org, &[variant_id], &products).await;
-}
-
 async fn product_of(
     conn: &mut PgConn,
     org: OrganizationId,
@@ -233,7 +227,12 @@ pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<
         is_active: body.is_active.unwrap_or(true),
     };
     let conn = &mut *state.conn().await?;
-    let tier = price_tiers::create(conn, caller.org(), &caller.actor, new).await.explained(conn, caller.org()).await?;
+    let tier = state
+        .catalog
+        .write(price_tiers::create(conn, caller.org(), &caller.actor, new))
+        .await
+        .explained(conn, caller.org())
+        .await?;
     let version = tier.version;
     Ok(reply::created(PriceTierView::new(tier, Some(0)), version))
 }
@@ -290,12 +289,13 @@ pub async fn update(
         metadata,
     };
     let conn = &mut *state.conn().await?;
-    let tier = price_tiers::update(conn, caller.org(), &caller.actor, *id, expected, changes)
+    let tier = state
+        .catalog
+        .write(price_tiers::update(conn, caller.org(), &caller.actor, *id, expected, changes))
         .await
         .explained(conn, caller.org())
         .await?;
     // A renamed or deactivated tier changes cached prices: drop the organization's cache.
-    state.catalog.cache.invalidate_organization(caller.org()).await;
     let version = tier.version;
     Ok(reply::ok_versioned(view(conn, caller.org(), tier).await?, version))
 }
@@ -308,8 +308,10 @@ pub async fn delete(
     args: web::Query<DeleteArgs>,
 ) -> ApiResult {
     caller.require(Resource::PriceTiers, Action::Delete)?;
-    price_tiers::delete(&mut *state.conn().await?, caller.org(), &caller.actor, *id, args.force).await?;
-    state.catalog.cache.invalidate_organization(caller.org()).await;
+    state
+        .catalog
+        .write(price_tiers::delete(&mut *state.conn().await?, caller.org(), &caller.actor, *id, args.force))
+        .await?;
     Ok(reply::no_content())
 }
 
@@ -355,11 +357,9 @@ pub async fn add_rule(
     let variant_id = check.id::<VariantId>("variant_id", body.variant_id.as_deref().filter(|v| !v.trim().is_empty()));
     let conn = &mut *state.conn().await?;
     // The variant is looked up during validation so an unknown one is reported with every other
-    // failing field; it also names the product whose cache the rule affects.
-    let mut product = None;
+    // failing field.
     if let Some(variant_id) = variant_id {
-        product = product_of(conn, caller.org(), variant_id).await?;
-        if product.is_none() {
+        if product_of(conn, caller.org(), variant_id).await?.is_none() {
             check.extend([FieldError::missing("variant_id", Entity::Variant)]);
         }
     }
@@ -383,10 +383,13 @@ pub async fn add_rule(
         min_qty,
         price,
     };
-    let rule =
-        price_tiers::add_rule(conn, caller.org(), &caller.actor, *id, new).await.explained(conn, caller.org()).await?;
+    let rule = state
+        .catalog
+        .write(price_tiers::add_rule(conn, caller.org(), &caller.actor, *id, new))
+        .await
+        .explained(conn, caller.org())
+        .await?;
     let version = price_tiers::get(conn, caller.org(), *id).await?.version;
-    invalidate_variant(&state, caller.org(), variant_id, product).await;
     Ok(reply::created(rule_view(conn, caller.org(), rule).await?, version))
 }
 
@@ -423,13 +426,13 @@ pub async fn update_rule(
     check.finish()?;
     let changes = PriceTierRuleChanges { min_qty, price };
     let conn = &mut *state.conn().await?;
-    let rule = price_tiers::update_rule(conn, caller.org(), &caller.actor, tier_id, rule_id, expected, changes)
+    let rule = state
+        .catalog
+        .write(price_tiers::update_rule(conn, caller.org(), &caller.actor, tier_id, rule_id, expected, changes))
         .await
         .explained(conn, caller.org())
         .await?;
     let version = price_tiers::get(conn, caller.org(), tier_id).await?.version;
-    let product = product_of(conn, caller.org(), rule.variant_id).await?;
-    invalidate_variant(&state, caller.org(), rule.variant_id, product).await;
     Ok(reply::ok_versioned(rule_view(conn, caller.org(), rule).await?, version))
 }
 
@@ -445,12 +448,9 @@ pub async fn delete_rule(
     let expected = if_match(&req)?;
     let (tier_id, rule_id) = path.into_inner();
     let conn = &mut *state.conn().await?;
-    // Read first: the variant it priced names the cache entries to drop. The tier first, so a
-    // missing tier answers as on the other rule routes.
-    let tier = price_tiers::get(conn, caller.org(), tier_id).await?;
-    let rule = price_tiers::get_rule(conn, caller.org(), tier.id, rule_id).await?;
-    price_tiers::delete_rule(conn, caller.org(), &caller.actor, tier_id, rule_id, expected).await?;
-    let product = product_of(conn, caller.org(), rule.variant_id).await?;
-    invalidate_variant(&state, caller.org(), rule.variant_id, product).await;
+    state
+        .catalog
+        .write(price_tiers::delete_rule(conn, caller.org(), &caller.actor, tier_id, rule_id, expected))
+        .await?;
     Ok(reply::no_content())
 }

@@ -375,15 +375,6 @@ async fn views(state: &ApiState, org: OrganizationId, ids: &[ProductId]) -> Resu
     Ok(state.catalog.product_details(org, ids).await?.into_iter().flatten().map(ProductView::from).collect())
 }
 
-/// Drops the product and its variants from the cache after a committed write. A failure is
-/// logged, not answered: the write happened.
-pub(crate) async fn invalidate_product(state: &ApiState, org: OrganizationId, id: ProductId) {
-    if let Err(err) = state.catalog.invalidate_product(org, id).await {
-        tracing::warn!(product_id = %id, error = %err, "could not list the product's variants to invalidate");
-        state.catalog.invalidate_variants(org, &[], &[id]).await;
-    }
-}
-
 /// The product's details (cached), or 404.
 async fn details(state: &ApiState, org: OrganizationId, id: ProductId) -> Result<ProductDetails, ApiError> {
     let found = state.catalog.product_details(org, &[id]).await?.into_iter().next().flatten();
@@ -533,7 +524,7 @@ pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<
     let org = caller.org();
     let product_id = {
         let conn = &mut *state.conn().await?;
-        products::create_draft(conn, org, &caller.actor, draft).await.explained(conn, org).await?
+        state.catalog.write(products::create_draft(conn, org, &caller.actor, draft)).await.explained(conn, org).await?
     };
     let details = details(&state, org, product_id).await?;
     let version = details.product.version;
@@ -621,12 +612,13 @@ pub async fn update(
     };
     let update = ProductUpdate { changes, base_price, tag_ids, collection_ids };
     let conn = &mut *state.conn().await?;
-    let product = products::update_all(conn, caller.org(), &caller.actor, *id, expected, update)
+    let product = state
+        .catalog
+        .write(products::update_all(conn, caller.org(), &caller.actor, *id, expected, update))
         .await
         .map_err(products::as_product_error)
         .explained(conn, caller.org())
         .await?;
-    invalidate_product(&state, caller.org(), product.id).await;
     answer(&state, caller.org(), product.id).await
 }
 
@@ -640,8 +632,10 @@ pub async fn delete(
     args: web::Query<DeleteArgs>,
 ) -> ApiResult {
     caller.require(Resource::Products, Action::Delete)?;
-    products::delete(&mut *state.conn().await?, caller.org(), &caller.actor, *id, args.force).await?;
-    invalidate_product(&state, caller.org(), *id).await;
+    state
+        .catalog
+        .write(products::delete(&mut *state.conn().await?, caller.org(), &caller.actor, *id, args.force))
+        .await?;
     Ok(reply::no_content())
 }
 
@@ -654,8 +648,10 @@ async fn set_status(
 ) -> ApiResult {
     caller.require(Resource::Products, Action::Update)?;
     let expected = if_match(&req)?;
-    products::set_status(&mut *state.conn().await?, caller.org(), &caller.actor, id, expected, status).await?;
-    invalidate_product(&state, caller.org(), id).await;
+    state
+        .catalog
+        .write(products::set_status(&mut *state.conn().await?, caller.org(), &caller.actor, id, expected, status))
+        .await?;
     answer(&state, caller.org(), id).await
 }
 
@@ -693,10 +689,11 @@ pub async fn set_options(
     let mut check = Check::new(Entity::Product);
     let option_ids: Vec<OptionId> = parse_ids(&mut check, "option_ids", &body.option_ids);
     check.finish()?;
-    products::set_options(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &option_ids)
+    state
+        .catalog
+        .write(products::set_options(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &option_ids))
         .await
         .map_err(products::as_product_error)?;
-    invalidate_product(&state, caller.org(), *id).await;
     answer(&state, caller.org(), *id).await
 }
 
@@ -731,10 +728,11 @@ pub async fn add_tags(
 ) -> ApiResult {
     caller.require(Resource::Products, Action::Update)?;
     let ids = tag_ids(body.into_inner())?;
-    let (tags, added) = tags::add_to_product_counted(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &ids)
+    let (tags, added) = state
+        .catalog
+        .write(tags::add_to_product_counted(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &ids))
         .await
         .map_err(products::as_product_error)?;
-    invalidate_product(&state, caller.org(), *id).await;
     Ok(tags_answer(*id, "tags_added", added, tags))
 }
 
@@ -749,11 +747,11 @@ pub async fn remove_tags(
 ) -> ApiResult {
     caller.require(Resource::Products, Action::Update)?;
     let ids = tag_ids(body.into_inner())?;
-    let (tags, removed) =
-        tags::remove_from_product_counted(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &ids)
-            .await
-            .map_err(products::as_product_error)?;
-    invalidate_product(&state, caller.org(), *id).await;
+    let (tags, removed) = state
+        .catalog
+        .write(tags::remove_from_product_counted(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &ids))
+        .await
+        .map_err(products::as_product_error)?;
     Ok(tags_answer(*id, "tags_removed", removed, tags))
 }
 
@@ -767,10 +765,11 @@ pub async fn replace_tags(
 ) -> ApiResult {
     caller.require(Resource::Products, Action::Update)?;
     let ids = tag_ids(body.into_inner())?;
-    let tags = tags::set_product_tags(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &ids)
+    let tags = state
+        .catalog
+        .write(tags::set_product_tags(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &ids))
         .await
         .map_err(products::as_product_error)?;
-    invalidate_product(&state, caller.org(), *id).await;
     Ok(reply::ok(tags.into_iter().map(|t| TagView::new(t, None)).collect::<Vec<_>>()))
 }
 
@@ -779,12 +778,13 @@ pub async fn replace_tags(
 pub async fn remove_tag(caller: Caller, state: web::Data<ApiState>, path: web::Path<(ProductId, TagId)>) -> ApiResult {
     caller.require(Resource::Products, Action::Update)?;
     let (id, tag_id) = path.into_inner();
-    tags::remove_from_product(&mut *state.conn().await?, caller.org(), &caller.actor, id, &[tag_id]).await.map_err(
-        |err| match err {
+    state
+        .catalog
+        .write(tags::remove_from_product(&mut *state.conn().await?, caller.org(), &caller.actor, id, &[tag_id]))
+        .await
+        .map_err(|err| match err {
             Error::Validation { entity: Entity::Tag, .. } => Error::NotFound(Entity::Tag),
             other => other,
-        },
-    )?;
-    invalidate_product(&state, caller.org(), id).await;
+        })?;
     Ok(reply::no_content())
 }

@@ -170,7 +170,12 @@ pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<
         color,
     };
     let conn = &mut *state.conn().await?;
-    let tag = tags::create(conn, caller.org(), &caller.actor, new).await.explained(conn, caller.org()).await?;
+    let tag = state
+        .catalog
+        .write(tags::create(conn, caller.org(), &caller.actor, new))
+        .await
+        .explained(conn, caller.org())
+        .await?;
     let version = tag.version;
     Ok(reply::created(TagView::new(tag, Some(0)), version))
 }
@@ -207,12 +212,13 @@ pub async fn update(
     check.finish()?;
     let changes = TagChanges { name: name.flatten(), slug: slug.flatten(), tag_type, color, metadata };
     let conn = &mut *state.conn().await?;
-    let tag = tags::update(conn, caller.org(), &caller.actor, *id, expected, changes)
+    let tag = state
+        .catalog
+        .write(tags::update(conn, caller.org(), &caller.actor, *id, expected, changes))
         .await
         .explained(conn, caller.org())
         .await?;
     // Product details embed their tags: drop the organization's cached products.
-    state.catalog.cache.invalidate_organization(caller.org()).await;
     let version = tag.version;
     Ok(reply::ok_versioned(view(conn, caller.org(), tag).await?, version))
 }
@@ -225,8 +231,7 @@ pub async fn delete(
     args: web::Query<DeleteArgs>,
 ) -> ApiResult {
     caller.require(Resource::Tags, Action::Delete)?;
-    tags::delete(&mut *state.conn().await?, caller.org(), &caller.actor, *id, args.force).await?;
-    state.catalog.cache.invalidate_organization(caller.org()).await;
+    state.catalog.write(tags::delete(&mut *state.conn().await?, caller.org(), &caller.actor, *id, args.force)).await?;
     Ok(reply::no_content())
 }
 

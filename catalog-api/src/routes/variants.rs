@@ -624,9 +624,12 @@ pub async fn create(
     let draft = VariantDraft { new, option_value_ids, named_value, reported: check_errors(check)?, unparsed: failed };
     let org = caller.org();
     let conn = &mut *state.conn().await?;
-    let variant =
-        variants::create_draft(conn, org, &caller.actor, draft, options_field).await.explained(conn, org).await?;
-    state.catalog.invalidate_variants(org, &[variant.id], &[variant.product_id]).await;
+    let variant = state
+        .catalog
+        .write(variants::create_draft(conn, org, &caller.actor, draft, options_field))
+        .await
+        .explained(conn, org)
+        .await?;
     let version = variant.version;
     Ok(reply::created(view(conn, org, variant, true).await?, version))
 }
@@ -817,7 +820,9 @@ async fn change(
     caller.require_local(warehouse_local(changes.warehouse_id.flatten()))?;
     let conn = &mut *state.conn().await?;
     scoped(conn, caller.org(), id, product).await?;
-    let variant = variants::update(conn, caller.org(), &caller.actor, id, expected, changes)
+    let variant = state
+        .catalog
+        .write(variants::update(conn, caller.org(), &caller.actor, id, expected, changes))
         .await
         .map_err(|err| match err {
             Error::Validation { entity, fields } => Error::Validation {
@@ -828,7 +833,6 @@ async fn change(
         })
         .explained(conn, caller.org())
         .await?;
-    state.catalog.invalidate_variants(caller.org(), &[variant.id], &[variant.product_id]).await;
     let version = variant.version;
     Ok(reply::ok_versioned(view(conn, caller.org(), variant, true).await?, version))
 }
@@ -860,9 +864,8 @@ pub async fn update_nested(
 async fn remove(caller: Caller, state: web::Data<ApiState>, id: VariantId, product: Option<ProductId>) -> ApiResult {
     caller.require(Resource::Variants, Action::Delete)?;
     let conn = &mut *state.conn().await?;
-    let variant = scoped(conn, caller.org(), id, product).await?;
-    variants::delete(conn, caller.org(), &caller.actor, id).await?;
-    state.catalog.invalidate_variants(caller.org(), &[id], &[variant.product_id]).await;
+    scoped(conn, caller.org(), id, product).await?;
+    state.catalog.write(variants::delete(conn, caller.org(), &caller.actor, id)).await?;
     Ok(reply::no_content())
 }
 
@@ -906,8 +909,8 @@ async fn set_active(
     caller.require(Resource::Variants, Action::Update)?;
     let expected = if_match(&req)?;
     let conn = &mut *state.conn().await?;
-    let variant = variants::set_active(conn, caller.org(), &caller.actor, id, expected, active).await?;
-    state.catalog.invalidate_variants(caller.org(), &[variant.id], &[variant.product_id]).await;
+    let variant =
+        state.catalog.write(variants::set_active(conn, caller.org(), &caller.actor, id, expected, active)).await?;
     let version = variant.version;
     Ok(reply::ok_versioned(view(conn, caller.org(), variant, false).await?, version))
 }

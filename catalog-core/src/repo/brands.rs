@@ -1,4 +1,5 @@
-use super::outbox::{self, EventDraft};
+use super::outbox;
+use super::published::{self, Aggregate, change};
 use super::{ListFilter, changed_fields, check_version, found};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, Result};
@@ -12,8 +13,6 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::json;
 use std::collections::HashMap;
-
-const AGGREGATE: &str = "brand";
 
 fn live(org: OrganizationId) -> brands::BoxedQuery<'static, diesel::pg::Pg> {
     brands::table.filter(brands::organization_id.eq(org)).filter(brands::deleted_at.is_null()).into_boxed()
@@ -40,7 +39,7 @@ pub async fn create(conn: &mut PgConn, org: OrganizationId, actor: &Actor, mut n
     conn.transaction(async move |conn| {
         let brand =
             diesel::insert_into(brands::table).values(&new).returning(Brand::as_returning()).get_result(conn).await?;
-        let event = super::published::brand_created(&brand);
+        let event = published::brand_created(&brand);
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok(brand)
     })
@@ -125,8 +124,7 @@ pub async fn update(
                 .await?;
             return Ok(old);
         }
-        let event =
-            EventDraft::new(AGGREGATE, "updated", id, new.version, json!({ "brand_id": id, "changes": changes }));
+        let event = published::updated(Aggregate::Brand, id, new.version, &changes);
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok(new)
     })
@@ -154,16 +152,7 @@ pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: B
                 .get_results(conn)
                 .await?;
             events.extend(detached.into_iter().map(|(product_id, version)| {
-                EventDraft::new(
-                    "product",
-                    "updated",
-                    product_id,
-                    version,
-                    json!({
-                        "product_id": product_id,
-                        "changes": { "brand_id": { "old": id, "new": null } },
-                    }),
-                )
+                published::updated(Aggregate::Product, product_id, version, &change("brand_id", Some(id), None))
             }));
         } else {
             let products_count: i64 = in_use.count().get_result(conn).await?;
@@ -184,7 +173,7 @@ pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: B
             .set((brands::deleted_at.eq(Utc::now()), brands::version.eq(version), brands::updated_at.eq(Utc::now())))
             .execute(conn)
             .await?;
-        events.push(EventDraft::new(AGGREGATE, "deleted", id, version, json!({ "brand_id": id })));
+        events.push(published::deleted(Aggregate::Brand, id, version));
         outbox::append(conn, org, actor, events).await?;
         Ok(())
     })

@@ -1,7 +1,8 @@
 //! Collections: a per-organization tree (parent_id) of product groupings, many-to-many with
 //! products through `collection_products`.
 
-use super::outbox::{self, EventDraft};
+use super::outbox;
+use super::published::{self, Aggregate, change};
 use super::{ListFilter, changed_fields, check_version, found};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
@@ -17,8 +18,6 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
-
-const AGGREGATE: &str = "collection";
 
 /// First key of the advisory lock that serializes re-parenting within one organization (the
 /// second key is derived from the organization id).
@@ -92,7 +91,7 @@ pub async fn create(
             .returning(Collection::as_returning())
             .get_result(conn)
             .await?;
-        let event = super::published::collection_created(&collection);
+        let event = published::collection_created(&collection);
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok(collection)
     })
@@ -263,8 +262,7 @@ pub async fn update(
                 .await?;
             return Ok(old);
         }
-        let event =
-            EventDraft::new(AGGREGATE, "updated", id, new.version, json!({ "collection_id": id, "changes": changes }));
+        let event = published::updated(Aggregate::Collection, id, new.version, &changes);
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok(new)
     })
@@ -371,16 +369,8 @@ pub async fn delete(
                 .get_results(conn)
                 .await?;
             events.extend(moved.into_iter().map(|(child, version)| {
-                EventDraft::new(
-                    AGGREGATE,
-                    "updated",
-                    child,
-                    version,
-                    json!({
-                        "collection_id": child,
-                        "changes": { "parent_id": { "old": id, "new": new_parent } },
-                    }),
-                )
+                let moved = change("parent_id", Some(id), new_parent);
+                published::updated(Aggregate::Collection, child, version, &moved)
             }));
         }
         let unlinked: Vec<ProductId> = diesel::delete(
@@ -399,13 +389,7 @@ pub async fn delete(
             .set((collections::deleted_at.eq(now), collections::version.eq(version), collections::updated_at.eq(now)))
             .execute(conn)
             .await?;
-        events.push(EventDraft::new(
-            AGGREGATE,
-            "deleted",
-            id,
-            version,
-            json!({ "collection_id": id, "removed_product_ids": unlinked }),
-        ));
+        events.push(published::collection_deleted(id, version, &unlinked));
         outbox::append(conn, org, actor, events).await?;
         Ok(())
     })
@@ -460,27 +444,13 @@ async fn touch(
         .returning(Collection::as_returning())
         .get_result(conn)
         .await?;
-    let mut data = json!({ "collection_id": updated.id });
-    if !added.is_empty() {
-        data["added_product_ids"] = json!(added);
-    }
-    if !removed.is_empty() {
-        data["removed_product_ids"] = json!(removed);
-    }
     let products_count: i64 = collection_products::table
         .filter(collection_products::organization_id.eq(org))
         .filter(collection_products::collection_id.eq(updated.id))
         .count()
         .get_result(conn)
         .await?;
-    let mut events = vec![EventDraft::new(AGGREGATE, "updated", updated.id, updated.version, data)];
-    events.extend(super::published::collection_products_changed(
-        updated.id,
-        updated.version,
-        added,
-        removed,
-        products_count,
-    ));
+    let events = published::collection_products_changed(updated.id, updated.version, added, removed, products_count);
     outbox::append(conn, org, actor, events).await?;
     Ok(updated)
 }

@@ -12,14 +12,13 @@
 //! `data` ([`published::ImageOwner`]). `reordered` is about the owner's set of images, so its
 //! `aggregate_id` is the owner's id.
 
-use super::outbox::{self, EventDraft};
-use super::published::{self, ImageOwner};
+use super::outbox;
+use super::published::{self, EventDraft, ImageOwner};
 use super::{changed_fields, found};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::ids::{ImageId, OrganizationId, ProductId, VariantId};
 use crate::models::{Actor, ImageChanges, NewProductImage, NewVariantImage, ProductImage, VariantImage};
-use serde_json::json;
 use uuid::Uuid;
 
 /// Images have no version column; see the module documentation.
@@ -64,7 +63,7 @@ fn check_order(current: &[ImageId], ordered: &[ImageId], kind: &str) -> Result<(
 }
 
 fn primary_change(owner: ImageOwner, image_id: ImageId, now_primary: bool) -> EventDraft {
-    published::image_updated(owner, image_id, &json!({ "is_primary": { "old": !now_primary, "new": now_primary } }))
+    published::image_updated(owner, image_id, &published::change("is_primary", !now_primary, now_primary))
 }
 
 /// The five operations for one owner kind, in a private module named `$module`.
@@ -237,7 +236,7 @@ macro_rules! image_repository {
                     .returning(<$Row>::as_returning())
                     .get_result(conn)
                     .await?;
-                    events.push(published::image_updated(whose, image_id, &json!(changed_fields(&old, &new))));
+                    events.push(published::image_updated(whose, image_id, &changed_fields(&old, &new)));
                     outbox::append(conn, org, actor, events).await?;
                     Ok(new)
                 })

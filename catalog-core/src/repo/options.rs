@@ -4,7 +4,8 @@
 //! option's `version` and publishes `catalog.option.updated`, so a consumer holding the option
 //! can tell its copy of the value list is stale.
 
-use super::outbox::{self, EventDraft};
+use super::outbox;
+use super::published::{self, Aggregate, EventDraft, change};
 use super::{changed_fields, check_version, found};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
@@ -15,10 +16,7 @@ use crate::schema::{product_option_assignments, product_option_values, product_o
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
-
-const AGGREGATE: &str = "option";
 
 fn live(org: OrganizationId) -> product_options::BoxedQuery<'static, diesel::pg::Pg> {
     product_options::table
@@ -108,18 +106,10 @@ fn values_event(
     old: &[OptionValue],
     new: &[OptionValue],
 ) -> EventDraft {
-    let texts = |values: &[OptionValue]| values.iter().map(|v| Value::String(v.value.clone())).collect::<Vec<_>>();
-    EventDraft::new(
-        AGGREGATE,
-        "updated",
-        option_id,
-        version,
-        json!({
-            "option_id": option_id,
-            "value_id": value_id,
-            "changes": { "values": { "old": texts(old), "new": texts(new) } },
-        }),
-    )
+    fn texts(values: &[OptionValue]) -> Vec<&str> {
+        values.iter().map(|v| v.value.as_str()).collect()
+    }
+    published::option_values_changed(option_id, Some(value_id), version, &texts(old), &texts(new))
 }
 
 /// Blank values, and values repeated case-insensitively (the unique index compares `lower`).
@@ -182,7 +172,7 @@ pub async fn create(
         };
         let mut values: Vec<OptionValue> = values;
         values.sort_by_key(|v| v.position);
-        let event = super::published::option_created(&option, &values);
+        let event = published::option_created(&option, &values);
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok((option, values))
     })
@@ -255,8 +245,7 @@ pub async fn update(
                 .await?;
             return Ok(old);
         }
-        let event =
-            EventDraft::new(AGGREGATE, "updated", id, new.version, json!({ "option_id": id, "changes": changes }));
+        let event = published::updated(Aggregate::Option, id, new.version, &changes);
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok(new)
     })
@@ -314,16 +303,7 @@ pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: O
             events.extend(versions.into_iter().map(|(product_id, version)| {
                 let old = before.remove(&product_id).unwrap_or_default();
                 let new: Vec<OptionId> = old.iter().copied().filter(|o| *o != id).collect();
-                EventDraft::new(
-                    "product",
-                    "updated",
-                    product_id,
-                    version,
-                    json!({
-                        "product_id": product_id,
-                        "changes": { "option_ids": { "old": old, "new": new } },
-                    }),
-                )
+                published::updated(Aggregate::Product, product_id, version, &change("option_ids", old, new))
             }));
         }
         // Assignments of deleted products go too: nothing may keep declaring a deleted option.
@@ -346,7 +326,7 @@ pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: O
         ))
         .execute(conn)
         .await?;
-        events.push(EventDraft::new(AGGREGATE, "deleted", id, version, json!({ "option_id": id })));
+        events.push(published::deleted(Aggregate::Option, id, version));
         outbox::append(conn, org, actor, events).await?;
         Ok(())
     })

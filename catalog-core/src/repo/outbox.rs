@@ -1,11 +1,15 @@
 //! The transactional outbox: events are rows written in the same transaction as the change they
-//! describe, so a committed write always has its event and a rolled-back one never does.
+//! describe, so a committed write always has its event and a rolled-back one never does. Each
+//! appended event also tells [`crate::stale`] which cached entries it makes stale, so the
+//! caller's [`crate::query::Catalog::write`] drops them once the write returns.
 
+use super::published::EventDraft;
 use crate::db::PgConn;
 use crate::error::Result;
 use crate::ids::{OrganizationId, ProductId, VariantId};
 use crate::models::Actor;
 use crate::schema::{outbox, product_variants};
+use crate::stale::Stale;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -14,35 +18,6 @@ use uuid::Uuid;
 
 pub const SERVICE_NAME: &str = "catalog-service";
 pub const ENVELOPE_VERSION: &str = "1.0";
-
-/// What a write wants published: `catalog.{aggregate}.{action}` plus its data.
-#[derive(Debug, Clone)]
-pub struct EventDraft {
-    /// `product`, `variant`, `brand`, `price_tier`, ...
-    pub aggregate: &'static str,
-    /// `created`, `updated`, `deleted`, `activated`, ...
-    pub action: &'static str,
-    pub aggregate_id: Uuid,
-    /// The entity's `version` after the change (consumers drop stale copies with it).
-    pub aggregate_version: i32,
-    pub data: Value,
-}
-
-impl EventDraft {
-    pub fn new(
-        aggregate: &'static str,
-        action: &'static str,
-        aggregate_id: impl Into<Uuid>,
-        version: i32,
-        data: Value,
-    ) -> Self {
-        Self { aggregate, action, aggregate_id: aggregate_id.into(), aggregate_version: version, data }
-    }
-
-    pub fn event_type(&self) -> String {
-        format!("catalog.{}.{}", self.aggregate, self.action)
-    }
-}
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = outbox)]
@@ -112,6 +87,13 @@ pub async fn append(conn: &mut PgConn, org: OrganizationId, actor: &Actor, mut d
         return Ok(());
     }
     name_variants(conn, org, &mut drafts).await?;
+    for draft in &drafts {
+        // A draft this module's constructors made always names its subject; were one not to,
+        // the organization's entries go, the safe side.
+        let stale = Stale::of(&draft.event_type(), Some(draft.aggregate_id), &draft.data)
+            .unwrap_or_else(|_| Stale { organization: true, ..Stale::default() });
+        crate::stale::record(org, stale);
+    }
     let now = Utc::now();
     let rows: Vec<NewOutboxRow> = drafts
         .iter()

@@ -3,8 +3,8 @@
 //! `catalog.price_tier.updated`. [`calculate_price`] is the pure rule that turns a variant's
 //! price, tax rate and rules into a quote.
 
-use super::outbox::{self, EventDraft};
-use super::published;
+use super::outbox;
+use super::published::{self, Aggregate, RuleChange};
 use super::{changed_fields, check_version, found};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
@@ -20,9 +20,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
-use serde_json::{Value, json};
-
-const AGGREGATE: &str = "price_tier";
+use serde_json::json;
 
 fn live(org: OrganizationId) -> price_tiers::BoxedQuery<'static, diesel::pg::Pg> {
     price_tiers::table
@@ -57,7 +55,7 @@ pub async fn create(conn: &mut PgConn, org: OrganizationId, actor: &Actor, mut n
             .returning(PriceTier::as_returning())
             .get_result(conn)
             .await?;
-        let event = super::published::price_tier_created(&tier);
+        let event = published::price_tier_created(&tier);
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok(tier)
     })
@@ -184,8 +182,7 @@ pub async fn update(
                 .await?;
             return Ok(old);
         }
-        let event =
-            EventDraft::new(AGGREGATE, "updated", id, new.version, json!({ "price_tier_id": id, "changes": changes }));
+        let event = published::updated(Aggregate::PriceTier, id, new.version, &changes);
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok(new)
     })
@@ -227,13 +224,7 @@ pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: P
             .set((price_tiers::deleted_at.eq(now), price_tiers::version.eq(version), price_tiers::updated_at.eq(now)))
             .execute(conn)
             .await?;
-        let event = EventDraft::new(
-            AGGREGATE,
-            "deleted",
-            id,
-            version,
-            json!({ "price_tier_id": id, "variant_ids": variant_ids }),
-        );
+        let event = published::price_tier_deleted(id, version, &variant_ids);
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok(())
     })
@@ -298,15 +289,13 @@ async fn lock_rule(
     found(row, Entity::PriceTierRule)
 }
 
-/// Bumps the tier's version for a rule change and records `catalog.price_tier.updated`.
+/// Bumps the tier's version for a rule change and records it.
 async fn touch_tier(
     conn: &mut PgConn,
     org: OrganizationId,
     actor: &Actor,
     tier: &PriceTier,
-    variant_id: VariantId,
-    change: (&str, Value),
-    rule_event: impl FnOnce(i32) -> EventDraft,
+    change: RuleChange<'_>,
 ) -> Result<()> {
     let version = tier.version + 1;
     diesel::update(price_tiers::table)
@@ -315,12 +304,7 @@ async fn touch_tier(
         .set((price_tiers::version.eq(version), price_tiers::updated_at.eq(Utc::now())))
         .execute(conn)
         .await?;
-    let mut data = json!({ "price_tier_id": tier.id, "variant_id": variant_id });
-    if let Value::Object(map) = &mut data {
-        map.insert(change.0.to_string(), change.1);
-    }
-    let event = EventDraft::new(AGGREGATE, "updated", tier.id, version, data);
-    outbox::append(conn, org, actor, vec![event, rule_event(version)]).await
+    outbox::append(conn, org, actor, published::price_tier_rule_changed(version, change)).await
 }
 
 /// Adds a rule to a live tier. The variant must be a live variant of the organization;
@@ -349,8 +333,7 @@ pub async fn add_rule(
             .returning(PriceTierRule::as_returning())
             .get_result(conn)
             .await?;
-        let created = |version| published::price_tier_rule(&rule, "rule.created", version, None);
-        touch_tier(conn, org, actor, &tier, rule.variant_id, ("rule_added", json!(&rule)), created).await?;
+        touch_tier(conn, org, actor, &tier, RuleChange::Created(&rule)).await?;
         Ok(rule)
     })
     .await
@@ -414,16 +397,7 @@ pub async fn update_rule(
             .get_result(conn)
             .await?;
         let rule_changes = changed_fields(&old, &new);
-        touch_tier(
-            conn,
-            org,
-            actor,
-            &tier,
-            new.variant_id,
-            ("rule_updated", json!({ "rule_id": rule_id, "changes": &rule_changes })),
-            |version| published::price_tier_rule(&new, "rule.updated", version, Some(rule_changes.clone())),
-        )
-        .await?;
+        touch_tier(conn, org, actor, &tier, RuleChange::Updated(&new, &rule_changes)).await?;
         Ok(new)
     })
     .await
@@ -452,8 +426,7 @@ pub async fn delete_rule(
         .await
         .optional()?;
         let rule = found(rule, Entity::PriceTierRule)?;
-        let deleted = |version| published::price_tier_rule(&rule, "rule.deleted", version, None);
-        touch_tier(conn, org, actor, &tier, rule.variant_id, ("rule_deleted", json!(&rule)), deleted).await
+        touch_tier(conn, org, actor, &tier, RuleChange::Deleted(&rule)).await
     })
     .await
 }

@@ -2,7 +2,8 @@
 //! exactly one, created with it), declares the options its variants use, and is what other
 //! services ask for through `GetProductDetails`.
 
-use super::outbox::{self, EventDraft};
+use super::outbox;
+use super::published::{self, Aggregate, change};
 use super::{changed_fields, check_version, found, like_escape};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, Result};
@@ -27,8 +28,6 @@ use serde_json::json;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::Hash;
 
-const AGGREGATE: &str = "product";
-const VARIANT_AGGREGATE: &str = "variant";
 /// Slug used when a title has no letter or digit to build one from ("☃").
 const FALLBACK_SLUG: &str = "product";
 /// Tries at a generated slug: concurrent creates of one title may race for the same suffix.
@@ -224,8 +223,8 @@ pub async fn create(
             }
             None => None,
         };
-        let mut events = vec![super::published::product_created(&product, variant.as_ref().map(|v| v.sale_price))];
-        events.extend(variant.as_ref().map(super::published::variant_created));
+        let mut events = vec![published::product_created(&product, variant.as_ref().map(|v| v.sale_price))];
+        events.extend(variant.as_ref().map(published::variant_created));
         outbox::append(conn, org, actor, events).await?;
         Ok((product, variant))
     })
@@ -349,16 +348,6 @@ pub async fn list(
     Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
 }
 
-/// The event a status transition publishes: consumers (POS, Inventory) react to
-/// `activated`/`deactivated`; archiving is an ordinary update.
-pub(crate) fn status_action(old: ProductStatus, new: ProductStatus) -> &'static str {
-    match new {
-        ProductStatus::Active if old != new => "activated",
-        ProductStatus::Inactive if old != new => "deactivated",
-        _ => "updated",
-    }
-}
-
 /// Applies `changes` if the caller's `expected_version` is current. A change that alters
 /// nothing keeps the version and publishes nothing. `slug: Some("")` regenerates the slug from
 /// the (new) title. A status change to active/inactive publishes `activated`/`deactivated`
@@ -394,9 +383,7 @@ pub async fn update(
                 .await?;
             return Ok(old);
         }
-        let action = status_action(old.status, new.status);
-        let event =
-            EventDraft::new(AGGREGATE, action, id, new.version, json!({ "product_id": id, "changes": changes }));
+        let event = published::product_changed(id, new.version, old.status, new.status, &changes);
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok(new)
     })
@@ -577,17 +564,8 @@ pub async fn set_status(
             .returning(Product::as_returning())
             .get_result(conn)
             .await?;
-        let event = EventDraft::new(
-            AGGREGATE,
-            status_action(old.status, status),
-            id,
-            new.version,
-            json!({
-                "product_id": id,
-                "status": status,
-                "changes": { "status": { "old": old.status, "new": status } },
-            }),
-        );
+        let changes = change("status", old.status, status);
+        let event = published::product_changed(id, new.version, old.status, status, &changes);
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok(new)
     })
@@ -642,22 +620,12 @@ pub async fn delete(
             .await?;
         let variant_ids: Vec<VariantId> = deleted.iter().map(|(variant_id, _)| *variant_id).collect();
         let mut events = Vec::with_capacity(deleted.len() + 1);
-        events.push(EventDraft::new(
-            AGGREGATE,
-            "deleted",
-            id,
-            version,
-            json!({ "product_id": id, "variant_ids": &variant_ids }),
-        ));
-        events.extend(deleted.iter().map(|(variant_id, variant_version)| {
-            EventDraft::new(
-                VARIANT_AGGREGATE,
-                "deleted",
-                *variant_id,
-                *variant_version,
-                json!({ "variant_id": variant_id, "product_id": id }),
-            )
-        }));
+        events.push(published::product_deleted(id, version, &variant_ids));
+        events.extend(
+            deleted
+                .iter()
+                .map(|(variant_id, variant_version)| published::variant_deleted(*variant_id, id, *variant_version)),
+        );
         outbox::append(conn, org, actor, events).await?;
         Ok(variant_ids)
     })
@@ -759,13 +727,7 @@ pub async fn set_options(
             .set((products::version.eq(version), products::updated_at.eq(Utc::now())))
             .execute(conn)
             .await?;
-        let event = EventDraft::new(
-            AGGREGATE,
-            "updated",
-            product_id,
-            version,
-            json!({ "product_id": product_id, "changes": { "options": { "old": old, "new": wanted } } }),
-        );
+        let event = published::updated(Aggregate::Product, product_id, version, &change("options", old, wanted));
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok(())
     })

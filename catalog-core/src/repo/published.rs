@@ -1,11 +1,16 @@
-//! Payloads of published events as the design pages and the peers' handlers read them (page
-//! 05; `peers/inventory-service_15`): flat fields under their documented names and types, money
-//! as JSON numbers. The row they come from stays beside them, under the aggregate's name, for
-//! the consumers written against it.
+//! Every event the catalog publishes, defined once: each constructor here fixes an event's
+//! routing key (`catalog.{aggregate}.{action}`) and its typed payload, flat fields under the
+//! names and types the design pages and the peers' handlers read (page 05;
+//! `peers/inventory-service_15`), money as JSON numbers. Repositories append what these
+//! return and build no payload of their own ([`EventDraft`] has no public constructor), so a
+//! payload cannot drift from its contract: the worker's consumer-contract tests hold each one
+//! to [`crate::asyncapi::PUBLISHED`], and the cache entries an event makes stale are read from
+//! it ([`crate::stale`]). The row an event comes from stays beside the documented fields,
+//! under the aggregate's name, for the consumers written against it.
 
-use super::outbox::EventDraft;
 use crate::ids::{
-    BrandId, CollectionId, ImageId, LocalId, OptionId, PriceTierId, ProductId, TagId, VariantId, WarehouseId,
+    BrandId, CollectionId, ImageId, LocalId, OptionId, OptionValueId, PriceTierId, PriceTierRuleId, ProductId, TagId,
+    VariantId, WarehouseId,
 };
 use crate::models::{
     ActiveStatus, Actor, Brand, Collection, OptionValue as OptionValueRow, PriceTier, PriceTierRule, Product,
@@ -14,7 +19,220 @@ use crate::models::{
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
-use serde_json::Value;
+use serde::ser::SerializeMap;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// What a write wants published: `catalog.{aggregate}.{action}` plus its data. Made only by
+/// this module's constructors.
+#[derive(Debug, Clone)]
+pub struct EventDraft {
+    /// `product`, `variant`, `brand`, `price_tier`, `product.image`, ...
+    pub(super) aggregate: &'static str,
+    /// `created`, `updated`, `deleted`, `activated`, `tags.added`, ...
+    pub(super) action: &'static str,
+    pub(super) aggregate_id: Uuid,
+    /// The entity's `version` after the change (consumers drop stale copies with it).
+    pub(super) aggregate_version: i32,
+    pub(super) data: Value,
+}
+
+impl EventDraft {
+    /// Serializing the payload types cannot fail (no maps with non-string keys, no non-finite
+    /// floats: money comes from decimals).
+    fn new<T: Serialize>(
+        aggregate: &'static str,
+        action: &'static str,
+        id: impl Into<Uuid>,
+        version: i32,
+        payload: &T,
+    ) -> Self {
+        let data = serde_json::to_value(payload).unwrap_or(Value::Null);
+        Self { aggregate, action, aggregate_id: id.into(), aggregate_version: version, data }
+    }
+
+    /// The routing key.
+    pub fn event_type(&self) -> String {
+        format!("catalog.{}.{}", self.aggregate, self.action)
+    }
+
+    pub fn aggregate_id(&self) -> Uuid {
+        self.aggregate_id
+    }
+
+    pub fn data(&self) -> &Value {
+        &self.data
+    }
+}
+
+/// The catalog's versioned entities: their `updated` and `deleted` events share one shape,
+/// `{"{aggregate}_id": id, "changes": {field: {old, new}}}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregate {
+    Product,
+    Variant,
+    Brand,
+    Collection,
+    Tag,
+    Option,
+    PriceTier,
+}
+
+impl Aggregate {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Aggregate::Product => "product",
+            Aggregate::Variant => "variant",
+            Aggregate::Brand => "brand",
+            Aggregate::Collection => "collection",
+            Aggregate::Tag => "tag",
+            Aggregate::Option => "option",
+            Aggregate::PriceTier => "price_tier",
+        }
+    }
+
+    /// The payload's key for the entity's id (`product_id`, ...).
+    const fn id_field(self) -> &'static str {
+        match self {
+            Aggregate::Product => "product_id",
+            Aggregate::Variant => "variant_id",
+            Aggregate::Brand => "brand_id",
+            Aggregate::Collection => "collection_id",
+            Aggregate::Tag => "tag_id",
+            Aggregate::Option => "option_id",
+            Aggregate::PriceTier => "price_tier_id",
+        }
+    }
+}
+
+/// `data.changes` of an `*.updated` event: `{field: {old, new}}` ([`super::changed_fields`]).
+pub type Changes = Map<String, Value>;
+
+/// One field's change, for writes that change a single known field.
+pub fn change<T: Serialize>(field: &str, old: T, new: T) -> Changes {
+    let mut changes = Changes::new();
+    changes.insert(field.to_string(), serde_json::json!({ "old": old, "new": new }));
+    changes
+}
+
+/// `{"{aggregate}_id": id}`, the field every event of an aggregate starts with.
+#[derive(Debug, Clone, Copy)]
+struct Subject {
+    aggregate: Aggregate,
+    id: Uuid,
+}
+
+impl Serialize for Subject {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(self.aggregate.id_field(), &self.id)?;
+        map.end()
+    }
+}
+
+/// `catalog.{aggregate}.updated`.
+#[derive(Debug, Serialize)]
+struct Updated<'a> {
+    #[serde(flatten)]
+    subject: Subject,
+    changes: &'a Changes,
+}
+
+/// `catalog.{aggregate}.updated` with the changed fields; nothing to publish when none did.
+pub fn updated(aggregate: Aggregate, id: impl Into<Uuid>, version: i32, changes: &Changes) -> EventDraft {
+    let id = id.into();
+    EventDraft::new(aggregate.name(), "updated", id, version, &Updated { subject: Subject { aggregate, id }, changes })
+}
+
+/// A product's change: `catalog.product.activated` / `deactivated` when its status turned
+/// active / inactive (page 05: one event per version; POS and Inventory react to them),
+/// else `catalog.product.updated` (archiving is an ordinary update).
+pub fn product_changed(
+    id: ProductId,
+    version: i32,
+    old: ProductStatus,
+    new: ProductStatus,
+    changes: &Changes,
+) -> EventDraft {
+    let action = match new {
+        ProductStatus::Active if old != new => "activated",
+        ProductStatus::Inactive if old != new => "deactivated",
+        _ => "updated",
+    };
+    let subject = Subject { aggregate: Aggregate::Product, id: id.as_uuid() };
+    EventDraft::new("product", action, id, version, &Updated { subject, changes })
+}
+
+/// `catalog.{brand|tag|option}.deleted`.
+pub fn deleted(aggregate: Aggregate, id: impl Into<Uuid>, version: i32) -> EventDraft {
+    let id = id.into();
+    EventDraft::new(aggregate.name(), "deleted", id, version, &Subject { aggregate, id })
+}
+
+/// `catalog.product.deleted` (page 05), naming the variants deleted with it.
+#[derive(Debug, Serialize)]
+struct ProductDeleted<'a> {
+    product_id: ProductId,
+    variant_ids: &'a [VariantId],
+}
+
+pub fn product_deleted(id: ProductId, version: i32, variant_ids: &[VariantId]) -> EventDraft {
+    EventDraft::new("product", "deleted", id, version, &ProductDeleted { product_id: id, variant_ids })
+}
+
+/// `catalog.variant.deleted` (page 05).
+#[derive(Debug, Serialize)]
+struct VariantDeleted {
+    variant_id: VariantId,
+    product_id: ProductId,
+}
+
+pub fn variant_deleted(id: VariantId, product_id: ProductId, version: i32) -> EventDraft {
+    EventDraft::new("variant", "deleted", id, version, &VariantDeleted { variant_id: id, product_id })
+}
+
+/// `catalog.collection.deleted` (page 19), with the products it held.
+#[derive(Debug, Serialize)]
+struct CollectionDeleted<'a> {
+    collection_id: CollectionId,
+    removed_product_ids: &'a [ProductId],
+}
+
+pub fn collection_deleted(id: CollectionId, version: i32, removed_product_ids: &[ProductId]) -> EventDraft {
+    EventDraft::new("collection", "deleted", id, version, &CollectionDeleted { collection_id: id, removed_product_ids })
+}
+
+/// `catalog.price_tier.deleted`, with the variants whose rules went with it.
+#[derive(Debug, Serialize)]
+struct PriceTierDeleted<'a> {
+    price_tier_id: PriceTierId,
+    variant_ids: &'a [VariantId],
+}
+
+pub fn price_tier_deleted(id: PriceTierId, version: i32, variant_ids: &[VariantId]) -> EventDraft {
+    EventDraft::new("price_tier", "deleted", id, version, &PriceTierDeleted { price_tier_id: id, variant_ids })
+}
+
+/// `catalog.option.updated` for a change of its values: the value texts before and after, and
+/// the value changed when there is one.
+#[derive(Debug, Serialize)]
+struct OptionValuesChanged {
+    option_id: OptionId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value_id: Option<OptionValueId>,
+    changes: Changes,
+}
+
+pub fn option_values_changed(
+    id: OptionId,
+    value_id: Option<OptionValueId>,
+    version: i32,
+    old: &[&str],
+    new: &[&str],
+) -> EventDraft {
+    let payload = OptionValuesChanged { option_id: id, value_id, changes: change("values", old, new) };
+    EventDraft::new("option", "updated", id, version, &payload)
+}
 
 /// One of a variant's option values, as `options[]` of `catalog.variant.created`.
 #[derive(Debug, Serialize)]
@@ -50,18 +268,6 @@ pub fn money(amount: Decimal) -> Option<f64> {
     amount.to_f64()
 }
 
-/// The draft of a typed payload. Serializing these types cannot fail (no maps with non-string
-/// keys, no non-finite floats: money comes from decimals).
-fn draft<T: Serialize>(
-    aggregate: &'static str,
-    action: &'static str,
-    id: impl Into<uuid::Uuid>,
-    version: i32,
-    payload: &T,
-) -> EventDraft {
-    EventDraft::new(aggregate, action, id, version, serde_json::to_value(payload).unwrap_or(Value::Null))
-}
-
 /// `catalog.product.created` (page 05, page 09).
 #[derive(Debug, Serialize)]
 struct ProductCreated<'a> {
@@ -92,7 +298,7 @@ pub fn product_created(product: &Product, base_price: Option<Decimal>) -> EventD
         local_id: product.local_id,
         product,
     };
-    draft("product", "created", product.id, product.version, &payload)
+    EventDraft::new("product", "created", product.id, product.version, &payload)
 }
 
 /// `catalog.brand.created` (page 18).
@@ -113,7 +319,7 @@ pub fn brand_created(brand: &Brand) -> EventDraft {
         is_active: brand.status == ActiveStatus::Active,
         brand,
     };
-    draft("brand", "created", brand.id, brand.version, &payload)
+    EventDraft::new("brand", "created", brand.id, brand.version, &payload)
 }
 
 /// `catalog.collection.created` (page 19).
@@ -136,7 +342,7 @@ pub fn collection_created(collection: &Collection) -> EventDraft {
         is_active: collection.status == ActiveStatus::Active,
         collection,
     };
-    draft("collection", "created", collection.id, collection.version, &payload)
+    EventDraft::new("collection", "created", collection.id, collection.version, &payload)
 }
 
 /// `catalog.tag.created` (page 20).
@@ -152,7 +358,7 @@ struct TagCreated<'a> {
 
 pub fn tag_created(tag: &Tag) -> EventDraft {
     let payload = TagCreated { tag_id: tag.id, name: &tag.name, slug: &tag.slug, tag_type: tag.tag_type.as_str(), tag };
-    draft("tag", "created", tag.id, tag.version, &payload)
+    EventDraft::new("tag", "created", tag.id, tag.version, &payload)
 }
 
 /// `catalog.price_tier.created` (page 21).
@@ -175,7 +381,7 @@ pub fn price_tier_created(tier: &PriceTier) -> EventDraft {
         is_active: tier.is_active,
         price_tier: tier,
     };
-    draft("price_tier", "created", tier.id, tier.version, &payload)
+    EventDraft::new("price_tier", "created", tier.id, tier.version, &payload)
 }
 
 /// `catalog.option.created` (page 05): `values` are the values' texts; the rows stay as
@@ -197,7 +403,7 @@ pub fn option_created(option: &ProductOption, values: &[OptionValueRow]) -> Even
         option,
         option_values: values,
     };
-    draft("option", "created", option.id, option.version, &payload)
+    EventDraft::new("option", "created", option.id, option.version, &payload)
 }
 
 pub fn variant_created(variant: &Variant) -> EventDraft {
@@ -225,7 +431,7 @@ pub fn variant_created(variant: &Variant) -> EventDraft {
         default_max_stock: variant.default_max_stock,
         variant,
     };
-    draft("variant", "created", variant.id, variant.version, &payload)
+    EventDraft::new("variant", "created", variant.id, variant.version, &payload)
 }
 
 /// `changes` keys the pages name differently from the columns: `(aggregate, column, documented
@@ -306,20 +512,31 @@ pub fn document(draft: &EventDraft, actor: &Actor, timestamp: &str, data: &mut s
 }
 
 /// `catalog.variant.updated` (page 05, page 10): the changes, and the variant's stock settings as
-/// they now are (Inventory re-runs its set-up when `track_inventory` turns on). A changed sale
-/// price is also `catalog.variant.price.changed` (page 10), same version.
-pub fn variant_updated(old: &Variant, new: &Variant, changes: serde_json::Map<String, Value>) -> Vec<EventDraft> {
-    let data = serde_json::json!({
-        "variant_id": new.id,
-        "product_id": new.product_id,
-        "changes": changes,
-        "track_inventory": new.track_inventory,
-        "default_min_stock": new.default_min_stock,
-        "default_max_stock": new.default_max_stock,
-    });
-    let mut drafts = vec![EventDraft::new("variant", "updated", new.id, new.version, data)];
+/// they now are (Inventory re-runs its set-up when `track_inventory` turns on).
+#[derive(Debug, Serialize)]
+struct VariantUpdated<'a> {
+    variant_id: VariantId,
+    product_id: ProductId,
+    changes: &'a Changes,
+    track_inventory: bool,
+    default_min_stock: i32,
+    default_max_stock: i32,
+}
+
+/// `catalog.variant.updated`, and `catalog.variant.price.changed` (page 10, same version) when
+/// the sale price changed.
+pub fn variant_updated(old: &Variant, new: &Variant, changes: &Changes) -> Vec<EventDraft> {
+    let payload = VariantUpdated {
+        variant_id: new.id,
+        product_id: new.product_id,
+        changes,
+        track_inventory: new.track_inventory,
+        default_min_stock: new.default_min_stock,
+        default_max_stock: new.default_max_stock,
+    };
+    let mut drafts = vec![EventDraft::new("variant", "updated", new.id, new.version, &payload)];
     if old.sale_price != new.sale_price {
-        drafts.push(draft("variant", "price.changed", new.id, new.version, &PriceChanged::of(old, new)));
+        drafts.push(EventDraft::new("variant", "price.changed", new.id, new.version, &PriceChanged::of(old, new)));
     }
     drafts
 }
@@ -351,8 +568,18 @@ impl PriceChanged {
     }
 }
 
-/// `catalog.product.tags.added` (page 20: the tags added, and how many the product now has) and,
-/// by the same pattern, `catalog.product.tags.removed`; same version as the product's update.
+/// `catalog.product.tags.added` / `tags.removed` (page 20).
+#[derive(Debug, Serialize)]
+struct ProductTagsChanged<'a> {
+    product_id: ProductId,
+    /// The tags added (removed).
+    tag_ids: &'a [TagId],
+    /// How many the product has now.
+    tags_count: usize,
+}
+
+/// `catalog.product.tags.added` (page 20) and, by the same pattern, `catalog.product.tags.removed`;
+/// published beside the product's `updated` (`changes.tag_ids`), same version.
 pub fn product_tags_changed(product_id: ProductId, version: i32, old: &[TagId], new: &[TagId]) -> Vec<EventDraft> {
     let added: Vec<TagId> = new.iter().filter(|t| !old.contains(t)).copied().collect();
     let removed: Vec<TagId> = old.iter().filter(|t| !new.contains(t)).copied().collect();
@@ -360,14 +587,34 @@ pub fn product_tags_changed(product_id: ProductId, version: i32, old: &[TagId], 
         .into_iter()
         .filter(|(_, tags)| !tags.is_empty())
         .map(|(action, tag_ids)| {
-            let data = serde_json::json!({ "product_id": product_id, "tag_ids": tag_ids, "tags_count": new.len() });
-            EventDraft::new("product", action, product_id, version, data)
+            let payload = ProductTagsChanged { product_id, tag_ids: &tag_ids, tags_count: new.len() };
+            EventDraft::new("product", action, product_id, version, &payload)
         })
         .collect()
 }
 
-/// `catalog.collection.products.added` (page 19: the products added, and how many the
-/// collection now holds) and, by the same pattern, `catalog.collection.products.removed`.
+/// `catalog.collection.updated` for a membership change (no `changes`: the products added and
+/// removed instead).
+#[derive(Debug, Serialize)]
+struct MembershipChanged<'a> {
+    collection_id: CollectionId,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    added_product_ids: &'a [ProductId],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    removed_product_ids: &'a [ProductId],
+}
+
+/// `catalog.collection.products.added` / `products.removed` (page 19).
+#[derive(Debug, Serialize)]
+struct CollectionProductsChanged<'a> {
+    collection_id: CollectionId,
+    product_ids: &'a [ProductId],
+    /// How many products the collection holds now.
+    products_count: i64,
+}
+
+/// A collection's membership change: its `updated`, then page 19's
+/// `catalog.collection.products.added` and, by the same pattern, `products.removed`; one version.
 pub fn collection_products_changed(
     collection_id: CollectionId,
     version: i32,
@@ -375,39 +622,86 @@ pub fn collection_products_changed(
     removed: &[ProductId],
     products_count: i64,
 ) -> Vec<EventDraft> {
-    [("products.added", added), ("products.removed", removed)]
+    let membership = MembershipChanged { collection_id, added_product_ids: added, removed_product_ids: removed };
+    let updated = EventDraft::new("collection", "updated", collection_id, version, &membership);
+    let finer = [("products.added", added), ("products.removed", removed)]
         .into_iter()
         .filter(|(_, products)| !products.is_empty())
         .map(|(action, product_ids)| {
-            let data = serde_json::json!({
-                "collection_id": collection_id,
-                "product_ids": product_ids,
-                "products_count": products_count,
-            });
-            EventDraft::new("collection", action, collection_id, version, data)
-        })
-        .collect()
+            let payload = CollectionProductsChanged { collection_id, product_ids, products_count };
+            EventDraft::new("collection", action, collection_id, version, &payload)
+        });
+    std::iter::once(updated).chain(finer).collect()
 }
 
-/// `catalog.price_tier.rule.created` (page 21) and, by the same pattern, `rule.updated` (with
-/// `changes`) and `rule.deleted`; published beside the tier's `updated`, same version.
-pub fn price_tier_rule(
-    rule: &PriceTierRule,
-    action: &'static str,
-    tier_version: i32,
-    changes: Option<serde_json::Map<String, Value>>,
-) -> EventDraft {
-    let mut data = serde_json::json!({
-        "rule_id": rule.id,
-        "price_tier_id": rule.price_tier_id,
-        "variant_id": rule.variant_id,
-        "min_qty": rule.min_qty,
-        "price": money(rule.price),
-    });
-    if let Some(changes) = changes {
-        data["changes"] = Value::Object(changes);
-    }
-    EventDraft::new("price_tier", action, rule.price_tier_id, tier_version, data)
+/// What happened to one of a price tier's quantity rules.
+#[derive(Debug, Clone, Copy)]
+pub enum RuleChange<'a> {
+    Created(&'a PriceTierRule),
+    /// The rule as it now is, and what changed.
+    Updated(&'a PriceTierRule, &'a Changes),
+    Deleted(&'a PriceTierRule),
+}
+
+/// `catalog.price_tier.updated` for a rule change: the rule's variant, and the rule under
+/// `rule_added` / `rule_deleted`, or its changes under `rule_updated`.
+#[derive(Debug, Serialize)]
+struct TierRuleChanged<'a> {
+    price_tier_id: PriceTierId,
+    variant_id: VariantId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule_added: Option<&'a PriceTierRule>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule_updated: Option<RuleUpdated<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule_deleted: Option<&'a PriceTierRule>,
+}
+
+#[derive(Debug, Serialize)]
+struct RuleUpdated<'a> {
+    rule_id: PriceTierRuleId,
+    changes: &'a Changes,
+}
+
+/// `catalog.price_tier.rule.{created|updated|deleted}` (page 21).
+#[derive(Debug, Serialize)]
+struct RuleEvent<'a> {
+    rule_id: PriceTierRuleId,
+    price_tier_id: PriceTierId,
+    variant_id: VariantId,
+    min_qty: i32,
+    price: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changes: Option<&'a Changes>,
+}
+
+/// A rule change: the tier's `updated` (its version bumped to `tier_version`), then page 21's
+/// `catalog.price_tier.rule.created` / `rule.updated` / `rule.deleted`, same version.
+pub fn price_tier_rule_changed(tier_version: i32, change: RuleChange<'_>) -> Vec<EventDraft> {
+    let (rule, action, changes) = match change {
+        RuleChange::Created(rule) => (rule, "rule.created", None),
+        RuleChange::Updated(rule, changes) => (rule, "rule.updated", Some(changes)),
+        RuleChange::Deleted(rule) => (rule, "rule.deleted", None),
+    };
+    let tier = TierRuleChanged {
+        price_tier_id: rule.price_tier_id,
+        variant_id: rule.variant_id,
+        rule_added: matches!(change, RuleChange::Created(_)).then_some(rule),
+        rule_updated: changes.map(|changes| RuleUpdated { rule_id: rule.id, changes }),
+        rule_deleted: matches!(change, RuleChange::Deleted(_)).then_some(rule),
+    };
+    let event = RuleEvent {
+        rule_id: rule.id,
+        price_tier_id: rule.price_tier_id,
+        variant_id: rule.variant_id,
+        min_qty: rule.min_qty,
+        price: money(rule.price),
+        changes,
+    };
+    vec![
+        EventDraft::new("price_tier", "updated", rule.price_tier_id, tier_version, &tier),
+        EventDraft::new("price_tier", action, rule.price_tier_id, tier_version, &event),
+    ]
 }
 
 /// Whose image an event is about: a product's, or a variant's (with the variant's product, which
@@ -468,14 +762,14 @@ struct ImageEvent<'a> {
 #[serde(untagged)]
 enum ImageDetails<'a> {
     Created { url: &'a str, alt_text: Option<&'a str>, position: i32, is_primary: bool, image: &'a Value },
-    Updated { changes: &'a Value },
+    Updated { changes: &'a Changes },
     Deleted {},
 }
 
 fn image_event(owner: ImageOwner, action: &'static str, image_id: ImageId, details: ImageDetails<'_>) -> EventDraft {
     let aggregate = if owner.variant_id.is_some() { "variant.image" } else { "product.image" };
     let payload = ImageEvent { image_id, subject: owner.into(), details };
-    draft(aggregate, action, image_id, crate::repo::images::IMAGE_EVENT_VERSION, &payload)
+    EventDraft::new(aggregate, action, image_id, crate::repo::images::IMAGE_EVENT_VERSION, &payload)
 }
 
 /// A new image; `row` is the stored image as the API answers it.
@@ -492,7 +786,7 @@ pub fn image_created(owner: ImageOwner, image_id: ImageId, row: &Value) -> Event
 }
 
 /// `changes` as `{field: {old, new}}`.
-pub fn image_updated(owner: ImageOwner, image_id: ImageId, changes: &Value) -> EventDraft {
+pub fn image_updated(owner: ImageOwner, image_id: ImageId, changes: &Changes) -> EventDraft {
     image_event(owner, "updated", image_id, ImageDetails::Updated { changes })
 }
 
@@ -521,5 +815,5 @@ pub fn images_reordered(owner: ImageOwner, ordered: &[ImageId]) -> EventDraft {
         image_order: ordered,
         reordered_count: ordered.len(),
     };
-    draft(aggregate, "reordered", owner.id(), crate::repo::images::IMAGE_EVENT_VERSION, &payload)
+    EventDraft::new(aggregate, "reordered", owner.id(), crate::repo::images::IMAGE_EVENT_VERSION, &payload)
 }

@@ -4,7 +4,8 @@
 //! publishes `catalog.product.updated` with `{"tag_ids": {old, new}}`, but only when the set of
 //! live tags actually changed.
 
-use super::outbox::{self, EventDraft};
+use super::outbox;
+use super::published::{self, Aggregate, EventDraft, change};
 use super::{ListFilter, changed_fields, check_version, found};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
@@ -18,8 +19,6 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-const AGGREGATE: &str = "tag";
 
 fn live(org: OrganizationId) -> tags::BoxedQuery<'static, diesel::pg::Pg> {
     tags::table.filter(tags::organization_id.eq(org)).filter(tags::deleted_at.is_null()).into_boxed()
@@ -48,7 +47,7 @@ pub async fn create(conn: &mut PgConn, org: OrganizationId, actor: &Actor, mut n
     }
     conn.transaction(async move |conn| {
         let tag = diesel::insert_into(tags::table).values(&new).returning(Tag::as_returning()).get_result(conn).await?;
-        let event = super::published::tag_created(&tag);
+        let event = published::tag_created(&tag);
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok(tag)
     })
@@ -123,7 +122,7 @@ pub async fn update(
                 .await?;
             return Ok(old);
         }
-        let event = EventDraft::new(AGGREGATE, "updated", id, new.version, json!({ "tag_id": id, "changes": changes }));
+        let event = published::updated(Aggregate::Tag, id, new.version, &changes);
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok(new)
     })
@@ -181,7 +180,7 @@ pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: T
             .set((tags::deleted_at.eq(now), tags::version.eq(version), tags::updated_at.eq(now)))
             .execute(conn)
             .await?;
-        events.push(EventDraft::new(AGGREGATE, "deleted", id, version, json!({ "tag_id": id })));
+        events.push(published::deleted(Aggregate::Tag, id, version));
         outbox::append(conn, org, actor, events).await?;
         Ok(())
     })
@@ -485,15 +484,6 @@ async fn record_product_change(
 
 /// `catalog.product.updated` with the tag change, and page 20's finer events for it.
 fn product_events(product_id: ProductId, version: i32, old: &[TagId], new: &[TagId]) -> Vec<EventDraft> {
-    let updated = EventDraft::new(
-        "product",
-        "updated",
-        product_id,
-        version,
-        json!({
-            "product_id": product_id,
-            "changes": { "tag_ids": { "old": old, "new": new } },
-        }),
-    );
-    std::iter::once(updated).chain(super::published::product_tags_changed(product_id, version, old, new)).collect()
+    let updated = published::updated(Aggregate::Product, product_id, version, &change("tag_ids", old, new));
+    std::iter::once(updated).chain(published::product_tags_changed(product_id, version, old, new)).collect()
 }

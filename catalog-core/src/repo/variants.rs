@@ -1,6 +1,7 @@
 //! Variants: the sellable units of a product (SKU, barcode, price) and their option values.
 
-use super::outbox::{self, EventDraft};
+use super::outbox;
+use super::published::{self, Aggregate, change};
 use super::{changed_fields, check_version, found};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
@@ -16,10 +17,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use rust_decimal::Decimal;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::collections::HashSet;
-
-const AGGREGATE: &str = "variant";
 
 fn live(org: OrganizationId) -> product_variants::BoxedQuery<'static, diesel::pg::Pg> {
     product_variants::table
@@ -327,18 +326,10 @@ pub async fn create_draft(
             .set((products::has_variants.eq(true), products::version.eq(version), products::updated_at.eq(Utc::now())))
             .execute(conn)
             .await?;
-            events.push(EventDraft::new(
-                "product",
-                "updated",
-                new.product_id,
-                version,
-                json!({
-                    "product_id": new.product_id,
-                    "changes": { "has_variants": { "old": false, "new": true } },
-                }),
-            ));
+            let changes = change("has_variants", false, true);
+            events.push(published::updated(Aggregate::Product, new.product_id, version, &changes));
         }
-        events.push(super::published::variant_created(&variant));
+        events.push(published::variant_created(&variant));
         outbox::append(conn, org, actor, events).await?;
         Ok(variant)
     })
@@ -520,7 +511,7 @@ pub async fn update(
                 .await?;
             return Ok(old);
         }
-        outbox::append(conn, org, actor, super::published::variant_updated(&old, &new, changes)).await?;
+        outbox::append(conn, org, actor, published::variant_updated(&old, &new, &changes)).await?;
         Ok(new)
     })
     .await
@@ -553,13 +544,7 @@ pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: V
             ))
             .execute(conn)
             .await?;
-        let event = EventDraft::new(
-            AGGREGATE,
-            "deleted",
-            id,
-            version,
-            json!({ "variant_id": id, "product_id": variant.product_id }),
-        );
+        let event = published::variant_deleted(id, variant.product_id, version);
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok(())
     })
@@ -645,7 +630,7 @@ mod tests {
         let (red, m) = (OptionValueId::generate(), OptionValueId::generate());
         let values = vec![(red, color, "Rojo".to_string()), (m, size, "M".to_string())];
         let Ok(Some(c)) = combine(&declared, &[m, red], &values) else { panic!("valid combination") };
-        assert_eq!(c.attributes, json!({ "Color": "Rojo", "Talla": "M" }));
+        assert_eq!(c.attributes, serde_json::json!({ "Color": "Rojo", "Talla": "M" }));
         let Ok(Some(again)) = combine(&declared, &[red, m], &values) else { panic!("valid combination") };
         assert_eq!(c.signature, again.signature, "the signature does not depend on the order given");
         assert_eq!(c.links.len(), 2);

@@ -11,7 +11,7 @@ use crate::db::PgConn;
 use crate::error::{FieldError, Result};
 use crate::ids::{ImageId, OrganizationId};
 use crate::repo::images::check_url;
-use crate::repo::outbox::EventDraft;
+use crate::repo::published::EventDraft;
 use crate::repo::published::{self, ImageOwner};
 use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
@@ -174,7 +174,7 @@ pub(super) fn plan(whose: ImageOwner, wanted: &[BulkImage], current: &[StoredIma
                 diff.insert(field.into(), json!({ "old": before, "new": after }));
             }
         }
-        changes.events.push(published::image_updated(whose, ImageId::from(old.id), &Value::Object(diff)));
+        changes.events.push(published::image_updated(whose, ImageId::from(old.id), &diff));
         changes.upserts.push((old.id, owner_id, url, alt, position, is_primary));
     }
     for old in current.iter().filter(|old| !kept.contains(&old.id)) {

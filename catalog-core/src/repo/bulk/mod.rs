@@ -19,12 +19,12 @@ pub use images::BulkImage;
 pub use options::OptionRef;
 
 use super::changed_fields;
-use super::outbox::{self, EventDraft};
-use super::published::ImageOwner;
+use super::outbox;
+use super::published::{self, Changes, EventDraft, ImageOwner};
 use crate::db::PgConn;
 use crate::error::{Entity, FieldError, Result};
 use crate::ids::{BrandId, CollectionId, OptionId, OptionValueId, OrganizationId, ProductId, TagId, VariantId};
-use crate::models::{Actor, NewProduct, NewVariant, Product, Variant};
+use crate::models::{Actor, NewProduct, NewVariant, Product, ProductStatus, Variant};
 use crate::schema::{
     brands, collection_products, collections, product_option_assignments, product_tags, product_variants, products,
     tags, variant_option_values,
@@ -364,7 +364,8 @@ fn slug_base(row: &BulkProduct) -> String {
 #[derive(Default)]
 struct Plan {
     product: Option<NewProduct>,
-    product_event: Option<(&'static str, serde_json::Value)>,
+    /// The product's status before and after, and its changes.
+    product_event: Option<(ProductStatus, ProductStatus, Changes)>,
     variants: Vec<NewVariant>,
     tags: Option<(BTreeSet<TagId>, BTreeSet<TagId>)>,
     memberships: Option<(ProductId, BTreeSet<CollectionId>, BTreeSet<CollectionId>)>,
@@ -513,8 +514,7 @@ fn plan_row(
                 if let Some((before, after)) = &options_change {
                     changes.insert("options".into(), json!({ "old": before, "new": after }));
                 }
-                let action = super::products::status_action(old.status, desired.status);
-                plan.product_event = Some((action, json!({ "product_id": product_id, "changes": changes })));
+                plan.product_event = Some((old.status, desired.status, changes));
                 plan.product = Some(desired);
             }
             plan.images.retain(|(_, changes)| !changes.is_empty());
@@ -681,7 +681,7 @@ async fn write(
     let mut image_changes: HashMap<images::Owner, Vec<images::ImageChanges>> = HashMap::new();
     let mut product_rows = Vec::new();
     let mut variant_rows = Vec::new();
-    let mut product_events: HashMap<ProductId, (&'static str, serde_json::Value)> = HashMap::new();
+    let mut product_events: HashMap<ProductId, (ProductStatus, ProductStatus, Changes)> = HashMap::new();
     let mut tag_removals: Vec<(ProductId, TagId)> = Vec::new();
     let mut tag_additions: Vec<(ProductId, TagId)> = Vec::new();
     // Per collection: (products added, products removed).
@@ -751,23 +751,23 @@ async fn write(
             .await?;
         for product in written {
             events.extend(match product_events.remove(&product.id) {
-                Some((action, data)) => {
+                Some((old_status, new_status, changes)) => {
                     let tags = |side: &str| -> Vec<TagId> {
-                        serde_json::from_value(data["changes"]["tag_ids"][side].clone()).unwrap_or_default()
+                        changes
+                            .get("tag_ids")
+                            .and_then(|change| serde_json::from_value(change[side].clone()).ok())
+                            .unwrap_or_default()
                     };
                     let (before, after) = (tags("old"), tags("new"));
-                    let mut drafts = vec![EventDraft::new("product", action, product.id, product.version, data)];
-                    drafts.extend(crate::repo::published::product_tags_changed(
-                        product.id,
-                        product.version,
-                        &before,
-                        &after,
-                    ));
+                    let updated =
+                        published::product_changed(product.id, product.version, old_status, new_status, &changes);
+                    let mut drafts = vec![updated];
+                    drafts.extend(published::product_tags_changed(product.id, product.version, &before, &after));
                     drafts
                 }
                 None => {
                     let base_price = first_prices.get(&product.id).copied().filter(|_| !product.has_variants);
-                    vec![crate::repo::published::product_created(&product, base_price)]
+                    vec![published::product_created(&product, base_price)]
                 }
             });
         }
@@ -810,9 +810,9 @@ async fn write(
             match old_variants.get(&variant.id) {
                 Some(old) => {
                     let changes = changed_fields(*old, &variant);
-                    events.extend(crate::repo::published::variant_updated(old, &variant, changes));
+                    events.extend(published::variant_updated(old, &variant, &changes));
                 }
-                None => events.push(crate::repo::published::variant_created(&variant)),
+                None => events.push(published::variant_created(&variant)),
             }
         }
     }
@@ -960,16 +960,8 @@ async fn write_memberships(
         .collect();
     for (id, version) in bumped {
         let (added, removed) = &changes[&id];
-        let mut data = json!({ "collection_id": id });
-        if !added.is_empty() {
-            data["added_product_ids"] = json!(added);
-        }
-        if !removed.is_empty() {
-            data["removed_product_ids"] = json!(removed);
-        }
-        events.push(EventDraft::new("collection", "updated", id, version, data));
         let count = counts.get(&id).copied().unwrap_or(0);
-        events.extend(crate::repo::published::collection_products_changed(id, version, added, removed, count));
+        events.extend(published::collection_products_changed(id, version, added, removed, count));
     }
     Ok(())
 }

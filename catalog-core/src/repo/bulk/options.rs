@@ -9,7 +9,7 @@ use crate::db::PgConn;
 use crate::error::{Entity, FieldError, Result};
 use crate::ids::{OptionId, OptionValueId, OrganizationId, ProductId, VariantId};
 use crate::models::{NewOptionValue, NewProductOption, NewVariant, OptionValue, ProductOption, Variant};
-use crate::repo::outbox::EventDraft;
+use crate::repo::published::{self, EventDraft};
 use crate::repo::variants::combine;
 use crate::schema::{product_option_values, product_options, product_variants};
 use chrono::Utc;
@@ -17,7 +17,7 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Text};
 use diesel_async::RunQueryDsl;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Longest option name or value (as the options endpoints take them).
@@ -338,7 +338,7 @@ impl OptionBook {
         for option in created {
             let mut values = added_to.remove(&option.id).unwrap_or_default();
             values.sort_by_key(|v| v.position);
-            events.push(crate::repo::published::option_created(&option, &values));
+            events.push(published::option_created(&option, &values));
         }
         if added_to.is_empty() {
             return Ok(());
@@ -354,17 +354,16 @@ impl OptionBook {
         .get_results(conn)
         .await?;
         for (option, version) in bumped {
-            let text = |id: &OptionValueId| Value::String(self.values[id].1.clone());
+            let text = |id: &OptionValueId| self.values[id].1.as_str();
             let list = &self.value_lists[&option];
-            let old: Vec<Value> =
+            let old: Vec<&str> =
                 list.iter().filter(|(_, v)| !self.fresh_values.contains(v)).map(|(_, v)| text(v)).collect();
-            let new: Vec<Value> = list
+            let new: Vec<&str> = list
                 .iter()
                 .filter(|(_, v)| !self.fresh_values.contains(v) || used_values.contains(v))
                 .map(|(_, v)| text(v))
                 .collect();
-            let data = json!({ "option_id": option, "changes": { "values": { "old": old, "new": new } } });
-            events.push(EventDraft::new("option", "updated", option, version, data));
+            events.push(published::option_values_changed(option, None, version, &old, &new));
         }
         Ok(())
     }
