@@ -9,7 +9,9 @@ use crate::repo::outbox::{ENVELOPE_VERSION, SERVICE_NAME};
 use serde_json::{Map, Value, json};
 
 /// A field of an event's `data`: its name and JSON type (`string`, `integer`, `number`,
-/// `boolean`, `object`, `array`), with `?` when it may be `null`.
+/// `boolean`, `object`, `array`), with `?` when it may be `null` and a leading `~` when only
+/// some events of the kind carry it (a collection's `updated` names `changes` or the products
+/// that joined and left).
 pub type Field = (&'static str, &'static str);
 
 /// One routing key: what it means and what its `data` carries (field groups, in order).
@@ -33,6 +35,8 @@ const UPDATED: &[Field] = &[("updated_by", "string?"), ("updated_at", "string")]
 const DELETED: &[Field] = &[("deleted_by", "string?"), ("deleted_at", "string")];
 const IMAGE: &[Field] = &[("image_id", "string"), ("product_id", "string"), ("kind", "string"), ("owner_id", "string")];
 const OF_VARIANT: &[Field] = &[("variant_id", "string")];
+/// What product events add for consumers keyed by variant (POS): the product's live variants.
+const OF_PRODUCT_VARIANTS: &[Field] = &[("variant_ids", "array"), ("variant_id", "string?")];
 const IMAGE_ADDED: &[Field] = &[
     ("url", "string"),
     ("alt_text", "string?"),
@@ -72,22 +76,23 @@ pub const PUBLISHED: &[EventKind] = &[
         ("local_id", "string?"), ("product", "object"),
     ], CREATED]),
     kind!("catalog.product.updated", "A product's fields changed: `changes` as `{field: {old, new}}` (page 05).",
-        [&[("product_id", "string"), ("changes", "object"), ("variant_ids", "array")], UPDATED]),
+        [&[("product_id", "string"), ("changes", "object"), ("variant_ids", "array"), ("variant_id", "string?")], UPDATED]),
     kind!("catalog.product.activated", "A product became active (page 05).", [&[
-        ("product_id", "string"), ("variant_ids", "array"), ("activated_by", "string?"), ("activated_at", "string"),
+        ("product_id", "string"), ("changes", "object"), ("variant_ids", "array"), ("variant_id", "string?"),
+        ("activated_by", "string?"), ("activated_at", "string"),
     ]]),
     kind!("catalog.product.deactivated", "A product became inactive: not sellable (page 05).", [&[
-        ("product_id", "string"), ("variant_ids", "array"), ("reason", "string?"), ("deactivated_by", "string?"),
-        ("deactivated_at", "string"),
+        ("product_id", "string"), ("changes", "object"), ("variant_ids", "array"), ("variant_id", "string?"),
+        ("reason", "string?"), ("deactivated_by", "string?"), ("deactivated_at", "string"),
     ]]),
     kind!("catalog.product.deleted", "A product and its variants were deleted (soft) (page 05).", [&[
         ("product_id", "string"), ("variant_ids", "array"), ("variant_id", "string?"), ("soft_delete", "boolean"),
         ("reason", "string?"),
     ], DELETED]),
     kind!("catalog.product.tags.added", "Tags were added to a product (page 20).",
-        [&[("product_id", "string"), ("tag_ids", "array"), ("tags_count", "integer")]]),
+        [&[("product_id", "string"), ("tag_ids", "array"), ("tags_count", "integer")], OF_PRODUCT_VARIANTS]),
     kind!("catalog.product.tags.removed", "Tags were removed from a product (page 20).",
-        [&[("product_id", "string"), ("tag_ids", "array"), ("tags_count", "integer")]]),
+        [&[("product_id", "string"), ("tag_ids", "array"), ("tags_count", "integer")], OF_PRODUCT_VARIANTS]),
     kind!("catalog.variant.created", "A variant was created: Inventory initializes its stock records (page 05).", [&[
         ("variant_id", "string"), ("product_id", "string"), ("sku", "string"), ("barcode", "string?"),
         ("name", "string"), ("price", "number?"), ("cost_price", "number?"), ("warehouse_id", "string?"),
@@ -115,9 +120,13 @@ pub const PUBLISHED: &[EventKind] = &[
         ("collection_id", "string"), ("parent_id", "string?"), ("name", "string"), ("slug", "string"),
         ("is_active", "boolean"), ("collection", "object"),
     ], CREATED]),
-    kind!("catalog.collection.updated", "A collection's fields or membership changed (page 19).",
-        [&[("collection_id", "string")], UPDATED]),
-    kind!("catalog.collection.deleted", "A collection was deleted (page 19).", [&[("collection_id", "string")], DELETED]),
+    kind!("catalog.collection.updated", "A collection's fields (`changes`) or membership (the products that joined \
+        and left) changed (page 19).", [&[
+        ("collection_id", "string"), ("changes", "~object"), ("added_product_ids", "~array"),
+        ("removed_product_ids", "~array"),
+    ], UPDATED]),
+    kind!("catalog.collection.deleted", "A collection was deleted, with the products it held (page 19).",
+        [&[("collection_id", "string"), ("removed_product_ids", "array")], DELETED]),
     kind!("catalog.collection.products.added", "Products joined a collection (page 19).",
         [&[("collection_id", "string"), ("product_ids", "array"), ("products_count", "integer")]]),
     kind!("catalog.collection.products.removed", "Products left a collection (page 19).",
@@ -131,15 +140,20 @@ pub const PUBLISHED: &[EventKind] = &[
         ("option_id", "string"), ("name", "string"), ("values", "array"), ("option", "object"),
         ("option_values", "array"),
     ], CREATED]),
-    kind!("catalog.option.updated", "An option or its values changed (page 05).", [&[("option_id", "string")], UPDATED]),
+    kind!("catalog.option.updated", "An option or its values changed (`changes.values`, and `value_id` when one \
+        value did) (page 05).", [&[("option_id", "string"), ("value_id", "~string")], CHANGES, UPDATED]),
     kind!("catalog.option.deleted", "An option was deleted (page 05).", [&[("option_id", "string")], DELETED]),
     kind!("catalog.price_tier.created", "A price tier was created (page 21).", [&[
         ("price_tier_id", "string"), ("name", "string"), ("slug", "string"), ("priority", "integer"),
         ("is_active", "boolean"), ("price_tier", "object"),
     ], CREATED]),
-    kind!("catalog.price_tier.updated", "A price tier or its rules changed (page 21).",
-        [&[("price_tier_id", "string")], UPDATED]),
-    kind!("catalog.price_tier.deleted", "A price tier was deleted (page 21).", [&[("price_tier_id", "string")], DELETED]),
+    kind!("catalog.price_tier.updated", "A price tier's fields (`changes`) or one of its rules (the rule's \
+        variant, and `rule_added`, `rule_updated` or `rule_deleted`) changed (page 21).", [&[
+        ("price_tier_id", "string"), ("changes", "~object"), ("variant_id", "~string"), ("rule_added", "~object"),
+        ("rule_updated", "~object"), ("rule_deleted", "~object"),
+    ], UPDATED]),
+    kind!("catalog.price_tier.deleted", "A price tier was deleted, with the variants its rules priced (page 21).",
+        [&[("price_tier_id", "string"), ("variant_ids", "array")], DELETED]),
     kind!("catalog.price_tier.rule.created", "A quantity rule was added to a price tier (page 21).", [RULE, CREATED]),
     kind!("catalog.price_tier.rule.updated", "A price tier's quantity rule changed (page 21).", [RULE, CHANGES, UPDATED]),
     kind!("catalog.price_tier.rule.deleted", "A price tier's quantity rule was removed (page 21).", [RULE, DELETED]),
@@ -209,6 +223,7 @@ pub fn published(key: &str) -> Option<&'static EventKind> {
 
 /// Whether `value` has the JSON type `spec` names (`string?`: a string or `null`).
 pub fn holds(spec: &str, value: &Value) -> bool {
+    let spec = spec.trim_start_matches('~');
     let (kind, nullable) = spec.strip_suffix('?').map_or((spec, false), |kind| (kind, true));
     (nullable && value.is_null())
         || match kind {
@@ -222,18 +237,28 @@ pub fn holds(spec: &str, value: &Value) -> bool {
         }
 }
 
-/// The fields of `kind` that `data` lacks or holds with another type, as `field: found`.
+/// The fields of `kind` that `data` lacks or holds with another type, and the fields it holds
+/// that `kind` does not document: the document describes every field sent.
 pub fn mismatches(kind: &EventKind, data: &Value) -> Vec<String> {
-    kind.fields()
-        .filter(|(name, spec)| !data.get(name).is_some_and(|value| holds(spec, value)))
-        .map(|(name, spec)| {
-            let found = data.get(name).map_or_else(|| "absent".to_string(), Value::to_string);
-            format!("data.{name} should be {spec}, is {found}")
-        })
-        .collect()
+    let fits = |name: &str, spec: &str| match data.get(name) {
+        Some(value) => holds(spec, value),
+        None => spec.starts_with('~'),
+    };
+    let wrong = kind.fields().filter(|(name, spec)| !fits(name, spec)).map(|(name, spec)| {
+        let found = data.get(name).map_or_else(|| "absent".to_string(), Value::to_string);
+        format!("data.{name} should be {spec}, is {found}")
+    });
+    let undocumented = data
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(name, _)| !kind.fields().any(|(documented, _)| documented == name))
+        .map(|(name, value)| format!("data.{name} is sent ({value}) but not documented"));
+    wrong.chain(undocumented).collect()
 }
 
 fn field_schema(spec: &str) -> Value {
+    let spec = spec.trim_start_matches('~');
     match spec.strip_suffix('?') {
         Some(kind) => json!({ "type": [kind, "null"] }),
         None => json!({ "type": spec }),
@@ -243,7 +268,7 @@ fn field_schema(spec: &str) -> Value {
 fn data_schema(kind: &EventKind) -> Value {
     let properties: Map<String, Value> =
         kind.fields().map(|(name, spec)| ((*name).to_string(), field_schema(spec))).collect();
-    let required: Vec<&str> = kind.fields().map(|(name, _)| *name).collect();
+    let required: Vec<&str> = kind.fields().filter(|(_, spec)| !spec.starts_with('~')).map(|(name, _)| *name).collect();
     json!({ "type": "object", "properties": properties, "required": required })
 }
 
@@ -385,7 +410,7 @@ mod tests {
         for kind in PUBLISHED.iter().chain(CONSUMED) {
             for (name, spec) in kind.fields() {
                 assert!(field_schema(spec)["type"].is_string() || spec.ends_with('?'), "{}: {name}", kind.key);
-                let sample = match spec.trim_end_matches('?') {
+                let sample = match spec.trim_start_matches('~').trim_end_matches('?') {
                     "string" => json!("x"),
                     "integer" => json!(1),
                     "number" => json!(1.5),
@@ -402,11 +427,30 @@ mod tests {
     #[test]
     fn a_missing_or_mistyped_field_is_named() {
         let kind = published("catalog.variant.price.changed").expect("listed");
-        let data =
-            json!({ "organization_id": "o", "variant_id": "v", "product_id": 5, "old_price": null, "new_price": 2.0 });
+        let data = json!({
+            "organization_id": "o", "variant_id": "v", "product_id": 5, "old_price": null, "new_price": 2.0,
+            "currency": "EUR",
+        });
         assert_eq!(
             mismatches(kind, &data),
-            ["data.product_id should be string, is 5", "data.change_percentage should be number?, is absent"]
+            [
+                "data.product_id should be string, is 5",
+                "data.change_percentage should be number?, is absent",
+                "data.currency is sent (\"EUR\") but not documented",
+            ]
         );
+    }
+
+    #[test]
+    fn a_field_some_events_carry_may_be_absent_but_not_mistyped() {
+        let kind = published("catalog.collection.updated").expect("listed");
+        let mut data = json!({
+            "organization_id": "o", "collection_id": "c", "added_product_ids": ["p"], "updated_by": null,
+            "updated_at": "t",
+        });
+        assert!(mismatches(kind, &data).is_empty(), "{:?}", mismatches(kind, &data));
+        data["changes"] = json!([]);
+        assert_eq!(mismatches(kind, &data), ["data.changes should be ~object, is []"]);
+        assert!(!data_schema(kind)["required"].as_array().expect("required").contains(&json!("changes")));
     }
 }
