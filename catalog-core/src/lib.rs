@@ -29,6 +29,7 @@ pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod transfer;
+pub mod units;
 pub mod validate;
 
 pub use error::{Entity, Error, FieldError, Result};
