@@ -126,6 +126,7 @@ fn not_found_details(entity: Entity, path: &str) -> serde_json::Value {
         Entity::OptionValue => ("values", "value_id"),
         Entity::Import => ("imports", "import_id"),
         Entity::Local => ("locals", "local_id"),
+        Entity::Recipe => ("recipes", "recipe_id"),
     };
     let segments: Vec<&str> = path.split('/').collect();
     match segments.iter().position(|s| *s == segment).and_then(|i| segments.get(i + 1)) {

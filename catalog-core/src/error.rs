@@ -22,6 +22,7 @@ pub enum Entity {
     Import,
     /// A store or warehouse of the organization (the Auth Service's).
     Local,
+    Recipe,
 }
 
 impl Entity {
@@ -39,6 +40,7 @@ impl Entity {
             Entity::PriceTierRule => "PRICE_TIER_RULE",
             Entity::Import => "IMPORT",
             Entity::Local => "LOCAL",
+            Entity::Recipe => "RECIPE",
         }
     }
 
@@ -56,6 +58,7 @@ impl Entity {
             Entity::PriceTierRule => "Price tier rule",
             Entity::Import => "Import",
             Entity::Local => "Local",
+            Entity::Recipe => "Recipe",
         }
     }
 }

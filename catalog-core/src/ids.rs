@@ -67,6 +67,8 @@ id_type!(
     ImageId,
     PriceTierId,
     PriceTierRuleId,
+    RecipeId,
+    RecipeIngredientId,
 );
 
 /// Parses many ids at once, keeping only the well-formed ones: a malformed id can only ever

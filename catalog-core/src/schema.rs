@@ -273,6 +273,7 @@ diesel::table! {
         version -> Int4,
         deleted_at -> Nullable<Timestamptz>,
         search_document -> Nullable<Tsvector>,
+        is_composite -> Bool,
     }
 }
 
@@ -359,6 +360,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    product_recipes (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        product_id -> Uuid,
+        variant_id -> Nullable<Uuid>,
+        name -> Nullable<Text>,
+        yield_quantity -> Numeric,
+        is_active -> Bool,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    recipe_ingredients (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        recipe_id -> Uuid,
+        ingredient_variant_id -> Uuid,
+        quantity -> Numeric,
+        unit -> Text,
+        is_optional -> Bool,
+        waste_percentage -> Numeric,
+        notes -> Nullable<Text>,
+        position -> Int4,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     brands,
     collection_products,
@@ -378,10 +409,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     product_option_assignments,
     product_option_values,
     product_options,
+    product_recipes,
     product_tags,
     product_title_words,
     product_variants,
     products,
+    recipe_ingredients,
     tags,
     variant_images,
     variant_option_values,

@@ -18,3 +18,5 @@ diesel::joinable!(product_images -> products (product_id));
 diesel::joinable!(variant_images -> product_variants (variant_id));
 diesel::joinable!(price_tier_rules -> price_tiers (price_tier_id));
 diesel::joinable!(price_tier_rules -> product_variants (variant_id));
+diesel::joinable!(product_recipes -> products (product_id));
+diesel::joinable!(recipe_ingredients -> product_recipes (recipe_id));

@@ -86,7 +86,8 @@ impl Stale {
                 }
                 _ => return Err("image event without kind/owner_id"),
             },
-            ("price_tier", _) => {}
+            // Neither price tiers nor recipe explosions are cached.
+            ("price_tier" | "recipe", _) => {}
             // Membership: the products that joined or left embed the collection.
             ("collection", ["products", _]) => {
                 stale.products.extend(uuids_at(data, "product_ids").map(ProductId));

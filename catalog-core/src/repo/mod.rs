@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod price_tiers;
 pub mod products;
 pub mod published;
+pub mod recipes;
 pub mod tags;
 pub mod variants;
 

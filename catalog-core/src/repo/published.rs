@@ -8,13 +8,14 @@
 //! it ([`crate::stale`]). The row an event comes from stays beside the documented fields,
 //! under the aggregate's name, for the consumers written against it.
 
+use super::recipes::RecipeWithIngredients;
 use crate::ids::{
-    BrandId, CollectionId, ImageId, LocalId, OptionId, OptionValueId, PriceTierId, PriceTierRuleId, ProductId, TagId,
-    VariantId, WarehouseId,
+    BrandId, CollectionId, ImageId, LocalId, OptionId, OptionValueId, PriceTierId, PriceTierRuleId, ProductId,
+    RecipeId, TagId, VariantId, WarehouseId,
 };
 use crate::models::{
     ActiveStatus, Actor, Brand, Collection, OptionValue as OptionValueRow, PriceTier, PriceTierRule, Product,
-    ProductOption, ProductStatus, Tag, Variant,
+    ProductOption, ProductStatus, Recipe, RecipeIngredient, Tag, Variant,
 };
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -816,4 +817,84 @@ pub fn images_reordered(owner: ImageOwner, ordered: &[ImageId]) -> EventDraft {
         reordered_count: ordered.len(),
     };
     EventDraft::new(aggregate, "reordered", owner.id(), crate::repo::images::IMAGE_EVENT_VERSION, &payload)
+}
+
+/// An ingredient line as recipe events show it.
+#[derive(Debug, Serialize)]
+struct IngredientLine<'a> {
+    ingredient_variant_id: VariantId,
+    quantity: Option<f64>,
+    unit: &'a str,
+    is_optional: bool,
+    waste_percentage: Option<f64>,
+}
+
+fn ingredient_lines(lines: &[RecipeIngredient]) -> Vec<IngredientLine<'_>> {
+    lines
+        .iter()
+        .map(|line| IngredientLine {
+            ingredient_variant_id: line.ingredient_variant_id,
+            quantity: money(line.quantity),
+            unit: &line.unit,
+            is_optional: line.is_optional,
+            waste_percentage: money(line.waste_percentage),
+        })
+        .collect()
+}
+
+/// `catalog.recipe.created` (issue 17): the recipe and its ingredient lines, numbers as JSON
+/// numbers.
+#[derive(Debug, Serialize)]
+struct RecipeEvent<'a> {
+    recipe_id: RecipeId,
+    product_id: ProductId,
+    variant_id: Option<VariantId>,
+    name: Option<&'a str>,
+    yield_quantity: Option<f64>,
+    is_active: bool,
+    ingredients: Vec<IngredientLine<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changes: Option<Changes>,
+}
+
+impl<'a> RecipeEvent<'a> {
+    fn of(written: &'a RecipeWithIngredients) -> Self {
+        let recipe = &written.recipe;
+        Self {
+            recipe_id: recipe.id,
+            product_id: recipe.product_id,
+            variant_id: recipe.variant_id,
+            name: recipe.name.as_deref(),
+            yield_quantity: money(recipe.yield_quantity),
+            is_active: recipe.is_active,
+            ingredients: ingredient_lines(&written.ingredients),
+            changes: None,
+        }
+    }
+}
+
+pub fn recipe_created(written: &RecipeWithIngredients) -> EventDraft {
+    let recipe = &written.recipe;
+    EventDraft::new("recipe", "created", recipe.id, recipe.version, &RecipeEvent::of(written))
+}
+
+/// `catalog.recipe.updated`: the recipe as it now is, and `changes.ingredients` before and after.
+pub fn recipe_updated(written: &RecipeWithIngredients, before: &[RecipeIngredient]) -> EventDraft {
+    let recipe = &written.recipe;
+    let mut payload = RecipeEvent::of(written);
+    payload.changes = Some(change("ingredients", ingredient_lines(before), ingredient_lines(&written.ingredients)));
+    EventDraft::new("recipe", "updated", recipe.id, recipe.version, &payload)
+}
+
+/// `catalog.recipe.deleted`.
+#[derive(Debug, Serialize)]
+struct RecipeDeleted {
+    recipe_id: RecipeId,
+    product_id: ProductId,
+    variant_id: Option<VariantId>,
+}
+
+pub fn recipe_deleted(recipe: &Recipe) -> EventDraft {
+    let payload = RecipeDeleted { recipe_id: recipe.id, product_id: recipe.product_id, variant_id: recipe.variant_id };
+    EventDraft::new("recipe", "deleted", recipe.id, recipe.version + 1, &payload)
 }

@@ -1,0 +1,561 @@
+//! Recipes (bill of materials, page 03 "Recetas / BOM"): what a sale of a composite product
+//! takes out of inventory.
+//!
+//! Rules, checked in the write's transaction:
+//! - a recipe is a product's, for one of its variants or (no variant) for all of them; at most
+//!   one per product and variant;
+//! - an ingredient is a live variant of the organization (another organization's answers as
+//!   missing); it may itself have a recipe (a sauce in a burger), so recipes nest;
+//! - no recipe of a product may reach a variant of that same product through any depth of
+//!   ingredients: the product itself as an ingredient (length 1) and every longer cycle are
+//!   refused, the error naming the path by SKU;
+//! - quantities are in the ingredient line's `unit`, which must convert to the ingredient
+//!   product's `unit_of_measure` ([`crate::units`]).
+//!
+//! [`explode`] turns sold variants into the stock variants to deduct: nested recipes expanded,
+//! waste applied per level, quantities in each variant's own unit, in one statement.
+
+use super::outbox;
+use super::published::{self, EventDraft};
+use super::{check_version, found};
+use crate::db::PgConn;
+use crate::error::{Entity, Error, FieldError, Result};
+use crate::ids::{OrganizationId, ProductId, RecipeId, RecipeIngredientId, VariantId};
+use crate::models::{Actor, NewRecipe, Recipe, RecipeIngredient};
+use crate::schema::{product_recipes, product_variants, products, recipe_ingredients};
+use crate::units;
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Bool, Integer, Nullable, Numeric, Text, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use rust_decimal::{Decimal, RoundingStrategy};
+use std::collections::HashMap;
+
+/// How deep recipes may nest; deeper trees are refused as if they were cycles.
+pub const MAX_DEPTH: i32 = 16;
+/// Decimal places of a deduction (half away from zero).
+pub const DEDUCTION_SCALE: u32 = 6;
+
+/// An ingredient line as a caller states it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngredientDraft {
+    pub ingredient_variant_id: VariantId,
+    pub quantity: Decimal,
+    pub unit: String,
+    pub is_optional: bool,
+    pub waste_percentage: Decimal,
+    pub notes: Option<String>,
+}
+
+/// A new recipe.
+#[derive(Debug, Clone)]
+pub struct RecipeDraft {
+    pub variant_id: Option<VariantId>,
+    pub name: Option<String>,
+    pub yield_quantity: Decimal,
+    pub is_active: bool,
+    pub ingredients: Vec<IngredientDraft>,
+}
+
+/// A recipe with its ingredient lines, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecipeWithIngredients {
+    pub recipe: Recipe,
+    pub ingredients: Vec<RecipeIngredient>,
+}
+
+#[derive(Debug, QueryableByName)]
+struct Ingredient {
+    #[diesel(sql_type = SqlUuid)]
+    variant_id: VariantId,
+    #[diesel(sql_type = SqlUuid)]
+    product_id: ProductId,
+    #[diesel(sql_type = Text)]
+    unit_of_measure: String,
+}
+
+/// The ingredient variants (live, of `org`) with their product and unit, one statement.
+async fn ingredients_of(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    ids: &[VariantId],
+) -> Result<HashMap<VariantId, Ingredient>> {
+    let rows: Vec<Ingredient> = diesel::sql_query(
+        "SELECT v.id AS variant_id, v.product_id, p.unit_of_measure
+           FROM product_variants v
+           JOIN products p ON p.organization_id = v.organization_id AND p.id = v.product_id
+          WHERE v.organization_id = $1 AND v.id = ANY($2) AND v.deleted_at IS NULL AND p.deleted_at IS NULL",
+    )
+    .bind::<SqlUuid, _>(org)
+    .bind::<Array<SqlUuid>, _>(ids)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|row| (row.variant_id, row)).collect())
+}
+
+#[derive(Debug, QueryableByName)]
+struct CyclePath {
+    /// The ingredient the path starts from.
+    #[diesel(sql_type = SqlUuid)]
+    first: VariantId,
+    #[diesel(sql_type = Array<Text>)]
+    skus: Vec<String>,
+}
+
+/// The first path from one of `ingredients` down to a variant of `product` through existing
+/// recipes (active or not: an inactive one may be switched on), if any: the ingredient it
+/// starts from and the SKUs along it.
+async fn cycle_through(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    product: ProductId,
+    ingredients: &[VariantId],
+) -> Result<Option<CyclePath>> {
+    let found: Option<CyclePath> = diesel::sql_query(
+        "WITH RECURSIVE walk(variant_id, path) AS (
+             SELECT v.id, ARRAY[v.id] FROM product_variants v WHERE v.organization_id = $1 AND v.id = ANY($2)
+           UNION ALL
+             SELECT ri.ingredient_variant_id, walk.path || ri.ingredient_variant_id
+               FROM walk
+               JOIN product_variants v ON v.organization_id = $1 AND v.id = walk.variant_id
+               JOIN product_recipes r ON r.organization_id = $1 AND r.product_id = v.product_id
+                                     AND (r.variant_id = v.id OR r.variant_id IS NULL)
+               JOIN recipe_ingredients ri ON ri.organization_id = $1 AND ri.recipe_id = r.id
+              WHERE v.product_id <> $3 AND NOT ri.ingredient_variant_id = ANY(walk.path)
+                AND cardinality(walk.path) <= $4)
+         SELECT walk.path[1] AS first, ARRAY(SELECT s.sku FROM unnest(walk.path) WITH ORDINALITY AS step(id, n)
+                        JOIN product_variants s ON s.organization_id = $1 AND s.id = step.id ORDER BY step.n) AS skus
+           FROM walk
+           JOIN product_variants v ON v.organization_id = $1 AND v.id = walk.variant_id
+          WHERE v.product_id = $3 OR cardinality(walk.path) > $4
+          LIMIT 1",
+    )
+    .bind::<SqlUuid, _>(org)
+    .bind::<Array<SqlUuid>, _>(ingredients)
+    .bind::<SqlUuid, _>(product)
+    .bind::<Integer, _>(MAX_DEPTH)
+    .get_result(conn)
+    .await
+    .optional()?;
+    Ok(found)
+}
+
+/// Every rule an ingredient list must meet for a recipe of `product` (`product_sku` names it in
+/// a cycle's path), as field errors on `ingredients[i].…`.
+async fn check_ingredients(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    product: ProductId,
+    product_sku: &str,
+    lines: &[IngredientDraft],
+) -> Result<()> {
+    let ids: Vec<VariantId> = lines.iter().map(|line| line.ingredient_variant_id).collect();
+    let known = ingredients_of(conn, org, &ids).await?;
+    let mut errors = Vec::new();
+    if lines.is_empty() {
+        errors.push(FieldError::new("ingredients", "must name at least one ingredient"));
+    }
+    for (i, line) in lines.iter().enumerate() {
+        let field = |name: &str| format!("ingredients[{i}].{name}");
+        if lines[..i].iter().any(|earlier| earlier.ingredient_variant_id == line.ingredient_variant_id) {
+            errors.push(FieldError::new(field("ingredient_variant_id"), "is listed twice"));
+        }
+        if line.quantity <= Decimal::ZERO {
+            errors.push(FieldError::new(field("quantity"), "must be greater than 0"));
+        }
+        if line.waste_percentage < Decimal::ZERO || line.waste_percentage > Decimal::ONE_HUNDRED {
+            errors.push(FieldError::new(field("waste_percentage"), "must be between 0 and 100"));
+        }
+        let Some(ingredient) = known.get(&line.ingredient_variant_id) else {
+            errors.push(FieldError::missing(field("ingredient_variant_id"), Entity::Variant));
+            continue;
+        };
+        if ingredient.product_id == product {
+            errors.push(FieldError::new(
+                field("ingredient_variant_id"),
+                "cannot be a variant of the recipe's own product",
+            ));
+        }
+        if let Err(err) = units::convert(Decimal::ONE, &line.unit, &ingredient.unit_of_measure) {
+            errors.push(FieldError::new(
+                field("unit"),
+                format!("{err} (the ingredient is stocked in {})", ingredient.unit_of_measure),
+            ));
+        }
+    }
+    if errors.is_empty() {
+        if let Some(path) = cycle_through(conn, org, product, &ids).await? {
+            let i = lines.iter().position(|line| line.ingredient_variant_id == path.first).unwrap_or(0);
+            let steps = std::iter::once(product_sku.to_string()).chain(path.skus).collect::<Vec<_>>().join(" → ");
+            errors.push(FieldError::new(
+                format!("ingredients[{i}].ingredient_variant_id"),
+                format!("would make the recipe contain itself: {steps}"),
+            ));
+        }
+    }
+    match errors.is_empty() {
+        true => Ok(()),
+        false => Err(Error::validation(Entity::Recipe, errors)),
+    }
+}
+
+fn lines(org: OrganizationId, recipe: RecipeId, drafts: Vec<IngredientDraft>) -> Vec<RecipeIngredient> {
+    drafts
+        .into_iter()
+        .zip(0..)
+        .map(|(line, position)| RecipeIngredient {
+            id: RecipeIngredientId::generate(),
+            organization_id: org,
+            recipe_id: recipe,
+            ingredient_variant_id: line.ingredient_variant_id,
+            quantity: line.quantity,
+            unit: line.unit.trim().to_string(),
+            is_optional: line.is_optional,
+            waste_percentage: line.waste_percentage,
+            notes: line.notes,
+            position,
+        })
+        .collect()
+}
+
+/// The live product, locked: its recipes change under this lock only.
+async fn lock_product(conn: &mut PgConn, org: OrganizationId, id: ProductId) -> Result<(ProductId, String)> {
+    let row = products::table
+        .filter(products::organization_id.eq(org))
+        .filter(products::id.eq(id))
+        .filter(products::deleted_at.is_null())
+        .select((products::id, products::sku))
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    found(row, Entity::Product)
+}
+
+/// Creates the product's recipe (for `draft.variant_id`, a live variant of it, or for all its
+/// variants); a second one for the same product and variant is 409 `RECIPE_EXISTS`.
+pub async fn create(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    product_id: ProductId,
+    draft: RecipeDraft,
+) -> Result<RecipeWithIngredients> {
+    conn.transaction(async move |conn| {
+        let (product, sku) = lock_product(conn, org, product_id).await?;
+        if let Some(variant) = draft.variant_id {
+            let owned: Option<VariantId> = product_variants::table
+                .filter(product_variants::organization_id.eq(org))
+                .filter(product_variants::id.eq(variant))
+                .filter(product_variants::product_id.eq(product))
+                .filter(product_variants::deleted_at.is_null())
+                .select(product_variants::id)
+                .first(conn)
+                .await
+                .optional()?;
+            if owned.is_none() {
+                return Err(Error::missing(Entity::Recipe, "variant_id", Entity::Variant));
+            }
+        }
+        if draft.yield_quantity <= Decimal::ZERO {
+            return Err(Error::field(Entity::Recipe, "yield_quantity", "must be greater than 0"));
+        }
+        check_ingredients(conn, org, product, &sku, &draft.ingredients).await?;
+        let new = NewRecipe {
+            id: RecipeId::generate(),
+            organization_id: org,
+            product_id: product,
+            variant_id: draft.variant_id,
+            name: draft.name,
+            yield_quantity: draft.yield_quantity,
+            is_active: draft.is_active,
+        };
+        let recipe: Recipe = diesel::insert_into(product_recipes::table)
+            .values(&new)
+            .on_conflict_do_nothing()
+            .returning(Recipe::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?
+            .ok_or_else(|| Error::Conflict {
+                code: "RECIPE_EXISTS",
+                message: "the product already has a recipe for this variant".into(),
+                field: Some("variant_id"),
+                key: Vec::new(),
+            })?;
+        let ingredients = lines(org, recipe.id, draft.ingredients);
+        diesel::insert_into(recipe_ingredients::table).values(&ingredients).execute(conn).await?;
+        let written = RecipeWithIngredients { recipe, ingredients };
+        outbox::append(conn, org, actor, vec![published::recipe_created(&written)]).await?;
+        Ok(written)
+    })
+    .await
+}
+
+/// The recipe, locked, with its product's SKU.
+async fn lock(conn: &mut PgConn, org: OrganizationId, id: RecipeId) -> Result<(Recipe, String)> {
+    let recipe: Option<Recipe> = product_recipes::table
+        .filter(product_recipes::organization_id.eq(org))
+        .filter(product_recipes::id.eq(id))
+        .select(Recipe::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    let recipe = found(recipe, Entity::Recipe)?;
+    let (_, sku) = lock_product(conn, org, recipe.product_id).await?;
+    Ok((recipe, sku))
+}
+
+/// Replaces the recipe's ingredient lines when `expected_version` is current; the version goes
+/// up and `catalog.recipe.updated` says what the lines were and are.
+pub async fn replace_ingredients(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    id: RecipeId,
+    expected_version: Option<i32>,
+    drafts: Vec<IngredientDraft>,
+) -> Result<RecipeWithIngredients> {
+    conn.transaction(async move |conn| {
+        let (old, sku) = lock(conn, org, id).await?;
+        check_version(expected_version, old.version)?;
+        check_ingredients(conn, org, old.product_id, &sku, &drafts).await?;
+        let before = ingredients(conn, org, &[id]).await?.remove(&id).unwrap_or_default();
+        diesel::delete(
+            recipe_ingredients::table
+                .filter(recipe_ingredients::organization_id.eq(org))
+                .filter(recipe_ingredients::recipe_id.eq(id)),
+        )
+        .execute(conn)
+        .await?;
+        let ingredients = lines(org, id, drafts);
+        diesel::insert_into(recipe_ingredients::table).values(&ingredients).execute(conn).await?;
+        let recipe: Recipe = diesel::update(product_recipes::table)
+            .filter(product_recipes::organization_id.eq(org))
+            .filter(product_recipes::id.eq(id))
+            .set((product_recipes::version.eq(old.version + 1), product_recipes::updated_at.eq(Utc::now())))
+            .returning(Recipe::as_returning())
+            .get_result(conn)
+            .await?;
+        let written = RecipeWithIngredients { recipe, ingredients };
+        outbox::append(conn, org, actor, vec![published::recipe_updated(&written, &before)]).await?;
+        Ok(written)
+    })
+    .await
+}
+
+/// Deletes the recipe (its lines with it) when `expected_version` is current.
+pub async fn delete(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    id: RecipeId,
+    expected_version: Option<i32>,
+) -> Result<()> {
+    conn.transaction(async move |conn| {
+        let (recipe, _) = lock(conn, org, id).await?;
+        check_version(expected_version, recipe.version)?;
+        diesel::delete(product_recipes::table.filter(product_recipes::organization_id.eq(org)).find(id))
+            .execute(conn)
+            .await?;
+        let event: EventDraft = published::recipe_deleted(&recipe);
+        outbox::append(conn, org, actor, vec![event]).await
+    })
+    .await
+}
+
+/// Ingredient lines of each recipe, in order; one statement.
+async fn ingredients(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    recipes: &[RecipeId],
+) -> Result<HashMap<RecipeId, Vec<RecipeIngredient>>> {
+    let rows: Vec<RecipeIngredient> = recipe_ingredients::table
+        .filter(recipe_ingredients::organization_id.eq(org))
+        .filter(recipe_ingredients::recipe_id.eq_any(recipes))
+        .order((recipe_ingredients::recipe_id, recipe_ingredients::position))
+        .select(RecipeIngredient::as_select())
+        .load(conn)
+        .await?;
+    let mut by_recipe: HashMap<RecipeId, Vec<RecipeIngredient>> = HashMap::new();
+    for row in rows {
+        by_recipe.entry(row.recipe_id).or_default().push(row);
+    }
+    Ok(by_recipe)
+}
+
+/// The product's recipe for `variant` (`None`: the one for all its variants), with its lines.
+pub async fn find_for(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    product: ProductId,
+    variant: Option<VariantId>,
+) -> Result<Option<RecipeWithIngredients>> {
+    let mut query = product_recipes::table
+        .filter(product_recipes::organization_id.eq(org))
+        .filter(product_recipes::product_id.eq(product))
+        .into_boxed();
+    query = match variant {
+        Some(variant) => query.filter(product_recipes::variant_id.eq(variant)),
+        None => query.filter(product_recipes::variant_id.is_null()),
+    };
+    let Some(recipe) = query.select(Recipe::as_select()).first(conn).await.optional()? else { return Ok(None) };
+    let ingredients = ingredients(conn, org, &[recipe.id]).await?.remove(&recipe.id).unwrap_or_default();
+    Ok(Some(RecipeWithIngredients { recipe, ingredients }))
+}
+
+/// One stock variant to deduct for a sale.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deduction {
+    pub variant_id: VariantId,
+    /// In the variant's own unit, rounded to [`DEDUCTION_SCALE`] places.
+    pub quantity: Decimal,
+    pub unit: String,
+    /// Reached only through optional ingredient lines: the seller may leave it out.
+    pub is_optional: bool,
+}
+
+/// What selling `quantity` of a variant takes out of inventory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explosion {
+    pub variant_id: VariantId,
+    pub quantity: Decimal,
+    /// The active recipe used, if any; without one the variant itself is deducted.
+    pub recipe_id: Option<RecipeId>,
+    pub deductions: Vec<Deduction>,
+}
+
+#[derive(Debug, QueryableByName)]
+struct TreeRow {
+    #[diesel(sql_type = SqlUuid)]
+    variant_id: VariantId,
+    #[diesel(sql_type = Text)]
+    unit_of_measure: String,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    recipe_id: Option<RecipeId>,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    yield_quantity: Option<Decimal>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    ingredient_variant_id: Option<VariantId>,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    quantity: Option<Decimal>,
+    #[diesel(sql_type = Nullable<Text>)]
+    unit: Option<String>,
+    #[diesel(sql_type = Nullable<Bool>)]
+    is_optional: Option<bool>,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    waste_percentage: Option<Decimal>,
+}
+
+/// A variant's active recipe: its own, else its product's for all variants.
+const ACTIVE_RECIPE: &str = "SELECT r.id, r.yield_quantity FROM product_recipes r
+     WHERE r.organization_id = $1 AND r.product_id = v.product_id AND r.is_active
+       AND (r.variant_id = v.id OR r.variant_id IS NULL)
+     ORDER BY r.variant_id NULLS LAST LIMIT 1";
+
+struct Node {
+    unit: String,
+    recipe: Option<(RecipeId, Decimal, Vec<TreeRow>)>,
+}
+
+/// The deductions of each sale line (`variant`, `quantity` sold), aligned with `sold`: one
+/// statement reads every recipe reachable from them (a recursive CTE), the arithmetic is done
+/// here in decimals. A variant missing from the organization answers `VARIANT_NOT_FOUND`.
+pub async fn explode(conn: &mut PgConn, org: OrganizationId, sold: &[(VariantId, Decimal)]) -> Result<Vec<Explosion>> {
+    let roots: Vec<VariantId> = sold.iter().map(|(variant, _)| *variant).collect();
+    let rows: Vec<TreeRow> = diesel::sql_query(format!(
+        "WITH RECURSIVE reach(variant_id, depth) AS (
+             SELECT DISTINCT unnest($2::uuid[]), 0
+           UNION
+             SELECT ri.ingredient_variant_id, reach.depth + 1
+               FROM reach
+               JOIN product_variants v ON v.organization_id = $1 AND v.id = reach.variant_id
+               CROSS JOIN LATERAL ({ACTIVE_RECIPE}) r
+               JOIN recipe_ingredients ri ON ri.organization_id = $1 AND ri.recipe_id = r.id
+              WHERE reach.depth < $3)
+         SELECT v.id AS variant_id, p.unit_of_measure, r.id AS recipe_id, r.yield_quantity,
+                ri.ingredient_variant_id, ri.quantity, ri.unit, ri.is_optional, ri.waste_percentage
+           FROM (SELECT DISTINCT variant_id FROM reach) reached
+           JOIN product_variants v ON v.organization_id = $1 AND v.id = reached.variant_id AND v.deleted_at IS NULL
+           JOIN products p ON p.organization_id = $1 AND p.id = v.product_id
+           LEFT JOIN LATERAL ({ACTIVE_RECIPE}) r ON true
+           LEFT JOIN recipe_ingredients ri ON ri.organization_id = $1 AND ri.recipe_id = r.id
+          ORDER BY v.id, ri.position"
+    ))
+    .bind::<SqlUuid, _>(org)
+    .bind::<Array<SqlUuid>, _>(&roots)
+    .bind::<Integer, _>(MAX_DEPTH)
+    .load(conn)
+    .await?;
+    let mut tree: HashMap<VariantId, Node> = HashMap::new();
+    for row in rows {
+        let node =
+            tree.entry(row.variant_id).or_insert_with(|| Node { unit: row.unit_of_measure.clone(), recipe: None });
+        if let (Some(recipe), Some(yield_quantity)) = (row.recipe_id, row.yield_quantity) {
+            node.recipe.get_or_insert_with(|| (recipe, yield_quantity, Vec::new())).2.push(row);
+        }
+    }
+    sold.iter()
+        .map(|&(variant, quantity)| {
+            let node = tree.get(&variant).ok_or(Error::NotFound(Entity::Variant))?;
+            let mut leaves: Vec<Deduction> = Vec::new();
+            expand(&tree, variant, quantity, false, 0, &mut leaves)?;
+            for leaf in &mut leaves {
+                leaf.quantity =
+                    leaf.quantity.round_dp_with_strategy(DEDUCTION_SCALE, RoundingStrategy::MidpointAwayFromZero);
+            }
+            Ok(Explosion {
+                variant_id: variant,
+                quantity,
+                recipe_id: node.recipe.as_ref().map(|r| r.0),
+                deductions: leaves,
+            })
+        })
+        .collect()
+}
+
+/// Adds what `quantity` of `variant` takes (in its own unit) to `leaves`, summing repeats.
+fn expand(
+    tree: &HashMap<VariantId, Node>,
+    variant: VariantId,
+    quantity: Decimal,
+    optional: bool,
+    depth: i32,
+    leaves: &mut Vec<Deduction>,
+) -> Result<()> {
+    let node = tree.get(&variant).ok_or(Error::NotFound(Entity::Variant))?;
+    match &node.recipe {
+        Some((_, yield_quantity, lines)) if depth < MAX_DEPTH => {
+            let batches = quantity / *yield_quantity;
+            for line in lines {
+                let (Some(ingredient), Some(per_batch), Some(unit)) =
+                    (line.ingredient_variant_id, line.quantity, &line.unit)
+                else {
+                    continue;
+                };
+                let waste = Decimal::ONE + line.waste_percentage.unwrap_or_default() / Decimal::ONE_HUNDRED;
+                let stated = per_batch * batches * waste;
+                let own_unit = &tree.get(&ingredient).ok_or(Error::NotFound(Entity::Variant))?.unit;
+                let converted = units::convert(stated, unit, own_unit)
+                    .map_err(|err| Error::Internal(format!("recipe unit: {err}")))?;
+                let optional = optional || line.is_optional.unwrap_or(false);
+                expand(tree, ingredient, converted, optional, depth + 1, leaves)?;
+            }
+            Ok(())
+        }
+        Some(_) => Err(Error::Internal(format!("recipes nest deeper than {MAX_DEPTH} under {variant}"))),
+        None => {
+            match leaves.iter_mut().find(|leaf| leaf.variant_id == variant && leaf.is_optional == optional) {
+                Some(leaf) => leaf.quantity += quantity,
+                None => leaves.push(Deduction {
+                    variant_id: variant,
+                    quantity,
+                    unit: node.unit.clone(),
+                    is_optional: optional,
+                }),
+            }
+            Ok(())
+        }
+    }
+}
