@@ -128,6 +128,7 @@ fn assembled() -> utoipa::openapi::OpenApi {
         collections::Doc::openapi(),
         tags::Doc::openapi(),
         price_tiers::Doc::openapi(),
+        recipes::Doc::openapi(),
         transfer::Doc::openapi(),
     ] {
         doc.merge(part);

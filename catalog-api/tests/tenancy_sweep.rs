@@ -154,6 +154,32 @@ async fn owner_fixture(app: &TestApp, org: OrganizationId) -> HashMap<&'static s
     )
     .await
     .unwrap();
+    // A recipe for all of the product's variants, made of another product's variant.
+    let (_, supply) = products::create(
+        conn,
+        org,
+        &actor,
+        NewProduct::new("Insumo", "INS-1"),
+        Some(NewVariant::new("INS-1-U", Decimal::ONE)),
+    )
+    .await
+    .unwrap();
+    let ingredient = catalog_core::repo::recipes::IngredientDraft {
+        ingredient_variant_id: supply.expect("default variant").id,
+        quantity: Decimal::TWO,
+        unit: "unit".into(),
+        is_optional: false,
+        waste_percentage: Decimal::ZERO,
+        notes: None,
+    };
+    let draft = catalog_core::repo::recipes::RecipeDraft {
+        variant_id: None,
+        name: None,
+        yield_quantity: Decimal::ONE,
+        is_active: true,
+        ingredients: vec![ingredient],
+    };
+    let recipe = catalog_core::repo::recipes::create(conn, org, &actor, product.id, draft).await.unwrap();
     // An import job (its rows need no file here: the sweep only reads it).
     let import = uuid::Uuid::now_v7();
     {
@@ -185,6 +211,7 @@ async fn owner_fixture(app: &TestApp, org: OrganizationId) -> HashMap<&'static s
         ("tags", tag.id.to_string()),
         ("price-tiers", tier.id.to_string()),
         ("rules", rule.id.to_string()),
+        ("recipes", recipe.recipe.id.to_string()),
     ])
 }
 

@@ -60,6 +60,15 @@ const RULE: &[Field] = &[
     ("price", "number?"),
 ];
 const CHANGES: &[Field] = &[("changes", "object")];
+const RECIPE: &[Field] = &[
+    ("recipe_id", "string"),
+    ("product_id", "string"),
+    ("variant_id", "string?"),
+    ("name", "string?"),
+    ("yield_quantity", "number?"),
+    ("is_active", "boolean"),
+    ("ingredients", "array"),
+];
 
 macro_rules! kind {
     ($key:literal, $summary:literal, [$($group:expr),* $(,)?]) => {
@@ -167,6 +176,11 @@ pub const PUBLISHED: &[EventKind] = &[
     kind!("catalog.variant.image.updated", "A variant image changed (page 22).", [IMAGE, OF_VARIANT, CHANGES, UPDATED]),
     kind!("catalog.variant.image.deleted", "A variant image was removed (page 22).", [IMAGE, OF_VARIANT, DELETED]),
     kind!("catalog.variant.images.reordered", "A variant's images were reordered (page 14).", [REORDERED, OF_VARIANT]),
+    kind!("catalog.recipe.created", "A product's recipe (bill of materials) was created (page 03).", [RECIPE, CREATED]),
+    kind!("catalog.recipe.updated", "A recipe's ingredients changed: `changes.ingredients` before and after (page 03).",
+        [RECIPE, CHANGES, UPDATED]),
+    kind!("catalog.recipe.deleted", "A recipe was deleted (page 03).",
+        [&[("recipe_id", "string"), ("product_id", "string"), ("variant_id", "string?")], DELETED]),
 ];
 
 /// Every routing key the worker consumes and applies, with the `data` fields its handler needs

@@ -942,6 +942,14 @@ async fn every_peer_reads_what_its_handlers_need_from_events_made_through_the_ap
         call(Method::PUT, &format!("{owner}/images/reorder"), Some(json!({ "image_ids": images }))).await;
         call(Method::DELETE, &format!("{owner}/images/{image}"), None).await;
     }
+    let screw = json!({ "title": "Tornillo", "sku": "TOR-1", "sale_price": "0.10" });
+    let screw = call(Method::POST, "/api/v1/products", Some(screw)).await;
+    let screw = screw["data"]["variants"][0]["id"].as_str().expect("default variant").to_string();
+    let line = |quantity: u32| json!({ "ingredient_variant_id": screw, "quantity": quantity, "unit": "unidad" });
+    let recipe = json!({ "name": "Kit", "ingredients": [line(4)] });
+    let recipe = id_of(call(Method::POST, &format!("/api/v1/products/{product}/recipe"), Some(recipe)).await);
+    call(Method::PUT, &format!("/api/v1/recipes/{recipe}/ingredients"), Some(json!([line(6)]))).await;
+    call(Method::DELETE, &format!("/api/v1/recipes/{recipe}"), None).await;
     call(Method::DELETE, &format!("/api/v1/variants/{}", variant_ids[1]), None).await;
     call(Method::DELETE, &format!("/api/v1/products/{product}?force=true"), None).await;
     for deleted in [

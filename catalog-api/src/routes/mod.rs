@@ -7,6 +7,7 @@ pub mod images;
 pub mod options;
 pub mod price_tiers;
 pub mod products;
+pub mod recipes;
 pub mod tags;
 pub mod transfer;
 pub mod variants;
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(collections::configure)
         .configure(tags::configure)
         .configure(price_tiers::configure)
+        .configure(recipes::configure)
         .configure(transfer::configure)
         .route("/noop", web::get().to(noop));
 }

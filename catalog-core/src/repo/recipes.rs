@@ -57,6 +57,20 @@ pub struct RecipeDraft {
     pub ingredients: Vec<IngredientDraft>,
 }
 
+/// The recipe `id` of `org`, with its lines.
+pub async fn get(conn: &mut PgConn, org: OrganizationId, id: RecipeId) -> Result<RecipeWithIngredients> {
+    let recipe: Option<Recipe> = product_recipes::table
+        .filter(product_recipes::organization_id.eq(org))
+        .filter(product_recipes::id.eq(id))
+        .select(Recipe::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    let recipe = found(recipe, Entity::Recipe)?;
+    let ingredients = ingredients(conn, org, &[id]).await?.remove(&id).unwrap_or_default();
+    Ok(RecipeWithIngredients { recipe, ingredients })
+}
+
 /// A recipe with its ingredient lines, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecipeWithIngredients {
@@ -464,6 +478,125 @@ struct Node {
 /// here in decimals. A variant missing from the organization answers `VARIANT_NOT_FOUND`.
 pub async fn explode(conn: &mut PgConn, org: OrganizationId, sold: &[(VariantId, Decimal)]) -> Result<Vec<Explosion>> {
     let roots: Vec<VariantId> = sold.iter().map(|(variant, _)| *variant).collect();
+    let tree = tree(conn, org, &roots).await?;
+    sold.iter()
+        .map(|&(variant, quantity)| {
+            let node = tree.get(&variant).ok_or(Error::NotFound(Entity::Variant))?;
+            let mut leaves: Vec<Deduction> = Vec::new();
+            expand(&tree, variant, quantity, false, 0, &mut leaves)?;
+            let recipe_id = node.recipe.as_ref().map(|r| r.0);
+            Ok(Explosion { variant_id: variant, quantity, recipe_id, deductions: rounded(leaves) })
+        })
+        .collect()
+}
+
+fn rounded(mut leaves: Vec<Deduction>) -> Vec<Deduction> {
+    for leaf in &mut leaves {
+        leaf.quantity = leaf.quantity.round_dp_with_strategy(DEDUCTION_SCALE, RoundingStrategy::MidpointAwayFromZero);
+    }
+    leaves
+}
+
+/// What one batch of `recipe` takes out of inventory (the stock variants, each in its own unit).
+async fn batch_deductions(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    recipe: &RecipeWithIngredients,
+) -> Result<Vec<Deduction>> {
+    let roots: Vec<VariantId> = recipe.ingredients.iter().map(|line| line.ingredient_variant_id).collect();
+    let tree = tree(conn, org, &roots).await?;
+    let mut leaves = Vec::new();
+    for line in &recipe.ingredients {
+        let own_unit = &tree.get(&line.ingredient_variant_id).ok_or(Error::NotFound(Entity::Variant))?.unit;
+        let stated = line.quantity * (Decimal::ONE + line.waste_percentage / Decimal::ONE_HUNDRED);
+        let converted = units::convert(stated, &line.unit, own_unit)
+            .map_err(|err| Error::Internal(format!("recipe unit: {err}")))?;
+        expand(&tree, line.ingredient_variant_id, converted, line.is_optional, 1, &mut leaves)?;
+    }
+    Ok(leaves)
+}
+
+/// What a recipe's answer names besides its rows: its product and variant, each ingredient's
+/// product name, SKU, unit and state, and the cost of one batch rolled up from `cost_price`
+/// through nested recipes (optional ingredients included; a variant without a cost counts 0).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecipeDescription {
+    pub product_name: String,
+    pub variant_sku: Option<String>,
+    pub ingredients: HashMap<VariantId, IngredientFacts>,
+    pub total_cost: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, QueryableByName)]
+pub struct IngredientFacts {
+    #[diesel(sql_type = SqlUuid)]
+    pub variant_id: VariantId,
+    #[diesel(sql_type = Text)]
+    pub product_name: String,
+    #[diesel(sql_type = Text)]
+    pub sku: String,
+    #[diesel(sql_type = Text)]
+    pub unit_of_measure: String,
+    /// A deactivated (or deleted) ingredient is reported, not hidden.
+    #[diesel(sql_type = Bool)]
+    pub is_active: bool,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    pub cost_price: Option<Decimal>,
+}
+
+/// Facts of `variants` (live or not, of `org`), one statement.
+async fn facts(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    variants: &[VariantId],
+) -> Result<HashMap<VariantId, IngredientFacts>> {
+    let rows: Vec<IngredientFacts> = diesel::sql_query(
+        "SELECT v.id AS variant_id, p.title AS product_name, v.sku, p.unit_of_measure,
+                (v.is_active AND v.deleted_at IS NULL AND p.status = 'active' AND p.deleted_at IS NULL) AS is_active,
+                v.cost_price
+           FROM product_variants v
+           JOIN products p ON p.organization_id = v.organization_id AND p.id = v.product_id
+          WHERE v.organization_id = $1 AND v.id = ANY($2)",
+    )
+    .bind::<SqlUuid, _>(org)
+    .bind::<Array<SqlUuid>, _>(variants)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|row| (row.variant_id, row)).collect())
+}
+
+/// The recipe's [`RecipeDescription`], in a constant number of statements.
+pub async fn describe(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    recipe: &RecipeWithIngredients,
+) -> Result<RecipeDescription> {
+    let leaves = batch_deductions(conn, org, recipe).await?;
+    let mut wanted: Vec<VariantId> = recipe.ingredients.iter().map(|line| line.ingredient_variant_id).collect();
+    wanted.extend(leaves.iter().map(|leaf| leaf.variant_id));
+    wanted.extend(recipe.recipe.variant_id);
+    let facts = facts(conn, org, &wanted).await?;
+    let product_name: Option<String> = products::table
+        .filter(products::organization_id.eq(org))
+        .filter(products::id.eq(recipe.recipe.product_id))
+        .select(products::title)
+        .first(conn)
+        .await
+        .optional()?;
+    let total_cost: Decimal = leaves
+        .iter()
+        .map(|leaf| leaf.quantity * facts.get(&leaf.variant_id).and_then(|f| f.cost_price).unwrap_or_default())
+        .sum();
+    Ok(RecipeDescription {
+        product_name: product_name.unwrap_or_default(),
+        variant_sku: recipe.recipe.variant_id.and_then(|v| facts.get(&v)).map(|f| f.sku.clone()),
+        total_cost: total_cost.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero),
+        ingredients: facts,
+    })
+}
+
+/// Every variant reachable from `roots` through active recipes, with its unit and recipe lines.
+async fn tree(conn: &mut PgConn, org: OrganizationId, roots: &[VariantId]) -> Result<HashMap<VariantId, Node>> {
     let rows: Vec<TreeRow> = diesel::sql_query(format!(
         "WITH RECURSIVE reach(variant_id, depth) AS (
              SELECT DISTINCT unnest($2::uuid[]), 0
@@ -484,7 +617,7 @@ pub async fn explode(conn: &mut PgConn, org: OrganizationId, sold: &[(VariantId,
           ORDER BY v.id, ri.position"
     ))
     .bind::<SqlUuid, _>(org)
-    .bind::<Array<SqlUuid>, _>(&roots)
+    .bind::<Array<SqlUuid>, _>(roots)
     .bind::<Integer, _>(MAX_DEPTH)
     .load(conn)
     .await?;
@@ -496,23 +629,7 @@ pub async fn explode(conn: &mut PgConn, org: OrganizationId, sold: &[(VariantId,
             node.recipe.get_or_insert_with(|| (recipe, yield_quantity, Vec::new())).2.push(row);
         }
     }
-    sold.iter()
-        .map(|&(variant, quantity)| {
-            let node = tree.get(&variant).ok_or(Error::NotFound(Entity::Variant))?;
-            let mut leaves: Vec<Deduction> = Vec::new();
-            expand(&tree, variant, quantity, false, 0, &mut leaves)?;
-            for leaf in &mut leaves {
-                leaf.quantity =
-                    leaf.quantity.round_dp_with_strategy(DEDUCTION_SCALE, RoundingStrategy::MidpointAwayFromZero);
-            }
-            Ok(Explosion {
-                variant_id: variant,
-                quantity,
-                recipe_id: node.recipe.as_ref().map(|r| r.0),
-                deductions: leaves,
-            })
-        })
-        .collect()
+    Ok(tree)
 }
 
 /// Adds what `quantity` of `variant` takes (in its own unit) to `leaves`, summing repeats.
