@@ -230,3 +230,24 @@ async fn concurrent_edits_of_one_recipe_keep_one_consistent_version() {
         products::table.find(latte).select(products::is_composite).first(conn).await.expect("product");
     assert!(!composite, "no recipe left: not composite");
 }
+
+#[tokio::test]
+async fn a_deleted_ingredient_is_still_deducted_and_reported_inactive_but_a_deleted_variant_cannot_be_sold() {
+    let db = TestDb::new().await;
+    let conn = &mut *db.conn().await;
+    let (org, system) = (TestDb::org(), Actor::system());
+    let (latte, latte_v) = stocked(conn, org, "LATTE", "unit").await;
+    let (_, cup) = stocked(conn, org, "CUP", "unit").await;
+    let created = recipes::create(conn, org, &system, latte, recipe(vec![line(cup, "1", "unit", "0")])).await.unwrap();
+    catalog_core::repo::variants::delete(conn, org, &system, cup).await.expect("delete the cup");
+
+    let Ok([sale]) = <[_; 1]>::try_from(recipes::explode(conn, org, &[(latte_v, d("2"))]).await.expect("explode"))
+    else {
+        panic!()
+    };
+    assert_eq!(deductions(&sale), [(cup, d("2"), "unit".into())]);
+    let described = recipes::describe(conn, org, &created).await.expect("describe");
+    assert!(!described.ingredients[&cup].is_active, "the deleted ingredient is reported");
+    let sold_deleted = recipes::explode(conn, org, &[(cup, d("1"))]).await.err().map(|e| e.code());
+    assert_eq!(sold_deleted, Some("VARIANT_NOT_FOUND".into()));
+}

@@ -446,6 +446,8 @@ struct TreeRow {
     variant_id: VariantId,
     #[diesel(sql_type = Text)]
     unit_of_measure: String,
+    #[diesel(sql_type = Bool)]
+    is_live: bool,
     #[diesel(sql_type = Nullable<SqlUuid>)]
     recipe_id: Option<RecipeId>,
     #[diesel(sql_type = Nullable<Numeric>)]
@@ -470,6 +472,9 @@ const ACTIVE_RECIPE: &str = "SELECT r.id, r.yield_quantity FROM product_recipes 
 
 struct Node {
     unit: String,
+    /// Not soft-deleted. A deleted ingredient is still deducted (Inventory still holds it)
+    /// until its recipes are edited; a deleted variant cannot be sold.
+    is_live: bool,
     recipe: Option<(RecipeId, Decimal, Vec<TreeRow>)>,
 }
 
@@ -481,7 +486,7 @@ pub async fn explode(conn: &mut PgConn, org: OrganizationId, sold: &[(VariantId,
     let tree = tree(conn, org, &roots).await?;
     sold.iter()
         .map(|&(variant, quantity)| {
-            let node = tree.get(&variant).ok_or(Error::NotFound(Entity::Variant))?;
+            let node = tree.get(&variant).filter(|node| node.is_live).ok_or(Error::NotFound(Entity::Variant))?;
             let mut leaves: Vec<Deduction> = Vec::new();
             expand(&tree, variant, quantity, false, 0, &mut leaves)?;
             let recipe_id = node.recipe.as_ref().map(|r| r.0);
@@ -607,10 +612,10 @@ async fn tree(conn: &mut PgConn, org: OrganizationId, roots: &[VariantId]) -> Re
                CROSS JOIN LATERAL ({ACTIVE_RECIPE}) r
                JOIN recipe_ingredients ri ON ri.organization_id = $1 AND ri.recipe_id = r.id
               WHERE reach.depth < $3)
-         SELECT v.id AS variant_id, p.unit_of_measure, r.id AS recipe_id, r.yield_quantity,
+         SELECT v.id AS variant_id, p.unit_of_measure, v.deleted_at IS NULL AS is_live, r.id AS recipe_id, r.yield_quantity,
                 ri.ingredient_variant_id, ri.quantity, ri.unit, ri.is_optional, ri.waste_percentage
            FROM (SELECT DISTINCT variant_id FROM reach) reached
-           JOIN product_variants v ON v.organization_id = $1 AND v.id = reached.variant_id AND v.deleted_at IS NULL
+           JOIN product_variants v ON v.organization_id = $1 AND v.id = reached.variant_id
            JOIN products p ON p.organization_id = $1 AND p.id = v.product_id
            LEFT JOIN LATERAL ({ACTIVE_RECIPE}) r ON true
            LEFT JOIN recipe_ingredients ri ON ri.organization_id = $1 AND ri.recipe_id = r.id
@@ -623,8 +628,11 @@ async fn tree(conn: &mut PgConn, org: OrganizationId, roots: &[VariantId]) -> Re
     .await?;
     let mut tree: HashMap<VariantId, Node> = HashMap::new();
     for row in rows {
-        let node =
-            tree.entry(row.variant_id).or_insert_with(|| Node { unit: row.unit_of_measure.clone(), recipe: None });
+        let node = tree.entry(row.variant_id).or_insert_with(|| Node {
+            unit: row.unit_of_measure.clone(),
+            is_live: row.is_live,
+            recipe: None,
+        });
         if let (Some(recipe), Some(yield_quantity)) = (row.recipe_id, row.yield_quantity) {
             node.recipe.get_or_insert_with(|| (recipe, yield_quantity, Vec::new())).2.push(row);
         }
