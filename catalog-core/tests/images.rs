@@ -316,7 +316,7 @@ async fn variant_images_follow_the_same_rules() {
     let Error::Validation { fields, .. } = &err else { panic!("{err:?}") };
     assert_eq!(fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["url", "position"]);
 
-    variants::delete(conn, org, &actor, w).await.expect("delete variant");
+    variants::delete(conn, org, &actor, w, false).await.expect("delete variant");
     assert!(
         images::list_variant_images(conn, org, &[w]).await.expect("list").is_empty(),
         "a deleted owner's images are gone"

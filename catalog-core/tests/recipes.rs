@@ -232,14 +232,23 @@ async fn concurrent_edits_of_one_recipe_keep_one_consistent_version() {
 }
 
 #[tokio::test]
-async fn a_deleted_ingredient_is_still_deducted_and_reported_inactive_but_a_deleted_variant_cannot_be_sold() {
+async fn an_ingredient_in_use_is_deleted_only_when_forced_then_still_deducted_and_reported_inactive() {
     let db = TestDb::new().await;
     let conn = &mut *db.conn().await;
     let (org, system) = (TestDb::org(), Actor::system());
     let (latte, latte_v) = stocked(conn, org, "LATTE", "unit").await;
     let (_, cup) = stocked(conn, org, "CUP", "unit").await;
     let created = recipes::create(conn, org, &system, latte, recipe(vec![line(cup, "1", "unit", "0")])).await.unwrap();
-    catalog_core::repo::variants::delete(conn, org, &system, cup).await.expect("delete the cup");
+    let refused = catalog_core::repo::variants::delete(conn, org, &system, cup, false).await;
+    match refused {
+        Err(Error::InUse { code, details, .. }) => {
+            assert_eq!(code, "VARIANT_IN_RECIPES");
+            assert_eq!(details["recipes"][0]["recipe_id"], created.recipe.id.to_string());
+            assert_eq!(details["recipes"][0]["product_sku"], "LATTE");
+        }
+        other => panic!("an ingredient in use is not deleted without force: {other:?}"),
+    }
+    catalog_core::repo::variants::delete(conn, org, &system, cup, true).await.expect("delete the cup, forced");
 
     let Ok([sale]) = <[_; 1]>::try_from(recipes::explode(conn, org, &[(latte_v, d("2"))]).await.expect("explode"))
     else {

@@ -99,7 +99,7 @@ async fn another_organization_cannot_see_or_change_a_variant() {
         variants::set_active(conn, theirs, &actor, v.id, None, false).await,
         Err(Error::NotFound(Entity::Variant))
     ));
-    assert!(matches!(variants::delete(conn, theirs, &actor, v.id).await, Err(Error::NotFound(Entity::Variant))));
+    assert!(matches!(variants::delete(conn, theirs, &actor, v.id, false).await, Err(Error::NotFound(Entity::Variant))));
     let planted = variants::create(conn, theirs, &actor, new_variant(p.id, "CAM-2"), &[]).await;
     assert!(matches!(planted, Err(Error::NotFound(Entity::Product))), "{planted:?}");
 
@@ -137,7 +137,7 @@ async fn sku_and_barcode_are_unique_per_organization_across_products() {
         .await
         .expect("another organization may reuse both");
 
-    variants::delete(conn, org, &actor, first.id).await.expect("delete");
+    variants::delete(conn, org, &actor, first.id, false).await.expect("delete");
     variants::create(conn, org, &actor, with_barcode(new_variant(p2.id, "SKU-1"), "770001"), &[])
         .await
         .expect("a deleted variant's SKU and barcode are reusable");
@@ -188,7 +188,7 @@ async fn variants_take_exactly_one_value_per_declared_option() {
     let dup = variants::create(conn, org, &actor, new_variant(p.id, "CAM-R-M-2"), &[red, m]).await;
     assert!(matches!(dup, Err(Error::Conflict { code: "VARIANT_OPTIONS_EXIST", .. })), "{dup:?}");
     variants::create(conn, org, &actor, new_variant(p.id, "CAM-A-L"), &[blue, l]).await.expect("another combination");
-    variants::delete(conn, org, &actor, v.id).await.expect("delete");
+    variants::delete(conn, org, &actor, v.id, false).await.expect("delete");
     variants::create(conn, org, &actor, new_variant(p.id, "CAM-R-M-3"), &[red, m])
         .await
         .expect("a deleted variant's combination is reusable");
@@ -364,12 +364,12 @@ async fn deleted_variants_disappear_from_reads() {
     assert_eq!(page.items[0].id, made[1].id, "keyset order is id order");
 
     let gone = made[1].id;
-    variants::delete(conn, org, &actor, gone).await.expect("delete");
+    variants::delete(conn, org, &actor, gone, false).await.expect("delete");
     assert!(variants::find(conn, org, gone).await.expect("query").is_none());
     assert!(matches!(variants::get(conn, org, gone).await, Err(Error::NotFound(Entity::Variant))));
     let ids: Vec<VariantId> = made.iter().map(|v| v.id).collect();
     assert_eq!(variants::get_many(conn, org, &ids).await.expect("query").len(), 3);
-    assert!(matches!(variants::delete(conn, org, &actor, gone).await, Err(Error::NotFound(Entity::Variant))));
+    assert!(matches!(variants::delete(conn, org, &actor, gone, false).await, Err(Error::NotFound(Entity::Variant))));
     let deleted_at: Option<chrono::DateTime<chrono::Utc>> = schema::product_variants::table
         .find(gone)
         .select(schema::product_variants::deleted_at)
@@ -402,7 +402,7 @@ async fn validate_many_reports_every_reason_a_variant_cannot_be_sold() {
     off.is_active = false;
     let off = variants::create(conn, org, &actor, off, &[]).await.expect("create");
     let deleted = variants::create(conn, org, &actor, new_variant(active.id, "DEL"), &[]).await.expect("create");
-    variants::delete(conn, org, &actor, deleted.id).await.expect("delete");
+    variants::delete(conn, org, &actor, deleted.id, false).await.expect("delete");
     let of_inactive = variants::create(conn, org, &actor, new_variant(inactive.id, "PI"), &[]).await.expect("create");
     let of_archived = variants::create(conn, org, &actor, new_variant(archived.id, "PA"), &[]).await.expect("create");
     let of_deleted = variants::create(conn, org, &actor, new_variant(doomed.id, "PD"), &[]).await.expect("create");

@@ -861,42 +861,50 @@ pub async fn update_nested(
     change(caller, state, req, id, Some(product_id), body.into_inner()).await
 }
 
-async fn remove(caller: Caller, state: web::Data<ApiState>, id: VariantId, product: Option<ProductId>) -> ApiResult {
+async fn remove(
+    caller: Caller,
+    state: web::Data<ApiState>,
+    id: VariantId,
+    product: Option<ProductId>,
+    force: bool,
+) -> ApiResult {
     caller.require(Resource::Variants, Action::Delete)?;
     let conn = &mut *state.conn().await?;
     scoped(conn, caller.org(), id, product).await?;
-    state.catalog.write(variants::delete(conn, caller.org(), &caller.actor, id)).await?;
+    state.catalog.write(variants::delete(conn, caller.org(), &caller.actor, id, force)).await?;
     Ok(reply::no_content())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeleteArgs {
-    /// The pages' "delete even with stock". The catalog does not know stock yet, so a variant
-    /// is never refused for it and the flag changes nothing.
+    /// Delete even when recipes use the variant as an ingredient (they keep deducting it). The
+    /// pages' "delete even with stock" too: the catalog does not know stock yet, so a variant
+    /// is never refused for that.
     #[serde(default)]
     pub force: bool,
 }
 
 /// Soft delete: the SKU, barcode and option combination become reusable.
-#[utoipa::path(delete, path = "/api/v1/variants/{id}", tag = "variants", params(DeleteArgs), responses((status = 204), (status = 404)))]
+#[utoipa::path(delete, path = "/api/v1/variants/{id}", tag = "variants", params(DeleteArgs), responses((status = 204), (status = 404), (status = 409, description = "VARIANT_IN_RECIPES")))]
 pub async fn delete(
     caller: Caller,
     state: web::Data<ApiState>,
     id: web::Path<VariantId>,
-    _args: web::Query<DeleteArgs>,
+    args: web::Query<DeleteArgs>,
 ) -> ApiResult {
-    remove(caller, state, *id, None).await
+    remove(caller, state, *id, None, args.force).await
 }
 
-#[utoipa::path(delete, path = "/api/v1/products/{product_id}/variants/{id}", tag = "variants", responses((status = 204), (status = 404)))]
+#[utoipa::path(delete, path = "/api/v1/products/{product_id}/variants/{id}", tag = "variants", params(DeleteArgs), responses((status = 204), (status = 404), (status = 409, description = "VARIANT_IN_RECIPES")))]
 pub async fn delete_nested(
     caller: Caller,
     state: web::Data<ApiState>,
     path: web::Path<(ProductId, VariantId)>,
+    args: web::Query<DeleteArgs>,
 ) -> ApiResult {
     let (product_id, id) = path.into_inner();
-    remove(caller, state, id, Some(product_id)).await
+    remove(caller, state, id, Some(product_id), args.force).await
 }
 
 async fn set_active(

@@ -57,6 +57,35 @@ pub struct RecipeDraft {
     pub ingredients: Vec<IngredientDraft>,
 }
 
+/// A recipe that uses a variant as an ingredient, as a refused delete names it.
+#[derive(Debug, Clone, PartialEq, QueryableByName, serde::Serialize)]
+pub struct RecipeUse {
+    #[diesel(sql_type = SqlUuid)]
+    pub recipe_id: RecipeId,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub name: Option<String>,
+    #[diesel(sql_type = SqlUuid)]
+    pub product_id: ProductId,
+    #[diesel(sql_type = Text)]
+    pub product_sku: String,
+}
+
+/// The recipes using `variant` as an ingredient, one statement.
+pub async fn using(conn: &mut PgConn, org: OrganizationId, variant: VariantId) -> Result<Vec<RecipeUse>> {
+    Ok(diesel::sql_query(
+        "SELECT r.id AS recipe_id, r.name, r.product_id, p.sku AS product_sku
+           FROM recipe_ingredients ri
+           JOIN product_recipes r ON r.organization_id = ri.organization_id AND r.id = ri.recipe_id
+           JOIN products p ON p.organization_id = r.organization_id AND p.id = r.product_id
+          WHERE ri.organization_id = $1 AND ri.ingredient_variant_id = $2
+          ORDER BY p.sku, r.id",
+    )
+    .bind::<SqlUuid, _>(org)
+    .bind::<SqlUuid, _>(variant)
+    .load(conn)
+    .await?)
+}
+
 /// The recipe `id` of `org`, with its lines.
 pub async fn get(conn: &mut PgConn, org: OrganizationId, id: RecipeId) -> Result<RecipeWithIngredients> {
     let recipe: Option<Recipe> = product_recipes::table

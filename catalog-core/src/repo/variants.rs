@@ -530,10 +530,27 @@ pub async fn set_active(
     update(conn, org, actor, id, expected_version, changes).await
 }
 
-/// Soft delete: the SKU, barcode and option combination become reusable.
-pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: VariantId) -> Result<()> {
+/// Soft delete: the SKU, barcode and option combination become reusable. A variant that
+/// recipes use as an ingredient is refused (409 `VARIANT_IN_RECIPES`, naming them) unless
+/// `force`: the recipes then go on deducting it until they are edited.
+pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: VariantId, force: bool) -> Result<()> {
     conn.transaction(async move |conn| {
         let variant = lock(conn, org, id).await?;
+        if !force {
+            let recipes = super::recipes::using(conn, org, id).await?;
+            if !recipes.is_empty() {
+                return Err(Error::InUse {
+                    code: "VARIANT_IN_RECIPES",
+                    message: "recipes use the variant as an ingredient; delete with force=true to delete it anyway"
+                        .into(),
+                    details: serde_json::json!({
+                        "variant_id": id,
+                        "recipes": recipes,
+                        "suggestion": "Edit the recipes first, or use force=true (they keep deducting it)",
+                    }),
+                });
+            }
+        }
         let version = variant.version + 1;
         let now = Utc::now();
         diesel::update(product_variants::table.find(id))
