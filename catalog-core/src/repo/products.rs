@@ -94,7 +94,7 @@ fn live(org: OrganizationId) -> products::BoxedQuery<'static, diesel::pg::Pg> {
 }
 
 /// The live row, locked for the rest of the transaction.
-async fn lock(conn: &mut PgConn, org: OrganizationId, id: ProductId) -> Result<Product> {
+pub(super) async fn lock(conn: &mut PgConn, org: OrganizationId, id: ProductId) -> Result<Product> {
     let row = products::table
         .filter(products::organization_id.eq(org))
         .filter(products::id.eq(id))

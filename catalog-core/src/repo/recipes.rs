@@ -108,35 +108,6 @@ pub struct RecipeWithIngredients {
 }
 
 #[derive(Debug, QueryableByName)]
-struct Ingredient {
-    #[diesel(sql_type = SqlUuid)]
-    variant_id: VariantId,
-    #[diesel(sql_type = SqlUuid)]
-    product_id: ProductId,
-    #[diesel(sql_type = Text)]
-    unit_of_measure: String,
-}
-
-/// The ingredient variants (live, of `org`) with their product and unit, one statement.
-async fn ingredients_of(
-    conn: &mut PgConn,
-    org: OrganizationId,
-    ids: &[VariantId],
-) -> Result<HashMap<VariantId, Ingredient>> {
-    let rows: Vec<Ingredient> = diesel::sql_query(
-        "SELECT v.id AS variant_id, v.product_id, p.unit_of_measure
-           FROM product_variants v
-           JOIN products p ON p.organization_id = v.organization_id AND p.id = v.product_id
-          WHERE v.organization_id = $1 AND v.id = ANY($2) AND v.deleted_at IS NULL AND p.deleted_at IS NULL",
-    )
-    .bind::<SqlUuid, _>(org)
-    .bind::<Array<SqlUuid>, _>(ids)
-    .load(conn)
-    .await?;
-    Ok(rows.into_iter().map(|row| (row.variant_id, row)).collect())
-}
-
-#[derive(Debug, QueryableByName)]
 struct CyclePath {
     /// The ingredient the path starts from.
     #[diesel(sql_type = SqlUuid)]
@@ -193,7 +164,7 @@ async fn check_ingredients(
     lines: &[IngredientDraft],
 ) -> Result<()> {
     let ids: Vec<VariantId> = lines.iter().map(|line| line.ingredient_variant_id).collect();
-    let known = ingredients_of(conn, org, &ids).await?;
+    let known = facts(conn, org, &ids).await?;
     let mut errors = Vec::new();
     if lines.is_empty() {
         errors.push(FieldError::new("ingredients", "must name at least one ingredient"));
@@ -209,7 +180,7 @@ async fn check_ingredients(
         if line.waste_percentage < Decimal::ZERO || line.waste_percentage > Decimal::ONE_HUNDRED {
             errors.push(FieldError::new(field("waste_percentage"), "must be between 0 and 100"));
         }
-        let Some(ingredient) = known.get(&line.ingredient_variant_id) else {
+        let Some(ingredient) = known.get(&line.ingredient_variant_id).filter(|facts| facts.is_live) else {
             errors.push(FieldError::missing(field("ingredient_variant_id"), Entity::Variant));
             continue;
         };
@@ -261,20 +232,6 @@ fn lines(org: OrganizationId, recipe: RecipeId, drafts: Vec<IngredientDraft>) ->
         .collect()
 }
 
-/// The live product, locked: its recipes change under this lock only.
-async fn lock_product(conn: &mut PgConn, org: OrganizationId, id: ProductId) -> Result<(ProductId, String)> {
-    let row = products::table
-        .filter(products::organization_id.eq(org))
-        .filter(products::id.eq(id))
-        .filter(products::deleted_at.is_null())
-        .select((products::id, products::sku))
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?;
-    found(row, Entity::Product)
-}
-
 /// Creates the product's recipe (for `draft.variant_id`, a live variant of it, or for all its
 /// variants); a second one for the same product and variant is 409 `RECIPE_EXISTS`.
 pub async fn create(
@@ -285,7 +242,9 @@ pub async fn create(
     draft: RecipeDraft,
 ) -> Result<RecipeWithIngredients> {
     conn.transaction(async move |conn| {
-        let (product, sku) = lock_product(conn, org, product_id).await?;
+        // The product is locked: its recipes change under this lock only.
+        let product = super::products::lock(conn, org, product_id).await?;
+        let (product, sku) = (product.id, product.sku);
         if let Some(variant) = draft.variant_id {
             let owned: Option<VariantId> = product_variants::table
                 .filter(product_variants::organization_id.eq(org))
@@ -346,7 +305,7 @@ async fn lock(conn: &mut PgConn, org: OrganizationId, id: RecipeId) -> Result<(R
         .await
         .optional()?;
     let recipe = found(recipe, Entity::Recipe)?;
-    let (_, sku) = lock_product(conn, org, recipe.product_id).await?;
+    let sku = super::products::lock(conn, org, recipe.product_id).await?.sku;
     Ok((recipe, sku))
 }
 
@@ -565,6 +524,8 @@ pub struct RecipeDescription {
 pub struct IngredientFacts {
     #[diesel(sql_type = SqlUuid)]
     pub variant_id: VariantId,
+    #[diesel(sql_type = SqlUuid)]
+    pub product_id: ProductId,
     #[diesel(sql_type = Text)]
     pub product_name: String,
     #[diesel(sql_type = Text)]
@@ -574,6 +535,9 @@ pub struct IngredientFacts {
     /// A deactivated (or deleted) ingredient is reported, not hidden.
     #[diesel(sql_type = Bool)]
     pub is_active: bool,
+    /// Neither the variant nor its product is deleted: it may be named in a recipe.
+    #[diesel(sql_type = Bool)]
+    pub is_live: bool,
     #[diesel(sql_type = Nullable<Numeric>)]
     pub cost_price: Option<Decimal>,
 }
@@ -585,9 +549,9 @@ async fn facts(
     variants: &[VariantId],
 ) -> Result<HashMap<VariantId, IngredientFacts>> {
     let rows: Vec<IngredientFacts> = diesel::sql_query(
-        "SELECT v.id AS variant_id, p.title AS product_name, v.sku, p.unit_of_measure,
+        "SELECT v.id AS variant_id, v.product_id, p.title AS product_name, v.sku, p.unit_of_measure,
                 (v.is_active AND v.deleted_at IS NULL AND p.status = 'active' AND p.deleted_at IS NULL) AS is_active,
-                v.cost_price
+                (v.deleted_at IS NULL AND p.deleted_at IS NULL) AS is_live, v.cost_price
            FROM product_variants v
            JOIN products p ON p.organization_id = v.organization_id AND p.id = v.product_id
           WHERE v.organization_id = $1 AND v.id = ANY($2)",
