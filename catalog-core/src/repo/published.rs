@@ -56,14 +56,6 @@ impl EventDraft {
     pub fn event_type(&self) -> String {
         format!("catalog.{}.{}", self.aggregate, self.action)
     }
-
-    pub fn aggregate_id(&self) -> Uuid {
-        self.aggregate_id
-    }
-
-    pub fn data(&self) -> &Value {
-        &self.data
-    }
 }
 
 /// The catalog's versioned entities: their `updated` and `deleted` events share one shape,
