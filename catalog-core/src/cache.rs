@@ -40,6 +40,8 @@ use std::fmt::Display;
 pub enum CacheKind {
     Product,
     Variant,
+    /// The recipe tree under a sold variant (what its explosion reads), keyed by that variant.
+    RecipeTree,
 }
 
 impl CacheKind {
@@ -47,7 +49,14 @@ impl CacheKind {
         match self {
             CacheKind::Product => "product",
             CacheKind::Variant => "variant",
+            CacheKind::RecipeTree => "recipe-tree",
         }
+    }
+
+    /// A tree spans many products, so no one id names the entries a change reaches: a second
+    /// generation, the organization's recipes', drops all of them at once.
+    fn has_recipe_generation(self) -> bool {
+        self == CacheKind::RecipeTree
     }
 }
 
@@ -56,7 +65,9 @@ impl CacheKind {
 /// Keys follow the seed (`product:{organization_id}:{product_id}`, `variant:...`). Each value is
 /// stamped with the organization's generation (`catalog:org-gen:{organization_id}`); bumping the
 /// generation invalidates every entry of the organization at once without scanning the
-/// keyspace. A batch read is one `MGET` (generation included), a batch write one pipeline.
+/// keyspace. Recipe trees are stamped with the organization's recipe generation as well
+/// (`catalog:recipe-gen:{organization_id}`), bumped by whatever changes a tree. A batch read
+/// is one `MGET` (generations included), a batch write one pipeline.
 ///
 /// Every Redis failure is logged and treated as a miss: with Redis down the service is slower,
 /// never failing.
@@ -73,14 +84,29 @@ pub struct Cache {
 struct Stamped<T> {
     #[serde(rename = "g")]
     generation: i64,
+    /// Recipe trees only (0 elsewhere, and left out).
+    #[serde(rename = "r", default, skip_serializing_if = "is_zero")]
+    recipe_generation: i64,
     #[serde(rename = "v")]
     value: T,
 }
 
-/// The organization generation seen by a read; writes stamp entries with it, so an entry filled
-/// from data read before an organization-wide invalidation is never served after it.
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+/// The generations seen by a read; writes stamp entries with them, so an entry filled from data
+/// read before an invalidation of the organization (or of its recipes) is never served after it.
 #[derive(Debug, Clone, Copy)]
-pub struct Generation(i64);
+pub struct Generation {
+    organization: i64,
+    recipes: i64,
+}
+
+impl Generation {
+    /// Redis could not be read: nothing read now may be written back.
+    const UNKNOWN: Generation = Generation { organization: -1, recipes: -1 };
+}
 
 impl Cache {
     pub fn new(pool: RedisPool, settings: &crate::config::Settings) -> Self {
@@ -106,9 +132,14 @@ impl Cache {
         format!("{}catalog:org-gen:{org}", self.prefix)
     }
 
+    fn recipe_generation_key(&self, org: OrganizationId) -> String {
+        format!("{}catalog:recipe-gen:{org}", self.prefix)
+    }
+
     fn ttl(&self, kind: CacheKind) -> u64 {
         match kind {
-            CacheKind::Product => self.ttl_product,
+            // A recipe tree changes with products and recipes alike: the products' TTL.
+            CacheKind::Product | CacheKind::RecipeTree => self.ttl_product,
             CacheKind::Variant => self.ttl_variant,
         }
     }
@@ -141,6 +172,10 @@ impl Cache {
         ids: &[impl Display],
     ) -> (Vec<Option<T>>, Generation) {
         let mut keys = vec![self.generation_key(org)];
+        if kind.has_recipe_generation() {
+            keys.push(self.recipe_generation_key(org));
+        }
+        let generations = keys.len();
         keys.extend(ids.iter().map(|id| self.key(kind, org, id)));
         let values: Option<(Vec<Option<Vec<u8>>>,)> = self
             .run("get", || {
@@ -149,21 +184,27 @@ impl Cache {
                 pipe
             })
             .await;
-        let Some((mut values,)) = values else { return (ids.iter().map(|_| None).collect(), Generation(-1)) };
-        let generation = values
-            .first_mut()
-            .and_then(Option::take)
-            .and_then(|raw| String::from_utf8(raw).ok()?.parse().ok())
-            .unwrap_or(0);
+        let Some((mut values,)) = values else { return (ids.iter().map(|_| None).collect(), Generation::UNKNOWN) };
+        let mut counter = |at: usize| -> i64 {
+            values
+                .get_mut(at)
+                .filter(|_| at < generations)
+                .and_then(Option::take)
+                .and_then(|raw| String::from_utf8(raw).ok()?.parse().ok())
+                .unwrap_or(0)
+        };
+        let generation = Generation { organization: counter(0), recipes: counter(1) };
         let entries = values
             .into_iter()
-            .skip(1)
+            .skip(generations)
             .map(|raw| {
                 let stamped: Stamped<T> = serde_json::from_slice(&raw?).ok()?;
-                (stamped.generation == generation).then_some(stamped.value)
+                let current =
+                    stamped.generation == generation.organization && stamped.recipe_generation == generation.recipes;
+                current.then_some(stamped.value)
             })
             .collect();
-        (entries, Generation(generation))
+        (entries, generation)
     }
 
     /// Stores entries read at `generation`, each with the kind's TTL, in one pipeline.
@@ -175,7 +216,7 @@ impl Cache {
         entries: &[(String, &T)],
     ) {
         // A failed generation read means Redis was unreachable a moment ago: do not write.
-        if entries.is_empty() || generation.0 < 0 {
+        if entries.is_empty() || generation.organization < 0 {
             return;
         }
         let ttl = self.ttl(kind);
@@ -183,7 +224,8 @@ impl Cache {
             .run("put", || {
                 let mut pipe = redis::pipe();
                 for (id, value) in entries {
-                    let stamped = Stamped { generation: generation.0, value };
+                    let stamped =
+                        Stamped { generation: generation.organization, recipe_generation: generation.recipes, value };
                     if let Ok(bytes) = serde_json::to_vec(&stamped) {
                         pipe.cmd("SET").arg(self.key(kind, org, id)).arg(bytes).arg("EX").arg(ttl).ignore();
                     }
@@ -210,9 +252,17 @@ impl Cache {
 
     /// Invalidates every entry of the organization at once (O(1), no keyspace scan).
     pub async fn invalidate_organization(&self, org: OrganizationId) -> bool {
-        let key = self.generation_key(org);
+        self.bump("invalidate_organization", self.generation_key(org)).await
+    }
+
+    /// Invalidates every recipe tree of the organization at once.
+    pub async fn invalidate_recipe_trees(&self, org: OrganizationId) -> bool {
+        self.bump("invalidate_recipe_trees", self.recipe_generation_key(org)).await
+    }
+
+    async fn bump(&self, what: &str, key: String) -> bool {
         let bumped: Option<()> = self
-            .run("invalidate_organization", || {
+            .run(what, || {
                 let mut pipe = redis::pipe();
                 pipe.cmd("INCR").arg(&key).ignore();
                 pipe

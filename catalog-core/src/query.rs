@@ -9,11 +9,13 @@ use crate::error::Result;
 use crate::ids::{OrganizationId, ProductId, VariantId};
 use crate::models::VariantImage;
 use crate::repo::products::{self, ProductDetails};
+use crate::repo::recipes::{self, Explosion, TreeNode, Trees};
 use crate::repo::variants::{self, VariantValidation};
 use crate::schema::variant_images;
 use crate::stale::Stale;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::future::Future;
@@ -102,6 +104,38 @@ impl Catalog {
         Ok(cached)
     }
 
+    /// What selling each (`variant`, `quantity`) takes out of inventory, aligned with `sold`
+    /// (`None`: not a live variant of the organization). Each sold variant's recipe tree is
+    /// cached; the misses are read in one statement, whatever their number and depth.
+    pub async fn explode(&self, org: OrganizationId, sold: &[(VariantId, Decimal)]) -> Result<Vec<Option<Explosion>>> {
+        let mut roots: Vec<VariantId> = sold.iter().map(|(variant, _)| *variant).collect();
+        roots.sort_unstable();
+        roots.dedup();
+        let (cached, generation) = self.cache.get_many::<Vec<TreeNode>>(CacheKind::RecipeTree, org, &roots).await;
+        let mut trees = Trees::default();
+        let mut missing = Vec::new();
+        for (root, hit) in roots.iter().zip(cached) {
+            match hit {
+                Some(nodes) => trees.extend(nodes),
+                None => missing.push(*root),
+            }
+        }
+        if !missing.is_empty() {
+            let mut conn = self.pg.get().await?;
+            let loaded = recipes::trees(&mut conn, org, &missing).await?;
+            drop(conn);
+            let subtrees: Vec<(String, Vec<TreeNode>)> = missing
+                .iter()
+                .filter(|root| loaded.contains(**root))
+                .map(|root| (root.to_string(), loaded.subtree(*root)))
+                .collect();
+            let fill: Vec<(String, &Vec<TreeNode>)> = subtrees.iter().map(|(id, nodes)| (id.clone(), nodes)).collect();
+            self.cache.put_many(CacheKind::RecipeTree, org, generation, &fill).await;
+            trees.extend(subtrees.into_iter().flat_map(|(_, nodes)| nodes));
+        }
+        trees.explode(sold)
+    }
+
     /// Runs a write, then drops the cached entries its events make stale (see [`crate::stale`]).
     /// The write's result is returned as is: a failed invalidation is logged (the worker drops
     /// the entries again when the events come back from RabbitMQ).
@@ -119,6 +153,10 @@ impl Catalog {
     /// does not name are looked up in one statement each.
     pub async fn drop_stale(&self, org: OrganizationId, stale: &Stale) -> Result<()> {
         use crate::schema::product_variants;
+        // The organization's generation stamps recipe trees too.
+        if stale.recipe_trees && !stale.organization && !self.cache.invalidate_recipe_trees(org).await {
+            return Err(crate::Error::Unavailable("redis: recipe tree invalidation failed".into()));
+        }
         if stale.organization {
             return match self.cache.invalidate_organization(org).await {
                 true => Ok(()),

@@ -77,6 +77,8 @@ pub enum UnitError {
     Unknown(String),
     #[error("{from} cannot be converted to {to}: {from_dimension:?} is not {to_dimension:?}")]
     Incompatible { from: &'static str, to: &'static str, from_dimension: Dimension, to_dimension: Dimension },
+    #[error("the quantity is too large to convert")]
+    TooLarge,
 }
 
 fn known_names() -> String {
@@ -122,7 +124,7 @@ pub fn convert(quantity: Decimal, from: &str, to: &str) -> Result<Decimal, UnitE
             to_dimension: to.dimension,
         });
     }
-    Ok(quantity * from.factor() / to.factor())
+    quantity.checked_mul(from.factor()).and_then(|q| q.checked_div(to.factor())).ok_or(UnitError::TooLarge)
 }
 
 #[cfg(test)]

@@ -237,7 +237,7 @@ async fn an_ingredient_in_use_is_deleted_only_when_forced_then_still_deducted_an
     let conn = &mut *db.conn().await;
     let (org, system) = (TestDb::org(), Actor::system());
     let (latte, latte_v) = stocked(conn, org, "LATTE", "unit").await;
-    let (_, cup) = stocked(conn, org, "CUP", "unit").await;
+    let (cup_product, cup) = stocked(conn, org, "CUP", "unit").await;
     let created = recipes::create(conn, org, &system, latte, recipe(vec![line(cup, "1", "unit", "0")])).await.unwrap();
     let refused = catalog_core::repo::variants::delete(conn, org, &system, cup, false).await;
     match refused {
@@ -247,6 +247,16 @@ async fn an_ingredient_in_use_is_deleted_only_when_forced_then_still_deducted_an
             assert_eq!(details["recipes"][0]["product_sku"], "LATTE");
         }
         other => panic!("an ingredient in use is not deleted without force: {other:?}"),
+    }
+    // Deleting the cup's (simple) product would delete the cup too: refused the same way.
+    let refused = catalog_core::repo::products::delete(conn, org, &system, cup_product, false).await;
+    match refused {
+        Err(Error::InUse { code, details, .. }) => {
+            assert_eq!(code, "VARIANT_IN_RECIPES");
+            assert_eq!(details["product_id"], cup_product.to_string());
+            assert_eq!(details["recipes"][0]["ingredient_variant_id"], cup.to_string());
+        }
+        other => panic!("a product whose variant is an ingredient is not deleted without force: {other:?}"),
     }
     catalog_core::repo::variants::delete(conn, org, &system, cup, true).await.expect("delete the cup, forced");
 

@@ -13,7 +13,9 @@ use catalog_core::auth::{Action, Resource};
 use catalog_core::db::PgConn;
 use catalog_core::error::{Entity, Error};
 use catalog_core::ids::{OrganizationId, ProductId, RecipeId, RecipeIngredientId, VariantId};
-use catalog_core::repo::recipes::{self, IngredientDraft, RecipeDraft, RecipeWithIngredients};
+use catalog_core::repo::recipes::{
+    self, IngredientDraft, QUANTITY_MAX_UNITS, QUANTITY_SCALE, RecipeDraft, RecipeWithIngredients,
+};
 use catalog_core::validate::{Check, Money};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -37,10 +39,7 @@ const NAME_MAX: usize = 100;
 const UNIT_MAX: usize = 20;
 const NOTES_MAX: usize = 1000;
 const INGREDIENTS_MAX: usize = 200;
-/// `recipe_ingredients.quantity` is NUMERIC(12,4); `product_recipes.yield_quantity` NUMERIC(10,3).
-const QUANTITY_SCALE: u32 = 4;
-/// NUMERIC(12,4)'s largest value, in units of 10^-4.
-const QUANTITY_MAX_UNITS: i64 = 999_999_999_999;
+/// `product_recipes.yield_quantity` is NUMERIC(10,3).
 const YIELD_SCALE: u32 = 3;
 
 fn quantity_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
@@ -368,10 +367,14 @@ pub async fn explode(
         None => Some(Decimal::ONE),
     };
     check.finish()?;
-    let conn = &mut *state.conn().await?;
     let sold = [(*id, quantity.unwrap_or(Decimal::ONE))];
-    let explosion =
-        recipes::explode(conn, caller.org(), &sold).await?.pop().ok_or(ApiError(Error::NotFound(Entity::Variant)))?;
+    let explosion = state
+        .catalog
+        .explode(caller.org(), &sold)
+        .await?
+        .pop()
+        .flatten()
+        .ok_or(ApiError(Error::NotFound(Entity::Variant)))?;
     Ok(reply::ok(ExplosionView {
         variant_id: explosion.variant_id,
         quantity: explosion.quantity.normalize(),

@@ -574,7 +574,8 @@ pub async fn set_status(
 
 /// Soft delete, cascading to the product's live variants; returns their ids. A product with
 /// variants that still has live ones is refused (409 `PRODUCT_HAS_VARIANTS`) unless `force`;
-/// a simple product's default variant goes with it without `force`.
+/// a simple product's default variant goes with it without `force`, unless recipes use it
+/// (409 `VARIANT_IN_RECIPES`).
 pub async fn delete(
     conn: &mut PgConn,
     org: OrganizationId,
@@ -601,6 +602,11 @@ pub async fn delete(
                     }),
                 });
             }
+        }
+        if !force {
+            // A simple product's default variant may be a recipe's ingredient.
+            let variants: Vec<VariantId> = live_variants.select(product_variants::id).load(conn).await?;
+            super::recipes::refuse_in_use(conn, org, &variants, ("product_id", id.into())).await?;
         }
         let now = Utc::now();
         let mut deleted: Vec<(VariantId, i32)> = diesel::update(live_variants)

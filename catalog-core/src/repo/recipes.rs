@@ -29,10 +29,16 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Integer, Nullable, Numeric, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// How deep recipes may nest; deeper trees are refused as if they were cycles.
 pub const MAX_DEPTH: i32 = 16;
+/// Decimal places of a stated quantity (`recipe_ingredients.quantity` is NUMERIC(12,4); a sold
+/// quantity is bounded the same way).
+pub const QUANTITY_SCALE: u32 = 4;
+/// NUMERIC(12,4)'s largest value, in units of 10^-4.
+pub const QUANTITY_MAX_UNITS: i64 = 999_999_999_999;
 /// Decimal places of a deduction (half away from zero).
 pub const DEDUCTION_SCALE: u32 = 6;
 
@@ -58,7 +64,7 @@ pub struct RecipeDraft {
 }
 
 /// A recipe that uses a variant as an ingredient, as a refused delete names it.
-#[derive(Debug, Clone, PartialEq, QueryableByName, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, QueryableByName, Serialize)]
 pub struct RecipeUse {
     #[diesel(sql_type = SqlUuid)]
     pub recipe_id: RecipeId,
@@ -68,22 +74,49 @@ pub struct RecipeUse {
     pub product_id: ProductId,
     #[diesel(sql_type = Text)]
     pub product_sku: String,
+    #[diesel(sql_type = SqlUuid)]
+    pub ingredient_variant_id: VariantId,
 }
 
-/// The recipes using `variant` as an ingredient, one statement.
-pub async fn using(conn: &mut PgConn, org: OrganizationId, variant: VariantId) -> Result<Vec<RecipeUse>> {
+/// The recipes using any of `variants` as an ingredient, one statement.
+pub async fn using(conn: &mut PgConn, org: OrganizationId, variants: &[VariantId]) -> Result<Vec<RecipeUse>> {
     Ok(diesel::sql_query(
-        "SELECT r.id AS recipe_id, r.name, r.product_id, p.sku AS product_sku
+        "SELECT r.id AS recipe_id, r.name, r.product_id, p.sku AS product_sku, ri.ingredient_variant_id
            FROM recipe_ingredients ri
            JOIN product_recipes r ON r.organization_id = ri.organization_id AND r.id = ri.recipe_id
            JOIN products p ON p.organization_id = r.organization_id AND p.id = r.product_id
-          WHERE ri.organization_id = $1 AND ri.ingredient_variant_id = $2
-          ORDER BY p.sku, r.id",
+          WHERE ri.organization_id = $1 AND ri.ingredient_variant_id = ANY($2)
+          ORDER BY p.sku, r.id, ri.ingredient_variant_id",
     )
     .bind::<SqlUuid, _>(org)
-    .bind::<SqlUuid, _>(variant)
+    .bind::<Array<SqlUuid>, _>(variants)
     .load(conn)
     .await?)
+}
+
+/// Refuses (409 `VARIANT_IN_RECIPES`, naming the recipes) to delete `variants` while recipes
+/// use them, unless `force`: the recipes then go on deducting them until they are edited.
+/// `deleting` names what the caller asked to delete in the error's details.
+pub(crate) async fn refuse_in_use(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    variants: &[VariantId],
+    deleting: (&str, uuid::Uuid),
+) -> Result<()> {
+    let recipes = using(conn, org, variants).await?;
+    if recipes.is_empty() {
+        return Ok(());
+    }
+    let mut details = serde_json::json!({
+        "recipes": recipes,
+        "suggestion": "Edit the recipes first, or use force=true (they keep deducting it)",
+    });
+    details[deleting.0] = serde_json::json!(deleting.1);
+    Err(Error::InUse {
+        code: "VARIANT_IN_RECIPES",
+        message: "recipes use it as an ingredient; delete with force=true to delete it anyway".into(),
+        details,
+    })
 }
 
 /// The recipe `id` of `org`, with its lines.
@@ -458,29 +491,141 @@ const ACTIVE_RECIPE: &str = "SELECT r.id, r.yield_quantity FROM product_recipes 
        AND (r.variant_id = v.id OR r.variant_id IS NULL)
      ORDER BY r.variant_id NULLS LAST LIMIT 1";
 
-struct Node {
+/// A variant as an explosion reads it. Cached per sold variant (its whole tree), so it is
+/// serializable; the cached and the freshly read tree explode through the same code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TreeNode {
+    pub variant_id: VariantId,
     unit: String,
     /// Not soft-deleted. A deleted ingredient is still deducted (Inventory still holds it)
     /// until its recipes are edited; a deleted variant cannot be sold.
     is_live: bool,
-    recipe: Option<(RecipeId, Decimal, Vec<TreeRow>)>,
+    recipe: Option<ActiveRecipe>,
 }
 
-/// The deductions of each sale line (`variant`, `quantity` sold), aligned with `sold`: one
-/// statement reads every recipe reachable from them (a recursive CTE), the arithmetic is done
-/// here in decimals. A variant missing from the organization answers `VARIANT_NOT_FOUND`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ActiveRecipe {
+    id: RecipeId,
+    yield_quantity: Decimal,
+    lines: Vec<TreeLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct TreeLine {
+    ingredient: VariantId,
+    quantity: Decimal,
+    unit: String,
+    is_optional: bool,
+    waste_percentage: Decimal,
+}
+
+/// Every variant reachable from some sold variants through active recipes.
+#[derive(Debug, Default)]
+pub struct Trees(HashMap<VariantId, TreeNode>);
+
+impl Trees {
+    pub fn contains(&self, variant: VariantId) -> bool {
+        self.0.contains_key(&variant)
+    }
+
+    /// The nodes reachable from `root` (itself first), what a cache entry for it holds.
+    pub fn subtree(&self, root: VariantId) -> Vec<TreeNode> {
+        let mut seen = std::collections::HashSet::new();
+        let mut pending = vec![root];
+        let mut nodes = Vec::new();
+        while let Some(id) = pending.pop() {
+            let Some(node) = self.0.get(&id).filter(|_| seen.insert(id)) else { continue };
+            pending.extend(node.recipe.iter().flat_map(|recipe| recipe.lines.iter().map(|line| line.ingredient)));
+            nodes.push(node.clone());
+        }
+        nodes
+    }
+
+    pub fn extend(&mut self, nodes: impl IntoIterator<Item = TreeNode>) {
+        self.0.extend(nodes.into_iter().map(|node| (node.variant_id, node)));
+    }
+
+    /// The deductions of each sale line (`variant`, `quantity` sold), aligned with `sold`;
+    /// `None` for a variant that is not a live variant of the organization. Decimal
+    /// arithmetic, each deduction rounded once at the end (half away from zero).
+    pub fn explode(&self, sold: &[(VariantId, Decimal)]) -> Result<Vec<Option<Explosion>>> {
+        sold.iter()
+            .map(|&(variant, quantity)| {
+                let Some(node) = self.0.get(&variant).filter(|node| node.is_live) else { return Ok(None) };
+                let mut leaves: Vec<Deduction> = Vec::new();
+                self.expand(variant, quantity, false, 0, &mut leaves)?;
+                let recipe_id = node.recipe.as_ref().map(|recipe| recipe.id);
+                Ok(Some(Explosion { variant_id: variant, quantity, recipe_id, deductions: rounded(leaves) }))
+            })
+            .collect()
+    }
+
+    /// Adds what `batches` of a recipe with these `lines` take to `leaves`.
+    fn expand_lines(
+        &self,
+        lines: &[TreeLine],
+        batches: Decimal,
+        optional: bool,
+        depth: i32,
+        leaves: &mut Vec<Deduction>,
+    ) -> Result<()> {
+        for line in lines {
+            let waste = Decimal::ONE + line.waste_percentage / Decimal::ONE_HUNDRED;
+            let stated = line.quantity.checked_mul(batches).and_then(|q| q.checked_mul(waste)).ok_or_else(too_large)?;
+            let own_unit = &self.0.get(&line.ingredient).ok_or(Error::NotFound(Entity::Variant))?.unit;
+            let converted = units::convert(stated, &line.unit, own_unit).map_err(|err| match err {
+                units::UnitError::TooLarge => too_large(),
+                err => Error::Internal(format!("recipe unit: {err}")),
+            })?;
+            self.expand(line.ingredient, converted, optional || line.is_optional, depth + 1, leaves)?;
+        }
+        Ok(())
+    }
+
+    /// Adds what `quantity` of `variant` takes (in its own unit) to `leaves`, summing repeats.
+    fn expand(
+        &self,
+        variant: VariantId,
+        quantity: Decimal,
+        optional: bool,
+        depth: i32,
+        leaves: &mut Vec<Deduction>,
+    ) -> Result<()> {
+        let node = self.0.get(&variant).ok_or(Error::NotFound(Entity::Variant))?;
+        match &node.recipe {
+            Some(recipe) if depth < MAX_DEPTH => {
+                let batches = quantity.checked_div(recipe.yield_quantity).ok_or_else(too_large)?;
+                self.expand_lines(&recipe.lines, batches, optional, depth, leaves)
+            }
+            Some(_) => Err(Error::Internal(format!("recipes nest deeper than {MAX_DEPTH} under {variant}"))),
+            None => {
+                match leaves.iter_mut().find(|leaf| leaf.variant_id == variant && leaf.is_optional == optional) {
+                    Some(leaf) => leaf.quantity = leaf.quantity.checked_add(quantity).ok_or_else(too_large)?,
+                    None => leaves.push(Deduction {
+                        variant_id: variant,
+                        quantity,
+                        unit: node.unit.clone(),
+                        is_optional: optional,
+                    }),
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// [`Trees::explode`] read from the database in one statement; a variant missing from the
+/// organization answers `VARIANT_NOT_FOUND`. (Reads that may be cached go through
+/// [`crate::query::Catalog::explode`].)
 pub async fn explode(conn: &mut PgConn, org: OrganizationId, sold: &[(VariantId, Decimal)]) -> Result<Vec<Explosion>> {
     let roots: Vec<VariantId> = sold.iter().map(|(variant, _)| *variant).collect();
-    let tree = tree(conn, org, &roots).await?;
-    sold.iter()
-        .map(|&(variant, quantity)| {
-            let node = tree.get(&variant).filter(|node| node.is_live).ok_or(Error::NotFound(Entity::Variant))?;
-            let mut leaves: Vec<Deduction> = Vec::new();
-            expand(&tree, variant, quantity, false, 0, &mut leaves)?;
-            let recipe_id = node.recipe.as_ref().map(|r| r.0);
-            Ok(Explosion { variant_id: variant, quantity, recipe_id, deductions: rounded(leaves) })
-        })
-        .collect()
+    let exploded = trees(conn, org, &roots).await?.explode(sold)?;
+    exploded.into_iter().map(|explosion| explosion.ok_or(Error::NotFound(Entity::Variant))).collect()
+}
+
+/// A sale whose deductions do not fit a decimal (28 digits) is the caller's mistake.
+fn too_large() -> Error {
+    Error::field(Entity::Recipe, "quantity", "is too large: its deductions cannot be computed")
 }
 
 fn rounded(mut leaves: Vec<Deduction>) -> Vec<Deduction> {
@@ -497,15 +642,19 @@ async fn batch_deductions(
     recipe: &RecipeWithIngredients,
 ) -> Result<Vec<Deduction>> {
     let roots: Vec<VariantId> = recipe.ingredients.iter().map(|line| line.ingredient_variant_id).collect();
-    let tree = tree(conn, org, &roots).await?;
+    let lines: Vec<TreeLine> = recipe
+        .ingredients
+        .iter()
+        .map(|line| TreeLine {
+            ingredient: line.ingredient_variant_id,
+            quantity: line.quantity,
+            unit: line.unit.clone(),
+            is_optional: line.is_optional,
+            waste_percentage: line.waste_percentage,
+        })
+        .collect();
     let mut leaves = Vec::new();
-    for line in &recipe.ingredients {
-        let own_unit = &tree.get(&line.ingredient_variant_id).ok_or(Error::NotFound(Entity::Variant))?.unit;
-        let stated = line.quantity * (Decimal::ONE + line.waste_percentage / Decimal::ONE_HUNDRED);
-        let converted = units::convert(stated, &line.unit, own_unit)
-            .map_err(|err| Error::Internal(format!("recipe unit: {err}")))?;
-        expand(&tree, line.ingredient_variant_id, converted, line.is_optional, 1, &mut leaves)?;
-    }
+    trees(conn, org, &roots).await?.expand_lines(&lines, Decimal::ONE, false, 0, &mut leaves)?;
     Ok(leaves)
 }
 
@@ -593,8 +742,9 @@ pub async fn describe(
     })
 }
 
-/// Every variant reachable from `roots` through active recipes, with its unit and recipe lines.
-async fn tree(conn: &mut PgConn, org: OrganizationId, roots: &[VariantId]) -> Result<HashMap<VariantId, Node>> {
+/// Every variant reachable from `roots` through active recipes, with its unit and recipe lines:
+/// one statement (a recursive CTE).
+pub async fn trees(conn: &mut PgConn, org: OrganizationId, roots: &[VariantId]) -> Result<Trees> {
     let rows: Vec<TreeRow> = diesel::sql_query(format!(
         "WITH RECURSIVE reach(variant_id, depth) AS (
              SELECT DISTINCT unnest($2::uuid[]), 0
@@ -619,61 +769,27 @@ async fn tree(conn: &mut PgConn, org: OrganizationId, roots: &[VariantId]) -> Re
     .bind::<Integer, _>(MAX_DEPTH)
     .load(conn)
     .await?;
-    let mut tree: HashMap<VariantId, Node> = HashMap::new();
+    let mut trees = Trees::default();
     for row in rows {
-        let node = tree.entry(row.variant_id).or_insert_with(|| Node {
+        let node = trees.0.entry(row.variant_id).or_insert_with(|| TreeNode {
+            variant_id: row.variant_id,
             unit: row.unit_of_measure.clone(),
             is_live: row.is_live,
             recipe: None,
         });
-        if let (Some(recipe), Some(yield_quantity)) = (row.recipe_id, row.yield_quantity) {
-            node.recipe.get_or_insert_with(|| (recipe, yield_quantity, Vec::new())).2.push(row);
-        }
-    }
-    Ok(tree)
-}
-
-/// Adds what `quantity` of `variant` takes (in its own unit) to `leaves`, summing repeats.
-fn expand(
-    tree: &HashMap<VariantId, Node>,
-    variant: VariantId,
-    quantity: Decimal,
-    optional: bool,
-    depth: i32,
-    leaves: &mut Vec<Deduction>,
-) -> Result<()> {
-    let node = tree.get(&variant).ok_or(Error::NotFound(Entity::Variant))?;
-    match &node.recipe {
-        Some((_, yield_quantity, lines)) if depth < MAX_DEPTH => {
-            let batches = quantity / *yield_quantity;
-            for line in lines {
-                let (Some(ingredient), Some(per_batch), Some(unit)) =
-                    (line.ingredient_variant_id, line.quantity, &line.unit)
-                else {
-                    continue;
-                };
-                let waste = Decimal::ONE + line.waste_percentage.unwrap_or_default() / Decimal::ONE_HUNDRED;
-                let stated = per_batch * batches * waste;
-                let own_unit = &tree.get(&ingredient).ok_or(Error::NotFound(Entity::Variant))?.unit;
-                let converted = units::convert(stated, unit, own_unit)
-                    .map_err(|err| Error::Internal(format!("recipe unit: {err}")))?;
-                let optional = optional || line.is_optional.unwrap_or(false);
-                expand(tree, ingredient, converted, optional, depth + 1, leaves)?;
-            }
-            Ok(())
-        }
-        Some(_) => Err(Error::Internal(format!("recipes nest deeper than {MAX_DEPTH} under {variant}"))),
-        None => {
-            match leaves.iter_mut().find(|leaf| leaf.variant_id == variant && leaf.is_optional == optional) {
-                Some(leaf) => leaf.quantity += quantity,
-                None => leaves.push(Deduction {
-                    variant_id: variant,
+        if let (Some(id), Some(yield_quantity)) = (row.recipe_id, row.yield_quantity) {
+            let recipe = node.recipe.get_or_insert_with(|| ActiveRecipe { id, yield_quantity, lines: Vec::new() });
+            if let (Some(ingredient), Some(quantity), Some(unit)) = (row.ingredient_variant_id, row.quantity, row.unit)
+            {
+                recipe.lines.push(TreeLine {
+                    ingredient,
                     quantity,
-                    unit: node.unit.clone(),
-                    is_optional: optional,
-                }),
+                    unit,
+                    is_optional: row.is_optional.unwrap_or(false),
+                    waste_percentage: row.waste_percentage.unwrap_or_default(),
+                });
             }
-            Ok(())
         }
     }
+    Ok(trees)
 }

@@ -537,19 +537,7 @@ pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: V
     conn.transaction(async move |conn| {
         let variant = lock(conn, org, id).await?;
         if !force {
-            let recipes = super::recipes::using(conn, org, id).await?;
-            if !recipes.is_empty() {
-                return Err(Error::InUse {
-                    code: "VARIANT_IN_RECIPES",
-                    message: "recipes use the variant as an ingredient; delete with force=true to delete it anyway"
-                        .into(),
-                    details: serde_json::json!({
-                        "variant_id": id,
-                        "recipes": recipes,
-                        "suggestion": "Edit the recipes first, or use force=true (they keep deducting it)",
-                    }),
-                });
-            }
+            super::recipes::refuse_in_use(conn, org, &[id], ("variant_id", id.into())).await?;
         }
         let version = variant.version + 1;
         let now = Utc::now();
