@@ -11,6 +11,8 @@ use catalog_core::error::Error;
 use catalog_core::ids::{OrganizationId, ProductId, VariantId};
 use catalog_core::query::{Catalog, SearchRequest, VariantCard};
 use catalog_core::repo::products::ProductDetails;
+use catalog_core::repo::recipes::{Explosion, QUANTITY_MAX_UNITS, QUANTITY_SCALE};
+use rust_decimal::Decimal;
 use std::str::FromStr;
 use tonic::{Request, Response, Status};
 
@@ -283,6 +285,73 @@ impl CatalogService for CatalogGrpc {
             hits: hits.iter().map(convert::search_hit).collect(),
             message,
         }))
+    }
+
+    async fn explode_recipe(
+        &self,
+        request: Request<pb::ExplodeRecipeRequest>,
+    ) -> Result<Response<pb::ExplodeRecipeResponse>, Status> {
+        let req = request.get_ref();
+        let org = organization(&req.organization_id)?;
+        self.check_batch("lines", req.lines.len())?;
+        let parsed = sold_lines(&req.lines)?;
+        let sold: Vec<(VariantId, Decimal)> = parsed.iter().flatten().copied().collect();
+        let mut exploded =
+            self.catalog.explode(org, &sold).await.map_err(|e| status(&request, "ExplodeRecipe", e))?.into_iter();
+        let explosions: Vec<pb::RecipeExplosion> = req
+            .lines
+            .iter()
+            .zip(&parsed)
+            .map(|(line, id)| explosion(line, id.and_then(|_| exploded.next().flatten()).as_ref()))
+            .collect();
+        let found = explosions.iter().filter(|e| e.found).count();
+        let message = format!("Exploded {found} of {} lines", explosions.len());
+        Ok(Response::new(pb::ExplodeRecipeResponse { success: true, explosions, message }))
+    }
+}
+
+/// A ticket's lines as the core takes them, or `INVALID_ARGUMENT` naming the first bad field.
+/// A malformed variant id cannot be found: it keeps its place and answers `found=false`.
+fn sold_lines(lines: &[pb::SoldLine]) -> Result<Vec<Option<(VariantId, Decimal)>>, Status> {
+    let max = Decimal::new(QUANTITY_MAX_UNITS, QUANTITY_SCALE);
+    let mut parsed = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        let quantity = match line.quantity.trim() {
+            "" => Decimal::ONE,
+            raw => Decimal::from_str(raw)
+                .ok()
+                .filter(|q| *q > Decimal::ZERO && *q <= max && q.scale() <= QUANTITY_SCALE)
+                .ok_or_else(|| {
+                    Status::invalid_argument(format!(
+                        "lines[{i}].quantity: must be a decimal greater than 0, at most {max} with {QUANTITY_SCALE} decimals"
+                    ))
+                })?,
+        };
+        parsed.push(line.variant_id.trim().parse::<VariantId>().ok().map(|variant| (variant, quantity)));
+    }
+    Ok(parsed)
+}
+
+fn explosion(line: &pb::SoldLine, found: Option<&Explosion>) -> pb::RecipeExplosion {
+    match found {
+        Some(explosion) => pb::RecipeExplosion {
+            variant_id: line.variant_id.clone(),
+            quantity: explosion.quantity.normalize().to_string(),
+            found: true,
+            has_recipe: explosion.recipe_id.is_some(),
+            recipe_id: explosion.recipe_id.map(|id| id.to_string()).unwrap_or_default(),
+            deductions: explosion
+                .deductions
+                .iter()
+                .map(|d| pb::StockDeduction {
+                    variant_id: d.variant_id.to_string(),
+                    quantity: d.quantity.normalize().to_string(),
+                    unit: d.unit.clone(),
+                    is_optional: d.is_optional,
+                })
+                .collect(),
+        },
+        None => pb::RecipeExplosion { variant_id: line.variant_id.clone(), ..Default::default() },
     }
 }
 

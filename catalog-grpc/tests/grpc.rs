@@ -12,6 +12,7 @@ use catalog_core::models::{
     ProductStatus, TagType, VariantChanges,
 };
 use catalog_core::query::Catalog;
+use catalog_core::repo::recipes::{self, IngredientDraft, RecipeDraft};
 use catalog_core::repo::{brands, collections, images, products, tags, variants};
 use catalog_core::shutdown::Shutdown;
 use catalog_core::testing::TestDb;
@@ -574,6 +575,167 @@ async fn a_cached_read_reflects_an_update_once_the_write_path_invalidates() {
     assert_eq!(v.variant.map(|v| v.sale_price), Some(42.42));
 }
 
+/// A simple product stocked in `unit`; returns its one variant.
+async fn stocked(h: &Harness, org: OrganizationId, sku: &str, unit: &str) -> (ProductId, VariantId) {
+    let conn = &mut *h.db.conn().await;
+    let new = NewProduct { unit_of_measure: unit.into(), ..NewProduct::new(sku, sku) };
+    let default_variant = Some(NewVariant::new("", price(100)));
+    let (product, variant) =
+        products::create(conn, org, &Actor::system(), new, default_variant).await.expect("product");
+    (product.id, variant.expect("default variant").id)
+}
+
+fn ingredient(variant: VariantId, quantity: &str, unit: &str, waste: &str) -> IngredientDraft {
+    IngredientDraft {
+        ingredient_variant_id: variant,
+        quantity: quantity.parse().unwrap(),
+        unit: unit.into(),
+        is_optional: false,
+        waste_percentage: waste.parse().unwrap(),
+        notes: None,
+    }
+}
+
+/// Each explosion as (variant, has_recipe, [(variant, quantity, unit)]).
+type Exploded = Vec<(String, bool, Vec<(String, String, String)>)>;
+
+async fn explode(client: &mut CatalogServiceClient<Channel>, org: OrganizationId, lines: &[(&str, &str)]) -> Exploded {
+    let request = pb::ExplodeRecipeRequest {
+        organization_id: org.to_string(),
+        lines: lines.iter().map(|(v, q)| pb::SoldLine { variant_id: v.to_string(), quantity: q.to_string() }).collect(),
+    };
+    let answer = client.explode_recipe(request).await.expect("rpc").into_inner();
+    assert!(answer.success);
+    answer
+        .explosions
+        .into_iter()
+        .map(|e| {
+            assert_eq!(e.found, !e.deductions.is_empty(), "{e:?}");
+            let deductions = e.deductions.into_iter().map(|d| (d.variant_id, d.quantity, d.unit)).collect();
+            (e.variant_id, e.has_recipe, deductions)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn explode_recipe_answers_a_whole_ticket_in_order_and_follows_what_changes_the_trees() {
+    let h = start(&[], None).await;
+    let mut client = h.client.clone();
+    let org = TestDb::org();
+    let (latte, latte_v) = stocked(&h, org, "LATTE", "unidad").await;
+    let (coffee_product, coffee) = stocked(&h, org, "CAFE-GRANO", "kg").await;
+    let (_, milk) = stocked(&h, org, "LECHE", "litro").await;
+    let (_, cup) = stocked(&h, org, "VASO", "unidad").await;
+    let conn = &mut *h.db.conn().await;
+    let lines = vec![ingredient(coffee, "20", "gramo", "5"), ingredient(milk, "200", "ml", "2")];
+    let draft =
+        RecipeDraft { variant_id: None, name: None, yield_quantity: Decimal::ONE, is_active: true, ingredients: lines };
+    let created = h.catalog.write(recipes::create(conn, org, &Actor::system(), latte, draft)).await.expect("recipe");
+
+    let (latte_s, coffee_s, milk_s, cup_s) =
+        (latte_v.to_string(), coffee.to_string(), milk.to_string(), cup.to_string());
+    let stranger = VariantId::generate().to_string();
+    let ticket = [(latte_s.as_str(), "2"), (cup_s.as_str(), ""), ("not-a-uuid", "1"), (stranger.as_str(), "1")];
+    let expected_latte = |coffee_qty: &str, coffee_unit: &str| {
+        (
+            latte_s.clone(),
+            true,
+            vec![
+                (coffee_s.clone(), coffee_qty.to_string(), coffee_unit.to_string()),
+                (milk_s.clone(), "0.408".to_string(), "litro".to_string()),
+            ],
+        )
+    };
+    let first = explode(&mut client, org, &ticket).await;
+    assert_eq!(
+        first,
+        vec![
+            expected_latte("0.042", "kg"),
+            (cup_s.clone(), false, vec![(cup_s.clone(), "1".into(), "unidad".into())]),
+            ("not-a-uuid".into(), false, vec![]),
+            (stranger.clone(), false, vec![]),
+        ]
+    );
+    // Another organization's variant is missing; its recipe tree is never read.
+    assert_eq!(explode(&mut client, TestDb::org(), &[(&latte_s, "1")]).await, vec![(latte_s.clone(), false, vec![])]);
+
+    // The tree is cached: a change the cache is not told of is not seen...
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query("UPDATE recipe_ingredients SET quantity = 30 WHERE recipe_id = $1 AND unit = 'gramo'")
+        .bind::<diesel::sql_types::Uuid, _>(created.recipe.id)
+        .execute(conn)
+        .await
+        .expect("behind the cache's back");
+    assert_eq!(explode(&mut client, org, &[(&latte_s, "2")]).await, vec![expected_latte("0.042", "kg")]);
+    // ...a recipe write drops every tree of the organization (and reads the 30 g as well)...
+    let lines = vec![ingredient(coffee, "25", "gramo", "5"), ingredient(milk, "200", "ml", "2")];
+    let system = Actor::system();
+    let replace = recipes::replace_ingredients(conn, org, &system, created.recipe.id, None, lines);
+    h.catalog.write(replace).await.expect("replace");
+    assert_eq!(explode(&mut client, org, &[(&latte_s, "2")]).await, vec![expected_latte("0.0525", "kg")]);
+    // ...and so does a change of an ingredient's unit of measure, two levels away from the id.
+    let changes = ProductChanges { unit_of_measure: Some("gramo".into()), ..Default::default() };
+    h.catalog.write(products::update(conn, org, &Actor::system(), coffee_product, None, changes)).await.expect("unit");
+    assert_eq!(explode(&mut client, org, &[(&latte_s, "2")]).await, vec![expected_latte("52.5", "gramo")]);
+
+    for bad in ["0", "-1", "abc", "1.00001", "100000000"] {
+        let request = pb::ExplodeRecipeRequest {
+            organization_id: org.to_string(),
+            lines: vec![pb::SoldLine { variant_id: latte_s.clone(), quantity: bad.into() }],
+        };
+        let err = client.explode_recipe(request).await.expect_err(bad);
+        assert_eq!(err.code(), Code::InvalidArgument, "{bad}");
+        assert!(err.message().starts_with("lines[0].quantity"), "{bad}: {}", err.message());
+    }
+}
+
+#[tokio::test]
+async fn explode_recipe_costs_the_same_statements_for_a_ticket_of_1_and_of_20_cold_and_none_warm() {
+    let h = start(&[], None).await;
+    let org = TestDb::org();
+    let (_, flour) = stocked(&h, org, "HARINA", "kg").await;
+    let (sauce, sauce_v) = stocked(&h, org, "SALSA", "litro").await;
+    let conn = &mut *h.db.conn().await;
+    let draft = |ingredients| RecipeDraft {
+        variant_id: None,
+        name: None,
+        yield_quantity: Decimal::ONE,
+        is_active: true,
+        ingredients,
+    };
+    recipes::create(conn, org, &Actor::system(), sauce, draft(vec![ingredient(flour, "50", "g", "0")]))
+        .await
+        .expect("sauce");
+    let mut dishes = Vec::new();
+    for i in 0..21 {
+        let (dish, dish_v) = stocked(&h, org, &format!("PLATO-{i}"), "unidad").await;
+        let lines = vec![ingredient(sauce_v, "100", "ml", "10"), ingredient(flour, "10", "g", "0")];
+        recipes::create(conn, org, &Actor::system(), dish, draft(lines)).await.expect("dish");
+        dishes.push(dish_v.to_string());
+    }
+    let cost = |ids: Vec<String>| {
+        let mut client = h.client.clone();
+        async move {
+            let before = db::statements_sent();
+            let lines = ids.into_iter().map(|variant_id| pb::SoldLine { variant_id, quantity: "3".into() }).collect();
+            let answer = client
+                .explode_recipe(pb::ExplodeRecipeRequest { organization_id: org.to_string(), lines })
+                .await
+                .expect("rpc")
+                .into_inner();
+            assert!(answer.explosions.iter().all(|e| e.found && e.has_recipe && e.deductions.len() == 1));
+            // 3 × (100 ml × 1.1 = 0.11 l of sauce → 5.5 g of flour, plus 10 g) = 46.5 g.
+            assert!(answer.explosions.iter().all(|e| e.deductions[0].quantity == "0.0465"), "{answer:?}");
+            db::statements_sent() - before
+        }
+    };
+    let one = cost(dishes[..1].to_vec()).await;
+    let twenty = cost(dishes[1..].to_vec()).await;
+    assert!(one > 0, "a cold ticket reaches the database");
+    assert_eq!(one, twenty, "a ticket costs a constant number of statements, whatever its size and depth");
+    assert_eq!(cost(dishes[1..].to_vec()).await, 0, "a warm ticket is served from Redis alone");
+}
+
 #[tokio::test]
 async fn validate_variants_batch_costs_the_same_statements_for_1_and_500_ids() {
     let h = start(&[], None).await;
@@ -794,6 +956,14 @@ async fn call(
                 .search_products(pb::SearchRequest { organization_id, query: code.into(), ..Default::default() })
                 .await,
         ),
+        "ExplodeRecipe" => text(
+            client
+                .explode_recipe(pb::ExplodeRecipeRequest {
+                    organization_id,
+                    lines: vec![pb::SoldLine { variant_id: variant, quantity: "1".into() }],
+                })
+                .await,
+        ),
         other => panic!("{other} is not swept: add it to `call`"),
     }
 }
@@ -823,7 +993,7 @@ async fn every_method_answers_another_organizations_ids_exactly_like_missing_one
         (ProductId::generate().to_string(), VariantId::generate().to_string(), "NADA-404-X");
 
     let methods = declared_methods();
-    assert_eq!(methods.len(), 8, "{methods:?}");
+    assert_eq!(methods.len(), 9, "{methods:?}");
     for method in &methods {
         let theirs = call(&mut h.client, method, &stranger, &product, &variant, code).await;
         let missing = call(&mut h.client, method, &stranger, &no_product, &no_variant, no_code)
