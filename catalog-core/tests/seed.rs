@@ -21,6 +21,8 @@ const TABLES: &[&str] = &[
     "product_images",
     "price_tiers",
     "price_tier_rules",
+    "product_recipes",
+    "recipe_ingredients",
     "outbox",
 ];
 
@@ -51,6 +53,70 @@ async fn table_counts(db: &TestDb) -> Vec<(&'static str, i64)> {
         counts.push((*table, count(db, &format!("SELECT count(*) AS n FROM {table}")).await));
     }
     counts
+}
+
+/// The café's recipes hold together: the latte explodes into page 03's deductions, the caramel
+/// latte through its nested sauce, and every seeded product that has a recipe is composite.
+#[tokio::test]
+async fn the_demo_cafe_sells_page_03s_latte_and_a_nested_recipe() {
+    use catalog_core::repo::recipes;
+    use rust_decimal::Decimal;
+    let db = TestDb::new().await;
+    seed::run(&db.pool, &SeedArgs::default()).await.expect("demo seed");
+    let cafe = DEMO_ORGANIZATIONS[3].id;
+    let conn = &mut *db.conn().await;
+    let variant = |sku: &str| {
+        catalog_core::schema::product_variants::table
+            .filter(catalog_core::schema::product_variants::organization_id.eq(cafe))
+            .filter(catalog_core::schema::product_variants::sku.eq(sku.to_string()))
+            .select(catalog_core::schema::product_variants::id)
+    };
+    let mut sold = Vec::new();
+    for sku in ["CE-LATTE", "CE-LATTECAR"] {
+        sold.push((variant(sku).first(conn).await.expect(sku), Decimal::ONE));
+    }
+    let exploded = recipes::explode(conn, cafe, &sold).await.expect("explode");
+    let mut named = Vec::new();
+    for explosion in &exploded {
+        let mut lines = Vec::new();
+        for d in &explosion.deductions {
+            let sku: String = catalog_core::schema::product_variants::table
+                .find(d.variant_id)
+                .select(catalog_core::schema::product_variants::sku)
+                .first(conn)
+                .await
+                .expect("sku");
+            lines.push(format!(
+                "{sku} {} {}{}",
+                d.quantity.normalize(),
+                d.unit,
+                if d.is_optional { " (opcional)" } else { "" }
+            ));
+        }
+        named.push(lines);
+    }
+    assert_eq!(
+        named[0],
+        ["CE-CAFEGRANO 0.021 kg", "CE-LECHE 0.204 litro", "CE-VASO12 1 unit", "CE-TAPA12 1 unit (opcional)",]
+    );
+    // 30 ml of a sauce made 2 l at a time from 1,200 g of sugar and 800 ml of milk (+5 %).
+    assert_eq!(
+        named[1],
+        [
+            "CE-CAFEGRANO 0.021 kg",
+            "CE-LECHE 0.1962 litro",
+            "CE-AZUCAR 0.018 kg",
+            "CE-VASO12 1 unit",
+            "CE-TAPA12 1 unit (opcional)",
+        ]
+    );
+    let not_composite = count(
+        &db,
+        "SELECT count(*) AS n FROM products p WHERE p.is_composite <> \
+         EXISTS (SELECT 1 FROM product_recipes r WHERE r.product_id = p.id AND r.is_active)",
+    )
+    .await;
+    assert_eq!(not_composite, 0, "is_composite follows the seeded recipes");
 }
 
 #[tokio::test]
