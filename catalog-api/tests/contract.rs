@@ -1,5 +1,5 @@
 //! The published REST contract (`docs/design/09`–`22`, the pages the front ends were written
-//! against), checked against the real API: every documented request example is sent with real
+//! against, and page 03's recipes), checked against the real API: every documented request example is sent with real
 //! ids and must be accepted with its documented status; what it sent must show in the answer
 //! under the same name; every field of the documented answer must be present with a compatible
 //! type; every documented error example is provoked and must answer its status, code and
@@ -82,6 +82,35 @@ const PROVEN_ELSEWHERE: &[(&str, &str)] = &[
     (
         "SERVICE_UNAVAILABLE",
         "catalog-core `error::tests::every_error_maps_to_one_http_status_grpc_code_and_code`; `deploy/local/faults.sh` answers it with PostgreSQL stopped",
+    ),
+];
+
+/// Page 03's recipe rules (Recetas / BOM), each with the test that proves it (`file::function`;
+/// the run fails when the function is gone).
+const RECIPE_RULES: &[(&str, &str)] = &[
+    (
+        "a sale deducts quantity × sold × (1 + waste_percentage / 100) of each ingredient, in its unit (the café's latte)",
+        "catalog-core/tests/recipes.rs::the_latte_of_page_03_deducts_exactly_the_documented_quantities",
+    ),
+    (
+        "a product without a recipe deducts the sold variant itself",
+        "catalog-grpc/tests/grpc.rs::explode_recipe_answers_a_whole_ticket_in_order_and_follows_what_changes_the_trees",
+    ),
+    (
+        "one recipe per organization, product and variant (uk_recipe_product); variant_id optional",
+        "catalog-api/tests/recipes.rs::the_latte_of_page_03_through_rest",
+    ),
+    (
+        "yield_quantity: how many units one recipe makes; ingredients may have recipes of their own",
+        "catalog-core/tests/recipes.rs::nested_recipes_explode_through_three_levels_with_waste_at_each",
+    ),
+    (
+        "ingredients are variants of the organization, in a unit that converts to theirs (unidad, gramo, ml, kg, litro)",
+        "catalog-core/tests/recipes.rs::units_that_do_not_convert_and_foreign_ingredients_are_refused",
+    ),
+    (
+        "RecipeResponse.total_cost: the sum of the ingredients' costs",
+        "catalog-api/tests/recipes.rs::the_latte_of_page_03_through_rest",
     ),
 ];
 
@@ -856,6 +885,7 @@ async fn the_published_pages_work_against_the_real_api() {
     check_error_table(&fx, &mut report);
     check_variables(&mut report);
     check_rate_limits(&mut report);
+    check_recipes(&openapi, &mut report);
     let beyond = beyond_the_pages(&openapi);
     let mut failures = Vec::new();
     let mut lines: Vec<(String, String)> = Vec::new();
@@ -924,12 +954,15 @@ fn check_error_table(fx: &Fixture, report: &mut Report) {
     }
 }
 
+/// A path with its parameters unnamed, to compare the pages' names with the service's.
+fn shape(path: &str) -> String {
+    path.split('/').map(|s| if s.starts_with('{') { "{}" } else { s }).collect::<Vec<_>>().join("/")
+}
+
 /// Operations `/openapi.json` offers that no page documents, as `METHOD /path`.
 fn beyond_the_pages(openapi: &Value) -> Vec<String> {
-    let shape = |path: &str| -> String {
-        path.split('/').map(|s| if s.starts_with('{') { "{}" } else { s }).collect::<Vec<_>>().join("/")
-    };
-    let mut documented: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut documented: BTreeSet<(String, String)> =
+        design::recipe_routes().into_iter().map(|(method, path)| (method, shape(&path))).collect();
     for ep in design::endpoints() {
         documented.insert((ep.method.clone(), shape(&ep.path)));
         for (method, path) in &ep.also {
@@ -985,6 +1018,56 @@ fn render(lines: &[(String, String)], beyond: &[String]) -> String {
         out.push_str(&format!("| `{operation}` | beyond the design |\n"));
     }
     out
+}
+
+/// Page 03's recipes: its routes served, the fields of its schemas in `/openapi.json`'s
+/// (request bodies and answers), each rule proven by the test named in `RECIPE_RULES`, and the
+/// POS call its sale flow makes.
+fn check_recipes(openapi: &Value, report: &mut Report) {
+    const PAGE: &str = "03-modelo-datos.md";
+    let routes = design::recipe_routes();
+    assert!(routes.len() >= 3, "page 03 lists its recipe routes: {routes:?}");
+    for (method, path) in routes {
+        let key = format!("{PAGE} | {method} {path} | route");
+        let served = openapi["paths"].as_object().unwrap().iter().any(|(served, operations)| {
+            shape(&path) == shape(served) && operations.get(method.to_lowercase()).is_some()
+        });
+        if served { report.item(key) } else { report.problem(key, "not in /openapi.json") }
+    }
+    let schemas = &openapi["components"]["schemas"];
+    for (class, schema) in [
+        ("RecipeIngredientCreate", "IngredientBody"),
+        ("RecipeCreate", "CreateRecipe"),
+        ("RecipeIngredientResponse", "IngredientView"),
+        ("RecipeResponse", "RecipeView"),
+    ] {
+        let fields = design::recipe_schema_fields(class);
+        assert!(!fields.is_empty(), "page 03 defines {class}");
+        for field in fields {
+            let key = format!("{PAGE} | schema {class} | field {field}");
+            match schemas[schema]["properties"].get(&field) {
+                Some(_) => report.item(key),
+                None => report.problem(key, format!("{schema} has no {field}")),
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for (rule, proof) in RECIPE_RULES {
+        let key = format!("{PAGE} | rule | {rule}");
+        let (file, function) = proof.split_once("::").unwrap();
+        let source = std::fs::read_to_string(root.join(file)).unwrap_or_default();
+        match source.contains(&format!("async fn {function}()")) {
+            true => report.status(key, format!("as designed, proven by `{proof}`")),
+            false => report.problem(key, format!("{proof} does not exist")),
+        }
+    }
+    report.status(
+        format!("{PAGE} | sale flow | POS asks catalog_service.get_recipe(org_id, variant_id) per sold item"),
+        "reconciled: gRPC `ExplodeRecipe` (proto/catalog.proto) answers a whole ticket in one call with the \
+         deductions computed (nested recipes expanded, units converted, waste applied per level); \
+         `GET /api/v1/products/{id}/recipe` returns the recipe itself"
+            .into(),
+    );
 }
 
 /// Page 04's variables: each read (under its own name or as an alias of today's), or accepted

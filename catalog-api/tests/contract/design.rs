@@ -318,3 +318,22 @@ pub fn rate_limits() -> Vec<(String, String, u32)> {
     }
     out
 }
+
+/// Page 03's recipe routes (its "API Endpoints" section: `# METHOD /path` comments).
+pub fn recipe_routes() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(design_dir().join("03-modelo-datos.md")).expect("data model page");
+    let section = text.split("### API Endpoints").nth(1).unwrap_or_default().split("### ").next().unwrap_or_default();
+    section.lines().filter_map(|line| method_and_path(line.trim_start_matches('#').trim())).collect()
+}
+
+/// The fields of page 03's pydantic `class {name}(BaseModel)`, in order.
+pub fn recipe_schema_fields(name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(design_dir().join("03-modelo-datos.md")).expect("data model page");
+    let header = format!("class {name}(BaseModel):");
+    let Some(body) = text.split(header.as_str()).nth(1) else { return Vec::new() };
+    body.lines()
+        .skip(1)
+        .take_while(|line| line.starts_with("    "))
+        .filter_map(|line| line.trim().split_once(':').map(|(field, _)| field.to_string()))
+        .collect()
+}
