@@ -321,6 +321,9 @@ trap - EXIT
 section "Import benchmark (bench/import.sh)"
 BENCH_SKIP_BUILD=${BENCH_SKIP_BUILD:-0} bash "${BENCH_DIR}/import.sh"
 
+section "Recipe explosion benchmark (bench/recipes.sh)"
+BENCH_SKIP_BUILD=${BENCH_SKIP_BUILD:-0} bash "${BENCH_DIR}/recipes.sh"
+
 section "Report"
 if ! python3 -c 'import matplotlib' 2>/dev/null; then
   python3 -m pip install --quiet matplotlib || log "warning: matplotlib could not be installed (no charts)"

@@ -28,6 +28,92 @@ pub fn bench_variant(variants: u32, j: u32) -> Uuid {
     Uuid::from_u128((family << 96) | (0x0000_4000_8000_u128 << 48) | u128::from(j))
 }
 
+/// The recipe benchmark's organization (`bench/recipes.sh`, its own database).
+pub const RECIPE_ORG: Uuid = Uuid::from_u128(0x5ca1e000_0000_8000_8000_0000000000bb);
+/// Raw ingredients (kg), sauces made from them (l), preparations made from sauces and raw
+/// ingredients (kg), and the dishes a ticket sells (units): three levels of recipes.
+const RAW: std::ops::RangeInclusive<u32> = 1..=30;
+const SAUCES: std::ops::RangeInclusive<u32> = 101..=105;
+const PREPARATIONS: std::ops::RangeInclusive<u32> = 201..=210;
+/// The ticket: 20 composite dishes.
+pub const TICKET: std::ops::RangeInclusive<u32> = 301..=320;
+
+fn recipe_fixture_id(family: u128, n: u32) -> Uuid {
+    Uuid::from_u128((family << 96) | (0x0000_4000_8000_u128 << 48) | u128::from(n))
+}
+
+/// The variant of recipe-fixture product `n`.
+pub fn recipe_variant(n: u32) -> Uuid {
+    recipe_fixture_id(0xbe4c_0302, n)
+}
+
+/// A recipe line: (ingredient, quantity, unit, waste %, optional).
+type Line = (u32, u32, &'static str, u32, bool);
+
+/// Idempotent SQL of the recipe benchmark's fixture: every product simple (one variant), each
+/// composite one with its recipe.
+pub fn recipe_fixture_sql() -> String {
+    let org = RECIPE_ORG;
+    let sauce = |k: u32| 101 + k % 5;
+    let preparation = |k: u32| 201 + k % 10;
+    let raw = |k: u32| 1 + k % 30;
+    // (number, kind, unit of measure, recipe lines)
+    let mut products: Vec<(u32, &str, &str, Vec<Line>)> = Vec::new();
+    products.extend(RAW.map(|n| (n, "insumo", "kg", Vec::new())));
+    products
+        .extend(SAUCES.map(|n| (n, "salsa", "litro", (0..3).map(|k| (raw(n * 3 + k), 200, "g", 2, false)).collect())));
+    products.extend(PREPARATIONS.map(|n| {
+        let lines = vec![
+            (sauce(n), 100, "ml", 0, false),
+            (sauce(n + 1), 100, "ml", 0, false),
+            (raw(n), 50, "g", 5, false),
+            (raw(n + 7), 50, "g", 5, false),
+        ];
+        (n, "preparacion", "kg", lines)
+    }));
+    products.extend(TICKET.map(|n| {
+        let lines = vec![
+            (preparation(n), 150, "g", 3, false),
+            (preparation(n + 3), 150, "g", 3, false),
+            (sauce(n), 30, "ml", 0, false),
+            (raw(n + 11), 10, "g", 0, false),
+            (raw(n + 13), 10, "g", 0, true),
+        ];
+        (n, "plato", "unit", lines)
+    }));
+    let mut sql = String::from("BEGIN;\n");
+    for (n, kind, unit, lines) in &products {
+        let (product, variant) = (recipe_fixture_id(0xbe4c_0301, *n), recipe_variant(*n));
+        sql.push_str(&format!(
+            "INSERT INTO products (id, organization_id, title, slug, sku, status, product_type, unit_of_measure) VALUES \
+             ('{product}', '{org}', 'Receta {kind} {n}', 'receta-{kind}-{n}', 'REC-{n:03}', 'active', '{kind}', '{unit}') \
+             ON CONFLICT DO NOTHING;\n\
+             INSERT INTO product_variants (id, organization_id, product_id, sku, sale_price, cost_price, tax_rate) VALUES \
+             ('{variant}', '{org}', '{product}', 'REC-{n:03}', 1000, {cost}, 19) ON CONFLICT DO NOTHING;\n",
+            cost = 100 + n,
+        ));
+        if lines.is_empty() {
+            continue;
+        }
+        let recipe = recipe_fixture_id(0xbe4c_0303, *n);
+        sql.push_str(&format!(
+            "INSERT INTO product_recipes (id, organization_id, product_id, name) VALUES \
+             ('{recipe}', '{org}', '{product}', 'Receta {n}') ON CONFLICT DO NOTHING;\n"
+        ));
+        for (position, (ingredient, quantity, unit, waste, optional)) in lines.iter().enumerate() {
+            let line = recipe_fixture_id(0xbe4c_0304, n * 100 + position as u32);
+            sql.push_str(&format!(
+                "INSERT INTO recipe_ingredients (id, organization_id, recipe_id, ingredient_variant_id, quantity, unit, \
+                 is_optional, waste_percentage, position) VALUES ('{line}', '{org}', '{recipe}', '{ingredient}', \
+                 {quantity}, '{unit}', {optional}, {waste}, {position}) ON CONFLICT DO NOTHING;\n",
+                ingredient = recipe_variant(*ingredient),
+            ));
+        }
+    }
+    sql.push_str("COMMIT;\nANALYZE products, product_variants, product_recipes, recipe_ingredients;\n");
+    sql
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Scale {
     pub products: u64,
@@ -133,6 +219,14 @@ mod tests {
         assert_eq!(org, s.organization(1));
         assert_eq!(ids.len(), 100);
         assert_eq!(ids.iter().collect::<std::collections::HashSet<_>>().len(), 100);
+    }
+
+    #[test]
+    fn the_recipe_fixture_names_only_its_own_variants() {
+        let sql = recipe_fixture_sql();
+        assert_eq!(sql.matches("INSERT INTO product_recipes").count(), 5 + 10 + 20);
+        assert_eq!(sql.matches("INSERT INTO recipe_ingredients").count(), 5 * 3 + 10 * 4 + 20 * 5);
+        assert!(sql.contains(&recipe_variant(*TICKET.end()).to_string()));
     }
 
     #[test]

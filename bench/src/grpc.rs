@@ -1,7 +1,7 @@
 //! gRPC scenarios against `catalog.CatalogService` and `grpc.health.v1` on one HTTP/2 channel
 //! per `--connections` (default 1, shared by all workers, as a calling service would).
 
-use crate::fixture::{Scale, WARM_PRODUCT};
+use crate::fixture::{RECIPE_ORG, Scale, TICKET, WARM_PRODUCT, recipe_variant};
 use crate::load::{Op, mix};
 use catalog_grpc::pb::catalog as pb;
 use catalog_grpc::pb::catalog::catalog_service_client::CatalogServiceClient;
@@ -48,6 +48,18 @@ pub enum GrpcScenario {
     SearchBarcode,
     SearchSkuPrefix,
     SearchTitleTypo,
+    /// `ExplodeRecipe` of a 20-dish ticket (bench/recipes.sh's fixture).
+    ExplodeTicket,
+    /// The same, each call first bumping the organization's recipe generation: every tree
+    /// misses the cache (the bump, one Redis `INCR`, is inside the measured call).
+    ExplodeTicketCold,
+}
+
+/// Where the recipe generation the cold explosion bumps lives.
+#[derive(Clone, Debug)]
+pub struct RecipeCache {
+    pub redis_url: String,
+    pub key_prefix: String,
 }
 
 #[derive(Clone)]
@@ -60,10 +72,18 @@ pub struct GrpcOp {
     batch: Vec<String>,
     /// Where this run's cold product numbers start.
     cold_offset: u64,
+    recipe_cache: RecipeCache,
+    redis: Option<redis::aio::MultiplexedConnection>,
 }
 
 impl GrpcOp {
-    pub fn new(scenario: GrpcScenario, channel: Channel, scale: Scale, cold_offset: u64) -> Self {
+    pub fn new(
+        scenario: GrpcScenario,
+        channel: Channel,
+        scale: Scale,
+        cold_offset: u64,
+        recipe_cache: RecipeCache,
+    ) -> Self {
         let (org, ids) = scale.validate_batch_ids(100);
         Self {
             scenario,
@@ -73,7 +93,35 @@ impl GrpcOp {
             org1: org.to_string(),
             batch: ids.iter().map(ToString::to_string).collect(),
             cold_offset,
+            recipe_cache,
+            redis: None,
         }
+    }
+
+    /// Drops every cached recipe tree of the recipe benchmark's organization.
+    async fn bump_recipe_generation(&mut self) -> Result<(), String> {
+        if self.redis.is_none() {
+            let client = redis::Client::open(self.recipe_cache.redis_url.as_str()).map_err(|e| e.to_string())?;
+            self.redis = Some(client.get_multiplexed_async_connection().await.map_err(|e| e.to_string())?);
+        }
+        let key = format!("{}catalog:recipe-gen:{RECIPE_ORG}", self.recipe_cache.key_prefix);
+        let conn = self.redis.as_mut().ok_or("no redis connection")?;
+        redis::cmd("INCR").arg(key).query_async::<i64>(conn).await.map(drop).map_err(|e| format!("redis {e}"))
+    }
+
+    async fn explode_ticket(&mut self, i: u64) -> Result<usize, String> {
+        let quantity = (1 + i % 3).to_string();
+        let lines: Vec<pb::SoldLine> = TICKET
+            .map(|n| pb::SoldLine { variant_id: recipe_variant(n).to_string(), quantity: quantity.clone() })
+            .collect();
+        let request = pb::ExplodeRecipeRequest { organization_id: RECIPE_ORG.to_string(), lines };
+        let response = self.catalog.explode_recipe(request).await.map_err(|s| status_kind(&s))?.into_inner();
+        // Every dish reaches 2 preparations, their sauces and raw ingredients: many deductions.
+        let exploded = response.explosions.iter().all(|e| e.found && e.has_recipe && e.deductions.len() >= 5);
+        if response.explosions.len() != TICKET.count() || !exploded {
+            return Err("wrong explosion".into());
+        }
+        Ok(response.encoded_len())
     }
 
     /// `expect`: the match type the first hit must have (a scanned barcode must be found).
@@ -160,6 +208,11 @@ impl Op for GrpcOp {
             GrpcScenario::SearchTitleTypo => {
                 let query = TITLE_TYPOS[(i % TITLE_TYPOS.len() as u64) as usize];
                 self.search(self.org1.clone(), query.to_string(), None).await
+            }
+            GrpcScenario::ExplodeTicket => self.explode_ticket(i).await,
+            GrpcScenario::ExplodeTicketCold => {
+                self.bump_recipe_generation().await?;
+                self.explode_ticket(i).await
             }
         }
     }

@@ -38,6 +38,8 @@ const SCENARIOS: &[&str] = &[
     "grpc-search-barcode",
     "grpc-search-sku-prefix",
     "grpc-search-title-typo",
+    "grpc-explode-ticket",
+    "grpc-explode-ticket-cold",
     "rest-noop",
     "rest-product",
     "rest-products-filtered",
@@ -61,7 +63,8 @@ struct Cli {
 #[derive(Debug, Args)]
 struct LoadArgs {
     /// One of: grpc-health, grpc-validate-batch, grpc-product-details, grpc-product-details-cold,
-    /// grpc-search-barcode, grpc-search-sku-prefix, grpc-search-title-typo, rest-noop,
+    /// grpc-search-barcode, grpc-search-sku-prefix, grpc-search-title-typo, grpc-explode-ticket,
+    /// grpc-explode-ticket-cold (bench/recipes.sh's fixture), rest-noop,
     /// rest-product, rest-products-filtered, rest-search, large-product-update, relay-burst,
     /// relay-drain, mix.
     #[arg(long)]
@@ -121,6 +124,12 @@ struct Target {
     amqp_url: String,
     #[arg(long, env = "RABBITMQ_EXCHANGE", default_value = "catalog_events")]
     exchange: String,
+    /// The Redis catalog-grpc caches in, and its key prefix (the cold recipe explosion bumps a
+    /// generation there).
+    #[arg(long, env = "BENCH_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    redis_url: String,
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "")]
+    redis_key_prefix: String,
     /// The seeded catalog's shape (`seed --products N --organizations K --variants-per-product V`).
     #[arg(long, env = "BENCH_PRODUCTS", default_value_t = 170_000)]
     products: u64,
@@ -154,6 +163,9 @@ enum Tool {
         #[command(flatten)]
         target: Target,
     },
+    /// Print the SQL of the recipe benchmark's fixture (bench/recipes.sh): 20 dishes, three
+    /// levels of recipes deep (idempotent).
+    SqlRecipeFixtures,
     /// Print ids the scripts need: `org1`, `warm-product`.
     Id {
         name: String,
@@ -229,6 +241,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Tool::SqlFixtures { target }) => {
             println!("{}", fixtures_sql(&target.scale()));
+            Ok(())
+        }
+        Some(Tool::SqlRecipeFixtures) => {
+            println!("{}", fixture::recipe_fixture_sql());
             Ok(())
         }
         Some(Tool::Id { name, target }) => {
@@ -312,6 +328,8 @@ fn grpc_scenario(name: &str) -> Option<GrpcScenario> {
         "grpc-search-barcode" => GrpcScenario::SearchBarcode,
         "grpc-search-sku-prefix" => GrpcScenario::SearchSkuPrefix,
         "grpc-search-title-typo" => GrpcScenario::SearchTitleTypo,
+        "grpc-explode-ticket" => GrpcScenario::ExplodeTicket,
+        "grpc-explode-ticket-cold" => GrpcScenario::ExplodeTicketCold,
         _ => return None,
     })
 }
@@ -413,7 +431,11 @@ async fn run_scenario(name: &str, args: &LoadArgs) -> anyhow::Result<Value> {
         if needs_grpc { grpc::channels(&args.target.grpc_addr, args.connections).await? } else { Vec::new() };
     let grpc_op = |scenario: GrpcScenario, worker: usize| -> anyhow::Result<GrpcOp> {
         let channel = channels.get(worker % channels.len().max(1)).cloned().context("no gRPC channel")?;
-        Ok(GrpcOp::new(scenario, channel, scale, cold_offset(args)))
+        let recipe_cache = grpc::RecipeCache {
+            redis_url: args.target.redis_url.clone(),
+            key_prefix: args.target.redis_key_prefix.clone(),
+        };
+        Ok(GrpcOp::new(scenario, channel, scale, cold_offset(args), recipe_cache))
     };
     let rest_op = |scenario: RestScenario, worker: usize| -> anyhow::Result<RestOp> {
         RestOp::new(scenario, &args.target.api_url, &args.target.token, scale, worker, config.concurrency)
@@ -424,7 +446,7 @@ async fn run_scenario(name: &str, args: &LoadArgs) -> anyhow::Result<Value> {
     let counter = "catalog_db_statements_total";
     let scrape_grpc = needs_grpc;
     let mut idle_rate = None;
-    if name == "grpc-product-details-cold" {
+    if name.ends_with("-cold") {
         // Background statements (health checks) per second, to subtract.
         if let Some(a) = http::scrape(&metrics_url, counter).await {
             tokio::time::sleep(Duration::from_secs(2)).await;

@@ -15,6 +15,7 @@ use catalog_core::models::{
     ActiveStatus, Actor, BrandChanges, NewBrand, NewProduct, NewVariant, ProductChanges, VariantChanges,
 };
 use catalog_core::query::Catalog;
+use catalog_core::repo::recipes::{self, IngredientDraft, RecipeDraft};
 use catalog_core::repo::{brands, products, variants};
 use catalog_core::shutdown::Shutdown;
 use catalog_core::testing::TestDb;
@@ -23,6 +24,7 @@ use catalog_worker::metrics::WorkerMetrics;
 use catalog_worker::publisher::Publisher;
 use catalog_worker::relay::Relay;
 use catalog_worker::topology::Topology;
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -510,6 +512,17 @@ async fn redis_exists(w: &World, key: &str) -> bool {
     n == 1
 }
 
+/// Waits until every event of `org` is published, plus a moment for the consumers.
+async fn all_relayed_and_consumed(w: &World, org: OrganizationId) {
+    eventually("events relayed", async || {
+        let conn = &mut *w.db.conn().await;
+        let rows = catalog_core::repo::outbox::list_for_organization(conn, org).await.unwrap();
+        rows.iter().all(|r| r.published_at.is_some())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+}
+
 #[tokio::test]
 async fn own_events_invalidate_the_cache_a_second_time() {
     let w = world().await;
@@ -518,18 +531,9 @@ async fn own_events_invalidate_the_cache_a_second_time() {
     tokio::time::sleep(Duration::from_millis(700)).await;
     let org = TestDb::org();
     let conn = &mut *w.db.conn().await;
-    let (product, _) = simple_product(conn, org, "Sierra", "S-1").await;
+    let (product, saw_variant) = simple_product(conn, org, "Sierra", "S-1").await;
     // Let the create's own events pass through the invalidation consumer first.
-    eventually("create relayed", async || {
-        let conn = &mut *w.db.conn().await;
-        catalog_core::repo::outbox::list_for_organization(conn, org)
-            .await
-            .unwrap()
-            .iter()
-            .all(|r| r.published_at.is_some())
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    all_relayed_and_consumed(&w, org).await;
     w.catalog.product_details(org, &[product.id]).await.unwrap();
     let key = w.catalog.cache.key(CacheKind::Product, org, product.id);
     assert!(redis_exists(&w, &key).await);
@@ -547,6 +551,35 @@ async fn own_events_invalidate_the_cache_a_second_time() {
     eventually("cache healed by the relayed event", async || !redis_exists(&w, &key).await).await;
     let fresh = w.catalog.product_details(org, &[product.id]).await.unwrap();
     assert_eq!(fresh[0].as_ref().unwrap().product.title, "Sierra circular");
+
+    // The same for a recipe edit: its relayed event drops the organization's recipe trees.
+    let (bench, bench_variant) = simple_product(conn, org, "Banco", "B-1").await;
+    let saw = |quantity: &str| IngredientDraft {
+        ingredient_variant_id: saw_variant.id,
+        quantity: quantity.parse().unwrap(),
+        unit: "unit".into(),
+        is_optional: false,
+        waste_percentage: Decimal::ZERO,
+        notes: None,
+    };
+    let draft = RecipeDraft {
+        variant_id: None,
+        name: None,
+        yield_quantity: Decimal::ONE,
+        is_active: true,
+        ingredients: vec![saw("2")],
+    };
+    let recipe = recipes::create(conn, org, &Actor::system(), bench.id, draft).await.unwrap();
+    all_relayed_and_consumed(&w, org).await;
+    let deducted = async || {
+        let exploded = w.catalog.explode(org, &[(bench_variant.id, Decimal::ONE)]).await.unwrap();
+        exploded[0].as_ref().unwrap().deductions[0].quantity
+    };
+    assert_eq!(deducted().await, Decimal::TWO);
+    assert!(redis_exists(&w, &w.catalog.cache.key(CacheKind::RecipeTree, org, bench_variant.id)).await);
+    // Served from the cache until the relayed event bumps the recipe generation.
+    recipes::replace_ingredients(conn, org, &Actor::system(), recipe.recipe.id, None, vec![saw("3")]).await.unwrap();
+    eventually("recipe tree healed by the relayed event", async || deducted().await == Decimal::from(3)).await;
 }
 
 /// An event as the AsyncAPI document (`/asyncapi.json`) describes its routing key.
