@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Recipe explosion benchmark (bench/RESULTS.md, target 9): ExplodeRecipe of a POS ticket of 20
 # composite dishes, three levels of recipes deep (dish → preparation → sauce → raw ingredient,
-# 5–6 deductions each), against a release catalog-grpc in its own database. Warm: the recipe
-# trees are cached. Cold: each call first bumps the organization's recipe generation (one Redis
-# INCR, inside the measured call), so every tree misses. The ceiling, measured in the same run
-# against the same process: grpc.health.v1 Check. Statements per call come from the process's
-# own counter (catalog_db_statements_total).
+# 5–6 deductions each), against a release catalog-grpc in its own database. Warm: what one
+# unit of each dish takes is cached. Cold: each call first bumps the organization's recipe
+# generation (one Redis INCR, inside the measured call), so every dish misses. The ceiling,
+# measured in the same run against the same process: grpc.health.v1 Check. Statements per
+# call come from the process's own counter (catalog_db_statements_total).
 #
 #   bash bench/recipes.sh        (about 2 minutes once built; bench/run.sh calls it)
 #

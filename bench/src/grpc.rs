@@ -50,7 +50,7 @@ pub enum GrpcScenario {
     SearchTitleTypo,
     /// `ExplodeRecipe` of a 20-dish ticket (bench/recipes.sh's fixture).
     ExplodeTicket,
-    /// The same, each call first bumping the organization's recipe generation: every tree
+    /// The same, each call first bumping the organization's recipe generation: every explosion
     /// misses the cache (the bump, one Redis `INCR`, is inside the measured call).
     ExplodeTicketCold,
 }
@@ -98,7 +98,7 @@ impl GrpcOp {
         }
     }
 
-    /// Drops every cached recipe tree of the recipe benchmark's organization.
+    /// Drops every cached explosion of the recipe benchmark's organization.
     async fn bump_recipe_generation(&mut self) -> Result<(), String> {
         if self.redis.is_none() {
             let client = redis::Client::open(self.recipe_cache.redis_url.as_str()).map_err(|e| e.to_string())?;

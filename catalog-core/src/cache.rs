@@ -40,8 +40,8 @@ use std::fmt::Display;
 pub enum CacheKind {
     Product,
     Variant,
-    /// The recipe tree under a sold variant (what its explosion reads), keyed by that variant.
-    RecipeTree,
+    /// What selling one unit of a variant takes out of inventory (its recipe exploded).
+    Explosion,
 }
 
 impl CacheKind {
@@ -49,14 +49,14 @@ impl CacheKind {
         match self {
             CacheKind::Product => "product",
             CacheKind::Variant => "variant",
-            CacheKind::RecipeTree => "recipe-tree",
+            CacheKind::Explosion => "explosion",
         }
     }
 
-    /// A tree spans many products, so no one id names the entries a change reaches: a second
-    /// generation, the organization's recipes', drops all of them at once.
+    /// An explosion spans many products, so no one id names the entries a change reaches: a
+    /// second generation, the organization's recipes', drops all of them at once.
     fn has_recipe_generation(self) -> bool {
-        self == CacheKind::RecipeTree
+        self == CacheKind::Explosion
     }
 }
 
@@ -65,7 +65,7 @@ impl CacheKind {
 /// Keys follow the seed (`product:{organization_id}:{product_id}`, `variant:...`). Each value is
 /// stamped with the organization's generation (`catalog:org-gen:{organization_id}`); bumping the
 /// generation invalidates every entry of the organization at once without scanning the
-/// keyspace. Recipe trees are stamped with the organization's recipe generation as well
+/// keyspace. Explosions are stamped with the organization's recipe generation as well
 /// (`catalog:recipe-gen:{organization_id}`), bumped by whatever changes a tree. A batch read
 /// is one `MGET` (generations included), a batch write one pipeline.
 ///
@@ -84,7 +84,7 @@ pub struct Cache {
 struct Stamped<T> {
     #[serde(rename = "g")]
     generation: i64,
-    /// Recipe trees only (0 elsewhere, and left out).
+    /// Explosions only (0 elsewhere, and left out).
     #[serde(rename = "r", default, skip_serializing_if = "is_zero")]
     recipe_generation: i64,
     #[serde(rename = "v")]
@@ -138,8 +138,8 @@ impl Cache {
 
     fn ttl(&self, kind: CacheKind) -> u64 {
         match kind {
-            // A recipe tree changes with products and recipes alike: the products' TTL.
-            CacheKind::Product | CacheKind::RecipeTree => self.ttl_product,
+            // An explosion changes with products and recipes alike: the products' TTL.
+            CacheKind::Product | CacheKind::Explosion => self.ttl_product,
             CacheKind::Variant => self.ttl_variant,
         }
     }
@@ -255,9 +255,9 @@ impl Cache {
         self.bump("invalidate_organization", self.generation_key(org)).await
     }
 
-    /// Invalidates every recipe tree of the organization at once.
-    pub async fn invalidate_recipe_trees(&self, org: OrganizationId) -> bool {
-        self.bump("invalidate_recipe_trees", self.recipe_generation_key(org)).await
+    /// Invalidates every explosion of the organization at once.
+    pub async fn invalidate_explosions(&self, org: OrganizationId) -> bool {
+        self.bump("invalidate_explosions", self.recipe_generation_key(org)).await
     }
 
     async fn bump(&self, what: &str, key: String) -> bool {

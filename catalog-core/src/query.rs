@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::ids::{OrganizationId, ProductId, VariantId};
 use crate::models::VariantImage;
 use crate::repo::products::{self, ProductDetails};
-use crate::repo::recipes::{self, Explosion, TreeNode, Trees};
+use crate::repo::recipes::{self, Explosion, UnitExplosion};
 use crate::repo::variants::{self, VariantValidation};
 use crate::schema::variant_images;
 use crate::stale::Stale;
@@ -105,35 +105,41 @@ impl Catalog {
     }
 
     /// What selling each (`variant`, `quantity`) takes out of inventory, aligned with `sold`
-    /// (`None`: not a live variant of the organization). Each sold variant's recipe tree is
-    /// cached; the misses are read in one statement, whatever their number and depth.
+    /// (`None`: not a live variant of the organization). What one unit of each sold variant
+    /// takes is cached; the misses are read in one statement, whatever their number and depth.
     pub async fn explode(&self, org: OrganizationId, sold: &[(VariantId, Decimal)]) -> Result<Vec<Option<Explosion>>> {
         let mut roots: Vec<VariantId> = sold.iter().map(|(variant, _)| *variant).collect();
         roots.sort_unstable();
         roots.dedup();
-        let (cached, generation) = self.cache.get_many::<Vec<TreeNode>>(CacheKind::RecipeTree, org, &roots).await;
-        let mut trees = Trees::default();
+        let (cached, generation) = self.cache.get_many::<UnitExplosion>(CacheKind::Explosion, org, &roots).await;
+        let mut per_unit: HashMap<VariantId, UnitExplosion> = HashMap::new();
         let mut missing = Vec::new();
         for (root, hit) in roots.iter().zip(cached) {
             match hit {
-                Some(nodes) => trees.extend(nodes),
+                Some(explosion) => {
+                    per_unit.insert(*root, explosion);
+                }
                 None => missing.push(*root),
             }
         }
         if !missing.is_empty() {
             let mut conn = self.pg.get().await?;
-            let loaded = recipes::trees(&mut conn, org, &missing).await?;
+            let trees = recipes::trees(&mut conn, org, &missing).await?;
             drop(conn);
-            let subtrees: Vec<(String, Vec<TreeNode>)> = missing
-                .iter()
-                .filter(|root| loaded.contains(**root))
-                .map(|root| (root.to_string(), loaded.subtree(*root)))
-                .collect();
-            let fill: Vec<(String, &Vec<TreeNode>)> = subtrees.iter().map(|(id, nodes)| (id.clone(), nodes)).collect();
-            self.cache.put_many(CacheKind::RecipeTree, org, generation, &fill).await;
-            trees.extend(subtrees.into_iter().flat_map(|(_, nodes)| nodes));
+            let mut fill = Vec::new();
+            for root in &missing {
+                if let Some(explosion) = trees.unit_explosion(*root)? {
+                    fill.push((root.to_string(), explosion.clone()));
+                    per_unit.insert(*root, explosion);
+                }
+            }
+            let fill: Vec<(String, &UnitExplosion)> =
+                fill.iter().map(|(id, explosion)| (id.clone(), explosion)).collect();
+            self.cache.put_many(CacheKind::Explosion, org, generation, &fill).await;
         }
-        trees.explode(sold)
+        sold.iter()
+            .map(|&(variant, quantity)| per_unit.get(&variant).map(|unit| unit.times(variant, quantity)).transpose())
+            .collect()
     }
 
     /// Runs a write, then drops the cached entries its events make stale (see [`crate::stale`]).
@@ -153,9 +159,9 @@ impl Catalog {
     /// does not name are looked up in one statement each.
     pub async fn drop_stale(&self, org: OrganizationId, stale: &Stale) -> Result<()> {
         use crate::schema::product_variants;
-        // The organization's generation stamps recipe trees too.
-        if stale.recipe_trees && !stale.organization && !self.cache.invalidate_recipe_trees(org).await {
-            return Err(crate::Error::Unavailable("redis: recipe tree invalidation failed".into()));
+        // The organization's generation stamps explosions too.
+        if stale.explosions && !stale.organization && !self.cache.invalidate_explosions(org).await {
+            return Err(crate::Error::Unavailable("redis: explosion invalidation failed".into()));
         }
         if stale.organization {
             return match self.cache.invalidate_organization(org).await {

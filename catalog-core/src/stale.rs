@@ -5,9 +5,9 @@
 //!
 //! What is cached: product details (embedding the product's variants, images, brand, tags
 //! and collections), variant cards (the variant's validation, which depends on its
-//! product's status, and its own images) and recipe trees (what a sold variant's explosion
-//! reads: recipes, and the units and liveness of the variants they reach). Price tiers are not
-//! cached.
+//! product's status, and its own images) and explosions (what one unit of a sold variant takes
+//! out of inventory: its recipes, and the units and liveness of the variants they reach). Price
+//! tiers are not cached.
 
 use crate::ids::{OrganizationId, ProductId, VariantId};
 use serde_json::Value;
@@ -27,13 +27,13 @@ pub struct Stale {
     pub variants_with_their_product: BTreeSet<VariantId>,
     /// Something embedded in many products changed (a brand, a tag, ...): every entry.
     pub organization: bool,
-    /// A recipe, or a fact recipes read (a unit of measure, a deletion), changed: every recipe
-    /// tree of the organization (no id names the trees that reach a changed ingredient).
-    pub recipe_trees: bool,
+    /// A recipe, or a fact recipes read (a unit of measure, a deletion), changed: every
+    /// explosion of the organization (no id names the explosions that reach an ingredient).
+    pub explosions: bool,
 }
 
-/// A product or variant event that changes what recipe trees hold.
-fn reaches_recipe_trees(action: &[&str], data: &Value) -> bool {
+/// A product or variant event that changes what explosions hold.
+fn reaches_explosions(action: &[&str], data: &Value) -> bool {
     match action {
         ["deleted"] => true,
         ["updated"] => data.pointer("/changes/unit_of_measure").is_some(),
@@ -57,8 +57,8 @@ impl Stale {
         let mut parts = event_type.strip_prefix("catalog.").unwrap_or(event_type).split('.');
         let (aggregate, rest) = (parts.next().unwrap_or_default(), parts.collect::<Vec<_>>());
         match (aggregate, rest.as_slice()) {
-            // A new recipe changes the tree of the variants it is for, cached without it.
-            ("recipe", _) => stale.recipe_trees = true,
+            // A new recipe changes the explosion of the variants it is for, cached without it.
+            ("recipe", _) => stale.explosions = true,
             // A new entity has nothing cached; its links to others come as their own events.
             (_, ["created"]) if aggregate != "variant" => {}
             // Page 22's image events and the product's own: `data.product_id` names the
@@ -69,7 +69,7 @@ impl Stale {
                     .or(aggregate_id.filter(|_| action.len() == 1))
                     .ok_or("product event without product_id")?;
                 stale.products.insert(ProductId(product));
-                stale.recipe_trees = reaches_recipe_trees(action, data);
+                stale.explosions = reaches_explosions(action, data);
                 let named: Vec<Uuid> = uuids_at(data, "variant_ids").collect();
                 stale.variants.extend(named.iter().copied().map(VariantId));
                 // Before variant ids were named (events of an older release): look them up.
@@ -90,7 +90,7 @@ impl Stale {
                     }
                 }
                 stale.variants.insert(VariantId(variant));
-                stale.recipe_trees = reaches_recipe_trees(action, data);
+                stale.explosions = reaches_explosions(action, data);
             }
             // `catalog.image.*`: the names before page 22's, still in outboxes and queues
             // written by an older release during a rolling upgrade.
@@ -128,7 +128,7 @@ impl Stale {
         self.products_with_their_variants.extend(other.products_with_their_variants);
         self.variants_with_their_product.extend(other.variants_with_their_product);
         self.organization |= other.organization;
-        self.recipe_trees |= other.recipe_trees;
+        self.explosions |= other.explosions;
     }
 
     pub fn is_empty(&self) -> bool {
@@ -225,20 +225,20 @@ mod tests {
     }
 
     #[test]
-    fn recipes_units_and_deletions_reach_the_recipe_trees_and_prices_do_not() {
+    fn recipes_units_and_deletions_reach_the_explosions_and_prices_do_not() {
         let (recipe, product, variant) = (id(), id(), id());
         for kind in ["created", "updated", "deleted"] {
             let stale = Stale::of(&format!("catalog.recipe.{kind}"), Some(recipe), &json!({})).unwrap();
-            assert_eq!(stale, Stale { recipe_trees: true, ..Stale::default() }, "recipe.{kind}");
+            assert_eq!(stale, Stale { explosions: true, ..Stale::default() }, "recipe.{kind}");
         }
         let unit = json!({ "product_id": product, "variant_ids": [], "changes": { "unit_of_measure": {} } });
-        assert!(Stale::of("catalog.product.updated", Some(product), &unit).unwrap().recipe_trees);
+        assert!(Stale::of("catalog.product.updated", Some(product), &unit).unwrap().explosions);
         let gone = json!({ "variant_id": variant, "product_id": product });
-        assert!(Stale::of("catalog.variant.deleted", Some(variant), &gone).unwrap().recipe_trees);
+        assert!(Stale::of("catalog.variant.deleted", Some(variant), &gone).unwrap().explosions);
         let price = json!({ "variant_id": variant, "product_id": product, "changes": { "price": {} } });
-        assert!(!Stale::of("catalog.variant.updated", Some(variant), &price).unwrap().recipe_trees);
+        assert!(!Stale::of("catalog.variant.updated", Some(variant), &price).unwrap().explosions);
         let title = json!({ "product_id": product, "variant_ids": [], "changes": { "title": {} } });
-        assert!(!Stale::of("catalog.product.updated", Some(product), &title).unwrap().recipe_trees);
+        assert!(!Stale::of("catalog.product.updated", Some(product), &title).unwrap().explosions);
     }
 
     #[tokio::test]

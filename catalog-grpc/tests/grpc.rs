@@ -656,10 +656,10 @@ async fn explode_recipe_answers_a_whole_ticket_in_order_and_follows_what_changes
             (stranger.clone(), false, vec![]),
         ]
     );
-    // Another organization's variant is missing; its recipe tree is never read.
+    // Another organization's variant is missing; its recipes are never read.
     assert_eq!(explode(&mut client, TestDb::org(), &[(&latte_s, "1")]).await, vec![(latte_s.clone(), false, vec![])]);
 
-    // The tree is cached: a change the cache is not told of is not seen...
+    // The explosion is cached: a change the cache is not told of is not seen...
     use diesel_async::RunQueryDsl;
     diesel::sql_query("UPDATE recipe_ingredients SET quantity = 30 WHERE recipe_id = $1 AND unit = 'gramo'")
         .bind::<diesel::sql_types::Uuid, _>(created.recipe.id)
@@ -667,7 +667,7 @@ async fn explode_recipe_answers_a_whole_ticket_in_order_and_follows_what_changes
         .await
         .expect("behind the cache's back");
     assert_eq!(explode(&mut client, org, &[(&latte_s, "2")]).await, vec![expected_latte("0.042", "kg")]);
-    // ...a recipe write drops every tree of the organization (and reads the 30 g as well)...
+    // ...a recipe write drops every explosion of the organization (and reads the 30 g as well)...
     let lines = vec![ingredient(coffee, "25", "gramo", "5"), ingredient(milk, "200", "ml", "2")];
     let system = Actor::system();
     let replace = recipes::replace_ingredients(conn, org, &system, created.recipe.id, None, lines);

@@ -552,7 +552,7 @@ async fn own_events_invalidate_the_cache_a_second_time() {
     let fresh = w.catalog.product_details(org, &[product.id]).await.unwrap();
     assert_eq!(fresh[0].as_ref().unwrap().product.title, "Sierra circular");
 
-    // The same for a recipe edit: its relayed event drops the organization's recipe trees.
+    // The same for a recipe edit: its relayed event drops the organization's explosions.
     let (bench, bench_variant) = simple_product(conn, org, "Banco", "B-1").await;
     let saw = |quantity: &str| IngredientDraft {
         ingredient_variant_id: saw_variant.id,
@@ -576,10 +576,10 @@ async fn own_events_invalidate_the_cache_a_second_time() {
         exploded[0].as_ref().unwrap().deductions[0].quantity
     };
     assert_eq!(deducted().await, Decimal::TWO);
-    assert!(redis_exists(&w, &w.catalog.cache.key(CacheKind::RecipeTree, org, bench_variant.id)).await);
+    assert!(redis_exists(&w, &w.catalog.cache.key(CacheKind::Explosion, org, bench_variant.id)).await);
     // Served from the cache until the relayed event bumps the recipe generation.
     recipes::replace_ingredients(conn, org, &Actor::system(), recipe.recipe.id, None, vec![saw("3")]).await.unwrap();
-    eventually("recipe tree healed by the relayed event", async || deducted().await == Decimal::from(3)).await;
+    eventually("explosion healed by the relayed event", async || deducted().await == Decimal::from(3)).await;
 }
 
 /// An event as the AsyncAPI document (`/asyncapi.json`) describes its routing key.

@@ -13,7 +13,9 @@
 //!   product's `unit_of_measure` ([`crate::units`]).
 //!
 //! [`explode`] turns sold variants into the stock variants to deduct: nested recipes expanded,
-//! waste applied per level, quantities in each variant's own unit, in one statement.
+//! waste applied per level, quantities in each variant's own unit, in one statement. The
+//! arithmetic is exact decimal (28 significant digits) for one unit sold; the quantity sold
+//! multiplies it and each deduction is rounded once, at the end, to 6 places.
 
 use super::outbox;
 use super::published::{self, EventDraft};
@@ -441,10 +443,10 @@ pub async fn find_for(
 }
 
 /// One stock variant to deduct for a sale.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Deduction {
     pub variant_id: VariantId,
-    /// In the variant's own unit, rounded to [`DEDUCTION_SCALE`] places.
+    /// In the variant's own unit; in an [`Explosion`], rounded to [`DEDUCTION_SCALE`] places.
     pub quantity: Decimal,
     pub unit: String,
     /// Reached only through optional ingredient lines: the seller may leave it out.
@@ -491,11 +493,9 @@ const ACTIVE_RECIPE: &str = "SELECT r.id, r.yield_quantity FROM product_recipes 
        AND (r.variant_id = v.id OR r.variant_id IS NULL)
      ORDER BY r.variant_id NULLS LAST LIMIT 1";
 
-/// A variant as an explosion reads it. Cached per sold variant (its whole tree), so it is
-/// serializable; the cached and the freshly read tree explode through the same code.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TreeNode {
-    pub variant_id: VariantId,
+/// A variant as an explosion reads it.
+#[derive(Debug, Clone, PartialEq)]
+struct TreeNode {
     unit: String,
     /// Not soft-deleted. A deleted ingredient is still deducted (Inventory still holds it)
     /// until its recipes are edited; a deleted variant cannot be sold.
@@ -503,14 +503,14 @@ pub struct TreeNode {
     recipe: Option<ActiveRecipe>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 struct ActiveRecipe {
     id: RecipeId,
     yield_quantity: Decimal,
     lines: Vec<TreeLine>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 struct TreeLine {
     ingredient: VariantId,
     quantity: Decimal,
@@ -519,45 +519,44 @@ struct TreeLine {
     waste_percentage: Decimal,
 }
 
+/// What selling one unit of a variant takes out of inventory, exact (unrounded): what is cached
+/// per sold variant. Selling `q` takes `q` times each deduction, rounded then; the cached and
+/// the freshly read answers go through [`UnitExplosion::times`] alike.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitExplosion {
+    pub recipe_id: Option<RecipeId>,
+    pub deductions: Vec<Deduction>,
+}
+
+impl UnitExplosion {
+    /// What selling `quantity` of `variant` takes, each deduction rounded to
+    /// [`DEDUCTION_SCALE`] places (half away from zero).
+    pub fn times(&self, variant: VariantId, quantity: Decimal) -> Result<Explosion> {
+        let deductions = self
+            .deductions
+            .iter()
+            .map(|per_unit| {
+                let total = per_unit.quantity.checked_mul(quantity).ok_or_else(too_large)?;
+                let quantity = total.round_dp_with_strategy(DEDUCTION_SCALE, RoundingStrategy::MidpointAwayFromZero);
+                Ok(Deduction { quantity, ..per_unit.clone() })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Explosion { variant_id: variant, quantity, recipe_id: self.recipe_id, deductions })
+    }
+}
+
 /// Every variant reachable from some sold variants through active recipes.
 #[derive(Debug, Default)]
 pub struct Trees(HashMap<VariantId, TreeNode>);
 
 impl Trees {
-    pub fn contains(&self, variant: VariantId) -> bool {
-        self.0.contains_key(&variant)
-    }
-
-    /// The nodes reachable from `root` (itself first), what a cache entry for it holds.
-    pub fn subtree(&self, root: VariantId) -> Vec<TreeNode> {
-        let mut seen = std::collections::HashSet::new();
-        let mut pending = vec![root];
-        let mut nodes = Vec::new();
-        while let Some(id) = pending.pop() {
-            let Some(node) = self.0.get(&id).filter(|_| seen.insert(id)) else { continue };
-            pending.extend(node.recipe.iter().flat_map(|recipe| recipe.lines.iter().map(|line| line.ingredient)));
-            nodes.push(node.clone());
-        }
-        nodes
-    }
-
-    pub fn extend(&mut self, nodes: impl IntoIterator<Item = TreeNode>) {
-        self.0.extend(nodes.into_iter().map(|node| (node.variant_id, node)));
-    }
-
-    /// The deductions of each sale line (`variant`, `quantity` sold), aligned with `sold`;
-    /// `None` for a variant that is not a live variant of the organization. Decimal
-    /// arithmetic, each deduction rounded once at the end (half away from zero).
-    pub fn explode(&self, sold: &[(VariantId, Decimal)]) -> Result<Vec<Option<Explosion>>> {
-        sold.iter()
-            .map(|&(variant, quantity)| {
-                let Some(node) = self.0.get(&variant).filter(|node| node.is_live) else { return Ok(None) };
-                let mut leaves: Vec<Deduction> = Vec::new();
-                self.expand(variant, quantity, false, 0, &mut leaves)?;
-                let recipe_id = node.recipe.as_ref().map(|recipe| recipe.id);
-                Ok(Some(Explosion { variant_id: variant, quantity, recipe_id, deductions: rounded(leaves) }))
-            })
-            .collect()
+    /// What one unit of `variant` takes; `None` when it is not a live variant of the
+    /// organization (not in the tree, or deleted).
+    pub fn unit_explosion(&self, variant: VariantId) -> Result<Option<UnitExplosion>> {
+        let Some(node) = self.0.get(&variant).filter(|node| node.is_live) else { return Ok(None) };
+        let mut deductions = Vec::new();
+        self.expand(variant, Decimal::ONE, false, 0, &mut deductions)?;
+        Ok(Some(UnitExplosion { recipe_id: node.recipe.as_ref().map(|recipe| recipe.id), deductions }))
     }
 
     /// Adds what `batches` of a recipe with these `lines` take to `leaves`.
@@ -614,25 +613,23 @@ impl Trees {
     }
 }
 
-/// [`Trees::explode`] read from the database in one statement; a variant missing from the
-/// organization answers `VARIANT_NOT_FOUND`. (Reads that may be cached go through
-/// [`crate::query::Catalog::explode`].)
+/// The deductions of each sale line (`variant`, `quantity` sold), aligned with `sold`, read
+/// from the database in one statement; a variant missing from the organization answers
+/// `VARIANT_NOT_FOUND`. (Reads that may be cached go through [`crate::query::Catalog::explode`].)
 pub async fn explode(conn: &mut PgConn, org: OrganizationId, sold: &[(VariantId, Decimal)]) -> Result<Vec<Explosion>> {
     let roots: Vec<VariantId> = sold.iter().map(|(variant, _)| *variant).collect();
-    let exploded = trees(conn, org, &roots).await?.explode(sold)?;
-    exploded.into_iter().map(|explosion| explosion.ok_or(Error::NotFound(Entity::Variant))).collect()
+    let trees = trees(conn, org, &roots).await?;
+    sold.iter()
+        .map(|&(variant, quantity)| {
+            let per_unit = trees.unit_explosion(variant)?.ok_or(Error::NotFound(Entity::Variant))?;
+            per_unit.times(variant, quantity)
+        })
+        .collect()
 }
 
 /// A sale whose deductions do not fit a decimal (28 digits) is the caller's mistake.
 fn too_large() -> Error {
     Error::field(Entity::Recipe, "quantity", "is too large: its deductions cannot be computed")
-}
-
-fn rounded(mut leaves: Vec<Deduction>) -> Vec<Deduction> {
-    for leaf in &mut leaves {
-        leaf.quantity = leaf.quantity.round_dp_with_strategy(DEDUCTION_SCALE, RoundingStrategy::MidpointAwayFromZero);
-    }
-    leaves
 }
 
 /// What one batch of `recipe` takes out of inventory (the stock variants, each in its own unit).
@@ -772,7 +769,6 @@ pub async fn trees(conn: &mut PgConn, org: OrganizationId, roots: &[VariantId]) 
     let mut trees = Trees::default();
     for row in rows {
         let node = trees.0.entry(row.variant_id).or_insert_with(|| TreeNode {
-            variant_id: row.variant_id,
             unit: row.unit_of_measure.clone(),
             is_live: row.is_live,
             recipe: None,
