@@ -49,7 +49,9 @@ impl ResponseError for ApiError {
                 details.extend(key.iter().map(|(k, v)| (k.clone(), json!(v))));
                 serde_json::Value::Object(details)
             }
-            Error::InUse { details, .. } | Error::CircularCollection { details } => details.clone(),
+            Error::InUse { details, .. }
+            | Error::Unprocessable { details, .. }
+            | Error::CircularCollection { details } => details.clone(),
             Error::NotFound(entity) => not_found_details(*entity, &ctx.path),
             Error::InvalidArgument { field, .. } => {
                 json!({ "fields": [FieldError::new(*field, self.0.public_message())] })

@@ -172,6 +172,36 @@ async fn create_read_update_delete_with_one_primary_and_events() {
 }
 
 #[actix_web::test]
+async fn an_owner_takes_at_most_its_limit_of_images_even_when_two_adds_race_for_the_last_place() {
+    let app = TestApp::start().await;
+    let user = User::admin();
+    for (base, max) in owners(&app, &user, "LIMIT-1").await.into_iter().zip([10, 5]) {
+        for i in 0..max - 1 {
+            add(&app, &user, &base, json!({"url": format!("https://cdn.example.com/{i}.jpg")})).await;
+        }
+        // Two adds race for the last place: the owner lock lets exactly one through.
+        let (one, two) = tokio::join!(
+            app.post(&user, &base, json!({"url": "https://cdn.example.com/a.jpg"})),
+            app.post(&user, &base, json!({"url": "https://cdn.example.com/b.jpg"})),
+        );
+        let mut statuses = [one.status.as_u16(), two.status.as_u16()];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [201, 422], "{:?} {:?}", one.body, two.body);
+        let refused = if one.status == StatusCode::CREATED { two } else { one };
+        assert_eq!(refused.code(), "MAX_IMAGES_EXCEEDED");
+        assert_eq!(refused.body["error"]["catalog_code"], "CAT-5003");
+        assert_eq!(
+            (
+                refused.body["error"]["details"]["images_count"].as_u64(),
+                refused.body["error"]["details"]["max_images"].as_u64()
+            ),
+            (Some(max as u64), Some(max as u64))
+        );
+        assert_eq!(listed(&app, &user, &base).await.len(), max);
+    }
+}
+
+#[actix_web::test]
 async fn reorder_sets_positions_and_refuses_a_wrong_set() {
     let app = TestApp::start().await;
     let admin = User::admin();

@@ -111,6 +111,11 @@ pub enum Error {
     #[error("{message}")]
     InUse { code: &'static str, message: String, details: serde_json::Value },
 
+    /// Well formed, but a business limit refuses it (`MAX_IMAGES_EXCEEDED`); `details` says
+    /// which limit and where the caller stands.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String, details: serde_json::Value },
+
     /// A collection moved under itself or one of its descendants.
     #[error("cannot set parent_id that would create a circular reference")]
     CircularCollection { details: serde_json::Value },
@@ -200,9 +205,10 @@ impl Error {
             // The published error table (page 16) names this one without `_DATA`.
             Error::Validation { entity: Entity::PriceTierRule, .. } => "INVALID_PRICE_TIER_RULE".into(),
             Error::Validation { entity, .. } => format!("INVALID_{}_DATA", entity.code_prefix()),
-            Error::Conflict { code, .. } | Error::Forbidden { code, .. } | Error::InUse { code, .. } => {
-                (*code).to_string()
-            }
+            Error::Conflict { code, .. }
+            | Error::Forbidden { code, .. }
+            | Error::InUse { code, .. }
+            | Error::Unprocessable { code, .. } => (*code).to_string(),
             Error::CircularCollection { .. } => "CIRCULAR_COLLECTION_REFERENCE".into(),
             Error::VersionMismatch { .. } => "VERSION_MISMATCH".into(),
             Error::Unauthorized(_) => "UNAUTHORIZED".into(),
@@ -230,6 +236,7 @@ impl Error {
             Error::InUse { .. } => (409, GrpcCode::FailedPrecondition),
             Error::VersionMismatch { .. } => (412, GrpcCode::Aborted),
             Error::PayloadTooLarge(_) => (413, GrpcCode::ResourceExhausted),
+            Error::Unprocessable { .. } => (422, GrpcCode::FailedPrecondition),
             Error::RateLimited { .. } => (429, GrpcCode::ResourceExhausted),
             Error::Internal(_) => (500, GrpcCode::Internal),
             Error::Unavailable(_) => (503, GrpcCode::Unavailable),
@@ -301,6 +308,16 @@ mod tests {
                 409,
                 GrpcCode::FailedPrecondition,
                 "BRAND_HAS_PRODUCTS",
+            ),
+            (
+                Error::Unprocessable {
+                    code: "MAX_IMAGES_EXCEEDED",
+                    message: "full".into(),
+                    details: serde_json::json!({}),
+                },
+                422,
+                GrpcCode::FailedPrecondition,
+                "MAX_IMAGES_EXCEEDED",
             ),
             (Error::VersionMismatch { expected: 1, current: 2 }, 412, GrpcCode::Aborted, "VERSION_MISMATCH"),
             (Error::Unauthorized("no token".into()), 401, GrpcCode::Unauthenticated, "UNAUTHORIZED"),

@@ -21,6 +21,22 @@ use crate::ids::{ImageId, OrganizationId, ProductId, VariantId};
 use crate::models::{Actor, ImageChanges, NewProductImage, NewVariantImage, ProductImage, VariantImage};
 use uuid::Uuid;
 
+/// Page 22's limits: at most this many images per product, and per variant.
+pub const MAX_PRODUCT_IMAGES: usize = 10;
+pub const MAX_VARIANT_IMAGES: usize = 5;
+
+/// 422 `MAX_IMAGES_EXCEEDED` when the owner already has `max` images.
+fn check_room(kind: &str, owner: Uuid, count: usize, max: usize) -> Result<()> {
+    if count < max {
+        return Ok(());
+    }
+    Err(Error::Unprocessable {
+        code: "MAX_IMAGES_EXCEEDED",
+        message: format!("a {kind} has at most {max} images; delete one before adding another"),
+        details: serde_json::json!({ format!("{kind}_id"): owner, "images_count": count, "max_images": max }),
+    })
+}
+
 /// Images have no version column; see the module documentation.
 pub const IMAGE_EVENT_VERSION: i32 = 1;
 
@@ -77,6 +93,7 @@ macro_rules! image_repository {
         owner_product: $owner_product:ident,
         image_owner: $image_owner:expr,
         owner_entity: $owner_entity:expr,
+        max_images: $max_images:expr,
         row: $Row:ty,
         new_row: $New:ty $(,)?
     ) => {
@@ -169,6 +186,8 @@ macro_rules! image_repository {
                         .select(($table::position, $table::is_primary))
                         .load(conn)
                         .await?;
+                    // Counted under the owner's lock: two concurrent adds cannot both take the last place.
+                    check_room(KIND, owner.into(), existing.len(), $max_images)?;
                     if new.position < 0 {
                         new.position = existing.iter().map(|(p, _)| p + 1).max().unwrap_or(0);
                     }
@@ -361,6 +380,7 @@ image_repository!(
     owner_product: id,
     image_owner: |_, product| ImageOwner::product(product),
     owner_entity: Entity::Product,
+    max_images: MAX_PRODUCT_IMAGES,
     row: ProductImage,
     new_row: NewProductImage,
 );
@@ -374,6 +394,7 @@ image_repository!(
     owner_product: product_id,
     image_owner: ImageOwner::variant,
     owner_entity: Entity::Variant,
+    max_images: MAX_VARIANT_IMAGES,
     row: VariantImage,
     new_row: NewVariantImage,
 );

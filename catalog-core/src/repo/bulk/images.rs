@@ -102,9 +102,13 @@ pub(super) async fn load(
 }
 
 /// The field errors of a list (`field` is the list's name, as `variants[0].images`): each
-/// image by the single-write rules, plus no URL twice and at most one primary.
-pub(super) fn check(field: &str, images: &[BulkImage]) -> Vec<FieldError> {
+/// image by the single-write rules, plus no URL twice, at most one primary and at most `max`
+/// images (the list replaces the owner's).
+pub(super) fn check(field: &str, images: &[BulkImage], max: usize) -> Vec<FieldError> {
     let mut errors = Vec::new();
+    if images.len() > max {
+        errors.push(FieldError::new(field, format!("at most {max} images")));
+    }
     for (i, image) in images.iter().enumerate() {
         let mut own = Vec::new();
         check_url(&image.url, &mut own);

@@ -449,7 +449,7 @@ fn plan_row(
 
     let mut plan = Plan::default();
     if let Some(wanted) = &row.images {
-        errors.extend(images::check("images", wanted));
+        errors.extend(images::check("images", wanted, crate::repo::images::MAX_PRODUCT_IMAGES));
         let current = existing.product_images.get(&product_id.into()).map_or(&[][..], Vec::as_slice);
         plan.images.push((images::Owner::Product, images::plan(ImageOwner::product(product_id), wanted, current)));
     }
@@ -474,7 +474,8 @@ fn plan_row(
             errors.push(FieldError::new(format!("variants[{i}].barcode"), "is already used by another variant"));
         }
         if let Some(Some(listed)) = row.variant_images.get(i) {
-            errors.extend(images::check(&format!("variants[{i}].images"), listed));
+            let field = format!("variants[{i}].images");
+            errors.extend(images::check(&field, listed, crate::repo::images::MAX_VARIANT_IMAGES));
             let current = existing.variant_images.get(&wanted.id.into()).map_or(&[][..], Vec::as_slice);
             plan.images.push((
                 images::Owner::Variant,
