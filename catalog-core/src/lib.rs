@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod ids;
+pub mod media;
 pub mod models;
 pub mod ops;
 pub mod organizations;

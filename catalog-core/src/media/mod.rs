@@ -1,0 +1,3 @@
+//! Uploaded images (page 22): [`render`] checks a file and makes its renditions.
+
+pub mod render;
