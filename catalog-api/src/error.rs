@@ -51,6 +51,8 @@ impl ResponseError for ApiError {
             }
             Error::InUse { details, .. }
             | Error::Unprocessable { details, .. }
+            | Error::InvalidFile { details, .. }
+            | Error::FileTooLarge { details, .. }
             | Error::CircularCollection { details } => details.clone(),
             Error::NotFound(entity) => not_found_details(*entity, &ctx.path),
             Error::InvalidArgument { field, .. } => {
@@ -154,7 +156,7 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -
 }
 
 /// serde's message names the field for unknown/missing/mistyped ones; keep it, drop positions.
-fn body_error(err: &serde_json::Error) -> Error {
+pub fn body_error(err: &serde_json::Error) -> Error {
     let text = err.to_string();
     let message = text.split(" at line ").next().unwrap_or(&text).to_string();
     let field = message.split('`').nth(1).unwrap_or("body").to_string();

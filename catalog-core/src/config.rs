@@ -179,6 +179,16 @@ pub const ENV_VARS: &[EnvVar] = &[
     ignored("CACHE_TTL_DEFAULT", "every cached kind has its own TTL (CACHE_TTL_PRODUCT, _VARIANT, _AUTH)"),
     ignored("CACHE_TTL_OPTIONS", "options are not cached: they are read with their product"),
     ignored("CACHE_TTL_LOCALS", "locals are not cached: they come with the caller's token"),
+    key("STORAGE_BACKEND", "storage.backend"),
+    key("STORAGE_LOCAL_PATH", "storage.local_path"),
+    key("STORAGE_PUBLIC_BASE_URL", "storage.public_base_url"),
+    key("STORAGE_S3_ENDPOINT", "storage.s3_endpoint"),
+    key("STORAGE_S3_BUCKET", "storage.s3_bucket"),
+    key("STORAGE_S3_REGION", "storage.s3_region"),
+    key("STORAGE_S3_ACCESS_KEY_ID", "storage.s3_access_key_id"),
+    key("STORAGE_S3_SECRET_ACCESS_KEY", "storage.s3_secret_access_key"),
+    key("STORAGE_S3_PATH_STYLE", "storage.s3_path_style"),
+    key("STORAGE_IMAGE_WORKERS", "storage.image_workers"),
     key("PAGINATION_DEFAULT_LIMIT", "pagination.default_limit"),
     key("PAGINATION_MAX_LIMIT", "pagination.max_limit"),
     key("PAGINATION_MIN_LIMIT", "pagination.min_limit"),
@@ -207,6 +217,7 @@ pub const OWNED_PREFIXES: &[&str] = &[
     "JWT_",
     "CACHE_",
     "PAGINATION_",
+    "STORAGE_",
     "LOG_",
     "RATE_LIMIT_",
     "CIRCUIT_BREAKER_",
@@ -389,8 +400,36 @@ pub struct Settings {
     pub rabbitmq: RabbitSettings,
     pub auth: AuthSettings,
     pub cache: CacheSettings,
+    pub storage: StorageSettings,
     pub pagination: PaginationSettings,
     pub log: LogSettings,
+}
+
+/// Where uploaded images' files go (page 22 "Storage y CDN").
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct StorageSettings {
+    pub backend: StorageBackend,
+    /// `local`: the directory the files are written under (the API serves it at `/media/`).
+    pub local_path: String,
+    /// Prepended to an object's key to make the URL answers carry: a CDN in production.
+    pub public_base_url: String,
+    /// `s3`: any S3-compatible store; an empty endpoint means AWS itself.
+    pub s3_endpoint: String,
+    pub s3_bucket: String,
+    pub s3_region: String,
+    pub s3_access_key_id: Secret,
+    pub s3_secret_access_key: Secret,
+    /// `bucket` in the path rather than the host name: what self-hosted stores expect.
+    pub s3_path_style: bool,
+    /// Images rendered at once (CPU work, off the async runtime); further uploads wait.
+    pub image_workers: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    Local,
+    S3,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -687,6 +726,18 @@ ttl_product_secs = 3600
 ttl_variant_secs = 3600
 ttl_auth_secs = 300
 
+[storage]
+backend = "local"
+local_path = "data/media"
+public_base_url = "http://127.0.0.1:8002/media"
+s3_endpoint = ""
+s3_bucket = "catalog-media"
+s3_region = "us-east-1"
+s3_access_key_id = ""
+s3_secret_access_key = ""
+s3_path_style = true
+image_workers = 2
+
 [pagination]
 min_limit = 1
 default_limit = 20
@@ -741,6 +792,12 @@ impl Settings {
         check(self.api.port != 0, "API_PORT", "must be a port between 1 and 65535");
         check(self.grpc.max_workers > 0, "GRPC_MAX_WORKERS", "must be at least 1");
         check(self.grpc.max_batch_size > 0, "GRPC_MAX_BATCH_SIZE", "must be at least 1");
+        check(self.storage.image_workers > 0, "STORAGE_IMAGE_WORKERS", "must be at least 1");
+        check(
+            self.storage.backend != StorageBackend::S3 || !self.storage.s3_bucket.trim().is_empty(),
+            "STORAGE_S3_BUCKET",
+            "is required with STORAGE_BACKEND=s3",
+        );
         check(
             self.grpc.tls_cert_path.is_some() == self.grpc.tls_key_path.is_some(),
             "GRPC_TLS_CERT_PATH",

@@ -116,6 +116,14 @@ pub enum Error {
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String, details: serde_json::Value },
 
+    /// An uploaded file that is not what it must be (`INVALID_IMAGE_FORMAT`).
+    #[error("{message}")]
+    InvalidFile { code: &'static str, message: String, details: serde_json::Value },
+
+    /// An uploaded file over a size limit (`IMAGE_TOO_LARGE`), in bytes or pixels.
+    #[error("{message}")]
+    FileTooLarge { code: &'static str, message: String, details: serde_json::Value },
+
     /// A collection moved under itself or one of its descendants.
     #[error("cannot set parent_id that would create a circular reference")]
     CircularCollection { details: serde_json::Value },
@@ -208,7 +216,9 @@ impl Error {
             Error::Conflict { code, .. }
             | Error::Forbidden { code, .. }
             | Error::InUse { code, .. }
-            | Error::Unprocessable { code, .. } => (*code).to_string(),
+            | Error::Unprocessable { code, .. }
+            | Error::InvalidFile { code, .. }
+            | Error::FileTooLarge { code, .. } => (*code).to_string(),
             Error::CircularCollection { .. } => "CIRCULAR_COLLECTION_REFERENCE".into(),
             Error::VersionMismatch { .. } => "VERSION_MISMATCH".into(),
             Error::Unauthorized(_) => "UNAUTHORIZED".into(),
@@ -226,16 +236,17 @@ impl Error {
             return (404, GrpcCode::NotFound);
         }
         match self {
-            Error::Validation { .. } | Error::InvalidArgument { .. } | Error::CircularCollection { .. } => {
-                (400, GrpcCode::InvalidArgument)
-            }
+            Error::Validation { .. }
+            | Error::InvalidArgument { .. }
+            | Error::CircularCollection { .. }
+            | Error::InvalidFile { .. } => (400, GrpcCode::InvalidArgument),
             Error::Unauthorized(_) => (401, GrpcCode::Unauthenticated),
             Error::Forbidden { .. } => (403, GrpcCode::PermissionDenied),
             Error::NotFound(_) => (404, GrpcCode::NotFound),
             Error::Conflict { .. } => (409, GrpcCode::AlreadyExists),
             Error::InUse { .. } => (409, GrpcCode::FailedPrecondition),
             Error::VersionMismatch { .. } => (412, GrpcCode::Aborted),
-            Error::PayloadTooLarge(_) => (413, GrpcCode::ResourceExhausted),
+            Error::PayloadTooLarge(_) | Error::FileTooLarge { .. } => (413, GrpcCode::ResourceExhausted),
             Error::Unprocessable { .. } => (422, GrpcCode::FailedPrecondition),
             Error::RateLimited { .. } => (429, GrpcCode::ResourceExhausted),
             Error::Internal(_) => (500, GrpcCode::Internal),
@@ -318,6 +329,22 @@ mod tests {
                 422,
                 GrpcCode::FailedPrecondition,
                 "MAX_IMAGES_EXCEEDED",
+            ),
+            (
+                Error::InvalidFile {
+                    code: "INVALID_IMAGE_FORMAT",
+                    message: "gif".into(),
+                    details: serde_json::json!({}),
+                },
+                400,
+                GrpcCode::InvalidArgument,
+                "INVALID_IMAGE_FORMAT",
+            ),
+            (
+                Error::FileTooLarge { code: "IMAGE_TOO_LARGE", message: "6 MB".into(), details: serde_json::json!({}) },
+                413,
+                GrpcCode::ResourceExhausted,
+                "IMAGE_TOO_LARGE",
             ),
             (Error::VersionMismatch { expected: 1, current: 2 }, 412, GrpcCode::Aborted, "VERSION_MISMATCH"),
             (Error::Unauthorized("no token".into()), 401, GrpcCode::Unauthenticated, "UNAUTHORIZED"),
