@@ -59,6 +59,7 @@ pub fn app(
         .service(web::scope("/api/v1").wrap(middleware::from_fn(idempotency::middleware)).configure(routes::configure))
         .service(SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", openapi::document_json()))
         .route("/asyncapi.json", web::get().to(asyncapi))
+        .route("/media/{key:.*}", web::get().to(routes::images::media))
         .route(
             "/docs",
             web::get().to(|| async {

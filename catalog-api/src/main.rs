@@ -11,6 +11,7 @@ use catalog_core::cli::SharedCommand;
 use catalog_core::config::{AuthMode, Settings};
 use catalog_core::health::HealthChecker;
 use catalog_core::ids::{LocalId, OrganizationId, UserId};
+use catalog_core::media::MediaStore;
 use catalog_core::query::Catalog;
 use catalog_core::{db, ops, process};
 use clap::{Parser, Subcommand};
@@ -105,8 +106,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         HealthChecker::new(postgres.clone()).with_redis(redis.clone()).with_rabbitmq(&settings.rabbitmq, false);
     let auth = Authenticator::new(&settings, Some(redis.clone()), postgres.clone())?;
     let catalog = Catalog::new(postgres.clone(), Cache::new(redis, &settings));
+    let media = MediaStore::from_settings(&settings.storage)?;
     let parts = AppParts {
-        state: web::Data::new(ApiState::new(settings.clone(), postgres, catalog, auth)),
+        state: web::Data::new(ApiState::new(settings.clone(), postgres, catalog, auth, media)),
         metrics: web::Data::new(HttpMetrics::register(&registry)?),
         ops: web::Data::new(ops::OpsState { health: Arc::new(health), registry, service: SERVICE }),
     };

@@ -6,6 +6,7 @@ use catalog_core::auth::{Authenticator, Principal};
 use catalog_core::config::Settings;
 use catalog_core::db::{PgConn, PgPool};
 use catalog_core::error::Error;
+use catalog_core::media::{MediaStore, Uploads};
 use catalog_core::query::Catalog;
 use std::sync::Arc;
 
@@ -22,12 +23,15 @@ pub struct ApiState {
     limits: RateLimits,
     /// Wakes this replica's import runner when an upload was staged (it polls otherwise).
     pub imports_queued: tokio::sync::Notify,
+    /// Uploaded images: rendered in a bounded pool, stored in the object store.
+    pub uploads: Uploads,
 }
 
 impl ApiState {
-    pub fn new(settings: Arc<Settings>, pg: PgPool, catalog: Catalog, auth: Authenticator) -> Self {
+    pub fn new(settings: Arc<Settings>, pg: PgPool, catalog: Catalog, auth: Authenticator, media: MediaStore) -> Self {
         let limits = RateLimits::new(&settings.api);
-        Self { settings, pg, catalog, auth, limits, imports_queued: tokio::sync::Notify::new() }
+        let uploads = Uploads::new(media, settings.storage.image_workers);
+        Self { settings, pg, catalog, auth, limits, imports_queued: tokio::sync::Notify::new(), uploads }
     }
 
     pub async fn conn(&self) -> Result<PooledConn<'_>, ApiError> {

@@ -857,12 +857,18 @@ async fn rest_api(
     // One test user writes every kind of change at once: past the per-user write budget.
     let mut settings = (*w.settings).clone();
     settings.api.rate_limit_enabled = false;
+    settings.storage.local_path = std::env::temp_dir()
+        .join(format!("catalog-test-media/{}", uuid::Uuid::now_v7().simple()))
+        .display()
+        .to_string();
+    let media = catalog_core::media::MediaStore::from_settings(&settings.storage).expect("media store");
     let parts = catalog_api::AppParts {
         state: Data::new(catalog_api::state::ApiState::new(
             Arc::new(settings),
             w.db.pool.clone(),
             w.catalog.clone(),
             Authenticator::new(&w.settings, Some(redis.clone()), w.db.pool.clone()).expect("authenticator"),
+            media,
         )),
         metrics: Data::new(catalog_api::context::HttpMetrics::register(&registry).expect("metrics")),
         ops: Data::new(catalog_core::ops::OpsState {

@@ -15,15 +15,18 @@ use crate::openapi::accepts;
 use crate::reply;
 use crate::state::{ApiState, PooledConn};
 use crate::views::{ProductImageView, VariantImageView};
-use actix_web::http::header::ETAG;
-use actix_web::{HttpResponse, web};
+use actix_web::http::header::{CONTENT_TYPE, ETAG, HeaderMap};
+use actix_web::{HttpRequest, HttpResponse, web};
 use catalog_core::auth::{Action, Resource};
 use catalog_core::error::{Entity, Error};
 use catalog_core::ids::{ImageId, ProductId, VariantId};
+use catalog_core::media::upload::{self, StoredImage};
+use catalog_core::media::{UploadOwner, render};
 use catalog_core::models::{ImageChanges, NewProductImage, NewVariantImage, ProductImage, VariantImage};
 use catalog_core::repo::images::{self, IMAGE_EVENT_VERSION};
 use catalog_core::repo::{products, variants};
 use catalog_core::validate::{Check, nullable};
+use futures_util::StreamExt as _;
 use serde::Deserialize;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -43,7 +46,7 @@ use utoipa::{OpenApi, ToSchema};
         delete_variant_image,
         reorder_variant_images
     ),
-    components(schemas(CreateImage, UpdateImage, ReorderImages, ProductImageView, VariantImageView))
+    components(schemas(CreateImage, ImageUpload, UpdateImage, ReorderImages, ProductImageView, VariantImageView))
 )]
 pub struct Doc;
 
@@ -96,6 +99,21 @@ pub struct CreateImage {
     pub metadata: Option<Value>,
 }
 
+/// An image file upload, as an HTML form or `fetch` with `FormData` sends it (page 22).
+#[derive(ToSchema)]
+#[allow(dead_code)] // Describes the form for the OpenAPI document; the handler streams the parts.
+pub struct ImageUpload {
+    /// jpg, png or webp, up to 5 MB, 200–4000 px a side.
+    #[schema(value_type = String, format = Binary)]
+    image: Vec<u8>,
+    /// At most 500 characters.
+    alt_text: Option<String>,
+    /// 0 or more; absent appends after the last image.
+    position: Option<i64>,
+    /// Makes it the owner's only primary image.
+    is_primary: Option<bool>,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateImage {
@@ -136,6 +154,16 @@ struct NewImage {
 }
 
 const ALT_MAX: usize = 500;
+
+/// A whole upload request: page 22's 5 MB file plus room for the form around it. (The file's
+/// own limit is checked as it streams; this bounds what a retry's fingerprint buffers.)
+pub const UPLOAD_BODY_LIMIT_BYTES: usize = render::MAX_FILE_BYTES + 64 * 1024;
+
+/// `/api/v1/{products|variants}/{id}/images`: where files are uploaded.
+pub fn is_upload_path(path: &str) -> bool {
+    let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    matches!(parts.as_slice(), ["", "api", "v1", "products" | "variants", _, "images"])
+}
 const POSITION_MAX: i64 = i32::MAX as i64;
 
 fn check_create(body: CreateImage) -> Result<NewImage, ApiError> {
@@ -188,6 +216,130 @@ fn check_reorder(body: ReorderImages) -> Result<Vec<ImageId>, ApiError> {
     }
     check.finish()?;
     Ok(ids)
+}
+
+/// What `POST .../images` carried: an image by URL (JSON, page 22's second form) or a file.
+enum Body {
+    Url(NewImage),
+    File(ImageForm),
+}
+
+/// A `multipart/form-data` upload (page 22's first form): the file part `image` and the
+/// optional fields `alt_text`, `position` and `is_primary`.
+struct ImageForm {
+    file: Vec<u8>,
+    fields: FormFields,
+}
+
+struct FormFields {
+    alt: Option<String>,
+    position: i32,
+    is_primary: bool,
+}
+
+impl FormFields {
+    /// The new row's fields once the file is stored.
+    fn stored(&self, stored: &StoredImage) -> NewImage {
+        NewImage {
+            url: stored.url.clone(),
+            alt: self.alt.clone(),
+            position: self.position,
+            is_primary: self.is_primary,
+            metadata: Some(stored.metadata.clone()),
+        }
+    }
+}
+
+/// The body as its Content-Type says: a form with a file, or JSON naming a URL.
+async fn read_body(req: &HttpRequest, payload: web::Payload, json_limit: usize) -> Result<Body, ApiError> {
+    let content_type = req.headers().get(CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    match essence.as_str() {
+        "multipart/form-data" => Ok(Body::File(read_form(req.headers(), payload).await?)),
+        "application/json" => {
+            let bytes = payload
+                .to_bytes_limited(json_limit)
+                .await
+                .map_err(|_| Error::PayloadTooLarge(format!("request body larger than {json_limit} bytes")))?
+                .map_err(|e| Error::InvalidArgument { field: "body", message: e.to_string() })?;
+            let body: CreateImage = serde_json::from_slice(&bytes).map_err(|e| crate::error::body_error(&e))?;
+            Ok(Body::Url(check_create(body)?))
+        }
+        _ => Err(ApiError(Error::InvalidArgument {
+            field: "body",
+            message: "expected Content-Type: application/json (an image by URL) or multipart/form-data (a file)".into(),
+        })),
+    }
+}
+
+/// Reads the form part by part; the file is taken up to page 22's 5 MB and refused (413
+/// `IMAGE_TOO_LARGE`) as soon as it passes it, without reading the rest.
+async fn read_form(headers: &HeaderMap, payload: web::Payload) -> Result<ImageForm, ApiError> {
+    let bad_form =
+        |e: actix_multipart::MultipartError| Error::InvalidArgument { field: "body", message: e.to_string() };
+    let mut form = actix_multipart::Multipart::new(headers, payload);
+    let mut check = Check::new(Entity::Image);
+    let (mut file, mut alt, mut position, mut is_primary) = (None, None, None, None);
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(bad_form)?;
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "image" || name == "file" {
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field.next().await {
+                bytes.extend_from_slice(&chunk.map_err(bad_form)?);
+                if bytes.len() > render::MAX_FILE_BYTES {
+                    return Err(ApiError(upload::file_too_large(bytes.len())));
+                }
+            }
+            file = Some(bytes);
+            continue;
+        }
+        let mut text = Vec::new();
+        while let Some(chunk) = field.next().await {
+            text.extend_from_slice(&chunk.map_err(bad_form)?);
+            if text.len() > 4 * ALT_MAX {
+                return Err(ApiError(Error::field(Entity::Image, name, "is too long")));
+            }
+        }
+        let text = String::from_utf8_lossy(&text).trim().to_string();
+        match name.as_str() {
+            "alt_text" | "alt" => alt = check.text("alt", Some(&text), ALT_MAX),
+            "position" => match text.parse::<i64>() {
+                Ok(n) => position = check.int("position", Some(n), 0, POSITION_MAX),
+                Err(_) => check.fail("position", "must be a whole number"),
+            },
+            "is_primary" => match text.as_str() {
+                "true" | "1" => is_primary = Some(true),
+                "false" | "0" | "" => is_primary = Some(false),
+                _ => check.fail("is_primary", "must be true or false"),
+            },
+            other => check.fail(other, "is not a field of an image upload (image, alt_text, position, is_primary)"),
+        }
+    }
+    if file.is_none() {
+        check.fail("image", "is required: send the file as the multipart/form-data part `image`");
+    }
+    check.finish()?;
+    let fields = FormFields { alt, position: position.unwrap_or(-1), is_primary: is_primary.unwrap_or(false) };
+    Ok(ImageForm { file: file.unwrap_or_default(), fields })
+}
+
+/// `GET /media/{key}`: an uploaded image's file, public like a CDN's (what the local run's
+/// `STORAGE_PUBLIC_BASE_URL` points at; production serves the bucket through a CDN instead).
+/// Keys hold a random image id, and a file never changes once written.
+pub async fn media(state: web::Data<ApiState>, key: web::Path<String>) -> ApiResult {
+    let Some(bytes) = state.uploads.store().get(&key).await? else {
+        return Err(ApiError(Error::NotFound(Entity::Image)));
+    };
+    let content_type = match key.rsplit_once('.').map(|(_, extension)| extension) {
+        Some("png") => "image/png",
+        Some("jpg") => "image/jpeg",
+        _ => "application/octet-stream",
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header(("Cache-Control", "public, max-age=31536000, immutable"))
+        .body(bytes))
 }
 
 /// 201 in the envelope, without the `ETag` `reply::created` adds: images are unversioned.
@@ -248,30 +400,42 @@ pub async fn list_product_images(caller: Caller, state: web::Data<ApiState>, id:
 /// Adds an image; the product's first image, or one sent with `is_primary`, becomes primary.
 #[utoipa::path(post, path = "/api/v1/products/{id}/images", tag = "images",
     params(("id" = uuid::Uuid, Path, description = "Product id")),
-    request_body = CreateImage,
-    responses((status = 201, body = ProductImageView), (status = 400, description = "INVALID_IMAGE_DATA"), (status = 403, description = "FORBIDDEN (needs catalog.products.update)"), (status = 404, description = "PRODUCT_NOT_FOUND")))]
+    request_body(description = "An image by URL (JSON), or a file (multipart form, part `image`)", content((CreateImage = "application/json"), (ImageUpload = "multipart/form-data"))),
+    responses((status = 201, body = ProductImageView), (status = 400, description = "INVALID_IMAGE_DATA, INVALID_IMAGE_FORMAT"), (status = 403, description = "FORBIDDEN (needs catalog.products.update)"), (status = 404, description = "PRODUCT_NOT_FOUND"), (status = 413, description = "IMAGE_TOO_LARGE"), (status = 422, description = "IMAGE_TOO_SMALL, MAX_IMAGES_EXCEEDED"), (status = 503, description = "SERVICE_UNAVAILABLE (object storage)")))]
 pub async fn add_product_image(
     caller: Caller,
     state: web::Data<ApiState>,
     id: web::Path<ProductId>,
-    body: web::Json<CreateImage>,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> ApiResult {
     caller.require(Resource::Products, Action::Update)?;
-    let new = check_create(body.into_inner())?;
-    let row = NewProductImage {
+    let (org, actor, product_id) = (caller.org(), &caller.actor, *id);
+    let conn = &mut state.conn().await?;
+    let row = |new: NewImage, id: ImageId| NewProductImage {
         metadata: new.metadata,
-        id: ImageId::generate(),
-        organization_id: caller.org(),
-        product_id: *id,
+        id,
+        organization_id: org,
+        product_id,
         url: new.url,
         alt: new.alt,
         position: new.position,
         is_primary: new.is_primary,
     };
-    let image = state
-        .catalog
-        .write(images::add_product_image(&mut *state.conn().await?, caller.org(), &caller.actor, *id, row))
-        .await?;
+    let image = match read_body(&req, payload, state.settings.api.body_limit_bytes).await? {
+        Body::Url(new) => {
+            let write = images::add_product_image(conn, org, actor, product_id, row(new, ImageId::generate()));
+            state.catalog.write(write).await?
+        }
+        Body::File(form) => {
+            let owner = UploadOwner { kind: "products", id: product_id.into() };
+            let upload = state.uploads.upload(org, owner, form.file, async |stored: &StoredImage| {
+                let row = row(form.fields.stored(stored), stored.id);
+                images::add_product_image(conn, org, actor, product_id, row).await
+            });
+            state.catalog.write(upload).await?
+        }
+    };
     Ok(created(ProductImageView::from(image)))
 }
 
@@ -355,29 +519,43 @@ pub async fn list_variant_images(caller: Caller, state: web::Data<ApiState>, id:
 /// Adds an image; the variant's first image, or one sent with `is_primary`, becomes primary.
 #[utoipa::path(post, path = "/api/v1/variants/{id}/images", tag = "images",
     params(("id" = uuid::Uuid, Path, description = "Variant id")),
-    request_body = CreateImage,
-    responses((status = 201, body = VariantImageView), (status = 400, description = "INVALID_IMAGE_DATA"), (status = 403, description = "FORBIDDEN (needs catalog.variants.update)"), (status = 404, description = "VARIANT_NOT_FOUND")))]
+    request_body(description = "An image by URL (JSON), or a file (multipart form, part `image`)", content((CreateImage = "application/json"), (ImageUpload = "multipart/form-data"))),
+    responses((status = 201, body = VariantImageView), (status = 400, description = "INVALID_IMAGE_DATA, INVALID_IMAGE_FORMAT"), (status = 403, description = "FORBIDDEN (needs catalog.variants.update)"), (status = 404, description = "VARIANT_NOT_FOUND"), (status = 413, description = "IMAGE_TOO_LARGE"), (status = 422, description = "IMAGE_TOO_SMALL, MAX_IMAGES_EXCEEDED"), (status = 503, description = "SERVICE_UNAVAILABLE (object storage)")))]
 pub async fn add_variant_image(
     caller: Caller,
     state: web::Data<ApiState>,
     id: web::Path<VariantId>,
-    body: web::Json<CreateImage>,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> ApiResult {
     caller.require(Resource::Variants, Action::Update)?;
-    let new = check_create(body.into_inner())?;
+    let (org, actor, variant_id) = (caller.org(), &caller.actor, *id);
     let conn = &mut state.conn().await?;
-    variants::get(conn, caller.org(), *id).await?;
-    let row = NewVariantImage {
+    variants::get(conn, org, variant_id).await?;
+    let row = |new: NewImage, id: ImageId| NewVariantImage {
         metadata: new.metadata,
-        id: ImageId::generate(),
-        organization_id: caller.org(),
-        variant_id: *id,
+        id,
+        organization_id: org,
+        variant_id,
         url: new.url,
         alt: new.alt,
         position: new.position,
         is_primary: new.is_primary,
     };
-    let image = state.catalog.write(images::add_variant_image(conn, caller.org(), &caller.actor, *id, row)).await?;
+    let image = match read_body(&req, payload, state.settings.api.body_limit_bytes).await? {
+        Body::Url(new) => {
+            let write = images::add_variant_image(conn, org, actor, variant_id, row(new, ImageId::generate()));
+            state.catalog.write(write).await?
+        }
+        Body::File(form) => {
+            let owner = UploadOwner { kind: "variants", id: variant_id.into() };
+            let upload = state.uploads.upload(org, owner, form.file, async |stored: &StoredImage| {
+                let row = row(form.fields.stored(stored), stored.id);
+                images::add_variant_image(conn, org, actor, variant_id, row).await
+            });
+            state.catalog.write(upload).await?
+        }
+    };
     Ok(created(VariantImageView::from(image)))
 }
 

@@ -48,6 +48,7 @@ pub fn body_reading(path: &str) -> BodyReading {
     match path {
         transfer::IMPORTS_PATH => BodyReading::Spooled,
         bulk::PATH => BodyReading::Buffered(Some(bulk::BODY_LIMIT_BYTES)),
+        _ if images::is_upload_path(path) => BodyReading::Buffered(Some(images::UPLOAD_BODY_LIMIT_BYTES)),
         _ => BodyReading::Buffered(None),
     }
 }

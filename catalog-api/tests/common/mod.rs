@@ -18,6 +18,7 @@ use catalog_core::cache::{self, Cache};
 use catalog_core::config::Settings;
 use catalog_core::health::HealthChecker;
 use catalog_core::ids::{LocalId, OrganizationId, UserId};
+use catalog_core::media::MediaStore;
 use catalog_core::query::Catalog;
 use catalog_core::testing::TestDb;
 use catalog_core::{ops, repo};
@@ -74,6 +75,15 @@ pub fn settings(extra: &[(String, String)], db: &TestDb) -> Settings {
         ("API_RATE_LIMIT_WRITE_PER_MINUTE".into(), "100000".into()),
         ("API_RATE_LIMIT_PRICE_PER_MINUTE".into(), "100000".into()),
         ("API_RATE_LIMIT_UPLOAD_PER_MINUTE".into(), "100000".into()),
+        // Each app its own media directory (uploaded images' files).
+        (
+            "STORAGE_LOCAL_PATH".into(),
+            std::env::temp_dir()
+                .join(format!("catalog-test-media/{}", uuid::Uuid::now_v7().simple()))
+                .display()
+                .to_string(),
+        ),
+        ("STORAGE_PUBLIC_BASE_URL".into(), "http://media.test".into()),
     ];
     env.extend(extra.iter().cloned());
     Settings::from_env(env).expect("settings")
@@ -92,7 +102,13 @@ impl TestApp {
         let catalog = Catalog::new(db.pool.clone(), Cache::new(redis.clone(), &settings));
         let auth = Authenticator::new(&settings, Some(redis.clone()), db.pool.clone()).expect("authenticator");
         let parts = AppParts {
-            state: web::Data::new(ApiState::new(settings.clone(), db.pool.clone(), catalog.clone(), auth)),
+            state: web::Data::new(ApiState::new(
+                settings.clone(),
+                db.pool.clone(),
+                catalog.clone(),
+                auth,
+                MediaStore::from_settings(&settings.storage).expect("media store"),
+            )),
             metrics: web::Data::new(HttpMetrics::register(&registry).expect("metrics")),
             ops: web::Data::new(ops::OpsState {
                 health: Arc::new(HealthChecker::new(db.pool.clone()).with_redis(redis)),
