@@ -154,11 +154,8 @@ async fn refused_files_get_page_22s_codes_and_leave_nothing_behind() {
     let user = User::admin();
     let (product, _) = owner_paths(&app, &user, "UP-2").await;
     let png = photo(400, 400, ImageFormat::Png);
-    let mut bomb = photo(300, 300, ImageFormat::Png);
-    // The header claims 60,000 × 60,000 px (14 GB decoded); the IHDR CRC is fixed up.
-    bomb[16..24].copy_from_slice(&[0, 0, 0xEA, 0x60, 0, 0, 0xEA, 0x60]);
-    let crc = crc32(&bomb[12..29]);
-    bomb[29..33].copy_from_slice(&crc.to_be_bytes());
+    // The header claims 60,000 × 60,000 px (14 GB decoded).
+    let bomb = catalog_core::testing::png_claiming(&photo(300, 300, ImageFormat::Png), 60_000, 60_000);
     let oversized = vec![0xFF; 5 * 1024 * 1024 + 1];
     let cases: [(&str, Vec<u8>, StatusCode, &str); 6] = [
         ("text named .jpg", b"not an image at all".to_vec(), StatusCode::BAD_REQUEST, "INVALID_IMAGE_FORMAT"),
@@ -191,15 +188,4 @@ async fn refused_files_get_page_22s_codes_and_leave_nothing_behind() {
     assert_eq!(stored_files(&app), Vec::<String>::new());
     let listed: Value = app.get(&user, &product).await.body;
     assert_eq!(listed["data"]["total_images"], 10);
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFF_u32;
-    for byte in bytes {
-        crc ^= u32::from(*byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
 }

@@ -160,3 +160,25 @@ async fn template_exists(admin: &mut AsyncPgConnection, template: &str) -> bool 
         .map(|f| f.found)
         .unwrap_or(false)
 }
+
+/// `png` with its header (IHDR) claiming `width` × `height` px and its checksum fixed up: a
+/// decompression bomb's shape, for the upload tests.
+pub fn png_claiming(png: &[u8], width: u32, height: u32) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFF_u32;
+        for byte in bytes {
+            crc ^= u32::from(*byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+    let mut out = png.to_vec();
+    // Signature (8), chunk length (4), "IHDR" (4), then width and height.
+    out[16..20].copy_from_slice(&width.to_be_bytes());
+    out[20..24].copy_from_slice(&height.to_be_bytes());
+    let crc = crc32(&out[12..29]);
+    out[29..33].copy_from_slice(&crc.to_be_bytes());
+    out
+}

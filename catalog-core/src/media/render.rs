@@ -255,30 +255,8 @@ mod tests {
         let wide = encoded(&photo(4001, 200), ImageFormat::Png);
         assert_eq!(render(&wide), Err(Rejected::TooManyPixels { width: 4001, height: 200 }));
         // A bomb: a valid 300×300 PNG whose header claims 60,000×60,000 px (14 GB decoded).
-        let bomb = with_png_size(&encoded(&photo(300, 300), ImageFormat::Png), 60_000, 60_000);
+        let bomb = crate::testing::png_claiming(&encoded(&photo(300, 300), ImageFormat::Png), 60_000, 60_000);
         assert_eq!(render(&bomb), Err(Rejected::TooManyPixels { width: 60_000, height: 60_000 }));
-    }
-
-    /// `png` with its IHDR width and height replaced (and the chunk's CRC recomputed).
-    fn with_png_size(png: &[u8], width: u32, height: u32) -> Vec<u8> {
-        let mut out = png.to_vec();
-        // Signature (8), length (4), "IHDR" (4), then width and height.
-        out[16..20].copy_from_slice(&width.to_be_bytes());
-        out[20..24].copy_from_slice(&height.to_be_bytes());
-        let crc = crc32(&out[12..29]);
-        out[29..33].copy_from_slice(&crc.to_be_bytes());
-        out
-    }
-
-    fn crc32(bytes: &[u8]) -> u32 {
-        let mut crc = 0xFFFF_FFFF_u32;
-        for byte in bytes {
-            crc ^= u32::from(*byte);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-            }
-        }
-        !crc
     }
 
     #[test]
