@@ -66,7 +66,7 @@ impl CacheKind {
 /// stamped with the organization's generation (`catalog:org-gen:{organization_id}`); bumping the
 /// generation invalidates every entry of the organization at once without scanning the
 /// keyspace. Explosions are stamped with the organization's recipe generation as well
-/// (`catalog:recipe-gen:{organization_id}`), bumped by whatever changes a tree. A batch read
+/// (`catalog:recipe-gen:{organization_id}`), bumped by whatever changes one. A batch read
 /// is one `MGET` (generations included), a batch write one pipeline.
 ///
 /// Every Redis failure is logged and treated as a miss: with Redis down the service is slower,

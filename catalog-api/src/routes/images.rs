@@ -411,7 +411,8 @@ pub async fn add_product_image(
 ) -> ApiResult {
     caller.require(Resource::Products, Action::Update)?;
     let (org, actor, product_id) = (caller.org(), &caller.actor, *id);
-    let conn = &mut state.conn().await?;
+    // A missing product is answered before its file is read.
+    products::get(&mut *state.conn().await?, org, product_id).await?;
     let row = |new: NewImage, id: ImageId| NewProductImage {
         metadata: new.metadata,
         id,
@@ -422,14 +423,18 @@ pub async fn add_product_image(
         position: new.position,
         is_primary: new.is_primary,
     };
+    // The body is read (and a file rendered and stored) before a connection is taken: a slow
+    // upload must not hold one of the pool's few connections.
     let image = match read_body(&req, payload, state.settings.api.body_limit_bytes).await? {
         Body::Url(new) => {
+            let conn = &mut state.conn().await?;
             let write = images::add_product_image(conn, org, actor, product_id, row(new, ImageId::generate()));
             state.catalog.write(write).await?
         }
         Body::File(form) => {
             let owner = UploadOwner { kind: "products", id: product_id.into() };
             let upload = state.uploads.upload(org, owner, form.file, async |stored: &StoredImage| {
+                let conn = &mut state.pg.get().await?;
                 let row = row(form.fields.stored(stored), stored.id);
                 images::add_product_image(conn, org, actor, product_id, row).await
             });
@@ -530,8 +535,7 @@ pub async fn add_variant_image(
 ) -> ApiResult {
     caller.require(Resource::Variants, Action::Update)?;
     let (org, actor, variant_id) = (caller.org(), &caller.actor, *id);
-    let conn = &mut state.conn().await?;
-    variants::get(conn, org, variant_id).await?;
+    variants::get(&mut *state.conn().await?, org, variant_id).await?;
     let row = |new: NewImage, id: ImageId| NewVariantImage {
         metadata: new.metadata,
         id,
@@ -542,14 +546,17 @@ pub async fn add_variant_image(
         position: new.position,
         is_primary: new.is_primary,
     };
+    // As for products: no connection is held while the body is read and a file rendered.
     let image = match read_body(&req, payload, state.settings.api.body_limit_bytes).await? {
         Body::Url(new) => {
+            let conn = &mut state.conn().await?;
             let write = images::add_variant_image(conn, org, actor, variant_id, row(new, ImageId::generate()));
             state.catalog.write(write).await?
         }
         Body::File(form) => {
             let owner = UploadOwner { kind: "variants", id: variant_id.into() };
             let upload = state.uploads.upload(org, owner, form.file, async |stored: &StoredImage| {
+                let conn = &mut state.pg.get().await?;
                 let row = row(form.fields.stored(stored), stored.id);
                 images::add_variant_image(conn, org, actor, variant_id, row).await
             });
