@@ -35,6 +35,8 @@ const UPDATED: &[Field] = &[("updated_by", "string?"), ("updated_at", "string")]
 const DELETED: &[Field] = &[("deleted_by", "string?"), ("deleted_at", "string")];
 const IMAGE: &[Field] = &[("image_id", "string"), ("product_id", "string"), ("kind", "string"), ("owner_id", "string")];
 const OF_VARIANT: &[Field] = &[("variant_id", "string")];
+/// An uploaded image's files (absent for an image by URL); the worker deletes them.
+const IMAGE_FILES: &[Field] = &[("storage_keys", "~array")];
 /// What product events add for consumers keyed by variant (POS): the product's live variants.
 const OF_PRODUCT_VARIANTS: &[Field] = &[("variant_ids", "array"), ("variant_id", "string?")];
 const IMAGE_ADDED: &[Field] = &[
@@ -168,13 +170,17 @@ pub const PUBLISHED: &[EventKind] = &[
     kind!("catalog.price_tier.rule.deleted", "A price tier's quantity rule was removed (page 21).", [RULE, DELETED]),
     kind!("catalog.product.image.created", "An image was added to a product (page 22).", [IMAGE, IMAGE_ADDED, CREATED]),
     kind!("catalog.product.image.updated", "A product image changed (page 22).", [IMAGE, CHANGES, UPDATED]),
-    kind!("catalog.product.image.deleted", "A product image was removed (page 22).", [IMAGE, DELETED]),
+    kind!("catalog.product.image.deleted", "A product image was removed (page 22).", [IMAGE, DELETED, IMAGE_FILES]),
     kind!("catalog.product.images.reordered", "A product's images were reordered; the first is the primary (page 14).",
         [REORDERED]),
     kind!("catalog.variant.image.created", "An image was added to a variant (page 22).",
         [IMAGE, OF_VARIANT, IMAGE_ADDED, CREATED]),
     kind!("catalog.variant.image.updated", "A variant image changed (page 22).", [IMAGE, OF_VARIANT, CHANGES, UPDATED]),
-    kind!("catalog.variant.image.deleted", "A variant image was removed (page 22).", [IMAGE, OF_VARIANT, DELETED]),
+    kind!(
+        "catalog.variant.image.deleted",
+        "A variant image was removed (page 22).",
+        [IMAGE, OF_VARIANT, DELETED, IMAGE_FILES]
+    ),
     kind!("catalog.variant.images.reordered", "A variant's images were reordered (page 14).", [REORDERED, OF_VARIANT]),
     kind!("catalog.recipe.created", "A product's recipe (bill of materials) was created (page 03).", [RECIPE, CREATED]),
     kind!("catalog.recipe.updated", "A recipe's ingredients changed: `changes.ingredients` before and after (page 03).",

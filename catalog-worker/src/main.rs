@@ -6,6 +6,7 @@ use catalog_core::cli::SharedCommand;
 use catalog_core::config::Settings;
 use catalog_core::events::EventHandler;
 use catalog_core::health::HealthChecker;
+use catalog_core::media::MediaStore;
 use catalog_core::query::Catalog;
 use catalog_core::shutdown::Shutdown;
 use catalog_core::{db, ops, process, shutdown};
@@ -67,8 +68,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let relay_task = tokio::spawn(relay.run(stop.clone()));
 
     let auth = Arc::new(Authenticator::new(&settings, Some(redis.clone()), postgres.clone())?);
-    let handler =
-        EventHandler { pg: postgres.clone(), catalog: Catalog::new(postgres, Cache::new(redis, &settings)), auth };
+    let handler = EventHandler {
+        pg: postgres.clone(),
+        catalog: Catalog::new(postgres, Cache::new(redis, &settings)),
+        auth,
+        media: MediaStore::from_settings(&settings.storage)?,
+    };
     let sweep_task = tokio::spawn(end_suspensions_on_their_date(handler.clone(), stop.clone()));
     let consumers = Consumers {
         url: rabbit_url,

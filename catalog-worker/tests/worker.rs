@@ -11,6 +11,7 @@ use catalog_core::cache::{self, Cache, CacheKind};
 use catalog_core::config::Settings;
 use catalog_core::events::EventHandler;
 use catalog_core::ids::{OrganizationId, UserId};
+use catalog_core::media::MediaStore;
 use catalog_core::models::{
     ActiveStatus, Actor, BrandChanges, NewBrand, NewProduct, NewVariant, ProductChanges, VariantChanges,
 };
@@ -75,6 +76,10 @@ async fn world() -> World {
         ("WORKER_MAX_RETRIES".into(), "2".into()),
         ("AUTH_MODE".into(), "dev".into()),
         ("AUTH_DEV_SECRET".into(), DEV_SECRET.into()),
+        (
+            "STORAGE_LOCAL_PATH".into(),
+            std::env::temp_dir().join(format!("catalog-test-media/{tag}")).display().to_string(),
+        ),
     ];
     let settings = Arc::new(Settings::from_env(env).expect("settings"));
     let redis = cache::pool(&settings.redis).expect("redis");
@@ -102,7 +107,12 @@ fn start_consumers(w: &World) -> Arc<Authenticator> {
     let consumers = Consumers {
         url: AMQP.into(),
         topology: w.topology.clone(),
-        handler: EventHandler { pg: w.db.pool.clone(), catalog: w.catalog.clone(), auth: auth.clone() },
+        handler: EventHandler {
+            pg: w.db.pool.clone(),
+            catalog: w.catalog.clone(),
+            auth: auth.clone(),
+            media: media_store(&w.settings),
+        },
         metrics: metrics(),
         max_retries: 2,
     };
@@ -512,6 +522,10 @@ async fn redis_exists(w: &World, key: &str) -> bool {
     n == 1
 }
 
+fn media_store(settings: &Settings) -> MediaStore {
+    MediaStore::from_settings(&settings.storage).expect("media store")
+}
+
 /// Waits until every event of `org` is published, plus a moment for the consumers.
 async fn all_relayed_and_consumed(w: &World, org: OrganizationId) {
     eventually("events relayed", async || {
@@ -580,6 +594,47 @@ async fn own_events_invalidate_the_cache_a_second_time() {
     // Served from the cache until the relayed event bumps the recipe generation.
     recipes::replace_ingredients(conn, org, &Actor::system(), recipe.recipe.id, None, vec![saw("3")]).await.unwrap();
     eventually("explosion healed by the relayed event", async || deducted().await == Decimal::from(3)).await;
+}
+
+#[tokio::test]
+async fn a_deleted_uploaded_image_has_its_files_removed_by_the_worker() {
+    let w = world().await;
+    start_consumers(&w);
+    start_relay(&w, AMQP, &w.stop);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let org = TestDb::org();
+    let conn = &mut *w.db.conn().await;
+    let (product, _) = simple_product(conn, org, "Lámpara", "L-1").await;
+    let store = media_store(&w.settings);
+    let keys: Vec<String> =
+        ["original", "thumb"].iter().map(|size| format!("{org}/products/{}/img_{size}.jpg", product.id)).collect();
+    store
+        .put_all(keys.iter().map(|key| (key.clone(), bytes::Bytes::from_static(b"jpeg bytes"))).collect())
+        .await
+        .unwrap();
+    let new = catalog_core::models::NewProductImage {
+        id: catalog_core::ids::ImageId::generate(),
+        organization_id: org,
+        product_id: product.id,
+        url: format!("http://media.test/{}", keys[0]),
+        alt: None,
+        position: -1,
+        is_primary: false,
+        metadata: Some(json!({ "storage_keys": keys })),
+    };
+    let image =
+        catalog_core::repo::images::add_product_image(conn, org, &Actor::system(), product.id, new).await.unwrap();
+    all_relayed_and_consumed(&w, org).await;
+    assert!(store.exists(&keys[0]).await.unwrap(), "an image's files stay while it exists");
+    catalog_core::repo::images::delete_product_image(conn, org, &Actor::system(), image.id).await.unwrap();
+    let gone = async || {
+        let mut any = false;
+        for key in &keys {
+            any |= store.exists(key).await.unwrap();
+        }
+        !any
+    };
+    eventually("the deleted image's files removed", gone).await;
 }
 
 /// An event as the AsyncAPI document (`/asyncapi.json`) describes its routing key.
@@ -685,7 +740,12 @@ async fn peers_events_as_their_pages_print_them_take_effect_once() {
     tokio::time::sleep((until - chrono::Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(1200)).await;
     api_auth.authenticate(&bystander).await.expect("the suspension ended by its date");
     // Cached validations learn it from the worker's periodic sweep (run here at once).
-    let handler = EventHandler { pg: w.db.pool.clone(), catalog: w.catalog.clone(), auth: api_auth.clone() };
+    let handler = EventHandler {
+        pg: w.db.pool.clone(),
+        catalog: w.catalog.clone(),
+        auth: api_auth.clone(),
+        media: media_store(&w.settings),
+    };
     assert_eq!(handler.end_expired_suspensions().await.unwrap(), 1);
     assert!(is_active().await, "validations active again after the sweep");
     assert_eq!(handler.end_expired_suspensions().await.unwrap(), 0, "nothing left to end");

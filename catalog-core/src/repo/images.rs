@@ -276,7 +276,8 @@ macro_rules! image_repository {
                     )
                     .execute(conn)
                     .await?;
-                    let mut events = vec![published::image_deleted(whose, image_id)];
+                    let files = crate::media::upload::storage_keys(&image.metadata);
+                    let mut events = vec![published::image_deleted(whose, image_id, &files)];
                     if image.is_primary {
                         let next: Option<ImageId> = $table::table
                             .filter($table::organization_id.eq(org))

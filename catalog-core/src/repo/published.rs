@@ -754,9 +754,22 @@ struct ImageEvent<'a> {
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 enum ImageDetails<'a> {
-    Created { url: &'a str, alt_text: Option<&'a str>, position: i32, is_primary: bool, image: &'a Value },
-    Updated { changes: &'a Changes },
-    Deleted {},
+    Created {
+        url: &'a str,
+        alt_text: Option<&'a str>,
+        position: i32,
+        is_primary: bool,
+        image: &'a Value,
+    },
+    Updated {
+        changes: &'a Changes,
+    },
+    /// `storage_keys`: an uploaded image's files, which the worker deletes once the event is
+    /// relayed (absent for an image by URL).
+    Deleted {
+        #[serde(skip_serializing_if = "<[String]>::is_empty")]
+        storage_keys: &'a [String],
+    },
 }
 
 fn image_event(owner: ImageOwner, action: &'static str, image_id: ImageId, details: ImageDetails<'_>) -> EventDraft {
@@ -783,8 +796,9 @@ pub fn image_updated(owner: ImageOwner, image_id: ImageId, changes: &Changes) ->
     image_event(owner, "updated", image_id, ImageDetails::Updated { changes })
 }
 
-pub fn image_deleted(owner: ImageOwner, image_id: ImageId) -> EventDraft {
-    image_event(owner, "deleted", image_id, ImageDetails::Deleted {})
+/// A removed image; `storage_keys`: its files (uploaded images), for the worker to delete.
+pub fn image_deleted(owner: ImageOwner, image_id: ImageId, storage_keys: &[String]) -> EventDraft {
+    image_event(owner, "deleted", image_id, ImageDetails::Deleted { storage_keys })
 }
 
 /// `catalog.{product|variant}.images.reordered` (page 14): about the owner's set of images, so

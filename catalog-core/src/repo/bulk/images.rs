@@ -74,6 +74,9 @@ pub(super) struct StoredImage {
     updated_at: DateTime<Utc>,
     #[diesel(sql_type = Bool)]
     inserted: bool,
+    /// An uploaded image's files, deleted with it.
+    #[diesel(sql_type = diesel::sql_types::Jsonb)]
+    metadata: Value,
 }
 
 /// The images the matched owners have now, in position order.
@@ -88,8 +91,8 @@ pub(super) async fn load(
         return Ok(by_owner);
     }
     let query = format!(
-        "SELECT id, {column} AS owner_id, url, alt, position, is_primary, created_at, updated_at, false AS inserted \
-         FROM {table} WHERE organization_id = $1 AND {column} = ANY($2) ORDER BY position, id",
+        "SELECT id, {column} AS owner_id, url, alt, position, is_primary, created_at, updated_at, false AS inserted, \
+         metadata FROM {table} WHERE organization_id = $1 AND {column} = ANY($2) ORDER BY position, id",
         table = owner.table(),
         column = owner.column(),
     );
@@ -183,7 +186,8 @@ pub(super) fn plan(whose: ImageOwner, wanted: &[BulkImage], current: &[StoredIma
     }
     for old in current.iter().filter(|old| !kept.contains(&old.id)) {
         changes.deleted.push(old.id);
-        changes.events.push(published::image_deleted(whose, ImageId::from(old.id)));
+        let files = crate::media::upload::storage_keys(&old.metadata);
+        changes.events.push(published::image_deleted(whose, ImageId::from(old.id), &files));
     }
     changes
 }
@@ -245,7 +249,7 @@ pub(super) async fn write(
          ON CONFLICT (id) DO UPDATE SET alt = excluded.alt, position = excluded.position, \
              is_primary = excluded.is_primary, updated_at = now() \
          RETURNING id, {column} AS owner_id, url, alt, position, is_primary, created_at, updated_at, \
-             (xmax = 0) AS inserted"
+             (xmax = 0) AS inserted, metadata"
     );
     let written: Vec<StoredImage> = diesel::sql_query(statement)
         .bind::<SqlUuid, _>(org)
