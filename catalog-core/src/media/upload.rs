@@ -77,13 +77,13 @@ impl Uploads {
         let key = |size: &str, extension: &str| format!("{org}/{}/{}/{id}_{size}.{extension}", owner.kind, owner.id);
         let mut objects = Vec::new();
         let mut renditions = serde_json::Map::new();
-        for rendition in &rendered.renditions {
+        for rendition in rendered.renditions {
             let key = key(rendition.size.name(), rendition.extension);
             renditions.insert(
                 rendition.size.name().into(),
                 json!({ "url": self.store.url(&key), "width": rendition.width, "height": rendition.height }),
             );
-            objects.push((key, Bytes::from(rendition.bytes.clone())));
+            objects.push((key, Bytes::from(rendition.bytes)));
         }
         let keys: Vec<String> = objects.iter().map(|(key, _)| key.clone()).collect();
         let metadata = json!({
