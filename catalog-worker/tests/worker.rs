@@ -522,6 +522,15 @@ async fn redis_exists(w: &World, key: &str) -> bool {
     n == 1
 }
 
+/// A world whose consumers and relay run, given a moment to declare their queues.
+async fn running_world() -> World {
+    let w = world().await;
+    start_consumers(&w);
+    start_relay(&w, AMQP, &w.stop);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    w
+}
+
 fn media_store(settings: &Settings) -> MediaStore {
     MediaStore::from_settings(&settings.storage).expect("media store")
 }
@@ -539,10 +548,7 @@ async fn all_relayed_and_consumed(w: &World, org: OrganizationId) {
 
 #[tokio::test]
 async fn own_events_invalidate_the_cache_a_second_time() {
-    let w = world().await;
-    start_consumers(&w);
-    start_relay(&w, AMQP, &w.stop);
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let w = running_world().await;
     let org = TestDb::org();
     let conn = &mut *w.db.conn().await;
     let (product, saw_variant) = simple_product(conn, org, "Sierra", "S-1").await;
@@ -598,10 +604,7 @@ async fn own_events_invalidate_the_cache_a_second_time() {
 
 #[tokio::test]
 async fn a_deleted_uploaded_image_has_its_files_removed_by_the_worker() {
-    let w = world().await;
-    start_consumers(&w);
-    start_relay(&w, AMQP, &w.stop);
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let w = running_world().await;
     let org = TestDb::org();
     let conn = &mut *w.db.conn().await;
     let (product, _) = simple_product(conn, org, "Lámpara", "L-1").await;
