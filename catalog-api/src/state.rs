@@ -30,7 +30,7 @@ pub struct ApiState {
 impl ApiState {
     pub fn new(settings: Arc<Settings>, pg: PgPool, catalog: Catalog, auth: Authenticator, media: MediaStore) -> Self {
         let limits = RateLimits::new(&settings.api);
-        let uploads = Uploads::new(media, settings.storage.image_workers);
+        let uploads = Uploads::new(media, pg.clone(), settings.storage.image_workers);
         Self { settings, pg, catalog, auth, limits, imports_queued: tokio::sync::Notify::new(), uploads }
     }
 

@@ -1,6 +1,8 @@
 //! Image files uploaded to `/api/v1/{products|variants}/{id}/images` (page 22): real jpg, png
 //! and webp files made here, every refusal with its documented code, and the store left as the
-//! rows say — renditions of accepted uploads, nothing of refused ones.
+//! rows say — renditions of accepted uploads, nothing of refused ones. Each test runs against
+//! the local filesystem and against a real S3-protocol server (moto, started by the test
+//! script; `TEST_S3_ENDPOINT`), which the fault test also takes down behind a proxy.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -11,6 +13,7 @@ use actix_web::test::TestRequest;
 use catalog_core::media::MediaStore;
 use catalog_core::models::{Actor, NewProduct, NewVariant};
 use catalog_core::repo;
+use catalog_core::testing::{FaultProxy, s3_bucket, s3_endpoint};
 use common::{Reply, TestApp, User};
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use serde_json::{Value, json};
@@ -73,25 +76,66 @@ async fn owner_paths(app: &TestApp, user: &User, sku: &str) -> (String, String) 
     (format!("/api/v1/products/{}/images", product.id), format!("/api/v1/variants/{}/images", variant.unwrap().id))
 }
 
-/// Every file under the app's media directory.
-fn stored_files(app: &TestApp) -> Vec<String> {
-    fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() { walk(&path, out) } else { out.push(path.display().to_string()) }
-        }
-    }
-    let mut files = Vec::new();
-    walk(std::path::Path::new(&app.settings.storage.local_path), &mut files);
-    files.sort();
-    files
+/// Where a test's app stores uploaded files.
+#[derive(Debug, Clone, Copy)]
+enum Store {
+    LocalFiles,
+    S3,
 }
 
-#[actix_web::test]
-async fn jpg_png_and_webp_uploads_store_four_renditions_and_answer_page_22s_fields() {
-    let app = TestApp::start().await;
+async fn app_on(store: Store) -> TestApp {
+    match store {
+        Store::LocalFiles => TestApp::start().await,
+        Store::S3 => TestApp::start_with(&s3_bucket(&s3_endpoint()).await).await,
+    }
+}
+
+fn media_store(app: &TestApp) -> MediaStore {
+    MediaStore::from_settings(&app.settings.storage).unwrap()
+}
+
+/// Every object the app's store holds.
+async fn stored_files(app: &TestApp) -> Vec<String> {
+    media_store(app).keys().await.unwrap()
+}
+
+/// Keys in the store's outbox (`media_deletions`), and whether all are due now.
+async fn scheduled_removals(app: &TestApp) -> (i64, bool) {
+    use diesel::sql_types::{BigInt, Bool};
+    use diesel_async::RunQueryDsl as _;
+    diesel::dsl::sql::<(BigInt, Bool)>(
+        "SELECT count(*), coalesce(bool_and(due_at <= now()), false) FROM media_deletions",
+    )
+    .get_result(&mut *app.db.conn().await)
+    .await
+    .unwrap()
+}
+
+/// `#[test]`s running the suite function of the same name on each store.
+macro_rules! on_each_store {
+    ($($suite:ident),* $(,)?) => {$(
+        mod $suite {
+            #[actix_web::test]
+            async fn on_local_files() {
+                super::$suite(super::Store::LocalFiles).await
+            }
+            #[actix_web::test]
+            async fn on_s3() {
+                super::$suite(super::Store::S3).await
+            }
+        }
+    )*};
+}
+
+on_each_store!(
+    jpg_png_and_webp_uploads_store_four_renditions_and_answer_page_22s_fields,
+    refused_files_get_page_22s_codes_and_leave_nothing_behind,
+);
+
+async fn jpg_png_and_webp_uploads_store_four_renditions_and_answer_page_22s_fields(store: Store) {
+    let app = app_on(store).await;
     let user = User::admin();
-    let store = MediaStore::from_settings(&app.settings.storage).unwrap();
+    let store = media_store(&app);
     let (product, variant) = owner_paths(&app, &user, "UP-1").await;
     let mut seen = Vec::new();
     for (path, format, name) in [
@@ -140,7 +184,9 @@ async fn jpg_png_and_webp_uploads_store_four_renditions_and_answer_page_22s_fiel
             seen.push(key.to_string());
         }
     }
-    assert_eq!(stored_files(&app).len(), seen.len());
+    seen.sort();
+    assert_eq!(stored_files(&app).await, seen);
+    assert_eq!(scheduled_removals(&app).await.0, 0, "committed images' files are never scheduled for removal");
     // The last primary upload of each owner is its primary; the product lists three images.
     let listed = app.get(&user, &product).await;
     assert_eq!(listed.data()["total_images"], 3);
@@ -148,9 +194,8 @@ async fn jpg_png_and_webp_uploads_store_four_renditions_and_answer_page_22s_fiel
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-#[actix_web::test]
-async fn refused_files_get_page_22s_codes_and_leave_nothing_behind() {
-    let app = TestApp::start().await;
+async fn refused_files_get_page_22s_codes_and_leave_nothing_behind(store: Store) {
+    let app = app_on(store).await;
     let user = User::admin();
     let (product, _) = owner_paths(&app, &user, "UP-2").await;
     let png = photo(400, 400, ImageFormat::Png);
@@ -185,7 +230,34 @@ async fn refused_files_get_page_22s_codes_and_leave_nothing_behind() {
     }
     let r = upload(&app, &user, &product, Some(("ok.jpg", &photo(400, 400, ImageFormat::Jpeg))), &[]).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "MAX_IMAGES_EXCEEDED"));
-    assert_eq!(stored_files(&app), Vec::<String>::new());
+    assert_eq!(stored_files(&app).await, Vec::<String>::new());
+    assert_eq!(scheduled_removals(&app).await.0, 0, "removed at once, nothing left for the worker");
     let listed: Value = app.get(&user, &product).await.body;
     assert_eq!(listed["data"]["total_images"], 10);
+}
+
+/// Object storage down during an upload: a clean 503, no row, no object; the files the upload
+/// may have written are due for removal at once rather than at the grace's end. Back up, the
+/// same upload succeeds.
+#[actix_web::test]
+async fn an_upload_while_the_store_is_down_is_a_clean_503_and_leaves_nothing() {
+    let proxy = FaultProxy::start(s3_endpoint().trim_start_matches("http://").to_string()).await;
+    let mut env = s3_bucket(&s3_endpoint()).await;
+    env.push(("STORAGE_S3_ENDPOINT".into(), proxy.url()));
+    let app = TestApp::start_with(&env).await;
+    let user = User::admin();
+    let (product, _) = owner_paths(&app, &user, "UP-3").await;
+    let file = photo(800, 600, ImageFormat::Jpeg);
+
+    proxy.set_down(true);
+    let r = upload(&app, &user, &product, Some(("foto.jpg", &file)), &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"), "{:?}", r.body);
+    proxy.set_down(false);
+    assert_eq!(app.get(&user, &product).await.data()["total_images"], 0);
+    assert_eq!(stored_files(&app).await, Vec::<String>::new());
+    assert_eq!(scheduled_removals(&app).await, (4, true), "the four renditions' keys due for removal now");
+
+    let r = upload(&app, &user, &product, Some(("foto.jpg", &file)), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(stored_files(&app).await.len(), 4);
 }

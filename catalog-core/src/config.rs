@@ -189,6 +189,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     key("STORAGE_S3_SECRET_ACCESS_KEY", "storage.s3_secret_access_key"),
     key("STORAGE_S3_PATH_STYLE", "storage.s3_path_style"),
     key("STORAGE_IMAGE_WORKERS", "storage.image_workers"),
+    key("STORAGE_TIMEOUT_MS", "storage.timeout_ms"),
     key("PAGINATION_DEFAULT_LIMIT", "pagination.default_limit"),
     key("PAGINATION_MAX_LIMIT", "pagination.max_limit"),
     key("PAGINATION_MIN_LIMIT", "pagination.min_limit"),
@@ -423,6 +424,8 @@ pub struct StorageSettings {
     pub s3_path_style: bool,
     /// Images rendered at once (CPU work, off the async runtime); further uploads wait.
     pub image_workers: usize,
+    /// `s3`: how long one store call may take, retries included (then 503 / retried later).
+    pub timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -737,6 +740,7 @@ s3_access_key_id = ""
 s3_secret_access_key = ""
 s3_path_style = true
 image_workers = 2
+timeout_ms = 10000
 
 [pagination]
 min_limit = 1
@@ -793,6 +797,7 @@ impl Settings {
         check(self.grpc.max_workers > 0, "GRPC_MAX_WORKERS", "must be at least 1");
         check(self.grpc.max_batch_size > 0, "GRPC_MAX_BATCH_SIZE", "must be at least 1");
         check(self.storage.image_workers > 0, "STORAGE_IMAGE_WORKERS", "must be at least 1");
+        check(self.storage.timeout_ms >= 100, "STORAGE_TIMEOUT_MS", "must be at least 100");
         check(
             self.storage.backend != StorageBackend::S3 || !self.storage.s3_bucket.trim().is_empty(),
             "STORAGE_S3_BUCKET",

@@ -96,8 +96,6 @@ pub struct EventHandler {
     pub pg: PgPool,
     pub catalog: Catalog,
     pub auth: std::sync::Arc<Authenticator>,
-    /// Where uploaded images' files are: a deleted image's are removed here.
-    pub media: crate::media::MediaStore,
 }
 
 fn uuid_at(data: &Value, path: &[&str]) -> Option<Uuid> {
@@ -140,21 +138,15 @@ impl EventHandler {
 
     /// The second, guaranteed cache invalidation: every committed write's own event drops
     /// what it made stale ([`crate::stale`], the table the API's first invalidation follows).
-    /// A deleted uploaded image's files go too (`storage_keys`, named in the event): only once
-    /// its row is gone for good, and retried while the store is down (a file already gone
-    /// counts as deleted).
+    /// (A deleted uploaded image's files are not removed from here but from the store's own
+    /// outbox, [`crate::media::deletions`], which a store outage cannot dead-letter.)
     async fn invalidate_own(&self, event: &IncomingEvent) -> Result<Outcome> {
         let org = Self::organization(event)?;
-        let files = match event.name.ends_with(".image.deleted") {
-            true => crate::media::upload::storage_keys(&event.data),
-            false => Vec::new(),
-        };
         let stale = Stale::of(&event.name, event.aggregate_id, &event.data).map_err(permanent)?;
-        if stale.is_empty() && files.is_empty() {
+        if stale.is_empty() {
             return Ok(Outcome::Ignored("nothing cached depends on it"));
         }
         self.catalog.drop_stale(org, &stale).await?;
-        self.media.delete_all(&files).await?;
         Ok(Outcome::Handled)
     }
 

@@ -74,6 +74,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    media_deletions (storage_key) {
+        storage_key -> Text,
+        organization_id -> Uuid,
+        due_at -> Timestamptz,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     organization_locals (organization_id, local_id) {
         organization_id -> Uuid,
         local_id -> Uuid,
@@ -399,6 +409,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     import_jobs,
     import_results,
     import_rows,
+    media_deletions,
     organization_locals,
     organization_states,
     outbox,

@@ -182,3 +182,82 @@ pub fn png_claiming(png: &[u8], width: u32, height: u32) -> Vec<u8> {
     out[29..33].copy_from_slice(&crc.to_be_bytes());
     out
 }
+
+/// The S3-protocol server the test script starts (moto in server mode, see
+/// `deploy/local/lib.sh`): `TEST_S3_ENDPOINT`, default `http://127.0.0.1:9100`.
+pub fn s3_endpoint() -> String {
+    std::env::var("TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9100".into())
+}
+
+/// A new, empty bucket on the test S3 server at `endpoint` and the settings that make the
+/// service store uploaded files there (`STORAGE_*`).
+pub async fn s3_bucket(endpoint: &str) -> Vec<(String, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let bucket = format!("test-{}", uuid::Uuid::now_v7().simple());
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap_or_else(|e| {
+        panic!("no S3 server at {endpoint} ({e}): start it with `source deploy/local/lib.sh && ensure_s3`")
+    });
+    // moto takes unsigned requests: creating the bucket needs no SigV4.
+    let request = format!("PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap_or_else(|e| panic!("create bucket: {e}"));
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap_or_else(|e| panic!("create bucket answer: {e}"));
+    assert!(answer.starts_with("HTTP/1.1 200"), "creating bucket {bucket}: {answer}");
+    [
+        ("STORAGE_BACKEND", "s3"),
+        ("STORAGE_S3_ENDPOINT", endpoint),
+        ("STORAGE_S3_BUCKET", &bucket),
+        ("STORAGE_S3_REGION", "us-east-1"),
+        ("STORAGE_S3_ACCESS_KEY_ID", "test"),
+        ("STORAGE_S3_SECRET_ACCESS_KEY", "test"),
+        ("STORAGE_S3_PATH_STYLE", "true"),
+        ("STORAGE_TIMEOUT_MS", "1500"),
+    ]
+    .iter()
+    .map(|(name, value)| (name.to_string(), value.to_string()))
+    .collect()
+}
+
+/// A TCP proxy in front of a real server that a test can take down and bring back: down,
+/// it severs open connections and closes new ones at once — a network fault, not a fake.
+pub struct FaultProxy {
+    pub addr: std::net::SocketAddr,
+    down: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl FaultProxy {
+    pub async fn start(upstream: String) -> Self {
+        let listener =
+            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("proxy listener: {e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("proxy address: {e}"));
+        let down = std::sync::Arc::new(tokio::sync::watch::channel(false).0);
+        let state = down.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if *state.borrow() {
+                    continue; // dropped: closed at once
+                }
+                let mut cut = state.subscribe();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.wait_for(|down| *down) => {}
+                    }
+                });
+            }
+        });
+        Self { addr, down }
+    }
+
+    /// `http://` URL of the proxy.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.down.send_replace(down);
+    }
+}

@@ -1,8 +1,10 @@
 //! The catalog's event worker: relays the outbox to RabbitMQ and consumes other services'
-//! events (and its own, for the guaranteed cache invalidation).
+//! events (and its own, for the guaranteed cache invalidation), and removes uploaded images'
+//! files that nothing references any more.
 
 pub mod backoff;
 pub mod consumer;
+pub mod janitor;
 pub mod metrics;
 pub mod publisher;
 pub mod relay;

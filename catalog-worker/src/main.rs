@@ -11,12 +11,14 @@ use catalog_core::query::Catalog;
 use catalog_core::shutdown::Shutdown;
 use catalog_core::{db, ops, process, shutdown};
 use catalog_worker::consumer::Consumers;
+use catalog_worker::janitor::MediaJanitor;
 use catalog_worker::metrics::WorkerMetrics;
 use catalog_worker::publisher::Publisher;
 use catalog_worker::relay::Relay;
 use catalog_worker::topology::Topology;
 use clap::{Parser, Subcommand};
 use std::sync::Arc;
+use std::time::Duration;
 
 const SERVICE: &str = "catalog-worker";
 
@@ -68,12 +70,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let relay_task = tokio::spawn(relay.run(stop.clone()));
 
     let auth = Arc::new(Authenticator::new(&settings, Some(redis.clone()), postgres.clone())?);
-    let handler = EventHandler {
-        pg: postgres.clone(),
-        catalog: Catalog::new(postgres, Cache::new(redis, &settings)),
-        auth,
-        media: MediaStore::from_settings(&settings.storage)?,
+    let handler =
+        EventHandler { pg: postgres.clone(), catalog: Catalog::new(postgres, Cache::new(redis, &settings)), auth };
+    let janitor = MediaJanitor {
+        pg: handler.pg.clone(),
+        store: MediaStore::from_settings(&settings.storage)?,
+        metrics: metrics.clone(),
+        every: Duration::from_secs(2),
     };
+    let janitor_task = tokio::spawn(janitor.run(stop.clone()));
     let sweep_task = tokio::spawn(end_suspensions_on_their_date(handler.clone(), stop.clone()));
     let consumers = Consumers {
         url: rabbit_url,
@@ -96,6 +101,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || threads.into_iter().for_each(|t| drop(t.join()))).await?;
     relay_task.await?;
     sweep_task.await?;
+    janitor_task.await?;
     ops_server.await??;
     tracing::info!("worker stopped");
     Ok(())
@@ -104,7 +110,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 /// A suspension with an end date lifts itself: every few seconds, cached validations of the
 /// organizations whose date has passed are dropped (a failure is retried at the next tick).
 async fn end_suspensions_on_their_date(handler: EventHandler, stop: Shutdown) {
-    const EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+    const EVERY: Duration = Duration::from_secs(5);
     loop {
         tokio::select! {
             () = stop.wait() => return,

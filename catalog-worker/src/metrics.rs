@@ -12,6 +12,9 @@ pub struct WorkerMetrics {
     pub consumed: IntCounterVec,
     pub dead_lettered: IntCounter,
     pub handler_seconds: Histogram,
+    pub media_removed: IntCounter,
+    pub media_removal_failures: IntCounter,
+    pub media_deletions_backlog: IntGauge,
 }
 
 impl WorkerMetrics {
@@ -37,6 +40,18 @@ impl WorkerMetrics {
                 "event_handler_duration_seconds",
                 "Consumed event handling time",
             ))?,
+            media_removed: IntCounter::new(
+                "media_files_removed_total",
+                "Uploaded images' files removed from object storage",
+            )?,
+            media_removal_failures: IntCounter::new(
+                "media_file_removal_failures_total",
+                "Files object storage failed to remove (retried later)",
+            )?,
+            media_deletions_backlog: IntGauge::new(
+                "media_deletions_backlog",
+                "Files scheduled for removal, due or not (failed uploads wait out a grace period)",
+            )?,
         };
         registry.register(Box::new(metrics.published.clone()))?;
         registry.register(Box::new(metrics.publish_failures.clone()))?;
@@ -46,6 +61,9 @@ impl WorkerMetrics {
         registry.register(Box::new(metrics.consumed.clone()))?;
         registry.register(Box::new(metrics.dead_lettered.clone()))?;
         registry.register(Box::new(metrics.handler_seconds.clone()))?;
+        registry.register(Box::new(metrics.media_removed.clone()))?;
+        registry.register(Box::new(metrics.media_removal_failures.clone()))?;
+        registry.register(Box::new(metrics.media_deletions_backlog.clone()))?;
         Ok(metrics)
     }
 }

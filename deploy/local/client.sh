@@ -47,12 +47,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-pip_install() {
-  command -v pip >/dev/null 2>&1 || apt_install python3-pip
-  log "installing $* (PyPI)"
-  pip install --quiet "$@" 2>/dev/null || pip install --quiet --break-system-packages "$@"
-}
-
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -140,6 +140,31 @@ ensure_rabbitmq() {
   log "RabbitMQ answers on 127.0.0.1:5672"
 }
 
+pip_install() {
+  command -v pip >/dev/null 2>&1 || apt_install python3-pip
+  log "installing $* (PyPI)"
+  pip install --quiet "$@" 2>/dev/null || pip install --quiet --break-system-packages "$@"
+}
+
+# The S3-protocol server the tests store uploaded images in: moto in server mode (PyPI). It
+# keeps buckets in memory; each test makes its own.
+S3_TEST_PORT="${S3_TEST_PORT:-9100}"
+MOTO_VERSION="5.2.1"
+s3_answers() { timeout 1 bash -c "</dev/tcp/127.0.0.1/${S3_TEST_PORT}" 2>/dev/null; }
+
+ensure_s3() {
+  if ! s3_answers; then
+    if ! python3 -c "import moto.server, flask_cors" 2>/dev/null; then
+      pip_install "moto[server]==${MOTO_VERSION}"
+    fi
+    log "starting moto (S3 protocol) on 127.0.0.1:${S3_TEST_PORT}"
+    nohup python3 -m moto.server -H 127.0.0.1 -p "${S3_TEST_PORT}" >/tmp/catalog-moto.log 2>&1 &
+    wait_for "moto (S3)" "${SERVICE_WAIT_SECONDS}" s3_answers
+  fi
+  export TEST_S3_ENDPOINT="http://127.0.0.1:${S3_TEST_PORT}"
+  log "S3 (moto) answers on 127.0.0.1:${S3_TEST_PORT}"
+}
+
 ensure_services() {
   ensure_postgres
   ensure_redis

@@ -11,8 +11,9 @@ source deploy/local/lib.sh
 export TEST_DATABASE_ADMIN_URL="${TEST_DATABASE_ADMIN_URL:-${PG_ADMIN_URL}}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
 
-section "Services (PostgreSQL, Redis, RabbitMQ)"
+section "Services (PostgreSQL, Redis, RabbitMQ; moto as the S3 server uploads are tested against)"
 ensure_services
+ensure_s3
 
 section "Published design pages (docs/design is the shared pages' copy)"
 if [[ -d ../shared/design ]]; then

@@ -9,12 +9,14 @@
 use crate::config::{StorageBackend, StorageSettings};
 use crate::error::{Error, Result};
 use bytes::Bytes;
+use futures_util::TryStreamExt;
 use futures_util::future::join_all;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Clone)]
 pub struct MediaStore {
@@ -51,7 +53,16 @@ impl MediaStore {
             }
             StorageBackend::S3 => {
                 // The standard AWS_* variables (a web identity, say) apply unless set here.
+                // A store call is bounded, retries included: an upload answers 503 in seconds,
+                // a removal is tried again later by the worker.
+                let timeout = Duration::from_millis(settings.timeout_ms);
+                let retry = RetryConfig { max_retries: 3, retry_timeout: timeout, ..RetryConfig::default() };
+                let client = ClientOptions::new()
+                    .with_timeout(timeout)
+                    .with_connect_timeout(timeout.min(Duration::from_secs(3)));
                 let mut builder = AmazonS3Builder::from_env()
+                    .with_retry(retry)
+                    .with_client_options(client)
                     .with_bucket_name(&settings.s3_bucket)
                     .with_region(&settings.s3_region)
                     .with_virtual_hosted_style_request(!settings.s3_path_style);
@@ -75,24 +86,17 @@ impl MediaStore {
         format!("{}/{key}", self.public_base_url)
     }
 
-    /// Writes every object, concurrently; if any fails, the others are deleted again and the
-    /// whole is `Unavailable`.
+    /// Writes every object, concurrently; if any fails, the whole is `Unavailable` (the caller
+    /// removes what was written, see [`super::upload`]).
     pub async fn put_all(&self, objects: Vec<(String, Bytes)>) -> Result<()> {
-        let keys: Vec<String> = objects.iter().map(|(key, _)| key.clone()).collect();
         let mut puts = Vec::with_capacity(objects.len());
         for (key, bytes) in objects {
             let path = path(&key)?;
             puts.push(async move { self.store.put(&path, PutPayload::from(bytes)).await });
         }
-        let failed = join_all(puts).await.into_iter().find_map(|result| result.err());
-        match failed {
+        match join_all(puts).await.into_iter().find_map(|result| result.err()) {
             None => Ok(()),
-            Some(e) => {
-                if let Err(cleanup) = self.delete_all(&keys).await {
-                    tracing::warn!(error = %cleanup, "could not remove the objects of a failed upload");
-                }
-                Err(unavailable(e))
-            }
+            Some(e) => Err(unavailable(e)),
         }
     }
 
@@ -120,6 +124,14 @@ impl MediaStore {
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    /// Every object's key, sorted (tests; a store this service owns is small enough).
+    pub async fn keys(&self) -> Result<Vec<String>> {
+        let objects: Vec<_> = self.store.list(None).try_collect().await.map_err(unavailable)?;
+        let mut keys: Vec<String> = objects.into_iter().map(|object| object.location.to_string()).collect();
+        keys.sort();
+        Ok(keys)
     }
 
     /// Whether the object exists (tests and health checks).

@@ -1,14 +1,15 @@
 //! An uploaded image from file to row: rendered in a bounded pool off the async runtime, its
-//! renditions written to the store, then the row inserted by the caller's repository write (the
-//! owner's limits and primary rules checked in its transaction). A refused file writes nothing;
-//! a store that fails leaves no object of the upload behind; a row that cannot be inserted
-//! (owner gone, limit reached) has its objects deleted again.
-//!
-//! Left for later (issue 18): a process that dies between the store write and the commit
-//! leaves objects without a row; a periodic sweep of such objects is not built yet.
+//! keys scheduled for removal ([`deletions`], a grace period ahead), its renditions written to
+//! the store, then the row inserted by the caller's repository write (the owner's limits and
+//! primary rules checked in its transaction, which also cancels the scheduled removal). A
+//! refused file writes nothing; a store that fails, or a row that cannot be inserted (owner
+//! gone, limit reached), has the upload's objects removed at once — or, if the store cannot
+//! take that either, by the worker; a process that dies in between leaves them to the worker
+//! when the grace ends.
 
-use super::MediaStore;
 use super::render::{self, MAX_SIDE, MIN_SIDE, Rejected, Rendered};
+use super::{MediaStore, deletions};
+use crate::db::PgPool;
 use crate::error::{Error, Result};
 use crate::ids::{ImageId, OrganizationId};
 use bytes::Bytes;
@@ -21,6 +22,8 @@ use uuid::Uuid;
 #[derive(Clone, Debug)]
 pub struct Uploads {
     store: MediaStore,
+    /// Where an upload's keys are scheduled before its files are written.
+    pg: PgPool,
     /// One permit per image rendered at once: uploads cannot starve other requests of CPU.
     workers: Arc<Semaphore>,
 }
@@ -46,8 +49,8 @@ pub struct StoredImage {
 }
 
 impl Uploads {
-    pub fn new(store: MediaStore, workers: usize) -> Self {
-        Self { store, workers: Arc::new(Semaphore::new(workers.max(1))) }
+    pub fn new(store: MediaStore, pg: PgPool, workers: usize) -> Self {
+        Self { store, pg, workers: Arc::new(Semaphore::new(workers.max(1))) }
     }
 
     pub fn store(&self) -> &MediaStore {
@@ -64,7 +67,8 @@ impl Uploads {
     }
 
     /// Renders `file`, stores its renditions and runs `insert` with them; the objects are
-    /// deleted again when `insert` fails.
+    /// deleted again when storing or `insert` fails. `insert` must cancel the keys' scheduled
+    /// removal in its transaction (the image repositories do).
     pub async fn upload<T>(
         &self,
         org: OrganizationId,
@@ -95,28 +99,38 @@ impl Uploads {
             "storage_keys": keys,
         });
         let stored = StoredImage { id, url: self.store.url(&keys[0]), metadata, keys };
-        self.store.put_all(objects).await?;
-        match insert(&stored).await {
-            Ok(row) => Ok(row),
+        let grace_ends = chrono::Utc::now() + deletions::UPLOAD_GRACE;
+        deletions::schedule(&mut *self.pg.get().await?, org, &stored.keys, grace_ends).await?;
+        let outcome = match self.store.put_all(objects).await {
+            Ok(()) => insert(&stored).await,
+            Err(e) => Err(e),
+        };
+        if outcome.is_err() {
+            self.discard(org, &stored.keys).await;
+        }
+        outcome
+    }
+
+    /// Removes a failed upload's objects now, or leaves them due now for the worker.
+    async fn discard(&self, org: OrganizationId, keys: &[String]) {
+        let removed = match self.store.delete_all(keys).await {
+            Ok(()) => true,
             Err(e) => {
-                if let Err(cleanup) = self.store.delete_all(&stored.keys).await {
-                    tracing::warn!(error = %cleanup, image_id = %id, "could not remove the objects of a refused upload");
-                }
-                Err(e)
+                tracing::warn!(error = %e, "could not remove the objects of a failed upload; the worker will");
+                false
             }
+        };
+        let unscheduled = async {
+            let conn = &mut *self.pg.get().await?;
+            match removed {
+                true => deletions::cancel(conn, org, keys).await,
+                false => deletions::schedule(conn, org, keys, chrono::Utc::now()).await,
+            }
+        };
+        if let Err(e) = unscheduled.await {
+            tracing::warn!(error = %e, "could not update a failed upload's scheduled removal; it stays due at the grace's end");
         }
     }
-}
-
-/// The storage keys an image row's metadata names (uploaded images; none for URL images).
-pub fn storage_keys(metadata: &Value) -> Vec<String> {
-    metadata
-        .get("storage_keys")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|key| key.as_str().map(str::to_string))
-        .collect()
 }
 
 /// 413 `IMAGE_TOO_LARGE` for a file over [`render::MAX_FILE_BYTES`] (`read`: bytes received

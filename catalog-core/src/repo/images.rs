@@ -18,7 +18,9 @@ use super::{changed_fields, found};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::ids::{ImageId, OrganizationId, ProductId, VariantId};
+use crate::media::deletions;
 use crate::models::{Actor, ImageChanges, NewProductImage, NewVariantImage, ProductImage, VariantImage};
+use serde_json::Value;
 use uuid::Uuid;
 
 /// Page 22's limits: at most this many images per product, and per variant.
@@ -76,6 +78,16 @@ fn check_order(current: &[ImageId], ordered: &[ImageId], kind: &str) -> Result<(
         ));
     }
     Ok(())
+}
+
+/// Replaced metadata keeps an uploaded image's `storage_keys`: the service wrote them and
+/// its deletion removes exactly those files.
+fn keep_storage_keys(replacement: Option<Value>, old: &Value) -> Value {
+    let Some(mut new) = replacement else { return old.clone() };
+    if let (Some(keys), Some(fields)) = (old.get("storage_keys"), new.as_object_mut()) {
+        fields.insert("storage_keys".into(), keys.clone());
+    }
+    new
 }
 
 fn primary_change(owner: ImageOwner, image_id: ImageId, now_primary: bool) -> EventDraft {
@@ -202,6 +214,8 @@ macro_rules! image_repository {
                         .returning(<$Row>::as_returning())
                         .get_result(conn)
                         .await?;
+                    // An uploaded file's objects are referenced from here on.
+                    deletions::cancel(conn, org, &deletions::owned_keys(org, image.id, &image.metadata)).await?;
                     let row = serde_json::to_value(&image).unwrap_or_default();
                     events.push(published::image_created(whose, image.id, &row));
                     outbox::append(conn, org, actor, events).await?;
@@ -231,7 +245,7 @@ macro_rules! image_repository {
                     let alt = changes.alt.unwrap_or_else(|| old.alt.clone());
                     let position = changes.position.unwrap_or(old.position);
                     let is_primary = changes.is_primary.unwrap_or(old.is_primary);
-                    let metadata = changes.metadata.unwrap_or_else(|| old.metadata.clone());
+                    let metadata = keep_storage_keys(changes.metadata, &old.metadata);
                     if (&url, &alt, position, is_primary, &metadata)
                         == (&old.url, &old.alt, old.position, old.is_primary, &old.metadata)
                     {
@@ -276,7 +290,8 @@ macro_rules! image_repository {
                     )
                     .execute(conn)
                     .await?;
-                    let files = crate::media::upload::storage_keys(&image.metadata);
+                    let files = deletions::owned_keys(org, image_id, &image.metadata);
+                    deletions::schedule(conn, org, &files, Utc::now()).await?;
                     let mut events = vec![published::image_deleted(whose, image_id, &files)];
                     if image.is_primary {
                         let next: Option<ImageId> = $table::table

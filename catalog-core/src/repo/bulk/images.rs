@@ -10,6 +10,7 @@
 use crate::db::PgConn;
 use crate::error::{FieldError, Result};
 use crate::ids::{ImageId, OrganizationId};
+use crate::media::deletions;
 use crate::repo::images::check_url;
 use crate::repo::published::EventDraft;
 use crate::repo::published::{self, ImageOwner};
@@ -137,7 +138,8 @@ pub(super) struct ImageChanges {
     upserts: Vec<(Uuid, Uuid, String, Option<String>, i32, bool)>,
     /// Kept images that stop being primary before another becomes it.
     demoted: Vec<Uuid>,
-    deleted: Vec<Uuid>,
+    /// Images the row no longer lists, with their metadata (an uploaded one's files go too).
+    deleted: Vec<(Uuid, Value)>,
     /// Events of changed images (new ones get theirs once written).
     events: Vec<EventDraft>,
     /// Whose images these are, for the events of the new ones.
@@ -185,9 +187,7 @@ pub(super) fn plan(whose: ImageOwner, wanted: &[BulkImage], current: &[StoredIma
         changes.upserts.push((old.id, owner_id, url, alt, position, is_primary));
     }
     for old in current.iter().filter(|old| !kept.contains(&old.id)) {
-        changes.deleted.push(old.id);
-        let files = crate::media::upload::storage_keys(&old.metadata);
-        changes.events.push(published::image_deleted(whose, ImageId::from(old.id), &files));
+        changes.deleted.push((old.id, old.metadata.clone()));
     }
     changes
 }
@@ -205,12 +205,20 @@ pub(super) async fn write(
     let (mut demoted, mut deleted) = (Vec::new(), Vec::new());
     let whose_by_owner: HashMap<Uuid, ImageOwner> =
         all.iter().filter_map(|changes| changes.whose).map(|whose| (whose.id(), whose)).collect();
+    let mut files = Vec::new();
     for changes in all {
         upserts.extend(changes.upserts);
         demoted.extend(changes.demoted);
-        deleted.extend(changes.deleted);
         events.extend(changes.events);
+        for (id, metadata) in changes.deleted {
+            let owned = deletions::owned_keys(org, ImageId::from(id), &metadata);
+            events.extend(changes.whose.map(|whose| published::image_deleted(whose, ImageId::from(id), &owned)));
+            files.extend(owned);
+            deleted.push(id);
+        }
     }
+    // A dropped uploaded image's files go with its row (the store's outbox).
+    deletions::schedule(conn, org, &files, Utc::now()).await?;
     for (ids, statement) in [
         (&deleted, format!("DELETE FROM {table} WHERE organization_id = $1 AND id = ANY($2)")),
         (
