@@ -229,8 +229,8 @@ async fn reorder_sets_positions_and_refuses_a_wrong_set() {
         );
         assert_eq!(
             listed(&app, &admin, &base).await,
-            [(ids[2].clone(), 0, false), (ids[0].clone(), 1, true), (ids[1].clone(), 2, false)],
-            "the primary stays the primary"
+            [(ids[2].clone(), 0, true), (ids[0].clone(), 1, false), (ids[1].clone(), 2, false)],
+            "the first image becomes the primary (page 14's reorder flow)"
         );
 
         let foreign_image = uuid::Uuid::now_v7().to_string();

@@ -14,7 +14,7 @@ use catalog_core::testing::TestDb;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use rust_decimal::Decimal;
-use serde_json::json;
+use serde_json::{Value, json};
 
 mod common;
 
@@ -250,7 +250,8 @@ async fn reorder_sets_positions_from_an_exact_list() {
 
     let reordered =
         images::reorder_product_images(conn, org, &actor, p.id, &[ids[2], ids[0], ids[1]]).await.expect("reorder");
-    assert_eq!(summary(&reordered), [("c.jpg", 0, false), ("a.jpg", 1, true), ("b.jpg", 2, false)]);
+    // The first becomes the primary (page 14's reorder flow).
+    assert_eq!(summary(&reordered), [("c.jpg", 0, true), ("a.jpg", 1, false), ("b.jpg", 2, false)]);
     assert_eq!(summary(&product_images(conn, org, q.id).await), [("q.jpg", 0, true)], "other owners untouched");
 
     let bad_lists = [
@@ -270,6 +271,12 @@ async fn reorder_sets_positions_from_an_exact_list() {
     assert_eq!(reorders.len(), 1);
     assert_eq!(reorders[0].aggregate_id, p.id.as_uuid());
     assert_eq!(reorders[0].payload["data"]["image_ids"], json!([ids[2], ids[0], ids[1]]));
+    let primary_changes: Vec<(uuid::Uuid, &Value)> = events
+        .iter()
+        .filter(|e| e.event_type == "catalog.product.image.updated")
+        .map(|e| (e.aggregate_id, &e.payload["data"]["changes"]["is_primary"]["new"]))
+        .collect();
+    assert_eq!(primary_changes, [(ids[0].as_uuid(), &json!(false)), (ids[2].as_uuid(), &json!(true))]);
     images::reorder_product_images(conn, org, &actor, p.id, &[ids[2], ids[0], ids[1]]).await.expect("same order");
     let count = outbox::list_for_organization(conn, org).await.expect("outbox").len();
     assert_eq!(count, events.len(), "an unchanged order publishes nothing");

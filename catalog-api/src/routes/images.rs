@@ -482,7 +482,8 @@ pub async fn delete_product_image(
     Ok(reply::no_content())
 }
 
-/// Positions 0..n in the order given; answers the images in their new order.
+/// Positions 0..n in the order given, the first becoming the primary (page 14); answers the
+/// images in their new order.
 #[utoipa::path(put, path = "/api/v1/products/{id}/images/reorder", tag = "images",
     params(("id" = uuid::Uuid, Path, description = "Product id")),
     request_body = ReorderImages,
@@ -604,7 +605,8 @@ pub async fn delete_variant_image(
     Ok(reply::no_content())
 }
 
-/// Positions 0..n in the order given; answers the images in their new order.
+/// Positions 0..n in the order given, the first becoming the primary (page 14); answers the
+/// images in their new order.
 #[utoipa::path(put, path = "/api/v1/variants/{id}/images/reorder", tag = "images",
     params(("id" = uuid::Uuid, Path, description = "Variant id")),
     request_body = ReorderImages,

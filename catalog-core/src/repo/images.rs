@@ -339,18 +339,19 @@ macro_rules! image_repository {
             ) -> Result<Vec<$Row>> {
                 conn.transaction(async move |conn| {
                     let whose = found(lock_owner(conn, org, owner).await?, $owner_entity)?;
-                    let current: Vec<(ImageId, i32)> = $table::table
+                    let current: Vec<(ImageId, i32, bool)> = $table::table
                         .filter($table::organization_id.eq(org))
                         .filter($table::$owner.eq(owner))
-                        .select(($table::id, $table::position))
+                        .select(($table::id, $table::position, $table::is_primary))
                         .load(conn)
                         .await?;
-                    let ids: Vec<ImageId> = current.iter().map(|(id, _)| *id).collect();
+                    let ids: Vec<ImageId> = current.iter().map(|(id, _, _)| *id).collect();
                     check_order(&ids, ordered, KIND)?;
                     let unchanged = ordered
                         .iter()
                         .enumerate()
-                        .all(|(i, id)| current.iter().any(|(c, p)| c == id && usize::try_from(*p).ok() == Some(i)));
+                        .all(|(i, id)| current.iter().any(|(c, p, _)| c == id && usize::try_from(*p).ok() == Some(i)));
+                    let mut events = Vec::new();
                     if !unchanged {
                         let ordered_uuids: Vec<Uuid> = ordered.iter().map(|id| id.as_uuid()).collect();
                         diesel::sql_query(REORDER)
@@ -359,8 +360,21 @@ macro_rules! image_repository {
                             .bind::<diesel::sql_types::Uuid, _>(owner)
                             .execute(conn)
                             .await?;
-                        outbox::append(conn, org, actor, vec![published::images_reordered(whose, ordered)]).await?;
+                        events.push(published::images_reordered(whose, ordered));
                     }
+                    // The first image is the primary (page 14's reorder flow).
+                    let first = ordered.first().copied();
+                    if let Some(first) = first.filter(|first| !current.iter().any(|(id, _, p)| id == first && *p)) {
+                        events.extend(demote_primary(conn, org, owner, whose).await?);
+                        diesel::update(
+                            $table::table.filter($table::organization_id.eq(org)).filter($table::id.eq(first)),
+                        )
+                        .set(($table::is_primary.eq(true), $table::updated_at.eq(Utc::now())))
+                        .execute(conn)
+                        .await?;
+                        events.push(primary_change(whose, first, true));
+                    }
+                    outbox::append(conn, org, actor, events).await?;
                     list(conn, org, &[owner]).await
                 })
                 .await
@@ -448,8 +462,8 @@ pub async fn delete_product_image(
     product::delete(conn, org, actor, image_id).await
 }
 
-/// `ordered_ids` must be exactly the product's images; they get positions 0..n. Returns the
-/// images in their new order.
+/// `ordered_ids` must be exactly the product's images; they get positions 0..n and the first
+/// becomes the primary. Returns the images in their new order.
 pub async fn reorder_product_images(
     conn: &mut PgConn,
     org: OrganizationId,
