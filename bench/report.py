@@ -448,6 +448,31 @@ def render(args):
             warm_sql is not None and warm_sql < 0.05 and cold_sql is not None and cold_sql <= 1.05 and not errs,
         ))
 
+    # 10 (bench/uploads.sh writes its own file beside run.jsonl)
+    uploads_path = os.path.join(os.path.dirname(args.results), "uploads.jsonl")
+    upload_lines = load(uploads_path) if os.path.exists(uploads_path) else []
+    upload_hi = max(runs(upload_lines, "rest-upload") or {0: None})
+    uploads = runs(upload_lines, "rest-upload").get(upload_hi)
+    render = next((l for l in upload_lines if l["scenario"] == "render-ceiling"), None)
+    process = next((l for l in upload_lines if l["scenario"] == "uploads-process"), None)
+    upload_run = next((l for l in upload_lines if l["scenario"] == "uploads-machine"), {})
+    if uploads and render and process:
+        upload_ratio = ratio(get(uploads, "throughput_rps"), render["renders_per_s"])
+        peak_mb = process["peak_rss_kb"] / 1024
+        errs = get(uploads, "errors") or 0
+        targets.append((
+            f"10. Image upload, a {render['photo_bytes'] / 1e6:.1f} MB JPEG with its four renditions, {upload_hi} clients: "
+            f"≥ 70 % of the same renders in-process, peak RSS ≤ 150 MB (bench/uploads.sh, "
+            f"{upload_run.get('date', '?')}, commit {upload_run.get('commit', '?')})",
+            f"{fmt(get(uploads, 'throughput_rps'), 2)} uploads/s, p99 {fmt(get(uploads, 'latency_ms', 'p99'))} ms; "
+            f"RSS idle {process['idle_rss_kb'] / 1024:.0f} MB, peak {peak_mb:.0f} MB; "
+            f"{process['image_rows']:,} rows, {process['stored_files']:,} files"
+            + (f" ({errs} errors)" if errs else ""),
+            f"render only, {render['threads']} threads: {fmt(render['renders_per_s'], 2)} renders/s",
+            pct(upload_ratio),
+            upload_ratio is not None and upload_ratio >= 0.70 and peak_mb <= 150 and not errs,
+        ))
+
     w("## Targets (first round)\n")
     w("| target | figure | ceiling / peer | ratio | verdict |\n|---|---|---|---|---|")
     for target, measured, ceiling, rat, ok in targets:

@@ -51,7 +51,7 @@ impl HttpConn {
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
-        if body.is_some() {
+        if body.is_some() && !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
             builder = builder.header("content-type", "application/json");
         }
         let request = builder.body(Full::new(body.unwrap_or_default()))?;

@@ -17,6 +17,7 @@ mod http;
 mod load;
 mod relay;
 mod rest;
+mod upload;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -45,6 +46,7 @@ const SCENARIOS: &[&str] = &[
     "rest-products-filtered",
     "rest-search",
     "large-product-update",
+    "rest-upload",
     "relay-burst",
     "relay-drain",
     "mix",
@@ -65,8 +67,8 @@ struct LoadArgs {
     /// One of: grpc-health, grpc-validate-batch, grpc-product-details, grpc-product-details-cold,
     /// grpc-search-barcode, grpc-search-sku-prefix, grpc-search-title-typo, grpc-explode-ticket,
     /// grpc-explode-ticket-cold (bench/recipes.sh's fixture), rest-noop,
-    /// rest-product, rest-products-filtered, rest-search, large-product-update, relay-burst,
-    /// relay-drain, mix.
+    /// rest-product, rest-products-filtered, rest-search, large-product-update, rest-upload
+    /// (bench/uploads.sh), relay-burst, relay-drain, mix.
     #[arg(long)]
     scenario: Option<String>,
     /// Closed-loop workers (each waits for its answer before sending again).
@@ -99,6 +101,9 @@ struct LoadArgs {
     /// A free-form tag stored in the JSON line (e.g. "ceiling").
     #[arg(long, default_value = "")]
     label: String,
+    /// rest-upload: the photo to upload (made, about 2 MB, if the file does not exist).
+    #[arg(long, default_value = "bench/.run/photo-2mb.jpg")]
+    photo: std::path::PathBuf,
     /// Append the JSON line to this file as well.
     #[arg(long)]
     out: Option<std::path::PathBuf>,
@@ -195,6 +200,18 @@ enum Tool {
         #[command(flatten)]
         target: Target,
     },
+    /// Render the upload photo in-process on THREADS threads for SECONDS (bench/uploads.sh's
+    /// ceiling) and print renders per second as a JSON line.
+    RenderCeiling {
+        #[arg(long)]
+        photo: std::path::PathBuf,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        #[arg(long, default_value_t = 8.0)]
+        duration: f64,
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Print the Markdown table of the fault-load lines in FILE (for RELIABILITY.md).
     FaultTable { file: std::path::PathBuf },
     /// Wait until a process answers (HTTP 200, or grpc.health.v1 SERVING) and print its
@@ -242,6 +259,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Tool::SqlFixtures { target }) => {
             println!("{}", fixtures_sql(&target.scale()));
             Ok(())
+        }
+        Some(Tool::RenderCeiling { photo, threads, duration, out }) => {
+            let photo = upload::photo_at(&photo, upload::PHOTO_BYTES)?;
+            let mut line = upload::render_ceiling(&photo, threads, Duration::from_secs_f64(duration))?;
+            line["scenario"] = json!("render-ceiling");
+            line["photo_bytes"] = json!(photo.len());
+            emit(&line, out.as_deref())
         }
         Some(Tool::SqlRecipeFixtures) => {
             println!("{}", fixture::recipe_fixture_sql());
@@ -341,6 +365,7 @@ fn rest_scenario(name: &str, variants: u32) -> Option<RestScenario> {
         "rest-products-filtered" => RestScenario::ProductsFiltered,
         "rest-search" => RestScenario::Search,
         "large-product-update" => RestScenario::VariantUpdate(variants),
+        "rest-upload" => RestScenario::Upload,
         _ => return None,
     })
 }
@@ -383,7 +408,8 @@ fn parse_mix(spec: &str) -> anyhow::Result<Vec<(String, u64)>> {
         let (name, weight) = item.split_once(':').unwrap_or((item, "1"));
         let weight: u64 = weight.trim().parse().with_context(|| format!("bad weight in {item:?}"))?;
         anyhow::ensure!(
-            grpc_scenario(name).is_some() || (rest_scenario(name, 0).is_some() && name != "large-product-update"),
+            grpc_scenario(name).is_some()
+                || (rest_scenario(name, 0).is_some() && !matches!(name, "large-product-update" | "rest-upload")),
             "{name:?} cannot be part of a mix"
         );
         parts.push((name.to_string(), weight));
@@ -437,8 +463,13 @@ async fn run_scenario(name: &str, args: &LoadArgs) -> anyhow::Result<Value> {
         };
         Ok(GrpcOp::new(scenario, channel, scale, cold_offset(args), recipe_cache))
     };
+    let upload_form = match name {
+        "rest-upload" => Some(upload::form(&upload::photo_at(&args.photo, upload::PHOTO_BYTES)?)),
+        _ => None,
+    };
     let rest_op = |scenario: RestScenario, worker: usize| -> anyhow::Result<RestOp> {
-        RestOp::new(scenario, &args.target.api_url, &args.target.token, scale, worker, config.concurrency)
+        let op = RestOp::new(scenario, &args.target.api_url, &args.target.token, scale, worker, config.concurrency)?;
+        Ok(op.with_upload(upload_form.clone()))
     };
 
     // SQL statements catalog-grpc sends, around the measured window.

@@ -19,6 +19,8 @@ pub enum RestScenario {
     Search,
     /// PATCH one variant of the bench product with this many variants.
     VariantUpdate(u32),
+    /// POST a photo (multipart) to the next product in turn: every product takes 10 images.
+    Upload,
 }
 
 pub struct RestOp {
@@ -29,6 +31,8 @@ pub struct RestOp {
     worker: u64,
     workers: u64,
     calls: u64,
+    /// rest-upload: the form's content type and body.
+    upload: Option<(String, Bytes)>,
 }
 
 impl RestOp {
@@ -48,7 +52,12 @@ impl RestOp {
             worker: worker as u64,
             workers: workers.max(1) as u64,
             calls: 0,
+            upload: None,
         })
+    }
+
+    pub fn with_upload(self, upload: Option<(String, Bytes)>) -> Self {
+        Self { upload, ..self }
     }
 }
 
@@ -78,11 +87,20 @@ impl Op for RestOp {
                 let body = format!("{{\"sale_price\":\"{}.{:02}\"}}", cents / 100, cents % 100);
                 (Method::PATCH, format!("/api/v1/variants/{variant}"), Some(Bytes::from(body)))
             }
+            RestScenario::Upload => {
+                let n = 1 + (self.worker + self.calls * self.workers) % scale.products;
+                self.calls += 1;
+                let body = self.upload.as_ref().map(|(_, body)| body.clone());
+                (Method::POST, format!("/api/v1/products/{}/images", scale.product(n)), body)
+            }
         };
         let tenant = org1.to_string();
-        let headers = [("authorization", self.authorization.as_str()), ("x-tenant-id", tenant.as_str())];
+        let mut headers = vec![("authorization", self.authorization.as_str()), ("x-tenant-id", tenant.as_str())];
+        if let Some((content_type, _)) = &self.upload {
+            headers.push(("content-type", content_type.as_str()));
+        }
         let response = self.conn.send(method, &path, &headers, body).await.map_err(|e| format!("io: {e}"))?;
-        if response.status != 200 {
+        if !matches!(response.status, 200 | 201) {
             return Err(format!("status {}", response.status));
         }
         Ok(response.body.len())
