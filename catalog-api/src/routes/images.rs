@@ -277,6 +277,12 @@ async fn read_body(req: &HttpRequest, payload: web::Payload, json_limit: usize) 
 async fn read_form(headers: &HeaderMap, payload: web::Payload) -> Result<ImageForm, ApiError> {
     let bad_form =
         |e: actix_multipart::MultipartError| Error::InvalidArgument { field: "body", message: e.to_string() };
+    // The file is most of the body: sized once from the request's length, it is not copied
+    // over and over (nor left with twice the room it needs) as it grows.
+    let expected_file_bytes = headers
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok()?.parse::<usize>().ok())
+        .map_or(0, |length| length.min(render::MAX_FILE_BYTES + 1));
     let mut form = actix_multipart::Multipart::new(headers, payload);
     let mut check = Check::new(Entity::Image);
     let (mut file, mut alt, mut position, mut is_primary) = (None, None, None, None);
@@ -284,7 +290,7 @@ async fn read_form(headers: &HeaderMap, payload: web::Payload) -> Result<ImageFo
         let mut field = field.map_err(bad_form)?;
         let name = field.name().unwrap_or_default().to_string();
         if name == "image" || name == "file" {
-            let mut bytes = Vec::new();
+            let mut bytes = Vec::with_capacity(expected_file_bytes);
             while let Some(chunk) = field.next().await {
                 bytes.extend_from_slice(&chunk.map_err(bad_form)?);
                 if bytes.len() > render::MAX_FILE_BYTES {

@@ -8,8 +8,8 @@
 //! claiming a huge canvas is refused without the memory. This is CPU work: callers run it off
 //! the async runtime, in a bounded pool.
 
+use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use image::codecs::jpeg::JpegEncoder;
-use image::imageops::FilterType;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use std::io::Cursor;
@@ -161,8 +161,32 @@ pub fn render(file: &[u8]) -> Result<Rendered, Rejected> {
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let mut image = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
     image.apply_orientation(orientation);
-    let renditions = Size::ALL.into_iter().map(|size| encode(&image, size)).collect::<Result<Vec<_>, _>>()?;
-    Ok(Rendered { format, width: image.width(), height: image.height(), file_bytes: file.len(), renditions })
+    let (width, height) = (image.width(), image.height());
+    // Each rendition is scaled from the previous one, not from the original: the sizes halve
+    // or more, so the later ones cost a fraction of the first and only one full-size copy lives.
+    let mut renditions = Vec::with_capacity(Size::ALL.len());
+    let mut resizer = Resizer::new();
+    let mut source = image;
+    for size in Size::ALL {
+        if let Some(max) = size.max_side().filter(|max| source.width().max(source.height()) > *max) {
+            source = scaled(&mut resizer, &source, max)?;
+        }
+        renditions.push(encode(&source, size)?);
+    }
+    Ok(Rendered { format, width, height, file_bytes: file.len(), renditions })
+}
+
+/// `image` scaled (bilinear, in 8-bit SIMD) so that its longer side is `max`.
+fn scaled(resizer: &mut Resizer, image: &DynamicImage, max: u32) -> Result<DynamicImage, Rejected> {
+    let (width, height) = (image.width(), image.height());
+    let ratio = f64::from(max) / f64::from(width.max(height));
+    let side = |length: u32| ((f64::from(length) * ratio).round() as u32).clamp(1, max);
+    let mut target = DynamicImage::new(side(width), side(height), image.color());
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    resizer
+        .resize(image, &mut target, &options)
+        .map_err(|e| Rejected::Unreadable { format: "rendition", reason: e.to_string() })?;
+    Ok(target)
 }
 
 /// The JPEG end-of-image marker, allowing for trailing padding some writers add.
@@ -172,14 +196,6 @@ fn ends_with_jpeg_eoi(file: &[u8]) -> bool {
 }
 
 fn encode(image: &DynamicImage, size: Size) -> Result<Rendition, Rejected> {
-    let scaled;
-    let image = match size.max_side() {
-        Some(max) if image.width().max(image.height()) > max => {
-            scaled = image.resize(max, max, FilterType::Triangle);
-            &scaled
-        }
-        _ => image,
-    };
     let mut bytes = Vec::new();
     let failed = |e: image::ImageError| Rejected::Unreadable { format: "rendition", reason: e.to_string() };
     let (content_type, extension) = if image.color().has_alpha() {
@@ -187,7 +203,12 @@ fn encode(image: &DynamicImage, size: Size) -> Result<Rendition, Rejected> {
         ("image/png", "png")
     } else {
         let encoder = JpegEncoder::new_with_quality(&mut bytes, JPEG_QUALITY);
-        DynamicImage::ImageRgb8(image.to_rgb8()).write_with_encoder(encoder).map_err(failed)?;
+        match image {
+            // JPEG takes these as they are; anything else (16-bit, say) is converted first.
+            DynamicImage::ImageRgb8(_) | DynamicImage::ImageLuma8(_) => image.write_with_encoder(encoder),
+            _ => DynamicImage::ImageRgb8(image.to_rgb8()).write_with_encoder(encoder),
+        }
+        .map_err(failed)?;
         ("image/jpeg", "jpg")
     };
     Ok(Rendition { size, width: image.width(), height: image.height(), content_type, extension, bytes })

@@ -14,8 +14,8 @@ use crate::error::{Error, Result};
 use crate::ids::{ImageId, OrganizationId};
 use bytes::Bytes;
 use serde_json::{Value, json};
-use std::sync::Arc;
-use tokio::sync::Semaphore;
+use std::sync::{Arc, Mutex, mpsc};
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 /// Renders and stores uploads; cheap to clone.
@@ -24,8 +24,53 @@ pub struct Uploads {
     store: MediaStore,
     /// Where an upload's keys are scheduled before its files are written.
     pg: PgPool,
-    /// One permit per image rendered at once: uploads cannot starve other requests of CPU.
-    workers: Arc<Semaphore>,
+    renderers: RenderPool,
+}
+
+type RenderJob = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads that render, one image each at a time, in arrival order: uploads
+/// cannot starve other requests of CPU, and — unlike the runtime's blocking pool, which grows
+/// threads on demand — only these few threads ever hold a decoded image, so the allocator's
+/// per-thread arenas (tens of MB each after a render) stay few and memory stays bounded.
+#[derive(Clone, Debug)]
+struct RenderPool {
+    jobs: mpsc::Sender<RenderJob>,
+}
+
+impl RenderPool {
+    fn new(threads: usize) -> Self {
+        let (jobs, queue) = mpsc::channel::<RenderJob>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..threads.max(1) {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new().name(format!("render-{n}")).spawn(move || {
+                loop {
+                    // The lock is held only while waiting for the next job, not while rendering.
+                    let next = match queue.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = next else { return }; // every sender gone: the pool is dropped
+                    // A panicking render fails its upload (its answer channel drops), not the thread.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not start a render thread");
+            }
+        }
+        Self { jobs }
+    }
+
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let (answer, answered) = oneshot::channel();
+        let job: RenderJob = Box::new(move || {
+            let _ = answer.send(work());
+        });
+        self.jobs.send(job).map_err(|_| Error::Internal("the render pool has stopped".into()))?;
+        answered.await.map_err(|_| Error::Internal("a render failed unexpectedly".into()))
+    }
 }
 
 /// What an upload is for: page 22's key segment and the owner's id.
@@ -50,20 +95,16 @@ pub struct StoredImage {
 
 impl Uploads {
     pub fn new(store: MediaStore, pg: PgPool, workers: usize) -> Self {
-        Self { store, pg, workers: Arc::new(Semaphore::new(workers.max(1))) }
+        Self { store, pg, renderers: RenderPool::new(workers) }
     }
 
     pub fn store(&self) -> &MediaStore {
         &self.store
     }
 
-    /// Checks and renders `file` (see [`render`]), waiting for a free worker.
+    /// Checks and renders `file` (see [`render`]), waiting for a free render thread.
     pub async fn render(&self, file: Vec<u8>) -> Result<Rendered> {
-        let _permit = self.workers.acquire().await.map_err(|e| Error::Internal(format!("render pool: {e}")))?;
-        let rendered = tokio::task::spawn_blocking(move || render::render(&file))
-            .await
-            .map_err(|e| Error::Internal(format!("render task: {e}")))?;
-        rendered.map_err(refused)
+        self.renderers.run(move || render::render(&file)).await?.map_err(refused)
     }
 
     /// Renders `file`, stores its renditions and runs `insert` with them; the objects are
