@@ -60,14 +60,11 @@ const NOT_BUILT: &[(&str, &str)] = &[
     // Left out of the document until it works: sent anyway, it is a 400 naming it.
     ("10-api-variants.md | GET /api/v1/products/{productId}/variants | query in_stock", STOCK),
     ("16-errores-comunes.md | error table | VARIANT_HAS_STOCK", STOCK),
-    ("16-errores-comunes.md | error table | PRIMARY_IMAGE_REQUIRED", PRIMARY),
 ];
 
 /// Why stock is missing: the catalog has no stock yet.
 const STOCK: &str =
     "stock is Inventory's; the catalog's read model of it (fed by Inventory's events) is issue 19, not built yet";
-/// Why no answer requires a primary image.
-const PRIMARY: &str = "an owner's first image becomes primary and deleting the primary promotes the next one, but a client may still unset it (`is_primary: false`); refusing that is not built";
 
 /// Error codes of the published table this run cannot provoke, and the test that proves them.
 const PROVEN_ELSEWHERE: &[(&str, &str)] = &[
@@ -991,6 +988,13 @@ async fn provoke_remaining_errors(app: &TestApp, fx: &Fixture) {
     // Page 22's smallest photo is 200 px a side.
     let product = fx.one("product");
     upload_file(app, fx, &format!("/api/v1/products/{product}/images"), &jpeg(150)).await;
+    // Page 22: the primary image cannot be unset, only replaced.
+    let lone = fresh(app, fx, "product", 901).await;
+    let body = json!({"url": "https://cdn.example.com/only.jpg"});
+    let only = call(app, fx, "POST", &format!("/api/v1/products/{lone}/images"), Some(body)).await;
+    let primary = only.data()["image_id"].as_str().unwrap_or_default().to_string();
+    let path = format!("/api/v1/products/{lone}/images/{primary}");
+    call(app, fx, "PATCH", &path, Some(json!({"is_primary": false}))).await;
     // Page 22's limit: the eleventh image of one product.
     let crowded = fresh(app, fx, "product", 900).await;
     for n in 0..=catalog_core::repo::images::MAX_PRODUCT_IMAGES {

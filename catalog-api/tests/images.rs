@@ -136,6 +136,12 @@ async fn create_read_update_delete_with_one_primary_and_events() {
             listed(&app, &admin, base).await,
             [(second.clone(), 1, false), (third.clone(), 2, false), (first.clone(), 7, true)]
         );
+        // The primary is replaced, never unset (page 22's PRIMARY_IMAGE_REQUIRED).
+        let unset = app.patch(&admin, &format!("{base}/{first}"), json!({ "is_primary": false })).await;
+        assert_eq!((unset.status, unset.code()), (StatusCode::UNPROCESSABLE_ENTITY, "PRIMARY_IMAGE_REQUIRED"));
+        assert_eq!(unset.body["error"]["details"]["image_id"], json!(first));
+        let kept = app.patch(&admin, &format!("{base}/{second}"), json!({ "is_primary": false })).await;
+        assert_eq!(kept.status, StatusCode::OK, "false on an image that is not the primary changes nothing");
         let put = app
             .send(&admin, Method::PUT, &format!("{base}/{second}"), Some(json!({ "url": "https://x.io/b2.png" })))
             .await;

@@ -126,7 +126,8 @@ pub struct UpdateImage {
     #[schema(schema_with = accepts::int::<0, POSITION_MAX>)]
     #[serde(default, deserialize_with = "catalog_core::validate::whole_number")]
     pub position: Option<i64>,
-    /// `true` unsets the previous primary; `false` leaves the owner without one.
+    /// `true` unsets the previous primary; `false` on the primary is refused (422
+    /// `PRIMARY_IMAGE_REQUIRED`): make another image primary instead.
     pub is_primary: Option<bool>,
     /// Replaces the image's metadata.
     #[schema(schema_with = accepts::metadata)]
@@ -454,7 +455,7 @@ pub async fn add_product_image(
 #[utoipa::path(patch, path = "/api/v1/products/{id}/images/{image_id}", tag = "images",
     params(("id" = uuid::Uuid, Path, description = "Product id"), ("image_id" = uuid::Uuid, Path, description = "Image id")),
     request_body = UpdateImage,
-    responses((status = 200, body = ProductImageView), (status = 400, description = "INVALID_IMAGE_DATA"), (status = 403, description = "FORBIDDEN"), (status = 404, description = "PRODUCT_NOT_FOUND, IMAGE_NOT_FOUND")))]
+    responses((status = 200, body = ProductImageView), (status = 400, description = "INVALID_IMAGE_DATA"), (status = 403, description = "FORBIDDEN"), (status = 404, description = "PRODUCT_NOT_FOUND, IMAGE_NOT_FOUND"), (status = 422, description = "PRIMARY_IMAGE_REQUIRED (is_primary false on the primary)")))]
 pub async fn update_product_image(
     caller: Caller,
     state: web::Data<ApiState>,
@@ -577,7 +578,7 @@ pub async fn add_variant_image(
 #[utoipa::path(patch, path = "/api/v1/variants/{id}/images/{image_id}", tag = "images",
     params(("id" = uuid::Uuid, Path, description = "Variant id"), ("image_id" = uuid::Uuid, Path, description = "Image id")),
     request_body = UpdateImage,
-    responses((status = 200, body = VariantImageView), (status = 400, description = "INVALID_IMAGE_DATA"), (status = 403, description = "FORBIDDEN"), (status = 404, description = "VARIANT_NOT_FOUND, IMAGE_NOT_FOUND")))]
+    responses((status = 200, body = VariantImageView), (status = 400, description = "INVALID_IMAGE_DATA"), (status = 403, description = "FORBIDDEN"), (status = 404, description = "VARIANT_NOT_FOUND, IMAGE_NOT_FOUND"), (status = 422, description = "PRIMARY_IMAGE_REQUIRED (is_primary false on the primary)")))]
 pub async fn update_variant_image(
     caller: Caller,
     state: web::Data<ApiState>,

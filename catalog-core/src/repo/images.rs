@@ -2,8 +2,10 @@
 //! once in `image_repository!`:
 //! - every change locks the live owner row first, so changes to one owner's images serialize
 //!   (positions and the single primary stay consistent without locking image rows);
-//! - an owner has at most one primary image (also a partial unique index); its first image
-//!   becomes primary, and deleting the primary promotes the lowest-position remaining image;
+//! - an owner with images has exactly one primary image (at most one: a partial unique
+//!   index); its first image becomes primary, a reorder makes the first one primary, deleting
+//!   the primary promotes the lowest-position remaining image, and unsetting it is refused
+//!   (422 `PRIMARY_IMAGE_REQUIRED`: another image is made primary instead);
 //! - images are hard-deleted and have no `version` column: their events carry
 //!   `aggregate_version = 1` ([`IMAGE_EVENT_VERSION`]); consumers order them by event time.
 //!
@@ -78,6 +80,16 @@ fn check_order(current: &[ImageId], ordered: &[ImageId], kind: &str) -> Result<(
         ));
     }
     Ok(())
+}
+
+/// 422 `PRIMARY_IMAGE_REQUIRED` (page 22): an owner with images keeps a primary one; another
+/// image is made primary instead (which unsets this one).
+fn primary_required(kind: &str, image_id: ImageId) -> Error {
+    Error::Unprocessable {
+        code: "PRIMARY_IMAGE_REQUIRED",
+        message: format!("a {kind} with images has a primary one: mark another image as primary instead"),
+        details: serde_json::json!({ "image_id": image_id, "is_primary": true }),
+    }
 }
 
 /// Replaced metadata keeps an uploaded image's `storage_keys`: the service wrote them and
@@ -246,6 +258,9 @@ macro_rules! image_repository {
                     let position = changes.position.unwrap_or(old.position);
                     let is_primary = changes.is_primary.unwrap_or(old.is_primary);
                     let metadata = keep_storage_keys(changes.metadata, &old.metadata);
+                    if old.is_primary && !is_primary {
+                        return Err(primary_required(KIND, image_id));
+                    }
                     if (&url, &alt, position, is_primary, &metadata)
                         == (&old.url, &old.alt, old.position, old.is_primary, &old.metadata)
                     {
