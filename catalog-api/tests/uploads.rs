@@ -129,6 +129,7 @@ macro_rules! on_each_store {
 
 on_each_store!(
     jpg_png_and_webp_uploads_store_four_renditions_and_answer_page_22s_fields,
+    every_size_within_page_22s_bounds_gets_renditions_never_enlarged,
     refused_files_get_page_22s_codes_and_leave_nothing_behind,
 );
 
@@ -192,6 +193,44 @@ async fn jpg_png_and_webp_uploads_store_four_renditions_and_answer_page_22s_fiel
     assert_eq!(listed.data()["total_images"], 3);
     let (status, _) = app.call_bytes(TestRequest::get().uri("/media/../../etc/passwd").to_request()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// The bounds themselves (200 px, 4000 px), portrait and landscape, each format: every
+/// rendition fits its size, none is enlarged, the aspect ratio holds within a pixel, and each
+/// stored file decodes to the size the answer states.
+async fn every_size_within_page_22s_bounds_gets_renditions_never_enlarged(store: Store) {
+    let app = app_on(store).await;
+    let user = User::admin();
+    let media = media_store(&app);
+    let (product, variant) = owner_paths(&app, &user, "UP-S").await;
+    let cases = [
+        (&product, 200, 200, ImageFormat::Png),
+        (&product, 4000, 250, ImageFormat::Jpeg),
+        (&product, 900, 1400, ImageFormat::WebP),
+        (&variant, 250, 4000, ImageFormat::Png),
+        (&variant, 1300, 1300, ImageFormat::Jpeg),
+    ];
+    for (path, width, height, format) in cases {
+        let r = upload(&app, &user, path, Some(("foto", &photo(width, height, format))), &[]).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{width}×{height} {format:?}: {:?}", r.body);
+        let metadata = &r.data()["metadata"];
+        for (size, max) in [("original", u32::MAX), ("large", 1200), ("medium", 600), ("thumb", 150)] {
+            let rendition = &metadata["renditions"][size];
+            let side = |name: &str| u32::try_from(rendition[name].as_u64().unwrap()).unwrap();
+            let (w, h) = (side("width"), side("height"));
+            let expected_long = width.max(height).min(max);
+            assert_eq!(w.max(h), expected_long, "{width}×{height} {size}");
+            let exact = f64::from(expected_long) * f64::from(width.min(height)) / f64::from(width.max(height));
+            assert!((f64::from(w.min(h)) - exact).abs() <= 1.0, "{width}×{height} {size}: {w}×{h}");
+            assert_eq!(w >= h, width >= height, "{width}×{height} {size}: orientation kept");
+            let url = rendition["url"].as_str().unwrap();
+            let key = url.trim_start_matches("http://media.test/");
+            let stored = media.get(key).await.unwrap().unwrap();
+            let decoded = image::load_from_memory(&stored).unwrap();
+            assert_eq!((decoded.width(), decoded.height()), (w, h), "{key}");
+        }
+    }
+    assert_eq!(stored_files(&app).await.len(), cases.len() * 4);
 }
 
 async fn refused_files_get_page_22s_codes_and_leave_nothing_behind(store: Store) {
