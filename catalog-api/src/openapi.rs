@@ -129,6 +129,7 @@ fn assembled() -> utoipa::openapi::OpenApi {
         tags::Doc::openapi(),
         price_tiers::Doc::openapi(),
         recipes::Doc::openapi(),
+        stock::Doc::openapi(),
         transfer::Doc::openapi(),
     ] {
         doc.merge(part);

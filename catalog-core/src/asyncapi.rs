@@ -234,6 +234,39 @@ pub const CONSUMED: &[EventKind] = &[
                   (peers/pricing-service_07).",
         groups: &[&[("variant_id", "string")]],
     },
+    EventKind {
+        key: "inventory.stock.updated",
+        summary: "Inventory reports a variant's quantities in a warehouse: the stock read model takes them \
+                  unless it holds a newer report (envelope `timestamp`) (peers/inventory-service_14).",
+        groups: &[&[("variant_id", "string"), ("warehouse_id", "string"), ("quantities", "object")]],
+    },
+    EventKind {
+        key: "inventory.stock.depleted",
+        summary: "Inventory reports a variant out of stock in a warehouse: its quantities become 0 \
+                  (peers/inventory-service_14).",
+        groups: &[&[("variant_id", "string"), ("warehouse_id", "string")]],
+    },
+    EventKind {
+        key: "inventory.stock.low_level",
+        summary: "Bound as Inventory's page binds the catalog's queue; acknowledged without effect (the \
+                  quantities come with `inventory.stock.updated`).",
+        groups: &[],
+    },
+    EventKind {
+        key: "inventory.warehouse.created",
+        summary: "Inventory created a warehouse: its name and code for the stock answers.",
+        groups: &[&[("warehouse_id", "string")]],
+    },
+    EventKind {
+        key: "inventory.warehouse.updated",
+        summary: "Inventory changed a warehouse (`changes.name`, `changes.code`).",
+        groups: &[&[("warehouse_id", "string")]],
+    },
+    EventKind {
+        key: "inventory.warehouse.deactivated",
+        summary: "Inventory deactivated a warehouse.",
+        groups: &[&[("warehouse_id", "string")]],
+    },
 ];
 
 /// The kind of a published routing key.
@@ -300,11 +333,14 @@ fn id(key: &str) -> String {
 
 /// The document for this deployment's exchanges.
 pub fn for_settings(rabbitmq: &RabbitSettings) -> Value {
-    document(&rabbitmq.exchange, &rabbitmq.auth_exchange_name(), &rabbitmq.pricing_exchange_name())
+    let peers = [rabbitmq.auth_exchange_name(), rabbitmq.pricing_exchange_name(), rabbitmq.inventory_exchange_name()];
+    document(&rabbitmq.exchange, &peers)
 }
 
 /// The document, for the exchange the catalog publishes to and those it consumes from.
-fn document(catalog_exchange: &str, auth_exchange: &str, pricing_exchange: &str) -> Value {
+/// `peers`: the Auth, Pricing and Inventory exchanges.
+fn document(catalog_exchange: &str, peers: &[String; 3]) -> Value {
+    let [auth_exchange, pricing_exchange, inventory_exchange] = peers;
     let mut channels = Map::new();
     let mut operations = Map::new();
     let mut messages = Map::new();
@@ -315,6 +351,7 @@ fn document(catalog_exchange: &str, auth_exchange: &str, pricing_exchange: &str)
             let exchange = match kind.key.split('.').next() {
                 Some("auth") => auth_exchange,
                 Some("pricing") => pricing_exchange,
+                Some("inventory") => inventory_exchange,
                 _ => catalog_exchange,
             };
             channels.insert(

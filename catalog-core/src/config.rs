@@ -573,6 +573,11 @@ impl RabbitSettings {
         format!("{}pricing_events", self.queue_prefix)
     }
 
+    /// The Inventory Service's exchange as bound here (`inventory_events`, prefixed like the queues).
+    pub fn inventory_exchange_name(&self) -> String {
+        format!("{}inventory_events", self.queue_prefix)
+    }
+
     pub fn url(&self) -> SecretUrl {
         if let Some(url) = &self.url {
             return url.clone();

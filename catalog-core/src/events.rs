@@ -13,7 +13,9 @@ use crate::error::{Error, Result};
 use crate::ids::{OrganizationId, ProductId, UserId, VariantId};
 use crate::organizations::Standing;
 use crate::query::Catalog;
-use crate::schema::{organization_locals, organization_states, processed_events, product_variants, products};
+use crate::schema::{
+    inventory_warehouses, organization_locals, organization_states, processed_events, product_variants, products,
+};
 use crate::stale::Stale;
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
@@ -39,6 +41,8 @@ pub struct IncomingEvent {
     pub aggregate_id: Option<Uuid>,
     /// `data` or `payload`.
     pub data: Value,
+    /// The envelope's `timestamp` (or `occurred_at`), when it has one.
+    pub occurred_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,7 +84,13 @@ pub fn parse(body: &[u8], message_id: Option<&str>) -> Result<IncomingEvent, Par
         .filter(|id| !id.is_empty() && id.len() <= 200)
         .unwrap_or_else(|| format!("sha256:{:x}", Sha256::digest(body)));
     let aggregate_id = text(envelope.get("aggregate_id")).and_then(|raw| raw.parse().ok());
-    Ok(IncomingEvent { event_id, name, organization_id, aggregate_id, data })
+    let occurred_at =
+        text(envelope.get("timestamp").or_else(|| envelope.get("occurred_at"))).and_then(|raw| date_time(&raw));
+    Ok(IncomingEvent { event_id, name, organization_id, aggregate_id, data, occurred_at })
+}
+
+fn date_time(raw: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(raw).ok().map(|at| at.with_timezone(&Utc))
 }
 
 /// What handling an event amounted to (for logs and metrics).
@@ -100,6 +110,18 @@ pub struct EventHandler {
 
 fn uuid_at(data: &Value, path: &[&str]) -> Option<Uuid> {
     path.iter().try_fold(data, |v, key| v.get(key))?.as_str()?.parse().ok()
+}
+
+/// A number (or numeric string) at `path` of `data`, as a decimal.
+fn quantity_at(data: &Value, path: &[&str]) -> Option<rust_decimal::Decimal> {
+    let value = path.iter().try_fold(data, |v, key| v.get(key))?;
+    match value {
+        Value::Number(n) => {
+            n.to_string().parse().ok().or_else(|| n.as_f64().and_then(|f| rust_decimal::Decimal::try_from(f).ok()))
+        }
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
 }
 
 fn permanent(message: &str) -> Error {
@@ -125,6 +147,13 @@ impl EventHandler {
             }
             "auth.organization.deactivated" => self.deactivate_organization(event).await,
             "pricing.price.updated" => self.price_updated(event).await,
+            "inventory.stock.updated" | "inventory.stock.depleted" => self.stock_changed(event).await,
+            // An alert for people (Notification, Purchasing); the quantities come with the
+            // stock.updated that caused it, and the catalog's alert level is its own.
+            "inventory.stock.low_level" => Ok(Outcome::Ignored("the quantities arrive with inventory.stock.updated")),
+            "inventory.warehouse.created" | "inventory.warehouse.updated" | "inventory.warehouse.deactivated" => {
+                self.warehouse_changed(event).await
+            }
             _ => Ok(Outcome::Ignored("event not handled by the catalog")),
         }
     }
@@ -148,6 +177,107 @@ impl EventHandler {
         }
         self.catalog.drop_stale(org, &stale).await?;
         Ok(Outcome::Handled)
+    }
+
+    /// `inventory.stock.updated` (its `quantities`) or `.depleted` (all zero) into the stock
+    /// read model ([`crate::stock`]), unless the model already holds a newer report.
+    async fn stock_changed(&self, event: &IncomingEvent) -> Result<Outcome> {
+        let variant = uuid_at(&event.data, &["variant_id"])
+            .ok_or_else(|| permanent("inventory stock event without a uuid data.variant_id"))?;
+        let warehouse = uuid_at(&event.data, &["warehouse_id"])
+            .ok_or_else(|| permanent("inventory stock event without a uuid data.warehouse_id"))?;
+        let quantities = match event.name.as_str() {
+            "inventory.stock.depleted" => crate::stock::Quantities::default(),
+            _ => {
+                let quantity = |name: &'static str| {
+                    quantity_at(&event.data, &["quantities", name]).ok_or_else(|| {
+                        permanent("data.quantities needs total, available, reserved and damaged numbers")
+                    })
+                };
+                crate::stock::Quantities {
+                    total: quantity("total")?,
+                    available: quantity("available")?,
+                    reserved: quantity("reserved")?,
+                    damaged: quantity("damaged")?,
+                }
+            }
+        };
+        let observed_at = Self::observed_at(event);
+        let mut conn = self.pg.get().await?;
+        // Inventory's page prints some stock events without the organization: the variant
+        // (a uuid, unique across organizations) locates it.
+        let org = match event.organization_id {
+            Some(org) => org,
+            None => {
+                let found = product_variants::table
+                    .filter(product_variants::id.eq(VariantId(variant)))
+                    .select(product_variants::organization_id)
+                    .first(&mut conn)
+                    .await
+                    .optional()?;
+                let Some(org) = found else { return Ok(Outcome::Ignored("unknown variant")) };
+                org
+            }
+        };
+        let applied =
+            crate::stock::apply(&mut conn, org, VariantId(variant), warehouse, quantities, observed_at).await?;
+        Ok(match applied {
+            crate::stock::Applied::Changed => Outcome::Handled,
+            crate::stock::Applied::NotNewer => Outcome::Duplicate,
+            crate::stock::Applied::UnknownVariant => Outcome::Ignored("no such variant in the organization"),
+        })
+    }
+
+    /// `inventory.warehouse.*`: the warehouse's name, code and state for the stock answers.
+    async fn warehouse_changed(&self, event: &IncomingEvent) -> Result<Outcome> {
+        let warehouse = uuid_at(&event.data, &["warehouse_id"])
+            .ok_or_else(|| permanent("inventory warehouse event without a uuid data.warehouse_id"))?;
+        let fields = event.data.get("changes").unwrap_or(&event.data);
+        let text = |name: &str| fields.get(name).and_then(Value::as_str).map(str::to_string);
+        let facts = crate::stock::WarehouseFacts {
+            name: text("name"),
+            code: text("code"),
+            is_active: match event.name.as_str() {
+                "inventory.warehouse.deactivated" => Some(false),
+                "inventory.warehouse.created" => Some(true),
+                _ => fields.get("is_active").and_then(Value::as_bool),
+            },
+        };
+        let mut conn = self.pg.get().await?;
+        // The page prints warehouse events without the organization: a known warehouse, or
+        // the Auth local a new one belongs to, locates it.
+        let org = match event.organization_id {
+            Some(org) => Some(org),
+            None => {
+                let known = inventory_warehouses::table
+                    .filter(inventory_warehouses::warehouse_id.eq(warehouse))
+                    .select(inventory_warehouses::organization_id)
+                    .first::<OrganizationId>(&mut conn)
+                    .await
+                    .optional()?;
+                match (known, uuid_at(&event.data, &["local_id"])) {
+                    (Some(org), _) => Some(org),
+                    (None, Some(local)) => organization_locals::table
+                        .filter(organization_locals::local_id.eq(local))
+                        .select(organization_locals::organization_id)
+                        .first(&mut conn)
+                        .await
+                        .optional()?,
+                    (None, None) => None,
+                }
+            }
+        };
+        let Some(org) = org else { return Ok(Outcome::Ignored("a warehouse of no known organization")) };
+        let applied = crate::stock::apply_warehouse(&mut conn, org, warehouse, facts, Self::observed_at(event)).await?;
+        Ok(if applied == crate::stock::Applied::Changed { Outcome::Handled } else { Outcome::Duplicate })
+    }
+
+    /// When an Inventory event happened: its `timestamp`, else `data.last_movement_at`, else now.
+    fn observed_at(event: &IncomingEvent) -> DateTime<Utc> {
+        event
+            .occurred_at
+            .or_else(|| event.data.get("last_movement_at").and_then(Value::as_str).and_then(date_time))
+            .unwrap_or_else(Utc::now)
     }
 
     /// Pricing may omit the organization: the variant id alone locates it.

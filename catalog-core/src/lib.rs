@@ -26,6 +26,7 @@ pub mod seed;
 pub mod shutdown;
 pub mod slug;
 pub mod stale;
+pub mod stock;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

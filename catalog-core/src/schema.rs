@@ -74,6 +74,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    inventory_warehouses (organization_id, warehouse_id) {
+        organization_id -> Uuid,
+        warehouse_id -> Uuid,
+        name -> Nullable<Text>,
+        code -> Nullable<Text>,
+        is_active -> Bool,
+        observed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     media_deletions (storage_key) {
         storage_key -> Text,
         organization_id -> Uuid,
@@ -319,6 +330,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    variant_stock (organization_id, variant_id, warehouse_id) {
+        organization_id -> Uuid,
+        variant_id -> Uuid,
+        warehouse_id -> Uuid,
+        total -> Numeric,
+        available -> Numeric,
+        reserved -> Numeric,
+        damaged -> Numeric,
+        in_transit -> Numeric,
+        observed_at -> Timestamptz,
+        applied_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     variant_option_values (variant_id, option_id) {
         organization_id -> Uuid,
         variant_id -> Uuid,
@@ -409,6 +435,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     import_jobs,
     import_results,
     import_rows,
+    inventory_warehouses,
     media_deletions,
     organization_locals,
     organization_states,
@@ -429,4 +456,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     tags,
     variant_images,
     variant_option_values,
+    variant_stock,
 );

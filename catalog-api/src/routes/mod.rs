@@ -8,6 +8,7 @@ pub mod options;
 pub mod price_tiers;
 pub mod products;
 pub mod recipes;
+pub mod stock;
 pub mod tags;
 pub mod transfer;
 pub mod variants;
@@ -31,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(tags::configure)
         .configure(price_tiers::configure)
         .configure(recipes::configure)
+        .configure(stock::configure)
         .configure(transfer::configure)
         .route("/noop", web::get().to(noop));
 }

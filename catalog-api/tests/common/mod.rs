@@ -234,9 +234,10 @@ impl User {
         Self { org, user_id, token: mint_dev_token(DEV_SECRET, &claims).expect("token") }
     }
 
-    /// Full catalog rights in a fresh organization.
+    /// Full catalog rights in a fresh organization, and Inventory's stock read (the `/stock`
+    /// answers).
     pub fn admin() -> Self {
-        Self::new(OrganizationId::generate(), &["catalog:*"], &[])
+        Self::new(OrganizationId::generate(), &["catalog:*", "inventory.stock.read"], &[])
     }
 
     /// The same organization, other rights.

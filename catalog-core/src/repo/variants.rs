@@ -538,6 +538,7 @@ pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: V
         let variant = lock(conn, org, id).await?;
         if !force {
             super::recipes::refuse_in_use(conn, org, &[id], ("variant_id", id.into())).await?;
+            crate::stock::refuse_if_stocked(conn, org, id).await?;
         }
         let version = variant.version + 1;
         let now = Utc::now();

@@ -1,0 +1,105 @@
+//! Stock as the catalog shows it (pages 09 and 10), from the read model the worker keeps from
+//! Inventory's events (set here through `catalog_core::stock`, as the worker does): the two
+//! `/stock` answers, their permission, tenancy, and `VARIANT_HAS_STOCK` on delete.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use actix_web::http::StatusCode;
+use catalog_core::models::{Actor, NewProduct, NewVariant};
+use catalog_core::stock::{self, Quantities};
+use chrono::{TimeZone, Utc};
+use common::{TestApp, User};
+use rust_decimal::Decimal;
+use serde_json::json;
+
+fn quantities(total: i64, available: i64, reserved: i64, damaged: i64) -> Quantities {
+    Quantities {
+        total: Decimal::from(total),
+        available: Decimal::from(available),
+        reserved: Decimal::from(reserved),
+        damaged: Decimal::from(damaged),
+    }
+}
+
+#[actix_web::test]
+async fn stock_answers_sum_warehouses_say_how_fresh_and_guard_the_delete() {
+    let app = TestApp::start().await;
+    let admin = User::new(catalog_core::ids::OrganizationId::generate(), &["catalog:*", "inventory.stock.read"], &[]);
+    let conn = &mut *app.db.conn().await;
+    let mut new = NewProduct::new("Audífonos", "HEAD-1");
+    new.alert_stock = 10;
+    let (product, variant) = catalog_core::repo::products::create(
+        conn,
+        admin.org,
+        &Actor::system(),
+        new,
+        Some(NewVariant::new("", Decimal::ONE)),
+    )
+    .await
+    .unwrap();
+    let variant = variant.unwrap();
+    let (north, south) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let at = |hour| Utc.with_ymd_and_hms(2025, 11, 23, hour, 0, 0).unwrap();
+    stock::apply(conn, admin.org, variant.id, north, quantities(30, 25, 5, 0), at(9)).await.unwrap();
+    stock::apply(conn, admin.org, variant.id, south, quantities(15, 15, 0, 0), at(10)).await.unwrap();
+
+    let r = app.get(&admin, &format!("/api/v1/variants/{}/stock", variant.id)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let data = r.data();
+    assert_eq!(data["stock"], json!({"total": 45, "available": 40, "reserved": 5, "damaged": 0, "in_transit": 0}));
+    assert_eq!((&data["sku"], &data["product_name"]), (&json!("HEAD-1"), &json!("Audífonos")));
+    assert_eq!((&data["alert_threshold"], &data["below_alert"]), (&json!(10), &json!(false)));
+    assert_eq!(data["last_stock_update"], json!("2025-11-23T10:00:00Z"));
+
+    let r = app.get(&admin, &format!("/api/v1/products/{}/stock", product.id)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let data = r.data();
+    assert_eq!((&data["total_stock"], &data["alert_stock"]), (&json!(45), &json!(10)));
+    assert_eq!(data["variants"][0]["stock_available"], 40);
+    assert_eq!(data["variants"][0]["variant_id"], json!(variant.id));
+
+    // Inventory's permission is needed beside the catalog's; another organization sees nothing.
+    let without = admin.colleague(&["catalog:*"]);
+    let r = app.get(&without, &format!("/api/v1/variants/{}/stock", variant.id)).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "FORBIDDEN"));
+    let stranger =
+        User::new(catalog_core::ids::OrganizationId::generate(), &["catalog:*", "inventory.stock.read"], &[]);
+    let r = app.get(&stranger, &format!("/api/v1/variants/{}/stock", variant.id)).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "VARIANT_NOT_FOUND"));
+
+    // A variant with stock is not deleted unless forced; the refusal says how fresh it is.
+    let r = app.delete(&admin, &format!("/api/v1/variants/{}", variant.id)).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "VARIANT_HAS_STOCK"), "{:?}", r.body);
+    let details = &r.body["error"]["details"];
+    assert_eq!((&details["stock_total"], &details["stock_available"]), (&json!(45), &json!(40)));
+    assert_eq!(details["stock_as_of"], json!("2025-11-23T10:00:00Z"));
+    let r = app.delete(&admin, &format!("/api/v1/variants/{}?force=true", variant.id)).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "force deletes it anyway: {:?}", r.body);
+}
+
+#[actix_web::test]
+async fn a_variant_never_reported_has_zero_stock_and_no_update_time() {
+    let app = TestApp::start().await;
+    let admin = User::new(catalog_core::ids::OrganizationId::generate(), &["catalog:*", "inventory.stock.read"], &[]);
+    let conn = &mut *app.db.conn().await;
+    let (_, variant) = catalog_core::repo::products::create(
+        conn,
+        admin.org,
+        &Actor::system(),
+        NewProduct::new("Nuevo", "NEW-1"),
+        Some(NewVariant::new("", Decimal::ONE)),
+    )
+    .await
+    .unwrap();
+    let variant = variant.unwrap();
+    let r = app.get(&admin, &format!("/api/v1/variants/{}/stock", variant.id)).await;
+    assert_eq!((&r.data()["stock"]["total"], &r.data()["last_stock_update"]), (&json!(0), &json!(null)));
+    // An event for a variant of no organization of the catalog's is kept nowhere.
+    let other = catalog_core::ids::OrganizationId::generate();
+    let applied = stock::apply(conn, other, variant.id, uuid::Uuid::now_v7(), quantities(5, 5, 0, 0), Utc::now()).await;
+    assert_eq!(applied.unwrap(), stock::Applied::UnknownVariant);
+    let r = app.delete(&admin, &format!("/api/v1/variants/{}", variant.id)).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+}

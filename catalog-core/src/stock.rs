@@ -1,0 +1,229 @@
+//! Stock as the catalog shows it: a read model of what Inventory reports (Inventory owns stock;
+//! tables `variant_stock` and `inventory_warehouses`, see their migration), applied by the
+//! worker from Inventory's events and read by the API's stock answers and the variant delete
+//! guard.
+//!
+//! Order: each row keeps the time of the event that set it (`observed_at`). An event applies
+//! only if it is newer than the row for its variant and warehouse, so a late event never
+//! overwrites a newer state and a redelivery (same time) changes nothing. The time is the
+//! envelope's `timestamp`; Inventory's pages print it on `inventory.stock.updated` but not on
+//! every event, so an event without one is ordered by `data.last_movement_at`, else by its
+//! arrival.
+
+use crate::db::PgConn;
+use crate::error::Result;
+use crate::ids::{OrganizationId, VariantId};
+use crate::schema::variant_stock;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::RunQueryDsl;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// One warehouse's quantities of one variant, as Inventory's `quantities` object names them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Quantities {
+    pub total: Decimal,
+    pub available: Decimal,
+    pub reserved: Decimal,
+    pub damaged: Decimal,
+}
+
+/// What applying an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Changed,
+    /// The row already holds this event or a newer one.
+    NotNewer,
+    /// No such variant in the event's organization: nothing to keep.
+    UnknownVariant,
+}
+
+/// Sets `variant`'s quantities in `warehouse` as of `observed_at`, unless the row is as new.
+pub async fn apply(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    variant: VariantId,
+    warehouse: Uuid,
+    quantities: Quantities,
+    observed_at: DateTime<Utc>,
+) -> Result<Applied> {
+    // One statement: the variant must be the organization's, and the upsert only overwrites an
+    // older row. `xmax = 0` tells an insert from an update; no row back means "not newer" or
+    // "no such variant", told apart by the variant's existence.
+    #[derive(QueryableByName)]
+    struct Written {
+        #[diesel(sql_type = Bool)]
+        #[allow(dead_code)]
+        inserted: bool,
+    }
+    let written: Vec<Written> = diesel::sql_query(
+        "INSERT INTO variant_stock AS s \
+             (organization_id, variant_id, warehouse_id, total, available, reserved, damaged, observed_at) \
+         SELECT v.organization_id, v.id, $3, $4, $5, $6, $7, $8 FROM product_variants v \
+         WHERE v.organization_id = $1 AND v.id = $2 \
+         ON CONFLICT (organization_id, variant_id, warehouse_id) DO UPDATE \
+             SET total = excluded.total, available = excluded.available, reserved = excluded.reserved, \
+                 damaged = excluded.damaged, observed_at = excluded.observed_at, applied_at = now() \
+             WHERE s.observed_at < excluded.observed_at \
+         RETURNING (xmax = 0) AS inserted",
+    )
+    .bind::<SqlUuid, _>(org)
+    .bind::<SqlUuid, _>(variant)
+    .bind::<SqlUuid, _>(warehouse)
+    .bind::<Numeric, _>(quantities.total)
+    .bind::<Numeric, _>(quantities.available)
+    .bind::<Numeric, _>(quantities.reserved)
+    .bind::<Numeric, _>(quantities.damaged)
+    .bind::<Timestamptz, _>(observed_at)
+    .load(conn)
+    .await?;
+    if !written.is_empty() {
+        return Ok(Applied::Changed);
+    }
+    let known: bool = diesel::select(diesel::dsl::exists(
+        crate::schema::product_variants::table
+            .filter(crate::schema::product_variants::organization_id.eq(org))
+            .filter(crate::schema::product_variants::id.eq(variant)),
+    ))
+    .get_result(conn)
+    .await?;
+    Ok(if known { Applied::NotNewer } else { Applied::UnknownVariant })
+}
+
+/// A warehouse as Inventory's warehouse events describe it; `None` fields stay as they were.
+#[derive(Debug, Clone, Default)]
+pub struct WarehouseFacts {
+    pub name: Option<String>,
+    pub code: Option<String>,
+    pub is_active: Option<bool>,
+}
+
+/// Records what an event says of a warehouse, unless the row is as new.
+pub async fn apply_warehouse(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    warehouse: Uuid,
+    facts: WarehouseFacts,
+    observed_at: DateTime<Utc>,
+) -> Result<Applied> {
+    let changed = diesel::sql_query(
+        "INSERT INTO inventory_warehouses AS w (organization_id, warehouse_id, name, code, is_active, observed_at) \
+         VALUES ($1, $2, $3, $4, coalesce($5, true), $6) \
+         ON CONFLICT (organization_id, warehouse_id) DO UPDATE \
+             SET name = coalesce($3, w.name), code = coalesce($4, w.code), \
+                 is_active = coalesce($5, w.is_active), observed_at = excluded.observed_at \
+             WHERE w.observed_at < excluded.observed_at",
+    )
+    .bind::<SqlUuid, _>(org)
+    .bind::<SqlUuid, _>(warehouse)
+    .bind::<Nullable<Text>, _>(facts.name)
+    .bind::<Nullable<Text>, _>(facts.code)
+    .bind::<Nullable<Bool>, _>(facts.is_active)
+    .bind::<Timestamptz, _>(observed_at)
+    .execute(conn)
+    .await?;
+    Ok(if changed > 0 { Applied::Changed } else { Applied::NotNewer })
+}
+
+/// A variant's stock over all its warehouses, and when Inventory last reported any of it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct VariantStock {
+    pub total: Decimal,
+    pub available: Decimal,
+    pub reserved: Decimal,
+    pub damaged: Decimal,
+    pub in_transit: Decimal,
+    /// `None`: Inventory has reported nothing for the variant (all quantities are then 0).
+    pub last_update: Option<DateTime<Utc>>,
+}
+
+impl VariantStock {
+    pub fn has_stock(&self) -> bool {
+        self.total > Decimal::ZERO
+    }
+}
+
+/// (variant, total, available, reserved, damaged, in transit, newest report): SQL sums are
+/// NULL-able.
+type SummedRow = (
+    VariantId,
+    Option<Decimal>,
+    Option<Decimal>,
+    Option<Decimal>,
+    Option<Decimal>,
+    Option<Decimal>,
+    Option<DateTime<Utc>>,
+);
+
+/// The stock of each of `variants` (of `org`), summed over warehouses, in one statement. A
+/// variant Inventory never reported is absent.
+pub async fn of_variants(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    variants: &[VariantId],
+) -> Result<HashMap<VariantId, VariantStock>> {
+    use diesel::dsl::{max, sum};
+    let rows: Vec<SummedRow> = variant_stock::table
+        .filter(variant_stock::organization_id.eq(org))
+        .filter(variant_stock::variant_id.eq_any(variants))
+        .group_by(variant_stock::variant_id)
+        .select((
+            variant_stock::variant_id,
+            sum(variant_stock::total),
+            sum(variant_stock::available),
+            sum(variant_stock::reserved),
+            sum(variant_stock::damaged),
+            sum(variant_stock::in_transit),
+            max(variant_stock::observed_at),
+        ))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(variant, total, available, reserved, damaged, in_transit, last_update)| {
+            let stock = VariantStock {
+                total: total.unwrap_or_default(),
+                available: available.unwrap_or_default(),
+                reserved: reserved.unwrap_or_default(),
+                damaged: damaged.unwrap_or_default(),
+                in_transit: in_transit.unwrap_or_default(),
+                last_update,
+            };
+            (variant, stock)
+        })
+        .collect())
+}
+
+/// 409 `VARIANT_HAS_STOCK` (page 10) when the read model says the variant still has stock;
+/// the answer says how fresh that knowledge is (`stock_as_of`: Inventory's last report).
+pub async fn refuse_if_stocked(conn: &mut PgConn, org: OrganizationId, variant: VariantId) -> Result<()> {
+    let found = of_variants(conn, org, &[variant]).await?;
+    let Some(stock) = found.get(&variant).filter(|stock| stock.has_stock()) else { return Ok(()) };
+    Err(crate::error::Error::InUse {
+        code: "VARIANT_HAS_STOCK",
+        message: "Cannot delete variant with existing stock".into(),
+        details: serde_json::json!({
+            "variant_id": variant,
+            "stock_total": quantity_json(stock.total),
+            "stock_available": quantity_json(stock.available),
+            "stock_as_of": stock.last_update,
+            "suggestion": "Use force=true parameter to soft-delete the variant",
+        }),
+    })
+}
+
+/// A quantity as the pages print it: a JSON number (an integer when whole).
+pub fn quantity_json(quantity: Decimal) -> serde_json::Value {
+    use rust_decimal::prelude::ToPrimitive;
+    let normalized = quantity.normalize();
+    if normalized.scale() == 0 {
+        if let Some(whole) = normalized.to_i64() {
+            return whole.into();
+        }
+    }
+    normalized.to_f64().map_or(serde_json::Value::Null, Into::into)
+}

@@ -1,0 +1,2 @@
+DROP TABLE inventory_warehouses;
+DROP TABLE variant_stock;
