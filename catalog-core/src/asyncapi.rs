@@ -121,6 +121,12 @@ pub const PUBLISHED: &[EventKind] = &[
     kind!("catalog.variant.deleted", "A variant was deleted (soft) (page 05).", [&[
         ("variant_id", "string"), ("product_id", "string"), ("soft_delete", "boolean"), ("deletion_type", "string"),
     ], DELETED]),
+    kind!("catalog.variant.stock_updated", "A variant's stock, as Inventory reported it, crossed its alert level \
+        (its product's `alert_stock`) or ran out, either way (page 00); not sent on every movement.", [&[
+        ("variant_id", "string"), ("product_id", "string"), ("sku", "string"), ("stock_total", "number"),
+        ("stock_available", "number"), ("alert_threshold", "number"), ("below_alert", "boolean"),
+        ("out_of_stock", "boolean"), ("previous", "object"), ("last_stock_update", "string"),
+    ]]),
     kind!("catalog.brand.created", "A brand was created (page 18).", [&[
         ("brand_id", "string"), ("name", "string"), ("slug", "string"), ("is_active", "boolean"), ("brand", "object"),
     ], CREATED]),

@@ -180,7 +180,8 @@ impl EventHandler {
     }
 
     /// `inventory.stock.updated` (its `quantities`) or `.depleted` (all zero) into the stock
-    /// read model ([`crate::stock`]), unless the model already holds a newer report.
+    /// read model ([`crate::stock`]), unless the model already holds a newer report; a crossing
+    /// of the alert level publishes `catalog.variant.stock_updated`.
     async fn stock_changed(&self, event: &IncomingEvent) -> Result<Outcome> {
         let variant = uuid_at(&event.data, &["variant_id"])
             .ok_or_else(|| permanent("inventory stock event without a uuid data.variant_id"))?;
@@ -220,7 +221,8 @@ impl EventHandler {
             }
         };
         let applied =
-            crate::stock::apply(&mut conn, org, VariantId(variant), warehouse, quantities, observed_at).await?;
+            crate::stock::apply_and_announce(&mut conn, org, VariantId(variant), warehouse, quantities, observed_at)
+                .await?;
         Ok(match applied {
             crate::stock::Applied::Changed => Outcome::Handled,
             crate::stock::Applied::NotNewer => Outcome::Duplicate,

@@ -145,6 +145,63 @@ impl VariantStock {
     pub fn has_stock(&self) -> bool {
         self.total > Decimal::ZERO
     }
+
+    /// Nothing left to sell.
+    pub fn is_out(&self) -> bool {
+        self.available <= Decimal::ZERO
+    }
+
+    /// Below the alert level (`alert_stock`): fewer available than it.
+    pub fn below(&self, alert_threshold: i32) -> bool {
+        self.available < Decimal::from(alert_threshold)
+    }
+}
+
+/// Applies one report ([`apply`]) and, in the same transaction, appends
+/// `catalog.variant.stock_updated` to the outbox when the variant's stock (over all
+/// warehouses) crossed its alert level or ran out — either way. The variant row is locked, so
+/// concurrent reports of one variant (several worker replicas) compare against each other's
+/// results.
+pub async fn apply_and_announce(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    variant_id: VariantId,
+    warehouse: Uuid,
+    quantities: Quantities,
+    observed_at: DateTime<Utc>,
+) -> Result<Applied> {
+    use diesel_async::AsyncConnection;
+    conn.transaction(async move |conn| {
+        use crate::schema::{product_variants, products};
+        let found: Option<crate::models::Variant> = product_variants::table
+            .filter(product_variants::organization_id.eq(org))
+            .filter(product_variants::id.eq(variant_id))
+            .select(crate::models::Variant::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?;
+        let Some(variant) = found else { return Ok(Applied::UnknownVariant) };
+        let alert_threshold: i32 = products::table
+            .filter(products::organization_id.eq(org))
+            .filter(products::id.eq(variant.product_id))
+            .select(products::alert_stock)
+            .first(conn)
+            .await?;
+        let before = of_variants(conn, org, &[variant_id]).await?.remove(&variant_id).unwrap_or_default();
+        let applied = apply(conn, org, variant_id, warehouse, quantities, observed_at).await?;
+        if applied != Applied::Changed {
+            return Ok(applied);
+        }
+        let after = of_variants(conn, org, &[variant_id]).await?.remove(&variant_id).unwrap_or_default();
+        let state = |stock: &VariantStock| (stock.below(alert_threshold), stock.is_out());
+        if state(&before) != state(&after) {
+            let event = crate::repo::published::variant_stock_updated(&variant, alert_threshold, &before, &after);
+            crate::repo::outbox::append(conn, org, &crate::models::Actor::system(), vec![event]).await?;
+        }
+        Ok(applied)
+    })
+    .await
 }
 
 /// (variant, total, available, reserved, damaged, in transit, newest report): SQL sums are

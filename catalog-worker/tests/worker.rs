@@ -1067,6 +1067,16 @@ async fn every_peer_reads_what_its_handlers_need_from_events_made_through_the_ap
         Some(json!({ "price": 42.5, "track_inventory": true })),
     )
     .await;
+    // Inventory reports the first variant in stock (the worker's handler, as its consumer
+    // calls it): leaving "out of stock" is announced as catalog.variant.stock_updated.
+    let handler = EventHandler { pg: w.db.pool.clone(), catalog: w.catalog.clone(), auth: authenticator(&w) };
+    let report = json!({
+        "event": "inventory.stock.updated", "timestamp": "2025-11-23T15:00:00Z", "organization_id": org,
+        "data": { "variant_id": variant_ids[0], "warehouse_id": uuid::Uuid::now_v7(),
+                  "quantities": { "total": 5, "available": 5, "reserved": 0, "damaged": 0 } },
+    });
+    let report = catalog_core::events::parse(report.to_string().as_bytes(), None).expect("event");
+    assert_eq!(handler.handle(&report).await.expect("applied"), catalog_core::events::Outcome::Handled);
     // Every other kind of write, so each kind published is held to the AsyncAPI document below.
     let id_of = |answer: Value| answer["data"]["id"].as_str().expect("data.id").to_string();
     let brand = id_of(call(Method::POST, "/api/v1/brands", Some(json!({ "name": "Bosch" }))).await);
@@ -1249,12 +1259,17 @@ async fn a_local_auth_deleted_or_deactivated_cannot_be_given_to_a_product() {
 /// redelivery changes nothing, an older event arriving after a newer one is not applied.
 #[tokio::test]
 async fn inventory_stock_events_keep_a_read_model_that_never_goes_back_in_time() {
+    use diesel_async::RunQueryDsl as _;
     let w = world().await;
     start_consumers(&w);
     tokio::time::sleep(Duration::from_millis(700)).await;
     let org = TestDb::org();
     let conn = &mut *w.db.conn().await;
-    let (_, variant) = simple_product(conn, org, "Martillo", "M-1").await;
+    let (product, variant) = simple_product(conn, org, "Martillo", "M-1").await;
+    diesel::sql_query(format!("UPDATE products SET alert_stock = 50 WHERE id = '{}'", product.id))
+        .execute(conn)
+        .await
+        .unwrap();
     let (north, south) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
     let page = "peers/inventory-service_14-eventos-publicados.md";
     let updated = |warehouse: uuid::Uuid, at: &str, total: u32, available: u32| {
@@ -1296,4 +1311,18 @@ async fn inventory_stock_events_keep_a_read_model_that_never_goes_back_in_time()
     eventually("north depleted", async || totals().await == is(40, 35)).await;
     let last = catalog_core::stock::of_variants(conn, org, &[variant.id]).await.unwrap()[&variant.id].last_update;
     assert_eq!(last.map(|at| at.to_rfc3339()), Some("2025-11-23T14:00:00+00:00".into()));
+
+    // Announced only when the alert level (50 here) or zero is crossed: back in stock at the
+    // first report, below 50 after the depletion — not on the movements between.
+    let announced: Vec<(Value, Value, Value)> = catalog_core::repo::outbox::list_for_organization(conn, org)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == "catalog.variant.stock_updated")
+        .map(|e| {
+            let data = &e.payload["data"];
+            (data["stock_available"].clone(), data["below_alert"].clone(), data["out_of_stock"].clone())
+        })
+        .collect();
+    assert_eq!(announced, [(json!(120), json!(false), json!(false)), (json!(35), json!(true), json!(false))]);
 }

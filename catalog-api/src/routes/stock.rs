@@ -16,7 +16,6 @@ use catalog_core::ids::{ProductId, VariantId};
 use catalog_core::models::Variant;
 use catalog_core::repo::{products, variants};
 use catalog_core::stock::{self, VariantStock, quantity_json};
-use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
@@ -47,10 +46,6 @@ fn option_value(variant: &Variant) -> Value {
     if values.is_empty() { Value::Null } else { json!(values.join(" / ")) }
 }
 
-fn below_alert(available: Decimal, alert_threshold: i32) -> bool {
-    available < Decimal::from(alert_threshold)
-}
-
 /// A variant's stock over every warehouse, its alert level (its product's `alert_stock`) and
 /// when Inventory last reported it.
 #[utoipa::path(get, path = "/api/v1/variants/{id}/stock", tag = "stock",
@@ -76,7 +71,7 @@ pub async fn variant_stock(caller: Caller, state: web::Data<ApiState>, id: web::
             "in_transit": quantity_json(stock.in_transit),
         },
         "alert_threshold": product.alert_stock,
-        "below_alert": below_alert(stock.available, product.alert_stock),
+        "below_alert": stock.below(product.alert_stock),
         "lot_number": variant.lot_number,
         "last_stock_update": stock.last_update,
     })))
@@ -118,7 +113,7 @@ pub async fn product_stock(caller: Caller, state: web::Data<ApiState>, id: web::
         "product_name": product.title,
         "total_stock": quantity_json(total.total),
         "alert_stock": product.alert_stock,
-        "below_alert": below_alert(total.available, product.alert_stock),
+        "below_alert": total.below(product.alert_stock),
         "variants": rows,
         "last_stock_update": total.last_update,
     })))

@@ -184,6 +184,41 @@ pub fn variant_deleted(id: VariantId, product_id: ProductId, version: i32) -> Ev
     EventDraft::new("variant", "deleted", id, version, &VariantDeleted { variant_id: id, product_id })
 }
 
+/// `catalog.variant.stock_updated` (page 00): the variant's stock crossed its alert level or
+/// ran out (either way); `previous` is the state before.
+pub fn variant_stock_updated(
+    variant: &crate::models::Variant,
+    alert_threshold: i32,
+    before: &crate::stock::VariantStock,
+    after: &crate::stock::VariantStock,
+) -> EventDraft {
+    use crate::stock::quantity_json;
+    let data = serde_json::json!({
+        "variant_id": variant.id,
+        "product_id": variant.product_id,
+        "sku": variant.sku,
+        "stock_total": quantity_json(after.total),
+        "stock_available": quantity_json(after.available),
+        "alert_threshold": alert_threshold,
+        "below_alert": after.below(alert_threshold),
+        "out_of_stock": after.is_out(),
+        "previous": {
+            "stock_total": quantity_json(before.total),
+            "stock_available": quantity_json(before.available),
+            "below_alert": before.below(alert_threshold),
+            "out_of_stock": before.is_out(),
+        },
+        "last_stock_update": after.last_update,
+    });
+    EventDraft {
+        aggregate: "variant",
+        action: "stock_updated",
+        aggregate_id: variant.id.into(),
+        aggregate_version: variant.version,
+        data,
+    }
+}
+
 /// `catalog.collection.deleted` (page 19), with the products it held.
 #[derive(Debug, Serialize)]
 struct CollectionDeleted<'a> {
