@@ -275,7 +275,7 @@ impl EventHandler {
     }
 
     /// When an Inventory event happened: its `timestamp`, else `data.last_movement_at`, else now.
-    fn observed_at(event: &IncomingEvent) -> DateTime<Utc> {
+    pub fn observed_at(event: &IncomingEvent) -> DateTime<Utc> {
         event
             .occurred_at
             .or_else(|| event.data.get("last_movement_at").and_then(Value::as_str).and_then(date_time))

@@ -118,7 +118,12 @@ impl Consumers {
                 let mut attempt = 0;
                 loop {
                     match runtime.block_on(self.handler.handle(&event)) {
-                        Ok(outcome) => break Ok(outcome),
+                        Ok(outcome) => {
+                            if outcome == Outcome::Handled && event.name.starts_with("inventory.stock.") {
+                                self.note_stock_report(&event);
+                            }
+                            break Ok(outcome);
+                        }
                         Err(e) if e.is_transient() && attempt < self.max_retries => {
                             attempt += 1;
                             let pause = Duration::from_millis(100 * 2u64.pow(attempt.min(5)));
@@ -147,6 +152,16 @@ impl Consumers {
                 self.metrics.dead_lettered.inc();
                 self.dead_letter(channel, queue, delivery, reason)
             }
+        }
+    }
+
+    /// The stock model's freshness: the time of the newest Inventory report applied (its lag
+    /// is `time() - inventory_stock_last_report_timestamp_seconds`; it grows while Inventory's
+    /// events stop).
+    fn note_stock_report(&self, event: &catalog_core::events::IncomingEvent) {
+        let at = EventHandler::observed_at(event).timestamp();
+        if at > self.metrics.stock_last_report.get() {
+            self.metrics.stock_last_report.set(at);
         }
     }
 

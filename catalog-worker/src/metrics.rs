@@ -15,6 +15,7 @@ pub struct WorkerMetrics {
     pub media_removed: IntCounter,
     pub media_removal_failures: IntCounter,
     pub media_deletions_backlog: IntGauge,
+    pub stock_last_report: IntGauge,
 }
 
 impl WorkerMetrics {
@@ -52,6 +53,10 @@ impl WorkerMetrics {
                 "media_deletions_backlog",
                 "Files scheduled for removal, due or not (failed uploads wait out a grace period)",
             )?,
+            stock_last_report: IntGauge::new(
+                "inventory_stock_last_report_timestamp_seconds",
+                "Time of the newest Inventory stock report applied to the stock read model (lag: time() minus this)",
+            )?,
         };
         registry.register(Box::new(metrics.published.clone()))?;
         registry.register(Box::new(metrics.publish_failures.clone()))?;
@@ -64,6 +69,7 @@ impl WorkerMetrics {
         registry.register(Box::new(metrics.media_removed.clone()))?;
         registry.register(Box::new(metrics.media_removal_failures.clone()))?;
         registry.register(Box::new(metrics.media_deletions_backlog.clone()))?;
+        registry.register(Box::new(metrics.stock_last_report.clone()))?;
         Ok(metrics)
     }
 }

@@ -111,12 +111,17 @@ fn authenticator(w: &World) -> Arc<Authenticator> {
 }
 
 fn start_consumers(w: &World) -> Arc<Authenticator> {
+    start_consumers_counted(w, metrics())
+}
+
+/// Consumers reporting to `metrics`.
+fn start_consumers_counted(w: &World, metrics: WorkerMetrics) -> Arc<Authenticator> {
     let auth = authenticator(w);
     let consumers = Consumers {
         url: AMQP.into(),
         topology: w.topology.clone(),
         handler: EventHandler { pg: w.db.pool.clone(), catalog: w.catalog.clone(), auth: auth.clone() },
-        metrics: metrics(),
+        metrics,
         max_retries: 2,
     };
     consumers.start(tokio::runtime::Handle::current(), w.stop.clone());
@@ -1261,7 +1266,8 @@ async fn a_local_auth_deleted_or_deactivated_cannot_be_given_to_a_product() {
 async fn inventory_stock_events_keep_a_read_model_that_never_goes_back_in_time() {
     use diesel_async::RunQueryDsl as _;
     let w = world().await;
-    start_consumers(&w);
+    let counted = metrics();
+    start_consumers_counted(&w, counted.clone());
     tokio::time::sleep(Duration::from_millis(700)).await;
     let org = TestDb::org();
     let conn = &mut *w.db.conn().await;
@@ -1311,6 +1317,9 @@ async fn inventory_stock_events_keep_a_read_model_that_never_goes_back_in_time()
     eventually("north depleted", async || totals().await == is(40, 35)).await;
     let last = catalog_core::stock::of_variants(conn, org, &[variant.id]).await.unwrap()[&variant.id].last_update;
     assert_eq!(last.map(|at| at.to_rfc3339()), Some("2025-11-23T14:00:00+00:00".into()));
+    // The model's freshness metric: the newest report applied (the late 11:00 one was not).
+    let newest = chrono::DateTime::parse_from_rfc3339("2025-11-23T14:00:00Z").unwrap().timestamp();
+    assert_eq!(counted.stock_last_report.get(), newest);
 
     // Announced only when the alert level (50 here) or zero is crossed: back in stock at the
     // first report, below 50 after the depletion — not on the movements between.
