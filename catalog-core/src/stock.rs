@@ -52,15 +52,8 @@ pub async fn apply(
     observed_at: DateTime<Utc>,
 ) -> Result<Applied> {
     // One statement: the variant must be the organization's, and the upsert only overwrites an
-    // older row. `xmax = 0` tells an insert from an update; no row back means "not newer" or
-    // "no such variant", told apart by the variant's existence.
-    #[derive(QueryableByName)]
-    struct Written {
-        #[diesel(sql_type = Bool)]
-        #[allow(dead_code)]
-        inserted: bool,
-    }
-    let written: Vec<Written> = diesel::sql_query(
+    // older row. No row written means "not newer" or "no such variant", told apart after.
+    let written = diesel::sql_query(
         "INSERT INTO variant_stock AS s \
              (organization_id, variant_id, warehouse_id, total, available, reserved, damaged, observed_at) \
          SELECT v.organization_id, v.id, $3, $4, $5, $6, $7, $8 FROM product_variants v \
@@ -68,8 +61,7 @@ pub async fn apply(
          ON CONFLICT (organization_id, variant_id, warehouse_id) DO UPDATE \
              SET total = excluded.total, available = excluded.available, reserved = excluded.reserved, \
                  damaged = excluded.damaged, observed_at = excluded.observed_at, applied_at = now() \
-             WHERE s.observed_at < excluded.observed_at \
-         RETURNING (xmax = 0) AS inserted",
+             WHERE s.observed_at < excluded.observed_at",
     )
     .bind::<SqlUuid, _>(org)
     .bind::<SqlUuid, _>(variant)
@@ -79,9 +71,9 @@ pub async fn apply(
     .bind::<Numeric, _>(quantities.reserved)
     .bind::<Numeric, _>(quantities.damaged)
     .bind::<Timestamptz, _>(observed_at)
-    .load(conn)
+    .execute(conn)
     .await?;
-    if !written.is_empty() {
+    if written > 0 {
         return Ok(Applied::Changed);
     }
     let known: bool = diesel::select(diesel::dsl::exists(
