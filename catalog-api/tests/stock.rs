@@ -103,3 +103,41 @@ async fn a_variant_never_reported_has_zero_stock_and_no_update_time() {
     let r = app.delete(&admin, &format!("/api/v1/variants/{}", variant.id)).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
 }
+
+#[actix_web::test]
+async fn the_variant_list_filters_by_stock_available() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let created = app
+        .post(
+            &admin,
+            "/api/v1/products",
+            json!({"name": "Camisa", "sku": "CAM", "has_variants": true,
+                   "variants": [{"sku": "CAM-S", "price": 10.0}, {"sku": "CAM-M", "price": 10.0}, {"sku": "CAM-L", "price": 10.0}]}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let product = created.data()["product_id"].as_str().unwrap().to_string();
+    let ids: Vec<catalog_core::ids::VariantId> = created.data()["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["variant_id"].as_str().or(v["id"].as_str()).unwrap().parse().unwrap())
+        .collect();
+    let conn = &mut *app.db.conn().await;
+    let warehouse = uuid::Uuid::now_v7();
+    // S has stock, M had some and sold out (reserved only), L was never reported.
+    stock::apply(conn, admin.org, ids[0], warehouse, quantities(4, 4, 0, 0), Utc::now()).await.unwrap();
+    stock::apply(conn, admin.org, ids[1], warehouse, quantities(2, 0, 2, 0), Utc::now()).await.unwrap();
+    let skus = async |query: &str| -> Vec<String> {
+        let r = app.get(&admin, &format!("/api/v1/products/{product}/variants?{query}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{query}: {:?}", r.body);
+        r.data()["variants"].as_array().unwrap().iter().map(|v| v["sku"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(skus("in_stock=true").await, ["CAM-S"]);
+    assert_eq!(skus("in_stock=false").await, ["CAM-M", "CAM-L"]);
+    assert_eq!(skus("in_stock=true&is_active=true").await, ["CAM-S"]);
+    let r = app.get(&admin, &format!("/api/v1/products/{product}/variants?in_stock=maybe")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.fields(), ["in_stock"]);
+}

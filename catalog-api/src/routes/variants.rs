@@ -554,8 +554,9 @@ pub struct ListArgs {
     /// ...and at most this.
     #[param(schema_with = accepts::money_text)]
     pub max_price: Option<String>,
-    /// Only variants with stock available: needs the stock read model (not built yet; 400).
-    #[param(ignore)]
+    /// `true`: only variants with stock available (over all warehouses, as Inventory last
+    /// reported it); `false`: only those without.
+    #[param(schema_with = accepts::flag)]
     pub in_stock: Option<String>,
 }
 
@@ -565,11 +566,9 @@ fn variant_filter(args: &ListArgs) -> Result<VariantFilter, Error> {
     let option_value = check.text("option_value", args.option_value.as_deref(), 200);
     let min_price = check.money("min_price", args.min_price.clone().map(Money::Text).as_ref(), false);
     let max_price = check.money("max_price", args.max_price.clone().map(Money::Text).as_ref(), false);
-    if args.in_stock.is_some() {
-        check.fail("in_stock", "stock is not known to the catalog yet");
-    }
+    let in_stock = flag(&mut check, "in_stock", args.in_stock.as_deref());
     check.finish()?;
-    Ok(VariantFilter { is_active, option_value, min_price, max_price })
+    Ok(VariantFilter { is_active, option_value, min_price, max_price, in_stock })
 }
 
 /// The product's live variants, oldest first, with their images: `{product, variants,

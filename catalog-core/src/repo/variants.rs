@@ -404,6 +404,8 @@ pub struct VariantFilter {
     pub option_value: Option<String>,
     pub min_price: Option<Decimal>,
     pub max_price: Option<Decimal>,
+    /// Stock available over all warehouses (the stock read model, [`crate::stock`]).
+    pub in_stock: Option<bool>,
 }
 
 /// One product's live variants, keyset-paginated by id.
@@ -430,6 +432,13 @@ pub async fn list(
             query = query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
             "EXISTS (SELECT 1 FROM jsonb_each_text(product_variants.attributes) a WHERE lower(a.value) = lower(",
         ).bind::<diesel::sql_types::Text, _>(value.trim().to_string()).sql("))"));
+        }
+        if let Some(in_stock) = filter.in_stock {
+            // The variant's rows of the read model, by its primary key (organization, variant).
+            let available = "(SELECT coalesce(sum(s.available), 0) FROM variant_stock s \
+                 WHERE s.organization_id = product_variants.organization_id AND s.variant_id = product_variants.id)";
+            let test = if in_stock { " > 0" } else { " <= 0" };
+            query = query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(available).sql(test));
         }
         query
     };
