@@ -353,8 +353,7 @@ impl EventHandler {
             None | Some(Value::Null) => None,
             Some(raw) => Some(
                 raw.as_str()
-                    .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
-                    .map(|at| at.with_timezone(&Utc))
+                    .and_then(date_time)
                     .ok_or_else(|| permanent("data.suspension_end_date is not an RFC 3339 date-time"))?,
             ),
         }
