@@ -1,15 +1,17 @@
 //! - Fingerprints the migrations so test templates are rebuilt whenever a migration changes.
-//! - Compiles the Auth Service's contract (`proto/auth.proto`) with `protox` (pure Rust, no
-//!   system `protoc`) into a client, plus a server used only by the test stand-in.
+//! - Compiles the Auth and Inventory Services' contracts (`proto/auth.proto`,
+//!   `proto/inventory.proto`) with `protox` (pure Rust, no system `protoc`) into clients, plus
+//!   servers used only by the test stand-ins.
 use std::{error::Error, fs, path::Path};
 
 fn main() -> Result<(), Box<dyn Error>> {
     println!("cargo:rerun-if-changed=../migrations");
     println!("cargo:rerun-if-changed=../proto/auth.proto");
+    println!("cargo:rerun-if-changed=../proto/inventory.proto");
     migrations_hash();
 
-    let auth = protox::compile(["auth.proto"], ["../proto"])?;
-    tonic_prost_build::configure().compile_fds(auth)?;
+    let peers = protox::compile(["auth.proto", "inventory.proto"], ["../proto"])?;
+    tonic_prost_build::configure().compile_fds(peers)?;
     Ok(())
 }
 

@@ -20,6 +20,7 @@ fn quantities(total: i64, available: i64, reserved: i64, damaged: i64) -> Quanti
         available: Decimal::from(available),
         reserved: Decimal::from(reserved),
         damaged: Decimal::from(damaged),
+        in_transit: None,
     }
 }
 

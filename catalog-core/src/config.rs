@@ -168,6 +168,13 @@ pub const ENV_VARS: &[EnvVar] = &[
         "each call is bounded by AUTH_GRPC_TIMEOUT; how long the circuit stays open is \
          CIRCUIT_BREAKER_RECOVERY_TIMEOUT",
     ),
+    key("INVENTORY_GRPC_HOST", "inventory.grpc_host"),
+    key("INVENTORY_GRPC_PORT", "inventory.grpc_port"),
+    key("INVENTORY_GRPC_TIMEOUT", "inventory.grpc_timeout_secs"),
+    key("INVENTORY_GRPC_RETRIES", "inventory.grpc_retries"),
+    key("INVENTORY_BATCH_SIZE", "inventory.batch_size"),
+    key("STOCK_RECONCILE_INTERVAL_SECS", "inventory.reconcile_interval_secs"),
+    key("STOCK_STALE_AFTER_SECS", "inventory.stale_after_secs"),
     key("JWT_PUBLIC_KEY_PATH", "auth.jwt_public_key_path"),
     key("JWT_ALGORITHM", "auth.jwt_algorithm"),
     key("AUTH_DEV_SECRET", "auth.dev_secret"),
@@ -224,6 +231,8 @@ pub const OWNED_PREFIXES: &[&str] = &[
     "CIRCUIT_BREAKER_",
     "CORS_",
     "TENANT_",
+    "INVENTORY_",
+    "STOCK_",
 ];
 
 /// The entry of a variable name.
@@ -400,6 +409,7 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub rabbitmq: RabbitSettings,
     pub auth: AuthSettings,
+    pub inventory: InventorySettings,
     pub cache: CacheSettings,
     pub storage: StorageSettings,
     pub pagination: PaginationSettings,
@@ -622,6 +632,31 @@ pub struct AuthSettings {
     pub dev_secret: Secret,
 }
 
+/// The Inventory Service, which owns stock: its gRPC server repairs the catalog's stock read
+/// model (`stock-resync`, the worker's periodic reconciliation). Calls share the Auth client's
+/// circuit-breaker settings (`CIRCUIT_BREAKER_*`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct InventorySettings {
+    /// Empty: no Inventory to ask (the model is kept from events alone).
+    pub grpc_host: String,
+    pub grpc_port: u16,
+    pub grpc_timeout_secs: u64,
+    pub grpc_retries: u32,
+    /// Variants per `CheckBulkAvailability` call.
+    pub batch_size: usize,
+    /// How often the worker compares the model with Inventory; 0 turns it off.
+    pub reconcile_interval_secs: u64,
+    /// Stock answers say `stale: true` once neither Inventory's events nor a successful call to
+    /// Inventory have told the catalog anything for this long.
+    pub stale_after_secs: u64,
+}
+
+impl InventorySettings {
+    pub fn configured(&self) -> bool {
+        !self.grpc_host.trim().is_empty()
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct CacheSettings {
     pub ttl_product_secs: u64,
@@ -729,6 +764,15 @@ breaker_recovery_secs = 10
 jwt_algorithm = "RS256"
 dev_secret = ""
 
+[inventory]
+grpc_host = ""
+grpc_port = 50053
+grpc_timeout_secs = 5
+grpc_retries = 2
+batch_size = 100
+reconcile_interval_secs = 900
+stale_after_secs = 1800
+
 [cache]
 ttl_product_secs = 3600
 ttl_variant_secs = 3600
@@ -828,6 +872,8 @@ impl Settings {
         }
         check(self.auth.breaker_failure_threshold > 0, "CIRCUIT_BREAKER_FAILURE_THRESHOLD", "must be at least 1");
         check(self.auth.breaker_recovery_secs > 0, "CIRCUIT_BREAKER_RECOVERY_TIMEOUT", "must be at least 1 second");
+        check((1..=1000).contains(&self.inventory.batch_size), "INVENTORY_BATCH_SIZE", "must be between 1 and 1000");
+        check(self.inventory.stale_after_secs > 0, "STOCK_STALE_AFTER_SECS", "must be at least 1 second");
         check(self.worker.outbox_batch_size > 0, "WORKER_OUTBOX_BATCH_SIZE", "must be at least 1");
         check(self.pagination.min_limit > 0, "PAGINATION_MIN_LIMIT", "must be at least 1");
         check(

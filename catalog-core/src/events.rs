@@ -200,6 +200,7 @@ impl EventHandler {
                     available: quantity("available")?,
                     reserved: quantity("reserved")?,
                     damaged: quantity("damaged")?,
+                    in_transit: None,
                 }
             }
         };

@@ -3,6 +3,7 @@
 
 pub mod asyncapi;
 pub mod auth;
+mod breaker;
 pub mod cache;
 pub mod cli;
 pub mod config;

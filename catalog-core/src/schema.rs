@@ -330,6 +330,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    stock_reconciliations (organization_id) {
+        organization_id -> Uuid,
+        reconciled_at -> Timestamptz,
+        variants_checked -> Int4,
+        variants_repaired -> Int4,
+    }
+}
+
+diesel::table! {
     variant_stock (organization_id, variant_id, warehouse_id) {
         organization_id -> Uuid,
         variant_id -> Uuid,
@@ -443,6 +452,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     price_tier_rules,
     price_tiers,
     processed_events,
+    stock_reconciliations,
     product_images,
     product_option_assignments,
     product_option_values,

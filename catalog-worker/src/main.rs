@@ -6,15 +6,19 @@ use catalog_core::cli::SharedCommand;
 use catalog_core::config::Settings;
 use catalog_core::events::EventHandler;
 use catalog_core::health::HealthChecker;
+use catalog_core::ids::OrganizationId;
 use catalog_core::media::MediaStore;
 use catalog_core::query::Catalog;
 use catalog_core::shutdown::Shutdown;
+use catalog_core::stock::inventory::InventoryClient;
+use catalog_core::stock::resync::{self, ResyncOptions};
 use catalog_core::{db, ops, process, shutdown};
 use catalog_worker::consumer::Consumers;
 use catalog_worker::janitor::MediaJanitor;
 use catalog_worker::metrics::WorkerMetrics;
 use catalog_worker::publisher::Publisher;
 use catalog_worker::relay::Relay;
+use catalog_worker::stock::StockKeeper;
 use catalog_worker::topology::Topology;
 use clap::{Parser, Subcommand};
 use std::sync::Arc;
@@ -33,6 +37,16 @@ struct Cli {
 enum Command {
     /// Run the worker; health and metrics on WORKER_HOST:WORKER_PORT.
     Serve,
+    /// Repair the stock read model from the Inventory Service (INVENTORY_GRPC_HOST): every
+    /// organization with variants, or one.
+    StockResync {
+        /// Only this organization.
+        #[arg(long)]
+        organization: Option<uuid::Uuid>,
+        /// Ask every variant's warehouses, not only those whose available quantity differs.
+        #[arg(long)]
+        full: bool,
+    },
     #[command(flatten)]
     Shared(SharedCommand),
 }
@@ -50,6 +64,7 @@ fn main() -> std::process::ExitCode {
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve => serve(settings).await,
+        Command::StockResync { organization, full } => stock_resync(&settings, organization, full).await,
         Command::Shared(shared) => catalog_core::cli::run(shared, &settings).await,
     }
 }
@@ -79,6 +94,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         every: Duration::from_secs(2),
     };
     let janitor_task = tokio::spawn(janitor.run(stop.clone()));
+    let stock_keeper = StockKeeper {
+        pg: handler.pg.clone(),
+        database_url: settings.database.url().expose().to_string(),
+        inventory: InventoryClient::new(&settings.inventory, &settings.auth)?.map(Arc::new),
+        options: ResyncOptions { batch_size: settings.inventory.batch_size, full: false },
+        reconcile_every: Duration::from_secs(settings.inventory.reconcile_interval_secs),
+        metrics: metrics.clone(),
+    };
+    let stock_task = tokio::spawn(stock_keeper.run(stop.clone()));
     let sweep_task = tokio::spawn(end_suspensions_on_their_date(handler.clone(), stop.clone()));
     let consumers = Consumers {
         url: rabbit_url,
@@ -102,6 +126,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     relay_task.await?;
     sweep_task.await?;
     janitor_task.await?;
+    stock_task.await?;
     ops_server.await??;
     tracing::info!("worker stopped");
     Ok(())
@@ -120,4 +145,22 @@ async fn end_suspensions_on_their_date(handler: EventHandler, stop: Shutdown) {
             tracing::warn!(%error, "ending expired suspensions failed; retrying");
         }
     }
+}
+
+/// `stock-resync`: one pass over the organizations (or one), reported per organization.
+async fn stock_resync(settings: &Settings, organization: Option<uuid::Uuid>, full: bool) -> anyhow::Result<()> {
+    let Some(inventory) = InventoryClient::new(&settings.inventory, &settings.auth)? else {
+        anyhow::bail!("INVENTORY_GRPC_HOST is not set: there is no Inventory Service to ask");
+    };
+    let pool = db::pool(&settings.database)?;
+    let organizations = match organization {
+        Some(id) => vec![OrganizationId(id)],
+        None => resync::organizations(&mut *pool.get().await?).await?,
+    };
+    let options = ResyncOptions { batch_size: settings.inventory.batch_size, full };
+    for org in organizations {
+        let report = resync::resync_organization(&pool, &inventory, org, options).await?;
+        println!("organization {org}: {} variants checked, {} repaired", report.checked, report.repaired);
+    }
+    Ok(())
 }

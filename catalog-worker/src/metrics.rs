@@ -1,6 +1,6 @@
 //! The worker's Prometheus metrics.
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 #[derive(Clone)]
 pub struct WorkerMetrics {
@@ -16,6 +16,9 @@ pub struct WorkerMetrics {
     pub media_removal_failures: IntCounter,
     pub media_deletions_backlog: IntGauge,
     pub stock_last_report: IntGauge,
+    pub stock_lag_seconds: GaugeVec,
+    pub stock_reconciled: IntCounterVec,
+    pub stock_reconcile_failures: IntCounter,
 }
 
 impl WorkerMetrics {
@@ -57,6 +60,24 @@ impl WorkerMetrics {
                 "inventory_stock_last_report_timestamp_seconds",
                 "Time of the newest Inventory stock report applied to the stock read model (lag: time() minus this)",
             )?,
+            stock_lag_seconds: GaugeVec::new(
+                Opts::new(
+                    "inventory_stock_lag_seconds",
+                    "Age of the newest Inventory report applied to the stock read model, per organization",
+                ),
+                &["organization_id"],
+            )?,
+            stock_reconciled: IntCounterVec::new(
+                Opts::new(
+                    "stock_reconciled_variants_total",
+                    "Variants compared with Inventory's answer (checked) and replaced because they differed (repaired)",
+                ),
+                &["outcome"],
+            )?,
+            stock_reconcile_failures: IntCounter::new(
+                "stock_reconciliation_failures_total",
+                "Organizations whose reconciliation with Inventory failed (retried next pass)",
+            )?,
         };
         registry.register(Box::new(metrics.published.clone()))?;
         registry.register(Box::new(metrics.publish_failures.clone()))?;
@@ -70,6 +91,9 @@ impl WorkerMetrics {
         registry.register(Box::new(metrics.media_removal_failures.clone()))?;
         registry.register(Box::new(metrics.media_deletions_backlog.clone()))?;
         registry.register(Box::new(metrics.stock_last_report.clone()))?;
+        registry.register(Box::new(metrics.stock_lag_seconds.clone()))?;
+        registry.register(Box::new(metrics.stock_reconciled.clone()))?;
+        registry.register(Box::new(metrics.stock_reconcile_failures.clone()))?;
         Ok(metrics)
     }
 }

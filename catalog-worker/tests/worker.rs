@@ -1335,3 +1335,125 @@ async fn inventory_stock_events_keep_a_read_model_that_never_goes_back_in_time()
         .collect();
     assert_eq!(announced, [(json!(120), json!(false), json!(false)), (json!(35), json!(true), json!(false))]);
 }
+
+fn on_hand(total: u32, available: u32, reserved: u32) -> catalog_core::stock::Quantities {
+    catalog_core::stock::Quantities {
+        total: Decimal::from(total),
+        available: Decimal::from(available),
+        reserved: Decimal::from(reserved),
+        damaged: Decimal::ZERO,
+        in_transit: None,
+    }
+}
+
+/// A model whose events were lost is repaired from the Inventory Service's gRPC answer (a test
+/// server implementing its page's contract): only variants whose availability differs are
+/// asked for their warehouses, warehouses Inventory no longer lists go, a report newer than the
+/// resync's question still wins, and `full` catches what the bulk check cannot see.
+#[tokio::test]
+async fn stock_resync_repairs_a_model_whose_events_were_lost() {
+    use catalog_core::stock::inventory::InventoryClient;
+    use catalog_core::stock::resync::{ResyncOptions, ResyncReport, resync_organization};
+    use catalog_core::stock::{self, Applied, stub::InventoryStub};
+    let inventory = InventoryStub::start().await;
+    let w = world_with(inventory.settings_env()).await;
+    let client = InventoryClient::new(&w.settings.inventory, &w.settings.auth).unwrap().expect("configured");
+    let org = TestDb::org();
+    let conn = &mut *w.db.conn().await;
+    let (_, in_sync) = simple_product(conn, org, "Sincronizado", "S-1").await;
+    let (_, lost) = simple_product(conn, org, "Perdido", "P-1").await;
+    let (_, moved) = simple_product(conn, org, "Trasladado", "T-1").await;
+    let (north, south) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let long_ago = chrono::Utc::now() - chrono::Duration::hours(3);
+    // In sync: the model says what Inventory says.
+    stock::apply(conn, org, in_sync.id, north, on_hand(10, 8, 2), long_ago).await.unwrap();
+    inventory.set_stock(org, in_sync.id, north, (10, 2, 0));
+    // Lost: Inventory holds it in two warehouses, the model never heard.
+    inventory.set_stock(org, lost.id, north, (50, 5, 0));
+    inventory.set_stock(org, lost.id, south, (7, 0, 0));
+    // Moved: the model still holds it in South; Inventory now only in North.
+    stock::apply(conn, org, moved.id, south, on_hand(30, 30, 0), long_ago).await.unwrap();
+    inventory.set_stock(org, moved.id, north, (4, 0, 0));
+    // Another organization's model is not touched.
+    let (_, foreign) = simple_product(conn, TestDb::org(), "Ajeno", "A-1").await;
+    stock::apply(conn, foreign.organization_id, foreign.id, north, on_hand(9, 9, 0), long_ago).await.unwrap();
+
+    let options = ResyncOptions { batch_size: 2, full: false };
+    let report = resync_organization(&w.db.pool, &client, org, options).await.unwrap();
+    assert_eq!(report, ResyncReport { checked: 3, repaired: 2 });
+    assert_eq!(inventory.calls(), (2, 2), "two bulk checks (batches of 2), details only for the two that differ");
+    let model = stock::of_variants(conn, org, &[in_sync.id, lost.id, moved.id]).await.unwrap();
+    let totals = |id| model.get(&id).map(|s: &stock::VariantStock| (s.total, s.available));
+    assert_eq!(totals(in_sync.id), Some((Decimal::from(10), Decimal::from(8))));
+    assert_eq!(totals(lost.id), Some((Decimal::from(57), Decimal::from(52))), "both warehouses, summed");
+    assert_eq!(totals(moved.id), Some((Decimal::from(4), Decimal::from(4))), "South removed, North added");
+    let foreign_stock = stock::of_variants(conn, foreign.organization_id, &[foreign.id]).await.unwrap();
+    assert_eq!(foreign_stock[&foreign.id].total, Decimal::from(9));
+    let heard = stock::last_heard(conn, org).await.unwrap().expect("reconciled");
+    assert!(chrono::Utc::now().signed_duration_since(heard) < chrono::Duration::minutes(1));
+
+    // An event older than the resync's question does not undo it; a newer one wins.
+    let before_resync = chrono::Utc::now() - chrono::Duration::minutes(5);
+    let late = stock::apply(conn, org, lost.id, north, on_hand(1, 1, 0), before_resync).await.unwrap();
+    assert_eq!(late, Applied::NotNewer);
+    let later = chrono::Utc::now() + chrono::Duration::seconds(1);
+    assert_eq!(stock::apply(conn, org, lost.id, north, on_hand(49, 44, 5), later).await.unwrap(), Applied::Changed);
+    inventory.set_stock(org, lost.id, north, (49, 5, 0));
+
+    // Nothing differs now: no detail call. A reserved quantity that changed without changing
+    // what is available is invisible to the bulk check; `full` asks every variant.
+    inventory.set_stock(org, in_sync.id, north, (12, 2, 2));
+    let again = resync_organization(&w.db.pool, &client, org, options).await.unwrap();
+    assert_eq!(again, ResyncReport { checked: 3, repaired: 0 });
+    assert_eq!(inventory.calls(), (4, 2));
+    let full = resync_organization(&w.db.pool, &client, org, ResyncOptions { full: true, ..options }).await.unwrap();
+    assert_eq!(full, ResyncReport { checked: 3, repaired: 1 });
+    let model = stock::of_variants(conn, org, &[in_sync.id]).await.unwrap();
+    assert_eq!((model[&in_sync.id].total, model[&in_sync.id].damaged), (Decimal::from(12), Decimal::from(2)));
+
+    // Inventory failing: a clean Unavailable (after the retries), nothing half-written.
+    inventory.fail_next(10);
+    let failed = resync_organization(&w.db.pool, &client, org, options).await.unwrap_err();
+    assert!(matches!(failed, catalog_core::error::Error::Unavailable(_)), "{failed:?}");
+}
+
+/// The worker's stock keeper: every replica measures the model's lag per organization from the
+/// database; with Inventory configured it reconciles the model periodically.
+#[tokio::test]
+async fn the_stock_keeper_measures_lag_per_organization_and_reconciles_periodically() {
+    use catalog_core::stock::inventory::InventoryClient;
+    use catalog_core::stock::resync::ResyncOptions;
+    use catalog_core::stock::{self, stub::InventoryStub};
+    use catalog_worker::stock::StockKeeper;
+    let inventory = InventoryStub::start().await;
+    let w = world_with(inventory.settings_env()).await;
+    let org = TestDb::org();
+    let conn = &mut *w.db.conn().await;
+    let (_, variant) = simple_product(conn, org, "Taladro", "TL-1").await;
+    let warehouse = uuid::Uuid::now_v7();
+    let ten_minutes_ago = chrono::Utc::now() - chrono::Duration::minutes(10);
+    stock::apply(conn, org, variant.id, warehouse, on_hand(5, 5, 0), ten_minutes_ago).await.unwrap();
+    inventory.set_stock(org, variant.id, warehouse, (8, 0, 0));
+
+    let counted = metrics();
+    let keeper = StockKeeper {
+        pg: w.db.pool.clone(),
+        database_url: w.db.url.clone(),
+        inventory: InventoryClient::new(&w.settings.inventory, &w.settings.auth).unwrap().map(Arc::new),
+        options: ResyncOptions { batch_size: 100, full: false },
+        reconcile_every: Duration::from_secs(3600),
+        metrics: counted.clone(),
+    };
+    tokio::spawn(keeper.run(w.stop.clone()));
+    let lag = || counted.stock_lag_seconds.with_label_values(&[&org.to_string()]).get();
+    eventually("the lag is about ten minutes", async || (590.0..700.0).contains(&lag())).await;
+    // The first reconciliation (5 s after start) repairs the model; the lag falls with it.
+    eventually("reconciled", async || {
+        let model = stock::of_variants(&mut *w.db.conn().await, org, &[variant.id]).await.unwrap();
+        model[&variant.id].total == Decimal::from(8)
+    })
+    .await;
+    eventually("the lag falls", async || lag() < 60.0).await;
+    assert_eq!(counted.stock_reconciled.with_label_values(&["repaired"]).get(), 1);
+    w.stop.trigger();
+}

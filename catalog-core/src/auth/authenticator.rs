@@ -128,7 +128,7 @@ impl Authenticator {
     /// No effect outside `AUTH_MODE=grpc`.
     pub fn with_circuit_breaker(mut self, failures: u32, open_for: Duration) -> Self {
         if let Verifier::Grpc(grpc) = &mut self.verifier {
-            grpc.breaker = super::breaker::CircuitBreaker::new(failures, open_for);
+            grpc.calls.breaker = crate::breaker::CircuitBreaker::new("auth service", failures, open_for);
         }
         self
     }
@@ -316,7 +316,7 @@ impl Authenticator {
             verifications: AtomicU64::load(&c.verifications, Ordering::Relaxed),
             refusals: AtomicU64::load(&c.refusals, Ordering::Relaxed),
             unavailable: AtomicU64::load(&c.unavailable, Ordering::Relaxed),
-            circuit_open: matches!(&self.verifier, Verifier::Grpc(grpc) if grpc.breaker.is_open()),
+            circuit_open: matches!(&self.verifier, Verifier::Grpc(grpc) if grpc.calls.breaker.is_open()),
         }
     }
 

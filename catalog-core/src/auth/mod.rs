@@ -14,7 +14,6 @@
 //! ([`Authenticator::deactivate_user`]) are refused in every mode, cached or not.
 
 mod authenticator;
-mod breaker;
 mod grpc;
 mod local;
 pub mod pb;

@@ -9,6 +9,17 @@
 //! envelope's `timestamp`; Inventory's pages print it on `inventory.stock.updated` but not on
 //! every event, so an event without one is ordered by `data.last_movement_at`, else by its
 //! arrival.
+//!
+//! Repair: [`resync`] compares the model with Inventory's own answer over gRPC
+//! ([`inventory::InventoryClient`]) and replaces what differs, as of the moment it asked — so an
+//! event Inventory sent after that still wins. Freshness: [`last_heard`] is the newer of the
+//! organization's newest report and its last reconciliation; answers are [`is_stale`] when it
+//! is older than `STOCK_STALE_AFTER_SECS`.
+
+pub mod inventory;
+pub mod resync;
+#[cfg(feature = "testing")]
+pub mod stub;
 
 use crate::db::PgConn;
 use crate::error::Result;
@@ -30,6 +41,8 @@ pub struct Quantities {
     pub available: Decimal,
     pub reserved: Decimal,
     pub damaged: Decimal,
+    /// Only Inventory's gRPC answer says it; `None` (its events) keeps what the row has.
+    pub in_transit: Option<Decimal>,
 }
 
 /// What applying an event did.
@@ -55,12 +68,13 @@ pub async fn apply(
     // older row. No row written means "not newer" or "no such variant", told apart after.
     let written = diesel::sql_query(
         "INSERT INTO variant_stock AS s \
-             (organization_id, variant_id, warehouse_id, total, available, reserved, damaged, observed_at) \
-         SELECT v.organization_id, v.id, $3, $4, $5, $6, $7, $8 FROM product_variants v \
+             (organization_id, variant_id, warehouse_id, total, available, reserved, damaged, in_transit, observed_at) \
+         SELECT v.organization_id, v.id, $3, $4, $5, $6, $7, coalesce($9, 0), $8 FROM product_variants v \
          WHERE v.organization_id = $1 AND v.id = $2 \
          ON CONFLICT (organization_id, variant_id, warehouse_id) DO UPDATE \
              SET total = excluded.total, available = excluded.available, reserved = excluded.reserved, \
-                 damaged = excluded.damaged, observed_at = excluded.observed_at, applied_at = now() \
+                 damaged = excluded.damaged, in_transit = coalesce($9, s.in_transit), \
+                 observed_at = excluded.observed_at, applied_at = now() \
              WHERE s.observed_at < excluded.observed_at",
     )
     .bind::<SqlUuid, _>(org)
@@ -71,6 +85,7 @@ pub async fn apply(
     .bind::<Numeric, _>(quantities.reserved)
     .bind::<Numeric, _>(quantities.damaged)
     .bind::<Timestamptz, _>(observed_at)
+    .bind::<Nullable<Numeric>, _>(quantities.in_transit)
     .execute(conn)
     .await?;
     if written > 0 {
@@ -149,6 +164,22 @@ impl VariantStock {
     }
 }
 
+/// What Inventory says of one variant in one warehouse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub warehouse: Uuid,
+    pub warehouse_name: Option<String>,
+    pub quantities: Quantities,
+}
+
+/// How a variant's stock changes.
+enum Change<'a> {
+    /// One warehouse reported (an event).
+    One(Uuid, Quantities),
+    /// Inventory's whole answer for the variant (a resync): warehouses it no longer lists go.
+    All(&'a [Report]),
+}
+
 /// Applies one report ([`apply`]) and, in the same transaction, appends
 /// `catalog.variant.stock_updated` to the outbox when the variant's stock (over all
 /// warehouses) crossed its alert level or ran out — either way. The variant row is locked, so
@@ -160,6 +191,29 @@ pub async fn apply_and_announce(
     variant_id: VariantId,
     warehouse: Uuid,
     quantities: Quantities,
+    observed_at: DateTime<Utc>,
+) -> Result<Applied> {
+    change_and_announce(conn, org, variant_id, Change::One(warehouse, quantities), observed_at).await
+}
+
+/// Makes the variant's stock Inventory's answer `reports` as of `observed_at` (when it was
+/// asked): each warehouse's row unless newer, and rows of warehouses Inventory no longer lists
+/// removed unless newer; announced like [`apply_and_announce`].
+pub async fn replace_and_announce(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    variant_id: VariantId,
+    reports: &[Report],
+    observed_at: DateTime<Utc>,
+) -> Result<Applied> {
+    change_and_announce(conn, org, variant_id, Change::All(reports), observed_at).await
+}
+
+async fn change_and_announce(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    variant_id: VariantId,
+    change: Change<'_>,
     observed_at: DateTime<Utc>,
 ) -> Result<Applied> {
     use diesel_async::AsyncConnection;
@@ -181,7 +235,12 @@ pub async fn apply_and_announce(
             .first(conn)
             .await?;
         let before = of_variants(conn, org, &[variant_id]).await?.remove(&variant_id).unwrap_or_default();
-        let applied = apply(conn, org, variant_id, warehouse, quantities, observed_at).await?;
+        let applied = match change {
+            Change::One(warehouse, quantities) => {
+                apply(conn, org, variant_id, warehouse, quantities, observed_at).await?
+            }
+            Change::All(reports) => replace(conn, org, variant_id, reports, observed_at).await?,
+        };
         if applied != Applied::Changed {
             return Ok(applied);
         }
@@ -194,6 +253,58 @@ pub async fn apply_and_announce(
         Ok(applied)
     })
     .await
+}
+
+/// The rows of [`replace_and_announce`]; the variant is known to be the organization's.
+/// `Changed` only when a quantity differed (every row older than `observed_at` is rewritten
+/// anyway, to record that Inventory confirmed it).
+async fn replace(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    variant: VariantId,
+    reports: &[Report],
+    observed_at: DateTime<Utc>,
+) -> Result<Applied> {
+    type Row = (Uuid, Decimal, Decimal, Decimal, Decimal, Decimal);
+    let held: HashMap<Uuid, Row> = variant_stock::table
+        .filter(variant_stock::organization_id.eq(org))
+        .filter(variant_stock::variant_id.eq(variant))
+        .filter(variant_stock::observed_at.lt(observed_at))
+        .select((
+            variant_stock::warehouse_id,
+            variant_stock::total,
+            variant_stock::available,
+            variant_stock::reserved,
+            variant_stock::damaged,
+            variant_stock::in_transit,
+        ))
+        .load::<Row>(conn)
+        .await?
+        .into_iter()
+        .map(|row| (row.0, row))
+        .collect();
+    let listed: Vec<Uuid> = reports.iter().map(|report| report.warehouse).collect();
+    let removed = diesel::delete(
+        variant_stock::table
+            .filter(variant_stock::organization_id.eq(org))
+            .filter(variant_stock::variant_id.eq(variant))
+            .filter(variant_stock::warehouse_id.ne_all(&listed))
+            .filter(variant_stock::observed_at.lt(observed_at)),
+    )
+    .execute(conn)
+    .await?;
+    let mut changed = removed > 0;
+    for report in reports {
+        let q = report.quantities;
+        let wanted = (report.warehouse, q.total, q.available, q.reserved, q.damaged, q.in_transit.unwrap_or_default());
+        let written = apply(conn, org, variant, report.warehouse, q, observed_at).await? == Applied::Changed;
+        changed |= written && held.get(&report.warehouse) != Some(&wanted);
+        if let Some(name) = &report.warehouse_name {
+            let facts = WarehouseFacts { name: Some(name.clone()), ..WarehouseFacts::default() };
+            apply_warehouse(conn, org, report.warehouse, facts, observed_at).await?;
+        }
+    }
+    Ok(if changed { Applied::Changed } else { Applied::NotNewer })
 }
 
 /// (variant, total, available, reserved, damaged, in transit, newest report): SQL sums are
@@ -275,4 +386,55 @@ pub fn quantity_json(quantity: Decimal) -> serde_json::Value {
         }
     }
     normalized.to_f64().map_or(serde_json::Value::Null, Into::into)
+}
+
+/// When Inventory last told the catalog anything about `org`'s stock: its newest report
+/// applied or the last reconciliation with Inventory's answer, whichever is newer. One
+/// statement, two index lookups.
+pub async fn last_heard(conn: &mut PgConn, org: OrganizationId) -> Result<Option<DateTime<Utc>>> {
+    #[derive(QueryableByName)]
+    struct Heard {
+        #[diesel(sql_type = Nullable<Timestamptz>)]
+        at: Option<DateTime<Utc>>,
+    }
+    let heard: Heard = diesel::sql_query(
+        "SELECT greatest( \
+             (SELECT max(observed_at) FROM variant_stock WHERE organization_id = $1), \
+             (SELECT reconciled_at FROM stock_reconciliations WHERE organization_id = $1)) AS at",
+    )
+    .bind::<SqlUuid, _>(org)
+    .get_result(conn)
+    .await?;
+    Ok(heard.at)
+}
+
+/// Whether stock last heard of at `last_heard` is too old to be shown without a warning.
+pub fn is_stale(last_heard: Option<DateTime<Utc>>, stale_after: std::time::Duration, now: DateTime<Utc>) -> bool {
+    let limit = chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX);
+    last_heard.is_none_or(|heard| now.signed_duration_since(heard) > limit)
+}
+
+/// Each organization with stock in the model and its newest report (the lag metric). A skip
+/// scan of the `(organization_id, observed_at)` index: one short descent per organization.
+pub async fn newest_report_by_organization(conn: &mut PgConn) -> Result<Vec<(OrganizationId, DateTime<Utc>)>> {
+    #[derive(QueryableByName)]
+    struct Newest {
+        #[diesel(sql_type = SqlUuid)]
+        organization_id: Uuid,
+        #[diesel(sql_type = Timestamptz)]
+        newest: DateTime<Utc>,
+    }
+    let rows: Vec<Newest> = diesel::sql_query(
+        "WITH RECURSIVE orgs(id) AS ( \
+             (SELECT organization_id FROM variant_stock ORDER BY organization_id LIMIT 1) \
+             UNION ALL \
+             SELECT (SELECT organization_id FROM variant_stock WHERE organization_id > orgs.id \
+                     ORDER BY organization_id LIMIT 1) FROM orgs WHERE orgs.id IS NOT NULL) \
+         SELECT id AS organization_id, \
+                (SELECT max(observed_at) FROM variant_stock WHERE organization_id = orgs.id) AS newest \
+         FROM orgs WHERE id IS NOT NULL",
+    )
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|row| (OrganizationId(row.organization_id), row.newest)).collect())
 }

@@ -1,0 +1,2 @@
+DROP TABLE stock_reconciliations;
+DROP INDEX variant_stock_newest_report;
