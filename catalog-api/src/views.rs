@@ -158,6 +158,78 @@ pub struct VariantView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub price_tiers: Option<Vec<VariantTierPrice>>,
+    /// Stock as Inventory last reported it (where asked for and the caller holds
+    /// `inventory.stock.read`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub stock: Option<StockView>,
+    /// `stock.total`, as page 09 embeds it in a product's variants.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "quantity")]
+    #[schema(value_type = Option<f64>, nullable = false)]
+    pub stock_total: Option<Decimal>,
+}
+
+fn quantity<S: serde::Serializer>(value: &Option<Decimal>, serializer: S) -> Result<S::Ok, S::Error> {
+    value.map(catalog_core::stock::quantity_json).serialize(serializer)
+}
+
+fn quantity_of<S: serde::Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
+    catalog_core::stock::quantity_json(*value).serialize(serializer)
+}
+
+/// A variant's stock over all warehouses (pages 09 and 10), from the catalog's read model of
+/// Inventory's reports.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StockView {
+    #[serde(serialize_with = "quantity_of")]
+    #[schema(value_type = f64)]
+    pub total: Decimal,
+    #[serde(serialize_with = "quantity_of")]
+    #[schema(value_type = f64)]
+    pub available: Decimal,
+    #[serde(serialize_with = "quantity_of")]
+    #[schema(value_type = f64)]
+    pub reserved: Decimal,
+    #[serde(serialize_with = "quantity_of")]
+    #[schema(value_type = f64)]
+    pub damaged: Decimal,
+    #[serde(serialize_with = "quantity_of")]
+    #[schema(value_type = f64)]
+    pub in_transit: Decimal,
+    /// Fewer available than the product's `alert_stock`.
+    pub below_alert: bool,
+    /// The product's `alert_stock`.
+    pub alert_threshold: i32,
+    /// Inventory's newest report of this variant (`null`: never reported).
+    pub last_stock_update: Option<chrono::DateTime<chrono::Utc>>,
+    /// Nothing heard from Inventory for the organization within `STOCK_STALE_AFTER_SECS`.
+    pub stale: bool,
+}
+
+impl StockView {
+    pub fn new(stock: &catalog_core::stock::VariantStock, alert_threshold: i32, stale: bool) -> Self {
+        Self {
+            total: stock.total,
+            available: stock.available,
+            reserved: stock.reserved,
+            damaged: stock.damaged,
+            in_transit: stock.in_transit,
+            below_alert: stock.below(alert_threshold),
+            alert_threshold,
+            last_stock_update: stock.last_update,
+            stale,
+        }
+    }
+}
+
+/// A product's stock over its live variants (page 09's `total_stock`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductStockView {
+    #[serde(serialize_with = "quantity_of")]
+    #[schema(value_type = f64)]
+    pub total_stock: Decimal,
+    pub last_stock_update: Option<chrono::DateTime<chrono::Utc>>,
+    pub stock_stale: bool,
 }
 
 impl VariantView {
@@ -182,8 +254,20 @@ impl VariantView {
             option_value,
             images: images.into_iter().map(Into::into).collect(),
             price_tiers: None,
+            stock: None,
+            stock_total: None,
             variant,
         }
+    }
+
+    pub fn with_stock(mut self, stock: StockView) -> Self {
+        self.set_stock(stock);
+        self
+    }
+
+    pub fn set_stock(&mut self, stock: StockView) {
+        self.stock_total = Some(stock.total);
+        self.stock = Some(stock);
     }
 
     pub fn with_price_tiers(mut self, tiers: Vec<VariantTierPrice>) -> Self {
@@ -212,6 +296,10 @@ pub struct ProductView {
     pub variants_count: usize,
     /// The options the product declares, in order.
     pub option_ids: Vec<catalog_core::ids::OptionId>,
+    /// Where shown (see [`StockView`]).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    #[schema(inline)]
+    pub stock: Option<ProductStockView>,
 }
 
 impl From<ProductDetails> for ProductView {
@@ -242,6 +330,7 @@ impl From<ProductDetails> for ProductView {
             variants_count: variants.len(),
             variants,
             option_ids,
+            stock: None,
             product,
         }
     }

@@ -12,7 +12,7 @@ use catalog_core::stock::{self, Quantities};
 use chrono::{TimeZone, Utc};
 use common::{TestApp, User};
 use rust_decimal::Decimal;
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn quantities(total: i64, available: i64, reserved: i64, damaged: i64) -> Quantities {
     Quantities {
@@ -141,4 +141,80 @@ async fn the_variant_list_filters_by_stock_available() {
     let r = app.get(&admin, &format!("/api/v1/products/{product}/variants?in_stock=maybe")).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.fields(), ["in_stock"]);
+}
+
+/// Product and variant answers show stock where the pages do (a product list's `total_stock`,
+/// a variant's `stock`, `include_stock` on a product), to callers holding
+/// `inventory.stock.read`; each says how fresh it is and whether the model is stale.
+#[actix_web::test]
+async fn product_and_variant_answers_show_stock_to_those_who_may_read_it() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let created = app
+        .post(
+            &admin,
+            "/api/v1/products",
+            json!({"name": "Polo", "sku": "POLO", "has_variants": true, "alert_stock": 10,
+                   "variants": [{"sku": "POLO-S", "price": 10.0}, {"sku": "POLO-M", "price": 10.0}]}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let product = created.data()["product_id"].as_str().unwrap().to_string();
+    let ids: Vec<catalog_core::ids::VariantId> = created.data()["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["variant_id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let conn = &mut *app.db.conn().await;
+    let (north, south) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let long_ago = Utc.with_ymd_and_hms(2025, 11, 23, 9, 0, 0).unwrap();
+    stock::apply(conn, admin.org, ids[0], north, quantities(30, 25, 5, 0), long_ago).await.unwrap();
+    stock::apply(conn, admin.org, ids[0], south, quantities(6, 6, 0, 0), long_ago).await.unwrap();
+    stock::apply(conn, admin.org, ids[1], north, quantities(8, 5, 2, 1), long_ago).await.unwrap();
+
+    // Reported a year ago and never reconciled: stale.
+    let r = app.get(&admin, "/api/v1/products").await;
+    let listed = &r.data()["edges"][0]["node"];
+    assert_eq!((&listed["total_stock"], &listed["stock_stale"]), (&json!(44), &json!(true)), "{listed}");
+    assert_eq!(listed["last_stock_update"], json!("2025-11-23T09:00:00Z"));
+    let r = app.get(&admin, &format!("/api/v1/variants/{}", ids[1])).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        r.data()["stock"],
+        json!({"total": 8, "available": 5, "reserved": 2, "damaged": 1, "in_transit": 0, "below_alert": true,
+               "alert_threshold": 10, "last_stock_update": "2025-11-23T09:00:00Z", "stale": true})
+    );
+    let r = app.get(&admin, &format!("/api/v1/variants/{}/stock", ids[1])).await;
+    assert_eq!(r.data()["stale"], json!(true));
+
+    // A fresh report: no longer stale. The product answer shows stock only when asked.
+    stock::apply(conn, admin.org, ids[1], north, quantities(9, 6, 2, 1), Utc::now()).await.unwrap();
+    let r = app.get(&admin, &format!("/api/v1/products/{product}")).await;
+    assert!(r.data().get("total_stock").is_none(), "include_stock defaults to false on a product");
+    let r = app.get(&admin, &format!("/api/v1/products/{product}?include_stock=true")).await;
+    let data = r.data();
+    assert_eq!((&data["total_stock"], &data["stock_stale"]), (&json!(45), &json!(false)), "{data}");
+    let embedded: Vec<(Value, Value)> =
+        data["variants"].as_array().unwrap().iter().map(|v| (v["sku"].clone(), v["stock_total"].clone())).collect();
+    assert_eq!(embedded, [(json!("POLO-S"), json!(36)), (json!("POLO-M"), json!(9))]);
+    let r = app.get(&admin, &format!("/api/v1/products/{product}/variants")).await;
+    let stocks: Vec<Value> =
+        r.data()["variants"].as_array().unwrap().iter().map(|v| v["stock"]["available"].clone()).collect();
+    assert_eq!(stocks, [json!(31), json!(6)]);
+    let r = app.get(&admin, &format!("/api/v1/variants/{}?include_stock=false", ids[0])).await;
+    assert!(r.data().get("stock").is_none());
+
+    // Without Inventory's permission: left out where the page shows it by default, 403 when
+    // asked for explicitly.
+    let clerk = admin.colleague(&["catalog:*"]);
+    let r = app.get(&clerk, &format!("/api/v1/variants/{}", ids[0])).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.data().get("stock").is_none(), "{:?}", r.body);
+    let r = app.get(&clerk, "/api/v1/products").await;
+    assert!(r.data()["edges"][0]["node"].get("total_stock").is_none());
+    let r = app.get(&clerk, &format!("/api/v1/products/{product}?include_stock=true")).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "FORBIDDEN"));
+    let r = app.get(&admin, &format!("/api/v1/products/{product}?include_stock=perhaps")).await;
+    assert_eq!(r.fields(), ["include_stock"]);
 }

@@ -6,10 +6,11 @@ use crate::caller::Caller;
 use crate::error::{ApiError, ApiResult, Explained};
 use crate::openapi::accepts;
 use crate::reply::{self, PageArgs, if_match};
+use crate::routes::stock::StockLookup;
 use crate::routes::variants::{CreateVariant, DimensionsInput, Failed, ParsedVariant, parse_variant, rule_errors};
 use crate::routes::{flag, rename_fields};
 use crate::state::ApiState;
-use crate::views::{ProductView, TagView};
+use crate::views::{ProductStockView, ProductView, TagView};
 use actix_web::{HttpRequest, HttpResponse, web};
 use catalog_core::auth::{Action, Resource};
 use catalog_core::error::{Entity, Error};
@@ -223,7 +224,8 @@ pub struct GetArgs {
     /// `false` leaves `variants` out (they are included by default).
     #[param(schema_with = accepts::flag)]
     pub include_variants: Option<String>,
-    /// Stock: needs the stock read model (not built yet; accepted and ignored).
+    /// `total_stock`, `last_stock_update`, `stock_stale` and each variant's `stock` (default
+    /// false; needs `inventory.stock.read`).
     #[param(schema_with = accepts::flag)]
     pub include_stock: Option<String>,
 }
@@ -288,6 +290,10 @@ pub struct ListArgs {
     /// `created` (default, oldest first) or `-created` (newest first). Both page by cursor.
     #[param(schema_with = sort_spellings)]
     pub sort: Option<String>,
+    /// Each product's `total_stock`, `last_stock_update` and `stock_stale` (default true for
+    /// callers holding `inventory.stock.read`).
+    #[param(schema_with = accepts::flag)]
+    pub include_stock: Option<String>,
 }
 
 fn parse_ids<T: FromStr>(check: &mut Check, field: &str, raw: &[String]) -> Vec<T> {
@@ -392,12 +398,29 @@ pub async fn list(
 ) -> ApiResult {
     caller.require(Resource::Products, Action::Read)?;
     let page = page.request(&state.settings.pagination)?;
+    let mut check = Check::new(Entity::Product);
+    let asked = flag(&mut check, "include_stock", args.include_stock.as_deref());
+    check.finish()?;
+    let with_stock = crate::routes::stock::shown(&caller, asked, true)?;
     let filter = parse_filter(args.into_inner())?;
     caller.require_local(filter.local_id)?;
-    let found = products::list(&mut *state.conn().await?, caller.org(), &filter, &page).await?;
+    let conn = &mut *state.conn().await?;
+    let found = products::list(conn, caller.org(), &filter, &page).await?;
     let ids: Vec<ProductId> = found.items.iter().map(|p| p.id).collect();
     // One cached batch read for the page's relations; a product deleted meanwhile drops out.
-    let items = views(&state, caller.org(), &ids).await?;
+    let mut items = views(&state, caller.org(), &ids).await?;
+    if with_stock {
+        let mut stocks = catalog_core::stock::of_products(conn, caller.org(), &ids).await?;
+        let stale = crate::routes::stock::stale(&state, conn, caller.org()).await?;
+        for item in &mut items {
+            let stock = stocks.remove(&item.product_id).unwrap_or_default();
+            item.stock = Some(ProductStockView {
+                total_stock: stock.total,
+                last_stock_update: stock.last_update,
+                stock_stale: stale,
+            });
+        }
+    }
     let page = found.with_items(items);
     Ok(reply::ok(reply::connection(page, |p| p.product_id.as_uuid())))
 }
@@ -528,7 +551,7 @@ pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<
     };
     let details = details(&state, org, product_id).await?;
     let version = details.product.version;
-    Ok(reply::created(ProductView::from(details), version))
+    Ok(reply::created(written(&state, &caller, details).await?, version))
 }
 
 /// The product with its variants, images, tags, collections and brand.
@@ -542,22 +565,69 @@ pub async fn get(
     caller.require(Resource::Products, Action::Read)?;
     let mut check = Check::new(Entity::Product);
     let with_variants = flag(&mut check, "include_variants", args.include_variants.as_deref()).unwrap_or(true);
-    flag(&mut check, "include_stock", args.include_stock.as_deref());
+    let asked = flag(&mut check, "include_stock", args.include_stock.as_deref());
     check.finish()?;
+    let with_stock = crate::routes::stock::shown(&caller, asked, false)?;
     let mut details = details(&state, caller.org(), *id).await?;
     let version = details.product.version;
+    // Stock sums the live variants, whether or not they are shown.
+    let live: Vec<catalog_core::ids::VariantId> =
+        details.variants.iter().filter(|v| v.deleted_at.is_none()).map(|v| v.id).collect();
     if !with_variants {
         details.variants.clear();
         details.variant_images.clear();
     }
-    Ok(reply::ok_versioned(ProductView::from(details), version))
+    let mut view = ProductView::from(details);
+    if with_stock {
+        add_stock(&state, caller.org(), &mut view, &live).await?;
+    }
+    Ok(reply::ok_versioned(view, version))
+}
+
+/// A product answer with its stock (page 09): `total_stock` over the `live` variants, each
+/// shown variant's `stock`, and how fresh it is.
+async fn add_stock(
+    state: &ApiState,
+    org: OrganizationId,
+    view: &mut ProductView,
+    live: &[catalog_core::ids::VariantId],
+) -> Result<(), ApiError> {
+    let lookup = StockLookup::of(state, &mut *state.conn().await?, org, live).await?;
+    let mut total = catalog_core::stock::VariantStock::default();
+    for id in live {
+        let stock = lookup.get(*id);
+        total.total += stock.total;
+        total.last_update = total.last_update.max(stock.last_update);
+    }
+    view.stock = Some(ProductStockView {
+        total_stock: total.total,
+        last_stock_update: total.last_update,
+        stock_stale: lookup.stale,
+    });
+    let alert_threshold = view.product.alert_stock;
+    for variant in &mut view.variants {
+        let stock = lookup.view(variant.variant_id, alert_threshold);
+        variant.set_stock(stock);
+    }
+    Ok(())
+}
+
+/// The product's answer to a write (pages 09: with `total_stock` for those who may read stock).
+async fn written(state: &ApiState, caller: &Caller, details: ProductDetails) -> Result<ProductView, ApiError> {
+    let live: Vec<catalog_core::ids::VariantId> =
+        details.variants.iter().filter(|v| v.deleted_at.is_none()).map(|v| v.id).collect();
+    let mut view = ProductView::from(details);
+    if crate::routes::stock::shown(caller, None, true)? {
+        add_stock(state, caller.org(), &mut view, &live).await?;
+    }
+    Ok(view)
 }
 
 /// The product as the pages show it, answered after a write with its version as `ETag`.
-async fn answer(state: &ApiState, org: OrganizationId, id: ProductId) -> ApiResult {
-    let details = details(state, org, id).await?;
+async fn answer(state: &ApiState, caller: &Caller, id: ProductId) -> ApiResult {
+    let details = details(state, caller.org(), id).await?;
     let version = details.product.version;
-    Ok(reply::ok_versioned(ProductView::from(details), version))
+    Ok(reply::ok_versioned(written(state, caller, details).await?, version))
 }
 
 /// Partial update; send `If-Match` with the `ETag` you read to avoid overwriting someone else.
@@ -619,7 +689,7 @@ pub async fn update(
         .map_err(products::as_product_error)
         .explained(conn, caller.org())
         .await?;
-    answer(&state, caller.org(), product.id).await
+    answer(&state, &caller, product.id).await
 }
 
 /// Soft delete, with the product's variants. A product with variants needs `force=true`
@@ -652,7 +722,7 @@ async fn set_status(
         .catalog
         .write(products::set_status(&mut *state.conn().await?, caller.org(), &caller.actor, id, expected, status))
         .await?;
-    answer(&state, caller.org(), id).await
+    answer(&state, &caller, id).await
 }
 
 /// Status `active` (`catalog.product.activated`). `If-Match` is optional.
@@ -694,7 +764,7 @@ pub async fn set_options(
         .write(products::set_options(&mut *state.conn().await?, caller.org(), &caller.actor, *id, &option_ids))
         .await
         .map_err(products::as_product_error)?;
-    answer(&state, caller.org(), *id).await
+    answer(&state, &caller, *id).await
 }
 
 /// The product's live tags, by name.

@@ -7,6 +7,7 @@ use crate::error::{ApiError, ApiResult, Explained};
 use crate::openapi::accepts;
 use crate::reply::{self, PageArgs, if_match};
 use crate::routes::flag;
+use crate::routes::stock::{StockLookup, shown};
 use crate::state::ApiState;
 use crate::views::{VariantTierPrice, VariantView};
 use actix_web::{HttpRequest, web};
@@ -538,6 +539,30 @@ async fn view(
     views(conn, org, vec![variant], tiers).await?.pop().ok_or(ApiError(Error::NotFound(Entity::Variant)))
 }
 
+/// The variant's answer with its `stock` (page 10), its alert level its product's.
+async fn add_stock(
+    state: &ApiState,
+    conn: &mut catalog_core::db::PgConn,
+    org: OrganizationId,
+    view: VariantView,
+) -> Result<VariantView, ApiError> {
+    let alert_threshold = products::get(conn, org, view.variant.product_id).await?.alert_stock;
+    let lookup = StockLookup::of(state, conn, org, &[view.variant_id]).await?;
+    let stock = lookup.view(view.variant_id, alert_threshold);
+    Ok(view.with_stock(stock))
+}
+
+/// The variant's answer to a write: with price tiers, and stock for those who may read it.
+async fn written(
+    state: &ApiState,
+    caller: &Caller,
+    conn: &mut catalog_core::db::PgConn,
+    variant: Variant,
+) -> Result<VariantView, ApiError> {
+    let view = view(conn, caller.org(), variant, true).await?;
+    if shown(caller, None, true)? { add_stock(state, conn, caller.org(), view).await } else { Ok(view) }
+}
+
 /// Variant list filters (page 10).
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -558,6 +583,9 @@ pub struct ListArgs {
     /// reported it); `false`: only those without.
     #[param(schema_with = accepts::flag)]
     pub in_stock: Option<String>,
+    /// Each variant's `stock` (default true for callers holding `inventory.stock.read`).
+    #[param(schema_with = accepts::flag)]
+    pub include_stock: Option<String>,
 }
 
 fn variant_filter(args: &ListArgs) -> Result<VariantFilter, Error> {
@@ -584,11 +612,26 @@ pub async fn list(
     caller.require(Resource::Variants, Action::Read)?;
     let page = args.request(&state.settings.pagination)?;
     let filter = variant_filter(&filters)?;
+    let mut check = Check::new(Entity::Variant);
+    let asked = flag(&mut check, "include_stock", filters.include_stock.as_deref());
+    check.finish()?;
+    let with_stock = shown(&caller, asked, true)?;
     let conn = &mut *state.conn().await?;
     let product = products::get(conn, caller.org(), *product_id).await?;
     let found = variants::list(conn, caller.org(), *product_id, &filter, &page).await?;
     let mut found = found;
-    let items = views(conn, caller.org(), std::mem::take(&mut found.items), true).await?;
+    let mut items = views(conn, caller.org(), std::mem::take(&mut found.items), true).await?;
+    if with_stock {
+        let ids: Vec<VariantId> = items.iter().map(|item| item.variant_id).collect();
+        let lookup = StockLookup::of(&state, conn, caller.org(), &ids).await?;
+        items = items
+            .into_iter()
+            .map(|item| {
+                let stock = lookup.view(item.variant_id, product.alert_stock);
+                item.with_stock(stock)
+            })
+            .collect();
+    }
     let total = found.total;
     let connection = reply::connection(found.with_items(items), |v| v.variant_id.as_uuid());
     let variants: Vec<&VariantView> = connection.edges.iter().map(|e| &e.node).collect();
@@ -630,7 +673,7 @@ pub async fn create(
         .explained(conn, org)
         .await?;
     let version = variant.version;
-    Ok(reply::created(view(conn, org, variant, true).await?, version))
+    Ok(reply::created(written(&state, &caller, conn, variant).await?, version))
 }
 
 /// The pages' `option_id` + `option_value` (both or neither).
@@ -678,7 +721,8 @@ pub struct ReadArgs {
     /// `product {product_id, name, sku, brand}` (default false).
     #[param(schema_with = accepts::flag)]
     pub include_product: Option<String>,
-    /// Stock: needs the stock read model (not built yet; accepted and ignored).
+    /// `stock {total, available, reserved, damaged, in_transit, below_alert, alert_threshold,
+    /// last_stock_update, stale}` (default true for callers holding `inventory.stock.read`).
     #[param(schema_with = accepts::flag)]
     pub include_stock: Option<String>,
     /// The rules of active tiers that price the variant (default true).
@@ -696,14 +740,18 @@ async fn read(
     caller.require(Resource::Variants, Action::Read)?;
     let mut check = Check::new(Entity::Variant);
     let with_product = flag(&mut check, "include_product", args.include_product.as_deref()).unwrap_or(false);
-    flag(&mut check, "include_stock", args.include_stock.as_deref());
+    let asked = flag(&mut check, "include_stock", args.include_stock.as_deref());
     let with_tiers = flag(&mut check, "include_price_tiers", args.include_price_tiers.as_deref()).unwrap_or(true);
     check.finish()?;
+    let with_stock = shown(&caller, asked, true)?;
     let conn = &mut *state.conn().await?;
     let variant = scoped(conn, caller.org(), id, product).await?;
     let version = variant.version;
     let product_id = variant.product_id;
-    let view = view(conn, caller.org(), variant, with_tiers).await?;
+    let mut view = view(conn, caller.org(), variant, with_tiers).await?;
+    if with_stock {
+        view = add_stock(&state, conn, caller.org(), view).await?;
+    }
     if !with_product {
         return Ok(reply::ok_versioned(view, version));
     }
@@ -833,7 +881,7 @@ async fn change(
         .explained(conn, caller.org())
         .await?;
     let version = variant.version;
-    Ok(reply::ok_versioned(view(conn, caller.org(), variant, true).await?, version))
+    Ok(reply::ok_versioned(written(&state, &caller, conn, variant).await?, version))
 }
 
 /// Partial update; send `If-Match` with the `ETag` you read to avoid overwriting someone else.
