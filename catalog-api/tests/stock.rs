@@ -218,3 +218,43 @@ async fn product_and_variant_answers_show_stock_to_those_who_may_read_it() {
     let r = app.get(&admin, &format!("/api/v1/products/{product}?include_stock=perhaps")).await;
     assert_eq!(r.fields(), ["include_stock"]);
 }
+
+/// Inventory's timestamps are whole seconds: of two movements in one second, the one whose
+/// `previous_quantities` are what the model holds follows it and applies; a redelivery, or a
+/// report that does not follow, changes nothing.
+#[actix_web::test]
+async fn movements_in_the_same_second_apply_in_their_chain_order() {
+    let app = TestApp::start().await;
+    let admin = User::admin();
+    let conn = &mut *app.db.conn().await;
+    let (_, variant) = catalog_core::repo::products::create(
+        conn,
+        admin.org,
+        &Actor::system(),
+        NewProduct::new("Tornillo", "TOR-1"),
+        Some(NewVariant::new("", Decimal::ONE)),
+    )
+    .await
+    .unwrap();
+    let variant = variant.unwrap().id;
+    let warehouse = uuid::Uuid::now_v7();
+    let second = Utc.with_ymd_and_hms(2025, 11, 23, 15, 0, 0).unwrap();
+    let on_hand = |n: i64| quantities(n, n, 0, 0);
+    let report = async |now: i64, before: Option<i64>| {
+        let conn = &mut *app.db.conn().await;
+        stock::apply_after(conn, admin.org, variant, warehouse, on_hand(now), before.map(on_hand), second)
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        stock::apply(conn, admin.org, variant, warehouse, on_hand(10), second).await.unwrap(),
+        stock::Applied::Changed
+    );
+    assert_eq!(report(8, Some(10)).await, stock::Applied::Changed, "follows 10");
+    assert_eq!(report(8, Some(10)).await, stock::Applied::NotNewer, "a redelivery");
+    assert_eq!(report(5, Some(9)).await, stock::Applied::NotNewer, "follows nothing the model holds");
+    assert_eq!(report(3, None).await, stock::Applied::NotNewer, "no chain to tell: a tie is a redelivery");
+    assert_eq!(report(6, Some(8)).await, stock::Applied::Changed, "follows 8");
+    let held = stock::of_variants(conn, admin.org, &[variant]).await.unwrap()[&variant];
+    assert_eq!(held.available, Decimal::from(6));
+}

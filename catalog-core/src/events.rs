@@ -187,23 +187,22 @@ impl EventHandler {
             .ok_or_else(|| permanent("inventory stock event without a uuid data.variant_id"))?;
         let warehouse = uuid_at(&event.data, &["warehouse_id"])
             .ok_or_else(|| permanent("inventory stock event without a uuid data.warehouse_id"))?;
+        let quantities_at = |key: &'static str| -> Option<crate::stock::Quantities> {
+            let quantity = |name: &str| quantity_at(&event.data, &[key, name]);
+            Some(crate::stock::Quantities {
+                total: quantity("total")?,
+                available: quantity("available")?,
+                reserved: quantity("reserved")?,
+                damaged: quantity("damaged")?,
+                in_transit: None,
+            })
+        };
         let quantities = match event.name.as_str() {
             "inventory.stock.depleted" => crate::stock::Quantities::default(),
-            _ => {
-                let quantity = |name: &'static str| {
-                    quantity_at(&event.data, &["quantities", name]).ok_or_else(|| {
-                        permanent("data.quantities needs total, available, reserved and damaged numbers")
-                    })
-                };
-                crate::stock::Quantities {
-                    total: quantity("total")?,
-                    available: quantity("available")?,
-                    reserved: quantity("reserved")?,
-                    damaged: quantity("damaged")?,
-                    in_transit: None,
-                }
-            }
+            _ => quantities_at("quantities")
+                .ok_or_else(|| permanent("data.quantities needs total, available, reserved and damaged numbers"))?,
         };
+        let previous = quantities_at("previous_quantities");
         let observed_at = Self::observed_at(event);
         let mut conn = self.pg.get().await?;
         // Inventory's page prints some stock events without the organization: the variant
@@ -221,9 +220,15 @@ impl EventHandler {
                 org
             }
         };
-        let applied =
-            crate::stock::apply_and_announce(&mut conn, org, VariantId(variant), warehouse, quantities, observed_at)
-                .await?;
+        let applied = crate::stock::apply_and_announce(
+            &mut conn,
+            org,
+            VariantId(variant),
+            warehouse,
+            (quantities, previous),
+            observed_at,
+        )
+        .await?;
         Ok(match applied {
             crate::stock::Applied::Changed => Outcome::Handled,
             crate::stock::Applied::NotNewer => Outcome::Duplicate,

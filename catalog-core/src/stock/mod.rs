@@ -8,7 +8,9 @@
 //! overwrites a newer state and a redelivery (same time) changes nothing. The time is the
 //! envelope's `timestamp`; Inventory's pages print it on `inventory.stock.updated` but not on
 //! every event, so an event without one is ordered by `data.last_movement_at`, else by its
-//! arrival.
+//! arrival. The page prints whole seconds: two movements in one second tie, and the tie goes to
+//! the event whose `previous_quantities` are what the row holds — the movement that follows it
+//! (without them a tie is a redelivery and changes nothing).
 //!
 //! Repair: [`resync`] compares the model with Inventory's own answer over gRPC
 //! ([`inventory::InventoryClient`]) and replaces what differs, as of the moment it asked — so an
@@ -64,6 +66,20 @@ pub async fn apply(
     quantities: Quantities,
     observed_at: DateTime<Utc>,
 ) -> Result<Applied> {
+    apply_after(conn, org, variant, warehouse, quantities, None, observed_at).await
+}
+
+/// [`apply`], and at the same `observed_at` too when the row holds `previous` (the report is
+/// the movement that follows the row's).
+pub async fn apply_after(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    variant: VariantId,
+    warehouse: Uuid,
+    quantities: Quantities,
+    previous: Option<Quantities>,
+    observed_at: DateTime<Utc>,
+) -> Result<Applied> {
     // One statement: the variant must be the organization's, and the upsert only overwrites an
     // older row. No row written means "not newer" or "no such variant", told apart after.
     let written = diesel::sql_query(
@@ -75,7 +91,11 @@ pub async fn apply(
              SET total = excluded.total, available = excluded.available, reserved = excluded.reserved, \
                  damaged = excluded.damaged, in_transit = coalesce($9, s.in_transit), \
                  observed_at = excluded.observed_at, applied_at = now() \
-             WHERE s.observed_at < excluded.observed_at",
+             WHERE s.observed_at < excluded.observed_at \
+                OR (s.observed_at = excluded.observed_at AND $10 IS NOT NULL \
+                    AND (s.total, s.available, s.reserved, s.damaged) = ($10, $11, $12, $13) \
+                    AND (s.total, s.available, s.reserved, s.damaged) \
+                        IS DISTINCT FROM (excluded.total, excluded.available, excluded.reserved, excluded.damaged))",
     )
     .bind::<SqlUuid, _>(org)
     .bind::<SqlUuid, _>(variant)
@@ -86,6 +106,10 @@ pub async fn apply(
     .bind::<Numeric, _>(quantities.damaged)
     .bind::<Timestamptz, _>(observed_at)
     .bind::<Nullable<Numeric>, _>(quantities.in_transit)
+    .bind::<Nullable<Numeric>, _>(previous.map(|p| p.total))
+    .bind::<Nullable<Numeric>, _>(previous.map(|p| p.available))
+    .bind::<Nullable<Numeric>, _>(previous.map(|p| p.reserved))
+    .bind::<Nullable<Numeric>, _>(previous.map(|p| p.damaged))
     .execute(conn)
     .await?;
     if written > 0 {
@@ -174,8 +198,8 @@ pub struct Report {
 
 /// How a variant's stock changes.
 enum Change<'a> {
-    /// One warehouse reported (an event).
-    One(Uuid, Quantities),
+    /// One warehouse reported (an event), maybe with what it held before.
+    One(Uuid, Quantities, Option<Quantities>),
     /// Inventory's whole answer for the variant (a resync): warehouses it no longer lists go.
     All(&'a [Report]),
 }
@@ -190,10 +214,10 @@ pub async fn apply_and_announce(
     org: OrganizationId,
     variant_id: VariantId,
     warehouse: Uuid,
-    quantities: Quantities,
+    (quantities, previous): (Quantities, Option<Quantities>),
     observed_at: DateTime<Utc>,
 ) -> Result<Applied> {
-    change_and_announce(conn, org, variant_id, Change::One(warehouse, quantities), observed_at).await
+    change_and_announce(conn, org, variant_id, Change::One(warehouse, quantities, previous), observed_at).await
 }
 
 /// Makes the variant's stock Inventory's answer `reports` as of `observed_at` (when it was
@@ -236,8 +260,8 @@ async fn change_and_announce(
             .await?;
         let before = of_variants(conn, org, &[variant_id]).await?.remove(&variant_id).unwrap_or_default();
         let applied = match change {
-            Change::One(warehouse, quantities) => {
-                apply(conn, org, variant_id, warehouse, quantities, observed_at).await?
+            Change::One(warehouse, quantities, previous) => {
+                apply_after(conn, org, variant_id, warehouse, quantities, previous, observed_at).await?
             }
             Change::All(reports) => replace(conn, org, variant_id, reports, observed_at).await?,
         };
