@@ -261,3 +261,22 @@ impl FaultProxy {
         self.down.send_replace(down);
     }
 }
+
+/// A stand-in for another team's gRPC server (`auth::stub`, `stock::stub`): `routes` served on
+/// `127.0.0.1:<free port>`, accepting connections when this returns, until the sender drops.
+pub async fn serve_grpc(routes: tonic::service::Routes) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind a stand-in gRPC server: {e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("stand-in address: {e}"));
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = tonic::transport::Server::builder()
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    (addr, shutdown)
+}

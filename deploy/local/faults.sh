@@ -5,8 +5,11 @@
 #
 # Scenarios, in this order by default: rabbitmq-outage (RabbitMQ stopped 30 s), redis-outage
 # (Redis shut down 30 s), postgres-restart (PostgreSQL stopped 10 s, then started),
-# worker-kill (the worker SIGKILLed mid-stream, started again 5 s later) and worker-failover
-# (two workers; the active relay SIGKILLed, the standby must take over).
+# worker-kill (the worker SIGKILLed mid-stream, started again 5 s later), worker-failover
+# (two workers; the active relay SIGKILLed, the standby must take over) and inventory-silence
+# (Inventory's stock events flow 15 s, stop 30 s, resume 15 s: the worker's lag metric for the
+# organization must rise and fall, and the stock model converge to the last report sent;
+# `catalog-bench inventory-silence` drives it by itself and checks it).
 #
 # For each, `catalog-bench fault-load` runs a steady load (REST writes, REST and gRPC reads,
 # readiness probes) for 60 s, the fault starting at 10 s; this script injects the fault and
@@ -30,7 +33,7 @@ RESULTS="${RUN_DIR}/results.jsonl"
 DB_NAME=catalog_faults
 LOAD_SECONDS=60
 FAULT_AT=10
-read -r -a SCENARIOS <<<"${*:-rabbitmq-outage redis-outage postgres-restart worker-kill worker-failover}"
+read -r -a SCENARIOS <<<"${*:-rabbitmq-outage redis-outage postgres-restart worker-kill worker-failover inventory-silence}"
 
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB_NAME}"
 export AUTH_MODE=dev AUTH_DEV_SECRET=faults-dev-secret-0123456789
@@ -125,6 +128,17 @@ wait_ready catalog-worker-1 --http "$(worker_ready_url 1)"
 failed=()
 for scenario in "${SCENARIOS[@]}"; do
   section "Scenario ${scenario}"
+  if [[ ${scenario} == inventory-silence ]]; then
+    if "${BIN}/catalog-bench" inventory-silence --inventory-exchange "${RABBITMQ_QUEUE_PREFIX}inventory_events" \
+      --worker-metrics "http://127.0.0.1:${WORKER_PORTS[0]}/metrics" --out "${RUN_DIR}/stock.jsonl" \
+      >"${RUN_DIR}/${scenario}.json" 2>"${RUN_DIR}/${scenario}.log"; then
+      log "passed: $(tail -n 1 "${RUN_DIR}/stock.jsonl")"
+    else
+      failed+=("${scenario}")
+      tail -n 5 "${RUN_DIR}/${scenario}.log" >&2
+    fi
+    continue
+  fi
   MARKS="${RUN_DIR}/marks-${scenario}"
   : >"${MARKS}"
   ready=(--ready "${BENCH_API_URL}/health/ready")

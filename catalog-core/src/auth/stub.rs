@@ -12,8 +12,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
 #[derive(Default)]
@@ -56,19 +54,9 @@ pub struct AuthStub {
 impl AuthStub {
     /// Starts the server; it is accepting connections when this returns.
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the auth stub");
-        let addr = listener.local_addr().expect("auth stub address");
         let state = Arc::new(State::default());
-        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-        let service = AuthServiceServer::new(Service(state.clone()));
-        tokio::spawn(async move {
-            let _ = Server::builder()
-                .add_service(service)
-                .serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let routes = tonic::service::Routes::new(AuthServiceServer::new(Service(state.clone())));
+        let (addr, shutdown) = crate::testing::serve_grpc(routes).await;
         Self { addr, state, _shutdown: shutdown }
     }
 

@@ -65,9 +65,7 @@ impl InventoryClient {
         let response = self
             .calls
             .call(|| {
-                let mut client = self.client.clone();
-                let mut call = tonic::Request::new(request.clone());
-                call.set_timeout(self.calls.timeout);
+                let (mut client, call) = self.attempt(&request);
                 async move {
                     match client.check_bulk_availability(call).await {
                         Ok(response) => Outcome::Answered(response.into_inner()),
@@ -96,9 +94,7 @@ impl InventoryClient {
         let response = self
             .calls
             .call(|| {
-                let mut client = self.client.clone();
-                let mut call = tonic::Request::new(request.clone());
-                call.set_timeout(self.calls.timeout);
+                let (mut client, call) = self.attempt(&request);
                 async move {
                     match client.get_stock_info(call).await {
                         Ok(response) => Outcome::Answered(response.into_inner().stock_info),
@@ -130,6 +126,13 @@ impl InventoryClient {
                 })
             })
             .collect())
+    }
+
+    /// A client and the request of one attempt, bounded by the call timeout.
+    fn attempt<T: Clone>(&self, message: &T) -> (InventoryServiceClient<Channel>, tonic::Request<T>) {
+        let mut request = tonic::Request::new(message.clone());
+        request.set_timeout(self.calls.timeout);
+        (self.client.clone(), request)
     }
 
     /// Whether the circuit to Inventory is open (calls fail fast).

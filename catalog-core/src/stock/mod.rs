@@ -331,17 +331,35 @@ async fn replace(
     Ok(if changed { Applied::Changed } else { Applied::NotNewer })
 }
 
-/// (variant, total, available, reserved, damaged, in transit, newest report): SQL sums are
-/// NULL-able.
-type SummedRow = (
-    VariantId,
-    Option<Decimal>,
-    Option<Decimal>,
-    Option<Decimal>,
-    Option<Decimal>,
-    Option<Decimal>,
-    Option<DateTime<Utc>>,
-);
+/// The sums a stock row group answers (total, available, reserved, damaged, in transit, newest
+/// report); SQL sums are NULL-able.
+type Sums =
+    (Option<Decimal>, Option<Decimal>, Option<Decimal>, Option<Decimal>, Option<Decimal>, Option<DateTime<Utc>>);
+
+/// The select list of [`Sums`] over `variant_stock`.
+macro_rules! stock_sums {
+    () => {
+        (
+            diesel::dsl::sum(variant_stock::total),
+            diesel::dsl::sum(variant_stock::available),
+            diesel::dsl::sum(variant_stock::reserved),
+            diesel::dsl::sum(variant_stock::damaged),
+            diesel::dsl::sum(variant_stock::in_transit),
+            diesel::dsl::max(variant_stock::observed_at),
+        )
+    };
+}
+
+fn summed((total, available, reserved, damaged, in_transit, last_update): Sums) -> VariantStock {
+    VariantStock {
+        total: total.unwrap_or_default(),
+        available: available.unwrap_or_default(),
+        reserved: reserved.unwrap_or_default(),
+        damaged: damaged.unwrap_or_default(),
+        in_transit: in_transit.unwrap_or_default(),
+        last_update,
+    }
+}
 
 /// The stock of each of `variants` (of `org`), summed over warehouses, in one statement. A
 /// variant Inventory never reported is absent.
@@ -350,28 +368,14 @@ pub async fn of_variants(
     org: OrganizationId,
     variants: &[VariantId],
 ) -> Result<HashMap<VariantId, VariantStock>> {
-    use diesel::dsl::{max, sum};
-    let rows: Vec<SummedRow> = variant_stock::table
+    let rows: Vec<(VariantId, Sums)> = variant_stock::table
         .filter(variant_stock::organization_id.eq(org))
         .filter(variant_stock::variant_id.eq_any(variants))
         .group_by(variant_stock::variant_id)
-        .select((
-            variant_stock::variant_id,
-            sum(variant_stock::total),
-            sum(variant_stock::available),
-            sum(variant_stock::reserved),
-            sum(variant_stock::damaged),
-            sum(variant_stock::in_transit),
-            max(variant_stock::observed_at),
-        ))
+        .select((variant_stock::variant_id, stock_sums!()))
         .load(conn)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(variant, total, available, reserved, damaged, in_transit, last_update)| {
-            (variant, summed(total, available, reserved, damaged, in_transit, last_update))
-        })
-        .collect())
+    Ok(rows.into_iter().map(|(variant, sums)| (variant, summed(sums))).collect())
 }
 
 /// The stock of each of `products` (of `org`) over its live variants and warehouses, in one
@@ -382,17 +386,7 @@ pub async fn of_products(
     products: &[crate::ids::ProductId],
 ) -> Result<HashMap<crate::ids::ProductId, VariantStock>> {
     use crate::schema::product_variants;
-    use diesel::dsl::{max, sum};
-    type Row = (
-        crate::ids::ProductId,
-        Option<Decimal>,
-        Option<Decimal>,
-        Option<Decimal>,
-        Option<Decimal>,
-        Option<Decimal>,
-        Option<DateTime<Utc>>,
-    );
-    let rows: Vec<Row> = variant_stock::table
+    let rows: Vec<(crate::ids::ProductId, Sums)> = variant_stock::table
         .inner_join(
             product_variants::table.on(product_variants::organization_id
                 .eq(variant_stock::organization_id)
@@ -402,41 +396,10 @@ pub async fn of_products(
         .filter(product_variants::product_id.eq_any(products))
         .filter(product_variants::deleted_at.is_null())
         .group_by(product_variants::product_id)
-        .select((
-            product_variants::product_id,
-            sum(variant_stock::total),
-            sum(variant_stock::available),
-            sum(variant_stock::reserved),
-            sum(variant_stock::damaged),
-            sum(variant_stock::in_transit),
-            max(variant_stock::observed_at),
-        ))
+        .select((product_variants::product_id, stock_sums!()))
         .load(conn)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(product, total, available, reserved, damaged, in_transit, last_update)| {
-            (product, summed(total, available, reserved, damaged, in_transit, last_update))
-        })
-        .collect())
-}
-
-fn summed(
-    total: Option<Decimal>,
-    available: Option<Decimal>,
-    reserved: Option<Decimal>,
-    damaged: Option<Decimal>,
-    in_transit: Option<Decimal>,
-    last_update: Option<DateTime<Utc>>,
-) -> VariantStock {
-    VariantStock {
-        total: total.unwrap_or_default(),
-        available: available.unwrap_or_default(),
-        reserved: reserved.unwrap_or_default(),
-        damaged: damaged.unwrap_or_default(),
-        in_transit: in_transit.unwrap_or_default(),
-        last_update,
-    }
+    Ok(rows.into_iter().map(|(product, sums)| (product, summed(sums))).collect())
 }
 
 /// 409 `VARIANT_HAS_STOCK` (page 10) when the read model says the variant still has stock;

@@ -12,8 +12,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -120,19 +118,9 @@ pub struct InventoryStub {
 impl InventoryStub {
     /// Starts the server; it is accepting connections when this returns.
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the inventory stub");
-        let addr = listener.local_addr().expect("inventory stub address");
         let state = Arc::new(State::default());
-        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-        let service = InventoryServiceServer::new(Service(state.clone()));
-        tokio::spawn(async move {
-            let _ = Server::builder()
-                .add_service(service)
-                .serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let routes = tonic::service::Routes::new(InventoryServiceServer::new(Service(state.clone())));
+        let (addr, shutdown) = crate::testing::serve_grpc(routes).await;
         Self { addr, state, _shutdown: shutdown }
     }
 
