@@ -17,6 +17,7 @@ mod http;
 mod load;
 mod relay;
 mod rest;
+mod silence;
 mod upload;
 
 use anyhow::Context as _;
@@ -177,6 +178,27 @@ enum Tool {
         #[command(flatten)]
         target: Target,
     },
+    /// The stock model's fault scenario (deploy/local/faults.sh inventory-silence): Inventory's
+    /// events flow, stop, then resume; exits non-zero on a broken promise.
+    InventorySilence {
+        /// The exchange the worker binds for Inventory's events (`{prefix}inventory_events`).
+        #[arg(long, default_value = "inventory_events")]
+        inventory_exchange: String,
+        /// The worker's Prometheus endpoint.
+        #[arg(long, default_value = "http://127.0.0.1:9103/metrics")]
+        worker_metrics: String,
+        /// Seconds of events, of silence, and of events again.
+        #[arg(long, default_value_t = 15)]
+        feed: u64,
+        #[arg(long, default_value_t = 30)]
+        silence: u64,
+        #[arg(long, default_value_t = 15)]
+        resume: u64,
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Run one fault scenario's steady load and check what it promises (deploy/local/faults.sh
     /// injects the fault and writes its moments to `--marks`); exits non-zero on a broken promise.
     FaultLoad {
@@ -281,6 +303,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 other => anyhow::bail!("unknown id {other:?}: org1, warm-product, large-product, small-product"),
             };
             println!("{value}");
+            Ok(())
+        }
+        Some(Tool::InventorySilence { inventory_exchange, worker_metrics, feed, silence, resume, out, target }) => {
+            let args = silence::SilenceArgs {
+                amqp_url: target.amqp_url.clone(),
+                exchange: inventory_exchange,
+                database_url: target.database_url.clone(),
+                metrics_url: worker_metrics,
+                organization: target.scale().organization(1),
+                feed: Duration::from_secs(feed),
+                silence: Duration::from_secs(silence),
+                resume: Duration::from_secs(resume),
+            };
+            let (line, passed) = silence::run(args).await?;
+            emit(&line, out.as_deref())?;
+            anyhow::ensure!(passed, "a promise of this scenario was broken (see verdicts)");
             Ok(())
         }
         Some(Tool::FaultLoad { fault, duration, marks, drain_timeout, ready_urls, out, target }) => {
