@@ -175,6 +175,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     key("INVENTORY_BATCH_SIZE", "inventory.batch_size"),
     key("STOCK_RECONCILE_INTERVAL_SECS", "inventory.reconcile_interval_secs"),
     key("STOCK_STALE_AFTER_SECS", "inventory.stale_after_secs"),
+    key("STOCK_EVENTS_BATCH_SIZE", "inventory.events_batch_size"),
     key("JWT_PUBLIC_KEY_PATH", "auth.jwt_public_key_path"),
     key("JWT_ALGORITHM", "auth.jwt_algorithm"),
     key("AUTH_DEV_SECRET", "auth.dev_secret"),
@@ -649,6 +650,9 @@ pub struct InventorySettings {
     /// Stock answers say `stale: true` once neither Inventory's events nor a successful call to
     /// Inventory have told the catalog anything for this long.
     pub stale_after_secs: u64,
+    /// Inventory's stock events the worker applies in one transaction (at most; as many as
+    /// have arrived). Its queue's prefetch is twice this, so the next batch arrives meanwhile.
+    pub events_batch_size: u16,
 }
 
 impl InventorySettings {
@@ -772,6 +776,7 @@ grpc_retries = 2
 batch_size = 100
 reconcile_interval_secs = 900
 stale_after_secs = 1800
+events_batch_size = 200
 
 [cache]
 ttl_product_secs = 3600
@@ -873,6 +878,11 @@ impl Settings {
         check(self.auth.breaker_failure_threshold > 0, "CIRCUIT_BREAKER_FAILURE_THRESHOLD", "must be at least 1");
         check(self.auth.breaker_recovery_secs > 0, "CIRCUIT_BREAKER_RECOVERY_TIMEOUT", "must be at least 1 second");
         check((1..=1000).contains(&self.inventory.batch_size), "INVENTORY_BATCH_SIZE", "must be between 1 and 1000");
+        check(
+            (1..=1000).contains(&self.inventory.events_batch_size),
+            "STOCK_EVENTS_BATCH_SIZE",
+            "must be between 1 and 1000",
+        );
         check(self.inventory.stale_after_secs > 0, "STOCK_STALE_AFTER_SECS", "must be at least 1 second");
         check(self.worker.outbox_batch_size > 0, "WORKER_OUTBOX_BATCH_SIZE", "must be at least 1");
         check(self.pagination.min_limit > 0, "PAGINATION_MIN_LIMIT", "must be at least 1");

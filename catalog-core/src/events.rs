@@ -147,7 +147,9 @@ impl EventHandler {
             }
             "auth.organization.deactivated" => self.deactivate_organization(event).await,
             "pricing.price.updated" => self.price_updated(event).await,
-            "inventory.stock.updated" | "inventory.stock.depleted" => self.stock_changed(event).await,
+            "inventory.stock.updated" | "inventory.stock.depleted" => {
+                self.handle_stock(&[event]).await?.pop().unwrap_or(Ok(Outcome::Ignored("nothing to apply")))
+            }
             // An alert for people (Notification, Purchasing); the quantities come with the
             // stock.updated that caused it, and the catalog's alert level is its own.
             "inventory.stock.low_level" => Ok(Outcome::Ignored("the quantities arrive with inventory.stock.updated")),
@@ -179,10 +181,35 @@ impl EventHandler {
         Ok(Outcome::Handled)
     }
 
+    /// Whether the event is one of Inventory's stock reports, which [`Self::handle_stock`]
+    /// applies in batches.
+    pub fn is_stock_report(event: &IncomingEvent) -> bool {
+        matches!(event.name.as_str(), "inventory.stock.updated" | "inventory.stock.depleted")
+    }
+
     /// `inventory.stock.updated` (its `quantities`) or `.depleted` (all zero) into the stock
     /// read model ([`crate::stock`]), unless the model already holds a newer report; a crossing
-    /// of the alert level publishes `catalog.variant.stock_updated`.
-    async fn stock_changed(&self, event: &IncomingEvent) -> Result<Outcome> {
+    /// of the alert level publishes `catalog.variant.stock_updated`. The whole batch in one
+    /// transaction of a constant number of statements; one result per event, in order (an
+    /// event of the wrong shape is its own permanent error). `Err`: nothing was applied.
+    pub async fn handle_stock(&self, events: &[&IncomingEvent]) -> Result<Vec<Result<Outcome>>> {
+        let changes: Vec<Result<crate::stock::Change>> = events.iter().map(|event| Self::stock_change(event)).collect();
+        let valid: Vec<crate::stock::Change> =
+            changes.iter().filter_map(|change| change.as_ref().ok().cloned()).collect();
+        let mut applied = crate::stock::apply_and_announce(&mut *self.pg.get().await?, &valid).await?.into_iter();
+        Ok(changes
+            .into_iter()
+            .map(|change| {
+                change.map(|_| match applied.next() {
+                    Some(crate::stock::Applied::Changed) => Outcome::Handled,
+                    Some(crate::stock::Applied::NotNewer) => Outcome::Duplicate,
+                    _ => Outcome::Ignored("no such variant in the organization"),
+                })
+            })
+            .collect())
+    }
+
+    fn stock_change(event: &IncomingEvent) -> Result<crate::stock::Change> {
         let variant = uuid_at(&event.data, &["variant_id"])
             .ok_or_else(|| permanent("inventory stock event without a uuid data.variant_id"))?;
         let warehouse = uuid_at(&event.data, &["warehouse_id"])
@@ -202,37 +229,15 @@ impl EventHandler {
             _ => quantities_at("quantities")
                 .ok_or_else(|| permanent("data.quantities needs total, available, reserved and damaged numbers"))?,
         };
-        let previous = quantities_at("previous_quantities");
-        let observed_at = Self::observed_at(event);
-        let mut conn = self.pg.get().await?;
-        // Inventory's page prints some stock events without the organization: the variant
-        // (a uuid, unique across organizations) locates it.
-        let org = match event.organization_id {
-            Some(org) => org,
-            None => {
-                let found = product_variants::table
-                    .filter(product_variants::id.eq(VariantId(variant)))
-                    .select(product_variants::organization_id)
-                    .first(&mut conn)
-                    .await
-                    .optional()?;
-                let Some(org) = found else { return Ok(Outcome::Ignored("unknown variant")) };
-                org
-            }
-        };
-        let applied = crate::stock::apply_and_announce(
-            &mut conn,
-            org,
-            VariantId(variant),
+        Ok(crate::stock::Change::Warehouse {
+            // Inventory's page prints some stock events without the organization: the variant
+            // (a uuid, unique across organizations) locates it.
+            organization: event.organization_id,
+            variant: VariantId(variant),
             warehouse,
-            (quantities, previous),
-            observed_at,
-        )
-        .await?;
-        Ok(match applied {
-            crate::stock::Applied::Changed => Outcome::Handled,
-            crate::stock::Applied::NotNewer => Outcome::Duplicate,
-            crate::stock::Applied::UnknownVariant => Outcome::Ignored("no such variant in the organization"),
+            quantities,
+            previous: quantities_at("previous_quantities"),
+            observed_at: Self::observed_at(event),
         })
     }
 

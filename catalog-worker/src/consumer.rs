@@ -4,6 +4,11 @@
 //! before it is acknowledged; transient failures are retried with backoff a bounded number of
 //! times; what cannot succeed — unparseable, unknown shape, still failing — is rejected to the
 //! dead-letter queue, so one poison message never blocks the queue.
+//!
+//! Inventory's stock reports come in bursts and each costs a transaction: the deliveries that
+//! have already arrived (up to `STOCK_EVENTS_BATCH_SIZE`) are applied in one transaction and
+//! acknowledged after it commits; a batch that fails for good is retried one event at a time,
+//! so only the poison one is dead-lettered. Every other event is handled alone, in order.
 
 use crate::backoff::Backoff;
 use crate::metrics::WorkerMetrics;
@@ -12,7 +17,7 @@ use amiquip::{
     AmqpValue, Channel, Connection, ConsumerMessage, ConsumerOptions, Delivery, ExchangeDeclareOptions, ExchangeType,
     FieldTable, Publish, QueueDeclareOptions,
 };
-use catalog_core::events::{self, EventHandler, Outcome};
+use catalog_core::events::{self, EventHandler, IncomingEvent, Outcome};
 use catalog_core::shutdown::Shutdown;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,6 +29,8 @@ pub struct Consumers {
     pub handler: EventHandler,
     pub metrics: WorkerMetrics,
     pub max_retries: u32,
+    /// The most stock reports applied in one transaction.
+    pub stock_batch_size: u16,
 }
 
 impl Consumers {
@@ -71,6 +78,16 @@ impl Consumers {
     }
 
     /// Declares the topology this queue needs (idempotent) and consumes until stopped or broken.
+    /// Deliveries taken together from `queue`, and the queue's prefetch.
+    fn batching(&self, queue: &str) -> (usize, u16) {
+        if queue == self.topology.inventory_queue {
+            let batch = self.stock_batch_size.max(1);
+            (usize::from(batch), self.topology.prefetch.max(batch.saturating_mul(2)))
+        } else {
+            (1, self.topology.prefetch)
+        }
+    }
+
     fn session(
         &self,
         runtime: &tokio::runtime::Handle,
@@ -83,19 +100,29 @@ impl Consumers {
         let mut connection = Connection::insecure_open(&self.url)?;
         let channel = connection.open_channel(None)?;
         declare(&channel, &self.topology, queue, exchange, bindings)?;
-        channel.qos(0, self.topology.prefetch, false)?;
+        let (batch_size, prefetch) = self.batching(queue);
+        channel.qos(0, prefetch, false)?;
         let consumer = channel.basic_consume(queue, ConsumerOptions::default())?;
         tracing::info!(queue, "consuming");
         backoff.reset();
+        let mut batch = Vec::with_capacity(batch_size);
         while !stopping.load(Ordering::SeqCst) {
             match consumer.receiver().recv_timeout(Duration::from_millis(500)) {
-                Ok(ConsumerMessage::Delivery(delivery)) => self.process(runtime, &channel, queue, delivery)?,
+                Ok(ConsumerMessage::Delivery(delivery)) => batch.push(delivery),
                 Ok(_) => return Err(amiquip::Error::ClientClosedChannel),
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
                     return Err(amiquip::Error::ClientClosedChannel);
                 }
             }
+            // What has already arrived joins the batch; nothing waits for more.
+            while batch.len() < batch_size {
+                match consumer.receiver().try_recv() {
+                    Ok(ConsumerMessage::Delivery(delivery)) => batch.push(delivery),
+                    _ => break,
+                }
+            }
+            self.process_batch(runtime, &channel, queue, std::mem::take(&mut batch))?;
         }
         let _ = consumer.cancel();
         drop(consumer);
@@ -103,39 +130,112 @@ impl Consumers {
         connection.close()
     }
 
-    fn process(
+    /// Handles `deliveries` in order: runs of stock reports together, everything else alone.
+    fn process_batch(
         &self,
         runtime: &tokio::runtime::Handle,
         channel: &Channel,
         queue: &str,
-        delivery: Delivery,
+        deliveries: Vec<Delivery>,
     ) -> amiquip::Result<()> {
-        let started = Instant::now();
-        let message_id = delivery.properties.message_id().clone();
-        let outcome = match events::parse(&delivery.body, message_id.as_deref()) {
-            Err(e) => Err(format!("unparseable: {e}")),
-            Ok(event) => {
-                let mut attempt = 0;
-                loop {
-                    match runtime.block_on(self.handler.handle(&event)) {
-                        Ok(outcome) => {
-                            if outcome == Outcome::Handled && event.name.starts_with("inventory.stock.") {
-                                self.note_stock_report(&event);
-                            }
-                            break Ok(outcome);
-                        }
-                        Err(e) if e.is_transient() && attempt < self.max_retries => {
-                            attempt += 1;
-                            let pause = Duration::from_millis(100 * 2u64.pow(attempt.min(5)));
-                            tracing::warn!(queue, event = %event.name, attempt, error = %e, "transient failure; retrying");
-                            std::thread::sleep(pause);
-                        }
-                        Err(e) => break Err(format!("{} failed: {e}", event.name)),
-                    }
+        let mut run: Vec<(Delivery, IncomingEvent)> = Vec::new();
+        for delivery in deliveries {
+            let message_id = delivery.properties.message_id().clone();
+            match events::parse(&delivery.body, message_id.as_deref()) {
+                Ok(event) if EventHandler::is_stock_report(&event) => run.push((delivery, event)),
+                parsed => {
+                    self.process_stock_reports(runtime, channel, queue, std::mem::take(&mut run))?;
+                    let started = Instant::now();
+                    let outcome = match parsed {
+                        Err(e) => Err(format!("unparseable: {e}")),
+                        Ok(event) => self.handle_with_retries(runtime, queue, &event),
+                    };
+                    self.metrics.handler_seconds.observe(started.elapsed().as_secs_f64());
+                    self.finish(channel, queue, delivery, outcome)?;
                 }
             }
-        };
+        }
+        self.process_stock_reports(runtime, channel, queue, run)
+    }
+
+    fn handle_with_retries(
+        &self,
+        runtime: &tokio::runtime::Handle,
+        queue: &str,
+        event: &IncomingEvent,
+    ) -> Result<Outcome, String> {
+        self.with_retries(queue, &event.name, || runtime.block_on(self.handler.handle(event)))
+            .map_err(|e| format!("{} failed: {e}", event.name))
+    }
+
+    /// Runs `attempt` again after a transient failure, up to `max_retries` times, with backoff.
+    fn with_retries<T>(
+        &self,
+        queue: &str,
+        what: &str,
+        mut attempt: impl FnMut() -> catalog_core::error::Result<T>,
+    ) -> catalog_core::error::Result<T> {
+        let mut retries = 0;
+        loop {
+            match attempt() {
+                Err(e) if e.is_transient() && retries < self.max_retries => {
+                    retries += 1;
+                    let pause = Duration::from_millis(100 * 2u64.pow(retries.min(5)));
+                    tracing::warn!(queue, event = what, attempt = retries, error = %e, "transient failure; retrying");
+                    std::thread::sleep(pause);
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Applies a run of stock reports in one transaction, then acknowledges each. If the batch
+    /// cannot succeed, each report is tried alone, so only what is itself broken is
+    /// dead-lettered.
+    fn process_stock_reports(
+        &self,
+        runtime: &tokio::runtime::Handle,
+        channel: &Channel,
+        queue: &str,
+        run: Vec<(Delivery, IncomingEvent)>,
+    ) -> amiquip::Result<()> {
+        if run.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let events: Vec<&IncomingEvent> = run.iter().map(|(_, event)| event).collect();
+        let applied =
+            self.with_retries(queue, "inventory.stock batch", || runtime.block_on(self.handler.handle_stock(&events)));
         self.metrics.handler_seconds.observe(started.elapsed().as_secs_f64());
+        let outcomes: Vec<Result<Outcome, String>> = match applied {
+            Ok(outcomes) => outcomes
+                .into_iter()
+                .zip(&events)
+                .map(|(outcome, event)| outcome.map_err(|e| format!("{} failed: {e}", event.name)))
+                .collect(),
+            Err(e) if run.len() > 1 => {
+                tracing::warn!(queue, events = run.len(), error = %e, "stock batch failed; applying its events one by one");
+                events.iter().map(|event| self.handle_with_retries(runtime, queue, event)).collect()
+            }
+            Err(e) => vec![Err(format!("{} failed: {e}", events[0].name))],
+        };
+        for ((delivery, event), outcome) in run.into_iter().zip(outcomes) {
+            if outcome == Ok(Outcome::Handled) {
+                self.note_stock_report(&event);
+            }
+            self.finish(channel, queue, delivery, outcome)?;
+        }
+        Ok(())
+    }
+
+    /// Acknowledges a handled delivery, dead-letters a failed one; counts either.
+    fn finish(
+        &self,
+        channel: &Channel,
+        queue: &str,
+        delivery: Delivery,
+        outcome: Result<Outcome, String>,
+    ) -> amiquip::Result<()> {
         match outcome {
             Ok(outcome) => {
                 let label = match outcome {
@@ -158,7 +258,7 @@ impl Consumers {
     /// The stock model's freshness: the time of the newest Inventory report applied (its lag
     /// is `time() - inventory_stock_last_report_timestamp_seconds`; it grows while Inventory's
     /// events stop).
-    fn note_stock_report(&self, event: &catalog_core::events::IncomingEvent) {
+    fn note_stock_report(&self, event: &IncomingEvent) {
         let at = EventHandler::observed_at(event).timestamp();
         if at > self.metrics.stock_last_report.get() {
             self.metrics.stock_last_report.set(at);
@@ -187,7 +287,8 @@ impl Consumers {
     }
 }
 
-fn declare(
+/// Declares `queue`, bound to `exchange` by `bindings`, and the dead-letter queue (idempotent).
+pub fn declare(
     channel: &Channel,
     topology: &Topology,
     queue: &str,

@@ -110,6 +110,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         handler,
         metrics,
         max_retries: settings.worker.max_retries,
+        stock_batch_size: settings.inventory.events_batch_size,
     };
     let threads = consumers.start(tokio::runtime::Handle::current(), stop.clone());
 

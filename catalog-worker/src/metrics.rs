@@ -42,7 +42,7 @@ impl WorkerMetrics {
             )?,
             handler_seconds: Histogram::with_opts(HistogramOpts::new(
                 "event_handler_duration_seconds",
-                "Consumed event handling time",
+                "Consumed event handling time (a batch of Inventory stock reports counts once)",
             ))?,
             media_removed: IntCounter::new(
                 "media_files_removed_total",

@@ -25,7 +25,7 @@ use catalog_worker::janitor::MediaJanitor;
 use catalog_worker::metrics::WorkerMetrics;
 use catalog_worker::publisher::Publisher;
 use catalog_worker::relay::Relay;
-use catalog_worker::topology::Topology;
+use catalog_worker::topology::{INVENTORY_BINDINGS, Topology};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -123,6 +123,7 @@ fn start_consumers_counted(w: &World, metrics: WorkerMetrics) -> Arc<Authenticat
         handler: EventHandler { pg: w.db.pool.clone(), catalog: w.catalog.clone(), auth: auth.clone() },
         metrics,
         max_retries: 2,
+        stock_batch_size: w.settings.inventory.events_batch_size,
     };
     consumers.start(tokio::runtime::Handle::current(), w.stop.clone());
     auth
@@ -1334,6 +1335,48 @@ async fn inventory_stock_events_keep_a_read_model_that_never_goes_back_in_time()
         })
         .collect();
     assert_eq!(announced, [(json!(120), json!(false), json!(false)), (json!(35), json!(true), json!(false))]);
+}
+
+#[tokio::test]
+async fn a_burst_of_stock_reports_is_applied_in_batches_and_only_its_poison_dead_lettered() {
+    let w = world().await;
+    let org = TestDb::org();
+    let conn = &mut *w.db.conn().await;
+    let (_, variant) = simple_product(conn, org, "Clavo", "C-1").await;
+    let report = |warehouse: String| {
+        json!({
+            "event": "inventory.stock.updated", "timestamp": "2026-12-06T10:00:00Z", "organization_id": org,
+            "data": { "variant_id": variant.id, "warehouse_id": warehouse,
+                      "quantities": { "total": 2, "available": 1, "reserved": 1, "damaged": 0 } }
+        })
+        .to_string()
+    };
+    let mut burst: Vec<String> = (0..150).map(|_| report(uuid::Uuid::now_v7().to_string())).collect();
+    burst.insert(75, report("not-a-warehouse".into()));
+    // The whole burst waits in the queue before the worker starts, as after a restart.
+    let (queue, exchange) = (w.topology.inventory_queue.clone(), w.topology.inventory_exchange.clone());
+    let topology = w.topology.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = Connection::insecure_open(AMQP).unwrap();
+        let channel = conn.open_channel(None).unwrap();
+        catalog_worker::consumer::declare(&channel, &topology, &queue, &exchange, INVENTORY_BINDINGS).unwrap();
+        for body in &burst {
+            channel.basic_publish(exchange.as_str(), Publish::new(body.as_bytes(), "inventory.stock.updated")).unwrap();
+        }
+        conn.close().unwrap();
+    })
+    .await
+    .unwrap();
+
+    let counted = metrics();
+    start_consumers_counted(&w, counted.clone());
+    let consumed = |outcome: &str| counted.consumed.with_label_values(&[&w.topology.inventory_queue, outcome]).get();
+    eventually("the burst consumed", async || consumed("handled") + consumed("dead_lettered") == 151).await;
+    assert_eq!((consumed("handled"), consumed("dead_lettered")), (150, 1), "only the poison dead-lettered");
+    let stock = catalog_core::stock::of_variants(conn, org, &[variant.id]).await.unwrap()[&variant.id];
+    assert_eq!((stock.total, stock.available), (Decimal::from(300), Decimal::from(150)), "150 warehouses of 2");
+    let handled_in = counted.handler_seconds.get_sample_count();
+    assert!(handled_in < 10, "150 reports applied in {handled_in} transactions, not one each");
 }
 
 fn on_hand(total: u32, available: u32, reserved: u32) -> catalog_core::stock::Quantities {

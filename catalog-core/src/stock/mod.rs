@@ -22,6 +22,9 @@ pub mod inventory;
 pub mod resync;
 #[cfg(feature = "testing")]
 pub mod stub;
+mod write;
+
+pub use write::Change;
 
 use crate::db::PgConn;
 use crate::error::Result;
@@ -29,7 +32,7 @@ use crate::ids::{OrganizationId, VariantId};
 use crate::schema::variant_stock;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -57,7 +60,8 @@ pub enum Applied {
     UnknownVariant,
 }
 
-/// Sets `variant`'s quantities in `warehouse` as of `observed_at`, unless the row is as new.
+/// Sets `variant`'s quantities in `warehouse` as of `observed_at`, unless the row is as new;
+/// announces nothing (seeding and tests). Events go through [`apply_and_announce`].
 pub async fn apply(
     conn: &mut PgConn,
     org: OrganizationId,
@@ -80,49 +84,17 @@ pub async fn apply_after(
     previous: Option<Quantities>,
     observed_at: DateTime<Utc>,
 ) -> Result<Applied> {
-    // One statement: the variant must be the organization's, and the upsert only overwrites an
-    // older row. No row written means "not newer" or "no such variant", told apart after.
-    let written = diesel::sql_query(
-        "INSERT INTO variant_stock AS s \
-             (organization_id, variant_id, warehouse_id, total, available, reserved, damaged, in_transit, observed_at) \
-         SELECT v.organization_id, v.id, $3, $4, $5, $6, $7, coalesce($9, 0), $8 FROM product_variants v \
-         WHERE v.organization_id = $1 AND v.id = $2 \
-         ON CONFLICT (organization_id, variant_id, warehouse_id) DO UPDATE \
-             SET total = excluded.total, available = excluded.available, reserved = excluded.reserved, \
-                 damaged = excluded.damaged, in_transit = coalesce($9, s.in_transit), \
-                 observed_at = excluded.observed_at, applied_at = now() \
-             WHERE s.observed_at < excluded.observed_at \
-                OR (s.observed_at = excluded.observed_at AND $10 IS NOT NULL \
-                    AND (s.total, s.available, s.reserved, s.damaged) = ($10, $11, $12, $13) \
-                    AND (s.total, s.available, s.reserved, s.damaged) \
-                        IS DISTINCT FROM (excluded.total, excluded.available, excluded.reserved, excluded.damaged))",
-    )
-    .bind::<SqlUuid, _>(org)
-    .bind::<SqlUuid, _>(variant)
-    .bind::<SqlUuid, _>(warehouse)
-    .bind::<Numeric, _>(quantities.total)
-    .bind::<Numeric, _>(quantities.available)
-    .bind::<Numeric, _>(quantities.reserved)
-    .bind::<Numeric, _>(quantities.damaged)
-    .bind::<Timestamptz, _>(observed_at)
-    .bind::<Nullable<Numeric>, _>(quantities.in_transit)
-    .bind::<Nullable<Numeric>, _>(previous.map(|p| p.total))
-    .bind::<Nullable<Numeric>, _>(previous.map(|p| p.available))
-    .bind::<Nullable<Numeric>, _>(previous.map(|p| p.reserved))
-    .bind::<Nullable<Numeric>, _>(previous.map(|p| p.damaged))
-    .execute(conn)
-    .await?;
-    if written > 0 {
-        return Ok(Applied::Changed);
-    }
-    let known: bool = diesel::select(diesel::dsl::exists(
-        crate::schema::product_variants::table
-            .filter(crate::schema::product_variants::organization_id.eq(org))
-            .filter(crate::schema::product_variants::id.eq(variant)),
-    ))
-    .get_result(conn)
-    .await?;
-    Ok(if known { Applied::NotNewer } else { Applied::UnknownVariant })
+    let change = Change::Warehouse { organization: Some(org), variant, warehouse, quantities, previous, observed_at };
+    let applied = write::apply(conn, &[change], write::Announce::Nothing).await?;
+    Ok(applied.into_iter().next().unwrap_or(Applied::UnknownVariant))
+}
+
+/// Applies `changes` in order in one transaction and a constant number of statements
+/// ([`write`]), and appends `catalog.variant.stock_updated` to the outbox in the same
+/// transaction for each variant whose stock (over all warehouses) crossed its alert level or
+/// ran out — either way. One [`Applied`] per change.
+pub async fn apply_and_announce(conn: &mut PgConn, changes: &[Change]) -> Result<Vec<Applied>> {
+    write::apply(conn, changes, write::Announce::Crossings).await
 }
 
 /// A warehouse as Inventory's warehouse events describe it; `None` fields stay as they were.
@@ -194,141 +166,6 @@ pub struct Report {
     pub warehouse: Uuid,
     pub warehouse_name: Option<String>,
     pub quantities: Quantities,
-}
-
-/// How a variant's stock changes.
-enum Change<'a> {
-    /// One warehouse reported (an event), maybe with what it held before.
-    One(Uuid, Quantities, Option<Quantities>),
-    /// Inventory's whole answer for the variant (a resync): warehouses it no longer lists go.
-    All(&'a [Report]),
-}
-
-/// Applies one report ([`apply`]) and, in the same transaction, appends
-/// `catalog.variant.stock_updated` to the outbox when the variant's stock (over all
-/// warehouses) crossed its alert level or ran out — either way. The variant row is locked, so
-/// concurrent reports of one variant (several worker replicas) compare against each other's
-/// results.
-pub async fn apply_and_announce(
-    conn: &mut PgConn,
-    org: OrganizationId,
-    variant_id: VariantId,
-    warehouse: Uuid,
-    (quantities, previous): (Quantities, Option<Quantities>),
-    observed_at: DateTime<Utc>,
-) -> Result<Applied> {
-    change_and_announce(conn, org, variant_id, Change::One(warehouse, quantities, previous), observed_at).await
-}
-
-/// Makes the variant's stock Inventory's answer `reports` as of `observed_at` (when it was
-/// asked): each warehouse's row unless newer, and rows of warehouses Inventory no longer lists
-/// removed unless newer; announced like [`apply_and_announce`].
-pub async fn replace_and_announce(
-    conn: &mut PgConn,
-    org: OrganizationId,
-    variant_id: VariantId,
-    reports: &[Report],
-    observed_at: DateTime<Utc>,
-) -> Result<Applied> {
-    change_and_announce(conn, org, variant_id, Change::All(reports), observed_at).await
-}
-
-async fn change_and_announce(
-    conn: &mut PgConn,
-    org: OrganizationId,
-    variant_id: VariantId,
-    change: Change<'_>,
-    observed_at: DateTime<Utc>,
-) -> Result<Applied> {
-    use diesel_async::AsyncConnection;
-    conn.transaction(async move |conn| {
-        use crate::schema::{product_variants, products};
-        let found: Option<crate::models::Variant> = product_variants::table
-            .filter(product_variants::organization_id.eq(org))
-            .filter(product_variants::id.eq(variant_id))
-            .select(crate::models::Variant::as_select())
-            .for_update()
-            .first(conn)
-            .await
-            .optional()?;
-        let Some(variant) = found else { return Ok(Applied::UnknownVariant) };
-        let alert_threshold: i32 = products::table
-            .filter(products::organization_id.eq(org))
-            .filter(products::id.eq(variant.product_id))
-            .select(products::alert_stock)
-            .first(conn)
-            .await?;
-        let before = of_variants(conn, org, &[variant_id]).await?.remove(&variant_id).unwrap_or_default();
-        let applied = match change {
-            Change::One(warehouse, quantities, previous) => {
-                apply_after(conn, org, variant_id, warehouse, quantities, previous, observed_at).await?
-            }
-            Change::All(reports) => replace(conn, org, variant_id, reports, observed_at).await?,
-        };
-        if applied != Applied::Changed {
-            return Ok(applied);
-        }
-        let after = of_variants(conn, org, &[variant_id]).await?.remove(&variant_id).unwrap_or_default();
-        let state = |stock: &VariantStock| (stock.below(alert_threshold), stock.is_out());
-        if state(&before) != state(&after) {
-            let event = crate::repo::published::variant_stock_updated(&variant, alert_threshold, &before, &after);
-            crate::repo::outbox::append(conn, org, &crate::models::Actor::system(), vec![event]).await?;
-        }
-        Ok(applied)
-    })
-    .await
-}
-
-/// The rows of [`replace_and_announce`]; the variant is known to be the organization's.
-/// `Changed` only when a quantity differed (every row older than `observed_at` is rewritten
-/// anyway, to record that Inventory confirmed it).
-async fn replace(
-    conn: &mut PgConn,
-    org: OrganizationId,
-    variant: VariantId,
-    reports: &[Report],
-    observed_at: DateTime<Utc>,
-) -> Result<Applied> {
-    type Row = (Uuid, Decimal, Decimal, Decimal, Decimal, Decimal);
-    let held: HashMap<Uuid, Row> = variant_stock::table
-        .filter(variant_stock::organization_id.eq(org))
-        .filter(variant_stock::variant_id.eq(variant))
-        .filter(variant_stock::observed_at.lt(observed_at))
-        .select((
-            variant_stock::warehouse_id,
-            variant_stock::total,
-            variant_stock::available,
-            variant_stock::reserved,
-            variant_stock::damaged,
-            variant_stock::in_transit,
-        ))
-        .load::<Row>(conn)
-        .await?
-        .into_iter()
-        .map(|row| (row.0, row))
-        .collect();
-    let listed: Vec<Uuid> = reports.iter().map(|report| report.warehouse).collect();
-    let removed = diesel::delete(
-        variant_stock::table
-            .filter(variant_stock::organization_id.eq(org))
-            .filter(variant_stock::variant_id.eq(variant))
-            .filter(variant_stock::warehouse_id.ne_all(&listed))
-            .filter(variant_stock::observed_at.lt(observed_at)),
-    )
-    .execute(conn)
-    .await?;
-    let mut changed = removed > 0;
-    for report in reports {
-        let q = report.quantities;
-        let wanted = (report.warehouse, q.total, q.available, q.reserved, q.damaged, q.in_transit.unwrap_or_default());
-        let written = apply(conn, org, variant, report.warehouse, q, observed_at).await? == Applied::Changed;
-        changed |= written && held.get(&report.warehouse) != Some(&wanted);
-        if let Some(name) = &report.warehouse_name {
-            let facts = WarehouseFacts { name: Some(name.clone()), ..WarehouseFacts::default() };
-            apply_warehouse(conn, org, report.warehouse, facts, observed_at).await?;
-        }
-    }
-    Ok(if changed { Applied::Changed } else { Applied::NotNewer })
 }
 
 /// The sums a stock row group answers (total, available, reserved, damaged, in transit, newest

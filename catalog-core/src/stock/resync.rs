@@ -5,7 +5,7 @@
 //! Per batch of `INVENTORY_BATCH_SIZE` variants (keyset over the organization's live variants):
 //! one `CheckBulkAvailability` call and one model read; only variants whose available quantity
 //! differs are asked for their warehouses (`GetStockInfo`, a few at a time) and replaced
-//! ([`super::replace_and_announce`]) as of the moment the batch was asked — an event Inventory
+//! (one [`super::Change::Variant`] each, the batch in one transaction) as of the moment it was asked — an event Inventory
 //! sent after that still wins. `full` asks every variant's warehouses (a difference in reserved
 //! or damaged alone is invisible to the bulk check). Each organization done is recorded in
 //! `stock_reconciliations`, which the freshness of the stock answers reads.
@@ -63,13 +63,27 @@ pub async fn resync_organization(
                 .try_collect()
                 .await?;
         let mut conn = pool.get().await?;
-        for (variant, reports) in answers {
-            if super::replace_and_announce(&mut conn, org, variant, &reports, asked_at).await?
-                == super::Applied::Changed
-            {
-                report.repaired += 1;
-            }
+        // Each warehouse named once per batch, however many variants it holds.
+        let names: std::collections::BTreeMap<uuid::Uuid, &String> = answers
+            .iter()
+            .flat_map(|(_, reports)| reports)
+            .filter_map(|report| Some((report.warehouse, report.warehouse_name.as_ref()?)))
+            .collect();
+        for (warehouse, name) in names {
+            let facts = super::WarehouseFacts { name: Some(name.clone()), ..super::WarehouseFacts::default() };
+            super::apply_warehouse(&mut conn, org, warehouse, facts, asked_at).await?;
         }
+        let changes: Vec<super::Change> = answers
+            .into_iter()
+            .map(|(variant, reports)| super::Change::Variant {
+                organization: org,
+                variant,
+                reports,
+                observed_at: asked_at,
+            })
+            .collect();
+        let applied = super::apply_and_announce(&mut conn, &changes).await?;
+        report.repaired += applied.iter().filter(|applied| **applied == super::Applied::Changed).count();
         report.checked += batch.len();
     }
     record(&mut *pool.get().await?, org, report).await?;
