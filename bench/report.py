@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Turns benchmark output into JSON lines and renders bench/RESULTS.md and its charts.
 
-    report.py ingest-pgbench --dir DIR --concurrency N      pgbench stdout.txt + -l logs -> JSON line
+    report.py ingest-pgbench --dir DIR --concurrency N [--scenario NAME]
+                                                            pgbench stdout.txt + -l logs -> JSON line
     report.py ingest-redis --concurrency N --size BYTES     redis-benchmark --csv on stdin -> JSON line
     report.py cpu-sample --stop-file F --max-seconds N       CPU used by the benchmark vs other work -> JSON line
     report.py render --results bench/results/run.jsonl --out-dir bench
@@ -51,7 +52,7 @@ def ingest_pgbench(args):
     failed = re.search(r"number of failed transactions: (\d+)", text)
     line = {
         "ts": now(),
-        "scenario": "pgbench-validate-batch",
+        "scenario": args.scenario,
         "label": "ceiling",
         "concurrency": args.concurrency,
         "requests": len(latencies),
@@ -238,6 +239,11 @@ def pct(x):
 
 def verdict(ok):
     return "**met**" if ok else "**missed**"
+
+
+def whole(x):
+    """A count the metrics report as a float, as an integer."""
+    return None if x is None else int(x)
 
 
 def ratio(a, b):
@@ -473,10 +479,15 @@ def render(args):
             upload_ratio is not None and upload_ratio >= 0.70 and peak_mb <= 150 and not errs,
         ))
 
+    # 11 (bench/stock.sh writes its own file beside run.jsonl)
+    stock_path = os.path.join(os.path.dirname(args.results), "stock.jsonl")
+    stock_lines = load(stock_path) if os.path.exists(stock_path) else []
+    targets.extend(stock_targets(stock_lines))
+
     w("## Targets (first round)\n")
     w("| target | figure | ceiling / peer | ratio | verdict |\n|---|---|---|---|---|")
     for target, measured, ceiling, rat, ok in targets:
-        w(f"| {target} | {measured} | {ceiling} | {rat} | {verdict(ok)} |")
+        w(f"| {target} | {measured} | {ceiling} | {rat} | {'reported' if ok is None else verdict(ok)} |")
     w("")
     notes = os.path.join(args.out_dir, "NOTES.md")
     if os.path.exists(notes):
@@ -564,6 +575,9 @@ def render(args):
           f"({fmt(mix.get('throughput_rps'))} req/s, p99 {fmt(get(mix, 'latency_ms', 'p99'), 2)} ms) while a relay burst of "
           "10,000 product updates ran; RSS sampled every 0.2 s.\n")
 
+    if stock_lines:
+        md.extend(stock_section(stock_lines))
+
     # ---------------- charts ----------------
     charts = make_charts(lines, args.out_dir)
     if charts:
@@ -576,6 +590,123 @@ def render(args):
     with open(os.path.join(args.out_dir, "RESULTS.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(md).rstrip() + "\n")
     print(f"wrote {os.path.join(args.out_dir, 'RESULTS.md')}")
+
+
+def stock_targets(stock_lines):
+    """Target 11 (issue 19): the stock read model's events/s, and what in_stock costs a list."""
+    targets = []
+    worker = next((l for l in stock_lines if l["scenario"] == "stock-events" and l.get("consumer") == "worker"
+                   and l.get("label", "") == ""), None)
+    noop = next((l for l in stock_lines if l["scenario"] == "stock-events" and l.get("consumer") == "noop"), None)
+    # A ceiling is the best of its repeated runs (the machine may be shared: each run says how
+    # much CPU other work took meanwhile).
+    pg, pg_runs = {}, {}
+    for l in stock_lines:
+        if l["scenario"].startswith("pgbench-stock-"):
+            k = (l["scenario"], l["concurrency"])
+            pg_runs[k] = pg_runs.get(k, 0) + 1
+            if k not in pg or l.get("throughput_rps", 0) > pg[k].get("throughput_rps", 0):
+                pg[k] = l
+    run = next((l for l in stock_lines if l["scenario"] == "stock-machine"), {})
+    where = f"bench/stock.sh, {run.get('date', '?')}, commit {run.get('commit', '?')}"
+    if worker:
+        rate = worker.get("events_per_s")
+        upsert, txn = pg.get(("pgbench-stock-upsert", 1)), pg.get(("pgbench-stock-transaction", 1))
+        complete = worker.get("rows_written") == worker.get("events")
+        targets.append((
+            f"11. Stock events applied by the worker ≥ 5,000/s ({fmt(worker['events'])} `inventory.stock.updated` as "
+            f"Inventory prints them, {fmt(worker['variants'])} variants × {worker['warehouses']} warehouses; {where})",
+            f"{fmt(rate)} events/s ({fmt(worker.get('rows_written'))} rows in {fmt(worker.get('seconds'), 1)} s from the "
+            f"first publish; {fmt(worker.get('sql_statements_per_event'), 2)} SQL statements per event; "
+            f"{fmt(whole(worker.get('handler_calls')))} handler calls of {fmt(worker.get('handler_mean_ms'), 2)} ms, "
+            f"{fmt(ratio(worker.get('events'), worker.get('handler_calls')), 1)} events each on average)",
+            f"no-op consumer (prefetch {get(noop, 'prefetch')}, ack each) {fmt(get(noop, 'events_per_s'))}/s; "
+            f"pgbench, 1 client (best of {pg_runs.get(('pgbench-stock-upsert', 1), 0)}): the upsert "
+            f"{fmt(get(upsert, 'throughput_rps'))}/s, one event per transaction (as before batching) "
+            f"{fmt(get(txn, 'throughput_rps'))}/s",
+            f"{pct(ratio(rate, get(noop, 'events_per_s')))} of the broker, {pct(ratio(rate, get(upsert, 'throughput_rps')))} "
+            f"of the upsert, {pct(ratio(rate, get(txn, 'throughput_rps')))} of one event per transaction",
+            rate is not None and rate >= 5000 and complete,
+        ))
+    lists = {}
+    for l in stock_lines:
+        if "throughput_rps" in l and l["scenario"].startswith("rest-"):
+            lists[(l["scenario"], l["concurrency"])] = l
+    cs = sorted({c for (_, c) in lists})
+    if cs:
+        hi = cs[-1]
+        plain, filtered, noop_api = (lists.get((n, hi)) for n in ("rest-variants", "rest-variants-in-stock", "rest-noop"))
+        big, big_filtered = lists.get(("rest-variants-large", hi)), lists.get(("rest-variants-large-in-stock", hi))
+        fill = next((l for l in stock_lines if l["scenario"] == "stock-fill"), {})
+        targets.append((
+            f"11. `in_stock=true` on one page of a product's variants, {fmt(fill.get('variants'))} variants, "
+            f"{fmt(fill.get('rows'))} stock rows ({hi} clients; no target set: reported)",
+            f"3-variant products: filtered {fmt(get(filtered, 'throughput_rps'))} req/s, p99 "
+            f"{fmt(get(filtered, 'latency_ms', 'p99'), 2)} ms; unfiltered {fmt(get(plain, 'throughput_rps'))} req/s, p99 "
+            f"{fmt(get(plain, 'latency_ms', 'p99'), 2)} ms. 2,000-variant product: filtered "
+            f"{fmt(get(big_filtered, 'throughput_rps'))} req/s, p99 {fmt(get(big_filtered, 'latency_ms', 'p99'), 2)} ms; "
+            f"unfiltered {fmt(get(big, 'throughput_rps'))} req/s, p99 {fmt(get(big, 'latency_ms', 'p99'), 2)} ms",
+            f"GET /api/v1/noop {fmt(get(noop_api, 'throughput_rps'))} req/s, p99 {fmt(get(noop_api, 'latency_ms', 'p99'), 2)} ms",
+            f"filtered/unfiltered {pct(ratio(get(filtered, 'throughput_rps'), get(plain, 'throughput_rps')))} "
+            f"(2,000 variants: {pct(ratio(get(big_filtered, 'throughput_rps'), get(big, 'throughput_rps')))}); "
+            f"filtered/no-op {pct(ratio(get(filtered, 'throughput_rps'), get(noop_api, 'throughput_rps')))}",
+            None,
+        ))
+    return targets
+
+
+def stock_section(stock_lines):
+    """### 11: every run of bench/stock.sh's results."""
+    out = ["### 11. Stock read model (bench/stock.sh)\n"]
+    out.append("| run | events | published /s | applied (or acked) /s | seconds from first publish | first publish → first apply | SQL statements / event | handler calls | ms / call | CPU-s: worker, PostgreSQL, RabbitMQ, publisher; other processes (Redis included) | machine busy / capacity CPU-s |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    for l in stock_lines:
+        if l["scenario"] != "stock-events":
+            continue
+        cpu = l.get("cpu_s", {})
+        if l.get("consumer") == "noop":
+            name = f"no-op consumer, prefetch {l.get('prefetch')}, ack each"
+        elif l.get("label") == "from-empty":
+            name = "worker → an empty variant_stock (analyzed empty, new warehouses)"
+        else:
+            name = "worker → variant_stock " + ("(the fill's warehouses)" if l.get("onto_fill") else "(new warehouses)")
+        if l.get("consumer") == "worker" and l.get("rows_written") != l.get("events"):
+            name += f" — timed out, {fmt(l.get('rows_written'))} applied"
+        out.append(
+            f"| {name} | {fmt(l.get('events'))} | {fmt(l.get('published_per_s'))} | {fmt(l.get('events_per_s'))} | "
+            f"{fmt(l.get('seconds'), 2)} | {fmt(l.get('first_publish_to_first_apply_s'), 2)} | "
+            f"{fmt(l.get('sql_statements_per_event'), 2)} | {fmt(whole(l.get('handler_calls')))} | {fmt(l.get('handler_mean_ms'), 3)} | "
+            f"{fmt(cpu.get('catalog_worker'))}, {fmt(cpu.get('postgres'))}, {fmt(cpu.get('rabbitmq'))}, "
+            f"{fmt(cpu.get('publisher_and_noop_consumer'))}; {fmt(cpu.get('other'))} | "
+            f"{fmt(get(l, 'machine_cpu_s', 'busy'))} / {fmt(get(l, 'machine_cpu_s', 'capacity'))} |"
+        )
+    out.append("")
+    out.append("| scenario | clients | throughput /s | p50 | p90 | p99 | max | errors | ratio | notes |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    noop_api = {l["concurrency"]: l for l in stock_lines if l["scenario"] == "rest-noop" and "throughput_rps" in l}
+    order = ["pgbench-stock-upsert", "pgbench-stock-transaction", "rest-variants", "rest-variants-in-stock",
+             "rest-variants-large", "rest-variants-large-in-stock", "rest-noop"]
+    for name in order:
+        for l in sorted((l for l in stock_lines if l["scenario"] == name and "throughput_rps" in l), key=lambda l: l["concurrency"]):
+            c = l["concurrency"]
+            rat = ratio(l.get("throughput_rps"), get(noop_api.get(c), "throughput_rps")) if name.startswith("rest-variants") else None
+            note = []
+            if l.get("bytes_per_response"):
+                note.append(f"{l['bytes_per_response']} B/response")
+            if l.get("error_kinds"):
+                note.append("errors: " + ", ".join(f"{k} ×{v}" for k, v in l["error_kinds"].items()))
+            if l.get("other_cpu_s") is not None:
+                note.append(f"machine busy {fmt(l.get('busy_cpu_s'))} of {fmt(l.get('cpu_capacity_s'))} CPU-s, "
+                            f"other work at least {fmt(l['other_cpu_s'])} (sampled once a second)")
+            lat = l.get("latency_ms", {})
+            out.append(
+                f"| {name} | {c} | {fmt(l.get('throughput_rps'))} | {fmt(lat.get('p50'), 2)} | {fmt(lat.get('p90'), 2)} | "
+                f"{fmt(lat.get('p99'), 2)} | {fmt(lat.get('max'), 2)} | {fmt(l.get('errors', 0))} | {pct(rat)} | {'; '.join(note)} |"
+            )
+    out.append("\n`ratio`: against `GET /api/v1/noop` at the same concurrency. pgbench rows: the statements the worker "
+               "sends per event (`catalog-bench sql-stock-pgbench`), from `clients` connections; the one-client runs "
+               "are repeated and the target row takes the best.\n")
+    return out
 
 
 def make_charts(lines, out_dir):
@@ -653,6 +784,7 @@ def main():
     p = sub.add_parser("ingest-pgbench")
     p.add_argument("--dir", required=True)
     p.add_argument("--concurrency", type=int, required=True)
+    p.add_argument("--scenario", default="pgbench-validate-batch")
     p.set_defaults(func=ingest_pgbench)
     p = sub.add_parser("ingest-redis")
     p.add_argument("--concurrency", type=int, required=True)

@@ -327,6 +327,9 @@ BENCH_SKIP_BUILD=${BENCH_SKIP_BUILD:-0} bash "${BENCH_DIR}/recipes.sh"
 section "Image upload benchmark (bench/uploads.sh)"
 BENCH_SKIP_BUILD=${BENCH_SKIP_BUILD:-0} bash "${BENCH_DIR}/uploads.sh"
 
+section "Stock read model benchmark (bench/stock.sh)"
+BENCH_SKIP_BUILD=${BENCH_SKIP_BUILD:-0} bash "${BENCH_DIR}/stock.sh"
+
 section "Report"
 if ! python3 -c 'import matplotlib' 2>/dev/null; then
   python3 -m pip install --quiet matplotlib || log "warning: matplotlib could not be installed (no charts)"

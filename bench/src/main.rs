@@ -18,6 +18,7 @@ mod load;
 mod relay;
 mod rest;
 mod silence;
+mod stock;
 mod upload;
 
 use anyhow::Context as _;
@@ -46,6 +47,10 @@ const SCENARIOS: &[&str] = &[
     "rest-product",
     "rest-products-filtered",
     "rest-search",
+    "rest-variants",
+    "rest-variants-in-stock",
+    "rest-variants-large",
+    "rest-variants-large-in-stock",
     "large-product-update",
     "rest-upload",
     "relay-burst",
@@ -68,8 +73,9 @@ struct LoadArgs {
     /// One of: grpc-health, grpc-validate-batch, grpc-product-details, grpc-product-details-cold,
     /// grpc-search-barcode, grpc-search-sku-prefix, grpc-search-title-typo, grpc-explode-ticket,
     /// grpc-explode-ticket-cold (bench/recipes.sh's fixture), rest-noop,
-    /// rest-product, rest-products-filtered, rest-search, large-product-update, rest-upload
-    /// (bench/uploads.sh), relay-burst, relay-drain, mix.
+    /// rest-product, rest-products-filtered, rest-search, rest-variants[-large][-in-stock]
+    /// (bench/stock.sh), large-product-update, rest-upload (bench/uploads.sh), relay-burst,
+    /// relay-drain, mix.
     #[arg(long)]
     scenario: Option<String>,
     /// Closed-loop workers (each waits for its answer before sending again).
@@ -166,6 +172,57 @@ enum Tool {
     /// Print the SQL that adds the benchmark's fixtures: images for the warm product, and two
     /// products with 2,000 and 10 variants (idempotent).
     SqlFixtures {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Print the one statement that fills `variant_stock` for most variants (bench/stock.sh).
+    SqlStockFill,
+    /// Print a pgbench script of what the worker sends per stock event: `upsert` (the statement
+    /// alone) or `transaction` (all of `apply_and_announce`'s statements).
+    SqlStockPgbench {
+        kind: String,
+        /// `transaction`: the share of events that append an outbox row (the worker's, measured).
+        #[arg(long, default_value_t = 50)]
+        announce_percent: u32,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Publish a burst of `inventory.stock.updated` events (as Inventory's page prints them) and
+    /// time their consumption by the worker, or by a no-op consumer (bench/stock.sh).
+    StockEvents {
+        /// worker or noop.
+        #[arg(long, default_value = "worker")]
+        consumer: stock::Consumer,
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+        /// Warehouses per variant (the burst names events / warehouses variants of org #1).
+        #[arg(long, default_value_t = 2)]
+        warehouses: u32,
+        /// Report for the warehouses of `sql-stock-fill` (updating its rows) instead of new ones.
+        #[arg(long)]
+        onto_fill: bool,
+        /// The exchange to publish to (the worker binds `{RABBITMQ_QUEUE_PREFIX}inventory_events`).
+        #[arg(long)]
+        inventory_exchange: String,
+        /// worker: its inventory queue (metric label); noop: the queue to declare and delete.
+        #[arg(long)]
+        queue: String,
+        /// The worker's Prometheus endpoint.
+        #[arg(long, default_value = "http://127.0.0.1:9102/metrics")]
+        worker_metrics: String,
+        /// The worker's pid, to report its CPU time apart.
+        #[arg(long)]
+        worker_pid: Option<u32>,
+        /// noop: the consumer's prefetch (the worker's RABBITMQ_PREFETCH).
+        #[arg(long, default_value_t = 10)]
+        prefetch: u16,
+        /// Give up waiting after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+        #[arg(long, default_value = "")]
+        label: String,
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
         #[command(flatten)]
         target: Target,
     },
@@ -287,6 +344,54 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut line = upload::render_ceiling(&photo, threads, Duration::from_secs_f64(duration))?;
             line["scenario"] = json!("render-ceiling");
             line["photo_bytes"] = json!(photo.len());
+            emit(&line, out.as_deref())
+        }
+        Some(Tool::SqlStockFill) => {
+            print!("{}", stock::fill_sql());
+            Ok(())
+        }
+        Some(Tool::SqlStockPgbench { kind, announce_percent, target }) => {
+            print!("{}", stock::pgbench_sql(&target.scale(), &kind, announce_percent.min(100))?);
+            Ok(())
+        }
+        Some(Tool::StockEvents {
+            consumer,
+            events,
+            warehouses,
+            onto_fill,
+            inventory_exchange,
+            queue,
+            worker_metrics,
+            worker_pid,
+            prefetch,
+            timeout,
+            label,
+            out,
+            target,
+        }) => {
+            let args = stock::EventsArgs {
+                consumer,
+                amqp_url: target.amqp_url.clone(),
+                exchange: inventory_exchange,
+                queue,
+                database_url: target.database_url.clone(),
+                metrics_url: worker_metrics,
+                worker_pid,
+                events,
+                warehouses,
+                onto_fill,
+                prefetch,
+                timeout: Duration::from_secs(timeout),
+                scale: target.scale(),
+            };
+            let result = stock::events(&args).await?;
+            let mut line = json!({
+                "ts": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "scenario": "stock-events",
+                "label": label,
+            });
+            merge(&mut line, &result);
+            eprintln!("stock-events {}", serde_json::to_string(&result)?);
             emit(&line, out.as_deref())
         }
         Some(Tool::SqlRecipeFixtures) => {
@@ -536,6 +641,11 @@ async fn run_scenario(name: &str, args: &LoadArgs) -> anyhow::Result<Value> {
 
     let measurement: Measurement = if let Some(scenario) = grpc_scenario(name) {
         let workers = (0..config.concurrency).map(|w| grpc_op(scenario, w)).collect::<anyhow::Result<Vec<_>>>()?;
+        load::run(config, workers, marker).await?
+    } else if let Some(scenario) = stock::list_scenario(name) {
+        let workers = (0..config.concurrency)
+            .map(|_| stock::ListOp::new(scenario, &args.target.api_url, &args.target.token, scale))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         load::run(config, workers, marker).await?
     } else if let Some(scenario) = rest_scenario(name, args.variants) {
         if let RestScenario::VariantUpdate(variants) = scenario {
