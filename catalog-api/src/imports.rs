@@ -146,7 +146,7 @@ fn parse_csv(path: &std::path::Path, send: &dyn Fn(Result<Vec<Line>>) -> bool) -
 /// `;` when the header line has more semicolons than commas (outside quotes), else `,`.
 fn sniff_delimiter(path: &std::path::Path) -> Result<u8> {
     use std::io::BufRead;
-    let file = std::fs::File::open(path).map_err(|e| Error::Internal(e.to_string()))?;
+    let file = std::fs::File::open(path).map_err(|e| Error::internal_from("opening the spooled import", &e))?;
     let mut header = String::new();
     std::io::BufReader::new(file).read_line(&mut header).map_err(|_| bad_file("is not UTF-8 text"))?;
     let (mut commas, mut semicolons, mut quoted) = (0, 0, false);
@@ -163,7 +163,7 @@ fn sniff_delimiter(path: &std::path::Path) -> Result<u8> {
 
 fn parse_jsonl(path: &std::path::Path, send: &dyn Fn(Result<Vec<Line>>) -> bool) -> Result<()> {
     use std::io::BufRead;
-    let file = std::fs::File::open(path).map_err(|e| Error::Internal(e.to_string()))?;
+    let file = std::fs::File::open(path).map_err(|e| Error::internal_from("opening the spooled import", &e))?;
     let mut batch = Vec::new();
     let mut line = 0;
     for (n, text) in std::io::BufReader::new(file).lines().enumerate() {
@@ -209,7 +209,8 @@ pub async fn stage(
         });
     }
     let job = Uuid::now_v7();
-    let principal_json = serde_json::to_value(principal).map_err(|e| Error::Internal(e.to_string()))?;
+    let principal_json =
+        serde_json::to_value(principal).map_err(|e| Error::internal_from("encoding the job's principal", &e))?;
     let principal_of_failed = principal_json.clone();
     let (tx, mut rx) = tokio::sync::mpsc::channel(2);
     let parser = tokio::task::spawn_blocking(move || parse_file(path, format, tx));
@@ -398,7 +399,7 @@ pub async fn process_batch(conn: &mut PgConn, job: Uuid) -> Result<BatchOutcome>
             .load(conn)
             .await?;
         let principal: Principal =
-            serde_json::from_value(state.principal).map_err(|e| Error::Internal(format!("job principal: {e}")))?;
+            serde_json::from_value(state.principal).map_err(|e| Error::internal_from("job principal", &e))?;
         let caller = Caller {
             actor: Actor { user_id: Some(principal.user_id), correlation_id: Some(format!("import-{job}")) },
             principal,

@@ -12,9 +12,15 @@
 //! A set variable in the service's own namespace ([`OWNED_PREFIXES`]) that is not in the list
 //! is reported as unknown (a typo such as `DATABASE_POOL_SZIE`), never fatal.
 
-use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
+
+/// Why the settings cannot be loaded; the message names the variables at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+type Result<T> = std::result::Result<T, ConfigError>;
 
 /// One environment variable the service reads or accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -824,12 +830,9 @@ impl Settings {
         for (key, set) in values_by_key(&vars)? {
             let (first, value) = &set[0];
             if let Some((other, _)) = set.iter().find(|(_, v)| v != value) {
-                return Err(Error::InvalidArgument {
-                    field: "configuration",
-                    message: format!(
-                        "{first} and {other} both set {key}, to different values (after unit conversion): set one"
-                    ),
-                });
+                return Err(ConfigError(format!(
+                    "{first} and {other} both set {key}, to different values (after unit conversion): set one"
+                )));
             }
             builder = builder.set_override(key, value.as_str()).map_err(|e| config_error(&e, &vars))?;
         }
@@ -917,11 +920,7 @@ impl Settings {
             "AUTH_DEV_SECRET",
             "must be at least 16 characters when AUTH_MODE=dev",
         );
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::InvalidArgument { field: "configuration", message: problems.join("; ") })
-        }
+        if problems.is_empty() { Ok(()) } else { Err(ConfigError(problems.join("; "))) }
     }
 
     /// The effective configuration as TOML, secrets redacted (`check-config`).
@@ -959,10 +958,7 @@ fn values_by_key(vars: &[(String, String)]) -> Result<Vec<KeyValues>> {
 
 /// A variable's value in its settings key's unit.
 fn convert(name: &str, raw: &str, unit: Unit, vars: &[(String, String)]) -> Result<String> {
-    let bad = |name: &str, what: &str| Error::InvalidArgument {
-        field: "configuration",
-        message: format!("invalid value for {name}: {what}"),
-    };
+    let bad = |name: &str, what: &str| ConfigError(format!("invalid value for {name}: {what}"));
     match unit {
         Unit::AsIs => Ok(raw.to_string()),
         Unit::SecsToMs => {
@@ -1002,7 +998,7 @@ fn log_level(raw: &str) -> String {
 
 /// Names the environment variable behind a failing key, when there is one: the one that was
 /// set (today's name or an alias), else today's name.
-fn config_error(err: &config::ConfigError, vars: &[(String, String)]) -> Error {
+fn config_error(err: &config::ConfigError, vars: &[(String, String)]) -> ConfigError {
     let text = err.to_string();
     let names_key =
         |name: &str| key_of(name).is_some_and(|key| text.contains(&format!("`{key}`")) || text.contains(key));
@@ -1012,7 +1008,7 @@ fn config_error(err: &config::ConfigError, vars: &[(String, String)]) -> Error {
         Some((var, key)) => format!("invalid value for {var} ({key}): {text}"),
         None => format!("invalid configuration: {text}"),
     };
-    Error::InvalidArgument { field: "configuration", message }
+    ConfigError(message)
 }
 
 /// Renders the settings tree as TOML-style sections, for humans.

@@ -275,21 +275,21 @@ impl Error {
         }
     }
 
+    /// A server-side failure caused by `source`. The message keeps the whole chain of causes
+    /// for the log; the caller is only told "Internal server error".
+    pub fn internal_from(context: &str, source: &(dyn std::error::Error + 'static)) -> Self {
+        let mut message = format!("{context}: {source}");
+        let mut cause = source.source();
+        while let Some(err) = cause {
+            message.push_str(&format!(": {err}"));
+            cause = err.source();
+        }
+        Error::Internal(message)
+    }
+
     /// Whether retrying the same operation later may succeed (drives worker retries).
     pub fn is_transient(&self) -> bool {
         matches!(self, Error::Unavailable(_))
-    }
-}
-
-impl From<bb8::RunError<diesel_async::pooled_connection::PoolError>> for Error {
-    fn from(err: bb8::RunError<diesel_async::pooled_connection::PoolError>) -> Self {
-        Error::Unavailable(format!("database pool: {err}"))
-    }
-}
-
-impl From<diesel::result::Error> for Error {
-    fn from(err: diesel::result::Error) -> Self {
-        crate::db::constraints::classify(err)
     }
 }
 
@@ -369,6 +369,16 @@ mod tests {
             assert_eq!(err.status(), (http, grpc), "{err:?}");
             assert_eq!(err.code(), code);
         }
+    }
+
+    #[test]
+    fn an_internal_error_keeps_its_causes_for_the_log() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Outer(#[source] std::io::Error);
+        let err = Error::internal_from("writing the spool", &Outer(std::io::Error::other("disk full")));
+        assert_eq!(err.to_string(), "internal error: writing the spool: outer: disk full");
+        assert_eq!(err.public_message(), "Internal server error");
     }
 
     #[test]

@@ -102,3 +102,42 @@ async fn every_tenant_table_carries_the_organization() {
     .expect("query");
     assert!(without.is_empty(), "tables without a NOT NULL organization_id: {without:?}");
 }
+
+#[tokio::test]
+async fn every_constraint_the_error_classifier_names_exists() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    // Constraints, indexes (partial unique indexes are not constraints), and names a trigger
+    // function raises as its constraint.
+    let known: Vec<Line> = diesel::sql_query(
+        r#"
+        SELECT conname::text AS line FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+        UNION SELECT relname::text FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'i'
+        UNION SELECT unnest(regexp_matches(prosrc, 'CONSTRAINT\s*=\s*''([a-z_]+)''', 'g'))
+          FROM pg_proc WHERE pronamespace = 'public'::regnamespace
+        "#,
+    )
+    .load(&mut *conn)
+    .await
+    .expect("query");
+    let known: std::collections::HashSet<String> = known.into_iter().map(|l| l.line).collect();
+    let missing: Vec<&str> = db::constraints::known_names().filter(|name| !known.contains(*name)).collect();
+    assert!(missing.is_empty(), "the classifier names constraints the schema lacks: {missing:?}");
+
+    // A CHECK on a table requests write must name its field; the others are the service's own.
+    const INTERNAL: &[&str] = &["idempotency_keys", "import_jobs"];
+    let checked: Vec<Line> = diesel::sql_query(
+        "SELECT DISTINCT conrelid::regclass::text AS line FROM pg_constraint \
+         WHERE connamespace = 'public'::regnamespace AND contype = 'c' ORDER BY 1",
+    )
+    .load(&mut *conn)
+    .await
+    .expect("query");
+    let unmapped: Vec<String> = checked
+        .into_iter()
+        .map(|l| l.line)
+        .filter(|table| !db::constraints::CHECKED_TABLES.iter().any(|(name, _)| name == table))
+        .filter(|table| !INTERNAL.contains(&table.as_str()))
+        .collect();
+    assert!(unmapped.is_empty(), "tables with CHECK constraints the classifier does not map: {unmapped:?}");
+}

@@ -356,7 +356,7 @@ pub async fn get(
     let collection = collections::get(conn, caller.org(), *id).await?;
     let version = collection.version;
     let mut answer = serde_json::to_value(view(conn, caller.org(), collection).await?)
-        .map_err(|e| ApiError(Error::Internal(format!("encoding a collection: {e}"))))?;
+        .map_err(|e| ApiError(Error::internal_from("encoding a collection", &e)))?;
     if with_children {
         let children = collections::list(
             conn,

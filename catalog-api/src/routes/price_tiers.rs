@@ -253,7 +253,7 @@ pub async fn get(
     let tier = price_tiers::get(conn, caller.org(), *id).await?;
     let version = tier.version;
     let mut answer = serde_json::to_value(view(conn, caller.org(), tier).await?)
-        .map_err(|e| ApiError(Error::Internal(format!("encoding a price tier: {e}"))))?;
+        .map_err(|e| ApiError(Error::internal_from("encoding a price tier", &e)))?;
     if with_rules {
         let rules = price_tiers::list_rules(conn, caller.org(), *id).await?;
         answer["rules"] = json!(rule_views(conn, caller.org(), rules).await?);

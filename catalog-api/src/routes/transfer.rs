@@ -65,7 +65,9 @@ pub async fn spool<E: std::fmt::Display>(
         size: 0,
         sha256: vec![],
     };
-    let mut file = tokio::fs::File::create(&spooled.path).await.map_err(|e| Error::Internal(e.to_string()))?;
+    let mut file = tokio::fs::File::create(&spooled.path)
+        .await
+        .map_err(|e| Error::internal_from("creating the spool file", &e))?;
     let mut hash = sha2::Sha256::new();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| Error::InvalidArgument { field: "body", message: e.to_string() })?;
@@ -74,9 +76,9 @@ pub async fn spool<E: std::fmt::Display>(
             return Err(too_large());
         }
         hash.update(&chunk);
-        file.write_all(&chunk).await.map_err(|e| Error::Internal(e.to_string()))?;
+        file.write_all(&chunk).await.map_err(|e| Error::internal_from("writing the spool file", &e))?;
     }
-    file.flush().await.map_err(|e| Error::Internal(e.to_string()))?;
+    file.flush().await.map_err(|e| Error::internal_from("flushing the spool file", &e))?;
     spooled.sha256 = hash.finalize().to_vec();
     Ok(spooled)
 }

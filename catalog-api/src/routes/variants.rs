@@ -757,7 +757,7 @@ async fn read(
     }
     let details = state.catalog.product_details(caller.org(), &[product_id]).await?.into_iter().next().flatten();
     let mut answer =
-        serde_json::to_value(view).map_err(|e| ApiError(Error::Internal(format!("encoding a variant: {e}"))))?;
+        serde_json::to_value(view).map_err(|e| ApiError(Error::internal_from("encoding a variant", &e)))?;
     answer["product"] = match details {
         Some(d) => json!({
             "product_id": d.product.id,

@@ -49,5 +49,5 @@ pub struct Claims {
 /// a real Auth Service or its public key is configured.
 pub fn mint_dev_token(secret: &str, claims: &Claims) -> Result<String> {
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret.as_bytes()))
-        .map_err(|e| Error::Internal(format!("cannot sign dev token: {e}")))
+        .map_err(|e| Error::internal_from("cannot sign dev token", &e))
 }

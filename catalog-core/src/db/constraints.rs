@@ -61,6 +61,25 @@ const FOREIGN: &[(&str, Entity, &str, Entity)] = &[
     ("products_local_retired", Entity::Product, "local_id", Entity::Local),
 ];
 
+impl From<bb8::RunError<diesel_async::pooled_connection::PoolError>> for Error {
+    fn from(err: bb8::RunError<diesel_async::pooled_connection::PoolError>) -> Self {
+        Error::Unavailable(format!("database pool: {err}"))
+    }
+}
+
+impl From<DieselError> for Error {
+    fn from(err: DieselError) -> Self {
+        classify(err)
+    }
+}
+
+/// Every constraint (or trigger-raised) name [`classify`] knows: a test checks each exists in
+/// the migrated schema, so a renamed constraint cannot silently become a generic error.
+pub fn known_names() -> impl Iterator<Item = &'static str> {
+    UNIQUE.iter().map(|(name, ..)| *name).chain(FOREIGN.iter().map(|(name, ..)| *name))
+}
+
+/// Maps a database error to the domain error the edges answer.
 pub fn classify(err: DieselError) -> Error {
     match err {
         DieselError::DatabaseError(kind, info) => {
@@ -85,8 +104,14 @@ pub fn classify(err: DieselError) -> Error {
                     None => Error::Internal(format!("foreign key violation {constraint}: {}", info.message())),
                 },
                 DatabaseErrorKind::CheckViolation => {
-                    let (entity, field) = check_field(info.table_name().unwrap_or_default(), constraint);
-                    Error::Validation { entity, fields: vec![FieldError::new(field, "is out of range")] }
+                    let table = info.table_name().unwrap_or_default();
+                    match check_field(table, constraint) {
+                        Some((entity, field)) => {
+                            Error::Validation { entity, fields: vec![FieldError::new(field, "is out of range")] }
+                        }
+                        // A check on a table no request writes: the service's own bug.
+                        None => Error::Internal(format!("check violation {constraint} on {table}: {}", info.message())),
+                    }
                 }
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::SerializationFailure => {
                     Error::Unavailable(info.message().to_string())
@@ -96,7 +121,7 @@ pub fn classify(err: DieselError) -> Error {
             }
         }
         DieselError::BrokenTransactionManager => Error::Unavailable("transaction manager broken".into()),
-        other => Error::Internal(format!("database error: {other}")),
+        other => Error::internal_from("database error", &other),
     }
 }
 
@@ -206,26 +231,32 @@ fn is_transient_message(message: &str) -> bool {
     TRANSIENT.iter().any(|t| message.contains(t))
 }
 
+/// The tables requests write, and the entity each holds.
+pub const CHECKED_TABLES: &[(&str, Entity)] = &[
+    ("products", Entity::Product),
+    ("product_variants", Entity::Variant),
+    ("brands", Entity::Brand),
+    ("collections", Entity::Collection),
+    ("tags", Entity::Tag),
+    ("product_options", Entity::Option),
+    ("product_option_values", Entity::OptionValue),
+    ("price_tiers", Entity::PriceTier),
+    ("price_tier_rules", Entity::PriceTierRule),
+    ("product_images", Entity::Image),
+    ("variant_images", Entity::Image),
+    ("product_recipes", Entity::Recipe),
+    ("recipe_ingredients", Entity::Recipe),
+];
+
 /// PostgreSQL names column checks `<table>_<column>_check`.
-fn check_field(table: &str, constraint: &str) -> (Entity, String) {
-    let entity = match table {
-        "products" => Entity::Product,
-        "product_variants" => Entity::Variant,
-        "brands" => Entity::Brand,
-        "collections" => Entity::Collection,
-        "tags" => Entity::Tag,
-        "product_options" => Entity::Option,
-        "product_option_values" => Entity::OptionValue,
-        "price_tiers" => Entity::PriceTier,
-        "price_tier_rules" => Entity::PriceTierRule,
-        _ => Entity::Image,
-    };
+fn check_field(table: &str, constraint: &str) -> Option<(Entity, String)> {
+    let entity = CHECKED_TABLES.iter().find(|(name, _)| *name == table).map(|(_, entity)| *entity)?;
     let field = constraint
         .strip_prefix(table)
         .and_then(|rest| rest.strip_prefix('_'))
         .and_then(|rest| rest.strip_suffix("_check"))
         .unwrap_or(constraint);
-    (entity, field.to_string())
+    Some((entity, field.to_string()))
 }
 
 #[cfg(test)]
@@ -254,10 +285,14 @@ mod tests {
 
     #[test]
     fn check_constraint_names_become_field_names() {
-        assert_eq!(check_field("products", "products_alert_stock_check"), (Entity::Product, "alert_stock".into()));
+        assert_eq!(
+            check_field("products", "products_alert_stock_check"),
+            Some((Entity::Product, "alert_stock".into()))
+        );
         assert_eq!(
             check_field("product_variants", "product_variants_sale_price_check"),
-            (Entity::Variant, "sale_price".into())
+            Some((Entity::Variant, "sale_price".into()))
         );
+        assert_eq!(check_field("variant_stock", "variant_stock_total_check"), None);
     }
 }

@@ -35,7 +35,7 @@ fn unavailable(e: object_store::Error) -> Error {
 }
 
 fn path(key: &str) -> Result<Path> {
-    Path::parse(key).map_err(|e| Error::Internal(format!("object key {key:?}: {e}")))
+    Path::parse(key).map_err(|e| Error::internal_from(&format!("object key {key:?}"), &e))
 }
 
 impl MediaStore {

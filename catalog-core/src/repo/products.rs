@@ -791,7 +791,7 @@ mod relation_sql {
 type DetailsRow = (Product, Option<String>, String, String, String, String, String, String);
 
 fn decode<T: serde::de::DeserializeOwned>(relation: &'static str, json: &str) -> Result<T> {
-    serde_json::from_str(json).map_err(|e| Error::Internal(format!("decoding a product's {relation}: {e}")))
+    serde_json::from_str(json).map_err(|e| Error::internal_from(&format!("decoding a product's {relation}"), &e))
 }
 
 /// The live products among `ids` (in the order of `ids`, duplicates collapsed) with their
