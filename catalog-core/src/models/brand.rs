@@ -46,14 +46,16 @@ pub struct NewBrand {
     pub metadata: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Default, AsChangeset)]
-#[diesel(table_name = brands)]
-pub struct BrandChanges {
-    pub name: Option<String>,
-    pub slug: Option<String>,
-    pub description: Option<Option<String>>,
-    pub logo_url: Option<Option<String>>,
-    pub status: Option<ActiveStatus>,
-    pub website: Option<Option<String>>,
-    pub metadata: Option<serde_json::Value>,
+super::changeset::changeset! {
+    #[derive(Debug, Clone, Default, AsChangeset)]
+    #[diesel(table_name = brands)]
+    pub struct BrandChanges for Brand {
+        pub name: Option<String>,
+        pub slug: Option<String>,
+        pub description: Option<Option<String>>,
+        pub logo_url: Option<Option<String>>,
+        pub status: Option<ActiveStatus>,
+        pub website: Option<Option<String>>,
+        pub metadata: Option<serde_json::Value>,
+    }
 }

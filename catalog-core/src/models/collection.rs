@@ -42,15 +42,17 @@ pub struct NewCollection {
     pub metadata: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Default, AsChangeset)]
-#[diesel(table_name = collections)]
-pub struct CollectionChanges {
-    pub parent_id: Option<Option<CollectionId>>,
-    pub name: Option<String>,
-    pub slug: Option<String>,
-    pub description: Option<Option<String>>,
-    pub image_url: Option<Option<String>>,
-    pub status: Option<ActiveStatus>,
-    pub position: Option<i32>,
-    pub metadata: Option<serde_json::Value>,
+super::changeset::changeset! {
+    #[derive(Debug, Clone, Default, AsChangeset)]
+    #[diesel(table_name = collections)]
+    pub struct CollectionChanges for Collection {
+        pub parent_id: Option<Option<CollectionId>>,
+        pub name: Option<String>,
+        pub slug: Option<String>,
+        pub description: Option<Option<String>>,
+        pub image_url: Option<Option<String>>,
+        pub status: Option<ActiveStatus>,
+        pub position: Option<i32>,
+        pub metadata: Option<serde_json::Value>,
+    }
 }

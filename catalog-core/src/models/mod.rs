@@ -1,6 +1,7 @@
 //! Row structs (what a `SELECT` returns), their insert forms, and changesets (`None` = leave as is).
 
 mod brand;
+mod changeset;
 mod collection;
 mod image;
 mod option;

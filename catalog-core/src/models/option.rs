@@ -27,11 +27,13 @@ pub struct NewProductOption {
     pub position: i32,
 }
 
-#[derive(Debug, Clone, Default, AsChangeset)]
-#[diesel(table_name = product_options)]
-pub struct ProductOptionChanges {
-    pub name: Option<String>,
-    pub position: Option<i32>,
+super::changeset::changeset! {
+    #[derive(Debug, Clone, Default, AsChangeset)]
+    #[diesel(table_name = product_options)]
+    pub struct ProductOptionChanges for ProductOption {
+        pub name: Option<String>,
+        pub position: Option<i32>,
+    }
 }
 
 /// One ordered value of an option (Rojo, M).

@@ -39,15 +39,17 @@ pub struct NewPriceTier {
     pub metadata: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Default, AsChangeset)]
-#[diesel(table_name = price_tiers)]
-pub struct PriceTierChanges {
-    pub name: Option<String>,
-    pub slug: Option<String>,
-    pub description: Option<Option<String>>,
-    pub priority: Option<i32>,
-    pub is_active: Option<bool>,
-    pub metadata: Option<serde_json::Value>,
+super::changeset::changeset! {
+    #[derive(Debug, Clone, Default, AsChangeset)]
+    #[diesel(table_name = price_tiers)]
+    pub struct PriceTierChanges for PriceTier {
+        pub name: Option<String>,
+        pub slug: Option<String>,
+        pub description: Option<Option<String>>,
+        pub priority: Option<i32>,
+        pub is_active: Option<bool>,
+        pub metadata: Option<serde_json::Value>,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Serialize, Deserialize, utoipa::ToSchema)]

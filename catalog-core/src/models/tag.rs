@@ -39,12 +39,14 @@ pub struct NewTag {
     pub metadata: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Default, AsChangeset)]
-#[diesel(table_name = tags)]
-pub struct TagChanges {
-    pub name: Option<String>,
-    pub slug: Option<String>,
-    pub tag_type: Option<TagType>,
-    pub color: Option<Option<String>>,
-    pub metadata: Option<serde_json::Value>,
+super::changeset::changeset! {
+    #[derive(Debug, Clone, Default, AsChangeset)]
+    #[diesel(table_name = tags)]
+    pub struct TagChanges for Tag {
+        pub name: Option<String>,
+        pub slug: Option<String>,
+        pub tag_type: Option<TagType>,
+        pub color: Option<Option<String>>,
+        pub metadata: Option<serde_json::Value>,
+    }
 }

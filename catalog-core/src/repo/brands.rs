@@ -1,6 +1,6 @@
 use super::outbox;
 use super::published::{self, Aggregate, change};
-use super::{ListFilter, changed_fields, check_version, found};
+use super::{ListFilter, check_version, found, update_versioned};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, Result};
 use crate::ids::{BrandId, OrganizationId, ProductId};
@@ -111,22 +111,7 @@ pub async fn update(
     conn.transaction(async move |conn| {
         let old = lock(conn, org, id).await?;
         check_version(expected_version, old.version)?;
-        let new: Brand = diesel::update(brands::table.find(id))
-            .set((changes, brands::version.eq(old.version + 1), brands::updated_at.eq(Utc::now())))
-            .returning(Brand::as_returning())
-            .get_result(conn)
-            .await?;
-        let changes = changed_fields(&old, &new);
-        if changes.is_empty() {
-            diesel::update(brands::table.find(id))
-                .set((brands::version.eq(old.version), brands::updated_at.eq(old.updated_at)))
-                .execute(conn)
-                .await?;
-            return Ok(old);
-        }
-        let event = published::updated(Aggregate::Brand, id, new.version, &changes);
-        outbox::append(conn, org, actor, vec![event]).await?;
-        Ok(new)
+        Ok(update_versioned!(conn, actor, brands, Brand, Aggregate::Brand, old, changes))
     })
     .await
 }

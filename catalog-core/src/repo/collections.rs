@@ -3,7 +3,7 @@
 
 use super::outbox;
 use super::published::{self, Aggregate, change};
-use super::{ListFilter, changed_fields, check_version, found};
+use super::{ListFilter, check_version, found, update_versioned};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::ids::{CollectionId, OrganizationId, ProductId};
@@ -245,26 +245,7 @@ pub async fn update(
             let name = changes.name.as_deref().unwrap_or(&old.name);
             changes.slug = Some(slug_or_derive(Entity::Collection, slug, name)?);
         }
-        let new: Collection = diesel::update(collections::table)
-            .filter(collections::organization_id.eq(org))
-            .filter(collections::id.eq(id))
-            .set((changes, collections::version.eq(old.version + 1), collections::updated_at.eq(Utc::now())))
-            .returning(Collection::as_returning())
-            .get_result(conn)
-            .await?;
-        let changes = changed_fields(&old, &new);
-        if changes.is_empty() {
-            diesel::update(collections::table)
-                .filter(collections::organization_id.eq(org))
-                .filter(collections::id.eq(id))
-                .set((collections::version.eq(old.version), collections::updated_at.eq(old.updated_at)))
-                .execute(conn)
-                .await?;
-            return Ok(old);
-        }
-        let event = published::updated(Aggregate::Collection, id, new.version, &changes);
-        outbox::append(conn, org, actor, vec![event]).await?;
-        Ok(new)
+        Ok(update_versioned!(conn, actor, collections, Collection, Aggregate::Collection, old, changes))
     })
     .await
 }

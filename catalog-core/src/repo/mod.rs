@@ -43,6 +43,34 @@ pub fn changed_fields<T: Serialize>(old: &T, new: &T) -> Map<String, Value> {
         .collect()
 }
 
+/// The one way a versioned row is updated, once it is locked and its version checked: the
+/// changes applied to the old row in memory (the changeset's `apply_to`); nothing changed → no
+/// write and no event; otherwise one UPDATE filtered by organization and id that bumps the
+/// version, and its `*.updated` event naming the fields that changed. A macro rather than a
+/// function generic over Diesel tables, whose trait bounds would outgrow the code they save.
+macro_rules! update_versioned {
+    ($conn:expr, $actor:expr, $table:ident, $model:ty, $aggregate:expr, $old:expr, $changes:expr) => {{
+        let old: $model = $old;
+        let changes = $changes;
+        if $crate::repo::changed_fields(&old, &changes.apply_to(&old)).is_empty() {
+            return Ok(old);
+        }
+        let new: $model = diesel::update($table::table)
+            .filter($table::organization_id.eq(old.organization_id))
+            .filter($table::id.eq(old.id))
+            .set((changes, $table::version.eq(old.version + 1), $table::updated_at.eq(chrono::Utc::now())))
+            .returning(<$model>::as_returning())
+            .get_result($conn)
+            .await?;
+        let changed = $crate::repo::changed_fields(&old, &new);
+        let event = $crate::repo::published::updated($aggregate, new.id, new.version, &changed);
+        $crate::repo::outbox::append($conn, old.organization_id, $actor, vec![event]).await?;
+        new
+    }};
+}
+
+pub(crate) use update_versioned;
+
 /// Optimistic concurrency: `expected` is the version the caller last saw (from `If-Match`).
 pub fn check_version(expected: Option<i32>, current: i32) -> Result<()> {
     match expected {

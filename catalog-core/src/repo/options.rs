@@ -6,7 +6,7 @@
 
 use super::outbox;
 use super::published::{self, Aggregate, EventDraft, change};
-use super::{changed_fields, check_version, found};
+use super::{check_version, found, update_versioned};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::ids::{OptionId, OptionValueId, OrganizationId, ProductId};
@@ -230,24 +230,7 @@ pub async fn update(
     conn.transaction(async move |conn| {
         let old = lock(conn, org, id).await?;
         check_version(expected_version, old.version)?;
-        let target =
-            product_options::table.filter(product_options::organization_id.eq(org)).filter(product_options::id.eq(id));
-        let new: ProductOption = diesel::update(target)
-            .set((changes, product_options::version.eq(old.version + 1), product_options::updated_at.eq(Utc::now())))
-            .returning(ProductOption::as_returning())
-            .get_result(conn)
-            .await?;
-        let changes = changed_fields(&old, &new);
-        if changes.is_empty() {
-            diesel::update(target)
-                .set((product_options::version.eq(old.version), product_options::updated_at.eq(old.updated_at)))
-                .execute(conn)
-                .await?;
-            return Ok(old);
-        }
-        let event = published::updated(Aggregate::Option, id, new.version, &changes);
-        outbox::append(conn, org, actor, vec![event]).await?;
-        Ok(new)
+        Ok(update_versioned!(conn, actor, product_options, ProductOption, Aggregate::Option, old, changes))
     })
     .await
 }

@@ -5,7 +5,7 @@
 
 use super::outbox;
 use super::published::{self, Aggregate, RuleChange};
-use super::{changed_fields, check_version, found};
+use super::{changed_fields, check_version, found, update_versioned};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::ids::{OrganizationId, PriceTierId, PriceTierRuleId, VariantId};
@@ -165,26 +165,7 @@ pub async fn update(
             let name = changes.name.as_deref().unwrap_or(&old.name);
             changes.slug = Some(slug_or_derive(Entity::PriceTier, slug, name)?);
         }
-        let new: PriceTier = diesel::update(price_tiers::table)
-            .filter(price_tiers::organization_id.eq(org))
-            .filter(price_tiers::id.eq(id))
-            .set((changes, price_tiers::version.eq(old.version + 1), price_tiers::updated_at.eq(Utc::now())))
-            .returning(PriceTier::as_returning())
-            .get_result(conn)
-            .await?;
-        let changes = changed_fields(&old, &new);
-        if changes.is_empty() {
-            diesel::update(price_tiers::table)
-                .filter(price_tiers::organization_id.eq(org))
-                .filter(price_tiers::id.eq(id))
-                .set((price_tiers::version.eq(old.version), price_tiers::updated_at.eq(old.updated_at)))
-                .execute(conn)
-                .await?;
-            return Ok(old);
-        }
-        let event = published::updated(Aggregate::PriceTier, id, new.version, &changes);
-        outbox::append(conn, org, actor, vec![event]).await?;
-        Ok(new)
+        Ok(update_versioned!(conn, actor, price_tiers, PriceTier, Aggregate::PriceTier, old, changes))
     })
     .await
 }

@@ -6,7 +6,7 @@
 
 use super::outbox;
 use super::published::{self, Aggregate, EventDraft, change};
-use super::{ListFilter, changed_fields, check_version, found};
+use super::{ListFilter, check_version, found, update_versioned};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::ids::{OrganizationId, ProductId, TagId};
@@ -108,23 +108,7 @@ pub async fn update(
         if changes.slug.as_deref().is_some_and(|s| s.trim().is_empty()) {
             changes.slug = Some(slug_or_derive(Entity::Tag, "", changes.name.as_deref().unwrap_or(&old.name))?);
         }
-        let target = tags::table.filter(tags::organization_id.eq(org)).filter(tags::id.eq(id));
-        let new: Tag = diesel::update(target)
-            .set((changes, tags::version.eq(old.version + 1), tags::updated_at.eq(Utc::now())))
-            .returning(Tag::as_returning())
-            .get_result(conn)
-            .await?;
-        let changes = changed_fields(&old, &new);
-        if changes.is_empty() {
-            diesel::update(target)
-                .set((tags::version.eq(old.version), tags::updated_at.eq(old.updated_at)))
-                .execute(conn)
-                .await?;
-            return Ok(old);
-        }
-        let event = published::updated(Aggregate::Tag, id, new.version, &changes);
-        outbox::append(conn, org, actor, vec![event]).await?;
-        Ok(new)
+        Ok(update_versioned!(conn, actor, tags, Tag, Aggregate::Tag, old, changes))
     })
     .await
 }

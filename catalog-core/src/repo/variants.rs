@@ -507,14 +507,17 @@ pub async fn update(
         if !problems.is_empty() {
             return Err(Error::validation(Entity::Variant, problems));
         }
-        let new: Variant = diesel::update(product_variants::table.find(id))
+        let target = product_variants::table
+            .filter(product_variants::organization_id.eq(org))
+            .filter(product_variants::id.eq(id));
+        let new: Variant = diesel::update(target)
             .set((changes, product_variants::version.eq(old.version + 1), product_variants::updated_at.eq(Utc::now())))
             .returning(Variant::as_returning())
             .get_result(conn)
             .await?;
         let changes = changed_fields(&old, &new);
         if changes.is_empty() {
-            diesel::update(product_variants::table.find(id))
+            diesel::update(target)
                 .set((product_variants::version.eq(old.version), product_variants::updated_at.eq(old.updated_at)))
                 .execute(conn)
                 .await?;
