@@ -77,7 +77,6 @@ impl Consumers {
         }
     }
 
-    /// Declares the topology this queue needs (idempotent) and consumes until stopped or broken.
     /// Deliveries taken together from `queue`, and the queue's prefetch.
     fn batching(&self, queue: &str) -> (usize, u16) {
         if queue == self.topology.inventory_queue {
@@ -88,6 +87,7 @@ impl Consumers {
         }
     }
 
+    /// Declares the topology this queue needs (idempotent) and consumes until stopped or broken.
     fn session(
         &self,
         runtime: &tokio::runtime::Handle,

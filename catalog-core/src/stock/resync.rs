@@ -4,11 +4,12 @@
 //!
 //! Per batch of `INVENTORY_BATCH_SIZE` variants (keyset over the organization's live variants):
 //! one `CheckBulkAvailability` call and one model read; only variants whose available quantity
-//! differs are asked for their warehouses (`GetStockInfo`, a few at a time) and replaced
-//! (one [`super::Change::Variant`] each, the batch in one transaction) as of the moment it was asked — an event Inventory
-//! sent after that still wins. `full` asks every variant's warehouses (a difference in reserved
-//! or damaged alone is invisible to the bulk check). Each organization done is recorded in
-//! `stock_reconciliations`, which the freshness of the stock answers reads.
+//! differs are asked for their warehouses (`GetStockInfo`, a few at a time) and replaced (one
+//! [`super::Change::Variant`] each, the batch in one transaction) as of the moment the batch
+//! was asked — an event Inventory sent after that still wins. `full` asks every variant's
+//! warehouses (a difference in reserved or damaged alone is invisible to the bulk check). Each
+//! organization done is recorded in `stock_reconciliations`, which the freshness of the stock
+//! answers reads.
 
 use super::inventory::InventoryClient;
 use crate::db::{PgConn, PgPool};
