@@ -769,3 +769,32 @@ async fn load_details_costs_the_same_number_of_statements_for_one_or_many_produc
     assert!(all.iter().all(|d| d.brand.is_some() && d.variants.len() == 1 && d.variant_images.len() == 1));
     assert_eq!((for_one, for_all), (1, 1), "one statement, whatever the number of products");
 }
+
+#[tokio::test]
+async fn a_product_update_that_changes_nothing_writes_nothing_and_one_that_does_writes_once() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection};
+    let db = TestDb::new().await;
+    let mut conn = AsyncPgConnection::establish(&db.url).await.expect("connect");
+    let (org, actor) = (TestDb::org(), Actor::system());
+    let p = common::product_row(&mut conn, org, common::titled("Camisa")).await;
+    let updates = common::count_updates(&mut conn);
+
+    let same = ProductChanges { title: Some("Camisa".into()), status: Some(p.status), ..Default::default() };
+    let unchanged = products::update(&mut conn, org, &actor, p.id, Some(p.version), same).await.expect("no-op");
+    assert_eq!((unchanged.version, updates()), (p.version, 0), "nothing changed: no UPDATE, same version");
+    assert!(outbox::list_for_organization(&mut conn, org).await.expect("outbox").is_empty(), "and no event");
+
+    let archived =
+        products::set_status(&mut conn, org, &actor, p.id, None, ProductStatus::Archived).await.expect("archive");
+    assert_eq!((archived.version, updates()), (p.version + 1, 1), "a change: exactly one UPDATE");
+    let events = outbox::list_for_organization(&mut conn, org).await.expect("outbox");
+    let [event] = events.as_slice() else { panic!("one event: {events:?}") };
+    assert_eq!(event.event_type, "catalog.product.updated");
+    assert_eq!(
+        event.payload["data"]["changes"],
+        json!({
+            "status": { "old": "active", "new": "archived" },
+            "is_active": { "old": true, "new": false },
+        })
+    );
+}

@@ -428,21 +428,12 @@ async fn tags_of_many_products_and_products_of_a_tag() {
 
 #[tokio::test]
 async fn an_update_that_changes_nothing_writes_nothing_and_one_that_does_writes_once() {
-    use diesel::connection::InstrumentationEvent;
     use diesel_async::{AsyncConnection, AsyncPgConnection};
-    use std::sync::{Arc, Mutex};
     let db = TestDb::new().await;
     let mut conn = AsyncPgConnection::establish(&db.url).await.expect("connect");
     let (org, actor) = (TestDb::org(), Actor::system());
     let tag = tags::create(&mut conn, org, &actor, new_tag("Oferta", TagType::Promotion)).await.expect("create");
-    let sent = Arc::new(Mutex::new(Vec::<String>::new()));
-    let log = Arc::clone(&sent);
-    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-        if let InstrumentationEvent::StartQuery { query, .. } = event {
-            log.lock().unwrap().push(query.to_string());
-        }
-    });
-    let updates = || sent.lock().unwrap().drain(..).filter(|sql| sql.trim_start().starts_with("UPDATE")).count();
+    let updates = common::count_updates(&mut conn);
 
     let same = TagChanges { name: Some("Oferta".into()), tag_type: Some(TagType::Promotion), ..TagChanges::default() };
     let unchanged = tags::update(&mut conn, org, &actor, tag.id, Some(tag.version), same).await.expect("update");

@@ -485,3 +485,33 @@ async fn validate_many_is_one_statement_whatever_the_number_of_ids() {
     variants::list_for_products(&mut conn, org, &[p.id, ProductId::generate()]).await.expect("list");
     assert_eq!(AtomicUsize::load(&statements, Ordering::SeqCst), 2, "batch reads are one statement each");
 }
+
+#[tokio::test]
+async fn a_variant_update_diffs_at_the_columns_scale_before_it_writes() {
+    let db = TestDb::new().await;
+    let mut conn = AsyncPgConnection::establish(&db.url).await.expect("connect");
+    let (org, actor) = (TestDb::org(), Actor::system());
+    let p = product(&mut conn, org, "Camisa", ProductStatus::Active).await;
+    let v = variants::create(&mut conn, org, &actor, new_variant(p.id, "A"), &[]).await.expect("create");
+    let before = event_types(&mut conn, org).await;
+    let updates = common::count_updates(&mut conn);
+
+    // 19.9 and 19.899 are stored as 19.90, the price the variant already has.
+    let same_price = VariantChanges {
+        sale_price: Some(Decimal::new(199, 1)),
+        cost_price: Some(Some(Decimal::new(9999, 3))),
+        ..Default::default()
+    };
+    let unchanged = variants::update(&mut conn, org, &actor, v.id, Some(1), same_price).await.expect("no-op");
+    assert_eq!((unchanged.version, updates()), (1, 0), "nothing changed: no UPDATE, same version");
+    assert_eq!(event_types(&mut conn, org).await, before, "and no event");
+
+    let repriced = VariantChanges { sale_price: Some(Decimal::new(2105, 3)), ..Default::default() };
+    let changed = variants::update(&mut conn, org, &actor, v.id, Some(1), repriced).await.expect("update");
+    assert_eq!((changed.version, updates()), (2, 1), "a change: exactly one UPDATE");
+    assert_eq!(changed.sale_price.to_string(), "2.11", "rounded half away from zero, as PostgreSQL does");
+    let events = outbox::list_for_organization(&mut conn, org).await.expect("outbox");
+    let [.., updated, price_changed] = events.as_slice() else { panic!("two more events: {events:?}") };
+    assert_eq!(updated.payload["data"]["changes"]["sale_price"], json!({ "old": "19.90", "new": "2.11" }));
+    assert_eq!(price_changed.payload["data"]["new_price"], json!(2.11));
+}

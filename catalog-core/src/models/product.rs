@@ -55,22 +55,24 @@ pub struct NewProduct {
     pub metadata: serde_json::Value,
 }
 
-#[derive(Debug, Clone, Default, AsChangeset)]
-#[diesel(table_name = products)]
-pub struct ProductChanges {
-    pub local_id: Option<Option<LocalId>>,
-    pub brand_id: Option<Option<BrandId>>,
-    pub title: Option<String>,
-    pub slug: Option<String>,
-    pub sku: Option<String>,
-    pub barcode: Option<Option<String>>,
-    pub description: Option<Option<String>>,
-    pub status: Option<ProductStatus>,
-    pub product_type: Option<Option<String>>,
-    pub unit_of_measure: Option<String>,
-    pub alert_stock: Option<i32>,
-    pub has_variants: Option<bool>,
-    pub metadata: Option<serde_json::Value>,
+super::changeset::changeset! {
+    #[derive(Debug, Clone, Default, AsChangeset)]
+    #[diesel(table_name = products)]
+    pub struct ProductChanges for Product {
+        pub local_id: Option<Option<LocalId>>,
+        pub brand_id: Option<Option<BrandId>>,
+        pub title: Option<String>,
+        pub slug: Option<String>,
+        pub sku: Option<String>,
+        pub barcode: Option<Option<String>>,
+        pub description: Option<Option<String>>,
+        pub status: Option<ProductStatus>,
+        pub product_type: Option<Option<String>>,
+        pub unit_of_measure: Option<String>,
+        pub alert_stock: Option<i32>,
+        pub has_variants: Option<bool>,
+        pub metadata: Option<serde_json::Value>,
+    }
 }
 
 impl NewProduct {
@@ -94,6 +96,29 @@ impl NewProduct {
             alert_stock: 0,
             has_variants: false,
             metadata: serde_json::json!({}),
+        }
+    }
+}
+
+/// The writable fields of a stored product, to compare a row with what it would replace.
+impl From<&Product> for NewProduct {
+    fn from(p: &Product) -> Self {
+        Self {
+            id: p.id,
+            organization_id: p.organization_id,
+            local_id: p.local_id,
+            brand_id: p.brand_id,
+            title: p.title.clone(),
+            slug: p.slug.clone(),
+            sku: p.sku.clone(),
+            barcode: p.barcode.clone(),
+            description: p.description.clone(),
+            status: p.status,
+            product_type: p.product_type.clone(),
+            unit_of_measure: p.unit_of_measure.clone(),
+            alert_stock: p.alert_stock,
+            has_variants: p.has_variants,
+            metadata: p.metadata.clone(),
         }
     }
 }

@@ -46,10 +46,13 @@ pub fn changed_fields<T: Serialize>(old: &T, new: &T) -> Map<String, Value> {
 /// The one way a versioned row is updated, once it is locked and its version checked: the
 /// changes applied to the old row in memory (the changeset's `apply_to`); nothing changed → no
 /// write and no event; otherwise one UPDATE filtered by organization and id that bumps the
-/// version, and its `*.updated` event naming the fields that changed. A macro rather than a
-/// function generic over Diesel tables, whose trait bounds would outgrow the code they save.
+/// version, and its events — by default one `*.updated` naming the fields that changed, or
+/// those `events = |old, new, changed| …` makes. Returns from the enclosing function with the
+/// old row on a no-op. A macro rather than a function generic over Diesel tables, whose trait
+/// bounds would outgrow the code they save.
 macro_rules! update_versioned {
-    ($conn:expr, $actor:expr, $table:ident, $model:ty, $aggregate:expr, $old:expr, $changes:expr) => {{
+    // First: `events = …` would also match the next arm's `$aggregate:expr` (an assignment).
+    ($conn:expr, $actor:expr, $table:ident, $model:ty, events = $events:expr, $old:expr, $changes:expr) => {{
         let old: $model = $old;
         let changes = $changes;
         if $crate::repo::changed_fields(&old, &changes.apply_to(&old)).is_empty() {
@@ -63,10 +66,23 @@ macro_rules! update_versioned {
             .get_result($conn)
             .await?;
         let changed = $crate::repo::changed_fields(&old, &new);
-        let event = $crate::repo::published::updated($aggregate, new.id, new.version, &changed);
-        $crate::repo::outbox::append($conn, old.organization_id, $actor, vec![event]).await?;
+        let events: Vec<$crate::repo::published::EventDraft> = ($events)(&old, &new, &changed);
+        $crate::repo::outbox::append($conn, old.organization_id, $actor, events).await?;
         new
     }};
+    ($conn:expr, $actor:expr, $table:ident, $model:ty, $aggregate:expr, $old:expr, $changes:expr) => {
+        $crate::repo::update_versioned!(
+            $conn,
+            $actor,
+            $table,
+            $model,
+            events = |_old: &$model, new: &$model, changed| {
+                vec![$crate::repo::published::updated($aggregate, new.id, new.version, changed)]
+            },
+            $old,
+            $changes
+        )
+    };
 }
 
 pub(crate) use update_versioned;

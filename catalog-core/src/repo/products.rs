@@ -4,7 +4,7 @@
 
 use super::outbox;
 use super::published::{self, Aggregate, change};
-use super::{changed_fields, check_version, found, like_escape};
+use super::{check_version, found, like_escape, update_versioned};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, Result};
 use crate::ids::{
@@ -370,22 +370,17 @@ pub async fn update(
             let base = base_slug(changes.title.as_deref().unwrap_or(&old.title));
             changes.slug = Some(free_slug(conn, org, &base, Some(id)).await?);
         }
-        let new: Product = diesel::update(products::table.filter(products::organization_id.eq(org)).find(id))
-            .set((changes, products::version.eq(old.version + 1), products::updated_at.eq(Utc::now())))
-            .returning(Product::as_returning())
-            .get_result(conn)
-            .await?;
-        let changes = changed_fields(&old, &new);
-        if changes.is_empty() {
-            diesel::update(products::table.filter(products::organization_id.eq(org)).find(id))
-                .set((products::version.eq(old.version), products::updated_at.eq(old.updated_at)))
-                .execute(conn)
-                .await?;
-            return Ok(old);
-        }
-        let event = published::product_changed(id, new.version, old.status, new.status, &changes);
-        outbox::append(conn, org, actor, vec![event]).await?;
-        Ok(new)
+        Ok(update_versioned!(
+            conn,
+            actor,
+            products,
+            Product,
+            events = |old: &Product, new: &Product, changed| {
+                vec![published::product_changed(new.id, new.version, old.status, new.status, changed)]
+            },
+            old,
+            changes
+        ))
     })
     .await
 }
@@ -549,27 +544,8 @@ pub async fn set_status(
     expected_version: Option<i32>,
     status: ProductStatus,
 ) -> Result<Product> {
-    conn.transaction(async move |conn| {
-        let old = lock(conn, org, id).await?;
-        check_version(expected_version, old.version)?;
-        if old.status == status {
-            return Ok(old);
-        }
-        let new: Product = diesel::update(products::table.filter(products::organization_id.eq(org)).find(id))
-            .set((
-                products::status.eq(status),
-                products::version.eq(old.version + 1),
-                products::updated_at.eq(Utc::now()),
-            ))
-            .returning(Product::as_returning())
-            .get_result(conn)
-            .await?;
-        let changes = change("status", old.status, status);
-        let event = published::product_changed(id, new.version, old.status, status, &changes);
-        outbox::append(conn, org, actor, vec![event]).await?;
-        Ok(new)
-    })
-    .await
+    let changes = ProductChanges { status: Some(status), ..Default::default() };
+    update(conn, org, actor, id, expected_version, changes).await
 }
 
 /// Soft delete, cascading to the product's live variants; returns their ids. A product with

@@ -2,7 +2,7 @@
 
 use super::outbox;
 use super::published::{self, Aggregate, change};
-use super::{changed_fields, check_version, found};
+use super::{check_version, found, update_versioned};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::ids::{OptionId, OptionValueId, OrganizationId, ProductId, VariantId};
@@ -448,40 +448,6 @@ pub async fn list(
     Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
 }
 
-/// The row `changes` would produce, as a `NewVariant` so [`validate`] judges the result.
-fn merged(old: &Variant, c: &VariantChanges) -> NewVariant {
-    fn pick<T: Clone>(change: &Option<T>, current: &T) -> T {
-        change.clone().unwrap_or_else(|| current.clone())
-    }
-    NewVariant {
-        id: old.id,
-        organization_id: old.organization_id,
-        product_id: old.product_id,
-        title: pick(&c.title, &old.title),
-        sku: pick(&c.sku, &old.sku),
-        barcode: pick(&c.barcode, &old.barcode),
-        sale_price: pick(&c.sale_price, &old.sale_price),
-        cost_price: pick(&c.cost_price, &old.cost_price),
-        compare_at_price: pick(&c.compare_at_price, &old.compare_at_price),
-        tax_rate: pick(&c.tax_rate, &old.tax_rate),
-        weight: pick(&c.weight, &old.weight),
-        dim_length: pick(&c.dim_length, &old.dim_length),
-        dim_width: pick(&c.dim_width, &old.dim_width),
-        dim_height: pick(&c.dim_height, &old.dim_height),
-        lot_number: pick(&c.lot_number, &old.lot_number),
-        vendor: pick(&c.vendor, &old.vendor),
-        warehouse_id: pick(&c.warehouse_id, &old.warehouse_id),
-        track_inventory: pick(&c.track_inventory, &old.track_inventory),
-        default_min_stock: pick(&c.default_min_stock, &old.default_min_stock),
-        default_max_stock: pick(&c.default_max_stock, &old.default_max_stock),
-        attributes: pick(&c.attributes, &old.attributes),
-        option_signature: pick(&c.option_signature, &old.option_signature),
-        position: pick(&c.position, &old.position),
-        is_active: pick(&c.is_active, &old.is_active),
-        metadata: pick(&c.metadata, &old.metadata),
-    }
-}
-
 /// Applies `changes` if the caller's `expected_version` is current; the result must pass
 /// [`validate`]. Option values are fixed at creation: changing `option_signature`, or the
 /// `attributes` of a variant that has option values (they are derived), is refused.
@@ -494,10 +460,11 @@ pub async fn update(
     expected_version: Option<i32>,
     changes: VariantChanges,
 ) -> Result<Variant> {
+    let changes = changes.at_column_scale();
     conn.transaction(async move |conn| {
         let old = lock(conn, org, id).await?;
         check_version(expected_version, old.version)?;
-        let mut problems = validate(&merged(&old, &changes));
+        let mut problems = validate(&NewVariant::from(&changes.apply_to(&old)));
         if changes.option_signature.as_ref().is_some_and(|s| *s != old.option_signature) {
             problems.push(FieldError::new("options", "option values are fixed when the variant is created"));
         }
@@ -507,24 +474,15 @@ pub async fn update(
         if !problems.is_empty() {
             return Err(Error::validation(Entity::Variant, problems));
         }
-        let target = product_variants::table
-            .filter(product_variants::organization_id.eq(org))
-            .filter(product_variants::id.eq(id));
-        let new: Variant = diesel::update(target)
-            .set((changes, product_variants::version.eq(old.version + 1), product_variants::updated_at.eq(Utc::now())))
-            .returning(Variant::as_returning())
-            .get_result(conn)
-            .await?;
-        let changes = changed_fields(&old, &new);
-        if changes.is_empty() {
-            diesel::update(target)
-                .set((product_variants::version.eq(old.version), product_variants::updated_at.eq(old.updated_at)))
-                .execute(conn)
-                .await?;
-            return Ok(old);
-        }
-        outbox::append(conn, org, actor, published::variant_updated(&old, &new, &changes)).await?;
-        Ok(new)
+        Ok(update_versioned!(
+            conn,
+            actor,
+            product_variants,
+            Variant,
+            events = |old: &Variant, new: &Variant, changed| published::variant_updated(old, new, changed),
+            old,
+            changes
+        ))
     })
     .await
 }

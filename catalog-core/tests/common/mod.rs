@@ -80,3 +80,19 @@ pub async fn option(
     diesel::insert_into(product_option_values::table).values(&rows).execute(conn).await.expect("insert values");
     (option_id, rows.into_iter().map(|r| r.id).collect())
 }
+
+/// Counts the UPDATE statements `conn` sends from now on; each call returns those sent since
+/// the previous one. What the diff-first update rule is checked with.
+pub fn count_updates(conn: &mut PgConn) -> impl Fn() -> usize + use<> {
+    use diesel::connection::InstrumentationEvent;
+    use diesel_async::AsyncConnection;
+    use std::sync::{Arc, Mutex};
+    let sent = Arc::new(Mutex::new(Vec::<String>::new()));
+    let log = Arc::clone(&sent);
+    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        if let InstrumentationEvent::StartQuery { query, .. } = event {
+            log.lock().expect("log").push(query.to_string());
+        }
+    });
+    move || sent.lock().expect("log").drain(..).filter(|sql| sql.trim_start().starts_with("UPDATE")).count()
+}

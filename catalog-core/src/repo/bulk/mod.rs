@@ -120,61 +120,6 @@ pub struct BulkOutcome {
     pub results: Vec<RowResult>,
 }
 
-impl NewProduct {
-    /// The writable fields of a stored product, to compare a row with what it would replace.
-    fn of(p: &Product) -> Self {
-        Self {
-            id: p.id,
-            organization_id: p.organization_id,
-            local_id: p.local_id,
-            brand_id: p.brand_id,
-            title: p.title.clone(),
-            slug: p.slug.clone(),
-            sku: p.sku.clone(),
-            barcode: p.barcode.clone(),
-            description: p.description.clone(),
-            status: p.status,
-            product_type: p.product_type.clone(),
-            unit_of_measure: p.unit_of_measure.clone(),
-            alert_stock: p.alert_stock,
-            has_variants: p.has_variants,
-            metadata: p.metadata.clone(),
-        }
-    }
-}
-
-impl NewVariant {
-    fn of(v: &Variant) -> Self {
-        Self {
-            id: v.id,
-            organization_id: v.organization_id,
-            product_id: v.product_id,
-            title: v.title.clone(),
-            sku: v.sku.clone(),
-            barcode: v.barcode.clone(),
-            sale_price: v.sale_price,
-            cost_price: v.cost_price,
-            compare_at_price: v.compare_at_price,
-            tax_rate: v.tax_rate,
-            weight: v.weight,
-            dim_length: v.dim_length,
-            dim_width: v.dim_width,
-            dim_height: v.dim_height,
-            lot_number: v.lot_number.clone(),
-            vendor: v.vendor.clone(),
-            warehouse_id: v.warehouse_id,
-            track_inventory: v.track_inventory,
-            default_min_stock: v.default_min_stock,
-            default_max_stock: v.default_max_stock,
-            attributes: v.attributes.clone(),
-            option_signature: v.option_signature.clone(),
-            position: v.position,
-            is_active: v.is_active,
-            metadata: v.metadata.clone(),
-        }
-    }
-}
-
 /// What the organization already has that the rows name: read in a fixed number of statements.
 struct Existing {
     products_by_sku: HashMap<String, Product>,
@@ -483,7 +428,7 @@ fn plan_row(
             ));
         }
         variant_ids.push(wanted.id);
-        if old.is_none_or(|old| NewVariant::of(old) != wanted) {
+        if old.is_none_or(|old| NewVariant::from(old) != wanted) {
             plan.variants.push(wanted);
         }
     }
@@ -502,10 +447,10 @@ fn plan_row(
             RowAction::Created
         }
         Some(old) => {
-            let fields_changed = NewProduct::of(old) != desired;
+            let fields_changed = NewProduct::from(old) != desired;
             if fields_changed || tag_change.is_some() || options_change.is_some() {
                 let mut changes = if fields_changed {
-                    changed_fields(&NewProduct::of(old), &desired)
+                    changed_fields(&NewProduct::from(old), &desired)
                 } else {
                     serde_json::Map::new()
                 };
