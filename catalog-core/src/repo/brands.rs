@@ -1,6 +1,6 @@
 use super::outbox;
 use super::published::{self, Aggregate, change};
-use super::{ListFilter, check_version, found, update_versioned};
+use super::{ListFilter, check_version, insert_announced, soft_delete, tenant_reads, update_versioned};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, Result};
 use crate::ids::{BrandId, OrganizationId, ProductId};
@@ -14,49 +14,16 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::json;
 use std::collections::HashMap;
 
-fn live(org: OrganizationId) -> brands::BoxedQuery<'static, diesel::pg::Pg> {
-    brands::table.filter(brands::organization_id.eq(org)).filter(brands::deleted_at.is_null()).into_boxed()
-}
-
-/// The live row, locked for the rest of the transaction.
-async fn lock(conn: &mut PgConn, org: OrganizationId, id: BrandId) -> Result<Brand> {
-    let row = brands::table
-        .filter(brands::organization_id.eq(org))
-        .filter(brands::id.eq(id))
-        .filter(brands::deleted_at.is_null())
-        .select(Brand::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?;
-    found(row, Entity::Brand)
-}
+tenant_reads!(brands, Brand, BrandId, Entity::Brand);
 
 /// Creates a brand; an empty slug is derived from the name.
 pub async fn create(conn: &mut PgConn, org: OrganizationId, actor: &Actor, mut new: NewBrand) -> Result<Brand> {
     new.organization_id = org;
     new.slug = slug_or_derive(Entity::Brand, &new.slug, &new.name)?;
     conn.transaction(async move |conn| {
-        let brand =
-            diesel::insert_into(brands::table).values(&new).returning(Brand::as_returning()).get_result(conn).await?;
-        let event = published::brand_created(&brand);
-        outbox::append(conn, org, actor, vec![event]).await?;
-        Ok(brand)
+        Ok(insert_announced!(conn, actor, brands, Brand, &new, published::brand_created))
     })
     .await
-}
-
-pub async fn find(conn: &mut PgConn, org: OrganizationId, id: BrandId) -> Result<Option<Brand>> {
-    Ok(live(org).filter(brands::id.eq(id)).select(Brand::as_select()).first(conn).await.optional()?)
-}
-
-pub async fn get(conn: &mut PgConn, org: OrganizationId, id: BrandId) -> Result<Brand> {
-    found(find(conn, org, id).await?, Entity::Brand)
-}
-
-/// One statement for any number of ids; missing and foreign ids are simply absent.
-pub async fn get_many(conn: &mut PgConn, org: OrganizationId, ids: &[BrandId]) -> Result<Vec<Brand>> {
-    Ok(live(org).filter(brands::id.eq_any(ids)).select(Brand::as_select()).load(conn).await?)
 }
 
 /// The organization's live brands that pass `filter`.
@@ -153,11 +120,7 @@ pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: B
                 });
             }
         }
-        let version = brand.version + 1;
-        diesel::update(brands::table.find(id))
-            .set((brands::deleted_at.eq(Utc::now()), brands::version.eq(version), brands::updated_at.eq(Utc::now())))
-            .execute(conn)
-            .await?;
+        let version = soft_delete!(conn, brands, brand);
         events.push(published::deleted(Aggregate::Brand, id, version));
         outbox::append(conn, org, actor, events).await?;
         Ok(())

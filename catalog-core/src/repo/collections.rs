@@ -3,7 +3,7 @@
 
 use super::outbox;
 use super::published::{self, Aggregate, change};
-use super::{ListFilter, check_version, found, update_versioned};
+use super::{ListFilter, check_version, insert_announced, soft_delete, tenant_reads, update_versioned};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::ids::{CollectionId, OrganizationId, ProductId};
@@ -30,26 +30,7 @@ pub struct CollectionNode {
     pub children: Vec<CollectionNode>,
 }
 
-fn live(org: OrganizationId) -> collections::BoxedQuery<'static, diesel::pg::Pg> {
-    collections::table
-        .filter(collections::organization_id.eq(org))
-        .filter(collections::deleted_at.is_null())
-        .into_boxed()
-}
-
-/// The live row, locked for the rest of the transaction.
-async fn lock(conn: &mut PgConn, org: OrganizationId, id: CollectionId) -> Result<Collection> {
-    let row = collections::table
-        .filter(collections::organization_id.eq(org))
-        .filter(collections::id.eq(id))
-        .filter(collections::deleted_at.is_null())
-        .select(Collection::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?;
-    found(row, Entity::Collection)
-}
+tenant_reads!(collections, Collection, CollectionId, Entity::Collection);
 
 /// Whether `parent` is a live collection of `org`. Takes a KEY SHARE lock on it so a
 /// concurrent delete (which locks FOR UPDATE) cannot leave the new child under a deleted parent.
@@ -86,29 +67,9 @@ pub async fn create(
                 return Err(missing_parent());
             }
         }
-        let collection = diesel::insert_into(collections::table)
-            .values(&new)
-            .returning(Collection::as_returning())
-            .get_result(conn)
-            .await?;
-        let event = published::collection_created(&collection);
-        outbox::append(conn, org, actor, vec![event]).await?;
-        Ok(collection)
+        Ok(insert_announced!(conn, actor, collections, Collection, &new, published::collection_created))
     })
     .await
-}
-
-pub async fn find(conn: &mut PgConn, org: OrganizationId, id: CollectionId) -> Result<Option<Collection>> {
-    Ok(live(org).filter(collections::id.eq(id)).select(Collection::as_select()).first(conn).await.optional()?)
-}
-
-pub async fn get(conn: &mut PgConn, org: OrganizationId, id: CollectionId) -> Result<Collection> {
-    found(find(conn, org, id).await?, Entity::Collection)
-}
-
-/// One statement for any number of ids; missing and foreign ids are simply absent.
-pub async fn get_many(conn: &mut PgConn, org: OrganizationId, ids: &[CollectionId]) -> Result<Vec<Collection>> {
-    Ok(live(org).filter(collections::id.eq_any(ids)).select(Collection::as_select()).load(conn).await?)
 }
 
 /// Keyset page of live collections. `parent`: `None` = all, `Some(None)` = roots only,
@@ -362,14 +323,7 @@ pub async fn delete(
         .returning(collection_products::product_id)
         .get_results(conn)
         .await?;
-        let version = collection.version + 1;
-        let now = Utc::now();
-        diesel::update(collections::table)
-            .filter(collections::organization_id.eq(org))
-            .filter(collections::id.eq(id))
-            .set((collections::deleted_at.eq(now), collections::version.eq(version), collections::updated_at.eq(now)))
-            .execute(conn)
-            .await?;
+        let version = soft_delete!(conn, collections, collection);
         events.push(published::collection_deleted(id, version, &unlinked));
         outbox::append(conn, org, actor, events).await?;
         Ok(())

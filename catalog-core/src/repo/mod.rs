@@ -43,6 +43,80 @@ pub fn changed_fields<T: Serialize>(old: &T, new: &T) -> Map<String, Value> {
         .collect()
 }
 
+/// The reads of a repository's table whose rows belong to an organization and are soft-deleted:
+/// `live(org)` (the organization's live rows, a query to refine), `lock` (the live row, locked
+/// for the rest of the transaction), `find`, `get` and `get_many` (one statement for any number
+/// of ids; missing, deleted and foreign ids are simply absent). Every one filters by the
+/// organization. A macro for the reason `update_versioned!` is one.
+macro_rules! tenant_reads {
+    ($table:ident, $model:ty, $id:ty, $entity:expr) => {
+        fn live(org: $crate::ids::OrganizationId) -> $table::BoxedQuery<'static, diesel::pg::Pg> {
+            $table::table.filter($table::organization_id.eq(org)).filter($table::deleted_at.is_null()).into_boxed()
+        }
+
+        /// The live row, locked for the rest of the transaction.
+        pub(super) async fn lock(
+            conn: &mut $crate::db::PgConn,
+            org: $crate::ids::OrganizationId,
+            id: $id,
+        ) -> $crate::error::Result<$model> {
+            // Unboxed: a boxed query cannot take a lock.
+            let row = $table::table
+                .filter($table::organization_id.eq(org))
+                .filter($table::id.eq(id))
+                .filter($table::deleted_at.is_null())
+                .select(<$model>::as_select())
+                .for_update()
+                .first(conn)
+                .await;
+            $crate::repo::found(row.optional()?, $entity)
+        }
+
+        pub async fn find(
+            conn: &mut $crate::db::PgConn,
+            org: $crate::ids::OrganizationId,
+            id: $id,
+        ) -> $crate::error::Result<Option<$model>> {
+            Ok(live(org).filter($table::id.eq(id)).select(<$model>::as_select()).first(conn).await.optional()?)
+        }
+
+        pub async fn get(
+            conn: &mut $crate::db::PgConn,
+            org: $crate::ids::OrganizationId,
+            id: $id,
+        ) -> $crate::error::Result<$model> {
+            $crate::repo::found(find(conn, org, id).await?, $entity)
+        }
+
+        /// One statement for any number of ids; missing, deleted and foreign ids are absent.
+        pub async fn get_many(
+            conn: &mut $crate::db::PgConn,
+            org: $crate::ids::OrganizationId,
+            ids: &[$id],
+        ) -> $crate::error::Result<Vec<$model>> {
+            Ok(live(org).filter($table::id.eq_any(ids)).select(<$model>::as_select()).load(conn).await?)
+        }
+    };
+}
+
+pub(crate) use tenant_reads;
+
+/// The one way a new row is written: one INSERT returning it, and its `*.created` event
+/// (`event(&row)`) appended to the outbox in the caller's transaction. Evaluates to the row.
+macro_rules! insert_announced {
+    ($conn:expr, $actor:expr, $table:ident, $model:ty, $new:expr, $event:expr) => {{
+        let row: $model = diesel::insert_into($table::table)
+            .values($new)
+            .returning(<$model>::as_returning())
+            .get_result($conn)
+            .await?;
+        $crate::repo::outbox::append($conn, row.organization_id, $actor, vec![($event)(&row)]).await?;
+        row
+    }};
+}
+
+pub(crate) use insert_announced;
+
 /// The one way a versioned row is updated, once it is locked and its version checked: the
 /// changes applied to the old row in memory (the changeset's `apply_to`); nothing changed → no
 /// write and no event; otherwise one UPDATE filtered by organization and id that bumps the
@@ -86,6 +160,24 @@ macro_rules! update_versioned {
 }
 
 pub(crate) use update_versioned;
+
+/// The one way a locked, versioned row is soft-deleted: one UPDATE filtered by organization and
+/// id that stamps `deleted_at` and bumps the version. Evaluates to the new version, which the
+/// caller's `*.deleted` event carries.
+macro_rules! soft_delete {
+    ($conn:expr, $table:ident, $old:expr) => {{
+        let (org, id, version, now) = ($old.organization_id, $old.id, $old.version + 1, chrono::Utc::now());
+        diesel::update($table::table)
+            .filter($table::organization_id.eq(org))
+            .filter($table::id.eq(id))
+            .set(($table::deleted_at.eq(now), $table::version.eq(version), $table::updated_at.eq(now)))
+            .execute($conn)
+            .await?;
+        version
+    }};
+}
+
+pub(crate) use soft_delete;
 
 /// Optimistic concurrency: `expected` is the version the caller last saw (from `If-Match`).
 pub fn check_version(expected: Option<i32>, current: i32) -> Result<()> {

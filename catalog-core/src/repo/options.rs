@@ -6,7 +6,7 @@
 
 use super::outbox;
 use super::published::{self, Aggregate, EventDraft, change};
-use super::{check_version, found, update_versioned};
+use super::{check_version, found, soft_delete, tenant_reads, update_versioned};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::ids::{OptionId, OptionValueId, OrganizationId, ProductId};
@@ -18,27 +18,8 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use std::collections::{BTreeMap, HashSet};
 
-fn live(org: OrganizationId) -> product_options::BoxedQuery<'static, diesel::pg::Pg> {
-    product_options::table
-        .filter(product_options::organization_id.eq(org))
-        .filter(product_options::deleted_at.is_null())
-        .into_boxed()
-}
-
-/// The live option, locked for the rest of the transaction. Value changes take this lock too,
-/// so changes to one option (and its version) serialize.
-async fn lock(conn: &mut PgConn, org: OrganizationId, id: OptionId) -> Result<ProductOption> {
-    let row = product_options::table
-        .filter(product_options::organization_id.eq(org))
-        .filter(product_options::id.eq(id))
-        .filter(product_options::deleted_at.is_null())
-        .select(ProductOption::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?;
-    found(row, Entity::Option)
-}
+// Value changes take the option's lock too, so changes to one option (and its version) serialize.
+tenant_reads!(product_options, ProductOption, OptionId, Entity::Option);
 
 /// A value of a live option, with its option; both locked (option first, as everywhere here).
 async fn lock_value(
@@ -179,19 +160,6 @@ pub async fn create(
     .await
 }
 
-pub async fn find(conn: &mut PgConn, org: OrganizationId, id: OptionId) -> Result<Option<ProductOption>> {
-    Ok(live(org).filter(product_options::id.eq(id)).select(ProductOption::as_select()).first(conn).await.optional()?)
-}
-
-pub async fn get(conn: &mut PgConn, org: OrganizationId, id: OptionId) -> Result<ProductOption> {
-    found(find(conn, org, id).await?, Entity::Option)
-}
-
-/// One statement for any number of ids; missing and foreign ids are simply absent.
-pub async fn get_many(conn: &mut PgConn, org: OrganizationId, ids: &[OptionId]) -> Result<Vec<ProductOption>> {
-    Ok(live(org).filter(product_options::id.eq_any(ids)).select(ProductOption::as_select()).load(conn).await?)
-}
-
 pub async fn list(conn: &mut PgConn, org: OrganizationId, page: &PageRequest) -> Result<Page<ProductOption>> {
     let mut query = live(org).select(ProductOption::as_select()).limit(page.fetch_limit());
     query = page.keyset().apply(query, product_options::id);
@@ -297,18 +265,7 @@ pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: O
         )
         .execute(conn)
         .await?;
-        let version = option.version + 1;
-        let now = Utc::now();
-        diesel::update(
-            product_options::table.filter(product_options::organization_id.eq(org)).filter(product_options::id.eq(id)),
-        )
-        .set((
-            product_options::deleted_at.eq(now),
-            product_options::version.eq(version),
-            product_options::updated_at.eq(now),
-        ))
-        .execute(conn)
-        .await?;
+        let version = soft_delete!(conn, product_options, option);
         events.push(published::deleted(Aggregate::Option, id, version));
         outbox::append(conn, org, actor, events).await?;
         Ok(())

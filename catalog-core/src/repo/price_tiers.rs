@@ -5,7 +5,7 @@
 
 use super::outbox;
 use super::published::{self, Aggregate, RuleChange};
-use super::{changed_fields, check_version, found, update_versioned};
+use super::{changed_fields, check_version, found, insert_announced, soft_delete, tenant_reads, update_versioned};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::ids::{OrganizationId, PriceTierId, PriceTierRuleId, VariantId};
@@ -22,27 +22,9 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
 use serde_json::json;
 
-fn live(org: OrganizationId) -> price_tiers::BoxedQuery<'static, diesel::pg::Pg> {
-    price_tiers::table
-        .filter(price_tiers::organization_id.eq(org))
-        .filter(price_tiers::deleted_at.is_null())
-        .into_boxed()
-}
-
-/// The live tier, locked for the rest of the transaction (rule changes lock it too, so they
-/// serialize with each other and with the tier's own updates).
-async fn lock(conn: &mut PgConn, org: OrganizationId, id: PriceTierId) -> Result<PriceTier> {
-    let row = price_tiers::table
-        .filter(price_tiers::organization_id.eq(org))
-        .filter(price_tiers::id.eq(id))
-        .filter(price_tiers::deleted_at.is_null())
-        .select(PriceTier::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?;
-    found(row, Entity::PriceTier)
-}
+// Rule changes take the tier's lock too, so they serialize with each other and with the tier's
+// own updates.
+tenant_reads!(price_tiers, PriceTier, PriceTierId, Entity::PriceTier);
 
 /// Creates a tier; an empty slug is derived from the name. Names are unique per organization
 /// regardless of case (409 `PRICE_TIER_NAME_EXISTS`).
@@ -50,29 +32,9 @@ pub async fn create(conn: &mut PgConn, org: OrganizationId, actor: &Actor, mut n
     new.organization_id = org;
     new.slug = slug_or_derive(Entity::PriceTier, &new.slug, &new.name)?;
     conn.transaction(async move |conn| {
-        let tier = diesel::insert_into(price_tiers::table)
-            .values(&new)
-            .returning(PriceTier::as_returning())
-            .get_result(conn)
-            .await?;
-        let event = published::price_tier_created(&tier);
-        outbox::append(conn, org, actor, vec![event]).await?;
-        Ok(tier)
+        Ok(insert_announced!(conn, actor, price_tiers, PriceTier, &new, published::price_tier_created))
     })
     .await
-}
-
-pub async fn find(conn: &mut PgConn, org: OrganizationId, id: PriceTierId) -> Result<Option<PriceTier>> {
-    Ok(live(org).filter(price_tiers::id.eq(id)).select(PriceTier::as_select()).first(conn).await.optional()?)
-}
-
-pub async fn get(conn: &mut PgConn, org: OrganizationId, id: PriceTierId) -> Result<PriceTier> {
-    found(find(conn, org, id).await?, Entity::PriceTier)
-}
-
-/// One statement for any number of ids; missing and foreign ids are simply absent.
-pub async fn get_many(conn: &mut PgConn, org: OrganizationId, ids: &[PriceTierId]) -> Result<Vec<PriceTier>> {
-    Ok(live(org).filter(price_tiers::id.eq_any(ids)).select(PriceTier::as_select()).load(conn).await?)
 }
 
 /// The organization's live tiers that pass `filter`.
@@ -197,14 +159,7 @@ pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: P
                 });
             }
         }
-        let version = tier.version + 1;
-        let now = Utc::now();
-        diesel::update(price_tiers::table)
-            .filter(price_tiers::organization_id.eq(org))
-            .filter(price_tiers::id.eq(id))
-            .set((price_tiers::deleted_at.eq(now), price_tiers::version.eq(version), price_tiers::updated_at.eq(now)))
-            .execute(conn)
-            .await?;
+        let version = soft_delete!(conn, price_tiers, tier);
         let event = published::price_tier_deleted(id, version, &variant_ids);
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok(())

@@ -4,7 +4,7 @@
 
 use super::outbox;
 use super::published::{self, Aggregate, change};
-use super::{check_version, found, like_escape, update_versioned};
+use super::{check_version, like_escape, soft_delete, tenant_reads, update_versioned};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, Result};
 use crate::ids::{
@@ -89,23 +89,7 @@ pub struct ProductDetails {
     pub option_ids: Vec<OptionId>,
 }
 
-fn live(org: OrganizationId) -> products::BoxedQuery<'static, diesel::pg::Pg> {
-    products::table.filter(products::organization_id.eq(org)).filter(products::deleted_at.is_null()).into_boxed()
-}
-
-/// The live row, locked for the rest of the transaction.
-pub(super) async fn lock(conn: &mut PgConn, org: OrganizationId, id: ProductId) -> Result<Product> {
-    let row = products::table
-        .filter(products::organization_id.eq(org))
-        .filter(products::id.eq(id))
-        .filter(products::deleted_at.is_null())
-        .select(Product::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?;
-    found(row, Entity::Product)
-}
+tenant_reads!(products, Product, ProductId, Entity::Product);
 
 /// A product may only point at a live brand of its organization. The composite foreign key
 /// already rejects foreign brands but not deleted ones; the share lock keeps the brand from
@@ -229,19 +213,6 @@ pub async fn create(
         Ok((product, variant))
     })
     .await
-}
-
-pub async fn find(conn: &mut PgConn, org: OrganizationId, id: ProductId) -> Result<Option<Product>> {
-    Ok(live(org).filter(products::id.eq(id)).select(Product::as_select()).first(conn).await.optional()?)
-}
-
-pub async fn get(conn: &mut PgConn, org: OrganizationId, id: ProductId) -> Result<Product> {
-    found(find(conn, org, id).await?, Entity::Product)
-}
-
-/// One statement for any number of ids; missing, deleted and foreign ids are simply absent.
-pub async fn get_many(conn: &mut PgConn, org: OrganizationId, ids: &[ProductId]) -> Result<Vec<Product>> {
-    Ok(live(org).filter(products::id.eq_any(ids)).select(Product::as_select()).load(conn).await?)
 }
 
 /// Keyset page of live products matching `filter`, in id (creation) order, or newest first
@@ -595,11 +566,7 @@ pub async fn delete(
             .get_results(conn)
             .await?;
         deleted.sort();
-        let version = product.version + 1;
-        diesel::update(products::table.filter(products::organization_id.eq(org)).find(id))
-            .set((products::deleted_at.eq(now), products::version.eq(version), products::updated_at.eq(now)))
-            .execute(conn)
-            .await?;
+        let version = soft_delete!(conn, products, product);
         let variant_ids: Vec<VariantId> = deleted.iter().map(|(variant_id, _)| *variant_id).collect();
         let mut events = Vec::with_capacity(deleted.len() + 1);
         events.push(published::product_deleted(id, version, &variant_ids));

@@ -6,7 +6,7 @@
 
 use super::outbox;
 use super::published::{self, Aggregate, EventDraft, change};
-use super::{ListFilter, check_version, found, update_versioned};
+use super::{ListFilter, check_version, found, insert_announced, soft_delete, tenant_reads, update_versioned};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::ids::{OrganizationId, ProductId, TagId};
@@ -20,23 +20,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-fn live(org: OrganizationId) -> tags::BoxedQuery<'static, diesel::pg::Pg> {
-    tags::table.filter(tags::organization_id.eq(org)).filter(tags::deleted_at.is_null()).into_boxed()
-}
-
-/// The live row, locked for the rest of the transaction.
-async fn lock(conn: &mut PgConn, org: OrganizationId, id: TagId) -> Result<Tag> {
-    let row = tags::table
-        .filter(tags::organization_id.eq(org))
-        .filter(tags::id.eq(id))
-        .filter(tags::deleted_at.is_null())
-        .select(Tag::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?;
-    found(row, Entity::Tag)
-}
+tenant_reads!(tags, Tag, TagId, Entity::Tag);
 
 /// Creates a tag; an empty slug is derived from the name. A live tag of the organization with
 /// the same name (case-insensitively) is 409 `TAG_NAME_EXISTS`; the same slug `TAG_SLUG_EXISTS`.
@@ -45,26 +29,8 @@ pub async fn create(conn: &mut PgConn, org: OrganizationId, actor: &Actor, mut n
     if new.slug.trim().is_empty() {
         new.slug = slug_or_derive(Entity::Tag, "", &new.name)?;
     }
-    conn.transaction(async move |conn| {
-        let tag = diesel::insert_into(tags::table).values(&new).returning(Tag::as_returning()).get_result(conn).await?;
-        let event = published::tag_created(&tag);
-        outbox::append(conn, org, actor, vec![event]).await?;
-        Ok(tag)
-    })
-    .await
-}
-
-pub async fn find(conn: &mut PgConn, org: OrganizationId, id: TagId) -> Result<Option<Tag>> {
-    Ok(live(org).filter(tags::id.eq(id)).select(Tag::as_select()).first(conn).await.optional()?)
-}
-
-pub async fn get(conn: &mut PgConn, org: OrganizationId, id: TagId) -> Result<Tag> {
-    found(find(conn, org, id).await?, Entity::Tag)
-}
-
-/// One statement for any number of ids; missing and foreign ids are simply absent.
-pub async fn get_many(conn: &mut PgConn, org: OrganizationId, ids: &[TagId]) -> Result<Vec<Tag>> {
-    Ok(live(org).filter(tags::id.eq_any(ids)).select(Tag::as_select()).load(conn).await?)
+    conn.transaction(async move |conn| Ok(insert_announced!(conn, actor, tags, Tag, &new, published::tag_created)))
+        .await
 }
 
 /// A page of the organization's tags, optionally of one type and matching `search` by name
@@ -158,12 +124,7 @@ pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: T
         )
         .execute(conn)
         .await?;
-        let version = tag.version + 1;
-        let now = Utc::now();
-        diesel::update(tags::table.filter(tags::organization_id.eq(org)).filter(tags::id.eq(id)))
-            .set((tags::deleted_at.eq(now), tags::version.eq(version), tags::updated_at.eq(now)))
-            .execute(conn)
-            .await?;
+        let version = soft_delete!(conn, tags, tag);
         events.push(published::deleted(Aggregate::Tag, id, version));
         outbox::append(conn, org, actor, events).await?;
         Ok(())

@@ -2,7 +2,7 @@
 
 use super::outbox;
 use super::published::{self, Aggregate, change};
-use super::{check_version, found, update_versioned};
+use super::{check_version, found, soft_delete, tenant_reads, update_versioned};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::ids::{OptionId, OptionValueId, OrganizationId, ProductId, VariantId};
@@ -20,26 +20,7 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 
-fn live(org: OrganizationId) -> product_variants::BoxedQuery<'static, diesel::pg::Pg> {
-    product_variants::table
-        .filter(product_variants::organization_id.eq(org))
-        .filter(product_variants::deleted_at.is_null())
-        .into_boxed()
-}
-
-/// The live row, locked for the rest of the transaction.
-async fn lock(conn: &mut PgConn, org: OrganizationId, id: VariantId) -> Result<Variant> {
-    let row = product_variants::table
-        .filter(product_variants::organization_id.eq(org))
-        .filter(product_variants::id.eq(id))
-        .filter(product_variants::deleted_at.is_null())
-        .select(Variant::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?;
-    found(row, Entity::Variant)
-}
+tenant_reads!(product_variants, Variant, VariantId, Entity::Variant);
 
 /// The live product's `(has_variants, version)`, locked: variants of one product are created
 /// one at a time, which keeps the `has_variants` flip and its version bump race-free.
@@ -336,19 +317,6 @@ pub async fn create_draft(
     .await
 }
 
-pub async fn find(conn: &mut PgConn, org: OrganizationId, id: VariantId) -> Result<Option<Variant>> {
-    Ok(live(org).filter(product_variants::id.eq(id)).select(Variant::as_select()).first(conn).await.optional()?)
-}
-
-pub async fn get(conn: &mut PgConn, org: OrganizationId, id: VariantId) -> Result<Variant> {
-    found(find(conn, org, id).await?, Entity::Variant)
-}
-
-/// One statement for any number of ids; missing, deleted and foreign ids are simply absent.
-pub async fn get_many(conn: &mut PgConn, org: OrganizationId, ids: &[VariantId]) -> Result<Vec<Variant>> {
-    Ok(live(org).filter(product_variants::id.eq_any(ids)).select(Variant::as_select()).load(conn).await?)
-}
-
 /// The live variants of many products in one statement, ordered by product, position, id.
 pub async fn list_for_products(
     conn: &mut PgConn,
@@ -510,16 +478,7 @@ pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: V
             super::recipes::refuse_in_use(conn, org, &[id], ("variant_id", id.into())).await?;
             crate::stock::refuse_if_stocked(conn, org, id).await?;
         }
-        let version = variant.version + 1;
-        let now = Utc::now();
-        diesel::update(product_variants::table.find(id))
-            .set((
-                product_variants::deleted_at.eq(now),
-                product_variants::version.eq(version),
-                product_variants::updated_at.eq(now),
-            ))
-            .execute(conn)
-            .await?;
+        let version = soft_delete!(conn, product_variants, variant);
         let event = published::variant_deleted(id, variant.product_id, version);
         outbox::append(conn, org, actor, vec![event]).await?;
         Ok(())
