@@ -126,7 +126,7 @@ fn not_found_details(entity: Entity, path: &str) -> serde_json::Value {
         Entity::PriceTier => ("price-tiers", "price_tier_id"),
         Entity::PriceTierRule => ("rules", "rule_id"),
         Entity::Image => ("images", "image_id"),
-        Entity::Option => ("options", "option_id"),
+        Entity::ProductOption => ("options", "option_id"),
         Entity::OptionValue => ("values", "value_id"),
         Entity::Import => ("imports", "import_id"),
         Entity::Local => ("locals", "local_id"),
@@ -185,7 +185,7 @@ pub fn entity_for_path(path: &str) -> Entity {
             Some("collections") => Entity::Collection,
             Some("tags") => Entity::Tag,
             Some("price-tiers") => Entity::PriceTier,
-            Some("options") => Entity::Option,
+            Some("options") => Entity::ProductOption,
             Some("imports") => Entity::Import,
             _ => Entity::Product,
         }

@@ -12,7 +12,7 @@ use catalog_core::config::{AuthMode, Settings};
 use catalog_core::health::HealthChecker;
 use catalog_core::ids::{LocalId, OrganizationId, UserId};
 use catalog_core::media::MediaStore;
-use catalog_core::query::Catalog;
+use catalog_core::read::Catalog;
 use catalog_core::{db, ops, process};
 use clap::{Parser, Subcommand};
 use std::sync::Arc;

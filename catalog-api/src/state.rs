@@ -7,7 +7,7 @@ use catalog_core::config::Settings;
 use catalog_core::db::{PgConn, PgPool};
 use catalog_core::error::Error;
 use catalog_core::media::{MediaStore, Uploads};
-use catalog_core::query::Catalog;
+use catalog_core::read::Catalog;
 use std::sync::Arc;
 
 pub type PooledConn<'a> =

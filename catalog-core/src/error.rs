@@ -11,7 +11,9 @@ use std::fmt;
 pub enum Entity {
     Product,
     Variant,
-    Option,
+    /// Serialized as `option`, the name clients read.
+    #[serde(rename = "option")]
+    ProductOption,
     OptionValue,
     Brand,
     Collection,
@@ -30,7 +32,7 @@ impl Entity {
         match self {
             Entity::Product => "PRODUCT",
             Entity::Variant => "VARIANT",
-            Entity::Option => "OPTION",
+            Entity::ProductOption => "OPTION",
             Entity::OptionValue => "OPTION_VALUE",
             Entity::Brand => "BRAND",
             Entity::Collection => "COLLECTION",
@@ -48,7 +50,7 @@ impl Entity {
         match self {
             Entity::Product => "Product",
             Entity::Variant => "Variant",
-            Entity::Option => "Option",
+            Entity::ProductOption => "Option",
             Entity::OptionValue => "Option value",
             Entity::Brand => "Brand",
             Entity::Collection => "Collection",

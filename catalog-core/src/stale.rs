@@ -1,6 +1,6 @@
 //! Which cached entries an event makes stale, read from the event itself: its routing key, its
 //! aggregate id and its `data`. One table for both invalidations: the API's, right after a
-//! write returns ([`crate::query::Catalog::write`] collects what the write appended to the
+//! write returns ([`crate::read::Catalog::write`] collects what the write appended to the
 //! outbox), and the worker's, when the event comes back from RabbitMQ (the guaranteed one).
 //!
 //! What is cached: product details (embedding the product's variants, images, brand, tags

@@ -98,21 +98,21 @@ async fn another_organization_cannot_see_or_change_an_option_or_its_values() {
     assert!(values.iter().all(|v| v.organization_id == mine));
 
     assert!(options::find(conn, theirs, option.id).await.expect("query").is_none());
-    assert!(matches!(options::get(conn, theirs, option.id).await, Err(Error::NotFound(Entity::Option))));
+    assert!(matches!(options::get(conn, theirs, option.id).await, Err(Error::NotFound(Entity::ProductOption))));
     assert!(options::get_many(conn, theirs, &[option.id]).await.expect("query").is_empty());
     assert!(options::list(conn, theirs, &PageRequest::first(10)).await.expect("list").items.is_empty());
     assert!(options::list_values(conn, theirs, &[option.id]).await.expect("values").is_empty());
     let rename = ProductOptionChanges { name: Some("Stolen".into()), ..Default::default() };
     let res = options::update(conn, theirs, &actor, option.id, None, rename).await;
-    assert!(matches!(res, Err(Error::NotFound(Entity::Option))), "{res:?}");
+    assert!(matches!(res, Err(Error::NotFound(Entity::ProductOption))), "{res:?}");
     let res = options::add_value(conn, theirs, &actor, option.id, "Verde".into(), None).await;
-    assert!(matches!(res, Err(Error::NotFound(Entity::Option))), "{res:?}");
+    assert!(matches!(res, Err(Error::NotFound(Entity::ProductOption))), "{res:?}");
     let res = options::update_value(conn, theirs, &actor, values[0].id, Some("Negro".into()), Some(9)).await;
     assert!(matches!(res, Err(Error::NotFound(Entity::OptionValue))), "{res:?}");
     let res = options::delete_value(conn, theirs, &actor, values[0].id).await;
     assert!(matches!(res, Err(Error::NotFound(Entity::OptionValue))), "{res:?}");
     let res = options::delete(conn, theirs, &actor, option.id, true).await;
-    assert!(matches!(res, Err(Error::NotFound(Entity::Option))), "{res:?}");
+    assert!(matches!(res, Err(Error::NotFound(Entity::ProductOption))), "{res:?}");
 
     assert_eq!(options::get(conn, mine, option.id).await.expect("still there"), option);
     assert_eq!(options::list_values(conn, mine, &[option.id]).await.expect("values"), values);
@@ -149,7 +149,7 @@ async fn repeated_values_in_a_create_are_rejected_case_insensitively() {
     let actor = Actor::system();
     let res = options::create(conn, org, &actor, new_option("Talla"), &strings(&["S", "M", "m", "L"])).await;
     match res {
-        Err(Error::Validation { entity: Entity::Option, fields }) => {
+        Err(Error::Validation { entity: Entity::ProductOption, fields }) => {
             assert!(fields.iter().any(|f| f.field == "values" && f.message.contains('m')), "{fields:?}");
         }
         other => panic!("expected a validation error, got {other:?}"),

@@ -10,8 +10,9 @@ use catalog_core::models::{
     Actor, NewPriceTier, NewPriceTierRule, NewProduct, NewVariant, PriceTier, PriceTierChanges, PriceTierRuleChanges,
 };
 use catalog_core::pagination::PageRequest;
+use catalog_core::pricing::calculate_price;
 use catalog_core::repo::outbox;
-use catalog_core::repo::price_tiers::{self, calculate_price};
+use catalog_core::repo::price_tiers;
 use catalog_core::schema::{price_tier_rules, product_variants};
 use catalog_core::testing::TestDb;
 use chrono::Utc;

@@ -3,7 +3,7 @@
 
 use crate::pb::catalog as pb;
 use catalog_core::models::{Variant, VariantImage};
-use catalog_core::query::{SearchHit, VariantCard};
+use catalog_core::read::{SearchHit, VariantCard};
 use catalog_core::repo::products::ProductDetails;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;

@@ -4,7 +4,7 @@ use catalog_core::cache::{self, Cache};
 use catalog_core::cli::SharedCommand;
 use catalog_core::config::Settings;
 use catalog_core::health::HealthChecker;
-use catalog_core::query::Catalog;
+use catalog_core::read::Catalog;
 use catalog_core::shutdown::{self, Shutdown};
 use catalog_core::{db, ops, process};
 use catalog_grpc::server::GrpcServer;

@@ -6,7 +6,7 @@ use crate::pb::catalog::catalog_service_server::CatalogServiceServer;
 use crate::service::CatalogGrpc;
 use catalog_core::config::Settings;
 use catalog_core::health::HealthChecker;
-use catalog_core::query::Catalog;
+use catalog_core::read::Catalog;
 use catalog_core::shutdown::Shutdown;
 use prometheus::Registry;
 use std::sync::Arc;

@@ -9,7 +9,7 @@ use crate::pb::catalog as pb;
 use crate::pb::catalog::catalog_service_server::CatalogService;
 use catalog_core::error::Error;
 use catalog_core::ids::{OrganizationId, ProductId, VariantId};
-use catalog_core::query::{Catalog, SearchRequest, VariantCard};
+use catalog_core::read::{Catalog, SearchRequest, VariantCard};
 use catalog_core::repo::products::ProductDetails;
 use catalog_core::repo::recipes::{Explosion, QUANTITY_MAX_UNITS, QUANTITY_SCALE};
 use rust_decimal::Decimal;

@@ -11,7 +11,7 @@ use catalog_core::models::{
     ActiveStatus, Actor, NewBrand, NewCollection, NewProduct, NewProductImage, NewTag, NewVariant, ProductChanges,
     ProductStatus, TagType, VariantChanges,
 };
-use catalog_core::query::Catalog;
+use catalog_core::read::Catalog;
 use catalog_core::repo::recipes::{self, IngredientDraft, RecipeDraft};
 use catalog_core::repo::{brands, collections, images, products, tags, variants};
 use catalog_core::shutdown::Shutdown;

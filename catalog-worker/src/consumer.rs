@@ -17,7 +17,7 @@ use amiquip::{
     AmqpValue, Channel, Connection, ConsumerMessage, ConsumerOptions, Delivery, ExchangeDeclareOptions, ExchangeType,
     FieldTable, Publish, QueueDeclareOptions,
 };
-use catalog_core::events::{self, EventHandler, IncomingEvent, Outcome};
+use catalog_core::inbound::{self, EventHandler, IncomingEvent, Outcome};
 use catalog_core::shutdown::Shutdown;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -141,7 +141,7 @@ impl Consumers {
         let mut run: Vec<(Delivery, IncomingEvent)> = Vec::new();
         for delivery in deliveries {
             let message_id = delivery.properties.message_id().clone();
-            match events::parse(&delivery.body, message_id.as_deref()) {
+            match inbound::parse(&delivery.body, message_id.as_deref()) {
                 Ok(event) if EventHandler::is_stock_report(&event) => run.push((delivery, event)),
                 parsed => {
                     self.process_stock_reports(runtime, channel, queue, std::mem::take(&mut run))?;

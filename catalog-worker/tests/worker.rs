@@ -9,13 +9,13 @@ use catalog_core::asyncapi;
 use catalog_core::auth::{Authenticator, Claims, mint_dev_token};
 use catalog_core::cache::{self, Cache, CacheKind};
 use catalog_core::config::Settings;
-use catalog_core::events::EventHandler;
 use catalog_core::ids::{OrganizationId, UserId};
+use catalog_core::inbound::EventHandler;
 use catalog_core::media::MediaStore;
 use catalog_core::models::{
     ActiveStatus, Actor, BrandChanges, NewBrand, NewProduct, NewVariant, ProductChanges, VariantChanges,
 };
-use catalog_core::query::Catalog;
+use catalog_core::read::Catalog;
 use catalog_core::repo::recipes::{self, IngredientDraft, RecipeDraft};
 use catalog_core::repo::{brands, products, variants};
 use catalog_core::shutdown::Shutdown;
@@ -1081,8 +1081,8 @@ async fn every_peer_reads_what_its_handlers_need_from_events_made_through_the_ap
         "data": { "variant_id": variant_ids[0], "warehouse_id": uuid::Uuid::now_v7(),
                   "quantities": { "total": 5, "available": 5, "reserved": 0, "damaged": 0 } },
     });
-    let report = catalog_core::events::parse(report.to_string().as_bytes(), None).expect("event");
-    assert_eq!(handler.handle(&report).await.expect("applied"), catalog_core::events::Outcome::Handled);
+    let report = catalog_core::inbound::parse(report.to_string().as_bytes(), None).expect("event");
+    assert_eq!(handler.handle(&report).await.expect("applied"), catalog_core::inbound::Outcome::Handled);
     // Every other kind of write, so each kind published is held to the AsyncAPI document below.
     let id_of = |answer: Value| answer["data"]["id"].as_str().expect("data.id").to_string();
     let brand = id_of(call(Method::POST, "/api/v1/brands", Some(json!({ "name": "Bosch" }))).await);

@@ -2,7 +2,7 @@
 //! accepts has a name, and data that is an object (or absent: null).
 #![no_main]
 
-use catalog_core::events::{MAX_EVENT_BYTES, parse};
+use catalog_core::inbound::{MAX_EVENT_BYTES, parse};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

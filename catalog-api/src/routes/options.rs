@@ -182,7 +182,7 @@ pub async fn list(caller: Caller, state: web::Data<ApiState>, args: web::Query<P
 pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<CreateOption>) -> ApiResult {
     caller.require(Resource::Options, Action::Create)?;
     let body = body.into_inner();
-    let mut check = Check::new(Entity::Option);
+    let mut check = Check::new(Entity::ProductOption);
     let name = check.required_text("name", body.name.as_deref(), NAME_MAX);
     let position = check.int("position", body.position, 0, POSITION_MAX);
     let values = check_values(&mut check, body.values.as_deref().unwrap_or_default());
@@ -223,7 +223,7 @@ pub async fn update(
     caller.require(Resource::Options, Action::Update)?;
     let expected = if_match(&req)?;
     let body = body.into_inner();
-    let mut check = Check::new(Entity::Option);
+    let mut check = Check::new(Entity::ProductOption);
     let name = body.name.as_deref().map(|n| check.required_text("name", Some(n), NAME_MAX));
     let position = check.int("position", body.position, 0, POSITION_MAX);
     check.finish()?;

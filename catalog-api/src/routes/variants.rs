@@ -17,6 +17,7 @@ use catalog_core::ids::{
     LocalId, OptionId, OptionValueId, OrganizationId, PriceTierId, PriceTierRuleId, ProductId, VariantId, WarehouseId,
 };
 use catalog_core::models::{NewVariant, PriceTier, PriceTierRule, Variant, VariantChanges};
+use catalog_core::pricing::{self, cents};
 use catalog_core::repo::variants::{VariantDraft, VariantFilter};
 use catalog_core::repo::{images, price_tiers, products, variants};
 use catalog_core::validate::{Check, Money, nullable};
@@ -1091,13 +1092,6 @@ pub struct PriceCalculation {
     pub next_tier: Option<NextTierOut>,
 }
 
-/// Exactly two decimals: amounts print as `"9.00"`, never `"9"` or `"9.0"`.
-fn cents(value: Decimal) -> Decimal {
-    let mut value = value.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
-    value.rescale(2);
-    value
-}
-
 async fn quote(caller: Caller, state: web::Data<ApiState>, id: VariantId, args: PriceArgs) -> ApiResult {
     caller.require(Resource::Variants, Action::Read)?;
     let mut check = Check::new(Entity::Variant);
@@ -1122,7 +1116,7 @@ async fn quote(caller: Caller, state: web::Data<ApiState>, id: VariantId, args: 
         Some((tier, rules)) => (Some(tier), rules),
         None => (None, Vec::new()),
     };
-    let quote = price_tiers::calculate_price(variant.sale_price, variant.tax_rate, quantity, &rules)?;
+    let quote = pricing::calculate_price(variant.sale_price, variant.tax_rate, quantity, &rules)?;
     let tier_ref = |t: &catalog_core::models::PriceTier| TierRef {
         id: t.id,
         name: t.name.clone(),

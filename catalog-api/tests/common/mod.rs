@@ -19,7 +19,7 @@ use catalog_core::config::Settings;
 use catalog_core::health::HealthChecker;
 use catalog_core::ids::{LocalId, OrganizationId, UserId};
 use catalog_core::media::MediaStore;
-use catalog_core::query::Catalog;
+use catalog_core::read::Catalog;
 use catalog_core::testing::TestDb;
 use catalog_core::{ops, repo};
 use serde_json::Value;

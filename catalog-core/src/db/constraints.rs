@@ -55,7 +55,7 @@ const FOREIGN: &[(&str, Entity, &str, Entity)] = &[
     ("product_tags_organization_id_product_id_fkey", Entity::Tag, "product_id", Entity::Product),
     ("price_tier_rules_organization_id_variant_id_fkey", Entity::PriceTierRule, "variant_id", Entity::Variant),
     ("price_tier_rules_organization_id_price_tier_id_fkey", Entity::PriceTierRule, "price_tier_id", Entity::PriceTier),
-    ("product_option_assignments_organization_id_option_id_fkey", Entity::Product, "options", Entity::Option),
+    ("product_option_assignments_organization_id_option_id_fkey", Entity::Product, "options", Entity::ProductOption),
     ("variant_option_values_value_fkey", Entity::Variant, "options", Entity::OptionValue),
     // Not a foreign key: a trigger refusing a local the Auth Service deleted or deactivated.
     ("products_local_retired", Entity::Product, "local_id", Entity::Local),
@@ -238,7 +238,7 @@ pub const CHECKED_TABLES: &[(&str, Entity)] = &[
     ("brands", Entity::Brand),
     ("collections", Entity::Collection),
     ("tags", Entity::Tag),
-    ("product_options", Entity::Option),
+    ("product_options", Entity::ProductOption),
     ("product_option_values", Entity::OptionValue),
     ("price_tiers", Entity::PriceTier),
     ("price_tier_rules", Entity::PriceTierRule),

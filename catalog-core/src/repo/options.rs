@@ -19,7 +19,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use std::collections::{BTreeMap, HashSet};
 
 // Value changes take the option's lock too, so changes to one option (and its version) serialize.
-tenant_reads!(product_options, ProductOption, OptionId, Entity::Option);
+tenant_reads!(product_options, ProductOption, OptionId, Entity::ProductOption);
 
 /// A value of a live option, with its option; both locked (option first, as everywhere here).
 async fn lock_value(
@@ -123,7 +123,7 @@ pub async fn create(
     new.organization_id = org;
     let errors = check_values(values.iter().map(String::as_str));
     if !errors.is_empty() {
-        return Err(Error::validation(Entity::Option, errors));
+        return Err(Error::validation(Entity::ProductOption, errors));
     }
     let rows: Vec<NewOptionValue> = values
         .iter()
@@ -198,7 +198,7 @@ pub async fn update(
     conn.transaction(async move |conn| {
         let old = lock(conn, org, id).await?;
         check_version(expected_version, old.version)?;
-        Ok(update_versioned!(conn, actor, product_options, ProductOption, Aggregate::Option, old, changes))
+        Ok(update_versioned!(conn, actor, product_options, ProductOption, Aggregate::ProductOption, old, changes))
     })
     .await
 }
@@ -266,7 +266,7 @@ pub async fn delete(conn: &mut PgConn, org: OrganizationId, actor: &Actor, id: O
         .execute(conn)
         .await?;
         let version = soft_delete!(conn, product_options, option);
-        events.push(published::deleted(Aggregate::Option, id, version));
+        events.push(published::deleted(Aggregate::ProductOption, id, version));
         outbox::append(conn, org, actor, events).await?;
         Ok(())
     })

@@ -1,7 +1,7 @@
 //! The transactional outbox: events are rows written in the same transaction as the change they
 //! describe, so a committed write always has its event and a rolled-back one never does. Each
 //! appended event also tells [`crate::stale`] which cached entries it makes stale, so the
-//! caller's [`crate::query::Catalog::write`] drops them once the write returns.
+//! caller's [`crate::read::Catalog::write`] drops them once the write returns.
 
 use super::published::EventDraft;
 use crate::db::PgConn;

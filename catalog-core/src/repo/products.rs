@@ -643,7 +643,7 @@ pub async fn set_options(
             .load(conn)
             .await?;
         if existing.len() != wanted.len() {
-            return Err(Error::missing(Entity::Product, "options", Entity::Option));
+            return Err(Error::missing(Entity::Product, "options", Entity::ProductOption));
         }
         let old = self::option_ids(conn, org, product_id).await?;
         if old == wanted {

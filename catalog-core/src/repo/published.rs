@@ -67,7 +67,7 @@ pub enum Aggregate {
     Brand,
     Collection,
     Tag,
-    Option,
+    ProductOption,
     PriceTier,
 }
 
@@ -79,7 +79,7 @@ impl Aggregate {
             Aggregate::Brand => "brand",
             Aggregate::Collection => "collection",
             Aggregate::Tag => "tag",
-            Aggregate::Option => "option",
+            Aggregate::ProductOption => "option",
             Aggregate::PriceTier => "price_tier",
         }
     }
@@ -92,7 +92,7 @@ impl Aggregate {
             Aggregate::Brand => "brand_id",
             Aggregate::Collection => "collection_id",
             Aggregate::Tag => "tag_id",
-            Aggregate::Option => "option_id",
+            Aggregate::ProductOption => "option_id",
             Aggregate::PriceTier => "price_tier_id",
         }
     }

@@ -615,7 +615,7 @@ impl Trees {
 
 /// The deductions of each sale line (`variant`, `quantity` sold), aligned with `sold`, read
 /// from the database in one statement; a variant missing from the organization answers
-/// `VARIANT_NOT_FOUND`. (Reads that may be cached go through [`crate::query::Catalog::explode`].)
+/// `VARIANT_NOT_FOUND`. (Reads that may be cached go through [`crate::read::Catalog::explode`].)
 pub async fn explode(conn: &mut PgConn, org: OrganizationId, sold: &[(VariantId, Decimal)]) -> Result<Vec<Explosion>> {
     let roots: Vec<VariantId> = sold.iter().map(|(variant, _)| *variant).collect();
     let trees = trees(conn, org, &roots).await?;

@@ -146,7 +146,7 @@ impl OptionBook {
             let id = match option {
                 OptionRef::Id(id) if self.names.contains_key(id) => *id,
                 OptionRef::Id(_) => {
-                    errors.push(FieldError::missing(field, Entity::Option));
+                    errors.push(FieldError::missing(field, Entity::ProductOption));
                     continue;
                 }
                 OptionRef::Name(name) => match checked_text(name) {

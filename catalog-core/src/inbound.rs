@@ -12,7 +12,7 @@ use crate::db::PgPool;
 use crate::error::{Error, Result};
 use crate::ids::{OrganizationId, ProductId, UserId, VariantId};
 use crate::organizations::Standing;
-use crate::query::Catalog;
+use crate::read::Catalog;
 use crate::schema::{
     inventory_warehouses, organization_locals, organization_states, processed_events, product_variants, products,
 };
