@@ -161,7 +161,7 @@ impl Check {
 
     /// Lowercase letters, digits and single dashes.
     pub fn slug(&mut self, field: &str, value: Option<&str>) -> Option<String> {
-        let slug = self.text(field, value, 200)?;
+        let slug = self.text(field, value, crate::models::max_chars::SLUG)?;
         let valid = slug
             .split('-')
             .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
@@ -175,7 +175,7 @@ impl Check {
     /// An absolute http(s) URL a browser can load: a host name (no user info, no IPv6
     /// literal), an optional port, then an optional path, query or fragment; no blanks.
     pub fn url(&mut self, field: &str, value: Option<&str>) -> Option<String> {
-        let url = self.text(field, value, 2048)?;
+        let url = self.text(field, value, crate::models::max_chars::URL)?;
         if !is_web_url(&url) {
             self.fail(field, "must be an absolute http(s) URL: http(s)://host[:port][/path]");
             return None;

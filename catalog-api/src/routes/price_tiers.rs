@@ -15,7 +15,7 @@ use catalog_core::db::PgConn;
 use catalog_core::error::{Entity, Error, FieldError};
 use catalog_core::ids::{OrganizationId, PriceTierId, PriceTierRuleId, ProductId, VariantId};
 use catalog_core::models::{
-    NewPriceTier, NewPriceTierRule, PriceTier, PriceTierChanges, PriceTierRule, PriceTierRuleChanges,
+    NewPriceTier, NewPriceTierRule, PriceTier, PriceTierChanges, PriceTierRule, PriceTierRuleChanges, max_chars,
 };
 use catalog_core::repo::{price_tiers, variants};
 use catalog_core::validate::{Check, Money, nullable};
@@ -212,7 +212,7 @@ pub async fn create(caller: Caller, state: web::Data<ApiState>, body: web::Json<
     let mut check = Check::new(Entity::PriceTier);
     let name = check.required_text("name", body.name.as_deref(), NAME_MAX);
     let slug = check.slug("slug", body.slug.as_deref());
-    let description = check.text("description", body.description.as_deref(), 5000);
+    let description = check.text("description", body.description.as_deref(), max_chars::DESCRIPTION);
     let priority = check.int("priority", body.priority, 0, PRIORITY_MAX);
     let metadata = check.object("metadata", body.metadata);
     check.finish()?;
@@ -276,7 +276,8 @@ pub async fn update(
     let mut check = Check::new(Entity::PriceTier);
     let name = body.name.as_deref().map(|n| check.required_text("name", Some(n), NAME_MAX));
     let slug = body.slug.as_deref().map(|s| check.slug("slug", Some(s)));
-    let description = body.description.map(|d| d.and_then(|d| check.text("description", Some(&d), 5000)));
+    let description =
+        body.description.map(|d| d.and_then(|d| check.text("description", Some(&d), max_chars::DESCRIPTION)));
     let priority = check.int("priority", body.priority, 0, PRIORITY_MAX);
     let metadata = check.object("metadata", body.metadata);
     check.finish()?;

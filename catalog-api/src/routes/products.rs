@@ -15,7 +15,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use catalog_core::auth::{Action, Resource};
 use catalog_core::error::{Entity, Error};
 use catalog_core::ids::{BrandId, CollectionId, LocalId, OptionId, OrganizationId, ProductId, TagId};
-use catalog_core::models::{NewProduct, Product, ProductChanges, ProductStatus, Tag};
+use catalog_core::models::{NewProduct, Product, ProductChanges, ProductStatus, Tag, max_chars};
 use catalog_core::repo::products::{ProductDetails, ProductDraft, ProductFilter, ProductSort, ProductUpdate};
 use catalog_core::repo::{products, tags};
 use catalog_core::validate::{Check, Money, nullable};
@@ -323,7 +323,7 @@ fn sort_spellings() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
 
 fn parse_filter(args: ListArgs) -> Result<ProductFilter, Error> {
     let mut check = Check::new(Entity::Product);
-    let search = check.text("search", args.search.as_deref(), 200);
+    let search = check.text("search", args.search.as_deref(), max_chars::SEARCH);
     let brand_id = check.id("brand_id", args.brand_id.as_deref());
     let collection_id = check.id("collection_id", args.collection_id.as_deref());
     let tag_ids = args
@@ -339,7 +339,7 @@ fn parse_filter(args: ListArgs) -> Result<ProductFilter, Error> {
             parsed
         })
         .unwrap_or_default();
-    let product_type = check.text("product_type", args.product_type.as_deref(), 100);
+    let product_type = check.text("product_type", args.product_type.as_deref(), max_chars::PRODUCT_TYPE);
     let status = check.choice("status", args.status.as_deref(), ProductStatus::parse, &ProductStatus::expected());
     let is_active = flag(&mut check, "is_active", args.is_active.as_deref());
     let local_id = check.id("local_id", args.local_id.as_deref());
@@ -444,20 +444,20 @@ pub(crate) fn parse_create(caller: &Caller, mut body: CreateProduct) -> Result<P
 
 fn parse_create_checked(caller: &Caller, body: CreateProduct, mut check: Check) -> Result<ParsedCreate, ApiError> {
     let mut failed = Failed::new();
-    let title = check.required_text("title", body.title.as_deref(), 500);
+    let title = check.required_text("title", body.title.as_deref(), max_chars::TITLE);
     let slug = check.slug("slug", body.slug.as_deref());
-    let sku = check.required_text("sku", body.sku.as_deref(), 100);
+    let sku = check.required_text("sku", body.sku.as_deref(), max_chars::SKU);
     if sku.is_none() {
         failed.insert("sku".into());
     }
-    let barcode = check.text("barcode", body.barcode.as_deref(), 100);
+    let barcode = check.text("barcode", body.barcode.as_deref(), max_chars::BARCODE);
     if barcode.is_none() && body.barcode.as_deref().is_some_and(|b| !b.trim().is_empty()) {
         failed.insert("barcode".into());
     }
     let description = check.text("description", body.description.as_deref(), 20_000);
     let status = product_status(&mut check, body.status.as_deref(), body.is_active);
-    let product_type = check.text("product_type", body.product_type.as_deref(), 100);
-    let unit_of_measure = check.text("unit_of_measure", body.unit_of_measure.as_deref(), 20);
+    let product_type = check.text("product_type", body.product_type.as_deref(), max_chars::PRODUCT_TYPE);
+    let unit_of_measure = check.text("unit_of_measure", body.unit_of_measure.as_deref(), max_chars::UNIT_OF_MEASURE);
     let alert_stock = check.int("alert_stock", body.alert_stock, 0, STOCK_MAX);
     let brand_id: Option<BrandId> = check.id("brand_id", body.brand_id.as_deref());
     let local_id: Option<LocalId> = check.id("local_id", body.local_id.as_deref());
@@ -643,18 +643,22 @@ pub async fn update(
     let expected = if_match(&req)?;
     let body = body.into_inner();
     let mut check = Check::new(Entity::Product);
-    let title = body.title.as_deref().map(|t| check.required_text("title", Some(t), 500));
+    let title = body.title.as_deref().map(|t| check.required_text("title", Some(t), max_chars::TITLE));
     // An empty slug asks the repository to regenerate it from the title.
     let slug = body
         .slug
         .as_deref()
         .map(|s| if s.trim().is_empty() { Some(String::new()) } else { check.slug("slug", Some(s)) });
-    let sku = body.sku.as_deref().map(|s| check.required_text("sku", Some(s), 100));
-    let barcode = body.barcode.map(|b| b.and_then(|b| check.text("barcode", Some(&b), 100)));
+    let sku = body.sku.as_deref().map(|s| check.required_text("sku", Some(s), max_chars::SKU));
+    let barcode = body.barcode.map(|b| b.and_then(|b| check.text("barcode", Some(&b), max_chars::BARCODE)));
     let description = body.description.map(|d| d.and_then(|d| check.text("description", Some(&d), 20_000)));
     let status = product_status(&mut check, body.status.as_deref(), body.is_active);
-    let product_type = body.product_type.map(|t| t.and_then(|t| check.text("product_type", Some(&t), 100)));
-    let unit_of_measure = body.unit_of_measure.as_deref().map(|u| check.required_text("unit_of_measure", Some(u), 20));
+    let product_type =
+        body.product_type.map(|t| t.and_then(|t| check.text("product_type", Some(&t), max_chars::PRODUCT_TYPE)));
+    let unit_of_measure = body
+        .unit_of_measure
+        .as_deref()
+        .map(|u| check.required_text("unit_of_measure", Some(u), max_chars::UNIT_OF_MEASURE));
     let alert_stock = check.int("alert_stock", body.alert_stock, 0, STOCK_MAX);
     let brand_id = body.brand_id.map(|b| b.and_then(|b| check.id::<BrandId>("brand_id", Some(&b))));
     let local_id = body.local_id.map(|l| l.and_then(|l| check.id::<LocalId>("local_id", Some(&l))));

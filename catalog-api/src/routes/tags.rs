@@ -14,7 +14,7 @@ use catalog_core::db::PgConn;
 use catalog_core::error::Entity;
 use catalog_core::ids::OrganizationId;
 use catalog_core::ids::TagId;
-use catalog_core::models::{NewTag, Tag, TagChanges, TagType};
+use catalog_core::models::{NewTag, Tag, TagChanges, TagType, max_chars};
 use catalog_core::repo::tags;
 use catalog_core::validate::{Check, nullable};
 use serde::Deserialize;
@@ -107,7 +107,7 @@ fn slug(check: &mut Check, value: Option<&str>) -> Option<String> {
 }
 
 fn color(check: &mut Check, value: Option<&str>) -> Option<String> {
-    let color = check.text("color", value, 7)?;
+    let color = check.text("color", value, max_chars::COLOR)?;
     let hex = color.strip_prefix('#').unwrap_or_default();
     if !matches!(hex.len(), 3 | 6) || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
         check.fail("color", "must be a hex colour such as #1E88E5");
@@ -135,7 +135,7 @@ pub async fn list(
     let page = args.request(&state.settings.pagination)?;
     let mut check = Check::new(Entity::Tag);
     let tag_type = check.choice("type", filter.tag_type.as_deref(), TagType::parse, &TagType::expected());
-    let search = check.text("search", filter.search.as_deref(), 200);
+    let search = check.text("search", filter.search.as_deref(), max_chars::SEARCH);
     check.finish()?;
     let named = catalog_core::repo::ListFilter { search, is_active: None };
     let conn = &mut *state.conn().await?;

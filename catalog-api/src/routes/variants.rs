@@ -16,7 +16,7 @@ use catalog_core::error::{Entity, Error, FieldError};
 use catalog_core::ids::{
     LocalId, OptionId, OptionValueId, OrganizationId, PriceTierId, PriceTierRuleId, ProductId, VariantId, WarehouseId,
 };
-use catalog_core::models::{NewVariant, PriceTier, PriceTierRule, Variant, VariantChanges};
+use catalog_core::models::{NewVariant, PriceTier, PriceTierRule, Variant, VariantChanges, max_chars};
 use catalog_core::pricing::{self, cents};
 use catalog_core::repo::variants::{VariantDraft, VariantFilter};
 use catalog_core::repo::{images, price_tiers, products, variants};
@@ -369,13 +369,13 @@ pub(crate) fn parse_variant(
     }
     let f = |name: &str| format!("{prefix}{name}");
     let sku = if sku_required {
-        let sku = check.required_text(&f("sku"), input.sku.as_deref(), 100);
+        let sku = check.required_text(&f("sku"), input.sku.as_deref(), max_chars::SKU);
         seen(failed, &f("sku"), true, sku)
     } else {
-        let sku = check.text(&f("sku"), input.sku.as_deref(), 100);
+        let sku = check.text(&f("sku"), input.sku.as_deref(), max_chars::SKU);
         seen(failed, &f("sku"), input.sku.is_some(), sku)
     };
-    let barcode = check.text(&f("barcode"), input.barcode.as_deref(), 100);
+    let barcode = check.text(&f("barcode"), input.barcode.as_deref(), max_chars::BARCODE);
     let barcode = seen(failed, &f("barcode"), input.barcode.as_deref().is_some_and(|b| !b.trim().is_empty()), barcode);
     let sale_price = if input.sale_price.is_none() {
         check.fail(&f("sale_price"), "is required");
@@ -392,9 +392,9 @@ pub(crate) fn parse_variant(
     let dim_length = measure(check, failed, &f("dim_length"), input.dim_length.as_ref(), false);
     let dim_width = measure(check, failed, &f("dim_width"), input.dim_width.as_ref(), false);
     let dim_height = measure(check, failed, &f("dim_height"), input.dim_height.as_ref(), false);
-    let title = check.text(&f("title"), input.title.as_deref(), 500);
-    let lot_number = check.text(&f("lot_number"), input.lot_number.as_deref(), 100);
-    let vendor = check.text(&f("vendor"), input.vendor.as_deref(), 200);
+    let title = check.text(&f("title"), input.title.as_deref(), max_chars::TITLE);
+    let lot_number = check.text(&f("lot_number"), input.lot_number.as_deref(), max_chars::LOT_NUMBER);
+    let vendor = check.text(&f("vendor"), input.vendor.as_deref(), max_chars::VENDOR);
     let warehouse_id: Option<WarehouseId> = check.id(&f("warehouse_id"), input.warehouse_id.as_deref());
     let min_stock = check.int(&f("default_min_stock"), input.default_min_stock, 0, i64::from(i32::MAX));
     let min_stock = seen(failed, &f("default_min_stock"), input.default_min_stock.is_some(), min_stock);
@@ -592,7 +592,7 @@ pub struct ListArgs {
 fn variant_filter(args: &ListArgs) -> Result<VariantFilter, Error> {
     let mut check = Check::new(Entity::Variant);
     let is_active = flag(&mut check, "is_active", args.is_active.as_deref());
-    let option_value = check.text("option_value", args.option_value.as_deref(), 200);
+    let option_value = check.text("option_value", args.option_value.as_deref(), max_chars::SEARCH);
     let min_price = check.money("min_price", args.min_price.clone().map(Money::Text).as_ref(), false);
     let max_price = check.money("max_price", args.max_price.clone().map(Money::Text).as_ref(), false);
     let in_stock = flag(&mut check, "in_stock", args.in_stock.as_deref());
@@ -687,7 +687,7 @@ fn named_option_value(
         (None, None) => None,
         (Some(id), Some(value)) => {
             let id = check.id::<OptionId>("option_id", Some(&id));
-            let value = check.required_text("option_value", Some(&value), 100);
+            let value = check.required_text("option_value", Some(&value), max_chars::OPTION_VALUE);
             id.zip(value)
         }
         (None, Some(_)) => {
@@ -804,8 +804,8 @@ fn parse_changes(check: &mut Check, mut body: UpdateVariant) -> VariantChanges {
         body.dim_width = body.dim_width.or(width.map(Some));
         body.dim_height = body.dim_height.or(height.map(Some));
     }
-    let sku = body.sku.as_deref().and_then(|s| check.required_text("sku", Some(s), 100));
-    let barcode = body.barcode.map(|b| b.and_then(|b| check.text("barcode", Some(&b), 100)));
+    let sku = body.sku.as_deref().and_then(|s| check.required_text("sku", Some(s), max_chars::SKU));
+    let barcode = body.barcode.map(|b| b.and_then(|b| check.text("barcode", Some(&b), max_chars::BARCODE)));
     let sale_price = body.sale_price.as_ref().and_then(|p| check.money("sale_price", Some(p), true));
     let cost_price = body.cost_price.map(|p| p.and_then(|p| money(check, &mut failed, "cost_price", Some(&p))));
     let compare_at_price =
@@ -817,9 +817,9 @@ fn parse_changes(check: &mut Check, mut body: UpdateVariant) -> VariantChanges {
     let dim_width = body.dim_width.map(|d| d.and_then(|d| measure(check, &mut failed, "dim_width", Some(&d), false)));
     let dim_height =
         body.dim_height.map(|d| d.and_then(|d| measure(check, &mut failed, "dim_height", Some(&d), false)));
-    let title = body.title.map(|t| t.and_then(|t| check.text("title", Some(&t), 500)));
-    let lot_number = body.lot_number.map(|l| l.and_then(|l| check.text("lot_number", Some(&l), 100)));
-    let vendor = body.vendor.map(|v| v.and_then(|v| check.text("vendor", Some(&v), 200)));
+    let title = body.title.map(|t| t.and_then(|t| check.text("title", Some(&t), max_chars::TITLE)));
+    let lot_number = body.lot_number.map(|l| l.and_then(|l| check.text("lot_number", Some(&l), max_chars::LOT_NUMBER)));
+    let vendor = body.vendor.map(|v| v.and_then(|v| check.text("vendor", Some(&v), max_chars::VENDOR)));
     let warehouse_id = body.warehouse_id.map(|w| w.and_then(|w| check.id::<WarehouseId>("warehouse_id", Some(&w))));
     let default_min_stock = check.int("default_min_stock", body.default_min_stock, 0, i64::from(i32::MAX));
     let default_max_stock = check.int("default_max_stock", body.default_max_stock, 0, i64::from(i32::MAX));

@@ -12,6 +12,28 @@ mod tag;
 mod text_enum;
 mod variant;
 
+/// The most characters each text field takes: the columns' `CHECK (length(…) BETWEEN 1 AND n)`
+/// of the migrations, checked at the edge so that a long value is a named field error rather than
+/// a refused statement.
+pub mod max_chars {
+    pub const TITLE: usize = 500;
+    pub const SKU: usize = 100;
+    pub const BARCODE: usize = 100;
+    pub const PRODUCT_TYPE: usize = 100;
+    pub const UNIT_OF_MEASURE: usize = 20;
+    pub const DESCRIPTION: usize = 5000;
+    pub const LOT_NUMBER: usize = 100;
+    pub const VENDOR: usize = 200;
+    pub const OPTION_VALUE: usize = 100;
+    /// Brands', collections' and price tiers' slugs.
+    pub const SLUG: usize = 200;
+    pub const URL: usize = 2048;
+    /// `#RRGGBB`.
+    pub const COLOR: usize = 7;
+    /// A search or filter term: no column, a bound on the work one request asks for.
+    pub const SEARCH: usize = 200;
+}
+
 pub use brand::*;
 pub use collection::*;
 pub use image::*;

@@ -21,7 +21,7 @@ use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::ids::{ImageId, OrganizationId, ProductId, VariantId};
 use crate::media::deletions;
-use crate::models::{Actor, ImageChanges, NewProductImage, NewVariantImage, ProductImage, VariantImage};
+use crate::models::{Actor, ImageChanges, NewProductImage, NewVariantImage, ProductImage, VariantImage, max_chars};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -47,8 +47,8 @@ pub const IMAGE_EVENT_VERSION: i32 = 1;
 pub(crate) fn check_url(url: &str, problems: &mut Vec<FieldError>) {
     if url.trim().is_empty() {
         problems.push(FieldError::new("url", "is required"));
-    } else if url.chars().count() > 2048 {
-        problems.push(FieldError::new("url", "must be at most 2048 characters"));
+    } else if url.chars().count() > max_chars::URL {
+        problems.push(FieldError::new("url", format!("must be at most {} characters", max_chars::URL)));
     }
 }
 

@@ -6,7 +6,7 @@ use super::{check_version, found, soft_delete, tenant_reads, update_versioned};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::ids::{OptionId, OptionValueId, OrganizationId, ProductId, VariantId};
-use crate::models::{Actor, NewVariant, ProductStatus, Variant, VariantChanges};
+use crate::models::{Actor, NewVariant, ProductStatus, Variant, VariantChanges, max_chars};
 use crate::organizations::Standing;
 use crate::pagination::{Page, PageRequest};
 use crate::schema::{
@@ -49,14 +49,14 @@ pub fn validate(new: &NewVariant) -> Vec<FieldError> {
 
     if new.sku.trim().is_empty() {
         fail("sku", "is required".into());
-    } else if new.sku.chars().count() > 100 {
-        fail("sku", "must be at most 100 characters".into());
+    } else if new.sku.chars().count() > max_chars::SKU {
+        fail("sku", format!("must be at most {} characters", max_chars::SKU));
     }
     if let Some(barcode) = &new.barcode {
         if barcode.trim().is_empty() {
             fail("barcode", "must not be blank (omit it instead)".into());
-        } else if barcode.chars().count() > 100 {
-            fail("barcode", "must be at most 100 characters".into());
+        } else if barcode.chars().count() > max_chars::BARCODE {
+            fail("barcode", format!("must be at most {} characters", max_chars::BARCODE));
         }
     }
     if new.sale_price <= Decimal::ZERO {
