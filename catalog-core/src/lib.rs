@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod health;
 pub mod ids;
+pub mod imports;
 pub mod inbound;
 pub mod media;
 pub mod models;

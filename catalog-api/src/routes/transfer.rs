@@ -189,7 +189,7 @@ pub struct ImportArgs {
     /// extension (`.csv`, `.jsonl`, `.ndjson`), else that part's content type; where nothing
     /// tells (`application/octet-stream`, a part without name or type), the contents: JSON Lines
     /// when they open with `{`, else CSV.
-    #[param(schema_with = Format::spellings)]
+    #[param(schema_with = format_spellings)]
     pub format: Option<String>,
 }
 
@@ -201,7 +201,7 @@ pub struct ImportForm {
     #[schema(value_type = String)]
     file: Vec<u8>,
     /// `csv` or `jsonl`, when neither the query nor the file's name or type tells.
-    #[schema(schema_with = Format::spellings)]
+    #[schema(schema_with = format_spellings)]
     format: Option<String>,
 }
 
@@ -464,7 +464,7 @@ pub async fn failed_rows(caller: Caller, state: web::Data<ApiState>, id: web::Pa
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ExportArgs {
     /// `csv` (default) or `jsonl`.
-    #[param(schema_with = Format::spellings)]
+    #[param(schema_with = format_spellings)]
     pub format: Option<String>,
 }
 
@@ -530,4 +530,9 @@ fn csv_line(cells: &[String]) -> String {
     let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
     let _ = writer.write_record(cells);
     String::from_utf8_lossy(&writer.into_inner().unwrap_or_default()).into_owned()
+}
+
+/// What a `format` argument may say, for the OpenAPI document.
+fn format_spellings() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::openapi::accepts::one_of(&Format::spellings())
 }
