@@ -3,7 +3,7 @@
 
 What must agree with the Rust sources:
   - environment variable names (container env, ConfigMap keys, Secret keys referenced) are in
-    ENV_VARS of catalog-core/src/config.rs, or in EXTRA_ENV below;
+    settings declared in catalog-core/src/config.rs (or their aliases), or in EXTRA_ENV below;
   - container ports, probe ports, Service target ports, NetworkPolicy ports and Prometheus
     ports are the ports the process listens on: the DEFAULTS of config.rs (grpc.port,
     grpc.metrics_port, api.port, worker.port) unless the manifests set the variable;
@@ -173,24 +173,29 @@ def subcommand_names(source: str, enum: str, path: Path, shared: set[str]) -> se
 
 def load_code() -> Code:
     config = read(CONFIG_RS)
-    block = re.search(r"pub const ENV_VARS[^=]*=\s*&\[(.*?)\];", config, re.S)
-    if not block:
-        sys.exit("check_manifests: ENV_VARS not found in catalog-core/src/config.rs")
-    # key("NAME", "settings.key") / key_in(...): today's names; alias("NAME", "OF") / alias_in(...):
-    # another name for OF's setting. Ignored names are accepted by the binaries but set nothing,
-    # so manifests must not carry them.
-    keys = dict(re.findall(r'\bkey(?:_in)?\(\s*"([A-Z0-9_]+)"\s*,\s*"([a-z0-9_.]+)"', block.group(1)))
+    # Each setting is declared once, in a settings_section! of config.rs:
+    #   field: Type = default, env NAME [in Unit];
+    # alias("NAME", "OF") / alias_in(...) in OTHER_NAMES: another name for OF's setting. Ignored
+    # names are accepted by the binaries but set nothing, so manifests must not carry them.
+    keys: dict[str, str] = {}
+    defaults: dict[str, dict] = {}
+    for section, body in re.findall(r"pub struct \w+ in (\w+) \{(.*?)\n    \}\n\}", config, re.S):
+        for field, default, name in re.findall(
+            r"^\s+(\w+): [^=\n]+?(?: = (.+?))?, env ([A-Z0-9_]+)(?: in \w+)?;$", body, re.M
+        ):
+            keys[name] = f"{section}.{field}"
+            if default:
+                defaults.setdefault(section, {})[field] = tomllib.loads(f"v = {default}")["v"]
+    others = re.search(r"const OTHER_NAMES[^=]*=\s*&\[(.*?)\];", config, re.S)
+    if not others:
+        sys.exit("check_manifests: OTHER_NAMES not found in catalog-core/src/config.rs")
     env_vars = dict(keys)
-    for name, of in re.findall(r'\balias(?:_in)?\(\s*"([A-Z0-9_]+)"\s*,\s*"([A-Z0-9_]+)"', block.group(1)):
+    for name, of in re.findall(r'\balias(?:_in)?\(\s*"([A-Z0-9_]+)"\s*,\s*"([A-Z0-9_]+)"', others.group(1)):
         if of not in keys:
-            sys.exit(f"check_manifests: alias {name} of {of}, which is not in ENV_VARS")
+            sys.exit(f"check_manifests: alias {name} of {of}, which no settings_section! declares")
         env_vars[name] = keys[of]
-    if len(env_vars) < 10:
-        sys.exit("check_manifests: could not parse ENV_VARS in catalog-core/src/config.rs")
-    defaults_src = re.search(r'const DEFAULTS: &str = r#"(.*?)"#;', config, re.S)
-    if not defaults_src:
-        sys.exit("check_manifests: DEFAULTS not found in catalog-core/src/config.rs")
-    defaults = tomllib.loads(defaults_src.group(1))
+    if len(env_vars) < 10 or len(defaults) < 10:
+        sys.exit("check_manifests: could not parse the settings_section! declarations in catalog-core/src/config.rs")
 
     routes = set(re.findall(r'\.route\(\s*"([^"]+)"', read(OPS_RS)))
     if not routes:

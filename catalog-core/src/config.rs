@@ -1,7 +1,9 @@
 //! Settings: defaults ← optional TOML file (`CATALOG_CONFIG`) ← environment.
 //!
 //! Environment variables use the seed's flat names (`GRPC_PORT`, `DATABASE_POOL_SIZE`, ...), which
-//! do not split unambiguously on `_`, so each one is mapped to its key explicitly in [`ENV_VARS`].
+//! do not split unambiguously on `_`, so each setting names its variable where it is declared
+//! (one line per setting in a [`settings_section!`], with its type and default); [`ENV_VARS`]
+//! lists them all.
 //! A bad value fails at start with a message naming the variable.
 //!
 //! The operators' page (design 04) names some settings differently: those names are aliases of
@@ -14,6 +16,8 @@
 
 use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
+use std::fmt::Write as _;
+use std::sync::LazyLock;
 
 /// Why the settings cannot be loaded; the message names the variables at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,9 +57,6 @@ pub enum Unit {
     PerWindow,
 }
 
-const fn key(name: &'static str, key: &'static str) -> EnvVar {
-    EnvVar { name, reading: Reading::Key { key, unit: Unit::AsIs } }
-}
 const fn key_in(name: &'static str, key: &'static str, unit: Unit) -> EnvVar {
     EnvVar { name, reading: Reading::Key { key, unit } }
 }
@@ -69,85 +70,108 @@ const fn ignored(name: &'static str, reason: &'static str) -> EnvVar {
     EnvVar { name, reading: Reading::Ignored { reason } }
 }
 
-/// The only list of variables the service reads besides `CATALOG_CONFIG`; `check-config`, the
-/// README's table and the manifests (deploy/check_manifests.py) cross-check against it.
-pub const ENV_VARS: &[EnvVar] = &[
-    key("GRPC_HOST", "grpc.host"),
-    key("GRPC_PORT", "grpc.port"),
-    key("GRPC_MAX_WORKERS", "grpc.max_workers"),
-    key("GRPC_REFLECTION", "grpc.reflection"),
-    key("GRPC_MAX_BATCH_SIZE", "grpc.max_batch_size"),
-    key("GRPC_METRICS_PORT", "grpc.metrics_port"),
-    key("GRPC_SERVICE_TOKEN", "grpc.service_token"),
-    key("GRPC_TLS_CERT_PATH", "grpc.tls_cert_path"),
-    key("GRPC_TLS_KEY_PATH", "grpc.tls_key_path"),
-    key("API_HOST", "api.host"),
-    key("API_PORT", "api.port"),
-    key("API_WORKERS", "api.workers"),
-    key("API_BODY_LIMIT_BYTES", "api.body_limit_bytes"),
-    key("API_RATE_LIMIT_ENABLED", "api.rate_limit_enabled"),
+/// One section of the settings (`[grpc]`, `GRPC_*`), each setting declared once: its field
+/// (type and doc), its default as a TOML literal (none: unset, for `Option`s), and the variable
+/// that sets it (`in Unit`: given in another unit). Generates the struct and its [`Section`].
+macro_rules! settings_section {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident in $section:ident {
+            $(
+                $(#[$field_meta:meta])*
+                $field:ident: $ty:ty $(= $default:literal)?, env $env:ident $(in $unit:ident)?;
+            )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Deserialize, Serialize)]
+        pub struct $name {
+            $( $(#[$field_meta])* pub $field: $ty, )*
+        }
+
+        impl $name {
+            const SECTION: Section = Section {
+                name: stringify!($section),
+                names: &[$(
+                    key_in(
+                        stringify!($env),
+                        concat!(stringify!($section), ".", stringify!($field)),
+                        settings_section!(@unit $($unit)?),
+                    ),
+                )*],
+                defaults: &[$( (stringify!($field), settings_section!(@default $($default)?)), )*],
+            };
+        }
+    };
+    (@unit) => { Unit::AsIs };
+    (@unit $unit:ident) => { Unit::$unit };
+    (@default) => { None };
+    (@default $default:literal) => { Some(stringify!($default)) };
+}
+
+/// What a [`settings_section!`] declares besides its struct.
+struct Section {
+    /// The TOML table (`grpc`).
+    name: &'static str,
+    /// Today's variable of each setting.
+    names: &'static [EnvVar],
+    /// (field, default as a TOML literal); `None`: unset.
+    defaults: &'static [(&'static str, Option<&'static str>)],
+}
+
+/// Every section, in [`Settings`]' order.
+const SECTIONS: &[Section] = &[
+    ServiceSettings::SECTION,
+    GrpcSettings::SECTION,
+    ApiSettings::SECTION,
+    WorkerSettings::SECTION,
+    DatabaseSettings::SECTION,
+    RedisSettings::SECTION,
+    RabbitSettings::SECTION,
+    AuthSettings::SECTION,
+    InventorySettings::SECTION,
+    CacheSettings::SECTION,
+    StorageSettings::SECTION,
+    PaginationSettings::SECTION,
+    LogSettings::SECTION,
+];
+
+/// The defaults of every section as one TOML document, the first of the sources.
+fn defaults_toml() -> String {
+    let mut toml = String::new();
+    for section in SECTIONS {
+        let _ = writeln!(toml, "[{}]", section.name);
+        for (field, default) in section.defaults {
+            if let Some(literal) = default {
+                let _ = writeln!(toml, "{field} = {literal}");
+            }
+        }
+    }
+    toml
+}
+
+/// Today's names come from the settings sections ([`SECTIONS`]); these are the others: the
+/// design page's aliases, and the names it documents that mean nothing here.
+const OTHER_NAMES: &[EnvVar] = &[
     alias("RATE_LIMIT_ENABLED", "API_RATE_LIMIT_ENABLED"),
-    key("API_RATE_LIMIT_PER_MINUTE", "api.rate_limit_per_minute"),
-    key("API_RATE_LIMIT_READ_PER_MINUTE", "api.rate_limit_read_per_minute"),
     alias_in("RATE_LIMIT_REQUESTS", "API_RATE_LIMIT_READ_PER_MINUTE", Unit::PerWindow),
     EnvVar { name: "RATE_LIMIT_WINDOW", reading: Reading::PartOf { of: "RATE_LIMIT_REQUESTS" } },
-    key("API_RATE_LIMIT_WRITE_PER_MINUTE", "api.rate_limit_write_per_minute"),
-    key("API_RATE_LIMIT_PRICE_PER_MINUTE", "api.rate_limit_price_per_minute"),
-    key("API_RATE_LIMIT_UPLOAD_PER_MINUTE", "api.rate_limit_upload_per_minute"),
-    key("API_CORS_ORIGINS", "api.cors_origins"),
     alias("CORS_ORIGINS", "API_CORS_ORIGINS"),
     ignored(
         "CORS_ALLOW_CREDENTIALS",
         "callers authenticate with a bearer token, never cookies, so browsers need no credentialed CORS",
     ),
-    key("TENANT_HEADER_NAME", "api.tenant_header_name"),
     ignored(
         "ENFORCE_TENANT_ISOLATION",
         "always on: every query is filtered by the token's organization, it cannot be turned off",
     ),
-    key("ENVIRONMENT", "service.environment"),
     ignored("SERVICE_NAME", "each binary names itself (catalog-grpc, catalog-api, catalog-worker)"),
     ignored("SERVICE_VERSION", "each binary reports the version it was built as"),
-    key("WORKER_HOST", "worker.host"),
-    key("WORKER_PORT", "worker.port"),
-    key("WORKER_OUTBOX_BATCH_SIZE", "worker.outbox_batch_size"),
-    key("WORKER_OUTBOX_POLL_MS", "worker.outbox_poll_ms"),
-    key("WORKER_OUTBOX_RETENTION_HOURS", "worker.outbox_retention_hours"),
-    key("WORKER_MAX_RETRIES", "worker.max_retries"),
-    key("DATABASE_URL", "database.url"),
-    key("DATABASE_HOST", "database.host"),
-    key("DATABASE_PORT", "database.port"),
-    key("DATABASE_NAME", "database.name"),
-    key("DATABASE_USER", "database.user"),
-    key("DATABASE_PASSWORD", "database.password"),
-    key("DATABASE_POOL_SIZE", "database.pool_size"),
     ignored("DATABASE_MAX_OVERFLOW", "the pool has a fixed size (DATABASE_POOL_SIZE), no overflow connections"),
-    key("DATABASE_POOL_MIN_IDLE", "database.pool_min_idle"),
-    key("DATABASE_CONNECT_TIMEOUT_MS", "database.connect_timeout_ms"),
     alias_in("DATABASE_POOL_TIMEOUT", "DATABASE_CONNECT_TIMEOUT_MS", Unit::SecsToMs),
-    key("DATABASE_POOL_RECYCLE", "database.pool_recycle_secs"),
-    key("DATABASE_STATEMENT_TIMEOUT_MS", "database.statement_timeout_ms"),
-    key("REDIS_URL", "redis.url"),
-    key("REDIS_HOST", "redis.host"),
-    key("REDIS_PORT", "redis.port"),
-    key("REDIS_DB", "redis.db"),
-    key("REDIS_PASSWORD", "redis.password"),
-    key("REDIS_POOL_SIZE", "redis.pool_size"),
     alias("REDIS_MAX_CONNECTIONS", "REDIS_POOL_SIZE"),
-    key("REDIS_TIMEOUT_MS", "redis.timeout_ms"),
-    key("REDIS_KEY_PREFIX", "redis.key_prefix"),
-    key("RABBITMQ_URL", "rabbitmq.url"),
-    key("RABBITMQ_HOST", "rabbitmq.host"),
-    key("RABBITMQ_PORT", "rabbitmq.port"),
-    key("RABBITMQ_USER", "rabbitmq.user"),
-    key("RABBITMQ_PASSWORD", "rabbitmq.password"),
-    key("RABBITMQ_VHOST", "rabbitmq.vhost"),
-    key("RABBITMQ_PREFETCH", "rabbitmq.prefetch"),
     alias("RABBITMQ_PREFETCH_COUNT", "RABBITMQ_PREFETCH"),
-    key("RABBITMQ_EXCHANGE", "rabbitmq.exchange"),
     alias("RABBITMQ_EXCHANGE_CATALOG", "RABBITMQ_EXCHANGE"),
-    key("RABBITMQ_EXCHANGE_AUTH", "rabbitmq.auth_exchange"),
-    key("RABBITMQ_QUEUE_PREFIX", "rabbitmq.queue_prefix"),
     ignored(
         "RABBITMQ_QUEUE_CATALOG",
         "the worker has one queue per source (catalog.auth_events, catalog.pricing_events, \
@@ -157,62 +181,30 @@ pub const ENV_VARS: &[EnvVar] = &[
         "RABBITMQ_QUEUE_AUTH_EVENTS",
         "the auth events queue is catalog.auth_events, named apart only by RABBITMQ_QUEUE_PREFIX",
     ),
-    key("AUTH_MODE", "auth.mode"),
-    key("AUTH_GRPC_HOST", "auth.grpc_host"),
-    key("AUTH_GRPC_PORT", "auth.grpc_port"),
-    key("AUTH_GRPC_TIMEOUT", "auth.grpc_timeout_secs"),
-    key("AUTH_GRPC_RETRIES", "auth.grpc_retries"),
     alias("AUTH_GRPC_MAX_RETRIES", "AUTH_GRPC_RETRIES"),
-    key("AUTH_GRPC_RETRY_DELAY_MS", "auth.grpc_retry_delay_ms"),
     alias_in("AUTH_GRPC_RETRY_DELAY", "AUTH_GRPC_RETRY_DELAY_MS", Unit::SecsToMs),
     ignored("AUTH_REST_URL", "there is no REST fallback: the Auth Service is asked over gRPC only"),
     ignored("AUTH_REST_TIMEOUT", "there is no REST fallback: the Auth Service is asked over gRPC only"),
-    key("CIRCUIT_BREAKER_FAILURE_THRESHOLD", "auth.breaker_failure_threshold"),
-    key("CIRCUIT_BREAKER_RECOVERY_TIMEOUT", "auth.breaker_recovery_secs"),
     ignored(
         "CIRCUIT_BREAKER_TIMEOUT",
         "each call is bounded by AUTH_GRPC_TIMEOUT; how long the circuit stays open is \
          CIRCUIT_BREAKER_RECOVERY_TIMEOUT",
     ),
-    key("INVENTORY_GRPC_HOST", "inventory.grpc_host"),
-    key("INVENTORY_GRPC_PORT", "inventory.grpc_port"),
-    key("INVENTORY_GRPC_TIMEOUT", "inventory.grpc_timeout_secs"),
-    key("INVENTORY_GRPC_RETRIES", "inventory.grpc_retries"),
-    key("INVENTORY_BATCH_SIZE", "inventory.batch_size"),
-    key("STOCK_RECONCILE_INTERVAL_SECS", "inventory.reconcile_interval_secs"),
-    key("STOCK_STALE_AFTER_SECS", "inventory.stale_after_secs"),
-    key("STOCK_EVENTS_BATCH_SIZE", "inventory.events_batch_size"),
-    key("JWT_PUBLIC_KEY_PATH", "auth.jwt_public_key_path"),
-    key("JWT_ALGORITHM", "auth.jwt_algorithm"),
-    key("AUTH_DEV_SECRET", "auth.dev_secret"),
-    key("CACHE_TTL_PRODUCT", "cache.ttl_product_secs"),
     alias("CACHE_TTL_PRODUCTS", "CACHE_TTL_PRODUCT"),
-    key("CACHE_TTL_VARIANT", "cache.ttl_variant_secs"),
     alias("CACHE_TTL_VARIANTS", "CACHE_TTL_VARIANT"),
-    key("CACHE_TTL_AUTH", "cache.ttl_auth_secs"),
     ignored("CACHE_TTL_DEFAULT", "every cached kind has its own TTL (CACHE_TTL_PRODUCT, _VARIANT, _AUTH)"),
     ignored("CACHE_TTL_OPTIONS", "options are not cached: they are read with their product"),
     ignored("CACHE_TTL_LOCALS", "locals are not cached: they come with the caller's token"),
-    key("STORAGE_BACKEND", "storage.backend"),
-    key("STORAGE_LOCAL_PATH", "storage.local_path"),
-    key("STORAGE_PUBLIC_BASE_URL", "storage.public_base_url"),
-    key("STORAGE_S3_ENDPOINT", "storage.s3_endpoint"),
-    key("STORAGE_S3_BUCKET", "storage.s3_bucket"),
-    key("STORAGE_S3_REGION", "storage.s3_region"),
-    key("STORAGE_S3_ACCESS_KEY_ID", "storage.s3_access_key_id"),
-    key("STORAGE_S3_SECRET_ACCESS_KEY", "storage.s3_secret_access_key"),
-    key("STORAGE_S3_PATH_STYLE", "storage.s3_path_style"),
-    key("STORAGE_IMAGE_WORKERS", "storage.image_workers"),
-    key("STORAGE_TIMEOUT_MS", "storage.timeout_ms"),
-    key("PAGINATION_DEFAULT_LIMIT", "pagination.default_limit"),
-    key("PAGINATION_MAX_LIMIT", "pagination.max_limit"),
-    key("PAGINATION_MIN_LIMIT", "pagination.min_limit"),
-    key_in("LOG_LEVEL", "log.level", Unit::LogLevel),
-    key("LOG_FORMAT", "log.format"),
     ignored("LOG_FILE", "logs go to standard output, for the container runtime to collect"),
     ignored("LOG_MAX_BYTES", "logs go to standard output, for the container runtime to collect"),
     ignored("LOG_BACKUP_COUNT", "logs go to standard output, for the container runtime to collect"),
 ];
+
+/// The only list of variables the service reads besides `CATALOG_CONFIG`: every section's
+/// names, then [`OTHER_NAMES`]; `check-config`, the README's table and the manifests
+/// (deploy/check_manifests.py) cross-check against it.
+pub static ENV_VARS: LazyLock<Vec<EnvVar>> =
+    LazyLock::new(|| SECTIONS.iter().flat_map(|section| section.names).chain(OTHER_NAMES).copied().collect());
 
 /// The one variable read outside [`ENV_VARS`]: names an optional TOML settings file.
 pub const CONFIG_FILE_VAR: &str = "CATALOG_CONFIG";
@@ -423,26 +415,27 @@ pub struct Settings {
     pub log: LogSettings,
 }
 
-/// Where uploaded images' files go (page 22 "Storage y CDN").
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct StorageSettings {
-    pub backend: StorageBackend,
-    /// `local`: the directory the files are written under (the API serves it at `/media/`).
-    pub local_path: String,
-    /// Prepended to an object's key to make the URL answers carry: a CDN in production.
-    pub public_base_url: String,
-    /// `s3`: any S3-compatible store; an empty endpoint means AWS itself.
-    pub s3_endpoint: String,
-    pub s3_bucket: String,
-    pub s3_region: String,
-    pub s3_access_key_id: Secret,
-    pub s3_secret_access_key: Secret,
-    /// `bucket` in the path rather than the host name: what self-hosted stores expect.
-    pub s3_path_style: bool,
-    /// Images rendered at once (CPU work, off the async runtime); further uploads wait.
-    pub image_workers: usize,
-    /// `s3`: how long one store call may take, retries included (then 503 / retried later).
-    pub timeout_ms: u64,
+settings_section! {
+    /// Where uploaded images' files go (page 22 "Storage y CDN").
+    pub struct StorageSettings in storage {
+        backend: StorageBackend = "local", env STORAGE_BACKEND;
+        /// `local`: the directory the files are written under (the API serves it at `/media/`).
+        local_path: String = "data/media", env STORAGE_LOCAL_PATH;
+        /// Prepended to an object's key to make the URL answers carry: a CDN in production.
+        public_base_url: String = "http://127.0.0.1:8002/media", env STORAGE_PUBLIC_BASE_URL;
+        /// `s3`: any S3-compatible store; an empty endpoint means AWS itself.
+        s3_endpoint: String = "", env STORAGE_S3_ENDPOINT;
+        s3_bucket: String = "catalog-media", env STORAGE_S3_BUCKET;
+        s3_region: String = "us-east-1", env STORAGE_S3_REGION;
+        s3_access_key_id: Secret = "", env STORAGE_S3_ACCESS_KEY_ID;
+        s3_secret_access_key: Secret = "", env STORAGE_S3_SECRET_ACCESS_KEY;
+        /// `bucket` in the path rather than the host name: what self-hosted stores expect.
+        s3_path_style: bool = true, env STORAGE_S3_PATH_STYLE;
+        /// Images rendered at once (CPU work, off the async runtime); further uploads wait.
+        image_workers: usize = 2, env STORAGE_IMAGE_WORKERS;
+        /// `s3`: how long one store call may take, retries included (then 503 / retried later).
+        timeout_ms: u64 = 10000, env STORAGE_TIMEOUT_MS;
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -452,77 +445,82 @@ pub enum StorageBackend {
     S3,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct ServiceSettings {
-    /// Where this deployment runs (`production`, `staging`, ...); logged at start-up.
-    pub environment: String,
+settings_section! {
+    pub struct ServiceSettings in service {
+        /// Where this deployment runs (`production`, `staging`, ...); logged at start-up.
+        environment: String = "production", env ENVIRONMENT;
+    }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct GrpcSettings {
-    pub host: String,
-    pub port: u16,
-    /// Requests served concurrently (the seed's thread-pool size).
-    pub max_workers: usize,
-    /// Server reflection; development only.
-    pub reflection: bool,
-    pub max_batch_size: usize,
-    pub metrics_port: u16,
-    /// When set, callers must send `authorization: Bearer <token>`.
-    pub service_token: Secret,
-    pub tls_cert_path: Option<String>,
-    pub tls_key_path: Option<String>,
+settings_section! {
+    pub struct GrpcSettings in grpc {
+        host: String = "0.0.0.0", env GRPC_HOST;
+        port: u16 = 50052, env GRPC_PORT;
+        /// Requests served concurrently (the seed's thread-pool size).
+        max_workers: usize = 10, env GRPC_MAX_WORKERS;
+        /// Server reflection; development only.
+        reflection: bool = false, env GRPC_REFLECTION;
+        max_batch_size: usize = 1000, env GRPC_MAX_BATCH_SIZE;
+        metrics_port: u16 = 9101, env GRPC_METRICS_PORT;
+        /// When set, callers must send `authorization: Bearer <token>`.
+        service_token: Secret = "", env GRPC_SERVICE_TOKEN;
+        tls_cert_path: Option<String>, env GRPC_TLS_CERT_PATH;
+        tls_key_path: Option<String>, env GRPC_TLS_KEY_PATH;
+    }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct ApiSettings {
-    pub host: String,
-    pub port: u16,
-    /// actix worker threads; 0 means one per core.
-    pub workers: usize,
-    pub body_limit_bytes: usize,
-    /// Off: no request is ever refused with 429.
-    pub rate_limit_enabled: bool,
-    /// Per user, every kind together: a ceiling over the per-kind budgets below.
-    pub rate_limit_per_minute: u32,
-    /// Per user: GET requests other than price calculation.
-    pub rate_limit_read_per_minute: u32,
-    /// Per user: POST, PUT, PATCH, DELETE other than uploads.
-    pub rate_limit_write_per_minute: u32,
-    /// Per user: `GET /variants/{id}/price` and `/calculate-price`.
-    pub rate_limit_price_per_minute: u32,
-    /// Per user: image additions and `POST /imports`.
-    pub rate_limit_upload_per_minute: u32,
-    /// Comma-separated allowed origins; empty means CORS closed.
-    pub cors_origins: String,
-    pub tenant_header_name: String,
+settings_section! {
+    pub struct ApiSettings in api {
+        host: String = "0.0.0.0", env API_HOST;
+        port: u16 = 8002, env API_PORT;
+        /// actix worker threads; 0 means one per core.
+        workers: usize = 0, env API_WORKERS;
+        body_limit_bytes: usize = 1048576, env API_BODY_LIMIT_BYTES;
+        /// Off: no request is ever refused with 429.
+        rate_limit_enabled: bool = true, env API_RATE_LIMIT_ENABLED;
+        /// Per user, every kind together: a ceiling over the per-kind budgets below.
+        rate_limit_per_minute: u32 = 600, env API_RATE_LIMIT_PER_MINUTE;
+        /// Per user: GET requests other than price calculation.
+        rate_limit_read_per_minute: u32 = 100, env API_RATE_LIMIT_READ_PER_MINUTE;
+        /// Per user: POST, PUT, PATCH, DELETE other than uploads.
+        rate_limit_write_per_minute: u32 = 20, env API_RATE_LIMIT_WRITE_PER_MINUTE;
+        /// Per user: `GET /variants/{id}/price` and `/calculate-price`.
+        rate_limit_price_per_minute: u32 = 200, env API_RATE_LIMIT_PRICE_PER_MINUTE;
+        /// Per user: image additions and `POST /imports`.
+        rate_limit_upload_per_minute: u32 = 10, env API_RATE_LIMIT_UPLOAD_PER_MINUTE;
+        /// Comma-separated allowed origins; empty means CORS closed.
+        cors_origins: String = "", env API_CORS_ORIGINS;
+        tenant_header_name: String = "X-Tenant-ID", env TENANT_HEADER_NAME;
+    }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct WorkerSettings {
-    pub host: String,
-    pub port: u16,
-    pub outbox_batch_size: i64,
-    pub outbox_poll_ms: u64,
-    pub outbox_retention_hours: u32,
-    pub max_retries: u32,
+settings_section! {
+    pub struct WorkerSettings in worker {
+        host: String = "0.0.0.0", env WORKER_HOST;
+        port: u16 = 9102, env WORKER_PORT;
+        outbox_batch_size: i64 = 500, env WORKER_OUTBOX_BATCH_SIZE;
+        outbox_poll_ms: u64 = 1000, env WORKER_OUTBOX_POLL_MS;
+        outbox_retention_hours: u32 = 72, env WORKER_OUTBOX_RETENTION_HOURS;
+        max_retries: u32 = 5, env WORKER_MAX_RETRIES;
+    }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct DatabaseSettings {
-    pub url: Option<SecretUrl>,
-    pub host: String,
-    pub port: u16,
-    pub name: String,
-    pub user: String,
-    pub password: Secret,
-    pub pool_size: u32,
-    pub pool_min_idle: u32,
-    /// How long a request waits for a pooled connection (bb8 `connection_timeout`).
-    pub connect_timeout_ms: u64,
-    /// Connections older than this are closed and replaced; 0 keeps them.
-    pub pool_recycle_secs: u64,
-    pub statement_timeout_ms: u64,
+settings_section! {
+    pub struct DatabaseSettings in database {
+        url: Option<SecretUrl>, env DATABASE_URL;
+        host: String = "127.0.0.1", env DATABASE_HOST;
+        port: u16 = 5432, env DATABASE_PORT;
+        name: String = "catalog", env DATABASE_NAME;
+        user: String = "postgres", env DATABASE_USER;
+        password: Secret = "", env DATABASE_PASSWORD;
+        pool_size: u32 = 10, env DATABASE_POOL_SIZE;
+        pool_min_idle: u32 = 1, env DATABASE_POOL_MIN_IDLE;
+        /// How long a request waits for a pooled connection (bb8 `connection_timeout`).
+        connect_timeout_ms: u64 = 3000, env DATABASE_CONNECT_TIMEOUT_MS;
+        /// Connections older than this are closed and replaced; 0 keeps them.
+        pool_recycle_secs: u64 = 1800, env DATABASE_POOL_RECYCLE;
+        statement_timeout_ms: u64 = 5000, env DATABASE_STATEMENT_TIMEOUT_MS;
+    }
 }
 
 impl DatabaseSettings {
@@ -540,17 +538,18 @@ impl DatabaseSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct RedisSettings {
-    pub url: Option<SecretUrl>,
-    pub host: String,
-    pub port: u16,
-    pub db: u32,
-    pub password: Secret,
-    pub pool_size: u32,
-    pub timeout_ms: u64,
-    /// Prepended to every key: lets several deployments (or tests) share one Redis.
-    pub key_prefix: String,
+settings_section! {
+    pub struct RedisSettings in redis {
+        url: Option<SecretUrl>, env REDIS_URL;
+        host: String = "127.0.0.1", env REDIS_HOST;
+        port: u16 = 6379, env REDIS_PORT;
+        db: u32 = 0, env REDIS_DB;
+        password: Secret = "", env REDIS_PASSWORD;
+        pool_size: u32 = 16, env REDIS_POOL_SIZE;
+        timeout_ms: u64 = 200, env REDIS_TIMEOUT_MS;
+        /// Prepended to every key: lets several deployments (or tests) share one Redis.
+        key_prefix: String = "", env REDIS_KEY_PREFIX;
+    }
 }
 
 impl RedisSettings {
@@ -563,20 +562,21 @@ impl RedisSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct RabbitSettings {
-    pub url: Option<SecretUrl>,
-    pub host: String,
-    pub port: u16,
-    pub user: String,
-    pub password: Secret,
-    pub vhost: String,
-    pub prefetch: u16,
-    pub exchange: String,
-    /// The Auth Service's exchange the worker consumes from.
-    pub auth_exchange: String,
-    /// Prepended to queue names (tests run side by side on one broker).
-    pub queue_prefix: String,
+settings_section! {
+    pub struct RabbitSettings in rabbitmq {
+        url: Option<SecretUrl>, env RABBITMQ_URL;
+        host: String = "127.0.0.1", env RABBITMQ_HOST;
+        port: u16 = 5672, env RABBITMQ_PORT;
+        user: String = "guest", env RABBITMQ_USER;
+        password: Secret = "guest", env RABBITMQ_PASSWORD;
+        vhost: String = "/", env RABBITMQ_VHOST;
+        prefetch: u16 = 10, env RABBITMQ_PREFETCH;
+        exchange: String = "catalog_events", env RABBITMQ_EXCHANGE;
+        /// The Auth Service's exchange the worker consumes from.
+        auth_exchange: String = "auth_events", env RABBITMQ_EXCHANGE_AUTH;
+        /// Prepended to queue names (tests run side by side on one broker).
+        queue_prefix: String = "", env RABBITMQ_QUEUE_PREFIX;
+    }
 }
 
 impl RabbitSettings {
@@ -621,44 +621,46 @@ pub enum AuthMode {
     Dev,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct AuthSettings {
-    pub mode: AuthMode,
-    pub grpc_host: String,
-    pub grpc_port: u16,
-    pub grpc_timeout_secs: u64,
-    pub grpc_retries: u32,
-    /// First delay between retries; doubles per attempt, at most one second.
-    pub grpc_retry_delay_ms: u64,
-    /// Consecutive failed calls that open the circuit.
-    pub breaker_failure_threshold: u32,
-    /// How long an open circuit refuses calls before one trial call.
-    pub breaker_recovery_secs: u64,
-    pub jwt_public_key_path: Option<String>,
-    pub jwt_algorithm: String,
-    pub dev_secret: Secret,
+settings_section! {
+    pub struct AuthSettings in auth {
+        mode: AuthMode = "grpc", env AUTH_MODE;
+        grpc_host: String = "127.0.0.1", env AUTH_GRPC_HOST;
+        grpc_port: u16 = 50051, env AUTH_GRPC_PORT;
+        grpc_timeout_secs: u64 = 5, env AUTH_GRPC_TIMEOUT;
+        grpc_retries: u32 = 2, env AUTH_GRPC_RETRIES;
+        /// First delay between retries; doubles per attempt, at most one second.
+        grpc_retry_delay_ms: u64 = 50, env AUTH_GRPC_RETRY_DELAY_MS;
+        /// Consecutive failed calls that open the circuit.
+        breaker_failure_threshold: u32 = 5, env CIRCUIT_BREAKER_FAILURE_THRESHOLD;
+        /// How long an open circuit refuses calls before one trial call.
+        breaker_recovery_secs: u64 = 10, env CIRCUIT_BREAKER_RECOVERY_TIMEOUT;
+        jwt_public_key_path: Option<String>, env JWT_PUBLIC_KEY_PATH;
+        jwt_algorithm: String = "RS256", env JWT_ALGORITHM;
+        dev_secret: Secret = "", env AUTH_DEV_SECRET;
+    }
 }
 
-/// The Inventory Service, which owns stock: its gRPC server repairs the catalog's stock read
-/// model (`stock-resync`, the worker's periodic reconciliation). Calls share the Auth client's
-/// circuit-breaker settings (`CIRCUIT_BREAKER_*`).
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct InventorySettings {
-    /// Empty: no Inventory to ask (the model is kept from events alone).
-    pub grpc_host: String,
-    pub grpc_port: u16,
-    pub grpc_timeout_secs: u64,
-    pub grpc_retries: u32,
-    /// Variants per `CheckBulkAvailability` call.
-    pub batch_size: usize,
-    /// How often the worker compares the model with Inventory; 0 turns it off.
-    pub reconcile_interval_secs: u64,
-    /// Stock answers say `stale: true` once neither Inventory's events nor a successful call to
-    /// Inventory have told the catalog anything for this long.
-    pub stale_after_secs: u64,
-    /// Inventory's stock events the worker applies in one transaction (at most; as many as
-    /// have arrived). Its queue's prefetch is twice this, so the next batch arrives meanwhile.
-    pub events_batch_size: u16,
+settings_section! {
+    /// The Inventory Service, which owns stock: its gRPC server repairs the catalog's stock read
+    /// model (`stock-resync`, the worker's periodic reconciliation). Calls share the Auth client's
+    /// circuit-breaker settings (`CIRCUIT_BREAKER_*`).
+    pub struct InventorySettings in inventory {
+        /// Empty: no Inventory to ask (the model is kept from events alone).
+        grpc_host: String = "", env INVENTORY_GRPC_HOST;
+        grpc_port: u16 = 50053, env INVENTORY_GRPC_PORT;
+        grpc_timeout_secs: u64 = 5, env INVENTORY_GRPC_TIMEOUT;
+        grpc_retries: u32 = 2, env INVENTORY_GRPC_RETRIES;
+        /// Variants per `CheckBulkAvailability` call.
+        batch_size: usize = 100, env INVENTORY_BATCH_SIZE;
+        /// How often the worker compares the model with Inventory; 0 turns it off.
+        reconcile_interval_secs: u64 = 900, env STOCK_RECONCILE_INTERVAL_SECS;
+        /// Stock answers say `stale: true` once neither Inventory's events nor a successful call to
+        /// Inventory have told the catalog anything for this long.
+        stale_after_secs: u64 = 1800, env STOCK_STALE_AFTER_SECS;
+        /// Inventory's stock events the worker applies in one transaction (at most; as many as
+        /// have arrived). Its queue's prefetch is twice this, so the next batch arrives meanwhile.
+        events_batch_size: u16 = 200, env STOCK_EVENTS_BATCH_SIZE;
+    }
 }
 
 impl InventorySettings {
@@ -667,19 +669,21 @@ impl InventorySettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct CacheSettings {
-    pub ttl_product_secs: u64,
-    pub ttl_variant_secs: u64,
-    pub ttl_auth_secs: u64,
+settings_section! {
+    pub struct CacheSettings in cache {
+        ttl_product_secs: u64 = 3600, env CACHE_TTL_PRODUCT;
+        ttl_variant_secs: u64 = 3600, env CACHE_TTL_VARIANT;
+        ttl_auth_secs: u64 = 300, env CACHE_TTL_AUTH;
+    }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct PaginationSettings {
-    /// The smallest page size a client may ask for.
-    pub min_limit: i64,
-    pub default_limit: i64,
-    pub max_limit: i64,
+settings_section! {
+    pub struct PaginationSettings in pagination {
+        /// The smallest page size a client may ask for.
+        min_limit: i64 = 1, env PAGINATION_MIN_LIMIT;
+        default_limit: i64 = 20, env PAGINATION_DEFAULT_LIMIT;
+        max_limit: i64 = 100, env PAGINATION_MAX_LIMIT;
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -689,128 +693,12 @@ pub enum LogFormat {
     Text,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct LogSettings {
-    pub level: String,
-    pub format: LogFormat,
+settings_section! {
+    pub struct LogSettings in log {
+        level: String = "info", env LOG_LEVEL in LogLevel;
+        format: LogFormat = "json", env LOG_FORMAT;
+    }
 }
-
-const DEFAULTS: &str = r#"
-[service]
-environment = "production"
-
-[grpc]
-host = "0.0.0.0"
-port = 50052
-max_workers = 10
-reflection = false
-max_batch_size = 1000
-metrics_port = 9101
-service_token = ""
-
-[api]
-host = "0.0.0.0"
-port = 8002
-workers = 0
-body_limit_bytes = 1048576
-rate_limit_enabled = true
-rate_limit_per_minute = 600
-rate_limit_read_per_minute = 100
-rate_limit_write_per_minute = 20
-rate_limit_price_per_minute = 200
-rate_limit_upload_per_minute = 10
-cors_origins = ""
-tenant_header_name = "X-Tenant-ID"
-
-[worker]
-host = "0.0.0.0"
-port = 9102
-outbox_batch_size = 500
-outbox_poll_ms = 1000
-outbox_retention_hours = 72
-max_retries = 5
-
-[database]
-host = "127.0.0.1"
-port = 5432
-name = "catalog"
-user = "postgres"
-password = ""
-pool_size = 10
-pool_min_idle = 1
-connect_timeout_ms = 3000
-pool_recycle_secs = 1800
-statement_timeout_ms = 5000
-
-[redis]
-host = "127.0.0.1"
-port = 6379
-db = 0
-password = ""
-pool_size = 16
-timeout_ms = 200
-key_prefix = ""
-
-[rabbitmq]
-host = "127.0.0.1"
-port = 5672
-user = "guest"
-password = "guest"
-vhost = "/"
-prefetch = 10
-exchange = "catalog_events"
-auth_exchange = "auth_events"
-queue_prefix = ""
-
-[auth]
-mode = "grpc"
-grpc_host = "127.0.0.1"
-grpc_port = 50051
-grpc_timeout_secs = 5
-grpc_retries = 2
-grpc_retry_delay_ms = 50
-breaker_failure_threshold = 5
-breaker_recovery_secs = 10
-jwt_algorithm = "RS256"
-dev_secret = ""
-
-[inventory]
-grpc_host = ""
-grpc_port = 50053
-grpc_timeout_secs = 5
-grpc_retries = 2
-batch_size = 100
-reconcile_interval_secs = 900
-stale_after_secs = 1800
-events_batch_size = 200
-
-[cache]
-ttl_product_secs = 3600
-ttl_variant_secs = 3600
-ttl_auth_secs = 300
-
-[storage]
-backend = "local"
-local_path = "data/media"
-public_base_url = "http://127.0.0.1:8002/media"
-s3_endpoint = ""
-s3_bucket = "catalog-media"
-s3_region = "us-east-1"
-s3_access_key_id = ""
-s3_secret_access_key = ""
-s3_path_style = true
-image_workers = 2
-timeout_ms = 10000
-
-[pagination]
-min_limit = 1
-default_limit = 20
-max_limit = 100
-
-[log]
-level = "info"
-format = "json"
-"#;
 
 impl Settings {
     /// Loads from the process environment (and `CATALOG_CONFIG`, if set).
@@ -823,7 +711,7 @@ impl Settings {
     pub fn from_env(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
         let vars: Vec<(String, String)> = vars.into_iter().collect();
         let mut builder =
-            config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+            config::Config::builder().add_source(config::File::from_str(&defaults_toml(), config::FileFormat::Toml));
         if let Some(path) = last(&vars, CONFIG_FILE_VAR) {
             builder = builder.add_source(config::File::with_name(path).required(true));
         }
@@ -941,7 +829,7 @@ type KeyValues = (&'static str, Vec<(&'static str, String)>);
 /// before its aliases).
 fn values_by_key(vars: &[(String, String)]) -> Result<Vec<KeyValues>> {
     let mut by_key: Vec<KeyValues> = Vec::new();
-    for var in ENV_VARS {
+    for var in ENV_VARS.iter() {
         let unit = match var.reading {
             Reading::Key { unit, .. } | Reading::Alias { unit, .. } => unit,
             Reading::PartOf { .. } | Reading::Ignored { .. } => continue,
@@ -1089,7 +977,7 @@ mod tests {
 
     #[test]
     fn every_alias_and_part_names_a_variable_that_sets_a_key() {
-        for var in ENV_VARS {
+        for var in ENV_VARS.iter() {
             match var.reading {
                 Reading::Alias { of, .. } | Reading::PartOf { of } => {
                     assert!(key_of(of).is_some(), "{} stands for {of}, which sets no key", var.name)
