@@ -1,6 +1,6 @@
 use super::outbox;
 use super::published::{self, Aggregate, change};
-use super::{ListFilter, check_version, insert_announced, soft_delete, tenant_reads, update_versioned};
+use super::{ListFilter, check_version, counted_page, insert_announced, soft_delete, tenant_reads, update_versioned};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, Result};
 use crate::ids::{BrandId, OrganizationId, ProductId};
@@ -46,10 +46,7 @@ pub async fn list(
     filter: &ListFilter,
     page: &PageRequest,
 ) -> Result<Page<Brand>> {
-    let total: i64 = filtered(org, filter).count().get_result(conn).await?;
-    let mut query = filtered(org, filter).select(Brand::as_select()).limit(page.fetch_limit());
-    query = page.keyset().apply(query, brands::id);
-    Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
+    Ok(counted_page!(conn, page, page.keyset(), filtered(org, filter), Brand::as_select(), brands::id))
 }
 
 /// Live products per brand, in one statement; brands without products are absent.

@@ -3,7 +3,7 @@
 
 use super::outbox;
 use super::published::{self, Aggregate, change};
-use super::{ListFilter, check_version, insert_announced, soft_delete, tenant_reads, update_versioned};
+use super::{ListFilter, check_version, counted_page, insert_announced, soft_delete, tenant_reads, update_versioned};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::ids::{CollectionId, OrganizationId, ProductId};
@@ -96,10 +96,7 @@ pub async fn list(
             Some(Some(parent)) => query.filter(collections::parent_id.eq(parent)),
         }
     };
-    let total: i64 = filtered().count().get_result(conn).await?;
-    let mut query = filtered().select(Collection::as_select()).limit(page.fetch_limit());
-    query = page.keyset().apply(query, collections::id);
-    Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
+    Ok(counted_page!(conn, page, page.keyset(), filtered(), Collection::as_select(), collections::id))
 }
 
 /// The organization's whole live tree, from one query.

@@ -179,6 +179,19 @@ macro_rules! soft_delete {
 
 pub(crate) use soft_delete;
 
+/// A keyset page of the rows `$query` selects, with the count of all it matches: two
+/// statements. `$query` builds a fresh query each time it is evaluated (once for the count,
+/// once for the rows); `$keyset` bounds and orders it on `$id`.
+macro_rules! counted_page {
+    ($conn:expr, $page:expr, $keyset:expr, $query:expr, $select:expr, $id:expr) => {{
+        let total: i64 = $query.count().get_result($conn).await?;
+        let rows = $keyset.apply($query.select($select).limit($page.fetch_limit()), $id);
+        $crate::pagination::Page::from_rows(rows.load($conn).await?, $page).with_total(total)
+    }};
+}
+
+pub(crate) use counted_page;
+
 /// Optimistic concurrency: `expected` is the version the caller last saw (from `If-Match`).
 pub fn check_version(expected: Option<i32>, current: i32) -> Result<()> {
     match expected {

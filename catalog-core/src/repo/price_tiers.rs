@@ -5,7 +5,9 @@
 
 use super::outbox;
 use super::published::{self, Aggregate, RuleChange};
-use super::{changed_fields, check_version, found, insert_announced, soft_delete, tenant_reads, update_versioned};
+use super::{
+    changed_fields, check_version, counted_page, found, insert_announced, soft_delete, tenant_reads, update_versioned,
+};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::ids::{OrganizationId, PriceTierId, PriceTierRuleId, VariantId};
@@ -55,10 +57,7 @@ pub async fn list(
     filter: &super::ListFilter,
     page: &PageRequest,
 ) -> Result<Page<PriceTier>> {
-    let total: i64 = filtered(org, filter).count().get_result(conn).await?;
-    let mut query = filtered(org, filter).select(PriceTier::as_select()).limit(page.fetch_limit());
-    query = page.keyset().apply(query, price_tiers::id);
-    Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
+    Ok(counted_page!(conn, page, page.keyset(), filtered(org, filter), PriceTier::as_select(), price_tiers::id))
 }
 
 /// A keyset page (by rule id) of the tier's rules for live variants, optionally for one
@@ -84,10 +83,7 @@ pub async fn rules_page(
         }
         query
     };
-    let total: i64 = filtered().count().get_result(conn).await?;
-    let mut query = filtered().select(PriceTierRule::as_select()).limit(page.fetch_limit());
-    query = page.keyset().apply(query, price_tier_rules::id);
-    Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
+    Ok(counted_page!(conn, page, page.keyset(), filtered(), PriceTierRule::as_select(), price_tier_rules::id))
 }
 
 /// Rules per tier (for live variants), in one statement; tiers without rules are absent.

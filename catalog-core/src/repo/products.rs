@@ -4,7 +4,7 @@
 
 use super::outbox;
 use super::published::{self, Aggregate, change};
-use super::{check_version, like_escape, soft_delete, tenant_reads, update_versioned};
+use super::{check_version, counted_page, like_escape, soft_delete, tenant_reads, update_versioned};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, Result};
 use crate::ids::{
@@ -311,12 +311,9 @@ pub async fn list(
     filter: &ProductFilter,
     page: &PageRequest,
 ) -> Result<Page<Product>> {
-    let total: i64 = filtered(org, filter).count().get_result(conn).await?;
-    let mut query = filtered(org, filter).select(Product::as_select()).limit(page.fetch_limit());
     // Newest first shows the ids descending: the cursors' bounds and the walk turn around.
     let keyset = if filter.sort == ProductSort::Created { page.keyset() } else { page.keyset().reversed() };
-    query = keyset.apply(query, products::id);
-    Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
+    Ok(counted_page!(conn, page, keyset, filtered(org, filter), Product::as_select(), products::id))
 }
 
 /// Applies `changes` if the caller's `expected_version` is current. A change that alters

@@ -6,7 +6,9 @@
 
 use super::outbox;
 use super::published::{self, Aggregate, EventDraft, change};
-use super::{ListFilter, check_version, found, insert_announced, soft_delete, tenant_reads, update_versioned};
+use super::{
+    ListFilter, check_version, counted_page, found, insert_announced, soft_delete, tenant_reads, update_versioned,
+};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::ids::{OrganizationId, ProductId, TagId};
@@ -52,10 +54,7 @@ pub async fn list(
         }
         query
     };
-    let total: i64 = filtered().count().get_result(conn).await?;
-    let mut query = filtered().select(Tag::as_select()).limit(page.fetch_limit());
-    query = page.keyset().apply(query, tags::id);
-    Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
+    Ok(counted_page!(conn, page, page.keyset(), filtered(), Tag::as_select(), tags::id))
 }
 
 /// Applies `changes` if the caller's `expected_version` is current; an empty slug is derived
@@ -321,10 +320,7 @@ pub async fn product_ids_for_tag(
             .filter(product_tags::tag_id.eq(tag_id))
             .into_boxed()
     };
-    let total: i64 = tagged().count().get_result(conn).await?;
-    let mut query = tagged().select(product_tags::product_id).limit(page.fetch_limit());
-    query = page.keyset().apply(query, product_tags::product_id);
-    Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
+    Ok(counted_page!(conn, page, page.keyset(), tagged(), product_tags::product_id, product_tags::product_id))
 }
 
 /// Locks a live product of the organization: concurrent tag changes to one product serialize.

@@ -2,7 +2,7 @@
 
 use super::outbox;
 use super::published::{self, Aggregate, change};
-use super::{check_version, found, soft_delete, tenant_reads, update_versioned};
+use super::{check_version, counted_page, found, soft_delete, tenant_reads, update_versioned};
 use crate::db::PgConn;
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::ids::{OptionId, OptionValueId, OrganizationId, ProductId, VariantId};
@@ -410,10 +410,7 @@ pub async fn list(
         }
         query
     };
-    let total: i64 = filtered().count().get_result(conn).await?;
-    let mut query = filtered().select(Variant::as_select()).limit(page.fetch_limit());
-    query = page.keyset().apply(query, product_variants::id);
-    Ok(Page::from_rows(query.load(conn).await?, page).with_total(total))
+    Ok(counted_page!(conn, page, page.keyset(), filtered(), Variant::as_select(), product_variants::id))
 }
 
 /// Applies `changes` if the caller's `expected_version` is current; the result must pass
