@@ -22,10 +22,11 @@ const IDLE_POLL: Duration = Duration::from_secs(2);
 
 /// Applies the job's next batch, each line read as `POST /products` reads its body.
 pub async fn process_batch(conn: &mut PgConn, job: Uuid) -> Result<BatchOutcome> {
-    let parse = |principal: &Principal, actor: &Actor, row| {
-        parse_row(&Caller { principal: principal.clone(), actor: actor.clone() }, row)
+    let parser_for = |principal: Principal, actor: Actor| {
+        let caller = Caller { principal, actor };
+        move |row| parse_row(&caller, row)
     };
-    catalog_core::imports::process_batch(conn, job, &parse).await
+    catalog_core::imports::process_batch(conn, job, parser_for).await
 }
 
 /// Runs claimed jobs to completion, one batch at a time; forever (the process's lifetime).

@@ -374,16 +374,21 @@ pub struct BatchOutcome {
     pub number: i32,
 }
 
-/// How a staged line becomes a bulk row: the REST API's own body rules, for the job's caller
-/// (who staged it) and actor (the caller, correlated with the job).
-pub trait RowParser: Fn(&Principal, &Actor, Value) -> std::result::Result<BulkProduct, Vec<FieldError>> + Sync {}
-impl<F> RowParser for F where
-    F: Fn(&Principal, &Actor, Value) -> std::result::Result<BulkProduct, Vec<FieldError>> + Sync
-{
-}
+/// A staged line read as a bulk row, or its field errors.
+pub type ParsedRow = std::result::Result<BulkProduct, Vec<FieldError>>;
 
 /// Applies the job's next batch of lines in one transaction (the job row locked throughout).
-pub async fn process_batch(conn: &mut PgConn, job: Uuid, parse: &impl RowParser) -> Result<BatchOutcome> {
+/// `parser_for` is called once per batch with the job's caller (who staged it) and actor (the
+/// caller, correlated with the job) and returns how each line becomes a row: the REST API's
+/// own body rules.
+pub async fn process_batch<P>(
+    conn: &mut PgConn,
+    job: Uuid,
+    parser_for: impl FnOnce(Principal, Actor) -> P + Send,
+) -> Result<BatchOutcome>
+where
+    P: Fn(Value) -> ParsedRow + Send + Sync,
+{
     conn.transaction(async move |conn| {
         let state: JobState = diesel::sql_query(
             "SELECT organization_id, principal, format, total_rows, processed_rows FROM import_jobs WHERE id = $1 FOR UPDATE",
@@ -403,6 +408,7 @@ pub async fn process_batch(conn: &mut PgConn, job: Uuid, parse: &impl RowParser)
         let principal: Principal =
             serde_json::from_value(state.principal).map_err(|e| Error::internal_from("job principal", &e))?;
         let actor = Actor { user_id: Some(principal.user_id), correlation_id: Some(format!("import-{job}")) };
+        let parse = parser_for(principal, actor.clone());
         // Which staged lines each product row came from.
         let (groups, rows): (Vec<Vec<i32>>, Vec<_>) = if state.format == "csv" {
             let payloads: Vec<Value> = lines.iter().map(|(_, p)| p.clone()).collect();
@@ -410,7 +416,7 @@ pub async fn process_batch(conn: &mut PgConn, job: Uuid, parse: &impl RowParser)
                 .into_iter()
                 .map(|(indexes, object)| {
                     let numbers = indexes.iter().map(|&i| lines[i].0).collect();
-                    (numbers, parse(&principal, &actor, object))
+                    (numbers, parse(object))
                 })
                 .unzip()
         } else {
@@ -419,7 +425,7 @@ pub async fn process_batch(conn: &mut PgConn, job: Uuid, parse: &impl RowParser)
                 .map(|(line, payload)| {
                     let row = match payload.get("_unparseable").and_then(Value::as_str) {
                         Some(e) => Err(vec![FieldError::new("line", format!("not JSON: {e}"))]),
-                        None => parse(&principal, &actor, payload.clone()),
+                        None => parse(payload.clone()),
                     };
                     (vec![*line], row)
                 })
