@@ -34,6 +34,17 @@ use crate::ids::OrganizationId;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt::Display;
+use std::time::Instant;
+
+/// How an edge answers with an entity. An entry encoded for an edge is kept beside the domain
+/// entry and dropped with it, so a hit is written out as it is: no decode, no re-encode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edge {
+    /// Protobuf, as the gRPC server encodes it.
+    Grpc,
+    /// JSON, as the REST API writes it in its envelope's `data`.
+    Rest,
+}
 
 /// What a cache entry holds; names the seed's key prefixes (`product:{org}:{id}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +53,20 @@ pub enum CacheKind {
     Variant,
     /// What selling one unit of a variant takes out of inventory (its recipe exploded).
     Explosion,
+    /// A product as an edge answers it (see [`Edge`]).
+    ProductAs(Edge),
+    /// A variant's validation as an edge answers it.
+    VariantAs(Edge),
+    /// The hits of one POS search (id: the request, see [`crate::search::SearchRequest::cache_id`]).
+    Search,
+}
+
+/// Encoded entries change shape with the code that writes them: a release reads only its own
+/// (replicas of two releases side by side each fill their own keys).
+macro_rules! encoded_prefix {
+    ($name:literal) => {
+        concat!($name, "@", env!("CARGO_PKG_VERSION"))
+    };
 }
 
 impl CacheKind {
@@ -50,24 +75,83 @@ impl CacheKind {
             CacheKind::Product => "product",
             CacheKind::Variant => "variant",
             CacheKind::Explosion => "explosion",
+            CacheKind::ProductAs(Edge::Grpc) => encoded_prefix!("product.pb"),
+            CacheKind::ProductAs(Edge::Rest) => encoded_prefix!("product.json"),
+            CacheKind::VariantAs(Edge::Grpc) => encoded_prefix!("variant.pb"),
+            CacheKind::VariantAs(Edge::Rest) => encoded_prefix!("variant.json"),
+            CacheKind::Search => encoded_prefix!("search"),
         }
     }
 
-    /// An explosion spans many products, so no one id names the entries a change reaches: a
-    /// second generation, the organization's recipes', drops all of them at once.
-    fn has_recipe_generation(self) -> bool {
-        self == CacheKind::Explosion
+    /// The kinds an invalidation of this kind drops: an entity with its encodings.
+    fn with_encodings(self) -> &'static [CacheKind] {
+        use CacheKind::*;
+        match self {
+            Product => &[Product, ProductAs(Edge::Grpc), ProductAs(Edge::Rest)],
+            Variant => &[Variant, VariantAs(Edge::Grpc), VariantAs(Edge::Rest)],
+            Explosion => &[Explosion],
+            Search => &[Search],
+            ProductAs(Edge::Grpc) => &[ProductAs(Edge::Grpc)],
+            ProductAs(Edge::Rest) => &[ProductAs(Edge::Rest)],
+            VariantAs(Edge::Grpc) => &[VariantAs(Edge::Grpc)],
+            VariantAs(Edge::Rest) => &[VariantAs(Edge::Rest)],
+        }
+    }
+
+    /// Entries no one id names the changes of: an explosion spans many products, a search's
+    /// hits any of the organization's products. A second generation of the organization's, the
+    /// kind's own, drops all of them at once: the recipes' (bumped by whatever changes one) and
+    /// the searches' (bumped by every invalidation of a product or variant).
+    fn own_generation(self) -> Option<&'static str> {
+        match self {
+            CacheKind::Explosion => Some("recipe-gen"),
+            CacheKind::Search => Some("search-gen"),
+            _ => None,
+        }
+    }
+
+    fn ttl(self, cache: &Cache) -> u64 {
+        match self {
+            CacheKind::Variant | CacheKind::VariantAs(_) => cache.ttl_variant,
+            // Explosions and searches change with products: the products' TTL.
+            CacheKind::Product | CacheKind::ProductAs(_) | CacheKind::Explosion | CacheKind::Search => {
+                cache.ttl_product
+            }
+        }
     }
 }
+
+/// How long an invalidated key refuses fills (it holds [`TOMBSTONE`] meanwhile).
+const TOMBSTONE_SECS: u64 = 2;
+/// A read fills the cache only this soon after it began. Together with the tombstone this
+/// closes the race every delete-based cache has: a read that fetched the old row before the
+/// write committed cannot store it after the write's invalidation, because it either stores
+/// it before (and the invalidation replaces it) or while the tombstone still stands.
+const FILL_WINDOW: Duration = Duration::from_secs(TOMBSTONE_SECS / 2);
+/// What an invalidated key holds: no entry of any kind is empty.
+const TOMBSTONE: &str = "";
+/// Stores each entry unless its key holds a tombstone. KEYS: the entries' keys; ARGV[1]: the
+/// TTL in seconds, ARGV[i + 1]: the value of KEYS[i].
+const FILL_SCRIPT: &str = r"
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) ~= '' then
+    redis.call('SET', key, ARGV[i + 1], 'EX', ARGV[1])
+  end
+end
+return 0";
 
 /// Read-through cache of catalog entities.
 ///
 /// Keys follow the seed (`product:{organization_id}:{product_id}`, `variant:...`). Each value is
 /// stamped with the organization's generation (`catalog:org-gen:{organization_id}`); bumping the
 /// generation invalidates every entry of the organization at once without scanning the
-/// keyspace. Explosions are stamped with the organization's recipe generation as well
-/// (`catalog:recipe-gen:{organization_id}`), bumped by whatever changes one. A batch read
-/// is one `MGET` (generations included), a batch write one pipeline.
+/// keyspace. Explosions and searches are stamped with a generation of their own as well
+/// (`catalog:recipe-gen:{organization_id}`, `catalog:search-gen:{organization_id}`). A batch read
+/// is one `MGET` (generations included), a batch write one script call, an invalidation one
+/// pipeline that leaves a short-lived tombstone in each key (see [`FILL_WINDOW`]).
+///
+/// Domain entries are JSON (`{"g": generation, "v": value}`); entries encoded for an edge are the
+/// generation (8 bytes, little-endian) followed by the encoded answer.
 ///
 /// Every Redis failure is logged and treated as a miss: with Redis down the service is slower,
 /// never failing.
@@ -84,9 +168,9 @@ pub struct Cache {
 struct Stamped<T> {
     #[serde(rename = "g")]
     generation: i64,
-    /// Explosions only (0 elsewhere, and left out).
+    /// The kind's own generation (0 for kinds without one, and left out).
     #[serde(rename = "r", default, skip_serializing_if = "is_zero")]
-    recipe_generation: i64,
+    own_generation: i64,
     #[serde(rename = "v")]
     value: T,
 }
@@ -95,18 +179,28 @@ fn is_zero(n: &i64) -> bool {
     *n == 0
 }
 
-/// The generations seen by a read; writes stamp entries with them, so an entry filled from data
-/// read before an invalidation of the organization (or of its recipes) is never served after it.
+/// The generations seen by a read, and when it began; writes stamp entries with them, so an
+/// entry filled from data read before an invalidation of the organization (or of its recipes)
+/// is never served after it, and a read too old to fill safely fills nothing.
 #[derive(Debug, Clone, Copy)]
 pub struct Generation {
     organization: i64,
-    recipes: i64,
+    own: i64,
+    read_at: Instant,
 }
 
 impl Generation {
     /// Redis could not be read: nothing read now may be written back.
-    const UNKNOWN: Generation = Generation { organization: -1, recipes: -1 };
+    fn unknown() -> Generation {
+        Generation { organization: -1, own: -1, read_at: Instant::now() }
+    }
+
+    fn may_fill(&self) -> bool {
+        self.organization >= 0 && self.read_at.elapsed() < FILL_WINDOW
+    }
 }
+
+const STAMP_BYTES: usize = 8;
 
 impl Cache {
     pub fn new(pool: RedisPool, settings: &crate::config::Settings) -> Self {
@@ -132,16 +226,8 @@ impl Cache {
         format!("{}catalog:org-gen:{org}", self.prefix)
     }
 
-    fn recipe_generation_key(&self, org: OrganizationId) -> String {
-        format!("{}catalog:recipe-gen:{org}", self.prefix)
-    }
-
-    fn ttl(&self, kind: CacheKind) -> u64 {
-        match kind {
-            // An explosion changes with products and recipes alike: the products' TTL.
-            CacheKind::Product | CacheKind::Explosion => self.ttl_product,
-            CacheKind::Variant => self.ttl_variant,
-        }
+    fn own_generation_key(&self, name: &str, org: OrganizationId) -> String {
+        format!("{}catalog:{name}:{org}", self.prefix)
     }
 
     /// Runs one Redis command or pipeline within the cache timeout; `None` on any failure.
@@ -164,27 +250,26 @@ impl Cache {
         }
     }
 
-    /// Looks up many entries in one round trip; misses (and stale generations) are `None`.
-    pub async fn get_many<T: DeserializeOwned>(
+    /// The raw values of many entries and the generations, in one round trip (`None`: Redis
+    /// could not be read).
+    async fn fetch(
         &self,
         kind: CacheKind,
         org: OrganizationId,
         ids: &[impl Display],
-    ) -> (Vec<Option<T>>, Generation) {
+    ) -> Option<(Vec<Option<Vec<u8>>>, Generation)> {
+        let read_at = Instant::now();
         let mut keys = vec![self.generation_key(org)];
-        if kind.has_recipe_generation() {
-            keys.push(self.recipe_generation_key(org));
-        }
+        keys.extend(kind.own_generation().map(|name| self.own_generation_key(name, org)));
         let generations = keys.len();
         keys.extend(ids.iter().map(|id| self.key(kind, org, id)));
-        let values: Option<(Vec<Option<Vec<u8>>>,)> = self
+        let (mut values,): (Vec<Option<Vec<u8>>>,) = self
             .run("get", || {
                 let mut pipe = redis::pipe();
                 pipe.cmd("MGET").arg(&keys);
                 pipe
             })
-            .await;
-        let Some((mut values,)) = values else { return (ids.iter().map(|_| None).collect(), Generation::UNKNOWN) };
+            .await?;
         let mut counter = |at: usize| -> i64 {
             values
                 .get_mut(at)
@@ -193,21 +278,58 @@ impl Cache {
                 .and_then(|raw| String::from_utf8(raw).ok()?.parse().ok())
                 .unwrap_or(0)
         };
-        let generation = Generation { organization: counter(0), recipes: counter(1) };
+        let generation = Generation { organization: counter(0), own: counter(1), read_at };
+        values.drain(..generations);
+        Some((values, generation))
+    }
+
+    /// Looks up many entries in one round trip; misses (and stale generations) are `None`.
+    pub async fn get_many<T: DeserializeOwned>(
+        &self,
+        kind: CacheKind,
+        org: OrganizationId,
+        ids: &[impl Display],
+    ) -> (Vec<Option<T>>, Generation) {
+        let Some((values, generation)) = self.fetch(kind, org, ids).await else {
+            return (ids.iter().map(|_| None).collect(), Generation::unknown());
+        };
         let entries = values
             .into_iter()
-            .skip(generations)
             .map(|raw| {
                 let stamped: Stamped<T> = serde_json::from_slice(&raw?).ok()?;
-                let current =
-                    stamped.generation == generation.organization && stamped.recipe_generation == generation.recipes;
+                let current = stamped.generation == generation.organization && stamped.own_generation == generation.own;
                 current.then_some(stamped.value)
             })
             .collect();
         (entries, generation)
     }
 
-    /// Stores entries read at `generation`, each with the kind's TTL, in one pipeline.
+    /// Looks up many encoded entries (see [`Edge`]) in one round trip; each hit is the encoded
+    /// answer as it was stored.
+    pub async fn get_encoded(
+        &self,
+        kind: CacheKind,
+        org: OrganizationId,
+        ids: &[impl Display],
+    ) -> (Vec<Option<Vec<u8>>>, Generation) {
+        let Some((values, generation)) = self.fetch(kind, org, ids).await else {
+            return (ids.iter().map(|_| None).collect(), Generation::unknown());
+        };
+        let stamp = generation.organization.to_le_bytes();
+        let entries = values
+            .into_iter()
+            .map(|raw| {
+                let mut raw = raw?;
+                (raw.get(..STAMP_BYTES) == Some(&stamp[..])).then(|| {
+                    raw.drain(..STAMP_BYTES);
+                    raw
+                })
+            })
+            .collect();
+        (entries, generation)
+    }
+
+    /// Stores entries read at `generation`, each with the kind's TTL, in one round trip.
     pub async fn put_many<T: Serialize>(
         &self,
         kind: CacheKind,
@@ -215,36 +337,72 @@ impl Cache {
         generation: Generation,
         entries: &[(String, &T)],
     ) {
-        // A failed generation read means Redis was unreachable a moment ago: do not write.
-        if entries.is_empty() || generation.organization < 0 {
+        let values = entries.iter().filter_map(|(id, value)| {
+            let stamped = Stamped { generation: generation.organization, own_generation: generation.own, value };
+            Some((self.key(kind, org, id), serde_json::to_vec(&stamped).ok()?))
+        });
+        self.store(kind, generation, values).await;
+    }
+
+    /// Stores encoded answers (see [`Edge`]) read at `generation`.
+    pub async fn put_encoded(
+        &self,
+        kind: CacheKind,
+        org: OrganizationId,
+        generation: Generation,
+        entries: &[(impl Display, &[u8])],
+    ) {
+        let values = entries.iter().map(|(id, encoded)| {
+            let mut value = Vec::with_capacity(STAMP_BYTES + encoded.len());
+            value.extend_from_slice(&generation.organization.to_le_bytes());
+            value.extend_from_slice(encoded);
+            (self.key(kind, org, id), value)
+        });
+        self.store(kind, generation, values).await;
+    }
+
+    /// One call of [`FILL_SCRIPT`] for all the entries (key, value), unless the read was not
+    /// safe to fill from: Redis unreadable a moment ago, or the read began too long ago.
+    async fn store(&self, kind: CacheKind, generation: Generation, entries: impl Iterator<Item = (String, Vec<u8>)>) {
+        if !generation.may_fill() {
             return;
         }
-        let ttl = self.ttl(kind);
+        let (keys, values): (Vec<String>, Vec<Vec<u8>>) = entries.unzip();
+        if keys.is_empty() {
+            return;
+        }
         let _: Option<()> = self
             .run("put", || {
                 let mut pipe = redis::pipe();
-                for (id, value) in entries {
-                    let stamped =
-                        Stamped { generation: generation.organization, recipe_generation: generation.recipes, value };
-                    if let Ok(bytes) = serde_json::to_vec(&stamped) {
-                        pipe.cmd("SET").arg(self.key(kind, org, id)).arg(bytes).arg("EX").arg(ttl).ignore();
-                    }
-                }
+                pipe.cmd("EVAL").arg(FILL_SCRIPT).arg(keys.len()).arg(&keys).arg(kind.ttl(self)).arg(&values).ignore();
                 pipe
             })
             .await;
     }
 
-    /// Drops entries; call after the write that changed them committed.
-    pub async fn invalidate(&self, kind: CacheKind, org: OrganizationId, ids: &[impl Display]) {
-        if ids.is_empty() {
+    /// Drops entries (a kind and an entity's id each) and their encodings, leaving a tombstone
+    /// in each key for [`TOMBSTONE_SECS`]; call after the write that changed them committed.
+    /// One round trip for all of them.
+    /// A product's or variant's drops the organization's searches too.
+    pub async fn invalidate(&self, org: OrganizationId, stale: impl IntoIterator<Item = (CacheKind, uuid::Uuid)>) {
+        let mut searches = false;
+        let keys: Vec<String> = stale
+            .into_iter()
+            .inspect(|(kind, _)| searches |= matches!(kind, CacheKind::Product | CacheKind::Variant))
+            .flat_map(|(kind, id)| kind.with_encodings().iter().map(move |kind| self.key(*kind, org, id)))
+            .collect();
+        if keys.is_empty() {
             return;
         }
-        let keys: Vec<String> = ids.iter().map(|id| self.key(kind, org, id)).collect();
         let _: Option<()> = self
             .run("invalidate", || {
                 let mut pipe = redis::pipe();
-                pipe.cmd("DEL").arg(&keys).ignore();
+                for key in &keys {
+                    pipe.cmd("SET").arg(key).arg(TOMBSTONE).arg("EX").arg(TOMBSTONE_SECS).ignore();
+                }
+                if searches {
+                    pipe.cmd("INCR").arg(self.own_generation_key("search-gen", org)).ignore();
+                }
                 pipe
             })
             .await;
@@ -257,7 +415,7 @@ impl Cache {
 
     /// Invalidates every explosion of the organization at once.
     pub async fn invalidate_explosions(&self, org: OrganizationId) -> bool {
-        self.bump("invalidate_explosions", self.recipe_generation_key(org)).await
+        self.bump("invalidate_explosions", self.own_generation_key("recipe-gen", org)).await
     }
 
     async fn bump(&self, what: &str, key: String) -> bool {

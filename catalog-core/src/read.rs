@@ -3,7 +3,7 @@
 //! Every batch costs a constant number of round trips: one Redis `MGET` for the lot, then, for
 //! the misses only, a fixed number of SQL statements, then one pipelined cache fill.
 
-use crate::cache::{Cache, CacheKind};
+use crate::cache::{Cache, CacheKind, Edge};
 use crate::db::PgPool;
 use crate::error::Result;
 use crate::ids::{OrganizationId, ProductId, VariantId};
@@ -99,6 +99,58 @@ impl Catalog {
         for (id, slot) in ids.iter().zip(cached.iter_mut()) {
             if slot.is_none() {
                 *slot = cards.get(id).cloned();
+            }
+        }
+        Ok(cached)
+    }
+
+    /// Products as `edge` answers them, aligned with `ids`: a hit is the answer `encode` made
+    /// when the entry was filled, written out as it is; misses are read through
+    /// [`Self::product_details`] and encoded once.
+    pub async fn products_encoded(
+        &self,
+        edge: Edge,
+        org: OrganizationId,
+        ids: &[ProductId],
+        encode: impl Fn(&ProductDetails) -> Vec<u8>,
+    ) -> Result<Vec<Option<Vec<u8>>>> {
+        let load = async |missing: &[ProductId]| self.product_details(org, missing).await;
+        self.encoded(CacheKind::ProductAs(edge), org, ids, load, encode).await
+    }
+
+    /// Variant cards as `edge` answers them (see [`Self::products_encoded`]).
+    pub async fn variants_encoded(
+        &self,
+        edge: Edge,
+        org: OrganizationId,
+        ids: &[VariantId],
+        encode: impl Fn(&VariantCard) -> Vec<u8>,
+    ) -> Result<Vec<Option<Vec<u8>>>> {
+        let load = async |missing: &[VariantId]| self.variant_cards(org, missing).await;
+        self.encoded(CacheKind::VariantAs(edge), org, ids, load, encode).await
+    }
+
+    async fn encoded<Id: Copy + Eq + std::hash::Hash + std::fmt::Display, T>(
+        &self,
+        kind: CacheKind,
+        org: OrganizationId,
+        ids: &[Id],
+        load: impl AsyncFnOnce(&[Id]) -> Result<Vec<Option<T>>>,
+        encode: impl Fn(&T) -> Vec<u8>,
+    ) -> Result<Vec<Option<Vec<u8>>>> {
+        let (mut cached, generation) = self.cache.get_encoded(kind, org, ids).await;
+        let missing: Vec<Id> = ids.iter().zip(&cached).filter(|(_, hit)| hit.is_none()).map(|(id, _)| *id).collect();
+        if missing.is_empty() {
+            return Ok(cached);
+        }
+        let loaded = load(&missing).await?;
+        let encoded: HashMap<Id, Vec<u8>> =
+            missing.iter().zip(&loaded).filter_map(|(id, found)| Some((*id, encode(found.as_ref()?)))).collect();
+        let fill: Vec<(Id, &[u8])> = encoded.iter().map(|(id, bytes)| (*id, bytes.as_slice())).collect();
+        self.cache.put_encoded(kind, org, generation, &fill).await;
+        for (id, slot) in ids.iter().zip(cached.iter_mut()) {
+            if slot.is_none() {
+                *slot = encoded.get(id).cloned();
             }
         }
         Ok(cached)
@@ -200,13 +252,22 @@ impl Catalog {
 
     /// Drops cached variants and the products that embed them. Call after commit.
     pub async fn invalidate_variants(&self, org: OrganizationId, variant_ids: &[VariantId], product_ids: &[ProductId]) {
-        self.cache.invalidate(CacheKind::Variant, org, variant_ids).await;
-        self.cache.invalidate(CacheKind::Product, org, product_ids).await;
+        let variants = variant_ids.iter().map(|id| (CacheKind::Variant, id.0));
+        let products = product_ids.iter().map(|id| (CacheKind::Product, id.0));
+        self.cache.invalidate(org, variants.chain(products)).await;
     }
 
+    /// A POS search's hits: cached per (organization, request) until any product or variant of
+    /// the organization changes (the searches' generation, see [`CacheKind::Search`]).
     pub async fn search(&self, org: OrganizationId, request: &SearchRequest) -> Result<Vec<SearchHit>> {
-        let mut conn = self.pg.get().await?;
-        crate::search::search(&mut conn, org, request).await
+        let id = request.cache_id();
+        let (cached, generation) = self.cache.get_many::<Vec<SearchHit>>(CacheKind::Search, org, &[&id]).await;
+        if let Some(hits) = cached.into_iter().next().flatten() {
+            return Ok(hits);
+        }
+        let hits = crate::search::search(&mut *self.pg.get().await?, org, request).await?;
+        self.cache.put_many(CacheKind::Search, org, generation, &[(id, &hits)]).await;
+        Ok(hits)
     }
 }
 

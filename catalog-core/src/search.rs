@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Double, Integer, Nullable, Numeric, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub const MAX_LIMIT: i32 = 100;
 pub const DEFAULT_LIMIT: i32 = 20;
@@ -26,7 +26,15 @@ pub struct SearchRequest {
     pub local_id: Option<LocalId>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+impl SearchRequest {
+    /// Names the request's hits in the cache: everything that shapes them, the query as typed.
+    pub fn cache_id(&self) -> String {
+        let local = self.local_id.map(|l| l.to_string()).unwrap_or_default();
+        format!("{}:{}:{local}:{}", self.limit.unwrap_or(0), u8::from(self.include_inactive), self.query)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MatchType {
     Barcode,
@@ -46,7 +54,7 @@ impl MatchType {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SearchHit {
     pub product_id: ProductId,
     pub variant_id: Option<VariantId>,

@@ -117,6 +117,21 @@ pub fn product(details: &ProductDetails, include_variants: bool, include_images:
     }
 }
 
+/// A product converted with everything ([`product`]`(details, true, true)`) as the flags ask
+/// for it: the same as converting with them.
+pub fn shaped(mut product: pb::Product, include_variants: bool, include_images: bool) -> pb::Product {
+    if !include_variants {
+        product.variants.clear();
+    }
+    if !include_images {
+        product.images.clear();
+        for variant in &mut product.variants {
+            variant.images.clear();
+        }
+    }
+    product
+}
+
 pub fn search_hit(hit: &SearchHit) -> pb::SearchHit {
     pb::SearchHit {
         product_id: hit.product_id.to_string(),

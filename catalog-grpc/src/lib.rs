@@ -1,7 +1,7 @@
 //! The catalog's gRPC server (`catalog.CatalogService` on :50052) for Inventory, Order, POS and
 //! Pricing. Handlers translate; `catalog-core` decides.
 
-mod convert;
+pub mod convert;
 pub mod layers;
 pub mod pb;
 pub mod server;

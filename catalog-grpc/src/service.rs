@@ -7,11 +7,13 @@ use crate::convert;
 use crate::layers::RequestId;
 use crate::pb::catalog as pb;
 use crate::pb::catalog::catalog_service_server::CatalogService;
+use catalog_core::cache::Edge;
 use catalog_core::error::Error;
 use catalog_core::ids::{OrganizationId, ProductId, VariantId};
 use catalog_core::read::{Catalog, SearchRequest, VariantCard};
 use catalog_core::repo::products::ProductDetails;
 use catalog_core::repo::recipes::{Explosion, QUANTITY_MAX_UNITS, QUANTITY_SCALE};
+use prost::Message;
 use rust_decimal::Decimal;
 use std::str::FromStr;
 use tonic::{Request, Response, Status};
@@ -100,14 +102,19 @@ fn found_and_missing<T, U>(ids: &[String], found: &[Option<T>], convert: impl Fn
 /// One product as the seed's single-product answers shape it: the product, or the message.
 fn single_product(
     id: &str,
-    details: Option<ProductDetails>,
+    product: Option<pb::Product>,
     variants: bool,
     images: bool,
 ) -> (Option<pb::Product>, String) {
-    match details {
-        Some(details) => (Some(convert::product(&details, variants, images)), "Product retrieved successfully".into()),
+    match product {
+        Some(product) => (Some(convert::shaped(product, variants, images)), "Product retrieved successfully".into()),
         None => (None, format!("Product {id} not found")),
     }
+}
+
+/// Decodes what this server encoded into the cache.
+fn decode<M: prost::Message + Default>(encoded: &[u8]) -> Result<M, Error> {
+    M::decode(encoded).map_err(|e| Error::Internal(format!("cached answer does not decode: {e}")))
 }
 
 impl CatalogGrpc {
@@ -128,8 +135,28 @@ impl CatalogGrpc {
         Ok(self.cards(org, &[raw_id.to_string()]).await?.into_iter().next().flatten())
     }
 
-    async fn product(&self, org: OrganizationId, raw_id: &str) -> Result<Option<ProductDetails>, Error> {
-        Ok(self.products(org, &[raw_id.to_string()]).await?.into_iter().next().flatten())
+    /// The validation of each id, in request order, from the cache as this server encodes it.
+    async fn validations(&self, org: OrganizationId, raw_ids: &[String]) -> Result<Vec<pb::VariantValidation>, Error> {
+        let (parsed, valid) = parse_all::<VariantId>(raw_ids);
+        let encode = |card: &VariantCard| validation("", Some(card)).encode_to_vec();
+        let mut found = self.catalog.variants_encoded(Edge::Grpc, org, &valid, encode).await?.into_iter();
+        let mut validations = Vec::with_capacity(raw_ids.len());
+        for (id, raw) in parsed.iter().zip(raw_ids) {
+            validations.push(match id.and_then(|_| found.next().flatten()) {
+                // The answer echoes the id as the caller spelled it.
+                Some(encoded) => pb::VariantValidation { variant_id: raw.clone(), ..decode(&encoded)? },
+                None => validation(raw, None),
+            });
+        }
+        Ok(validations)
+    }
+
+    /// The product with its variants and images, from the cache as this server encodes it.
+    async fn product(&self, org: OrganizationId, raw_id: &str) -> Result<Option<pb::Product>, Error> {
+        let Ok(id) = raw_id.trim().parse::<ProductId>() else { return Ok(None) };
+        let encode = |details: &ProductDetails| convert::product(details, true, true).encode_to_vec();
+        let found = self.catalog.products_encoded(Edge::Grpc, org, &[id], encode).await?.pop().flatten();
+        found.map(|encoded| decode(&encoded)).transpose()
     }
 }
 
@@ -202,10 +229,8 @@ impl CatalogService for CatalogGrpc {
         let req = request.get_ref();
         let org = organization(&req.organization_id)?;
         self.check_batch("variant_ids", req.variant_ids.len())?;
-        let cards =
-            self.cards(org, &req.variant_ids).await.map_err(|e| status(&request, "ValidateVariantsBatch", e))?;
-        let validations: Vec<pb::VariantValidation> =
-            req.variant_ids.iter().zip(&cards).map(|(id, card)| validation(id, card.as_ref())).collect();
+        let validations =
+            self.validations(org, &req.variant_ids).await.map_err(|e| status(&request, "ValidateVariantsBatch", e))?;
         let valid = validations.iter().filter(|v| v.exists && v.is_active).count();
         let message = format!("Validated {} variants: {valid} valid", validations.len());
         Ok(Response::new(pb::ValidateVariantsBatchResponse { success: true, validations, message }))

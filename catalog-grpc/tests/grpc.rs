@@ -3,7 +3,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use catalog_core::cache::{self, Cache};
+use catalog_core::cache::{self, Cache, CacheKind, Edge};
 use catalog_core::config::Settings;
 use catalog_core::health::HealthChecker;
 use catalog_core::ids::{OrganizationId, ProductId, VariantId};
@@ -23,6 +23,8 @@ use catalog_grpc::pb::seed;
 use catalog_grpc::server::GrpcServer;
 use rust_decimal::Decimal;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
 use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic::transport::Channel;
@@ -573,6 +575,147 @@ async fn a_cached_read_reflects_an_update_once_the_write_path_invalidates() {
         .expect("rpc")
         .into_inner();
     assert_eq!(v.variant.map(|v| v.sale_price), Some(42.42));
+}
+
+fn details_request(
+    org: OrganizationId,
+    product: ProductId,
+    variants: bool,
+    images: bool,
+) -> pb::GetProductDetailsRequest {
+    pb::GetProductDetailsRequest {
+        organization_id: org.to_string(),
+        product_id: product.to_string(),
+        include_variants: variants,
+        include_images: images,
+    }
+}
+
+#[tokio::test]
+async fn a_cached_product_answer_is_the_fresh_conversion_for_every_flag() {
+    let mut h = start(&[], None).await;
+    let f = fixture(&h).await;
+    let details =
+        h.catalog.product_details(f.org, &[f.product]).await.expect("details").pop().flatten().expect("found");
+    // The first call fills the encoded entry (with everything); the others shape the cached one.
+    for (variants, images) in [(true, true), (true, true), (true, false), (false, true)] {
+        let request = details_request(f.org, f.product, variants, images);
+        let answer = h.client.get_product_details(request).await.expect("rpc").into_inner();
+        let expected = catalog_grpc::convert::product(&details, variants, images);
+        assert_eq!(answer.product, Some(expected), "include_variants={variants}, include_images={images}");
+    }
+}
+
+#[tokio::test]
+async fn a_fill_from_a_read_begun_before_an_invalidation_is_refused() {
+    let h = start(&[], None).await;
+    let f = fixture(&h).await;
+    let (cache, kind) = (&h.catalog.cache, CacheKind::ProductAs(Edge::Grpc));
+    let (hits, read_before) = cache.get_encoded(kind, f.org, &[f.product]).await;
+    assert_eq!(hits, [None]);
+    h.catalog.invalidate_variants(f.org, &[], &[f.product]).await;
+    cache.put_encoded(kind, f.org, read_before, &[(f.product, b"read before the write".as_slice())]).await;
+    assert_eq!(cache.get_encoded(kind, f.org, &[f.product]).await.0, [None], "the invalidation's tombstone stands");
+
+    // Where no invalidation stands, a read too long before its fill fills nothing either
+    // (an invalidation it might have raced is gone), and a prompt one fills.
+    let other = ProductId::generate();
+    let (_, read_long_ago) = cache.get_encoded(kind, f.org, &[other]).await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    cache.put_encoded(kind, f.org, read_long_ago, &[(other, b"slow read".as_slice())]).await;
+    assert_eq!(cache.get_encoded(kind, f.org, &[other]).await.0, [None]);
+    let (_, read_now) = cache.get_encoded(kind, f.org, &[other]).await;
+    cache.put_encoded(kind, f.org, read_now, &[(other, b"prompt read".as_slice())]).await;
+    assert_eq!(cache.get_encoded(kind, f.org, &[other]).await.0, [Some(b"prompt read".to_vec())]);
+}
+
+/// Readers ask for the cached answers (GetProductDetails, ValidateVariantsBatch) without pause
+/// while a writer changes the product's title and a variant's SKU again and again, each write
+/// through `Catalog::write` (commit, then invalidation). Readers keep filling the cache from
+/// reads that began before a write committed; still, once a write has returned, no reader
+/// may be answered with anything older.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_during_a_write_storm_never_see_an_older_version_once_the_write_returned() {
+    const WRITES: i64 = 40;
+    let h = start(&[], None).await;
+    let f = fixture(&h).await;
+    let written = Arc::new(AtomicI64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    // Write n names the product "storm n" and the variant "STORM-n"; the fixture's own names are 0.
+    fn number(name: &str, prefix: &str) -> i64 {
+        name.strip_prefix(prefix).and_then(|n| n.parse().ok()).unwrap_or(0)
+    }
+    let mut readers = Vec::new();
+    for reader in 0..6 {
+        let mut client = connect(&h.addr).await;
+        let (written, done, org, product, variant) = (written.clone(), done.clone(), f.org, f.product, f.variants[0]);
+        readers.push(tokio::spawn(async move {
+            let mut reads = 0;
+            while !done.load(Ordering::SeqCst) {
+                let floor = written.load(Ordering::SeqCst);
+                let seen = if reader % 2 == 0 {
+                    let answer = client.get_product_details(details_request(org, product, true, true)).await;
+                    number(&answer.expect("rpc").into_inner().product.expect("product").title, "storm ")
+                } else {
+                    let ask = pb::ValidateVariantsBatchRequest {
+                        organization_id: org.to_string(),
+                        variant_ids: vec![variant.to_string()],
+                    };
+                    let answer = client.validate_variants_batch(ask).await.expect("rpc").into_inner();
+                    number(&answer.validations[0].sku, "STORM-")
+                };
+                assert!(seen >= floor, "reader {reader} was answered with write {seen} after write {floor} returned");
+                reads += 1;
+            }
+            reads
+        }));
+    }
+    let conn = &mut *h.db.conn().await;
+    let system = Actor::system();
+    for n in 1..=WRITES {
+        let title = ProductChanges { title: Some(format!("storm {n}")), ..Default::default() };
+        h.catalog.write(products::update(conn, f.org, &system, f.product, None, title)).await.expect("product");
+        let sku = VariantChanges { sku: Some(format!("STORM-{n}")), ..Default::default() };
+        h.catalog.write(variants::update(conn, f.org, &system, f.variants[0], None, sku)).await.expect("variant");
+        written.store(n, Ordering::SeqCst);
+    }
+    done.store(true, Ordering::SeqCst);
+    let mut reads = Vec::new();
+    for reader in readers {
+        reads.push(reader.await.expect("a reader saw an older version"));
+    }
+    assert!(reads.iter().all(|&n| n > 0), "every reader read during the storm: {reads:?}");
+}
+
+#[tokio::test]
+async fn a_cached_search_follows_every_product_and_variant_write_of_its_organization() {
+    let mut h = start(&[], None).await;
+    let f = fixture(&h).await;
+    let search = |query: &str| pb::SearchRequest {
+        organization_id: f.org.to_string(),
+        query: query.into(),
+        ..Default::default()
+    };
+    let titles = |r: pb::SearchResponse| r.hits.into_iter().map(|hit| hit.title).collect::<Vec<_>>();
+    let first = titles(h.client.search_products(search("camiseta")).await.expect("rpc").into_inner());
+    assert!(first.contains(&"Camiseta básica de algodón".to_string()), "{first:?}");
+
+    // Unannounced to the cache (no `Catalog::write`): the same hits are served again.
+    let conn = &mut *h.db.conn().await;
+    let system = Actor::system();
+    let quiet = ProductChanges { title: Some("Camiseta lisa".into()), ..Default::default() };
+    products::update(conn, f.org, &system, f.product, None, quiet).await.expect("update");
+    assert_eq!(titles(h.client.search_products(search("camiseta")).await.expect("rpc").into_inner()), first);
+
+    // Any variant write of the organization drops its cached searches: the product's new title shows.
+    let sku = VariantChanges { sku: Some("CAM-001-XL".into()), ..Default::default() };
+    h.catalog.write(variants::update(conn, f.org, &system, f.simple_variant, None, sku)).await.expect("variant");
+    let after = titles(h.client.search_products(search("camiseta")).await.expect("rpc").into_inner());
+    assert!(after.contains(&"Camiseta lisa".to_string()), "{after:?}");
+
+    // Another organization's searches are its own.
+    let other = pb::SearchRequest { organization_id: TestDb::org().to_string(), ..search("camiseta") };
+    assert!(h.client.search_products(other).await.expect("rpc").into_inner().hits.is_empty());
 }
 
 /// A simple product stocked in `unit`; returns its one variant.

@@ -457,12 +457,12 @@ async fn consumed_events_take_effect_and_poison_goes_to_the_dead_letter_queue() 
     w.catalog.variant_cards(org, &[variant.id]).await.unwrap();
     w.catalog.product_details(org, &[product.id]).await.unwrap();
     let cached = |kind| w.catalog.cache.key(kind, org, variant.id);
-    assert!(redis_exists(&w, &cached(CacheKind::Variant)).await);
+    assert!(redis_holds(&w, &cached(CacheKind::Variant)).await);
     let event =
         json!({ "event_type": "pricing.price.updated", "payload": { "variant_id": variant.id, "price": "9.99" } });
     publish(&w.topology.pricing_exchange, "pricing.price.updated", event.to_string().as_bytes());
-    eventually("variant cache dropped", async || !redis_exists(&w, &cached(CacheKind::Variant)).await).await;
-    assert!(!redis_exists(&w, &w.catalog.cache.key(CacheKind::Product, org, product.id)).await);
+    eventually("variant cache dropped", async || !redis_holds(&w, &cached(CacheKind::Variant)).await).await;
+    assert!(!redis_holds(&w, &w.catalog.cache.key(CacheKind::Product, org, product.id)).await);
 
     // auth.organization.suspended: the organization's variants validate as inactive (the
     // query gRPC's ValidateVariant answers from).
@@ -524,11 +524,12 @@ async fn consumed_events_take_effect_and_poison_goes_to_the_dead_letter_queue() 
     assert!(reasons[1].contains("without data.user_id"), "{reasons:?}");
 }
 
-async fn redis_exists(w: &World, key: &str) -> bool {
+/// Whether the key holds an entry (an invalidated key holds an empty tombstone for a while).
+async fn redis_holds(w: &World, key: &str) -> bool {
     let pool = cache::pool(&w.settings.redis).unwrap();
     let mut conn = pool.get().await.unwrap();
-    let n: i64 = redis::cmd("EXISTS").arg(key).query_async(&mut *conn).await.unwrap();
-    n == 1
+    let length: i64 = redis::cmd("STRLEN").arg(key).query_async(&mut *conn).await.unwrap();
+    length > 0
 }
 
 /// A world whose consumers and relay run, given a moment to declare their queues.
@@ -575,9 +576,13 @@ async fn own_events_invalidate_the_cache_a_second_time() {
     let (product, saw_variant) = simple_product(conn, org, "Sierra", "S-1").await;
     // Let the create's own events pass through the invalidation consumer first.
     all_relayed_and_consumed(&w, org).await;
-    w.catalog.product_details(org, &[product.id]).await.unwrap();
     let key = w.catalog.cache.key(CacheKind::Product, org, product.id);
-    assert!(redis_exists(&w, &key).await);
+    // Filled once the invalidation's short tombstone is gone.
+    eventually("product cached", async || {
+        w.catalog.product_details(org, &[product.id]).await.unwrap();
+        redis_holds(&w, &key).await
+    })
+    .await;
     // A write whose request-path invalidation was lost (the process died after commit):
     products::update(
         conn,
@@ -589,7 +594,7 @@ async fn own_events_invalidate_the_cache_a_second_time() {
     )
     .await
     .unwrap();
-    eventually("cache healed by the relayed event", async || !redis_exists(&w, &key).await).await;
+    eventually("cache healed by the relayed event", async || !redis_holds(&w, &key).await).await;
     let fresh = w.catalog.product_details(org, &[product.id]).await.unwrap();
     assert_eq!(fresh[0].as_ref().unwrap().product.title, "Sierra circular");
 
@@ -617,7 +622,7 @@ async fn own_events_invalidate_the_cache_a_second_time() {
         exploded[0].as_ref().unwrap().deductions[0].quantity
     };
     assert_eq!(deducted().await, Decimal::TWO);
-    assert!(redis_exists(&w, &w.catalog.cache.key(CacheKind::Explosion, org, bench_variant.id)).await);
+    assert!(redis_holds(&w, &w.catalog.cache.key(CacheKind::Explosion, org, bench_variant.id)).await);
     // Served from the cache until the relayed event bumps the recipe generation.
     recipes::replace_ingredients(conn, org, &Actor::system(), recipe.recipe.id, None, vec![saw("3")]).await.unwrap();
     eventually("explosion healed by the relayed event", async || deducted().await == Decimal::from(3)).await;
@@ -821,10 +826,10 @@ async fn peers_events_as_their_pages_print_them_take_effect_once() {
     // pricing.price.updated as Pricing prints it (no organization): the variant's cache goes.
     w.catalog.variant_cards(org, &[variant.id]).await.unwrap();
     let cached = w.catalog.cache.key(CacheKind::Variant, org, variant.id);
-    assert!(redis_exists(&w, &cached).await);
+    assert!(redis_holds(&w, &cached).await);
     let price = ids(page_example("peers/pricing-service_07-eventos-publicados.md", "pricing.price.updated"));
     twice(&w.topology.pricing_exchange, "pricing.price.updated", &price);
-    eventually("variant cache dropped", async || !redis_exists(&w, &cached).await).await;
+    eventually("variant cache dropped", async || !redis_holds(&w, &cached).await).await;
 }
 
 /// What a peer's documented handler reads from one routing key: `(routing key, [(path, JSON

@@ -13,6 +13,7 @@ use crate::state::ApiState;
 use crate::views::{ProductStockView, ProductView, TagView};
 use actix_web::{HttpRequest, HttpResponse, web};
 use catalog_core::auth::{Action, Resource};
+use catalog_core::cache::Edge;
 use catalog_core::error::{Entity, Error};
 use catalog_core::ids::{BrandId, CollectionId, LocalId, OptionId, OrganizationId, ProductId, TagId};
 use catalog_core::models::{NewProduct, Product, ProductChanges, ProductStatus, Tag, max_chars};
@@ -568,6 +569,14 @@ pub async fn get(
     let asked = flag(&mut check, "include_stock", args.include_stock.as_deref());
     check.finish()?;
     let with_stock = crate::routes::stock::shown(&caller, asked, false)?;
+    if with_variants && !with_stock {
+        // The common read: the answer as the cache keeps it, written out as it is.
+        let found = state.catalog.products_encoded(Edge::Rest, caller.org(), &[*id], encoded_view).await?;
+        let answer = found.first().and_then(Option::as_deref).ok_or(ApiError(Error::NotFound(Entity::Product)))?;
+        let (version, json) =
+            answer.split_first_chunk::<4>().ok_or_else(|| Error::Internal("product answer not encoded".into()))?;
+        return Ok(reply::ok_versioned_json(json, i32::from_le_bytes(*version)));
+    }
     let mut details = details(&state, caller.org(), *id).await?;
     let version = details.product.version;
     // Stock sums the live variants, whether or not they are shown.
@@ -582,6 +591,17 @@ pub async fn get(
         add_stock(&state, caller.org(), &mut view, &live).await?;
     }
     Ok(reply::ok_versioned(view, version))
+}
+
+/// A product's whole answer as the cache keeps it for [`get`]: its version (4 bytes,
+/// little-endian), then the view's JSON.
+fn encoded_view(details: &ProductDetails) -> Vec<u8> {
+    let mut encoded = details.product.version.to_le_bytes().to_vec();
+    // The view is plain data: serializing it cannot fail (an empty answer would be a 500 below).
+    if serde_json::to_writer(&mut encoded, &ProductView::from(details.clone())).is_err() {
+        encoded.clear();
+    }
+    encoded
 }
 
 /// A product answer with its stock (page 09): `total_stock` over the `live` variants, each
