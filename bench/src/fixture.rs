@@ -168,6 +168,17 @@ impl Scale {
         base + (i % per_org) * orgs
     }
 
+    /// `count` variants of organization #1 drawn at random (call `i`'s own draw, the same in
+    /// every run) over all of its products and their variants.
+    pub fn random_variants_of_org1(&self, i: u64, count: usize) -> Vec<Uuid> {
+        (0..count as u64)
+            .map(|k| {
+                let r = crate::load::mix(i.wrapping_mul(1_000).wrapping_add(k));
+                self.variant(self.nth_of_org(1, r), 1 + (r >> 40) as u32 % self.variants_per_product)
+            })
+            .collect()
+    }
+
     /// 100 variant ids of organization #1 for the batch scenario (and its `pgbench` twin): the
     /// variants of 34 consecutive products of that organization starting at product 4000.
     pub fn validate_batch_ids(&self, count: usize) -> (Uuid, Vec<Uuid>) {
@@ -219,6 +230,11 @@ mod tests {
         assert_eq!(org, s.organization(1));
         assert_eq!(ids.len(), 100);
         assert_eq!(ids.iter().collect::<std::collections::HashSet<_>>().len(), 100);
+        let drawn = s.random_variants_of_org1(7, 100);
+        assert_eq!(drawn, s.random_variants_of_org1(7, 100), "the same draw in every run");
+        assert_ne!(drawn, s.random_variants_of_org1(8, 100));
+        let prefixes: std::collections::HashSet<_> = drawn.iter().map(|v| v.as_u128() >> 48).collect();
+        assert_eq!(prefixes.len(), 1, "organization #1's variants only: {prefixes:?}");
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub const TITLE_TYPOS: &[&str] = &[
 pub enum GrpcScenario {
     Health,
     ValidateBatch,
+    /// 100 ids drawn at random over all of organization #1's variants, a new draw each call
+    /// (the same draws in every run: a second run finds them cached).
+    ValidateBatchRandom,
     ProductDetails,
     ProductDetailsCold,
     SearchBarcode,
@@ -153,14 +156,17 @@ impl Op for GrpcOp {
                     .into_inner();
                 Ok(response.encoded_len())
             }
-            GrpcScenario::ValidateBatch => {
-                let request = pb::ValidateVariantsBatchRequest {
-                    organization_id: self.org1.clone(),
-                    variant_ids: self.batch.clone(),
+            GrpcScenario::ValidateBatch | GrpcScenario::ValidateBatchRandom => {
+                let variant_ids = if self.scenario == GrpcScenario::ValidateBatch {
+                    self.batch.clone()
+                } else {
+                    scale.random_variants_of_org1(i, self.batch.len()).iter().map(ToString::to_string).collect()
                 };
+                let count = variant_ids.len();
+                let request = pb::ValidateVariantsBatchRequest { organization_id: self.org1.clone(), variant_ids };
                 let response =
                     self.catalog.validate_variants_batch(request).await.map_err(|s| status_kind(&s))?.into_inner();
-                if response.validations.len() != self.batch.len() || !response.validations.iter().all(|v| v.exists) {
+                if response.validations.len() != count || !response.validations.iter().all(|v| v.exists) {
                     return Err("wrong validations".into());
                 }
                 Ok(response.encoded_len())

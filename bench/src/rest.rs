@@ -1,5 +1,5 @@
 //! REST scenarios: one keep-alive HTTP/1.1 connection per worker, the bearer token on every
-//! request (the no-op endpoint ignores it; it is the HTTP ceiling).
+//! request (the no-op endpoint ignores it: the HTTP ceiling; its authenticated twin checks it).
 
 use crate::fixture::{Scale, WARM_PRODUCT, bench_variant};
 use crate::http::HttpConn;
@@ -14,6 +14,8 @@ pub const SEARCH_WORDS: &[&str] =
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RestScenario {
     Noop,
+    /// The no-op endpoint that authenticates the caller first.
+    NoopAuthenticated,
     Product,
     ProductsFiltered,
     Search,
@@ -67,6 +69,7 @@ impl Op for RestOp {
         let org1 = scale.organization(1);
         let (method, path, body) = match self.scenario {
             RestScenario::Noop => (Method::GET, "/api/v1/noop".to_string(), None),
+            RestScenario::NoopAuthenticated => (Method::GET, "/api/v1/noop/authenticated".to_string(), None),
             RestScenario::Product => (Method::GET, format!("/api/v1/products/{}", scale.product(WARM_PRODUCT)), None),
             RestScenario::ProductsFiltered => {
                 let brand = scale.brand(1, 1 + (i % 20) as u32);

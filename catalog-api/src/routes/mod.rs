@@ -34,7 +34,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(recipes::configure)
         .configure(stock::configure)
         .configure(transfer::configure)
-        .route("/noop", web::get().to(noop));
+        .route("/noop", web::get().to(noop))
+        .route("/noop/authenticated", web::get().to(noop_authenticated));
 }
 
 /// How a route's body may be read before its handler runs (the idempotency middleware reads it
@@ -58,6 +59,12 @@ pub fn body_reading(path: &str) -> BodyReading {
 /// Does nothing, through the same middleware as every endpoint: the HTTP ceiling benchmarks
 /// compare real endpoints against.
 async fn noop() -> actix_web::HttpResponse {
+    crate::reply::ok(serde_json::Value::Null)
+}
+
+/// The same, after authenticating the caller as every read does (token and tenant header): the
+/// ceiling that tells a read's own cost from the token's.
+async fn noop_authenticated(_caller: crate::caller::Caller) -> actix_web::HttpResponse {
     crate::reply::ok(serde_json::Value::Null)
 }
 
