@@ -484,6 +484,16 @@ def render(args):
     stock_lines = load(stock_path) if os.path.exists(stock_path) else []
     targets.extend(stock_targets(stock_lines))
 
+    second = second_round_targets(lines, hi, os.path.dirname(args.results))
+    w("## Targets (second round, issue 21)\n")
+    w(f"All at {hi} clients, each beside its ceiling measured minutes apart in this run. Chart: `targets_round2.png` "
+      "(one panel per target: the figure beside its ceiling).\n")
+    w("| target | figure | ceiling | ratio | verdict |\n|---|---|---|---|---|")
+    for target, measured, ceiling, rat, ok, _ in second:
+        w(f"| {target} | {measured} | {ceiling} | {rat} | {'not measured' if ok is None else verdict(ok)} |")
+    w("\n![second-round targets](targets_round2.png)\n")
+    second_round_chart(second, args.out_dir)
+
     w("## Targets (first round)\n")
     w("| target | figure | ceiling / peer | ratio | verdict |\n|---|---|---|---|---|")
     for target, measured, ceiling, rat, ok in targets:
@@ -707,6 +717,128 @@ def stock_section(stock_lines):
                "sends per event (`catalog-bench sql-stock-pgbench`), from `clients` connections; the one-client runs "
                "are repeated and the target row takes the best.\n")
     return out
+
+
+def second_round_targets(lines, hi, results_dir):
+    """Issue 21's targets: (target, figure, ceiling, ratio, met or None, chart bars {name: value})."""
+    def at(scenario, label=None):
+        return runs(lines, scenario, label).get(hi)
+
+    def tput(run):
+        return get(run, "throughput_rps")
+
+    def p99(run):
+        return get(run, "latency_ms", "p99")
+
+    out = []
+    pr = at("pgbench-validate-batch-random")
+    for label in ("cold", "warm"):
+        v = at("grpc-validate-batch-random", label)
+        r = ratio(tput(v), tput(pr))
+        out.append((
+            f"1. ValidateVariantsBatch, 100 ids at random over organization #1, cache {label} at the start: "
+            "≥ 150 % of pgbench drawing the same way, p99 ≤ 15 ms",
+            f"{fmt(tput(v))} calls/s, p99 {fmt(p99(v), 2)} ms",
+            f"pgbench {fmt(tput(pr))} statements/s, p99 {fmt(p99(pr), 2)} ms",
+            pct(r), None if r is None else r >= 1.5 and p99(v) <= 15,
+            {f"batch random ({label})": tput(v), "pgbench random": tput(pr)},
+        ))
+    v, p = at("grpc-validate-batch", ""), at("pgbench-validate-batch")
+    r = ratio(tput(v), tput(p))
+    out.append((
+        "1. ValidateVariantsBatch, the same 100 ids every call (warm): ≥ 300 % of pgbench",
+        f"{fmt(tput(v))} calls/s, p99 {fmt(p99(v), 2)} ms",
+        f"pgbench {fmt(tput(p))} statements/s, p99 {fmt(p99(p), 2)} ms",
+        pct(r), None if r is None else r >= 3.0,
+        {"batch repeated": tput(v), "pgbench": tput(p)},
+    ))
+    d, h = at("grpc-product-details", ""), at("grpc-health")
+    r = ratio(tput(d), tput(h))
+    out.append((
+        "2. GetProductDetails warm: ≥ 60 % of grpc.health.v1",
+        f"{fmt(tput(d))} calls/s, p99 {fmt(p99(d), 2)} ms",
+        f"grpc.health.v1 {fmt(tput(h))} calls/s, p99 {fmt(p99(h), 2)} ms",
+        pct(r), None if r is None else r >= 0.60,
+        {"details warm": tput(d), "grpc health": tput(h)},
+    ))
+    cold = at("grpc-product-details-cold")
+    out.append((
+        "2. GetProductDetails cold: ≥ 80 % of pgbench running its one statement",
+        f"{fmt(tput(cold))} calls/s, p99 {fmt(p99(cold), 2)} ms, "
+        f"{fmt(get(cold, 'extra', 'statements_per_call'), 2)} SQL statements per call",
+        "pgbench of the details statement: not in bench/run.sh yet", "–", None,
+        {"details cold": tput(cold)},
+    ))
+    rp, rn, ra = at("rest-product"), at("rest-noop"), at("rest-noop-authenticated")
+    r = ratio(tput(rp), tput(rn))
+    out.append((
+        "3. REST cached GET /products/{id}: ≥ 40 % of the no-op endpoint (and beside the authenticated no-op)",
+        f"{fmt(tput(rp))} req/s, p99 {fmt(p99(rp), 2)} ms",
+        f"no-op {fmt(tput(rn))} req/s; authenticated no-op {fmt(tput(ra))} req/s "
+        f"({pct(ratio(tput(rp), tput(ra)))} of it)",
+        pct(r), None if r is None else r >= 0.40 and not get(rp, "errors"),
+        {"product": tput(rp), "no-op": tput(rn), "authenticated no-op": tput(ra)},
+    ))
+    for scenario, limit, name in (("grpc-search-barcode", 3.0, "barcode"), ("grpc-search-title-typo", 25.0, "a typo'd title")):
+        run = at(scenario)
+        out.append((
+            f"4. POS search, {name}: p99 ≤ {limit:g} ms",
+            f"p99 {fmt(p99(run), 2)} ms, {fmt(tput(run))} calls/s",
+            "–", "–", None if p99(run) is None else p99(run) <= limit,
+            {f"{name} p99 (ms)": p99(run), "limit (ms)": limit},
+        ))
+    drain = next((l for l in lines if l["scenario"] == "relay-drain"), None)
+    rate = get(drain, "events_per_s")
+    out.append((
+        "5. Relay drain ≥ 5,000 events/s", f"{fmt(rate)} events/s", "–", "–",
+        None if rate is None else rate >= 5000, {"drain (events/s)": rate, "target": 5000},
+    ))
+    import_path = os.path.join(results_dir, "import.jsonl")
+    imports = [l for l in load(import_path) if l.get("scenario") == "import-csv"] if os.path.exists(import_path) else []
+    largest = max(imports, key=lambda l: l["rows"]) if imports else None
+    out.append((
+        "5. CSV import ≥ 10,000 rows/s (100,000 variants)"
+        + (" (bench/import.sh, its last run)" if largest else ""),
+        f"{fmt(get(largest, 'rows_per_s'))} rows/s", "–", "–",
+        None if largest is None else largest["rows_per_s"] >= 10000,
+        {"import (rows/s)": get(largest, "rows_per_s"), "target": 10000},
+    ))
+    mem = [l for l in lines if l["scenario"] == "memory"]
+    for phase, limit in (("idle", 30), ("load", 150)):
+        per = {l["process"]: l["rss_kb"] / 1024 for l in mem if l["phase"] == phase}
+        out.append((
+            f"6. RSS ≤ {limit} MB per process ({phase})",
+            ", ".join(f"{name} {mb:.1f} MB" for name, mb in sorted(per.items())), "–", "–",
+            all(mb <= limit for mb in per.values()) if per else None,
+            dict({name: mb for name, mb in sorted(per.items())}, limit=limit),
+        ))
+    return out
+
+
+def second_round_chart(targets, out_dir):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    columns = 3
+    rows = (len(targets) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(15, 3.2 * rows))
+    for ax, (target, _, _, _, ok, bars) in zip(axes.flat, targets):
+        names = list(bars)
+        values = [bars[n] or 0 for n in names]
+        colors = ["tab:green" if ok else "tab:red" if ok is False else "tab:gray"] + ["tab:blue"] * (len(names) - 1)
+        ax.bar(names, values, color=colors)
+        ax.set_title(target if len(target) < 70 else target[:67] + "…", fontsize=7)
+        ax.tick_params(axis="x", labelsize=7, rotation=15)
+        ax.grid(True, axis="y", alpha=0.3)
+    for ax in list(axes.flat)[len(targets):]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(os.path.join(out_dir, "targets_round2.png"), dpi=100)
+    plt.close(fig)
 
 
 def make_charts(lines, out_dir):

@@ -13,7 +13,9 @@
 #
 # Environment knobs (defaults in brackets): BENCH_PRODUCTS [170000], BENCH_ORGANIZATIONS [4],
 # BENCH_VARIANTS_PER_PRODUCT [3], BENCH_DURATION [8] and BENCH_WARMUP [2] seconds per run,
-# BENCH_CONCURRENCIES ["1 4 16"], BENCH_LOG_LEVEL [info], BENCH_SKIP_BUILD [0].
+# BENCH_CONCURRENCIES ["1 4 16"], BENCH_LOG_LEVEL [info], BENCH_SKIP_BUILD [0],
+# BENCH_SUITES ["import recipes uploads stock"]: the separate benchmarks run after the main one
+# (each keeps its last results in bench/results/, which the report renders with their dates).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -107,6 +109,7 @@ fi
 bench sql-fixtures | psql_admin -d "${DB_NAME}" >/dev/null
 mkdir -p "${BENCH_DIR}/sql"
 bench sql-validate-batch >"${BENCH_DIR}/sql/validate_batch.sql"
+bench sql-validate-batch-random >"${BENCH_DIR}/sql/validate_batch_random.sql"
 # Leave no backlog from earlier runs for the relay scenarios.
 psql_admin -d "${DB_NAME}" -c "UPDATE outbox SET published_at = now() WHERE published_at IS NULL" >/dev/null
 psql_admin -d "${DB_NAME}" -c "VACUUM ANALYZE outbox" >/dev/null
@@ -206,19 +209,34 @@ TOKEN=$("${BIN}/catalog-api" dev-token --organization "${ORG1}" --ttl-minutes 18
 export BENCH_TOKEN="${TOKEN}"
 WARM_PRODUCT=$(bench id warm-product)
 
-section "Scenario 1: ValidateVariantsBatch (100 ids) vs pgbench running its one SQL statement"
-for c in "${CONCURRENCIES[@]}"; do
-  run_load grpc-validate-batch "${c}"
+# run_pgbench SQL-FILE SCENARIO CONCURRENCY: pgbench running the file, recorded as SCENARIO.
+run_pgbench() {
+  local file=$1 scenario=$2 c=$3 pg_dir threads
   pg_dir=$(mktemp -d)
   threads=$((c < 2 ? c : 2))
-  (cd "${pg_dir}" && timeout $((DURATION + 60)) pgbench -n -h 127.0.0.1 -U postgres -f "${BENCH_DIR}/sql/validate_batch.sql" \
+  (cd "${pg_dir}" && timeout $((DURATION + 60)) pgbench -n -h 127.0.0.1 -U postgres -f "${file}" \
     -c "${c}" -j "${threads}" -T "${DURATION}" -l --log-prefix=pgb "${DB_NAME}" >stdout.txt 2>stderr.txt) ||
     log "warning: pgbench at ${c} failed: $(tail -n 3 "${pg_dir}/stderr.txt")"
-  python3 "${BENCH_DIR}/report.py" ingest-pgbench --dir "${pg_dir}" --concurrency "${c}" >>"${OUT}" ||
+  python3 "${BENCH_DIR}/report.py" ingest-pgbench --dir "${pg_dir}" --concurrency "${c}" --scenario "${scenario}" >>"${OUT}" ||
     log "warning: could not read pgbench's output"
   rm -rf "${pg_dir}"
+}
+TOP=${CONCURRENCIES[-1]}
+
+section "Scenario 1: ValidateVariantsBatch (the same 100 ids) vs pgbench running its one SQL statement"
+for c in "${CONCURRENCIES[@]}"; do
+  run_load grpc-validate-batch "${c}"
+  run_pgbench "${BENCH_DIR}/sql/validate_batch.sql" pgbench-validate-batch "${c}"
 done
 tail -n 2 "${OUT}" | cut -c1-200
+
+section "Scenario 1b: ValidateVariantsBatch, 100 ids drawn at random over organization #1 (cold, then warm) vs pgbench drawing the same way"
+# A new generation for organization #1: every variant misses at first.
+redis-cli -h 127.0.0.1 INCR "catalog:org-gen:${ORG1}" >/dev/null
+run_load grpc-validate-batch-random "${TOP}" --label cold
+run_load grpc-validate-batch-random "${TOP}" --label warm
+run_pgbench "${BENCH_DIR}/sql/validate_batch_random.sql" pgbench-validate-batch-random "${TOP}"
+tail -n 3 "${OUT}" | cut -c1-200
 
 section "Scenario 2: GetProductDetails warm vs grpc.health.v1 and redis-benchmark GET; cold"
 for c in "${CONCURRENCIES[@]}"; do
@@ -253,6 +271,7 @@ section "Scenario 4: REST reads vs the API's no-op endpoint"
 for c in "${CONCURRENCIES[@]}"; do
   run_load rest-product "${c}"
   run_load rest-noop "${c}"
+  run_load rest-noop-authenticated "${c}"
   run_load rest-products-filtered "${c}"
   run_load rest-search "${c}"
 done
@@ -318,17 +337,15 @@ section "Stopping the processes"
 stop_started
 trap - EXIT
 
-section "Import benchmark (bench/import.sh)"
-BENCH_SKIP_BUILD=${BENCH_SKIP_BUILD:-0} bash "${BENCH_DIR}/import.sh"
-
-section "Recipe explosion benchmark (bench/recipes.sh)"
-BENCH_SKIP_BUILD=${BENCH_SKIP_BUILD:-0} bash "${BENCH_DIR}/recipes.sh"
-
-section "Image upload benchmark (bench/uploads.sh)"
-BENCH_SKIP_BUILD=${BENCH_SKIP_BUILD:-0} bash "${BENCH_DIR}/uploads.sh"
-
-section "Stock read model benchmark (bench/stock.sh)"
-BENCH_SKIP_BUILD=${BENCH_SKIP_BUILD:-0} bash "${BENCH_DIR}/stock.sh"
+SUITES=" ${BENCH_SUITES:-import recipes uploads stock} "
+for suite in import recipes uploads stock; do
+  if [[ ${SUITES} == *" ${suite} "* ]]; then
+    section "bench/${suite}.sh"
+    BENCH_SKIP_BUILD=${BENCH_SKIP_BUILD:-0} bash "${BENCH_DIR}/${suite}.sh"
+  else
+    log "bench/${suite}.sh skipped (BENCH_SUITES): the report keeps its last results"
+  fi
+done
 
 section "Report"
 if ! python3 -c 'import matplotlib' 2>/dev/null; then
