@@ -118,15 +118,20 @@ impl Catalog {
         self.encoded(CacheKind::ProductAs(edge), org, ids, load, encode).await
     }
 
-    /// Variant cards as `edge` answers them (see [`Self::products_encoded`]).
-    pub async fn variants_encoded(
+    /// Variants' validations as `edge` answers them (see [`Self::products_encoded`]); misses
+    /// cost the one statement of [`variants::validate_many`] (no images, no card lookup).
+    pub async fn validations_encoded(
         &self,
         edge: Edge,
         org: OrganizationId,
         ids: &[VariantId],
-        encode: impl Fn(&VariantCard) -> Vec<u8>,
+        encode: impl Fn(&VariantValidation) -> Vec<u8>,
     ) -> Result<Vec<Option<Vec<u8>>>> {
-        let load = async |missing: &[VariantId]| self.variant_cards(org, missing).await;
+        let load = async |missing: &[VariantId]| -> Result<Vec<Option<VariantValidation>>> {
+            let found = variants::validate_many(&mut *self.pg.get().await?, org, missing).await?;
+            let by_id: HashMap<VariantId, VariantValidation> = found.into_iter().map(|v| (v.variant.id, v)).collect();
+            Ok(missing.iter().map(|id| by_id.get(id).cloned()).collect())
+        };
         self.encoded(CacheKind::VariantAs(edge), org, ids, load, encode).await
     }
 
@@ -259,7 +264,11 @@ impl Catalog {
 
     /// A POS search's hits: cached per (organization, request) until any product or variant of
     /// the organization changes (the searches' generation, see [`CacheKind::Search`]).
+    /// Scanned codes skip the cache ([`SearchRequest::is_scanned_code`]).
     pub async fn search(&self, org: OrganizationId, request: &SearchRequest) -> Result<Vec<SearchHit>> {
+        if request.is_scanned_code() {
+            return crate::search::search(&mut *self.pg.get().await?, org, request).await;
+        }
         let id = request.cache_id();
         let (cached, generation) = self.cache.get_many::<Vec<SearchHit>>(CacheKind::Search, org, &[&id]).await;
         if let Some(hits) = cached.into_iter().next().flatten() {

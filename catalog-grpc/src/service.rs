@@ -13,6 +13,7 @@ use catalog_core::ids::{OrganizationId, ProductId, VariantId};
 use catalog_core::read::{Catalog, SearchRequest, VariantCard};
 use catalog_core::repo::products::ProductDetails;
 use catalog_core::repo::recipes::{Explosion, QUANTITY_MAX_UNITS, QUANTITY_SCALE};
+use catalog_core::repo::variants::VariantValidation;
 use prost::Message;
 use rust_decimal::Decimal;
 use std::str::FromStr;
@@ -65,14 +66,14 @@ fn seed_include_flags(include_variants: bool, include_images: bool) -> (bool, bo
     if !include_variants && !include_images { (true, true) } else { (include_variants, include_images) }
 }
 
-fn validation(id: &str, card: Option<&VariantCard>) -> pb::VariantValidation {
-    match card {
-        Some(card) => {
-            let v = &card.validation.variant;
+fn validation(id: &str, found: Option<&VariantValidation>) -> pb::VariantValidation {
+    match found {
+        Some(found) => {
+            let v = &found.variant;
             pb::VariantValidation {
                 variant_id: id.to_string(),
                 exists: true,
-                is_active: card.validation.is_active,
+                is_active: found.is_active,
                 sku: v.sku.clone(),
                 barcode: v.barcode.clone().unwrap_or_default(),
                 warehouse_id: v.warehouse_id.map(|w| w.to_string()).unwrap_or_default(),
@@ -138,8 +139,8 @@ impl CatalogGrpc {
     /// The validation of each id, in request order, from the cache as this server encodes it.
     async fn validations(&self, org: OrganizationId, raw_ids: &[String]) -> Result<Vec<pb::VariantValidation>, Error> {
         let (parsed, valid) = parse_all::<VariantId>(raw_ids);
-        let encode = |card: &VariantCard| validation("", Some(card)).encode_to_vec();
-        let mut found = self.catalog.variants_encoded(Edge::Grpc, org, &valid, encode).await?.into_iter();
+        let encode = |found: &VariantValidation| validation("", Some(found)).encode_to_vec();
+        let mut found = self.catalog.validations_encoded(Edge::Grpc, org, &valid, encode).await?.into_iter();
         let mut validations = Vec::with_capacity(raw_ids.len());
         for (id, raw) in parsed.iter().zip(raw_ids) {
             validations.push(match id.and_then(|_| found.next().flatten()) {

@@ -483,15 +483,15 @@ async fn product_details_carry_relations_and_respect_tenancy() {
     assert!(!r.success && r.variant.is_none());
 }
 
+fn search_request(org: OrganizationId, query: &str) -> pb::SearchRequest {
+    pb::SearchRequest { organization_id: org.to_string(), query: query.into(), ..Default::default() }
+}
+
 #[tokio::test]
 async fn pos_search_puts_exact_codes_first_and_tolerates_typos() {
     let mut h = start(&[], None).await;
     let f = fixture(&h).await;
-    let search = |query: &str| pb::SearchRequest {
-        organization_id: f.org.to_string(),
-        query: query.into(),
-        ..Default::default()
-    };
+    let search = |query: &str| search_request(f.org, query);
 
     let r = h.client.search_products(search("770000000002")).await.expect("rpc").into_inner();
     assert_eq!(r.hits.first().map(|h| (h.match_type.as_str(), h.sku.as_str())), Some(("barcode", "CAM-001-L")));
@@ -691,11 +691,7 @@ async fn reads_during_a_write_storm_never_see_an_older_version_once_the_write_re
 async fn a_cached_search_follows_every_product_and_variant_write_of_its_organization() {
     let mut h = start(&[], None).await;
     let f = fixture(&h).await;
-    let search = |query: &str| pb::SearchRequest {
-        organization_id: f.org.to_string(),
-        query: query.into(),
-        ..Default::default()
-    };
+    let search = |query: &str| search_request(f.org, query);
     let titles = |r: pb::SearchResponse| r.hits.into_iter().map(|hit| hit.title).collect::<Vec<_>>();
     let first = titles(h.client.search_products(search("camiseta")).await.expect("rpc").into_inner());
     assert!(first.contains(&"Camiseta básica de algodón".to_string()), "{first:?}");
