@@ -743,32 +743,24 @@ def second_round_targets(lines, hi, results_dir):
             pct(r), None if r is None else r >= 1.5 and p99(v) <= 15,
             {f"batch random ({label})": tput(v), "pgbench random": tput(pr)},
         ))
-    v, p = at("grpc-validate-batch", ""), at("pgbench-validate-batch")
-    r = ratio(tput(v), tput(p))
-    out.append((
-        "1. ValidateVariantsBatch, the same 100 ids every call (warm): ≥ 300 % of pgbench",
-        f"{fmt(tput(v))} calls/s, p99 {fmt(p99(v), 2)} ms",
-        f"pgbench {fmt(tput(p))} statements/s, p99 {fmt(p99(p), 2)} ms",
-        pct(r), None if r is None else r >= 3.0,
-        {"batch repeated": tput(v), "pgbench": tput(p)},
-    ))
-    d, h = at("grpc-product-details", ""), at("grpc-health")
-    r = ratio(tput(d), tput(h))
-    out.append((
-        "2. GetProductDetails warm: ≥ 60 % of grpc.health.v1",
-        f"{fmt(tput(d))} calls/s, p99 {fmt(p99(d), 2)} ms",
-        f"grpc.health.v1 {fmt(tput(h))} calls/s, p99 {fmt(p99(h), 2)} ms",
-        pct(r), None if r is None else r >= 0.60,
-        {"details warm": tput(d), "grpc health": tput(h)},
-    ))
-    cold = at("grpc-product-details-cold")
-    out.append((
-        "2. GetProductDetails cold: ≥ 80 % of pgbench running its one statement",
-        f"{fmt(tput(cold))} calls/s, p99 {fmt(p99(cold), 2)} ms, "
-        f"{fmt(get(cold, 'extra', 'statements_per_call'), 2)} SQL statements per call",
-        "pgbench of the details statement: not in bench/run.sh yet", "–", None,
-        {"details cold": tput(cold)},
-    ))
+    def beside(target, run, ceiling_name, ceiling, least, bars):
+        r = ratio(tput(run), tput(ceiling))
+        return (
+            target,
+            f"{fmt(tput(run))} calls/s, p99 {fmt(p99(run), 2)} ms",
+            f"{ceiling_name} {fmt(tput(ceiling))}/s, p99 {fmt(p99(ceiling), 2)} ms",
+            pct(r), None if r is None else r >= least,
+            dict(zip(bars, (tput(run), tput(ceiling)))),
+        )
+
+    out.append(beside("1. ValidateVariantsBatch, the same 100 ids every call (warm): ≥ 300 % of pgbench",
+                      at("grpc-validate-batch", ""), "pgbench", at("pgbench-validate-batch"), 3.0,
+                      ("batch repeated", "pgbench")))
+    out.append(beside("2. GetProductDetails warm: ≥ 60 % of grpc.health.v1", at("grpc-product-details", ""),
+                      "grpc.health.v1", at("grpc-health"), 0.60, ("details warm", "grpc health")))
+    out.append(beside("2. GetProductDetails cold: ≥ 80 % of pgbench running its one statement",
+                      at("grpc-product-details-cold"), "pgbench", at("pgbench-product-details-cold"), 0.80,
+                      ("details cold", "pgbench")))
     rp, rn, ra = at("rest-product"), at("rest-noop"), at("rest-noop-authenticated")
     r = ratio(tput(rp), tput(rn))
     out.append((

@@ -110,6 +110,7 @@ bench sql-fixtures | psql_admin -d "${DB_NAME}" >/dev/null
 mkdir -p "${BENCH_DIR}/sql"
 bench sql-validate-batch >"${BENCH_DIR}/sql/validate_batch.sql"
 bench sql-validate-batch-random >"${BENCH_DIR}/sql/validate_batch_random.sql"
+bench sql-product-details-cold >"${BENCH_DIR}/sql/product_details_cold.sql"
 # Leave no backlog from earlier runs for the relay scenarios.
 psql_admin -d "${DB_NAME}" -c "UPDATE outbox SET published_at = now() WHERE published_at IS NULL" >/dev/null
 psql_admin -d "${DB_NAME}" -c "VACUUM ANALYZE outbox" >/dev/null
@@ -258,6 +259,7 @@ for c in 4 16; do
     redis-cli -h 127.0.0.1 INCR "catalog:org-gen:5ca1e000-0000-8000-8000-$(printf '%012x' "${k}")" >/dev/null
   done
   run_load grpc-product-details-cold "${c}"
+  run_pgbench "${BENCH_DIR}/sql/product_details_cold.sql" pgbench-product-details-cold "${c}"
 done
 
 section "Scenario 3: POS search (barcode, SKU prefix, title with a typo)"

@@ -734,6 +734,37 @@ fn decode<T: serde::de::DeserializeOwned>(relation: &'static str, json: &str) ->
     serde_json::from_str(json).map_err(|e| Error::internal_from(&format!("decoding a product's {relation}"), &e))
 }
 
+/// The one statement of [`load_details`]: the products and, beside each, its relations as JSON.
+macro_rules! details_query {
+    ($org:expr, $ids:expr, $include_variants:expr, $include_images:expr) => {{
+        use relation_sql::*;
+        let pick = |wanted: bool, relation: &'static str| if wanted { relation } else { NONE };
+        products::table
+            .filter(products::organization_id.eq($org))
+            .filter(products::deleted_at.is_null())
+            .filter(products::id.eq_any($ids))
+            .select((
+                Product::as_select(),
+                sql::<Nullable<Text>>(BRAND),
+                sql::<Text>(pick($include_images, IMAGES)),
+                sql::<Text>(pick($include_variants, VARIANTS)),
+                sql::<Text>(pick($include_images && $include_variants, VARIANT_IMAGES)),
+                sql::<Text>(TAGS),
+                sql::<Text>(COLLECTIONS),
+                sql::<Text>(OPTION_IDS),
+            ))
+    }};
+}
+
+/// The statement [`load_details`] sends for a cold product read (relations included), as
+/// PostgreSQL receives it: `$1` the organization, `$2` the product ids. For pgbench twins.
+pub fn details_statement() -> String {
+    let ids = [ProductId(uuid::Uuid::nil())];
+    let query = details_query!(OrganizationId(uuid::Uuid::nil()), &ids, true, true);
+    let text = diesel::debug_query::<diesel::pg::Pg, _>(&query).to_string();
+    text.split(" -- binds:").next().unwrap_or_default().to_string()
+}
+
 /// The live products among `ids` (in the order of `ids`, duplicates collapsed) with their
 /// relations, in one SQL statement whatever the number of products.
 pub async fn load_details(
@@ -743,29 +774,12 @@ pub async fn load_details(
     include_variants: bool,
     include_images: bool,
 ) -> Result<Vec<ProductDetails>> {
-    use relation_sql::*;
     let mut seen = HashSet::with_capacity(ids.len());
     let ids: Vec<ProductId> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let pick = |wanted: bool, relation: &'static str| if wanted { relation } else { NONE };
-    let rows: Vec<DetailsRow> = products::table
-        .filter(products::organization_id.eq(org))
-        .filter(products::deleted_at.is_null())
-        .filter(products::id.eq_any(&ids))
-        .select((
-            Product::as_select(),
-            sql::<Nullable<Text>>(BRAND),
-            sql::<Text>(pick(include_images, IMAGES)),
-            sql::<Text>(pick(include_variants, VARIANTS)),
-            sql::<Text>(pick(include_images && include_variants, VARIANT_IMAGES)),
-            sql::<Text>(TAGS),
-            sql::<Text>(COLLECTIONS),
-            sql::<Text>(OPTION_IDS),
-        ))
-        .load(conn)
-        .await?;
+    let rows: Vec<DetailsRow> = details_query!(org, &ids, include_variants, include_images).load(conn).await?;
     let mut by_id: HashMap<ProductId, ProductDetails> = HashMap::with_capacity(rows.len());
     for (product, brand, images, variants, variant_images, tags, collections, option_ids) in rows {
         let variant_images: Vec<VariantImage> = decode("variant images", &variant_images)?;
