@@ -180,8 +180,8 @@ fn is_zero(n: &i64) -> bool {
 }
 
 /// The generations seen by a read, and when it began; writes stamp entries with them, so an
-/// entry filled from data read before an invalidation of the organization (or of its recipes)
-/// is never served after it, and a read too old to fill safely fills nothing.
+/// entry filled from data read before an invalidation of the organization (or of the kind's own
+/// generation) is never served after it, and a read too old to fill safely fills nothing.
 #[derive(Debug, Clone, Copy)]
 pub struct Generation {
     organization: i64,
@@ -381,9 +381,9 @@ impl Cache {
     }
 
     /// Drops entries (a kind and an entity's id each) and their encodings, leaving a tombstone
-    /// in each key for [`TOMBSTONE_SECS`]; call after the write that changed them committed.
-    /// One round trip for all of them.
-    /// A product's or variant's drops the organization's searches too.
+    /// in each key for [`TOMBSTONE_SECS`], and, when a product or variant is among them, every
+    /// search of the organization (its search generation). Call after the write that changed
+    /// them committed; one round trip for all of them.
     pub async fn invalidate(&self, org: OrganizationId, stale: impl IntoIterator<Item = (CacheKind, uuid::Uuid)>) {
         let mut searches = false;
         let keys: Vec<String> = stale
