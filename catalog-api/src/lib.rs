@@ -57,7 +57,8 @@ pub fn app(
         .wrap(middleware::Condition::new(cors.is_some(), cors.unwrap_or_default()))
         .configure(ops::configure)
         .service(web::scope("/api/v1").wrap(middleware::from_fn(idempotency::middleware)).configure(routes::configure))
-        .service(SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", openapi::document_json()))
+        .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
+        .route("/openapi.json", web::get().to(openapi_json))
         .route("/asyncapi.json", web::get().to(asyncapi))
         .route("/media/{key:.*}", web::get().to(routes::images::media))
         .route(
@@ -67,6 +68,13 @@ pub fn app(
             }),
         )
         .default_service(web::to(error::not_found))
+}
+
+/// The OpenAPI document, serialized once per process on first request.
+async fn openapi_json() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(openapi::document_bytes())
 }
 
 /// The AsyncAPI 3.0 document of the events published and consumed (beside `/openapi.json`).
