@@ -231,22 +231,34 @@ impl SearchVariables<'_> {
     }
 }
 
-/// Live variants whose barcode is the query, as search rows, through the (organization_id,
-/// barcode) index. A query diesel builds is prepared once per connection; its plan is the same
-/// for every barcode.
+/// The barcode lookup: live variants of `$org` whose barcode is `$code`, with their product,
+/// through the (organization_id, barcode) index. A macro so that [`scanned_barcode_statement`]
+/// prints the very statement the service sends.
+macro_rules! barcode_query {
+    ($org:expr, $code:expr, $limit:expr) => {{
+        use crate::schema::{product_variants as v, products as p};
+        v::table
+            .inner_join(p::table.on(p::organization_id.eq(v::organization_id).and(p::id.eq(v::product_id))))
+            .filter(v::organization_id.eq($org))
+            .filter(v::barcode.eq($code))
+            .filter(v::deleted_at.is_null())
+            .filter(p::deleted_at.is_null())
+            .order(v::id)
+            .limit($limit)
+            .select((p::id, v::id, p::title, v::sku, v::barcode, v::sale_price, p::status, v::is_active, p::local_id))
+    }};
+}
+
+/// The SQL of a scanned-barcode lookup, binds as `$1` (organization), `$2` (code), `$3` (limit):
+/// the benchmark's pgbench twin runs it.
+pub fn scanned_barcode_statement() -> String {
+    crate::db::statement_text(&barcode_query!(uuid::Uuid::nil(), "", 1_i64))
+}
+
+/// Live variants whose barcode is the query, as search rows. A query diesel builds is prepared
+/// once per connection; its plan is the same for every barcode.
 async fn scanned_barcode(conn: &mut PgConn, search: &SearchVariables<'_>) -> Result<Vec<Row>> {
-    use crate::schema::{product_variants as v, products as p};
-    let found: Vec<BarcodeHit> = v::table
-        .inner_join(p::table.on(p::organization_id.eq(v::organization_id).and(p::id.eq(v::product_id))))
-        .filter(v::organization_id.eq(search.org))
-        .filter(v::barcode.eq(search.query))
-        .filter(v::deleted_at.is_null())
-        .filter(p::deleted_at.is_null())
-        .order(v::id)
-        .limit(i64::from(search.limit))
-        .select((p::id, v::id, p::title, v::sku, v::barcode, v::sale_price, p::status, v::is_active, p::local_id))
-        .load(conn)
-        .await?;
+    let found: Vec<BarcodeHit> = barcode_query!(search.org, search.query, i64::from(search.limit)).load(conn).await?;
     Ok(found
         .into_iter()
         .filter(|hit| search.local_id.is_none() || hit.local_id.is_none() || hit.local_id == search.local_id)

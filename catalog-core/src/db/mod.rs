@@ -21,6 +21,16 @@ pub type PgPool = Pool<AsyncPgConnection>;
 /// tests use to prove a batch costs a constant number of round trips.
 pub static STATEMENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// The SQL text of a Diesel query, its binds left as `$n`: what the benchmark's pgbench twins
+/// run, so they send exactly the service's statements.
+pub fn statement_text<Q>(query: &Q) -> String
+where
+    Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+{
+    let text = diesel::debug_query::<diesel::pg::Pg, _>(query).to_string();
+    text.split(" -- binds:").next().unwrap_or_default().to_string()
+}
+
 pub fn statements_sent() -> u64 {
     STATEMENTS.load(std::sync::atomic::Ordering::Relaxed)
 }

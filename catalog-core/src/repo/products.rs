@@ -760,9 +760,7 @@ macro_rules! details_query {
 /// PostgreSQL receives it: `$1` the organization, `$2` the product ids. For pgbench twins.
 pub fn details_statement() -> String {
     let ids = [ProductId(uuid::Uuid::nil())];
-    let query = details_query!(OrganizationId(uuid::Uuid::nil()), &ids, true, true);
-    let text = diesel::debug_query::<diesel::pg::Pg, _>(&query).to_string();
-    text.split(" -- binds:").next().unwrap_or_default().to_string()
+    crate::db::statement_text(&details_query!(OrganizationId(uuid::Uuid::nil()), &ids, true, true))
 }
 
 /// The live products among `ids` (in the order of `ids`, duplicates collapsed) with their
