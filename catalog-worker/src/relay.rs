@@ -7,6 +7,13 @@
 //! SKIP LOCKED drainers cannot; rows are still claimed `FOR UPDATE SKIP LOCKED`, so even two
 //! relays (e.g. across a lock handover) never claim the same row.
 //! New rows wake the relay through LISTEN/NOTIFY; polling is only the fallback.
+//!
+//! Batches are pipelined over two connections: while the broker confirms one batch (its rows
+//! locked in its open transaction), the next is claimed and written to the same channel, so
+//! the broker receives them in id order. A batch is marked published only after its own
+//! confirms and only after every earlier batch was; when one fails, the relay drops both
+//! transactions and starts again from the oldest unpublished row (what the broker already got
+//! is delivered again: at least once, each aggregate's newest event delivered last).
 
 use crate::backoff::Backoff;
 use crate::metrics::WorkerMetrics;
@@ -20,14 +27,18 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Double};
 use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
+use std::future::Future;
+use std::pin::Pin;
 use futures_util::StreamExt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 const RELAY_LOCK_KEY: i64 = 0x00ca_7a10_0b0c;
 const STANDBY_RETRY: Duration = Duration::from_secs(2);
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// The backlog gauges cost a count over the unpublished rows: once a second is enough.
+const BACKLOG_EVERY: Duration = Duration::from_secs(1);
 
 pub struct Relay {
     pub settings: Arc<Settings>,
@@ -90,63 +101,92 @@ impl Relay {
         self.metrics.relay_leader.set(1);
         let batch_size = self.settings.worker.outbox_batch_size;
         let poll = Duration::from_millis(self.settings.worker.outbox_poll_ms);
-        let mut last_prune = std::time::Instant::now() - PRUNE_EVERY;
+        // Two connections: one batch's rows stay locked in its transaction while the broker
+        // confirms it, and the next batch is claimed and written meanwhile on the other.
+        let mut idle = vec![conn, PgConn::establish(url).await.map_err(|e| e.to_string())?];
+        let mut in_flight: Option<Claimed> = None;
+        let mut last_prune = Instant::now() - PRUNE_EVERY;
+        let mut last_backlog = Instant::now() - BACKLOG_EVERY;
         loop {
-            let published = self.relay_batch(&mut conn, batch_size).await?;
-            backoff.reset();
-            self.refresh_backlog(&mut conn).await;
+            let conn = idle.pop().ok_or("no idle relay connection")?;
+            let claimed = self.claim(conn, batch_size).await?;
+            // The previous batch went to the broker before this one: settle it first.
+            if let Some(previous) = in_flight.take() {
+                idle.push(self.settle(previous).await?);
+            }
+            match claimed {
+                Claim::Batch(batch) if batch.ids.len() as i64 >= batch_size => {
+                    in_flight = Some(batch);
+                    backoff.reset();
+                    continue;
+                }
+                Claim::Batch(batch) => {
+                    idle.push(self.settle(batch).await?);
+                    backoff.reset();
+                }
+                Claim::Empty(conn) => idle.push(conn),
+            }
+            // Caught up: nothing in flight.
+            let Some(conn) = idle.last_mut() else { continue };
+            if last_backlog.elapsed() >= BACKLOG_EVERY {
+                self.refresh_backlog(conn).await;
+                last_backlog = Instant::now();
+            }
             if last_prune.elapsed() >= PRUNE_EVERY {
-                self.prune(&mut conn).await;
-                last_prune = std::time::Instant::now();
+                self.prune(conn).await;
+                last_prune = Instant::now();
             }
-            if published < batch_size as usize {
-                // Caught up: sleep until new rows commit (NOTIFY) or the poll interval passes.
-                let _ = tokio::time::timeout(poll, wake.notified()).await;
-            }
+            // Sleep until new rows commit (NOTIFY) or the poll interval passes.
+            let _ = tokio::time::timeout(poll, wake.notified()).await;
         }
     }
 
-    /// Claims, publishes and marks one batch in one transaction; returns how many it published.
-    async fn relay_batch(&self, conn: &mut PgConn, batch_size: i64) -> Result<usize, String> {
-        let publisher = self.publisher.clone();
-        let metrics = self.metrics.clone();
-        conn.transaction(async move |conn| {
-            let rows: Vec<OutboxRow> = outbox::table
-                .filter(outbox::published_at.is_null())
-                .order(outbox::id.asc())
-                .limit(batch_size)
-                .for_update()
-                .skip_locked()
-                .select(OutboxRow::as_select())
-                .load(conn)
-                .await?;
-            if rows.is_empty() {
-                return Ok(0);
-            }
-            let messages: Vec<OutgoingMessage> = rows
-                .iter()
-                .map(|row| OutgoingMessage {
-                    routing_key: row.event_type.clone(),
-                    message_id: row.event_id.to_string(),
-                    body: serde_json::to_vec(&row.payload).unwrap_or_default(),
-                })
-                .collect();
-            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-            match publisher.publish(messages).await {
-                Ok(()) => {
-                    diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
-                        .set((outbox::published_at.eq(Utc::now()), outbox::attempts.eq(outbox::attempts + 1)))
-                        .execute(conn)
-                        .await?;
-                    metrics.published.inc_by(ids.len() as u64);
-                    Ok(ids.len())
-                }
-                // Rolling back releases the rows untouched for the next attempt.
-                Err(e) => Err(RelayError::Publish(e)),
-            }
-        })
-        .await
-        .map_err(|e: RelayError| e.to_string())
+    /// Opens a transaction, locks the next batch of unpublished rows and hands their messages
+    /// to the publisher. The transaction stays open until [`Self::settle`].
+    async fn claim(&self, mut conn: PgConn, batch_size: i64) -> Result<Claim, String> {
+        let database = |e: diesel::result::Error| format!("database: {e}");
+        conn.batch_execute("BEGIN").await.map_err(database)?;
+        let rows: Vec<OutboxRow> = outbox::table
+            .filter(outbox::published_at.is_null())
+            .order(outbox::id.asc())
+            .limit(batch_size)
+            .for_update()
+            .skip_locked()
+            .select(OutboxRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(database)?;
+        if rows.is_empty() {
+            conn.batch_execute("COMMIT").await.map_err(database)?;
+            return Ok(Claim::Empty(conn));
+        }
+        let messages: Vec<OutgoingMessage> = rows
+            .iter()
+            .map(|row| OutgoingMessage {
+                routing_key: row.event_type.clone(),
+                message_id: row.event_id.to_string(),
+                body: serde_json::to_vec(&row.payload).unwrap_or_default(),
+            })
+            .collect();
+        let verdict = Box::pin(self.publisher.hand_over(messages).await.map_err(|e| format!("publish: {e}"))?);
+        Ok(Claim::Batch(Claimed { conn, ids: rows.iter().map(|r| r.id).collect(), verdict }))
+    }
+
+    /// Awaits the broker's verdict on a claimed batch: confirmed, its rows are marked published
+    /// and the transaction commits; refused, the error drops the connection, which rolls the
+    /// transaction back and leaves the rows for the next attempt. Returns the connection.
+    async fn settle(&self, batch: Claimed) -> Result<PgConn, String> {
+        let Claimed { mut conn, ids, verdict } = batch;
+        verdict.await.map_err(|e| format!("publish: {e}"))?;
+        let database = |e: diesel::result::Error| format!("database: {e}");
+        diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
+            .set((outbox::published_at.eq(Utc::now()), outbox::attempts.eq(outbox::attempts + 1)))
+            .execute(&mut conn)
+            .await
+            .map_err(database)?;
+        conn.batch_execute("COMMIT").await.map_err(database)?;
+        self.metrics.published.inc_by(ids.len() as u64);
+        Ok(conn)
     }
 
     async fn refresh_backlog(&self, conn: &mut PgConn) {
@@ -174,12 +214,17 @@ impl Relay {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-enum RelayError {
-    #[error("database: {0}")]
-    Database(#[from] diesel::result::Error),
-    #[error("publish: {0}")]
-    Publish(String),
+/// A batch whose rows are locked in the open transaction on `conn`, handed to the publisher.
+struct Claimed {
+    conn: PgConn,
+    ids: Vec<i64>,
+    verdict: Pin<Box<dyn Future<Output = Result<(), String>> + Send>>,
+}
+
+enum Claim {
+    /// Nothing to publish (the transaction is closed).
+    Empty(PgConn),
+    Batch(Claimed),
 }
 
 /// A dedicated connection LISTENing on `catalog_outbox`; every notification wakes the relay.

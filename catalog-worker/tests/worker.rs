@@ -369,6 +369,38 @@ async fn two_relays_publish_every_event_once() {
 }
 
 #[tokio::test]
+async fn a_backlog_of_many_batches_is_relayed_once_each_in_commit_order() {
+    // Batches of 7: a backlog of ~50 events crosses several pipelined batches.
+    let w = world_with(vec![("WORKER_OUTBOX_BATCH_SIZE".into(), "7".into())]).await;
+    let tap = Tap::open(&w.settings.rabbitmq.exchange, "#", true);
+    let mut expected = 0;
+    for _ in 0..5 {
+        expected += write_everything(&w, TestDb::org()).await;
+    }
+    start_relay(&w, AMQP, &w.stop);
+    let got = tap.wait_for(expected, Duration::from_secs(20)).await;
+    let arrived: Vec<String> = got.iter().map(|(_, body)| body["event_id"].as_str().unwrap().to_string()).collect();
+    #[derive(diesel::QueryableByName)]
+    struct Committed {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        event_id: String,
+    }
+    let committed: Vec<String> = {
+        use diesel_async::RunQueryDsl;
+        let conn = &mut *w.db.conn().await;
+        diesel::sql_query("SELECT event_id::text FROM outbox ORDER BY id")
+            .load::<Committed>(conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| row.event_id)
+            .collect()
+    };
+    assert_eq!(committed.len(), expected);
+    assert_eq!(arrived, committed, "every event once, in outbox order");
+}
+
+#[tokio::test]
 async fn events_committed_during_a_broker_outage_all_arrive_afterwards() {
     let w = world().await;
     let tap = Tap::open(&w.settings.rabbitmq.exchange, "#", true);
