@@ -111,6 +111,7 @@ mkdir -p "${BENCH_DIR}/sql"
 bench sql-validate-batch >"${BENCH_DIR}/sql/validate_batch.sql"
 bench sql-validate-batch-random >"${BENCH_DIR}/sql/validate_batch_random.sql"
 bench sql-product-details-cold >"${BENCH_DIR}/sql/product_details_cold.sql"
+bench sql-search-barcode >"${BENCH_DIR}/sql/search_barcode.sql"
 # Leave no backlog from earlier runs for the relay scenarios.
 psql_admin -d "${DB_NAME}" -c "UPDATE outbox SET published_at = now() WHERE published_at IS NULL" >/dev/null
 psql_admin -d "${DB_NAME}" -c "VACUUM ANALYZE outbox" >/dev/null
@@ -210,12 +211,13 @@ TOKEN=$("${BIN}/catalog-api" dev-token --organization "${ORG1}" --ttl-minutes 18
 export BENCH_TOKEN="${TOKEN}"
 WARM_PRODUCT=$(bench id warm-product)
 
-# run_pgbench SQL-FILE SCENARIO CONCURRENCY: pgbench running the file, recorded as SCENARIO.
+# run_pgbench SQL-FILE SCENARIO CONCURRENCY [PROTOCOL]: pgbench running the file, recorded as
+# SCENARIO; PROTOCOL (simple) is pgbench's -M: `prepared` where the service prepares the statement.
 run_pgbench() {
-  local file=$1 scenario=$2 c=$3 pg_dir threads
+  local file=$1 scenario=$2 c=$3 protocol=${4:-simple} pg_dir threads
   pg_dir=$(mktemp -d)
   threads=$((c < 2 ? c : 2))
-  (cd "${pg_dir}" && timeout $((DURATION + 60)) pgbench -n -h 127.0.0.1 -U postgres -f "${file}" \
+  (cd "${pg_dir}" && timeout $((DURATION + 60)) pgbench -n -h 127.0.0.1 -U postgres -f "${file}" -M "${protocol}" \
     -c "${c}" -j "${threads}" -T "${DURATION}" -l --log-prefix=pgb "${DB_NAME}" >stdout.txt 2>stderr.txt) ||
     log "warning: pgbench at ${c} failed: $(tail -n 3 "${pg_dir}/stderr.txt")"
   python3 "${BENCH_DIR}/report.py" ingest-pgbench --dir "${pg_dir}" --concurrency "${c}" --scenario "${scenario}" >>"${OUT}" ||
@@ -268,6 +270,8 @@ for c in "${CONCURRENCIES[@]}"; do
   run_load grpc-search-sku-prefix "${c}"
   run_load grpc-search-title-typo "${c}"
 done
+# The barcode's floor at the top concurrency: its one statement alone (prepared, as sent).
+run_pgbench "${BENCH_DIR}/sql/search_barcode.sql" pgbench-search-barcode "${TOP}" prepared
 
 section "Scenario 4: REST reads vs the API's no-op endpoint"
 for c in "${CONCURRENCIES[@]}"; do
@@ -308,6 +312,46 @@ while read -r name rss; do
 done <"${RUN_DIR}/rss_max.txt"
 sleep 5
 memory after-load
+
+section "Profiles: where the CPU goes in the targets' runs (after the measured runs)"
+# profile LABEL PROCESS COMMAND...: runs COMMAND (which writes its JSON line to $RUN_OUT) while
+# every process's CPU time is sampled and PROCESS is under perf; one "profile" line in the results.
+profile() {
+  local label=$1 process=$2 dir="${RUN_DIR}/profile/$1" perf_pid=""
+  shift 2
+  rm -rf "${dir}" && mkdir -p "${dir}"
+  python3 "${BENCH_DIR}/report.py" cpu-sample --stop-file "${dir}/stop" --interval 0.5 \
+    --database "${DB_NAME}" >"${dir}/cpu.json" &
+  local sampler=$!
+  if command -v perf >/dev/null; then
+    perf record -q -F 499 -p "${PIDS[${process}]}" -o "${dir}/perf.data" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
+  RUN_OUT="${dir}/run.jsonl" "$@" >/dev/null 2>"${dir}/stderr.txt" || log "warning: profile ${label} failed"
+  if [[ -n ${perf_pid} ]]; then
+    kill -INT "${perf_pid}" 2>/dev/null || true
+    wait "${perf_pid}" 2>/dev/null || true
+  fi
+  touch "${dir}/stop"
+  wait "${sampler}" || true
+  python3 "${BENCH_DIR}/report.py" ingest-profile --label "${label}" --process "${process}" \
+    --cpu "${dir}/cpu.json" --run "${dir}/run.jsonl" --perf "${dir}/perf.data" >>"${OUT}" ||
+    log "warning: could not read profile ${label}"
+}
+# load SCENARIO [args...]: one run at the top concurrency, written to $RUN_OUT.
+load() {
+  local scenario=$1
+  shift
+  "${BIN}/catalog-bench" --scenario "${scenario}" --concurrency "${TOP}" --duration "${DURATION}" \
+    --warmup "${WARMUP}" --out "${RUN_OUT}" "$@"
+}
+profile "GetProductDetails warm" catalog-grpc load grpc-product-details
+profile "grpc.health.v1 (the ceiling)" catalog-grpc load grpc-health
+profile "POS search, barcode" catalog-grpc load grpc-search-barcode
+redis-cli -h 127.0.0.1 INCR "catalog:org-gen:${ORG1}" >/dev/null
+profile "ValidateVariantsBatch random, cold start" catalog-grpc load grpc-validate-batch-random
+drain() { BENCH_RELAY_CEILING=0 "${BIN}/catalog-bench" --scenario relay-drain --events 10000 --out "${RUN_OUT}"; }
+profile "Relay drain of 10,000 events" catalog-worker drain
 
 section "Machine"
 SCENARIO_SECONDS=$((SECONDS - SCENARIOS_STARTED))
