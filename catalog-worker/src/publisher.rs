@@ -128,7 +128,8 @@ fn run(url: &str, exchange: &str, inbox: &Receiver<Job>) {
             continue;
         };
         let confirms = active.confirms.clone();
-        let wait = unconfirmed.front().map_or(CONFIRM_TIMEOUT, |u| u.deadline.saturating_duration_since(Instant::now()));
+        let wait =
+            unconfirmed.front().map_or(CONFIRM_TIMEOUT, |u| u.deadline.saturating_duration_since(Instant::now()));
         crossbeam_channel::select! {
             recv(inbox) -> job => match job {
                 Ok(job) => accept(url, exchange, &mut session, &mut unconfirmed, job),

@@ -27,9 +27,9 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Double};
 use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
+use futures_util::StreamExt;
 use std::future::Future;
 use std::pin::Pin;
-use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -114,6 +114,17 @@ impl Relay {
             if let Some(previous) = in_flight.take() {
                 idle.push(self.settle(previous).await?);
             }
+            // Housekeeping on the idle connection, also during a long drain.
+            if let Some(conn) = idle.last_mut() {
+                if last_backlog.elapsed() >= BACKLOG_EVERY {
+                    self.refresh_backlog(conn).await;
+                    last_backlog = Instant::now();
+                }
+                if last_prune.elapsed() >= PRUNE_EVERY {
+                    self.prune(conn).await;
+                    last_prune = Instant::now();
+                }
+            }
             match claimed {
                 Claim::Batch(batch) if batch.ids.len() as i64 >= batch_size => {
                     in_flight = Some(batch);
@@ -126,17 +137,8 @@ impl Relay {
                 }
                 Claim::Empty(conn) => idle.push(conn),
             }
-            // Caught up: nothing in flight.
-            let Some(conn) = idle.last_mut() else { continue };
-            if last_backlog.elapsed() >= BACKLOG_EVERY {
-                self.refresh_backlog(conn).await;
-                last_backlog = Instant::now();
-            }
-            if last_prune.elapsed() >= PRUNE_EVERY {
-                self.prune(conn).await;
-                last_prune = Instant::now();
-            }
-            // Sleep until new rows commit (NOTIFY) or the poll interval passes.
+            // Caught up, nothing in flight: sleep until new rows commit (NOTIFY) or the poll
+            // interval passes.
             let _ = tokio::time::timeout(poll, wake.notified()).await;
         }
     }
