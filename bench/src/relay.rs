@@ -316,7 +316,7 @@ async fn publish_ceiling(args: &RelayArgs, conn: &mut AsyncPgConnection, tag: &s
         verdicts.push(publisher.hand_over(batch.to_vec()).await.map_err(|e| anyhow::anyhow!("publish: {e}"))?);
     }
     for verdict in verdicts {
-        verdict.await.map_err(|e| anyhow::anyhow!("publish: {e}"))?;
+        verdict.confirmed().await.map_err(|e| anyhow::anyhow!("publish: {e}"))?;
     }
     let received = consumer.await??;
     let last = received.arrivals.iter().map(|(a, _)| *a).max().unwrap_or(started);

@@ -43,15 +43,12 @@ impl Publisher {
 
     /// Publishes a batch; `Ok` only once the broker confirmed all of it.
     pub async fn publish(&self, messages: Vec<OutgoingMessage>) -> Result<(), String> {
-        self.hand_over(messages).await?.await
+        self.hand_over(messages).await?.confirmed().await
     }
 
     /// Queues a batch behind those handed over before it and returns its verdict, to await
-    /// while the next batch is prepared: `Ok` once the broker confirmed all of it.
-    pub async fn hand_over(
-        &self,
-        messages: Vec<OutgoingMessage>,
-    ) -> Result<impl Future<Output = Result<(), String>> + use<>, String> {
+    /// while the next batch is prepared.
+    pub async fn hand_over(&self, messages: Vec<OutgoingMessage>) -> Result<Verdict, String> {
         let (reply, verdict) = oneshot::channel();
         let jobs = self.jobs.clone();
         let job = Job { messages, reply };
@@ -59,7 +56,17 @@ impl Publisher {
         tokio::task::spawn_blocking(move || jobs.send(job).map_err(|_| "publisher thread stopped".to_string()))
             .await
             .map_err(|e| e.to_string())??;
-        Ok(async move { verdict.await.map_err(|_| "publisher dropped the batch".to_string())? })
+        Ok(Verdict(verdict))
+    }
+}
+
+/// The broker's answer on one handed-over batch.
+pub struct Verdict(oneshot::Receiver<Result<(), String>>);
+
+impl Verdict {
+    /// `Ok` once the broker confirmed every message of the batch.
+    pub async fn confirmed(self) -> Result<(), String> {
+        self.0.await.map_err(|_| "publisher dropped the batch".to_string())?
     }
 }
 

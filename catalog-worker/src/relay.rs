@@ -17,7 +17,7 @@
 
 use crate::backoff::Backoff;
 use crate::metrics::WorkerMetrics;
-use crate::publisher::{OutgoingMessage, Publisher};
+use crate::publisher::{OutgoingMessage, Publisher, Verdict};
 use catalog_core::config::Settings;
 use catalog_core::db::PgConn;
 use catalog_core::repo::outbox::OutboxRow;
@@ -28,8 +28,6 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Double};
 use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::StreamExt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -146,7 +144,6 @@ impl Relay {
     /// Opens a transaction, locks the next batch of unpublished rows and hands their messages
     /// to the publisher. The transaction stays open until [`Self::settle`].
     async fn claim(&self, mut conn: PgConn, batch_size: i64) -> Result<Claim, String> {
-        let database = |e: diesel::result::Error| format!("database: {e}");
         conn.batch_execute("BEGIN").await.map_err(database)?;
         let rows: Vec<OutboxRow> = outbox::table
             .filter(outbox::published_at.is_null())
@@ -170,7 +167,7 @@ impl Relay {
                 body: serde_json::to_vec(&row.payload).unwrap_or_default(),
             })
             .collect();
-        let verdict = Box::pin(self.publisher.hand_over(messages).await.map_err(|e| format!("publish: {e}"))?);
+        let verdict = self.publisher.hand_over(messages).await.map_err(|e| format!("publish: {e}"))?;
         Ok(Claim::Batch(Claimed { conn, ids: rows.iter().map(|r| r.id).collect(), verdict }))
     }
 
@@ -179,8 +176,7 @@ impl Relay {
     /// transaction back and leaves the rows for the next attempt. Returns the connection.
     async fn settle(&self, batch: Claimed) -> Result<PgConn, String> {
         let Claimed { mut conn, ids, verdict } = batch;
-        verdict.await.map_err(|e| format!("publish: {e}"))?;
-        let database = |e: diesel::result::Error| format!("database: {e}");
+        verdict.confirmed().await.map_err(|e| format!("publish: {e}"))?;
         diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
             .set((outbox::published_at.eq(Utc::now()), outbox::attempts.eq(outbox::attempts + 1)))
             .execute(&mut conn)
@@ -220,13 +216,17 @@ impl Relay {
 struct Claimed {
     conn: PgConn,
     ids: Vec<i64>,
-    verdict: Pin<Box<dyn Future<Output = Result<(), String>> + Send>>,
+    verdict: Verdict,
 }
 
 enum Claim {
     /// Nothing to publish (the transaction is closed).
     Empty(PgConn),
     Batch(Claimed),
+}
+
+fn database(e: diesel::result::Error) -> String {
+    format!("database: {e}")
 }
 
 /// A dedicated connection LISTENing on `catalog_outbox`; every notification wakes the relay.
