@@ -14,6 +14,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=deploy/local/lib.sh
 source deploy/local/lib.sh
+# shellcheck source=bench/profiling.sh
+source bench/profiling.sh
 
 ROOT=$(pwd)
 BIN="${ROOT}/target/release"
@@ -86,17 +88,7 @@ for rows in "${SIZES[@]}"; do
   # The largest file's apply phase is profiled: every process's CPU time and catalog-api's
   # hottest functions (bench/report.py renders them with bench/run.sh's profiles).
   profiled=$([[ ${rows} == "${SIZES[-1]}" ]] && echo 1 || echo 0)
-  if ((profiled)); then
-    rm -f "${RUN_DIR}/cpu.stop" "${RUN_DIR}/perf.data"
-    python3 "${ROOT}/bench/report.py" cpu-sample --stop-file "${RUN_DIR}/cpu.stop" --interval 0.5 \
-      --database "${DB_NAME}" >"${RUN_DIR}/cpu.json" &
-    sampler=$!
-    perf_pid=
-    if command -v perf >/dev/null; then
-      perf record -q -F 499 -p "${API_PID}" -o "${RUN_DIR}/perf.data" >/dev/null 2>&1 &
-      perf_pid=$!
-    fi
-  fi
+  ((profiled)) && profiling_start "${RUN_DIR}/profile" "${API_PID}" "${DB_NAME}"
   status=queued
   while [[ ${status} == queued || ${status} == running ]]; do
     sleep 0.2
@@ -105,11 +97,7 @@ for rows in "${SIZES[@]}"; do
       tee "${RUN_DIR}/status" | cut -d' ' -f1)
   done
   finished=$(date +%s%N)
-  if ((profiled)); then
-    [[ -n ${perf_pid} ]] && { kill -INT "${perf_pid}" 2>/dev/null || true; wait "${perf_pid}" 2>/dev/null || true; }
-    touch "${RUN_DIR}/cpu.stop"
-    wait "${sampler}" || true
-  fi
+  ((profiled)) && profiling_stop "${RUN_DIR}/profile"
   read -r status processed created failed <"${RUN_DIR}/status"
   peak_kb=$(awk '/^VmHWM:/ {print $2}' "/proc/${API_PID}/status")
   events=$(psql_admin -d "${DB_NAME}" -tAc "SELECT count(*) FROM outbox")
@@ -134,7 +122,7 @@ PY
   tail -n 1 "${OUT}"
   if ((profiled)); then
     python3 "${ROOT}/bench/report.py" ingest-profile --label "CSV import of ${rows} variants (applying)" \
-      --process catalog-api --cpu "${RUN_DIR}/cpu.json" --perf "${RUN_DIR}/perf.data" --operations "${rows}" >>"${OUT}" ||
+      --process catalog-api --cpu "${RUN_DIR}/profile/cpu.json" --perf "${RUN_DIR}/profile/perf.data" --operations "${rows}" >>"${OUT}" ||
       log "warning: could not read the import's profile"
   fi
 done

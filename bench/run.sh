@@ -21,6 +21,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=deploy/local/lib.sh
 source deploy/local/lib.sh
+# shellcheck source=bench/profiling.sh
+source bench/profiling.sh
 
 ROOT=$(pwd)
 BENCH_DIR="${ROOT}/bench"
@@ -317,23 +319,11 @@ section "Profiles: where the CPU goes in the targets' runs (after the measured r
 # profile LABEL PROCESS COMMAND...: runs COMMAND (which writes its JSON line to $RUN_OUT) while
 # every process's CPU time is sampled and PROCESS is under perf; one "profile" line in the results.
 profile() {
-  local label=$1 process=$2 dir="${RUN_DIR}/profile/$1" perf_pid=""
+  local label=$1 process=$2 dir="${RUN_DIR}/profile/$1"
   shift 2
-  rm -rf "${dir}" && mkdir -p "${dir}"
-  python3 "${BENCH_DIR}/report.py" cpu-sample --stop-file "${dir}/stop" --interval 0.5 \
-    --database "${DB_NAME}" >"${dir}/cpu.json" &
-  local sampler=$!
-  if command -v perf >/dev/null; then
-    perf record -q -F 499 -p "${PIDS[${process}]}" -o "${dir}/perf.data" >/dev/null 2>&1 &
-    perf_pid=$!
-  fi
+  profiling_start "${dir}" "${PIDS[${process}]}" "${DB_NAME}"
   RUN_OUT="${dir}/run.jsonl" "$@" >/dev/null 2>"${dir}/stderr.txt" || log "warning: profile ${label} failed"
-  if [[ -n ${perf_pid} ]]; then
-    kill -INT "${perf_pid}" 2>/dev/null || true
-    wait "${perf_pid}" 2>/dev/null || true
-  fi
-  touch "${dir}/stop"
-  wait "${sampler}" || true
+  profiling_stop "${dir}"
   python3 "${BENCH_DIR}/report.py" ingest-profile --label "${label}" --process "${process}" \
     --cpu "${dir}/cpu.json" --run "${dir}/run.jsonl" --perf "${dir}/perf.data" >>"${OUT}" ||
     log "warning: could not read profile ${label}"
