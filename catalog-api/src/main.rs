@@ -105,7 +105,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let health =
         HealthChecker::new(postgres.clone()).with_redis(redis.clone()).with_rabbitmq(&settings.rabbitmq, false);
     let auth = Authenticator::new(&settings, Some(redis.clone()), postgres.clone())?;
-    let catalog = Catalog::new(postgres.clone(), Cache::new(redis, &settings));
+    let catalog = Catalog::new(postgres.clone(), Cache::new(redis, &settings).with_near_cache(&settings));
     let media = MediaStore::from_settings(&settings.storage)?;
     let parts = AppParts {
         state: web::Data::new(ApiState::new(settings.clone(), postgres, catalog, auth, media)),

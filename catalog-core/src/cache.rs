@@ -30,10 +30,14 @@ pub async fn ping(pool: &RedisPool) -> Result<()> {
     Ok(())
 }
 
+mod near;
+
 use crate::ids::OrganizationId;
+use near::NearCache;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt::Display;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// How an edge answers with an entity. An entry encoded for an edge is kept beside the domain
@@ -155,9 +159,12 @@ return 0";
 ///
 /// Every Redis failure is logged and treated as a miss: with Redis down the service is slower,
 /// never failing.
+///
+/// The processes that answer reads put a near cache in front (see [`Cache::with_near_cache`]).
 #[derive(Clone)]
 pub struct Cache {
     pool: Option<RedisPool>,
+    near: Option<Arc<NearCache>>,
     prefix: String,
     timeout: Duration,
     ttl_product: u64,
@@ -206,6 +213,7 @@ impl Cache {
     pub fn new(pool: RedisPool, settings: &crate::config::Settings) -> Self {
         Self {
             pool: Some(pool),
+            near: None,
             prefix: settings.redis.key_prefix.clone(),
             timeout: Duration::from_millis(settings.redis.timeout_ms.max(50)),
             ttl_product: settings.cache.ttl_product_secs,
@@ -215,7 +223,33 @@ impl Cache {
 
     /// A cache that never hits (tests, or Redis deliberately disabled).
     pub fn disabled() -> Self {
-        Self { pool: None, prefix: String::new(), timeout: Duration::ZERO, ttl_product: 0, ttl_variant: 0 }
+        Self { pool: None, near: None, prefix: String::new(), timeout: Duration::ZERO, ttl_product: 0, ttl_variant: 0 }
+    }
+
+    /// Keeps the encoded answers Redis serves in this process too, for `CACHE_NEAR_TTL_MS`, up
+    /// to `CACHE_NEAR_MAX_MB`, forgetting each as soon as any process invalidates it (see
+    /// [`near`]). Spawns the listener: call within the Tokio runtime. `CACHE_NEAR_TTL_MS=0`: none.
+    pub fn with_near_cache(mut self, settings: &crate::config::Settings) -> Self {
+        let cache = &settings.cache;
+        if cache.near_ttl_ms == 0 || self.pool.is_none() {
+            return self;
+        }
+        let client = match redis::Client::open(settings.redis.url().expose()) {
+            Ok(client) => client,
+            Err(e) => {
+                tracing::warn!(error = %e, "near cache off: bad Redis URL");
+                return self;
+            }
+        };
+        let near = Arc::new(NearCache::new(Duration::from_millis(cache.near_ttl_ms), cache.near_max_mb << 20));
+        tokio::spawn(near.clone().listen(client, self.invalidations_channel()));
+        self.near = Some(near);
+        self
+    }
+
+    /// Where invalidations are announced to the near caches of every process.
+    fn invalidations_channel(&self) -> String {
+        format!("{}catalog:invalidations", self.prefix)
     }
 
     pub fn key(&self, kind: CacheKind, org: OrganizationId, id: impl Display) -> String {
@@ -256,13 +290,13 @@ impl Cache {
         &self,
         kind: CacheKind,
         org: OrganizationId,
-        ids: &[impl Display],
+        entries: impl IntoIterator<Item = String>,
     ) -> Option<(Vec<Option<Vec<u8>>>, Generation)> {
         let read_at = Instant::now();
         let mut keys = vec![self.generation_key(org)];
         keys.extend(kind.own_generation().map(|name| self.own_generation_key(name, org)));
         let generations = keys.len();
-        keys.extend(ids.iter().map(|id| self.key(kind, org, id)));
+        keys.extend(entries);
         let (mut values,): (Vec<Option<Vec<u8>>>,) = self
             .run("get", || {
                 let mut pipe = redis::pipe();
@@ -290,7 +324,8 @@ impl Cache {
         org: OrganizationId,
         ids: &[impl Display],
     ) -> (Vec<Option<T>>, Generation) {
-        let Some((values, generation)) = self.fetch(kind, org, ids).await else {
+        let keys = ids.iter().map(|id| self.key(kind, org, id));
+        let Some((values, generation)) = self.fetch(kind, org, keys).await else {
             return (ids.iter().map(|_| None).collect(), Generation::unknown());
         };
         let entries = values
@@ -304,26 +339,38 @@ impl Cache {
         (entries, generation)
     }
 
-    /// Looks up many encoded entries (see [`Edge`]) in one round trip; each hit is the encoded
-    /// answer as it was stored.
+    /// Looks up many encoded entries (see [`Edge`]) in one round trip, none when the near cache
+    /// holds them all; each hit is the encoded answer as it was stored.
     pub async fn get_encoded(
         &self,
         kind: CacheKind,
         org: OrganizationId,
         ids: &[impl Display],
     ) -> (Vec<Option<Vec<u8>>>, Generation) {
-        let Some((values, generation)) = self.fetch(kind, org, ids).await else {
+        let keys: Vec<String> = ids.iter().map(|id| self.key(kind, org, id)).collect();
+        // Kinds with a generation of their own change without their keys being named.
+        let near = self.near.as_deref().filter(|_| kind.own_generation().is_none());
+        if let Some(hits) = near.and_then(|near| keys.iter().map(|key| near.get(key).map(Some)).collect()) {
+            return (hits, Generation::unknown());
+        }
+        let epoch = near.and_then(NearCache::epoch);
+        let Some((values, generation)) = self.fetch(kind, org, keys.iter().cloned()).await else {
             return (ids.iter().map(|_| None).collect(), Generation::unknown());
         };
         let stamp = generation.organization.to_le_bytes();
         let entries = values
             .into_iter()
-            .map(|raw| {
+            .zip(keys)
+            .map(|(raw, key)| {
                 let mut raw = raw?;
-                (raw.get(..STAMP_BYTES) == Some(&stamp[..])).then(|| {
-                    raw.drain(..STAMP_BYTES);
-                    raw
-                })
+                if raw.get(..STAMP_BYTES) != Some(&stamp[..]) {
+                    return None;
+                }
+                raw.drain(..STAMP_BYTES);
+                if let (Some(near), Some(epoch)) = (near, epoch) {
+                    near.store(epoch, key, &raw);
+                }
+                Some(raw)
             })
             .collect();
         (entries, generation)
@@ -400,29 +447,41 @@ impl Cache {
                 for key in &keys {
                     pipe.cmd("SET").arg(key).arg(TOMBSTONE).arg("EX").arg(TOMBSTONE_SECS).ignore();
                 }
+                pipe.cmd("PUBLISH").arg(self.invalidations_channel()).arg(keys.join("\n")).ignore();
                 if searches {
                     pipe.cmd("INCR").arg(self.own_generation_key("search-gen", org)).ignore();
                 }
                 pipe
             })
             .await;
+        if let Some(near) = &self.near {
+            near.forget(keys.iter().map(String::as_str));
+        }
     }
 
     /// Invalidates every entry of the organization at once (O(1), no keyspace scan).
+    /// Near caches forget everything (they hold no generation to compare).
     pub async fn invalidate_organization(&self, org: OrganizationId) -> bool {
-        self.bump("invalidate_organization", self.generation_key(org)).await
+        let bumped = self.bump("invalidate_organization", self.generation_key(org), true).await;
+        if let Some(near) = &self.near {
+            near.forget_all();
+        }
+        bumped
     }
 
-    /// Invalidates every explosion of the organization at once.
+    /// Invalidates every explosion of the organization at once (no near cache holds them).
     pub async fn invalidate_explosions(&self, org: OrganizationId) -> bool {
-        self.bump("invalidate_explosions", self.own_generation_key("recipe-gen", org)).await
+        self.bump("invalidate_explosions", self.own_generation_key("recipe-gen", org), false).await
     }
 
-    async fn bump(&self, what: &str, key: String) -> bool {
+    async fn bump(&self, what: &str, key: String, announce: bool) -> bool {
         let bumped: Option<()> = self
             .run(what, || {
                 let mut pipe = redis::pipe();
                 pipe.cmd("INCR").arg(&key).ignore();
+                if announce {
+                    pipe.cmd("PUBLISH").arg(self.invalidations_channel()).arg(near::FORGET_ALL).ignore();
+                }
                 pipe
             })
             .await;

@@ -674,6 +674,11 @@ settings_section! {
         ttl_product_secs: u64 = 3600, env CACHE_TTL_PRODUCT;
         ttl_variant_secs: u64 = 3600, env CACHE_TTL_VARIANT;
         ttl_auth_secs: u64 = 300, env CACHE_TTL_AUTH;
+        /// How long the gRPC and REST processes keep an answer Redis served in memory; invalidations
+        /// reach them at once, this bounds staleness only if they are lost. `0`: no near cache.
+        near_ttl_ms: u64 = 2000, env CACHE_NEAR_TTL_MS;
+        /// The near cache's bound, per process.
+        near_max_mb: u64 = 16, env CACHE_NEAR_MAX_MB;
     }
 }
 
@@ -792,6 +797,8 @@ impl Settings {
             "CACHE_TTL_AUTH",
             "must be between 1 and 300 seconds",
         );
+        check(self.cache.near_ttl_ms <= 60_000, "CACHE_NEAR_TTL_MS", "must be at most 60000 (a minute)");
+        check((1..=4096).contains(&self.cache.near_max_mb), "CACHE_NEAR_MAX_MB", "must be between 1 and 4096");
         check(
             self.log.level.parse::<tracing_subscriber::EnvFilter>().is_ok(),
             "LOG_LEVEL",

@@ -79,7 +79,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 
     let listener = tokio::net::TcpListener::bind((settings.grpc.host.as_str(), settings.grpc.port)).await?;
     tracing::info!(addr = %listener.local_addr()?, "gRPC server listening");
-    let catalog = Catalog::new(postgres, Cache::new(redis, &settings));
+    let catalog = Catalog::new(postgres, Cache::new(redis, &settings).with_near_cache(&settings));
     let server = GrpcServer { settings: settings.clone(), catalog, health, registry };
     let signal_stop = stop.clone();
     tokio::spawn(async move {

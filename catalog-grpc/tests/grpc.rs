@@ -31,6 +31,7 @@ use tonic::transport::Channel;
 
 struct Harness {
     db: TestDb,
+    settings: Arc<Settings>,
     catalog: Catalog,
     client: CatalogServiceClient<Channel>,
     addr: String,
@@ -62,7 +63,7 @@ async fn start(extra: &[(&str, &str)], database_url: Option<&str>) -> Harness {
         None => db.pool.clone(),
     };
     let redis = cache::pool(&settings.redis).expect("redis pool");
-    let catalog = Catalog::new(pool.clone(), Cache::new(redis.clone(), &settings));
+    let catalog = Catalog::new(pool.clone(), Cache::new(redis.clone(), &settings).with_near_cache(&settings));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = format!("http://{}", listener.local_addr().expect("addr"));
     let stop = Shutdown::default();
@@ -75,7 +76,7 @@ async fn start(extra: &[(&str, &str)], database_url: Option<&str>) -> Harness {
     let server_stop = stop.clone();
     tokio::spawn(async move { server.run(listener, server_stop).await.expect("server") });
     let client = connect(&addr).await;
-    Harness { db, catalog, client, addr, stop }
+    Harness { db, settings, catalog, client, addr, stop }
 }
 
 async fn connect(addr: &str) -> CatalogServiceClient<Channel> {
@@ -685,6 +686,71 @@ async fn reads_during_a_write_storm_never_see_an_older_version_once_the_write_re
         reads.push(reader.await.expect("a reader saw an older version"));
     }
     assert!(reads.iter().all(|&n| n > 0), "every reader read during the storm: {reads:?}");
+}
+
+/// Another replica (its own near cache over the same Redis and database) answers the hot product
+/// from memory, without asking Redis, and forgets it the moment a write elsewhere invalidates
+/// it: long before its TTL (a minute here), which only bounds what lost messages could leave.
+#[tokio::test]
+async fn another_replica_s_near_cache_forgets_an_answer_as_soon_as_a_write_invalidates_it() {
+    let h = start(&[("CACHE_NEAR_TTL_MS", "60000")], None).await;
+    let f = fixture(&h).await;
+    let redis = cache::pool(&h.settings.redis).expect("redis");
+    let replica = Catalog::new(h.db.pool.clone(), Cache::new(redis.clone(), &h.settings).with_near_cache(&h.settings));
+    let channel = format!("{}catalog:invalidations", h.settings.redis.key_prefix);
+    let listeners = async || -> i64 {
+        let (_, count): (String, i64) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(&channel)
+            .query_async(&mut *redis.get().await.unwrap())
+            .await
+            .unwrap();
+        count
+    };
+    for _ in 0..100 {
+        if listeners().await >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(listeners().await, 2, "the server's and the replica's near caches listen");
+    let title = |details: &products::ProductDetails| details.product.title.clone().into_bytes();
+    let read = async |product: ProductId| {
+        let answer = replica.products_encoded(Edge::Grpc, f.org, &[product], title).await.expect("read");
+        String::from_utf8(answer[0].clone().expect("the product")).unwrap()
+    };
+    // Reads `product` into the replica's memory, then, behind every cache's back, retitles it in
+    // the database and drops its Redis entry: the replica still answers from memory.
+    let conn = &mut *h.db.conn().await;
+    let mut kept_in_memory_then_retitled = async |product: ProductId, title: &str| -> String {
+        let before = read(product).await; // fills Redis
+        tokio::time::sleep(Duration::from_millis(50)).await; // the listener marks itself subscribed
+        assert_eq!(read(product).await, before); // a Redis hit, now kept in memory too
+        let quiet = ProductChanges { title: Some(title.into()), ..Default::default() };
+        products::update(conn, f.org, &Actor::system(), product, None, quiet).await.expect("update");
+        let key = h.catalog.cache.key(CacheKind::ProductAs(Edge::Grpc), f.org, product);
+        let _: () = redis::cmd("DEL").arg(&key).query_async(&mut *redis.get().await.unwrap()).await.unwrap();
+        assert_eq!(read(product).await, before, "served from the replica's memory");
+        before
+    };
+    let until_changed = async |product: ProductId, before: &str| {
+        let invalidated = std::time::Instant::now();
+        while read(product).await == before {
+            assert!(invalidated.elapsed() < Duration::from_secs(1), "the replica kept the old answer");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        read(product).await
+    };
+
+    // An invalidation by the other process reaches it at once: of the product...
+    let before = kept_in_memory_then_retitled(f.product, "Camiseta lisa").await;
+    h.catalog.invalidate_variants(f.org, &[], &[f.product]).await;
+    assert_eq!(until_changed(f.product, &before).await, "Camiseta lisa");
+    // ...and of the whole organization.
+    let (other, _) = stocked(&h, f.org, "NEAR-2", "unit").await;
+    let before = kept_in_memory_then_retitled(other, "NEAR-2 renamed").await;
+    assert!(h.catalog.cache.invalidate_organization(f.org).await);
+    assert_eq!(until_changed(other, &before).await, "NEAR-2 renamed");
 }
 
 #[tokio::test]

@@ -99,7 +99,7 @@ impl TestApp {
         let settings = Arc::new(settings(extra, &db));
         let redis = cache::pool(&settings.redis).expect("redis");
         let registry = prometheus::Registry::new();
-        let catalog = Catalog::new(db.pool.clone(), Cache::new(redis.clone(), &settings));
+        let catalog = Catalog::new(db.pool.clone(), Cache::new(redis.clone(), &settings).with_near_cache(&settings));
         let auth = Authenticator::new(&settings, Some(redis.clone()), db.pool.clone()).expect("authenticator");
         let parts = AppParts {
             state: web::Data::new(ApiState::new(
