@@ -410,29 +410,27 @@ where
         let actor = Actor { user_id: Some(principal.user_id), correlation_id: Some(format!("import-{job}")) };
         let parse = parser_for(principal, actor.clone());
         // Which staged lines each product row came from.
+        let (numbers, payloads): (Vec<i32>, Vec<Value>) = lines.into_iter().unzip();
         let (groups, rows): (Vec<Vec<i32>>, Vec<_>) = if state.format == "csv" {
-            let payloads: Vec<Value> = lines.iter().map(|(_, p)| p.clone()).collect();
             transfer::group_lines(&payloads)
                 .into_iter()
-                .map(|(indexes, object)| {
-                    let numbers = indexes.iter().map(|&i| lines[i].0).collect();
-                    (numbers, parse(object))
-                })
+                .map(|(indexes, object)| (indexes.iter().map(|&i| numbers[i]).collect(), parse(object)))
                 .unzip()
         } else {
-            lines
+            numbers
                 .iter()
+                .zip(payloads)
                 .map(|(line, payload)| {
                     let row = match payload.get("_unparseable").and_then(Value::as_str) {
                         Some(e) => Err(vec![FieldError::new("line", format!("not JSON: {e}"))]),
-                        None => parse(payload.clone()),
+                        None => parse(payload),
                     };
                     (vec![*line], row)
                 })
                 .unzip()
         };
         let outcome = upsert_isolating(conn, org, &actor, rows).await?;
-        let mut results = Vec::with_capacity(lines.len());
+        let mut results = Vec::with_capacity(numbers.len());
         let mut counts = [0i32; 4];
         let mut changed = BatchOutcome::default();
         for (numbers, result) in groups.iter().zip(&outcome) {
@@ -463,7 +461,7 @@ where
         for chunk in results.chunks(5000) {
             diesel::insert_into(import_results::table).values(chunk).execute(conn).await?;
         }
-        let processed = lines.last().map_or(state.total_rows, |(line, _)| *line);
+        let processed = numbers.last().copied().unwrap_or(state.total_rows);
         changed.done = processed >= state.total_rows;
         changed.number = (processed + PROCESS_BATCH as i32 - 1) / PROCESS_BATCH as i32;
         diesel::sql_query(format!(
