@@ -108,6 +108,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let postgres = db::pool(&settings.database)?;
     let redis = cache::pool(&settings.redis)?;
     let registry = ops::registry(SERVICE);
+    ops::register_pools(&registry, &postgres, &redis, &settings);
     let health =
         HealthChecker::new(postgres.clone()).with_redis(redis.clone()).with_rabbitmq(&settings.rabbitmq, false);
     let auth = Authenticator::new(&settings, Some(redis.clone()), postgres.clone())?;

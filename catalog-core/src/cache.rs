@@ -38,7 +38,32 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt::Display;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+
+/// Entries looked up, by where the answer came from: this process's memory, Redis, or (a miss)
+/// the database. Served as `catalog_cache_lookups_total{answered_from}` (see [`lookups`]).
+static ANSWERED_FROM: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+const NEAR: usize = 0;
+const REDIS: usize = 1;
+const DATABASE: usize = 2;
+
+fn answered(from: usize, entries: usize) {
+    ANSWERED_FROM[from].fetch_add(entries as u64, Ordering::Relaxed);
+}
+
+/// Entries looked up so far in this process, by where the answer came from.
+pub fn lookups() -> [(&'static str, u64); 3] {
+    let count = |from: usize| ANSWERED_FROM[from].load(Ordering::Relaxed);
+    [("near", count(NEAR)), ("redis", count(REDIS)), ("database", count(DATABASE))]
+}
+
+/// Counts one fetch's answers: hits from Redis, the rest from the database.
+fn count_fetched<T>(entries: &[Option<T>]) {
+    let hits = entries.iter().filter(|entry| entry.is_some()).count();
+    answered(REDIS, hits);
+    answered(DATABASE, entries.len() - hits);
+}
 
 /// How an edge answers with an entity. An entry encoded for an edge is kept beside the domain
 /// entry and dropped with it, so a hit is written out as it is: no decode, no re-encode.
@@ -326,9 +351,10 @@ impl Cache {
     ) -> (Vec<Option<T>>, Generation) {
         let keys = ids.iter().map(|id| self.key(kind, org, id));
         let Some((values, generation)) = self.fetch(kind, org, keys).await else {
+            answered(DATABASE, ids.len());
             return (ids.iter().map(|_| None).collect(), Generation::unknown());
         };
-        let entries = values
+        let entries: Vec<Option<T>> = values
             .into_iter()
             .map(|raw| {
                 let stamped: Stamped<T> = serde_json::from_slice(&raw?).ok()?;
@@ -336,6 +362,7 @@ impl Cache {
                 current.then_some(stamped.value)
             })
             .collect();
+        count_fetched(&entries);
         (entries, generation)
     }
 
@@ -351,10 +378,12 @@ impl Cache {
         // Kinds with a generation of their own change without their keys being named.
         let near = self.near.as_deref().filter(|_| kind.own_generation().is_none());
         if let Some(hits) = near.and_then(|near| keys.iter().map(|key| near.get(key).map(Some)).collect()) {
+            answered(NEAR, ids.len());
             return (hits, Generation::unknown());
         }
         let epoch = near.and_then(NearCache::epoch);
         let Some((values, generation)) = self.fetch(kind, org, keys.iter().cloned()).await else {
+            answered(DATABASE, ids.len());
             return (ids.iter().map(|_| None).collect(), Generation::unknown());
         };
         let stamp = generation.organization.to_le_bytes();
@@ -372,7 +401,8 @@ impl Cache {
                 }
                 Some(raw)
             })
-            .collect();
+            .collect::<Vec<_>>();
+        count_fetched(&entries);
         (entries, generation)
     }
 

@@ -2,10 +2,13 @@
 //! `/metrics`. The API mounts them on its own port; the gRPC server and the worker serve them on
 //! a small side port.
 
+use crate::cache::RedisPool;
+use crate::config::Settings;
+use crate::db::PgPool;
 use crate::health::HealthChecker;
 use actix_web::{HttpResponse, web};
-use prometheus::{Encoder, Registry, TextEncoder};
-use std::sync::Arc;
+use prometheus::{Encoder, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use std::sync::{Arc, LazyLock};
 
 #[derive(Clone)]
 pub struct OpsState {
@@ -26,8 +29,16 @@ async fn live(state: web::Data<OpsState>) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "alive", "service": state.service }))
 }
 
+/// 1 while the last readiness check passed (`catalog_ready`): set by every probe and scrape, so
+/// a dashboard sees a pod flap between the kubelet's probes too.
+static READY: LazyLock<IntGauge> = LazyLock::new(|| {
+    IntGauge::new("ready", "1 when the process's dependencies answered its last readiness check")
+        .unwrap_or_else(|_| unreachable!("a valid metric name"))
+});
+
 async fn ready(state: web::Data<OpsState>) -> HttpResponse {
     let report = state.health.report().await;
+    READY.set(i64::from(report.ready));
     let body = serde_json::json!({
         "status": if report.ready { "ready" } else { "not_ready" },
         "service": state.service,
@@ -37,6 +48,7 @@ async fn ready(state: web::Data<OpsState>) -> HttpResponse {
 }
 
 async fn metrics(state: web::Data<OpsState>) -> HttpResponse {
+    READY.set(i64::from(state.health.report().await.ready));
     let mut buffer = Vec::new();
     let families = state.registry.gather();
     match TextEncoder::new().encode(&families, &mut buffer) {
@@ -56,7 +68,86 @@ pub fn registry(service: &str) -> Registry {
     if let Ok(statements) = prometheus::IntCounter::new("db_statements_total", "SQL statements sent to PostgreSQL") {
         let _ = registry.register(Box::new(StatementsCollector(statements)));
     }
+    let lookups = IntCounterVec::new(
+        Opts::new("cache_lookups_total", "Cached entries looked up, by where the answer came from (near: this process's memory)"),
+        &["answered_from"],
+    );
+    if let Ok(lookups) = lookups {
+        let _ = registry.register(Box::new(LookupsCollector(lookups)));
+    }
+    let _ = registry.register(Box::new(READY.clone()));
     registry
+}
+
+/// Mirrors [`crate::cache::lookups`] into a counter at scrape time.
+struct LookupsCollector(IntCounterVec);
+
+impl prometheus::core::Collector for LookupsCollector {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        self.0.desc()
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        for (answered_from, total) in crate::cache::lookups() {
+            let counter = self.0.with_label_values(&[answered_from]);
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
+        self.0.collect()
+    }
+}
+
+/// Serves the connection pools' occupancy at scrape time: `db_pool_connections{state}` and
+/// `db_pool_max_connections`, and the same for Redis (`redis_pool_*`).
+pub fn register_pools(registry: &Registry, postgres: &PgPool, redis: &RedisPool, settings: &Settings) {
+    let postgres = postgres.clone();
+    let occupancy = move || {
+        let state = postgres.state();
+        (state.connections, state.idle_connections)
+    };
+    register_pool(registry, "db_pool", "PostgreSQL", settings.database.pool_size, occupancy);
+    let redis = redis.clone();
+    let occupancy = move || {
+        let state = redis.state();
+        (state.connections, state.idle_connections)
+    };
+    register_pool(registry, "redis_pool", "Redis", settings.redis.pool_size, occupancy);
+}
+
+fn register_pool(
+    registry: &Registry,
+    name: &str,
+    what: &str,
+    max: u32,
+    occupancy: impl Fn() -> (u32, u32) + Send + Sync + 'static,
+) {
+    let connections = prometheus::IntGaugeVec::new(
+        Opts::new(format!("{name}_connections"), format!("{what} connections of this process's pool, busy or idle")),
+        &["state"],
+    );
+    let limit = IntGauge::new(format!("{name}_max_connections"), format!("The {what} pool's size"));
+    if let (Ok(connections), Ok(limit)) = (connections, limit) {
+        limit.set(i64::from(max));
+        let _ = registry.register(Box::new(limit));
+        let _ = registry.register(Box::new(PoolCollector { connections, occupancy: Box::new(occupancy) }));
+    }
+}
+
+struct PoolCollector {
+    connections: prometheus::IntGaugeVec,
+    occupancy: Box<dyn Fn() -> (u32, u32) + Send + Sync>,
+}
+
+impl prometheus::core::Collector for PoolCollector {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        self.connections.desc()
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        let (open, idle) = (self.occupancy)();
+        self.connections.with_label_values(&["busy"]).set(i64::from(open.saturating_sub(idle)));
+        self.connections.with_label_values(&["idle"]).set(i64::from(idle));
+        self.connections.collect()
+    }
 }
 
 /// Mirrors [`crate::db::STATEMENTS`] into a counter at scrape time.

@@ -76,6 +76,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let redis = cache::pool(&settings.redis)?;
     let health = Arc::new(HealthChecker::new(postgres.clone()).with_redis(redis.clone()));
     let registry = ops::registry(SERVICE);
+    ops::register_pools(&registry, &postgres, &redis, &settings);
     let stop = Shutdown::default();
 
     let ops_state = ops::OpsState { health: health.clone(), registry: registry.clone(), service: SERVICE };

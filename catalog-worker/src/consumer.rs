@@ -23,6 +23,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// How often each consumer reads the dead-letter queue's depth.
+const DEAD_LETTERS_EVERY: Duration = Duration::from_secs(15);
+
 pub struct Consumers {
     pub url: String,
     pub topology: Topology,
@@ -103,10 +106,19 @@ impl Consumers {
         let (batch_size, prefetch) = self.batching(queue);
         channel.qos(0, prefetch, false)?;
         let consumer = channel.basic_consume(queue, ConsumerOptions::default())?;
+        // Every outcome's series exists from the start, so rates and alerts see its first event.
+        for outcome in ["handled", "duplicate", "ignored", "dead_lettered"] {
+            self.metrics.consumed.with_label_values(&[queue, outcome]);
+        }
         tracing::info!(queue, "consuming");
         backoff.reset();
         let mut batch = Vec::with_capacity(batch_size);
+        let mut dead_letters_counted: Option<Instant> = None;
         while !stopping.load(Ordering::SeqCst) {
+            if dead_letters_counted.is_none_or(|at| at.elapsed() >= DEAD_LETTERS_EVERY) {
+                self.count_dead_letters(&channel)?;
+                dead_letters_counted = Some(Instant::now());
+            }
             match consumer.receiver().recv_timeout(Duration::from_millis(500)) {
                 Ok(ConsumerMessage::Delivery(delivery)) => batch.push(delivery),
                 Ok(_) => return Err(amiquip::Error::ClientClosedChannel),
@@ -128,6 +140,18 @@ impl Consumers {
         drop(consumer);
         let _ = channel.close();
         connection.close()
+    }
+
+    /// Reads the dead-letter queue's depth (a passive declare) into its gauge.
+    fn count_dead_letters(&self, channel: &Channel) -> amiquip::Result<()> {
+        let dead_letters = channel.queue_declare_passive(self.topology.dead_letter_queue.as_str())?;
+        if let Some(count) = dead_letters.declared_message_count() {
+            self.metrics
+                .dead_letter_queue_messages
+                .with_label_values(&[self.topology.dead_letter_queue.as_str()])
+                .set(i64::from(count));
+        }
+        Ok(())
     }
 
     /// Handles `deliveries` in order: runs of stock reports together, everything else alone.

@@ -81,6 +81,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let postgres = db::pool(&settings.database)?;
     let redis = cache::pool(&settings.redis)?;
     let registry = ops::registry(SERVICE);
+    ops::register_pools(&registry, &postgres, &redis, &settings);
     let metrics = WorkerMetrics::register(&registry)?;
     let health = HealthChecker::new(postgres.clone()).with_redis(redis.clone()).with_rabbitmq(&settings.rabbitmq, true);
     let stop = Shutdown::default();

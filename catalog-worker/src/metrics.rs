@@ -1,6 +1,6 @@
 //! The worker's Prometheus metrics.
 
-use prometheus::{GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 #[derive(Clone)]
 pub struct WorkerMetrics {
@@ -11,6 +11,7 @@ pub struct WorkerMetrics {
     pub relay_leader: IntGauge,
     pub consumed: IntCounterVec,
     pub dead_lettered: IntCounter,
+    pub dead_letter_queue_messages: IntGaugeVec,
     pub handler_seconds: Histogram,
     pub media_removed: IntCounter,
     pub media_removal_failures: IntCounter,
@@ -39,6 +40,13 @@ impl WorkerMetrics {
             dead_lettered: IntCounter::new(
                 "events_dead_lettered_total",
                 "Consumed events sent to the dead-letter queue",
+            )?,
+            dead_letter_queue_messages: IntGaugeVec::new(
+                Opts::new(
+                    "dead_letter_queue_messages",
+                    "Messages waiting in the dead-letter queue (read by each consumer every 15 s)",
+                ),
+                &["queue"],
             )?,
             handler_seconds: Histogram::with_opts(HistogramOpts::new(
                 "event_handler_duration_seconds",
@@ -86,6 +94,7 @@ impl WorkerMetrics {
         registry.register(Box::new(metrics.relay_leader.clone()))?;
         registry.register(Box::new(metrics.consumed.clone()))?;
         registry.register(Box::new(metrics.dead_lettered.clone()))?;
+        registry.register(Box::new(metrics.dead_letter_queue_messages.clone()))?;
         registry.register(Box::new(metrics.handler_seconds.clone()))?;
         registry.register(Box::new(metrics.media_removed.clone()))?;
         registry.register(Box::new(metrics.media_removal_failures.clone()))?;
