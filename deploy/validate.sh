@@ -9,7 +9,11 @@
 #   5. cross-checks ports, probes, variables and subcommands against the Rust code
 #      (deploy/check_manifests.py, with its self-test of deliberate drifts);
 #   6. when binaries are built under target/, runs each one's `check-config` with every overlay's
-#      ConfigMap, so a value the code would reject at start fails here.
+#      ConfigMap, so a value the code would reject at start fails here;
+#   7. checks the alert rules with promtool (`check rules`, and `test rules` with their unit tests;
+#      promtool comes from Debian's prometheus package, unpacked under .local/, not installed)
+#      and that the Grafana dashboards are what dashboards.py writes. That every metric they name
+#      is served is checked against running processes by deploy/local/metrics.sh.
 # Python tools live in a virtualenv under .local/ (git-ignored), installed on first use
 # (needs PyPI once; later runs are offline). Idempotent; writes nothing outside .local/ and $TMPDIR.
 set -euo pipefail
@@ -22,7 +26,7 @@ VENV=${DEPLOY_VENV:-${ROOT}/.local/deploy-venv}
 K8S_VERSIONS=${K8S_VERSIONS:-"1.30.0 1.32.0"}
 # Pinned: a new checkov release adds checks; bump deliberately.
 PY_PACKAGES=(kubernetes-validate==1.37.0 checkov==3.3.30 yamllint==1.38.0)
-CRD_KINDS="ScaledObject ScaledJob TriggerAuthentication ServiceMonitor PodMonitor"
+CRD_KINDS="ScaledObject ScaledJob TriggerAuthentication ServiceMonitor PodMonitor PrometheusRule"
 
 step() { printf '\n== %s (%ss)\n' "$*" "$((SECONDS - start))"; }
 fail() { printf 'validate.sh: %s\n' "$*" >&2; exit 1; }
@@ -145,5 +149,35 @@ for bin in catalog-grpc catalog-api catalog-worker; do
   done
   echo "  ${exe}: accepts the settings of ${#rendered[@]} overlay(s)"
 done
+
+step "alert rules (promtool) and dashboards (dashboards.py --check)"
+PROMTOOL=$(command -v promtool || true)
+if [[ -z ${PROMTOOL} ]]; then
+  PROMTOOL="${ROOT}/.local/prometheus/usr/bin/promtool"
+  if [[ ! -x ${PROMTOOL} ]]; then
+    (
+      cd "${OUT}"
+      apt-get download prometheus >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get download prometheus >/dev/null; }
+      dpkg-deb -x prometheus_*.deb "${ROOT}/.local/prometheus"
+    ) || fail "could not fetch promtool (Debian's prometheus package)"
+  fi
+fi
+"${PROMTOOL}" --version 2>&1 | head -n 1 | sed 's/^/  /'
+mkdir -p "${OUT}/rules"
+for rendered_file in "${rendered[@]}"; do
+  "${PY}" - "${rendered_file}" "${OUT}/rules/rules.yaml" <<'PY'
+import sys, yaml
+rules = [doc for doc in yaml.safe_load_all(open(sys.argv[1], encoding="utf-8")) if doc and doc.get("kind") == "PrometheusRule"]
+if rules:
+    groups = [group for doc in rules for group in doc["spec"]["groups"]]
+    yaml.safe_dump({"groups": groups}, open(sys.argv[2], "w", encoding="utf-8"), sort_keys=False)
+PY
+done
+[[ -s ${OUT}/rules/rules.yaml ]] || fail "no overlay renders the PrometheusRule (deploy/k8s/components/monitoring)"
+"${PROMTOOL}" check rules "${OUT}/rules/rules.yaml" | sed 's/^/  /'
+cp deploy/k8s/components/monitoring/prometheusrules_test.yaml "${OUT}/rules/"
+"${PROMTOOL}" test rules "${OUT}/rules/prometheusrules_test.yaml" | sed 's/^/  /'
+python3 deploy/k8s/components/monitoring/dashboards.py --check
+echo "  dashboards match dashboards.py"
 
 step "all checks passed"

@@ -62,7 +62,10 @@ else
   log "SKIPPED: cargo fuzz needs a nightly toolchain and this machine has none"
 fi
 
-section "Kubernetes manifests (render, schema, policy, lint, drift against the code)"
+section "Kubernetes manifests (render, schema, policy, lint, alert rules, drift against the code)"
 bash deploy/validate.sh
+
+section "Every metric the alert rules and dashboards name is served by a running process"
+bash deploy/local/metrics.sh
 
 section "All checks passed"
