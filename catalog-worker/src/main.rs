@@ -51,11 +51,6 @@ enum Command {
     Shared(SharedCommand),
 }
 
-/// glibc's malloc led the profiles of the hot paths (`_int_malloc` alone 13-22 % of the gRPC
-/// server's samples, bench/RESULTS.md); mimalloc's thread-local pages serve the small, short-lived
-/// allocations of a request without its locks and consolidation passes.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
