@@ -55,7 +55,6 @@ enum Command {
     Shared(SharedCommand),
 }
 
-
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let settings = process::start(SERVICE);

@@ -69,7 +69,10 @@ pub fn registry(service: &str) -> Registry {
         let _ = registry.register(Box::new(StatementsCollector(statements)));
     }
     let lookups = IntCounterVec::new(
-        Opts::new("cache_lookups_total", "Cached entries looked up, by where the answer came from (near: this process's memory)"),
+        Opts::new(
+            "cache_lookups_total",
+            "Cached entries looked up, by where the answer came from (near: this process's memory)",
+        ),
         &["answered_from"],
     );
     if let Ok(lookups) = lookups {

@@ -51,7 +51,6 @@ enum Command {
     Shared(SharedCommand),
 }
 
-
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let settings = process::start(SERVICE);
