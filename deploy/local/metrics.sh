@@ -33,6 +33,13 @@ cleanup() {
     fi
   done
   psql_admin -d postgres -c "DROP DATABASE IF EXISTS \"${DB_NAME}\" WITH (FORCE)" >/dev/null 2>&1 || true
+  # The worker's queues are durable: delete them (the exchanges, unbound, cost nothing).
+  if command -v rabbitmqctl >/dev/null; then
+    local queue
+    for queue in $(rabbitmqctl -q list_queues name 2>/dev/null | grep "^metrics_${SUFFIX}_" || true); do
+      rabbitmqctl -q delete_queue "${queue}" >/dev/null 2>&1 || true
+    done
+  fi
   rm -rf "${WORK_DIR}"
 }
 trap cleanup EXIT
@@ -48,7 +55,10 @@ done
 ensure_database "${DB_NAME}"
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB_NAME}"
 export AUTH_MODE=dev AUTH_DEV_SECRET=metrics-dev-secret-0123456789 LOG_LEVEL=warn
+# Its own exchanges too: a queue left bound to the shared catalog_events would collect every
+# event published there from then on.
 export REDIS_KEY_PREFIX="metrics-${SUFFIX}:" RABBITMQ_QUEUE_PREFIX="metrics_${SUFFIX}_"
+export RABBITMQ_EXCHANGE="metrics_${SUFFIX}_catalog_events" RABBITMQ_EXCHANGE_AUTH="metrics_${SUFFIX}_auth_events"
 GRPC_PORT=$(free_port) GRPC_METRICS_PORT=$(free_port) API_PORT=$(free_port) WORKER_PORT=$(free_port)
 export GRPC_PORT GRPC_METRICS_PORT API_PORT WORKER_PORT
 "${BIN}/catalog-api" migrate >/dev/null
