@@ -72,6 +72,19 @@ def cache_panels(service):
     ]
 
 
+def latency_panels(histogram, by):
+    """Quantiles of a request-duration histogram, and its p99 per `by` (method, route)."""
+    rate = f"rate({histogram}_bucket{{{SEL}}}[5m])"
+    return [
+        (
+            "Latency quantiles",
+            "s",
+            [(f"histogram_quantile({q}, sum by (le) ({rate}))", f"p{int(q * 100)}") for q in (0.5, 0.9, 0.99)],
+        ),
+        (f"p99 by {by}", "s", [(f"histogram_quantile(0.99, sum by ({by}, le) ({rate}))", "{{" + by + "}}")]),
+    ]
+
+
 GRPC = [
     (
         "Calls per second by method",
@@ -83,30 +96,7 @@ GRPC = [
         "reqps",
         [('sum by (code) (rate(catalog_grpc_requests_total{code!="Ok", ' + SEL + '}[5m]))', "{{code}}")],
     ),
-    (
-        "Latency quantiles",
-        "s",
-        [
-            (
-                f'histogram_quantile({q}, sum by (le) (rate(catalog_grpc_request_duration_seconds_bucket{{{SEL}}}[5m])))',
-                f"p{int(q * 100)}",
-            )
-            for q in (0.5, 0.9, 0.99)
-        ],
-    ),
-    (
-        "p99 by method",
-        "s",
-        [
-            (
-                'histogram_quantile(0.99, sum by (method, le) (rate(catalog_grpc_request_duration_seconds_bucket{'
-                + SEL
-                + "}[5m])))",
-                "{{method}}",
-            )
-        ],
-    ),
-] + cache_panels("catalog-grpc") + common("catalog-grpc")
+] + latency_panels("catalog_grpc_request_duration_seconds", "method") + cache_panels("catalog-grpc") + common("catalog-grpc")
 
 API = [
     (
@@ -126,30 +116,7 @@ API = [
             for klass, legend in (("5..", "5xx"), ("4..", "4xx"))
         ],
     ),
-    (
-        "Latency quantiles",
-        "s",
-        [
-            (
-                f'histogram_quantile({q}, sum by (le) (rate(catalog_http_request_duration_seconds_bucket{{{SEL}}}[5m])))',
-                f"p{int(q * 100)}",
-            )
-            for q in (0.5, 0.9, 0.99)
-        ],
-    ),
-    (
-        "p99 by route",
-        "s",
-        [
-            (
-                'histogram_quantile(0.99, sum by (route, le) (rate(catalog_http_request_duration_seconds_bucket{'
-                + SEL
-                + "}[5m])))",
-                "{{route}}",
-            )
-        ],
-    ),
-] + cache_panels("catalog-api") + common("catalog-api")
+] + latency_panels("catalog_http_request_duration_seconds", "route") + cache_panels("catalog-api") + common("catalog-api")
 
 WORKER = [
     ("Outbox backlog (events not yet published)", "none", [(f"max(catalog_outbox_backlog{{{SEL}}})", "backlog")]),
