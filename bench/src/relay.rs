@@ -303,6 +303,7 @@ async fn publish_ceiling(args: &RelayArgs, conn: &mut AsyncPgConnection, tag: &s
             routing_key: row.event_type,
             message_id: row.event_id,
             body: row.body.into_bytes(),
+            headers: Vec::new(),
         })
         .collect();
     let consumer =

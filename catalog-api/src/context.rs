@@ -7,6 +7,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage};
+use catalog_core::telemetry::{self, Served};
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 use std::time::Instant;
 
@@ -16,6 +17,8 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub struct RequestContext {
     pub request_id: String,
     pub path: String,
+    /// The W3C trace id, when the request is part of a trace (for logs).
+    pub trace_id: Option<String>,
 }
 
 tokio::task_local! {
@@ -24,7 +27,11 @@ tokio::task_local! {
 
 /// The current request's context; outside a request (tests calling helpers directly) a blank one.
 pub fn current() -> RequestContext {
-    CONTEXT.try_with(Clone::clone).unwrap_or_else(|_| RequestContext { request_id: String::new(), path: String::new() })
+    CONTEXT.try_with(Clone::clone).unwrap_or_else(|_| RequestContext {
+        request_id: String::new(),
+        path: String::new(),
+        trace_id: None,
+    })
 }
 
 #[derive(Clone)]
@@ -50,8 +57,9 @@ impl HttpMetrics {
     }
 }
 
-/// Assigns the request id (the caller's `X-Request-ID` when sane, else a new UUIDv7), runs the
-/// request inside its context, echoes the id, logs and measures.
+/// Assigns the request id (the caller's `X-Request-ID` when sane, else a new UUIDv7), joins the
+/// caller's trace (`traceparent`), runs the request inside its context and server span, echoes
+/// the id, logs and measures.
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -63,21 +71,43 @@ pub async fn middleware(
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    let context = RequestContext { request_id: request_id.clone(), path: req.path().to_string() };
+    let method = req.method().to_string();
+    // The route pattern, not the path: ids would explode the metric's cardinality.
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let caller = telemetry::extract(|key| req.headers().get(key).and_then(|v| v.to_str().ok()));
+    let served = Served::start(caller, || {
+        tracing::info_span!(
+            "HTTP request",
+            otel.name = %format_args!("{method} {route}"),
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            otel.status_description = tracing::field::Empty,
+            http.request.method = %method,
+            url.path = req.path(),
+            http.route = %route,
+            http.response.status_code = tracing::field::Empty,
+            catalog.request_id = %request_id,
+        )
+    });
+    let trace_id = served.trace_id();
+    let context = RequestContext { request_id: request_id.clone(), path: req.path().to_string(), trace_id };
     req.extensions_mut().insert(context.clone());
     let metrics = req.app_data::<actix_web::web::Data<HttpMetrics>>().cloned();
-    let method = req.method().to_string();
     let started = Instant::now();
 
-    let mut response = CONTEXT.scope(context, next.call(req)).await?;
+    let mut response = served.run(CONTEXT.scope(context.clone(), next.call(req))).await?;
 
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
     let status = response.status().as_u16();
-    // The route pattern, not the path: ids would explode the metric's cardinality.
-    let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".into());
     let elapsed = started.elapsed();
+    if let Some(span) = served.span() {
+        span.record("http.response.status_code", i64::from(status));
+        if status >= 500 {
+            telemetry::fail(span, response.status().canonical_reason().unwrap_or("server error"));
+        }
+    }
     if let Some(metrics) = metrics {
         metrics.requests.with_label_values(&[&route, &method, &status.to_string()]).inc();
         metrics.duration.with_label_values(&[&route, &method]).observe(elapsed.as_secs_f64());
@@ -90,6 +120,8 @@ pub async fn middleware(
         status,
         elapsed_ms = elapsed.as_secs_f64() * 1000.0,
         request_id,
+        trace_id = context.trace_id.as_deref(),
+        span_id = served.span_id().as_deref(),
         "request"
     );
     Ok(response)

@@ -36,7 +36,13 @@ impl ResponseError for ApiError {
         let ctx = context::current();
         let status = self.status_code();
         if status.is_server_error() {
-            tracing::error!(request_id = %ctx.request_id, path = %ctx.path, error = %self.0, "request failed");
+            tracing::error!(
+                request_id = %ctx.request_id,
+                trace_id = ctx.trace_id.as_deref(),
+                path = %ctx.path,
+                error = %self.0,
+                "request failed"
+            );
         }
         let details = match &self.0 {
             // `fields` (SPEC.md) and `validation_errors` (the pages): the same list.

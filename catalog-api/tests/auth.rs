@@ -239,6 +239,19 @@ async fn a_verified_token_is_served_from_the_cache() {
 }
 
 #[actix_web::test]
+async fn the_caller_s_trace_context_reaches_auth_s_verify_token_unchanged() {
+    let stub = AuthStub::start().await;
+    let app = App::with_stub(&stub, &[]).await;
+    stub.register_principal("traced-token", &principal(OrganizationId::generate(), &["catalog:*"]));
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let headers = [("traceparent", traceparent), ("tracestate", "vendor=opaque")];
+    let reply = app.send(Some("Bearer traced-token"), Method::GET, BRANDS, None, &headers).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    // Export is off in tests: the catalog is no participant and passes the context on as is.
+    assert_eq!(stub.traceparents(), vec![Some(traceparent.to_string())]);
+}
+
+#[actix_web::test]
 async fn a_deactivated_user_is_refused_even_with_a_cached_verification() {
     let stub = AuthStub::start().await;
     let app = App::with_stub(&stub, &[]).await;

@@ -438,7 +438,12 @@ fn catalog_envelope() -> Value {
             "data": { "type": "object" },
             "metadata": {
                 "type": "object",
-                "properties": { "user_id": { "type": ["string", "null"] }, "correlation_id": { "type": ["string", "null"] } },
+                "properties": {
+                    "user_id": { "type": ["string", "null"] },
+                    "correlation_id": { "type": ["string", "null"] },
+                    "traceparent": { "type": "string", "description": "W3C trace context of the write, when it was part of a trace (also in the AMQP headers)." },
+                    "tracestate": { "type": "string" },
+                },
             },
         },
     })

@@ -33,6 +33,7 @@ pub async fn ping(pool: &RedisPool) -> Result<()> {
 mod near;
 
 use crate::ids::OrganizationId;
+use crate::telemetry;
 use near::NearCache;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -40,6 +41,7 @@ use std::fmt::Display;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+use tracing::Instrument;
 
 /// Entries looked up, by where the answer came from: this process's memory, Redis, or (a miss)
 /// the database. Served as `catalog_cache_lookups_total{answered_from}` (see [`lookups`]).
@@ -292,11 +294,20 @@ impl Cache {
     /// Runs one Redis command or pipeline within the cache timeout; `None` on any failure.
     async fn run<T: redis::FromRedisValue>(&self, what: &str, cmd: impl FnOnce() -> redis::Pipeline) -> Option<T> {
         let pool = self.pool.as_ref()?;
+        let span = telemetry::client_span(|| {
+            tracing::info_span!(
+                "Redis",
+                otel.name = what,
+                otel.kind = "client",
+                db.system.name = "redis",
+                db.operation.name = what,
+            )
+        });
         let attempt = async {
             let mut conn = pool.get().await.map_err(|e| e.to_string())?;
             cmd().query_async::<T>(&mut *conn).await.map_err(|e| e.to_string())
         };
-        match tokio::time::timeout(self.timeout, attempt).await {
+        match tokio::time::timeout(self.timeout, attempt).instrument(span).await {
             Ok(Ok(value)) => Some(value),
             Ok(Err(e)) => {
                 tracing::warn!(operation = what, error = %e, "cache unavailable, falling back to the database");

@@ -43,6 +43,8 @@ pub struct IncomingEvent {
     pub data: Value,
     /// The envelope's `timestamp` (or `occurred_at`), when it has one.
     pub occurred_at: Option<DateTime<Utc>>,
+    /// The envelope's `metadata` (`traceparent` among it), `null` when it has none.
+    pub metadata: Value,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -86,7 +88,8 @@ pub fn parse(body: &[u8], message_id: Option<&str>) -> Result<IncomingEvent, Par
     let aggregate_id = text(envelope.get("aggregate_id")).and_then(|raw| raw.parse().ok());
     let occurred_at =
         text(envelope.get("timestamp").or_else(|| envelope.get("occurred_at"))).and_then(|raw| date_time(&raw));
-    Ok(IncomingEvent { event_id, name, organization_id, aggregate_id, data, occurred_at })
+    let metadata = envelope.get("metadata").filter(|m| m.is_object()).cloned().unwrap_or(Value::Null);
+    Ok(IncomingEvent { event_id, name, organization_id, aggregate_id, data, occurred_at, metadata })
 }
 
 fn date_time(raw: &str) -> Option<DateTime<Utc>> {

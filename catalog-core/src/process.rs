@@ -1,4 +1,5 @@
-//! Start-up shared by the three binaries: settings, logging, and the exit code on failure.
+//! Start-up shared by the three binaries: settings, logging and tracing, and the exit code on
+//! failure.
 
 use crate::config::Settings;
 
@@ -11,7 +12,7 @@ pub fn start(service: &'static str) -> Settings {
             std::process::exit(2);
         }
     };
-    crate::telemetry::init_logging(&settings.log);
+    crate::telemetry::init(&settings.log, service);
     settings
 }
 
@@ -26,6 +27,7 @@ pub fn announce(service: &'static str, settings: &Settings) {
 
 /// Maps a command's outcome to the process exit code, logging the failure.
 pub fn exit(service: &'static str, outcome: anyhow::Result<()>) -> std::process::ExitCode {
+    crate::telemetry::flush();
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -1,7 +1,8 @@
-//! Cross-cutting concerns as one tower layer around every RPC: request ids, the optional shared
-//! service token, structured request logs and Prometheus metrics (per method: count by status
-//! code, latency histogram).
+//! Cross-cutting concerns as one tower layer around every RPC: request ids, trace context and
+//! the server span, the optional shared service token, structured request logs and Prometheus
+//! metrics (per method: count by status code, latency histogram).
 
+use catalog_core::telemetry::{self, Served};
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 use std::future::Future;
 use std::pin::Pin;
@@ -92,12 +93,31 @@ where
         let layer = self.layer.clone();
         let started = Instant::now();
 
+        let served = Served::start(telemetry::extract_http(request.headers()), || {
+            let service = request.uri().path().trim_start_matches('/').split('/').next().unwrap_or_default();
+            tracing::info_span!(
+                "RPC",
+                otel.name = %request.uri().path().trim_start_matches('/'),
+                otel.kind = "server",
+                otel.status_code = tracing::field::Empty,
+                otel.status_description = tracing::field::Empty,
+                rpc.system = "grpc",
+                rpc.service = service,
+                rpc.method = %method,
+                rpc.grpc.status_code = tracing::field::Empty,
+                catalog.request_id = %request_id,
+            )
+        });
+
         // The shared service token guards the catalog, not the health service probes use.
         let is_health = request.uri().path().starts_with("/grpc.health.v1.");
         if let (Some(token), false) = (&layer.service_token, is_health) {
             let presented = request.headers().get("authorization").and_then(|v| v.to_str().ok());
             if presented.and_then(|v| v.strip_prefix("Bearer ")) != Some(token.as_ref()) {
-                record(&layer.metrics, &method, tonic::Code::Unauthenticated as i32, started, &request_id);
+                if let Some(span) = served.span() {
+                    span.record("rpc.grpc.status_code", tonic::Code::Unauthenticated as i32);
+                }
+                record(&layer.metrics, &method, tonic::Code::Unauthenticated as i32, started, &request_id, &served);
                 let status = tonic::Status::unauthenticated("missing or invalid service token");
                 return Box::pin(async move { Ok(status.into_http()) });
             }
@@ -107,7 +127,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            let mut response = inner.call(request).await?;
+            let mut response = served.run(inner.call(request)).await?;
             // Unary errors come back "trailers-only", with grpc-status in the headers; a
             // successful call carries it in the trailers (0).
             let code =
@@ -115,13 +135,25 @@ where
             if let Ok(value) = http::HeaderValue::from_str(&request_id) {
                 response.headers_mut().insert("x-request-id", value);
             }
-            record(&layer.metrics, &method, code, started, &request_id);
+            if let Some(span) = served.span() {
+                span.record("rpc.grpc.status_code", code);
+                // Server errors, as the semantic conventions count them for gRPC servers.
+                if is_server_error(code) {
+                    telemetry::fail(span, "server error");
+                }
+            }
+            record(&layer.metrics, &method, code, started, &request_id, &served);
             Ok(response)
         })
     }
 }
 
-fn record(metrics: &GrpcMetrics, method: &str, code: i32, started: Instant, request_id: &str) {
+/// UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS.
+fn is_server_error(code: i32) -> bool {
+    matches!(code, 2 | 4 | 12 | 13 | 14 | 15)
+}
+
+fn record(metrics: &GrpcMetrics, method: &str, code: i32, started: Instant, request_id: &str, served: &Served) {
     let elapsed = started.elapsed();
     let code_name = format!("{:?}", tonic::Code::from_i32(code));
     metrics.requests.with_label_values(&[method, &code_name]).inc();
@@ -132,6 +164,8 @@ fn record(metrics: &GrpcMetrics, method: &str, code: i32, started: Instant, requ
         code = %code_name,
         elapsed_ms = elapsed.as_secs_f64() * 1000.0,
         request_id,
+        trace_id = served.trace_id().as_deref(),
+        span_id = served.span_id().as_deref(),
         "rpc"
     );
 }

@@ -19,6 +19,7 @@ use amiquip::{
 };
 use catalog_core::inbound::{self, EventHandler, IncomingEvent, Outcome};
 use catalog_core::shutdown::Shutdown;
+use catalog_core::telemetry::{self, Served};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -170,10 +171,14 @@ impl Consumers {
                 parsed => {
                     self.process_stock_reports(runtime, channel, queue, std::mem::take(&mut run))?;
                     let started = Instant::now();
-                    let outcome = match parsed {
+                    let served = process_span(queue, &delivery, parsed.as_ref().ok());
+                    let outcome = served.run_blocking(|| match parsed {
                         Err(e) => Err(format!("unparseable: {e}")),
                         Ok(event) => self.handle_with_retries(runtime, queue, &event),
-                    };
+                    });
+                    if let (Some(span), Err(reason)) = (served.span(), &outcome) {
+                        telemetry::fail(span, reason);
+                    }
                     self.metrics.handler_seconds.observe(started.elapsed().as_secs_f64());
                     self.finish(channel, queue, delivery, outcome)?;
                 }
@@ -309,6 +314,36 @@ impl Consumers {
             }
         }
     }
+}
+
+/// The consumer side of a delivery: it continues the trace its AMQP headers carry (or, from
+/// producers that only write the envelope, `metadata.traceparent`).
+fn process_span(queue: &str, delivery: &Delivery, event: Option<&IncomingEvent>) -> Served {
+    let headers = delivery.properties.headers().as_ref();
+    let header = |key: &str| match headers?.get(key)? {
+        AmqpValue::LongString(value) => Some(value.as_str()),
+        _ => None,
+    };
+    let parent = if header(telemetry::TRACEPARENT).is_some() {
+        telemetry::extract(header)
+    } else {
+        event.map(|event| telemetry::extract_event(&event.metadata)).unwrap_or_default()
+    };
+    Served::start(parent, || {
+        tracing::info_span!(
+            "process",
+            otel.name = %format_args!("process {queue}"),
+            otel.kind = "consumer",
+            otel.status_code = tracing::field::Empty,
+            otel.status_description = tracing::field::Empty,
+            messaging.system = "rabbitmq",
+            messaging.operation.type = "process",
+            messaging.destination.name = %delivery.exchange,
+            messaging.rabbitmq.destination.routing_key = %delivery.routing_key,
+            messaging.consumer.group.name = queue,
+            messaging.message.id = event.map(|event| event.event_id.as_str()),
+        )
+    })
 }
 
 /// Declares `queue`, bound to `exchange` by `bindings`, and the dead-letter queue (idempotent).

@@ -4,7 +4,9 @@
 //! message in it. Batches are pipelined: the thread writes the next batch's messages while the
 //! broker still confirms the previous one, in the order they were handed over.
 
-use amiquip::{AmqpProperties, Channel, Confirm, Connection, ExchangeDeclareOptions, ExchangeType, Publish};
+use amiquip::{
+    AmqpProperties, AmqpValue, Channel, Confirm, Connection, ExchangeDeclareOptions, ExchangeType, FieldTable, Publish,
+};
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -17,6 +19,8 @@ pub struct OutgoingMessage {
     pub routing_key: String,
     pub message_id: String,
     pub body: Vec<u8>,
+    /// AMQP headers: the W3C trace context (`traceparent`, `tracestate`).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 struct Job {
@@ -206,10 +210,18 @@ fn fail_all(session: &mut Option<Session>, unconfirmed: &mut VecDeque<Unconfirme
 
 fn write_batch(session: &mut Session, exchange: &str, messages: &[OutgoingMessage]) -> Result<(), String> {
     for message in messages {
-        let properties = AmqpProperties::default()
+        let mut properties = AmqpProperties::default()
             .with_delivery_mode(2)
             .with_content_type("application/json".into())
             .with_message_id(message.message_id.clone());
+        if !message.headers.is_empty() {
+            let headers: FieldTable = message
+                .headers
+                .iter()
+                .map(|(name, value)| ((*name).to_string(), AmqpValue::LongString(value.clone())))
+                .collect();
+            properties = properties.with_headers(headers);
+        }
         session
             .channel
             .basic_publish(exchange, Publish::with_properties(&message.body, message.routing_key.clone(), properties))

@@ -23,6 +23,7 @@ use catalog_core::db::PgConn;
 use catalog_core::repo::outbox::OutboxRow;
 use catalog_core::schema::outbox;
 use catalog_core::shutdown::Shutdown;
+use catalog_core::telemetry::{self, Served};
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Double};
@@ -159,24 +160,49 @@ impl Relay {
             conn.batch_execute("COMMIT").await.map_err(database)?;
             return Ok(Claim::Empty(conn));
         }
-        let messages: Vec<OutgoingMessage> = rows
+        let exchange = self.settings.rabbitmq.exchange.as_str();
+        let (messages, sends): (Vec<OutgoingMessage>, Vec<Served>) = rows
             .iter()
-            .map(|row| OutgoingMessage {
-                routing_key: row.event_type.clone(),
-                message_id: row.event_id.to_string(),
-                body: serde_json::to_vec(&row.payload).unwrap_or_default(),
+            .map(|row| {
+                // Each event continues its writer's trace; its send span lasts until confirmed.
+                let send = Served::start(telemetry::extract_event(&row.payload["metadata"]), || {
+                    tracing::info_span!(
+                        "publish",
+                        otel.name = %format_args!("publish {exchange}"),
+                        otel.kind = "producer",
+                        otel.status_code = tracing::field::Empty,
+                        otel.status_description = tracing::field::Empty,
+                        messaging.system = "rabbitmq",
+                        messaging.operation.type = "send",
+                        messaging.destination.name = exchange,
+                        messaging.rabbitmq.destination.routing_key = %row.event_type,
+                        messaging.message.id = %row.event_id,
+                    )
+                });
+                let message = OutgoingMessage {
+                    routing_key: row.event_type.clone(),
+                    message_id: row.event_id.to_string(),
+                    body: serde_json::to_vec(&row.payload).unwrap_or_default(),
+                    headers: send.headers(),
+                };
+                (message, send)
             })
-            .collect();
+            .unzip();
         let verdict = self.publisher.hand_over(messages).await.map_err(|e| format!("publish: {e}"))?;
-        Ok(Claim::Batch(Claimed { conn, ids: rows.iter().map(|r| r.id).collect(), verdict }))
+        Ok(Claim::Batch(Claimed { conn, ids: rows.iter().map(|r| r.id).collect(), verdict, sends }))
     }
 
     /// Awaits the broker's verdict on a claimed batch: confirmed, its rows are marked published
     /// and the transaction commits; refused, the error drops the connection, which rolls the
     /// transaction back and leaves the rows for the next attempt. Returns the connection.
     async fn settle(&self, batch: Claimed) -> Result<PgConn, String> {
-        let Claimed { mut conn, ids, verdict } = batch;
-        verdict.confirmed().await.map_err(|e| format!("publish: {e}"))?;
+        let Claimed { mut conn, ids, verdict, sends } = batch;
+        if let Err(e) = verdict.confirmed().await {
+            for send in sends.iter().filter_map(Served::span) {
+                telemetry::fail(send, &e);
+            }
+            return Err(format!("publish: {e}"));
+        }
         diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
             .set((outbox::published_at.eq(Utc::now()), outbox::attempts.eq(outbox::attempts + 1)))
             .execute(&mut conn)
@@ -217,6 +243,8 @@ struct Claimed {
     conn: PgConn,
     ids: Vec<i64>,
     verdict: Verdict,
+    /// The messages' send spans, ended when the batch settles.
+    sends: Vec<Served>,
 }
 
 enum Claim {

@@ -132,6 +132,8 @@ fn start_consumers_counted(w: &World, metrics: WorkerMetrics) -> Arc<Authenticat
 /// A private queue bound to `routing` on `exchange`, drained on a blocking thread.
 struct Tap {
     received: Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+    /// Each delivery's `traceparent` AMQP header, in the same order.
+    traceparents: Arc<std::sync::Mutex<Vec<Option<String>>>>,
 }
 
 impl Tap {
@@ -142,7 +144,8 @@ impl Tap {
     /// One queue bound to each of `routings`, as a consumer binds its routing keys.
     fn bound(exchange: &str, routings: &[&str], declare_exchange: bool) -> Self {
         let received = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = received.clone();
+        let traceparents = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (sink, header_sink) = (received.clone(), traceparents.clone());
         let exchange = exchange.to_string();
         let routings: Vec<String> = routings.iter().map(|r| (*r).to_string()).collect();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -171,6 +174,11 @@ impl Tap {
             for message in consumer.receiver().iter() {
                 if let ConsumerMessage::Delivery(d) = message {
                     let body: Value = serde_json::from_slice(&d.body).unwrap_or(Value::Null);
+                    let traceparent = match d.properties.headers().as_ref().and_then(|h| h.get("traceparent")) {
+                        Some(amiquip::AmqpValue::LongString(value)) => Some(value.clone()),
+                        _ => None,
+                    };
+                    header_sink.lock().unwrap().push(traceparent);
                     sink.lock().unwrap().push((d.routing_key.clone(), body));
                 } else {
                     break;
@@ -178,7 +186,7 @@ impl Tap {
             }
         });
         ready_rx.recv_timeout(Duration::from_secs(10)).expect("tap ready");
-        Self { received }
+        Self { received, traceparents }
     }
 
     async fn wait_for(&self, count: usize, within: Duration) -> Vec<(String, Value)> {
@@ -1536,4 +1544,219 @@ async fn the_stock_keeper_measures_lag_per_organization_and_reconciles_periodica
     eventually("the lag falls", async || lag() < 60.0).await;
     assert_eq!(counted.stock_reconciled.with_label_values(&["repaired"]).get(), 1);
     w.stop.trigger();
+}
+
+/// A real OTLP endpoint (the official protobuf service): keeps every span exported to it.
+#[derive(Clone, Default)]
+struct Collector {
+    spans: Arc<std::sync::Mutex<Vec<otlp::Span>>>,
+}
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::trace::v1 as otlp;
+
+#[tonic::codegen::async_trait]
+impl TraceService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let spans = request.into_inner().resource_spans.into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans);
+        self.spans.lock().unwrap().extend(spans);
+        Ok(tonic::Response::new(ExportTraceServiceResponse { partial_success: None }))
+    }
+}
+
+impl Collector {
+    /// Listens on a free port; returns the endpoint to export to.
+    async fn start() -> (Self, String) {
+        let collector = Self::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let service = TraceServiceServer::new(collector.clone());
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+        );
+        (collector, endpoint)
+    }
+
+    /// The spans of `trace` received so far (the exporter is flushed first).
+    async fn trace(&self, trace: &str) -> Vec<otlp::Span> {
+        tokio::task::spawn_blocking(catalog_core::telemetry::flush).await.unwrap();
+        let trace = hex(trace);
+        self.spans.lock().unwrap().iter().filter(|span| span.trace_id == trace).cloned().collect()
+    }
+}
+
+fn hex(text: &str) -> Vec<u8> {
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap()).collect()
+}
+
+fn attribute<'a>(
+    span: &'a otlp::Span,
+    key: &str,
+) -> Option<&'a opentelemetry_proto::tonic::common::v1::any_value::Value> {
+    span.attributes.iter().find(|kv| kv.key == key)?.value.as_ref()?.value.as_ref()
+}
+
+fn string_attribute<'a>(span: &'a otlp::Span, key: &str) -> Option<&'a str> {
+    match attribute(span, key)? {
+        opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(value) => Some(value),
+        _ => None,
+    }
+}
+
+fn int_attribute(span: &otlp::Span, key: &str) -> Option<i64> {
+    match attribute(span, key)? {
+        opentelemetry_proto::tonic::common::v1::any_value::Value::IntValue(value) => Some(*value),
+        _ => None,
+    }
+}
+
+/// The one span of `kind` whose name starts with `name`, or a failure listing what there is.
+fn only<'a>(spans: &'a [otlp::Span], kind: otlp::span::SpanKind, name: &str) -> &'a otlp::Span {
+    let found: Vec<&otlp::Span> = spans.iter().filter(|s| s.kind == kind as i32 && s.name.starts_with(name)).collect();
+    let names: Vec<(&str, i32)> = spans.iter().map(|s| (s.name.as_str(), s.kind)).collect();
+    assert_eq!(found.len(), 1, "one {kind:?} span named {name}…; the trace holds {names:?}");
+    found[0]
+}
+
+/// One trace, request → outbox → relay → consumer, as an operator's collector receives it: a
+/// REST write and a gRPC read, each sent with a `traceparent`, export on to a real OTLP
+/// endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_write_s_trace_runs_from_the_request_through_the_relay_to_the_consumer() {
+    use actix_web::test::{TestRequest, call_service, read_body};
+    use otlp::span::SpanKind;
+    let (collector, endpoint) = Collector::start().await;
+    // Before any connection opens: statements get spans only on connections opened exporting.
+    let logs =
+        catalog_core::config::LogSettings { level: "info".into(), format: catalog_core::config::LogFormat::Text };
+    catalog_core::telemetry::init_exporting_to(&logs, "catalog-test", &endpoint);
+    let w = world().await;
+    let tap = Tap::open(&w.settings.rabbitmq.exchange, "catalog.product.created", true);
+    start_consumers(&w);
+    start_relay(&w, AMQP, &w.stop);
+    let app = rest_api(&w).await;
+    let (org, user) = (TestDb::org(), UserId::generate());
+
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let caller_span = "00f067aa0ba902b7";
+    let request = TestRequest::post()
+        .uri("/api/v1/products")
+        .insert_header(("Authorization", format!("Bearer {}", dev_token(user, org))))
+        .insert_header(("traceparent", format!("00-{trace}-{caller_span}-01")))
+        .set_json(json!({ "name": "Traza", "sku": "TRZ-1", "price": 10.0 }))
+        .to_request();
+    let response = call_service(&app, request).await;
+    let status = response.status();
+    let created: Value = serde_json::from_slice(&read_body(response).await).unwrap();
+    assert!(status.is_success(), "{status} {created}");
+    let product = created["data"]["product_id"].as_str().unwrap().to_string();
+    all_relayed_and_consumed(&w, org).await;
+
+    // The event carries the trace in its body and in its AMQP headers.
+    let delivered = tap.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(delivered.len(), 1, "the product.created event");
+    let in_body = delivered[0].1["metadata"]["traceparent"].as_str().expect("metadata.traceparent").to_string();
+    assert!(in_body.starts_with(&format!("00-{trace}-")), "{in_body}");
+    let in_headers = tap.traceparents.lock().unwrap()[0].clone().expect("traceparent AMQP header");
+    assert!(in_headers.starts_with(&format!("00-{trace}-")), "{in_headers}");
+
+    let mut spans = Vec::new();
+    eventually("the consumer's span exported", async || {
+        spans = collector.trace(trace).await;
+        spans.iter().any(|s| s.kind == SpanKind::Consumer as i32)
+    })
+    .await;
+    let server = only(&spans, SpanKind::Server, "POST /api/v1/products");
+    assert_eq!(server.parent_span_id, hex(caller_span), "the server span is the caller's child");
+    assert_eq!(string_attribute(server, "http.request.method"), Some("POST"));
+    assert_eq!(string_attribute(server, "http.route"), Some("/api/v1/products"));
+    assert_eq!(
+        int_attribute(server, "http.response.status_code"),
+        Some(201),
+        "the outcome, recorded after the handler"
+    );
+    let statements: Vec<&otlp::Span> = spans
+        .iter()
+        .filter(|s| s.kind == SpanKind::Client as i32 && string_attribute(s, "db.system.name") == Some("postgresql"))
+        .collect();
+    assert!(
+        statements
+            .iter()
+            .any(|s| string_attribute(s, "db.query.text").is_some_and(|q| q.starts_with("INSERT INTO \"products\""))),
+        "the product's INSERT among the statements: {:?}",
+        statements.iter().map(|s| string_attribute(s, "db.query.text")).collect::<Vec<_>>()
+    );
+    let outbox = only(&spans, SpanKind::Producer, "create outbox");
+    assert_eq!(in_body, format!("00-{trace}-{}-01", hex_of(&outbox.span_id)), "the body names the outbox span");
+    let of_the_event = |kind: SpanKind| -> &otlp::Span {
+        let routed = |s: &&otlp::Span| {
+            string_attribute(s, "messaging.rabbitmq.destination.routing_key") == Some("catalog.product.created")
+        };
+        let found: Vec<&otlp::Span> = spans.iter().filter(|s| s.kind == kind as i32).filter(routed).collect();
+        assert_eq!(found.len(), 1, "one {kind:?} span of catalog.product.created");
+        found[0]
+    };
+    let publish = of_the_event(SpanKind::Producer);
+    assert_eq!(publish.parent_span_id, outbox.span_id, "the relay's send continues the write's trace");
+    assert_eq!(in_headers, format!("00-{trace}-{}-01", hex_of(&publish.span_id)), "the headers name the send");
+    assert_eq!(string_attribute(publish, "messaging.system"), Some("rabbitmq"));
+    let consumed = of_the_event(SpanKind::Consumer);
+    assert_eq!(consumed.parent_span_id, publish.span_id, "the worker's consumer joins the same trace");
+    assert_eq!(string_attribute(consumed, "messaging.destination.name"), Some(w.settings.rabbitmq.exchange.as_str()));
+
+    // A gRPC read with trace metadata: its server span and its reads under the caller's trace.
+    let redis = cache::pool(&w.settings.redis).unwrap();
+    let server = catalog_grpc::server::GrpcServer {
+        settings: w.settings.clone(),
+        catalog: w.catalog.clone(),
+        health: Arc::new(catalog_core::health::HealthChecker::new(w.db.pool.clone()).with_redis(redis)),
+        registry: prometheus::Registry::new(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(server.run(listener, w.stop.clone()));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut client = catalog_grpc::pb::catalog::catalog_service_client::CatalogServiceClient::connect(address)
+        .await
+        .expect("grpc client");
+    let grpc_trace = "0af7651916cd43dd8448eb211c80319c";
+    let mut request = tonic::Request::new(catalog_grpc::pb::catalog::GetProductDetailsRequest {
+        organization_id: org.to_string(),
+        product_id: product.clone(),
+        include_variants: true,
+        include_images: false,
+    });
+    request.metadata_mut().insert("traceparent", format!("00-{grpc_trace}-b7ad6b7169203331-01").parse().unwrap());
+    let details = client.get_product_details(request).await.expect("details").into_inner();
+    assert_eq!(details.product.expect("product").product_id, product);
+    let mut spans = Vec::new();
+    eventually("the RPC's spans exported", async || {
+        spans = collector.trace(grpc_trace).await;
+        spans.iter().any(|s| s.kind == SpanKind::Server as i32)
+    })
+    .await;
+    let rpc = only(&spans, SpanKind::Server, "catalog.CatalogService/GetProductDetails");
+    assert_eq!(rpc.parent_span_id, hex("b7ad6b7169203331"));
+    assert_eq!(string_attribute(rpc, "rpc.system"), Some("grpc"));
+    assert_eq!(string_attribute(rpc, "rpc.method"), Some("GetProductDetails"));
+    assert_eq!(int_attribute(rpc, "rpc.grpc.status_code"), Some(0));
+    let reads: Vec<&str> = spans
+        .iter()
+        .filter(|s| s.kind == SpanKind::Client as i32)
+        .filter_map(|s| string_attribute(s, "db.system.name"))
+        .collect();
+    assert!(
+        reads.contains(&"redis") && reads.contains(&"postgresql"),
+        "a cold read asks Redis, then PostgreSQL: {reads:?}"
+    );
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

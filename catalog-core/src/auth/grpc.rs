@@ -6,13 +6,17 @@ use super::principal::Principal;
 use crate::breaker::{Outcome, PeerCalls};
 use crate::config::AuthSettings;
 use crate::error::{Error, Result};
+use crate::telemetry;
 use std::time::Duration;
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
+use tracing::Instrument;
 
 pub(crate) struct GrpcVerifier {
     client: AuthServiceClient<Channel>,
     pub(crate) calls: PeerCalls,
+    host: String,
+    port: u16,
 }
 
 impl GrpcVerifier {
@@ -35,21 +39,26 @@ impl GrpcVerifier {
                 Duration::from_millis(settings.grpc_retry_delay_ms),
             )
             .with_breaker(settings.breaker_failure_threshold, Duration::from_secs(settings.breaker_recovery_secs)),
+            host: settings.grpc_host.clone(),
+            port: settings.grpc_port,
         })
     }
 
     pub(crate) async fn verify(&self, token: &str) -> Result<Principal> {
+        let span = telemetry::rpc_client_span("auth.AuthService", "VerifyToken", &self.host, self.port);
         let verdict = self
             .calls
             .call(|| async {
                 let mut request = tonic::Request::new(VerifyTokenRequest { token: token.to_string() });
                 request.set_timeout(self.calls.timeout);
+                telemetry::inject_metadata(request.metadata_mut());
                 match self.client.clone().verify_token(request).await {
                     Ok(response) => Outcome::Answered(principal_from(response.into_inner())),
                     Err(status) if refuses(status.code()) => Outcome::Answered(Err("token refused".into())),
                     Err(status) => Outcome::of_status(&status),
                 }
             })
+            .instrument(span)
             .await?;
         verdict.map_err(Error::Unauthorized)
     }

@@ -20,6 +20,7 @@ struct State {
     calls: AtomicU64,
     fail_next: AtomicU32,
     delay: Mutex<Duration>,
+    traceparents: Mutex<Vec<Option<String>>>,
 }
 
 struct Service(Arc<State>);
@@ -32,6 +33,8 @@ impl AuthService for Service {
     ) -> Result<Response<VerifyTokenResponse>, Status> {
         let state = &self.0;
         state.calls.fetch_add(1, Ordering::SeqCst);
+        let traceparent = request.metadata().get(crate::telemetry::TRACEPARENT).and_then(|v| v.to_str().ok());
+        state.traceparents.lock().unwrap().push(traceparent.map(str::to_string));
         let delay = *state.delay.lock().unwrap();
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
@@ -100,6 +103,11 @@ impl AuthStub {
     /// VerifyToken calls received so far (failed ones included).
     pub fn calls(&self) -> u64 {
         self.state.calls.load(Ordering::SeqCst)
+    }
+
+    /// The `traceparent` metadata of each call received, in order.
+    pub fn traceparents(&self) -> Vec<Option<String>> {
+        self.state.traceparents.lock().unwrap().clone()
     }
 
     /// The next `n` calls answer UNAVAILABLE.

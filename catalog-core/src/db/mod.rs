@@ -4,13 +4,14 @@ pub mod constraints;
 
 use crate::config::DatabaseSettings;
 use crate::error::{Error, Result};
-use diesel::connection::SimpleConnection;
+use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::bb8::Pool;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
+use std::collections::VecDeque;
 use std::time::Duration;
 
 pub use diesel_async::AsyncPgConnection as PgConn;
@@ -33,6 +34,43 @@ where
 
 pub fn statements_sent() -> u64 {
     STATEMENTS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Counts statements and gives each a client span (only when spans are exported). Spans end in
+/// the order statements started: a pipelined connection answers in order.
+#[derive(Default)]
+struct StatementSpans {
+    open: VecDeque<tracing::Span>,
+}
+
+impl Instrumentation for StatementSpans {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        match event {
+            InstrumentationEvent::StartQuery { query, .. } => {
+                STATEMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let text = query.to_string();
+                // Never the bound values: they are the callers' data.
+                let text = text.split(" -- binds:").next().unwrap_or_default();
+                let operation = text.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+                self.open.push_back(tracing::info_span!(
+                    "SQL",
+                    otel.name = %operation,
+                    otel.kind = "client",
+                    otel.status_code = tracing::field::Empty,
+                    otel.status_description = tracing::field::Empty,
+                    db.system.name = "postgresql",
+                    db.operation.name = %operation,
+                    db.query.text = text,
+                ));
+            }
+            InstrumentationEvent::FinishQuery { error, .. } => {
+                if let (Some(span), Some(error)) = (self.open.pop_front(), error) {
+                    crate::telemetry::fail(&span, &error.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
@@ -59,11 +97,15 @@ pub fn pool(settings: &DatabaseSettings) -> Result<PgPool> {
             conn.batch_execute(&format!("SET statement_timeout = {statement_timeout_ms}; SET jit = off"))
                 .await
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-            conn.set_instrumentation(|event: diesel::connection::InstrumentationEvent<'_>| {
-                if matches!(event, diesel::connection::InstrumentationEvent::StartQuery { .. }) {
-                    STATEMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
-            });
+            if crate::telemetry::exporting() {
+                conn.set_instrumentation(StatementSpans::default());
+            } else {
+                conn.set_instrumentation(|event: InstrumentationEvent<'_>| {
+                    if matches!(event, InstrumentationEvent::StartQuery { .. }) {
+                        STATEMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                });
+            }
             Ok(conn)
         }
         .boxed()

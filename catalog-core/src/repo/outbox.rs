@@ -10,10 +10,12 @@ use crate::ids::{OrganizationId, ProductId, VariantId};
 use crate::models::Actor;
 use crate::schema::{outbox, product_variants};
 use crate::stale::Stale;
+use crate::telemetry;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
+use tracing::Instrument;
 use uuid::Uuid;
 
 pub const SERVICE_NAME: &str = "catalog-service";
@@ -54,7 +56,16 @@ pub struct OutboxRow {
 /// payload repeats from the envelope: `organization_id`, and who did it and when under the
 /// action's names (`created_by`/`created_at`, `updated_by`/`updated_at`, …; the user is
 /// `null` for the system's own changes).
-pub fn envelope(event_id: Uuid, org: OrganizationId, actor: &Actor, draft: &EventDraft, at: DateTime<Utc>) -> Value {
+/// `trace` is the writer's W3C context (`traceparent`, `tracestate`), carried in `metadata` so
+/// the relay and every consumer continue the trace.
+pub fn envelope(
+    event_id: Uuid,
+    org: OrganizationId,
+    actor: &Actor,
+    draft: &EventDraft,
+    at: DateTime<Utc>,
+    trace: &[(&'static str, String)],
+) -> Value {
     let name = draft.event_type();
     // Microseconds: Audit tells events apart by `{event}_{timestamp}_{organization_id}`.
     let timestamp = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
@@ -62,6 +73,13 @@ pub fn envelope(event_id: Uuid, org: OrganizationId, actor: &Actor, draft: &Even
     if let Value::Object(fields) = &mut data {
         fields.entry("organization_id").or_insert_with(|| json!(org));
         super::published::document(draft, actor, &timestamp, fields);
+    }
+    let mut metadata = json!({
+        "user_id": actor.user_id,
+        "correlation_id": actor.correlation_id,
+    });
+    if let Value::Object(fields) = &mut metadata {
+        fields.extend(trace.iter().map(|(name, value)| ((*name).to_string(), json!(value))));
     }
     json!({
         "event_id": event_id,
@@ -74,18 +92,37 @@ pub fn envelope(event_id: Uuid, org: OrganizationId, actor: &Actor, draft: &Even
         "aggregate_id": draft.aggregate_id,
         "aggregate_version": draft.aggregate_version,
         "data": data,
-        "metadata": {
-            "user_id": actor.user_id,
-            "correlation_id": actor.correlation_id,
-        },
+        "metadata": metadata,
     })
 }
 
 /// Appends events in one multi-row insert. Call inside the transaction of the write.
-pub async fn append(conn: &mut PgConn, org: OrganizationId, actor: &Actor, mut drafts: Vec<EventDraft>) -> Result<()> {
+pub async fn append(conn: &mut PgConn, org: OrganizationId, actor: &Actor, drafts: Vec<EventDraft>) -> Result<()> {
     if drafts.is_empty() {
         return Ok(());
     }
+    let span = telemetry::client_span(|| {
+        tracing::info_span!(
+            "create outbox",
+            otel.kind = "producer",
+            messaging.system = "rabbitmq",
+            messaging.operation.type = "create",
+            messaging.operation.name = "outbox append",
+            messaging.batch.message_count = drafts.len() as i64,
+        )
+    });
+    // The events' context is this span's (exporting) or the request's (not).
+    let trace = span.in_scope(telemetry::current_headers);
+    append_traced(conn, org, actor, drafts, &trace).instrument(span).await
+}
+
+async fn append_traced(
+    conn: &mut PgConn,
+    org: OrganizationId,
+    actor: &Actor,
+    mut drafts: Vec<EventDraft>,
+    trace: &[(&'static str, String)],
+) -> Result<()> {
     name_variants(conn, org, &mut drafts).await?;
     for draft in &drafts {
         // A draft this module's constructors made always names its subject; were one not to,
@@ -109,7 +146,7 @@ pub async fn append(conn: &mut PgConn, org: OrganizationId, actor: &Actor, mut d
                 aggregate_type: draft.aggregate.to_string(),
                 aggregate_id: draft.aggregate_id,
                 aggregate_version: draft.aggregate_version,
-                payload: envelope(event_id, org, actor, draft, now),
+                payload: envelope(event_id, org, actor, draft, now, trace),
             }
         })
         .collect();

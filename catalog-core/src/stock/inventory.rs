@@ -10,6 +10,7 @@ use crate::breaker::{Outcome, PeerCalls};
 use crate::config::{AuthSettings, InventorySettings};
 use crate::error::{Error, Result};
 use crate::ids::{OrganizationId, VariantId};
+use crate::telemetry;
 use pb::inventory_service_client::InventoryServiceClient;
 use pb::{AvailabilityItem, CheckBulkAvailabilityRequest, GetStockInfoRequest};
 use rust_decimal::Decimal;
@@ -17,6 +18,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
+use tracing::Instrument;
 
 /// Code generated from `proto/inventory.proto` (owned by the Inventory team).
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
@@ -27,6 +29,8 @@ pub mod pb {
 pub struct InventoryClient {
     client: InventoryServiceClient<Channel>,
     calls: PeerCalls,
+    host: String,
+    port: u16,
 }
 
 impl InventoryClient {
@@ -45,7 +49,12 @@ impl InventoryClient {
         let channel = endpoint.connect_timeout(timeout).tcp_nodelay(true).connect_lazy();
         let calls = PeerCalls::new("inventory service", timeout, settings.grpc_retries, Duration::from_millis(50))
             .with_breaker(breaker.breaker_failure_threshold, Duration::from_secs(breaker.breaker_recovery_secs));
-        Ok(Some(Self { client: InventoryServiceClient::new(channel), calls }))
+        Ok(Some(Self {
+            client: InventoryServiceClient::new(channel),
+            calls,
+            host: settings.grpc_host.trim().to_string(),
+            port: settings.grpc_port,
+        }))
     }
 
     /// Each variant's available quantity over all its warehouses, in one call (no warehouse
@@ -73,6 +82,7 @@ impl InventoryClient {
                     }
                 }
             })
+            .instrument(self.span("CheckBulkAvailability"))
             .await?;
         let mut available: HashMap<VariantId, Decimal> = variants.iter().map(|v| (*v, Decimal::ZERO)).collect();
         for result in response.results {
@@ -104,6 +114,7 @@ impl InventoryClient {
                     }
                 }
             })
+            .instrument(self.span("GetStockInfo"))
             .await?;
         Ok(response
             .into_iter()
@@ -132,7 +143,12 @@ impl InventoryClient {
     fn attempt<T: Clone>(&self, message: &T) -> (InventoryServiceClient<Channel>, tonic::Request<T>) {
         let mut request = tonic::Request::new(message.clone());
         request.set_timeout(self.calls.timeout);
+        telemetry::inject_metadata(request.metadata_mut());
         (self.client.clone(), request)
+    }
+
+    fn span(&self, method: &'static str) -> tracing::Span {
+        telemetry::rpc_client_span("inventory.v1.InventoryService", method, &self.host, self.port)
     }
 
     /// Whether the circuit to Inventory is open (calls fail fast).
