@@ -75,20 +75,27 @@ pub async fn middleware(
     // The route pattern, not the path: ids would explode the metric's cardinality.
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
     let caller = telemetry::extract(|key| req.headers().get(key).and_then(|v| v.to_str().ok()));
-    let served = Served::start(caller, || {
-        tracing::info_span!(
-            "HTTP request",
-            otel.name = %format_args!("{method} {route}"),
-            otel.kind = "server",
-            otel.status_code = tracing::field::Empty,
-            otel.status_description = tracing::field::Empty,
-            http.request.method = %method,
-            url.path = req.path(),
-            http.route = %route,
-            http.response.status_code = tracing::field::Empty,
-            catalog.request_id = %request_id,
-        )
-    });
+    // Probes and scrapes come every few seconds and say nothing about a user's request.
+    let operational = route == "/metrics" || route.starts_with("/health");
+    let served = if operational {
+        Served::passing(caller)
+    } else {
+        Served::start(caller, || {
+            tracing::info_span!(
+                "HTTP request",
+                otel.name = %format_args!("{method} {route}"),
+                otel.kind = "server",
+                trace_id = tracing::field::Empty,
+                otel.status_code = tracing::field::Empty,
+                otel.status_description = tracing::field::Empty,
+                http.request.method = %method,
+                url.path = req.path(),
+                http.route = %route,
+                http.response.status_code = tracing::field::Empty,
+                catalog.request_id = %request_id,
+            )
+        })
+    };
     let trace_id = served.trace_id();
     let context = RequestContext { request_id: request_id.clone(), path: req.path().to_string(), trace_id };
     req.extensions_mut().insert(context.clone());

@@ -146,10 +146,11 @@ pub fn exporting() -> bool {
     EXPORTING.load(Ordering::Relaxed)
 }
 
-/// A client span (database, cache, broker, peer call) made by `make`, or none at all when
-/// nothing is exported: without export a span would cost an allocation per call for nothing.
+/// A client span (database, cache, broker, peer call) made by `make` inside a traced unit of
+/// work; none at all when nothing is exported (a span would cost an allocation per call for
+/// nothing) or outside any span (background checks would each start a trace of their own).
 pub fn client_span(make: impl FnOnce() -> Span) -> Span {
-    if exporting() { make() } else { Span::none() }
+    if exporting() && !Span::current().is_none() { make() } else { Span::none() }
 }
 
 /// The client span of a call to a peer's gRPC service (none without export).
@@ -244,14 +245,25 @@ pub struct Served {
 }
 
 impl Served {
-    /// `make` names the span and its attributes; it is called only when spans are exported.
+    /// `make` names the span and its attributes (declaring `trace_id` as `Empty` puts the id
+    /// in every log line within it); it is called only when spans are exported.
     pub fn start(parent: Context, make: impl FnOnce() -> Span) -> Self {
         if !exporting() {
-            return Self { context: parent, span: None };
+            return Self::passing(parent);
         }
         let span = make();
         let _ = span.set_parent(parent);
-        Self { context: span.context(), span: Some(span) }
+        let context = span.context();
+        let ids = context.span().span_context().clone();
+        if ids.is_valid() {
+            span.record("trace_id", ids.trace_id().to_string());
+        }
+        Self { context, span: Some(span) }
+    }
+
+    /// Passes the caller's context on without a span of its own (health probes, scrapes).
+    pub fn passing(parent: Context) -> Self {
+        Self { context: parent, span: None }
     }
 
     /// Runs `work` with this request's context current (and inside its span when exporting).

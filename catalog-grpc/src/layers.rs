@@ -93,24 +93,31 @@ where
         let layer = self.layer.clone();
         let started = Instant::now();
 
-        let served = Served::start(telemetry::extract_http(request.headers()), || {
-            let service = request.uri().path().trim_start_matches('/').split('/').next().unwrap_or_default();
-            tracing::info_span!(
-                "RPC",
-                otel.name = %request.uri().path().trim_start_matches('/'),
-                otel.kind = "server",
-                otel.status_code = tracing::field::Empty,
-                otel.status_description = tracing::field::Empty,
-                rpc.system = "grpc",
-                rpc.service = service,
-                rpc.method = %method,
-                rpc.grpc.status_code = tracing::field::Empty,
-                catalog.request_id = %request_id,
-            )
-        });
-
         // The shared service token guards the catalog, not the health service probes use.
         let is_health = request.uri().path().starts_with("/grpc.health.v1.");
+        let caller = telemetry::extract_http(request.headers());
+        // Probes come every few seconds and say nothing about a caller's request.
+        let served = if is_health {
+            Served::passing(caller)
+        } else {
+            Served::start(caller, || {
+                let service = request.uri().path().trim_start_matches('/').split('/').next().unwrap_or_default();
+                tracing::info_span!(
+                    "RPC",
+                    otel.name = %request.uri().path().trim_start_matches('/'),
+                    otel.kind = "server",
+                    trace_id = tracing::field::Empty,
+                    otel.status_code = tracing::field::Empty,
+                    otel.status_description = tracing::field::Empty,
+                    rpc.system = "grpc",
+                    rpc.service = service,
+                    rpc.method = %method,
+                    rpc.grpc.status_code = tracing::field::Empty,
+                    catalog.request_id = %request_id,
+                )
+            })
+        };
+
         if let (Some(token), false) = (&layer.service_token, is_health) {
             let presented = request.headers().get("authorization").and_then(|v| v.to_str().ok());
             if presented.and_then(|v| v.strip_prefix("Bearer ")) != Some(token.as_ref()) {

@@ -334,6 +334,7 @@ fn process_span(queue: &str, delivery: &Delivery, event: Option<&IncomingEvent>)
             "process",
             otel.name = %format_args!("process {queue}"),
             otel.kind = "consumer",
+            trace_id = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
             otel.status_description = tracing::field::Empty,
             messaging.system = "rabbitmq",

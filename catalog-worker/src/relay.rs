@@ -170,6 +170,7 @@ impl Relay {
                         "publish",
                         otel.name = %format_args!("publish {exchange}"),
                         otel.kind = "producer",
+                        trace_id = tracing::field::Empty,
                         otel.status_code = tracing::field::Empty,
                         otel.status_description = tracing::field::Empty,
                         messaging.system = "rabbitmq",

@@ -36,8 +36,9 @@ pub fn statements_sent() -> u64 {
     STATEMENTS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Counts statements and gives each a client span (only when spans are exported). Spans end in
-/// the order statements started: a pipelined connection answers in order.
+/// Counts statements and gives each a client span (only when spans are exported, inside a
+/// traced unit of work). Spans end in the order statements started: a pipelined connection
+/// answers in order.
 #[derive(Default)]
 struct StatementSpans {
     open: VecDeque<tracing::Span>,
@@ -48,20 +49,22 @@ impl Instrumentation for StatementSpans {
         match event {
             InstrumentationEvent::StartQuery { query, .. } => {
                 STATEMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let text = query.to_string();
-                // Never the bound values: they are the callers' data.
-                let text = text.split(" -- binds:").next().unwrap_or_default();
-                let operation = text.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
-                self.open.push_back(tracing::info_span!(
-                    "SQL",
-                    otel.name = %operation,
-                    otel.kind = "client",
-                    otel.status_code = tracing::field::Empty,
-                    otel.status_description = tracing::field::Empty,
-                    db.system.name = "postgresql",
-                    db.operation.name = %operation,
-                    db.query.text = text,
-                ));
+                self.open.push_back(crate::telemetry::client_span(|| {
+                    let text = query.to_string();
+                    // Never the bound values: they are the callers' data.
+                    let text = text.split(" -- binds:").next().unwrap_or_default();
+                    let operation = text.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+                    tracing::info_span!(
+                        "SQL",
+                        otel.name = %operation,
+                        otel.kind = "client",
+                        otel.status_code = tracing::field::Empty,
+                        otel.status_description = tracing::field::Empty,
+                        db.system.name = "postgresql",
+                        db.operation.name = %operation,
+                        db.query.text = text,
+                    )
+                }));
             }
             InstrumentationEvent::FinishQuery { error, .. } => {
                 if let (Some(span), Some(error)) = (self.open.pop_front(), error) {
