@@ -81,13 +81,10 @@ pub async fn middleware(
         Served::passing(caller)
     } else {
         Served::start(caller, || {
-            tracing::info_span!(
+            catalog_core::work_span!(
                 "HTTP request",
+                "server",
                 otel.name = %format_args!("{method} {route}"),
-                otel.kind = "server",
-                trace_id = tracing::field::Empty,
-                otel.status_code = tracing::field::Empty,
-                otel.status_description = tracing::field::Empty,
                 http.request.method = %method,
                 url.path = req.path(),
                 http.route = %route,

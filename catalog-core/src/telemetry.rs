@@ -153,6 +153,23 @@ pub fn client_span(make: impl FnOnce() -> Span) -> Span {
     if exporting() && !Span::current().is_none() { make() } else { Span::none() }
 }
 
+/// The span of a unit of work joined to a caller's trace ([`Served::start`]): `kind` is
+/// `otel.kind` (server, consumer, producer); the fields every such span records later
+/// (`trace_id`, the status) are declared; `$fields` are the rest, as `tracing` takes them.
+#[macro_export]
+macro_rules! work_span {
+    ($name:expr, $kind:expr, $($fields:tt)*) => {
+        ::tracing::info_span!(
+            $name,
+            otel.kind = $kind,
+            trace_id = ::tracing::field::Empty,
+            otel.status_code = ::tracing::field::Empty,
+            otel.status_description = ::tracing::field::Empty,
+            $($fields)*
+        )
+    };
+}
+
 /// The client span of a call to a peer's gRPC service (none without export).
 pub fn rpc_client_span(service: &'static str, method: &'static str, host: &str, port: u16) -> Span {
     client_span(|| {

@@ -102,13 +102,10 @@ where
         } else {
             Served::start(caller, || {
                 let service = request.uri().path().trim_start_matches('/').split('/').next().unwrap_or_default();
-                tracing::info_span!(
+                catalog_core::work_span!(
                     "RPC",
+                    "server",
                     otel.name = %request.uri().path().trim_start_matches('/'),
-                    otel.kind = "server",
-                    trace_id = tracing::field::Empty,
-                    otel.status_code = tracing::field::Empty,
-                    otel.status_description = tracing::field::Empty,
                     rpc.system = "grpc",
                     rpc.service = service,
                     rpc.method = %method,

@@ -330,13 +330,10 @@ fn process_span(queue: &str, delivery: &Delivery, event: Option<&IncomingEvent>)
         event.map(|event| telemetry::extract_event(&event.metadata)).unwrap_or_default()
     };
     Served::start(parent, || {
-        tracing::info_span!(
+        catalog_core::work_span!(
             "process",
+            "consumer",
             otel.name = %format_args!("process {queue}"),
-            otel.kind = "consumer",
-            trace_id = tracing::field::Empty,
-            otel.status_code = tracing::field::Empty,
-            otel.status_description = tracing::field::Empty,
             messaging.system = "rabbitmq",
             messaging.operation.type = "process",
             messaging.destination.name = %delivery.exchange,

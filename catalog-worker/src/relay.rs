@@ -166,13 +166,10 @@ impl Relay {
             .map(|row| {
                 // Each event continues its writer's trace; its send span lasts until confirmed.
                 let send = Served::start(telemetry::extract_event(&row.payload["metadata"]), || {
-                    tracing::info_span!(
+                    catalog_core::work_span!(
                         "publish",
+                        "producer",
                         otel.name = %format_args!("publish {exchange}"),
-                        otel.kind = "producer",
-                        trace_id = tracing::field::Empty,
-                        otel.status_code = tracing::field::Empty,
-                        otel.status_description = tracing::field::Empty,
                         messaging.system = "rabbitmq",
                         messaging.operation.type = "send",
                         messaging.destination.name = exchange,
