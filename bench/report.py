@@ -531,6 +531,7 @@ def render(args):
         w(f"| {target} | {measured} | {ceiling} | {rat} | {'not measured' if ok is None else verdict(ok)} |")
     w("\n![second-round targets](targets_round2.png)\n")
     second_round_chart(second, args.out_dir)
+    tracing_section(os.path.dirname(args.results), w)
     profiles_section(lines, os.path.dirname(args.results), w)
 
     w("## Targets (first round)\n")
@@ -853,6 +854,85 @@ def second_round_targets(lines, hi, results_dir):
             dict({name: mb for name, mb in sorted(per.items())}, limit=limit),
         ))
     return out
+
+
+def tracing_section(results_dir, w):
+    """Issue 22: the cost of trace context (export off) and of OTLP export at 10 % sampling,
+    against the build without either, all measured in one run of bench/tracing.sh."""
+    path = os.path.join(results_dir, "tracing.jsonl")
+    lines = load(path) if os.path.exists(path) else []
+    machine = next((l for l in lines if l["scenario"] == "tracing-machine"), None)
+    if not machine:
+        return
+
+    def mean(scenario, build):
+        values = [l["throughput_rps"] for l in lines
+                  if l["scenario"] == scenario and l.get("label") == f"tracing-{build}" and "throughput_rps" in l]
+        return sum(values) / len(values) if values else None
+
+    def p99(scenario, build):
+        values = [get(l, "latency_ms", "p99") for l in lines
+                  if l["scenario"] == scenario and l.get("label") == f"tracing-{build}"]
+        values = [v for v in values if v is not None]
+        return sum(values) / len(values) if values else None
+
+    def cpu_us(scenario, build):
+        """The serving process's CPU per call, µs: its CPU over each run (warm-up included)
+        over the calls the run made at its measured rate."""
+        per_round = []
+        for l in lines:
+            if l["scenario"] == scenario and l.get("label") == f"tracing-{build}" and l.get("throughput_rps"):
+                cpu = next((c for c in lines if c["scenario"] == "tracing-cpu" and c.get("label") == l["label"]
+                            and c.get("of") == scenario and lines.index(c) > lines.index(l)), None)
+                if cpu:
+                    calls = l["throughput_rps"] * (l["duration_s"] + l.get("warmup_s", 0))
+                    per_round.append(1e6 * cpu["cpu_s"] / calls)
+        return sum(per_round) / len(per_round) if per_round else None
+
+    builds = [b for b in ("baseline", "off", "on-10pct") if mean("grpc-health", b)]
+    rounds = max((l.get("round", 0) for l in lines if l["scenario"] == "tracing-spans"), default=0)
+    w("## Tracing overhead (issue 22, bench/tracing.sh)\n")
+    w(f"{machine['date']}, commit {machine['commit']}, {machine['nproc']} cores; 16 clients; each figure the mean "
+      f"of {rounds} rounds in which the builds took turns against the same database and Redis. `baseline` is "
+      f"commit {machine['baseline']} (no trace context at all); `off` this commit without an OTLP endpoint; "
+      "`on-10pct` this commit exporting every span of 10 % of the traces (`OTEL_TRACES_SAMPLER=traceidratio`, "
+      "0.1) to a real OTLP/gRPC endpoint (`catalog-bench otlp-sink`). The ceilings (health check, no-op "
+      "endpoint) go through the same middleware, so the cost shows as each build's throughput against the "
+      "baseline's.\n")
+    w("| build | GetProductDetails warm /s | p99 ms | CPU µs/call | vs baseline | health /s | REST cached product /s | p99 ms | CPU µs/call | vs baseline | REST no-op /s | spans exported |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    base = {s: cpu_us(s, "baseline") for s in ("grpc-product-details", "rest-product")}
+
+    def cost(scenario, build):
+        r = ratio(cpu_us(scenario, build), base[scenario])
+        return None if r is None else r - 1
+
+    def signed(x):
+        return "–" if x is None else f"{100 * x:+.1f} %"
+
+    for b in builds:
+        spans = sum(l["spans"] for l in lines if l["scenario"] == "tracing-spans" and l.get("label") == f"tracing-{b}")
+        w(f"| {b} | {fmt(mean('grpc-product-details', b))} | {fmt(p99('grpc-product-details', b), 2)} "
+          f"| {fmt(cpu_us('grpc-product-details', b))} | {signed(cost('grpc-product-details', b))} "
+          f"| {fmt(mean('grpc-health', b))} | {fmt(mean('rest-product', b))} | {fmt(p99('rest-product', b), 2)} "
+          f"| {fmt(cpu_us('rest-product', b))} | {signed(cost('rest-product', b))} | {fmt(mean('rest-noop', b))} | {spans:,} |")
+    off = [c for c in (cost("grpc-product-details", "off"), cost("rest-product", "off")) if c is not None]
+    on = [c for c in (cost("grpc-product-details", "on-10pct"), cost("rest-product", "on-10pct")) if c is not None]
+    if off:
+        w(f"\nThe cost is the serving process's CPU per call against the baseline's. Export off: at most "
+          f"{signed(max(off))} and as low as {signed(min(off))}, i.e. within the noise; export on at 10 %: at most "
+          f"{signed(max(on) if on else None)}. Throughput on this 2-core machine, shared by the load generator, "
+          "Redis and the server, moves by more than that between rounds of the same build.\n")
+    context = next((l for l in lines if l["scenario"] == "tracing-context-cost"), None)
+    details_cpu, rest_cpu = base["grpc-product-details"], base["rest-product"]
+    if context and details_cpu and rest_cpu:
+        worst = max(context["no_traceparent_ns"], context["traceparent_ns"]) / 1000
+        w(f"What export off adds, timed alone (`catalog-bench trace-context-cost`, {context['calls']:,} calls): "
+          f"{context['no_traceparent_ns']:.0f} ns per call without a `traceparent`, "
+          f"{context['traceparent_ns']:.0f} ns with one (parsed, made current around the handler, its ids "
+          f"written for the access log): {pct(worst / details_cpu)} of the baseline's CPU per warm "
+          f"GetProductDetails ({fmt(details_cpu)} µs), {pct(worst / rest_cpu)} of a cached REST read "
+          f"({fmt(rest_cpu)} µs) — target < 2 %: {verdict(worst / details_cpu < 0.02)}.\n")
 
 
 def profiles_section(lines, results_dir, w):

@@ -15,10 +15,12 @@ mod fixture;
 mod grpc;
 mod http;
 mod load;
+mod otlp_sink;
 mod relay;
 mod rest;
 mod silence;
 mod stock;
+mod trace_cost;
 mod upload;
 
 use anyhow::Context as _;
@@ -190,6 +192,20 @@ enum Tool {
     SqlSearchBarcode {
         #[command(flatten)]
         target: Target,
+    },
+    /// Time what trace-context handling adds to each call when nothing is exported (one JSON
+    /// line, bench/tracing.sh).
+    TraceContextCost {
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Accept OTLP/gRPC trace exports on 127.0.0.1:`port` and count their spans into
+    /// `count_file` (bench/tracing.sh).
+    OtlpSink {
+        #[arg(long, default_value_t = 4327)]
+        port: u16,
+        #[arg(long)]
+        count_file: std::path::PathBuf,
     },
     /// Print the SQL that adds the benchmark's fixtures: images for the warm product, and two
     /// products with 2,000 and 10 variants (idempotent).
@@ -428,6 +444,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("stock-events {}", serde_json::to_string(&result)?);
             emit(&line, out.as_deref())
         }
+        Some(Tool::TraceContextCost { out }) => emit(&trace_cost::measure().await, out.as_deref()),
+        Some(Tool::OtlpSink { port, count_file }) => otlp_sink::run(port, count_file).await,
         Some(Tool::SqlRecipeFixtures) => {
             println!("{}", fixture::recipe_fixture_sql());
             Ok(())

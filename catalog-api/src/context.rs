@@ -93,7 +93,7 @@ pub async fn middleware(
             )
         })
     };
-    let trace_id = served.trace_id();
+    let trace_id = served.trace_id().map(|id| id.to_string());
     let context = RequestContext { request_id: request_id.clone(), path: req.path().to_string(), trace_id };
     req.extensions_mut().insert(context.clone());
     let metrics = req.app_data::<actix_web::web::Data<HttpMetrics>>().cloned();
@@ -125,7 +125,7 @@ pub async fn middleware(
         elapsed_ms = elapsed.as_secs_f64() * 1000.0,
         request_id,
         trace_id = context.trace_id.as_deref(),
-        span_id = served.span_id().as_deref(),
+        span_id = served.span_id().map(tracing::field::display),
         "request"
     );
     Ok(response)

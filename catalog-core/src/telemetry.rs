@@ -13,7 +13,7 @@
 use crate::config::{LogFormat, LogSettings};
 use futures_util::future::Either;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry::trace::{SpanId, TraceContextExt, TraceId, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -314,18 +314,18 @@ impl Served {
         self.span.as_ref()
     }
 
-    /// The trace id, for logs (`None` outside any trace).
-    pub fn trace_id(&self) -> Option<String> {
+    /// The trace id, for logs (`None` outside any trace); displays as 32 hex digits.
+    pub fn trace_id(&self) -> Option<TraceId> {
         let span = self.context.span();
         let ids = span.span_context();
-        ids.is_valid().then(|| ids.trace_id().to_string())
+        ids.is_valid().then(|| ids.trace_id())
     }
 
-    /// This side's span id (the caller's when not exporting), for logs.
-    pub fn span_id(&self) -> Option<String> {
+    /// This side's span id (the caller's when not exporting), for logs; 16 hex digits.
+    pub fn span_id(&self) -> Option<SpanId> {
         let span = self.context.span();
         let ids = span.span_context();
-        ids.is_valid().then(|| ids.span_id().to_string())
+        ids.is_valid().then(|| ids.span_id())
     }
 }
 
@@ -339,7 +339,7 @@ mod tests {
     fn without_export_the_caller_s_context_is_passed_on_unchanged() {
         let parent = extract(|key| (key == TRACEPARENT).then_some(PARENT));
         let served = Served::start(parent, || unreachable!("no span is made without export"));
-        assert_eq!(served.trace_id().as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+        assert_eq!(served.trace_id().map(|id| id.to_string()).as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
         let headers = served.run_blocking(current_headers);
         assert_eq!(headers, vec![(TRACEPARENT, PARENT.to_string())]);
     }

@@ -168,8 +168,8 @@ fn record(metrics: &GrpcMetrics, method: &str, code: i32, started: Instant, requ
         code = %code_name,
         elapsed_ms = elapsed.as_secs_f64() * 1000.0,
         request_id,
-        trace_id = served.trace_id().as_deref(),
-        span_id = served.span_id().as_deref(),
+        trace_id = served.trace_id().map(tracing::field::display),
+        span_id = served.span_id().map(tracing::field::display),
         "rpc"
     );
 }
