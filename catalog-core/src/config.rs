@@ -576,7 +576,20 @@ settings_section! {
         auth_exchange: String = "auth_events", env RABBITMQ_EXCHANGE_AUTH;
         /// Prepended to queue names (tests run side by side on one broker).
         queue_prefix: String = "", env RABBITMQ_QUEUE_PREFIX;
+        /// `quorum` (replicated across a cluster's nodes) or `classic` (single-node development).
+        queue_type: QueueType = "quorum", env RABBITMQ_QUEUE_TYPE;
+        /// Quorum queues only: a message delivered this many times without an acknowledgement
+        /// (its consumer died handling it each time) is dead-lettered by the broker.
+        delivery_limit: u32 = 10, env RABBITMQ_DELIVERY_LIMIT;
     }
+}
+
+/// How the worker's queues are declared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueType {
+    Quorum,
+    Classic,
 }
 
 impl RabbitSettings {
@@ -761,6 +774,7 @@ impl Settings {
         check(self.database.pool_size > 0, "DATABASE_POOL_SIZE", "must be at least 1");
         check(self.redis.pool_size > 0, "REDIS_POOL_SIZE", "must be at least 1");
         check(self.rabbitmq.prefetch > 0, "RABBITMQ_PREFETCH", "must be at least 1");
+        check(self.rabbitmq.delivery_limit > 0, "RABBITMQ_DELIVERY_LIMIT", "must be at least 1");
         let budgets = [
             (self.api.rate_limit_per_minute, "API_RATE_LIMIT_PER_MINUTE"),
             (self.api.rate_limit_read_per_minute, "API_RATE_LIMIT_READ_PER_MINUTE"),

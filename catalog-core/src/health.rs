@@ -8,6 +8,7 @@ use crate::cache::{self, RedisPool};
 use crate::config::{RabbitSettings, SecretUrl};
 use crate::db::{self, PgPool};
 use serde::Serialize;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -34,11 +35,31 @@ pub struct HealthChecker {
     pub redis: Option<RedisPool>,
     /// (host, port) of the broker and whether readiness needs it.
     pub rabbitmq: Option<(String, u16, bool)>,
+    /// Problems background work reports (a worker's queue topology); each is required.
+    conditions: Vec<(&'static str, Condition)>,
+}
+
+/// A problem found by background work that readiness must report until it is mended.
+#[derive(Clone, Default)]
+pub struct Condition(Arc<Mutex<Option<String>>>);
+
+impl Condition {
+    pub fn fail(&self, problem: String) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(problem);
+    }
+
+    pub fn clear(&self) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    fn problem(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
 }
 
 impl HealthChecker {
     pub fn new(postgres: PgPool) -> Self {
-        Self { postgres, redis: None, rabbitmq: None }
+        Self { postgres, redis: None, rabbitmq: None, conditions: Vec::new() }
     }
 
     pub fn with_redis(mut self, redis: RedisPool) -> Self {
@@ -49,6 +70,12 @@ impl HealthChecker {
     pub fn with_rabbitmq(mut self, settings: &RabbitSettings, required: bool) -> Self {
         let (host, port) = broker_address(settings);
         self.rabbitmq = Some((host, port, required));
+        self
+    }
+
+    /// Readiness also requires `condition` to hold.
+    pub fn with_condition(mut self, name: &'static str, condition: Condition) -> Self {
+        self.conditions.push((name, condition));
         self
     }
 
@@ -77,7 +104,11 @@ impl HealthChecker {
             }
         };
         let (postgres, redis, rabbit) = tokio::join!(postgres, redis, rabbit);
-        let checks: Vec<CheckResult> = std::iter::once(postgres).chain(redis).chain(rabbit).collect();
+        let conditions = self.conditions.iter().map(|(name, condition)| {
+            let error = condition.problem();
+            CheckResult { name, ok: error.is_none(), required: true, latency_ms: 0, error }
+        });
+        let checks: Vec<CheckResult> = std::iter::once(postgres).chain(redis).chain(rabbit).chain(conditions).collect();
         HealthReport { ready: checks.iter().all(|c| c.ok || !c.required), checks }
     }
 }

@@ -41,6 +41,11 @@ impl Shutdown {
         let _ = self.tx.send(true);
     }
 
+    /// Whether `trigger` was called: for blocking threads, which cannot `wait`.
+    pub fn triggered(&self) -> bool {
+        *self.tx.borrow()
+    }
+
     pub async fn wait(&self) {
         let mut rx = self.tx.subscribe();
         let _ = rx.wait_for(|stopped| *stopped).await;

@@ -12,16 +12,12 @@
 
 use crate::backoff::Backoff;
 use crate::metrics::WorkerMetrics;
-use crate::topology::Topology;
-use amiquip::{
-    AmqpValue, Channel, Connection, ConsumerMessage, ConsumerOptions, Delivery, ExchangeDeclareOptions, ExchangeType,
-    FieldTable, Publish, QueueDeclareOptions,
-};
+use crate::topology::{Topology, declare};
+use amiquip::{AmqpValue, Channel, Connection, ConsumerMessage, ConsumerOptions, Delivery, Publish};
 use catalog_core::inbound::{self, EventHandler, IncomingEvent, Outcome};
 use catalog_core::shutdown::Shutdown;
 use catalog_core::telemetry::{self, Served};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// How often each consumer reads the dead-letter queue's depth.
@@ -40,22 +36,16 @@ pub struct Consumers {
 impl Consumers {
     /// Starts one thread per queue; they stop (after the message in hand) when `stop` fires.
     pub fn start(self, runtime: tokio::runtime::Handle, stop: Shutdown) -> Vec<std::thread::JoinHandle<()>> {
-        let stopping = Arc::new(AtomicBool::new(false));
-        let flag = stopping.clone();
-        runtime.spawn(async move {
-            stop.wait().await;
-            flag.store(true, Ordering::SeqCst);
-        });
         let shared = Arc::new(self);
         shared
             .topology
             .consumers()
             .into_iter()
             .filter_map(|(queue, exchange, bindings)| {
-                let (me, runtime, stopping) = (shared.clone(), runtime.clone(), stopping.clone());
+                let (me, runtime, stop) = (shared.clone(), runtime.clone(), stop.clone());
                 std::thread::Builder::new()
                     .name(format!("consume-{queue}"))
-                    .spawn(move || me.consume_forever(&runtime, &stopping, &queue, &exchange, bindings))
+                    .spawn(move || me.consume_forever(&runtime, &stop, &queue, &exchange, bindings))
                     .ok()
             })
             .collect()
@@ -64,14 +54,14 @@ impl Consumers {
     fn consume_forever(
         &self,
         runtime: &tokio::runtime::Handle,
-        stopping: &AtomicBool,
+        stop: &Shutdown,
         queue: &str,
         exchange: &str,
         bindings: &[&str],
     ) {
         let mut backoff = Backoff::default();
-        while !stopping.load(Ordering::SeqCst) {
-            match self.session(runtime, stopping, queue, exchange, bindings, &mut backoff) {
+        while !stop.triggered() {
+            match self.session(runtime, stop, queue, exchange, bindings, &mut backoff) {
                 Ok(()) => return,
                 Err(e) => {
                     tracing::warn!(queue, error = %e, "consumer disconnected; reconnecting");
@@ -95,7 +85,7 @@ impl Consumers {
     fn session(
         &self,
         runtime: &tokio::runtime::Handle,
-        stopping: &AtomicBool,
+        stop: &Shutdown,
         queue: &str,
         exchange: &str,
         bindings: &[&str],
@@ -115,7 +105,7 @@ impl Consumers {
         backoff.reset();
         let mut batch = Vec::with_capacity(batch_size);
         let mut dead_letters_counted: Option<Instant> = None;
-        while !stopping.load(Ordering::SeqCst) {
+        while !stop.triggered() {
             if dead_letters_counted.is_none_or(|at| at.elapsed() >= DEAD_LETTERS_EVERY) {
                 self.count_dead_letters(&channel)?;
                 dead_letters_counted = Some(Instant::now());
@@ -342,35 +332,4 @@ fn process_span(queue: &str, delivery: &Delivery, event: Option<&IncomingEvent>)
             messaging.message.id = event.map(|event| event.event_id.as_str()),
         )
     })
-}
-
-/// Declares `queue`, bound to `exchange` by `bindings`, and the dead-letter queue (idempotent).
-pub fn declare(
-    channel: &Channel,
-    topology: &Topology,
-    queue: &str,
-    exchange: &str,
-    bindings: &[&str],
-) -> amiquip::Result<()> {
-    let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
-    channel.exchange_declare(ExchangeType::Fanout, topology.dead_letter_exchange.as_str(), durable.clone())?;
-    channel.queue_declare(
-        topology.dead_letter_queue.as_str(),
-        QueueDeclareOptions { durable: true, ..Default::default() },
-    )?;
-    channel.queue_bind(
-        topology.dead_letter_queue.as_str(),
-        topology.dead_letter_exchange.as_str(),
-        "",
-        FieldTable::default(),
-    )?;
-
-    channel.exchange_declare(ExchangeType::Topic, exchange, durable)?;
-    let mut arguments = FieldTable::default();
-    arguments.insert("x-dead-letter-exchange".into(), AmqpValue::LongString(topology.dead_letter_exchange.clone()));
-    channel.queue_declare(queue, QueueDeclareOptions { durable: true, arguments, ..Default::default() })?;
-    for key in bindings {
-        channel.queue_bind(queue, exchange, *key, FieldTable::default())?;
-    }
-    Ok(())
 }

@@ -4,7 +4,7 @@ use catalog_core::auth::Authenticator;
 use catalog_core::cache::{self, Cache};
 use catalog_core::cli::SharedCommand;
 use catalog_core::config::Settings;
-use catalog_core::health::HealthChecker;
+use catalog_core::health::{Condition, HealthChecker};
 use catalog_core::ids::OrganizationId;
 use catalog_core::inbound::EventHandler;
 use catalog_core::media::MediaStore;
@@ -19,7 +19,7 @@ use catalog_worker::metrics::WorkerMetrics;
 use catalog_worker::publisher::Publisher;
 use catalog_worker::relay::Relay;
 use catalog_worker::stock::StockKeeper;
-use catalog_worker::topology::Topology;
+use catalog_worker::topology::{self, Topology, TopologyError};
 use clap::{Parser, Subcommand};
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,7 +77,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let registry = ops::registry(SERVICE);
     ops::register_pools(&registry, &postgres, &redis, &settings);
     let metrics = WorkerMetrics::register(&registry)?;
-    let health = HealthChecker::new(postgres.clone()).with_redis(redis.clone()).with_rabbitmq(&settings.rabbitmq, true);
+    let queues_fit = Condition::default();
+    let health = HealthChecker::new(postgres.clone())
+        .with_redis(redis.clone())
+        .with_rabbitmq(&settings.rabbitmq, true)
+        .with_condition("rabbitmq_topology", queues_fit.clone());
     let stop = Shutdown::default();
 
     let rabbit_url = settings.rabbitmq.url().expose().to_string();
@@ -113,7 +117,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         max_retries: settings.worker.max_retries,
         stock_batch_size: settings.inventory.events_batch_size,
     };
-    let threads = consumers.start(tokio::runtime::Handle::current(), stop.clone());
+    let consumers_task = tokio::spawn(start_consumers_once_queues_fit(consumers, queues_fit, stop.clone()));
 
     let state = ops::OpsState { health: Arc::new(health), registry, service: SERVICE };
     let addr = (settings.worker.host.clone(), settings.worker.port);
@@ -124,6 +128,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     shutdown::signal().await;
     stop.trigger();
     // In-flight messages finish before their consumer thread returns.
+    let threads = consumers_task.await?;
     tokio::task::spawn_blocking(move || threads.into_iter().for_each(|t| drop(t.join()))).await?;
     relay_task.await?;
     sweep_task.await?;
@@ -132,6 +137,45 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     ops_server.await??;
     tracing::info!("worker stopped");
     Ok(())
+}
+
+/// Starts the consumers once every queue can be declared as configured. A queue that exists
+/// with another type or other arguments is reported (log and readiness) and checked again every
+/// `RECHECK` — a configuration mistake or a migration in progress, which restarting the process
+/// would not mend; the relay keeps publishing meanwhile. Returns the consumer threads.
+async fn start_consumers_once_queues_fit(
+    consumers: Consumers,
+    queues_fit: Condition,
+    stop: Shutdown,
+) -> Vec<std::thread::JoinHandle<()>> {
+    const RECHECK: Duration = Duration::from_secs(30);
+    let mut backoff = catalog_worker::backoff::Backoff::default();
+    loop {
+        let (url, topology) = (consumers.url.clone(), consumers.topology.clone());
+        let pause = match tokio::task::spawn_blocking(move || topology::verify(&url, &topology)).await {
+            Ok(Ok(())) => {
+                queues_fit.clear();
+                return consumers.start(tokio::runtime::Handle::current(), stop);
+            }
+            Ok(Err(mismatch @ TopologyError::Mismatch { .. })) => {
+                tracing::error!(error = %mismatch, "the worker's queues do not match RABBITMQ_QUEUE_TYPE");
+                queues_fit.fail(mismatch.to_string());
+                RECHECK
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot check the worker's queues yet; retrying");
+                backoff.pause()
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the queue check panicked; retrying");
+                RECHECK
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = stop.wait() => return Vec::new(),
+        }
+    }
 }
 
 /// A suspension with an end date lifts itself: every few seconds, cached validations of the

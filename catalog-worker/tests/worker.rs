@@ -1404,7 +1404,7 @@ async fn a_burst_of_stock_reports_is_applied_in_batches_and_only_its_poison_dead
     tokio::task::spawn_blocking(move || {
         let mut conn = Connection::insecure_open(AMQP).unwrap();
         let channel = conn.open_channel(None).unwrap();
-        catalog_worker::consumer::declare(&channel, &topology, &queue, &exchange, INVENTORY_BINDINGS).unwrap();
+        catalog_worker::topology::declare(&channel, &topology, &queue, &exchange, INVENTORY_BINDINGS).unwrap();
         for body in &burst {
             channel.basic_publish(exchange.as_str(), Publish::new(body.as_bytes(), "inventory.stock.updated")).unwrap();
         }
