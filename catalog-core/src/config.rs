@@ -502,6 +502,9 @@ settings_section! {
         outbox_poll_ms: u64 = 1000, env WORKER_OUTBOX_POLL_MS;
         outbox_retention_hours: u32 = 72, env WORKER_OUTBOX_RETENTION_HOURS;
         max_retries: u32 = 5, env WORKER_MAX_RETRIES;
+        /// When set, the outbox partition count this worker applies at start (1–64): each
+        /// partition is relayed by one replica at a time. Unset: the count in the database.
+        outbox_partitions: Option<u32>, env WORKER_OUTBOX_PARTITIONS;
     }
 }
 
@@ -795,6 +798,11 @@ impl Settings {
         );
         check(self.inventory.stale_after_secs > 0, "STOCK_STALE_AFTER_SECS", "must be at least 1 second");
         check(self.worker.outbox_batch_size > 0, "WORKER_OUTBOX_BATCH_SIZE", "must be at least 1");
+        check(
+            self.worker.outbox_partitions.is_none_or(|n| (1..=64).contains(&n)),
+            "WORKER_OUTBOX_PARTITIONS",
+            "must be between 1 and 64",
+        );
         check(self.pagination.min_limit > 0, "PAGINATION_MIN_LIMIT", "must be at least 1");
         check(
             self.pagination.default_limit >= self.pagination.min_limit,

@@ -16,7 +16,6 @@ use catalog_core::{db, ops, process, shutdown};
 use catalog_worker::consumer::Consumers;
 use catalog_worker::janitor::MediaJanitor;
 use catalog_worker::metrics::WorkerMetrics;
-use catalog_worker::publisher::Publisher;
 use catalog_worker::relay::Relay;
 use catalog_worker::stock::StockKeeper;
 use catalog_worker::topology::{self, Topology, TopologyError};
@@ -85,8 +84,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let stop = Shutdown::default();
 
     let rabbit_url = settings.rabbitmq.url().expose().to_string();
-    let publisher = Publisher::start(rabbit_url.clone(), settings.rabbitmq.exchange.clone());
-    let relay = Relay { settings: settings.clone(), publisher, metrics: metrics.clone() };
+    let relay = Relay { settings: settings.clone(), amqp_url: rabbit_url.clone(), metrics: metrics.clone() };
     let relay_task = tokio::spawn(relay.run(stop.clone()));
 
     let auth = Arc::new(Authenticator::new(&settings, Some(redis.clone()), postgres.clone())?);

@@ -11,6 +11,8 @@ pub struct WorkerMetrics {
     pub outbox_backlog: IntGauge,
     pub outbox_oldest_age_seconds: IntGauge,
     pub relay_leader: IntGauge,
+    pub relay_partitions_held: IntGauge,
+    pub relay_partitions: IntGauge,
     pub consumed: IntCounterVec,
     pub dead_lettered: IntCounter,
     pub dead_letter_queue_messages: IntGaugeVec,
@@ -34,7 +36,18 @@ impl WorkerMetrics {
                 "outbox_oldest_unpublished_age_seconds",
                 "Age of the oldest unpublished row",
             )?,
-            relay_leader: IntGauge::new("outbox_relay_leader", "1 when this replica is the active relay")?,
+            relay_leader: IntGauge::new(
+                "outbox_relay_leader",
+                "1 when this replica relays at least one outbox partition",
+            )?,
+            relay_partitions_held: IntGauge::new(
+                "outbox_relay_partitions_held",
+                "Outbox partitions this replica relays",
+            )?,
+            relay_partitions: IntGauge::new(
+                "outbox_relay_partitions",
+                "Outbox partitions in use (outbox_relay.partitions)",
+            )?,
             consumed: IntCounterVec::new(
                 Opts::new("events_consumed_total", "Consumed events by outcome"),
                 &["queue", "outcome"],
@@ -94,6 +107,8 @@ impl WorkerMetrics {
         registry.register(Box::new(metrics.outbox_backlog.clone()))?;
         registry.register(Box::new(metrics.outbox_oldest_age_seconds.clone()))?;
         registry.register(Box::new(metrics.relay_leader.clone()))?;
+        registry.register(Box::new(metrics.relay_partitions_held.clone()))?;
+        registry.register(Box::new(metrics.relay_partitions.clone()))?;
         registry.register(Box::new(metrics.consumed.clone()))?;
         registry.register(Box::new(metrics.dead_lettered.clone()))?;
         registry.register(Box::new(metrics.dead_letter_queue_messages.clone()))?;

@@ -23,7 +23,6 @@ use catalog_core::testing::TestDb;
 use catalog_worker::consumer::Consumers;
 use catalog_worker::janitor::MediaJanitor;
 use catalog_worker::metrics::WorkerMetrics;
-use catalog_worker::publisher::Publisher;
 use catalog_worker::relay::Relay;
 use catalog_worker::topology::{INVENTORY_BINDINGS, Topology};
 use rust_decimal::Decimal;
@@ -100,8 +99,11 @@ fn metrics() -> WorkerMetrics {
 }
 
 fn start_relay(w: &World, url: &str, stop: &Shutdown) {
-    let publisher = Publisher::start(url.to_string(), w.settings.rabbitmq.exchange.clone());
-    let relay = Relay { settings: w.settings.clone(), publisher, metrics: metrics() };
+    start_relay_with(w.settings.clone(), url, stop, metrics());
+}
+
+fn start_relay_with(settings: Arc<Settings>, url: &str, stop: &Shutdown, metrics: WorkerMetrics) {
+    let relay = Relay { settings, amqp_url: url.to_string(), metrics };
     tokio::spawn(relay.run(stop.clone()));
 }
 
@@ -406,6 +408,118 @@ async fn a_backlog_of_many_batches_is_relayed_once_each_in_commit_order() {
     };
     assert_eq!(committed.len(), expected);
     assert_eq!(arrived, committed, "every event once, in outbox order");
+}
+
+/// Each organization's events as committed (outbox order), by organization id.
+async fn committed_by_organization(w: &World) -> HashMap<String, Vec<String>> {
+    #[derive(diesel::QueryableByName)]
+    struct Committed {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        organization_id: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        event_id: String,
+    }
+    use diesel_async::RunQueryDsl;
+    let conn = &mut *w.db.conn().await;
+    let rows = diesel::sql_query("SELECT organization_id::text, event_id::text FROM outbox ORDER BY id")
+        .load::<Committed>(conn)
+        .await
+        .unwrap();
+    let mut by_org: HashMap<String, Vec<String>> = HashMap::new();
+    for row in rows {
+        by_org.entry(row.organization_id).or_default().push(row.event_id);
+    }
+    by_org
+}
+
+/// Each organization's events in the order they first arrived.
+fn first_arrivals_by_organization(got: &[(String, Value)]) -> HashMap<String, Vec<String>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut by_org: HashMap<String, Vec<String>> = HashMap::new();
+    for (_, body) in got {
+        let event = body["event_id"].as_str().unwrap().to_string();
+        if seen.insert(event.clone()) {
+            by_org.entry(body["organization_id"].as_str().unwrap().to_string()).or_default().push(event);
+        }
+    }
+    by_org
+}
+
+/// Organizations whose ids fall in every one of `partitions` partitions.
+fn organizations_across(partitions: u32, each: usize) -> Vec<OrganizationId> {
+    let mut found: HashMap<u32, Vec<OrganizationId>> = HashMap::new();
+    while found.len() < partitions as usize || found.values().any(|orgs| orgs.len() < each) {
+        let org = TestDb::org();
+        // outbox_partition(): the id's last 7 hex digits, modulo the count.
+        let text = org.0.to_string();
+        let partition = u32::from_str_radix(&text[text.len() - 7..], 16).unwrap() % partitions;
+        let orgs = found.entry(partition).or_default();
+        if orgs.len() < each {
+            orgs.push(org);
+        }
+    }
+    found.into_values().flatten().collect()
+}
+
+#[tokio::test]
+async fn partitioned_relays_share_the_outbox_and_keep_each_organization_s_order() {
+    let w = world_with(vec![
+        ("WORKER_OUTBOX_PARTITIONS".into(), "2".into()),
+        ("WORKER_OUTBOX_BATCH_SIZE".into(), "7".into()),
+    ])
+    .await;
+    let tap = Tap::open(&w.settings.rabbitmq.exchange, "#", true);
+    let (first, second) = (metrics(), metrics());
+    start_relay_with(w.settings.clone(), AMQP, &w.stop, first.clone());
+    eventually("the first replica relays both partitions", async || first.relay_partitions_held.get() == 2).await;
+    start_relay_with(w.settings.clone(), AMQP, &w.stop, second.clone());
+    // The replica holding two hands one to the replica waiting with none.
+    eventually("one partition each", async || {
+        first.relay_partitions_held.get() == 1 && second.relay_partitions_held.get() == 1
+    })
+    .await;
+    assert_eq!(first.relay_partitions.get(), 2);
+    let mut expected = 0;
+    for org in organizations_across(2, 3) {
+        expected += write_everything(&w, org).await;
+    }
+    tap.wait_for(expected, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = tap.received.lock().unwrap().clone();
+    assert_eq!(got.len(), expected, "every event once");
+    assert_eq!(first_arrivals_by_organization(&got), committed_by_organization(&w).await, "in commit order");
+}
+
+#[tokio::test]
+async fn changing_the_partition_count_while_writing_loses_and_reorders_nothing() {
+    let w = world_with(vec![("WORKER_OUTBOX_BATCH_SIZE".into(), "5".into())]).await;
+    let tap = Tap::open(&w.settings.rabbitmq.exchange, "#", true);
+    let (before, after) = (metrics(), metrics());
+    start_relay_with(w.settings.clone(), AMQP, &w.stop, before.clone());
+    let organizations = organizations_across(3, 2);
+    let mut expected = 0;
+    for (n, org) in organizations.iter().enumerate() {
+        if n == 2 {
+            // A replica configured with three partitions starts while events flow.
+            let mut settings = (*w.settings).clone();
+            settings.worker.outbox_partitions = Some(3);
+            start_relay_with(Arc::new(settings), AMQP, &w.stop, after.clone());
+        }
+        expected += write_everything(&w, *org).await;
+    }
+    eventually("both replicas use three partitions", async || {
+        before.relay_partitions.get() == 3 && after.relay_partitions.get() == 3
+    })
+    .await;
+    let committed = committed_by_organization(&w).await;
+    assert_eq!(committed.values().map(Vec::len).sum::<usize>(), expected);
+    let got = tap.wait_for(expected, Duration::from_secs(20)).await;
+    // At least once (a batch sent as the count changed may arrive again), never out of order.
+    assert_eq!(first_arrivals_by_organization(&got), committed, "every event, in commit order");
+    eventually("all three partitions relayed", async || {
+        before.relay_partitions_held.get() + after.relay_partitions_held.get() == 3
+    })
+    .await;
 }
 
 #[tokio::test]

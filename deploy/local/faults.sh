@@ -6,7 +6,8 @@
 # Scenarios, in this order by default: rabbitmq-outage (RabbitMQ stopped 30 s), redis-outage
 # (Redis shut down 30 s), postgres-restart (PostgreSQL stopped 10 s, then started),
 # worker-kill (the worker SIGKILLed mid-stream, started again 5 s later), worker-failover
-# (two workers; the active relay SIGKILLed, the standby must take over) and inventory-silence
+# (two workers relaying the outbox's two partitions, one each; the one found relaying first is
+# SIGKILLed and the survivor must take its partition over) and inventory-silence
 # (Inventory's stock events flow 15 s, stop 30 s, resume 15 s: the worker's lag metric for the
 # organization must rise and fall, and the stock model converge to the last report sent;
 # `catalog-bench inventory-silence` drives it by itself and checks it).
@@ -44,6 +45,8 @@ export API_RATE_LIMIT_PRICE_PER_MINUTE=4000000000 API_RATE_LIMIT_UPLOAD_PER_MINU
 export GRPC_PORT=50072 GRPC_METRICS_PORT=9171 API_PORT=8072
 export RABBITMQ_EXCHANGE=catalog_faults_events RABBITMQ_QUEUE_PREFIX=faults- REDIS_KEY_PREFIX=faults:
 export BENCH_PRODUCTS=2000 BENCH_ORGANIZATIONS=2 BENCH_VARIANTS_PER_PRODUCT=2
+# Two relay partitions: one worker relays both, two share them (worker-failover).
+export WORKER_OUTBOX_PARTITIONS=2
 export BENCH_GRPC_ADDR="http://127.0.0.1:${GRPC_PORT}" BENCH_API_URL="http://127.0.0.1:${API_PORT}"
 WORKER_PORTS=(9173 9174)
 unset GRPC_SERVICE_TOKEN 2>/dev/null || true

@@ -1,0 +1,2 @@
+DROP FUNCTION outbox_partition(uuid, integer);
+DROP TABLE outbox_relay;
