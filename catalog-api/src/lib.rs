@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod imports;
 pub mod openapi;
 pub mod rate;
+pub mod reads;
 pub mod reply;
 pub mod routes;
 pub mod state;
@@ -56,7 +57,12 @@ pub fn app(
         // Outermost: a preflight is answered before authentication, which it never carries.
         .wrap(middleware::Condition::new(cors.is_some(), cors.unwrap_or_default()))
         .configure(ops::configure)
-        .service(web::scope("/api/v1").wrap(middleware::from_fn(idempotency::middleware)).configure(routes::configure))
+        .service(
+            web::scope("/api/v1")
+                .wrap(middleware::from_fn(idempotency::middleware))
+                .wrap(middleware::from_fn(reads::middleware))
+                .configure(routes::configure),
+        )
         .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
         .route("/openapi.json", web::get().to(openapi_json))
         .route("/asyncapi.json", web::get().to(asyncapi))
@@ -100,9 +106,16 @@ fn cors(api: &catalog_core::config::ApiSettings) -> Option<actix_cors::Cors> {
                 "x-request-id",
                 "x-tenant-id",
                 "x-organization-id",
+                catalog_core::db::replicas::READ_AFTER_HEADER,
                 api.tenant_header_name.as_str(),
             ])
-            .expose_headers(["etag", "x-request-id", "idempotent-replayed", "retry-after"])
+            .expose_headers([
+                "etag",
+                "x-request-id",
+                "idempotent-replayed",
+                "retry-after",
+                catalog_core::db::replicas::READ_AFTER_HEADER,
+            ])
             .max_age(600),
     )
 }

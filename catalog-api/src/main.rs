@@ -9,10 +9,12 @@ use catalog_core::auth::{Claims, mint_dev_token};
 use catalog_core::cache::{self, Cache};
 use catalog_core::cli::SharedCommand;
 use catalog_core::config::{AuthMode, Settings};
+use catalog_core::db::replicas::Reads;
 use catalog_core::health::HealthChecker;
 use catalog_core::ids::{LocalId, OrganizationId, UserId};
 use catalog_core::media::MediaStore;
 use catalog_core::read::Catalog;
+use catalog_core::shutdown::Shutdown;
 use catalog_core::{db, ops, process};
 use clap::{Parser, Subcommand};
 use std::sync::Arc;
@@ -106,7 +108,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let health =
         HealthChecker::new(postgres.clone()).with_redis(redis.clone()).with_rabbitmq(&settings.rabbitmq, false);
     let auth = Authenticator::new(&settings, Some(redis.clone()), postgres.clone())?;
-    let catalog = Catalog::new(postgres.clone(), Cache::new(redis, &settings).with_near_cache(&settings));
+    // Replicas' lag is measured for as long as the process runs.
+    let reads = Reads::start(&settings.database, &registry, Shutdown::default())?;
+    let catalog =
+        Catalog::new(postgres.clone(), Cache::new(redis, &settings).with_near_cache(&settings)).with_reads(reads);
     let media = MediaStore::from_settings(&settings.storage)?;
     let parts = AppParts {
         state: web::Data::new(ApiState::new(settings.clone(), postgres, catalog, auth, media)),

@@ -4,14 +4,12 @@ use crate::error::ApiError;
 use crate::rate::{Kind, RateLimits};
 use catalog_core::auth::{Authenticator, Principal};
 use catalog_core::config::Settings;
-use catalog_core::db::{PgConn, PgPool};
-use catalog_core::error::Error;
+use catalog_core::db::PgPool;
 use catalog_core::media::{MediaStore, Uploads};
 use catalog_core::read::Catalog;
 use std::sync::Arc;
 
-pub type PooledConn<'a> =
-    bb8::PooledConnection<'a, diesel_async::pooled_connection::AsyncDieselConnectionManager<PgConn>>;
+pub use catalog_core::db::PooledConn;
 
 pub struct ApiState {
     pub settings: Arc<Settings>,
@@ -34,8 +32,10 @@ impl ApiState {
         Self { settings, pg, catalog, auth, limits, imports_queued: tokio::sync::Notify::new(), uploads }
     }
 
+    /// A connection for the current request: a caught-up read replica's for a GET, else the
+    /// primary's (see `catalog_core::db::replicas`).
     pub async fn conn(&self) -> Result<PooledConn<'_>, ApiError> {
-        Ok(self.pg.get().await.map_err(Error::from)?)
+        Ok(self.catalog.conn().await?)
     }
 
     pub fn check_rate(&self, principal: &Principal, kind: Kind) -> Result<(), ApiError> {

@@ -523,6 +523,12 @@ settings_section! {
         /// Connections older than this are closed and replaced; 0 keeps them.
         pool_recycle_secs: u64 = 1800, env DATABASE_POOL_RECYCLE;
         statement_timeout_ms: u64 = 5000, env DATABASE_STATEMENT_TIMEOUT_MS;
+        /// Read replicas, comma-separated URLs: gRPC reads and REST GETs go there when caught up.
+        read_url: Option<SecretUrl>, env DATABASE_READ_URL;
+        /// A replica further behind than this (replay time) is skipped: reads go to the primary.
+        read_max_lag_ms: u64 = 1000, env DATABASE_READ_MAX_LAG_MS;
+        /// How long a writer's reads carry its write's position (the `catalog_read_after` cookie).
+        read_after_write_secs: u64 = 60, env DATABASE_READ_AFTER_WRITE_SECS;
     }
 }
 

@@ -4,7 +4,8 @@
 //! the misses only, a fixed number of SQL statements, then one pipelined cache fill.
 
 use crate::cache::{Cache, CacheKind, Edge};
-use crate::db::PgPool;
+use crate::db::replicas::Reads;
+use crate::db::{PgPool, PooledConn};
 use crate::error::Result;
 use crate::ids::{OrganizationId, ProductId, VariantId};
 use crate::models::VariantImage;
@@ -31,11 +32,26 @@ pub struct VariantCard {
 pub struct Catalog {
     pub pg: PgPool,
     pub cache: Cache,
+    /// Where read-only units of work read (the primary when there are no replicas).
+    pub reads: Reads,
 }
 
 impl Catalog {
     pub fn new(pg: PgPool, cache: Cache) -> Self {
-        Self { pg, cache }
+        Self { pg, cache, reads: Reads::default() }
+    }
+
+    pub fn with_reads(mut self, reads: Reads) -> Self {
+        self.reads = reads;
+        self
+    }
+
+    /// A connection for the current unit of work: a caught-up replica's when it is read-only.
+    /// Reads that fill the cache use the primary instead (`self.pg`): an invalidation that came
+    /// after a write must never be followed by a fill of the version before it, which a
+    /// replica behind that write would give, and which the cache would then keep for its TTL.
+    pub async fn conn(&self) -> Result<PooledConn<'_>> {
+        self.reads.conn(&self.pg).await
     }
 
     /// Product details (variants and images included) for each id, aligned with `ids`: `None`
@@ -264,10 +280,10 @@ impl Catalog {
 
     /// A POS search's hits: cached per (organization, request) until any product or variant of
     /// the organization changes (the searches' generation, see [`CacheKind::Search`]).
-    /// Scanned codes skip the cache ([`SearchRequest::is_scanned_code`]).
+    /// Scanned codes skip the cache ([`SearchRequest::is_scanned_code`]) and may read a replica.
     pub async fn search(&self, org: OrganizationId, request: &SearchRequest) -> Result<Vec<SearchHit>> {
         if request.is_scanned_code() {
-            return crate::search::search(&mut *self.pg.get().await?, org, request).await;
+            return crate::search::search(&mut *self.conn().await?, org, request).await;
         }
         let id = request.cache_id();
         let (cached, generation) = self.cache.get_many::<Vec<SearchHit>>(CacheKind::Search, org, &[&id]).await;

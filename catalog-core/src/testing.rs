@@ -80,6 +80,9 @@ impl TestDb {
             connect_timeout_ms: 5000,
             pool_recycle_secs: 1800,
             statement_timeout_ms: 30_000,
+            read_url: None,
+            read_max_lag_ms: 1000,
+            read_after_write_secs: 60,
         }
     }
 

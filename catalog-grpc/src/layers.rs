@@ -2,6 +2,7 @@
 //! the server span, the optional shared service token, structured request logs and Prometheus
 //! metrics (per method: count by status code, latency histogram).
 
+use catalog_core::db::replicas;
 use catalog_core::telemetry::{self, Served};
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 use std::future::Future;
@@ -130,8 +131,14 @@ where
         // Take the service that was polled ready; leave a fresh clone for the next call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        // Every catalog method reads: each runs read-only, after the caller's position if given.
+        let after = request
+            .headers()
+            .get(replicas::READ_AFTER_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|text| text.parse::<replicas::Lsn>().ok());
         Box::pin(async move {
-            let mut response = served.run(inner.call(request)).await?;
+            let mut response = served.run(replicas::read_only(after, inner.call(request))).await?;
             // Unary errors come back "trailers-only", with grpc-status in the headers; a
             // successful call carries it in the trailers (0).
             let code =

@@ -3,6 +3,7 @@
 use catalog_core::cache::{self, Cache};
 use catalog_core::cli::SharedCommand;
 use catalog_core::config::Settings;
+use catalog_core::db::replicas::Reads;
 use catalog_core::health::HealthChecker;
 use catalog_core::read::Catalog;
 use catalog_core::shutdown::{self, Shutdown};
@@ -87,7 +88,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 
     let listener = tokio::net::TcpListener::bind((settings.grpc.host.as_str(), settings.grpc.port)).await?;
     tracing::info!(addr = %listener.local_addr()?, "gRPC server listening");
-    let catalog = Catalog::new(postgres, Cache::new(redis, &settings).with_near_cache(&settings));
+    let reads = Reads::start(&settings.database, &registry, stop.clone())?;
+    let catalog = Catalog::new(postgres, Cache::new(redis, &settings).with_near_cache(&settings)).with_reads(reads);
     let server = GrpcServer { settings: settings.clone(), catalog, health, registry };
     let signal_stop = stop.clone();
     tokio::spawn(async move {

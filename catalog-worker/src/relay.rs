@@ -320,9 +320,8 @@ impl Relay {
     async fn should_hand_over(&self, conn: &mut PgConn, partition: i32, shared: &Shared) -> bool {
         let mine = AtomicI64::load(&shared.held, Ordering::SeqCst);
         let now_ms = shared.epoch.elapsed().as_millis() as i64;
-        if mine < 2
-            || now_ms - AtomicI64::load(&shared.last_handover_ms, Ordering::SeqCst) < BALANCE_EVERY.as_millis() as i64
-        {
+        let last_handover_ms = AtomicI64::load(&shared.last_handover_ms, Ordering::SeqCst);
+        if mine < 2 || now_ms - last_handover_ms < BALANCE_EVERY.as_millis() as i64 {
             return false;
         }
         let query = format!(
@@ -338,10 +337,12 @@ impl Relay {
         let key = RELAY_LOCK_KEY + i64::from(partition);
         let fewer_waiting =
             relays.iter().any(|r| r.relay != shared.name && r.waiting_for.contains(&key) && r.held + 1 < mine);
-        if fewer_waiting {
-            shared.last_handover_ms.store(now_ms, Ordering::SeqCst);
-        }
+        // Of this replica's partitions deciding at once, only the first hands over.
         fewer_waiting
+            && shared
+                .last_handover_ms
+                .compare_exchange(last_handover_ms, now_ms, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
     }
 
     /// Opens a transaction, locks the next batch of unpublished rows and hands their messages

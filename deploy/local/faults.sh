@@ -152,7 +152,7 @@ for scenario in "${SCENARIOS[@]}"; do
     sleep 3
     leader=$(relay_leader) || die "no worker holds the relay lock"
     survivor=$((3 - leader))
-    log "worker ${leader} is the relay; worker ${survivor} stands by"
+    log "worker ${leader} relays (partitions: see its log); worker ${survivor} must take them over"
   fi
   ready+=(--ready "$(worker_ready_url "${survivor}")")
   "${BIN}/catalog-bench" fault-load --fault "${scenario}" --duration "${LOAD_SECONDS}" --marks "${MARKS}" \

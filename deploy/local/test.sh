@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every check CI runs (.ci/run calls this): local services, formatting, lints, the test suite.
 # Safe to run on a fresh Debian machine as root (installs what is missing) and on a developer
-# machine whose services already run (changes nothing there).
+# machine whose services already run (changes nothing there but for the read-replica test's
+# streaming replica on 127.0.0.1:5433, started with deploy/local/replica.sh and destroyed at the
+# end, slot included; replica.sh lets replication connections from loopback in once).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -14,6 +16,12 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
 section "Services (PostgreSQL, Redis, RabbitMQ; moto as the S3 server uploads are tested against)"
 ensure_services
 ensure_s3
+
+section "A streaming replica of PostgreSQL for the read-replica test (deploy/local/replica.sh)"
+# Nothing is left behind: a stopped replica's slot would make the primary keep its WAL.
+trap 'bash deploy/local/replica.sh destroy >/dev/null 2>&1 || true' EXIT
+bash deploy/local/replica.sh start
+export TEST_REPLICA_URL="postgres://postgres@127.0.0.1:5433"
 
 section "Published design pages (docs/design is the shared pages' copy)"
 if [[ -d ../shared/design ]]; then

@@ -16,10 +16,12 @@ use catalog_api::state::ApiState;
 use catalog_core::auth::{Authenticator, Claims, mint_dev_token};
 use catalog_core::cache::{self, Cache};
 use catalog_core::config::Settings;
+use catalog_core::db::replicas::Reads;
 use catalog_core::health::HealthChecker;
 use catalog_core::ids::{LocalId, OrganizationId, UserId};
 use catalog_core::media::MediaStore;
 use catalog_core::read::Catalog;
+use catalog_core::shutdown::Shutdown;
 use catalog_core::testing::TestDb;
 use catalog_core::{ops, repo};
 use serde_json::Value;
@@ -66,6 +68,9 @@ impl Reply {
 pub fn settings(extra: &[(String, String)], db: &TestDb) -> Settings {
     let mut env: Vec<(String, String)> = vec![
         ("DATABASE_URL".into(), db.url.clone()),
+        // GETs read through the replica path: the same database on read-only connections, so a
+        // GET that tried to write would fail.
+        ("DATABASE_READ_URL".into(), format!("{}?options=-c%20default_transaction_read_only%3Don", db.url)),
         ("REDIS_KEY_PREFIX".into(), format!("test:{}:", uuid::Uuid::now_v7().simple())),
         ("AUTH_MODE".into(), "dev".into()),
         ("AUTH_DEV_SECRET".into(), DEV_SECRET.into()),
@@ -95,11 +100,18 @@ impl TestApp {
     }
 
     pub async fn start_with(extra: &[(String, String)]) -> Self {
+        Self::start_with_env(|_| extra.to_vec()).await
+    }
+
+    /// Settings that depend on the test's database (e.g. a replica's URL naming it).
+    pub async fn start_with_env(extra: impl FnOnce(&TestDb) -> Vec<(String, String)>) -> Self {
         let db = TestDb::new().await;
-        let settings = Arc::new(settings(extra, &db));
+        let settings = Arc::new(settings(&extra(&db), &db));
         let redis = cache::pool(&settings.redis).expect("redis");
         let registry = prometheus::Registry::new();
-        let catalog = Catalog::new(db.pool.clone(), Cache::new(redis.clone(), &settings).with_near_cache(&settings));
+        let reads = Reads::start(&settings.database, &registry, Shutdown::default()).expect("read replicas");
+        let catalog = Catalog::new(db.pool.clone(), Cache::new(redis.clone(), &settings).with_near_cache(&settings))
+            .with_reads(reads);
         let auth = Authenticator::new(&settings, Some(redis.clone()), db.pool.clone()).expect("authenticator");
         let parts = AppParts {
             state: web::Data::new(ApiState::new(

@@ -1,6 +1,7 @@
 //! PostgreSQL access: the pool, embedded migrations, and error classification.
 
 pub mod constraints;
+pub mod replicas;
 
 use crate::config::DatabaseSettings;
 use crate::error::{Error, Result};
@@ -17,6 +18,7 @@ use std::time::Duration;
 pub use diesel_async::AsyncPgConnection as PgConn;
 
 pub type PgPool = Pool<AsyncPgConnection>;
+pub type PooledConn<'a> = diesel_async::pooled_connection::bb8::PooledConnection<'a, AsyncPgConnection>;
 
 /// SQL statements sent by this process, all pools together: exported as a metric, and what
 /// tests use to prove a batch costs a constant number of round trips.
@@ -85,6 +87,12 @@ const MIGRATION_LOCK_KEY: i64 = 0x00ca_7a10_9001;
 /// not ready) while the database is still down; every connection gets a statement timeout so a
 /// runaway query cannot hold a pooled connection forever.
 pub fn pool(settings: &DatabaseSettings) -> Result<PgPool> {
+    pool_for(settings, settings.url().expose(), true)
+}
+
+/// A pool of connections to `url` with `settings`' sizes and timeouts; `counted`: its statements
+/// count in [`STATEMENTS`] (and get spans), as the requests' own do.
+pub(crate) fn pool_for(settings: &DatabaseSettings, url: &str, counted: bool) -> Result<PgPool> {
     let statement_timeout_ms = settings.statement_timeout_ms;
     let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
     // The default recycling sends `SELECT 1` on every checkout: one extra round trip per
@@ -100,9 +108,9 @@ pub fn pool(settings: &DatabaseSettings) -> Result<PgPool> {
             conn.batch_execute(&format!("SET statement_timeout = {statement_timeout_ms}; SET jit = off"))
                 .await
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-            if crate::telemetry::exporting() {
+            if counted && crate::telemetry::exporting() {
                 conn.set_instrumentation(StatementSpans::default());
-            } else {
+            } else if counted {
                 conn.set_instrumentation(|event: InstrumentationEvent<'_>| {
                     if matches!(event, InstrumentationEvent::StartQuery { .. }) {
                         STATEMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -113,7 +121,7 @@ pub fn pool(settings: &DatabaseSettings) -> Result<PgPool> {
         }
         .boxed()
     });
-    let manager = AsyncDieselConnectionManager::new_with_config(settings.url().expose(), manager_config);
+    let manager = AsyncDieselConnectionManager::new_with_config(url, manager_config);
     Ok(Pool::builder()
         .max_size(settings.pool_size)
         .min_idle(Some(settings.pool_min_idle.min(settings.pool_size)))
