@@ -14,7 +14,7 @@
 # Environment knobs (defaults in brackets): BENCH_PRODUCTS [170000], BENCH_ORGANIZATIONS [4],
 # BENCH_VARIANTS_PER_PRODUCT [3], BENCH_DURATION [8] and BENCH_WARMUP [2] seconds per run,
 # BENCH_CONCURRENCIES ["1 4 16"], BENCH_LOG_LEVEL [info], BENCH_SKIP_BUILD [0],
-# BENCH_SUITES ["import recipes uploads stock tracing"]: the separate benchmarks run after the main one
+# BENCH_SUITES ["import recipes uploads stock tracing scale_out"]: the separate benchmarks run after the main one
 # (each keeps its last results in bench/results/, which the report renders with their dates).
 set -euo pipefail
 
@@ -373,8 +373,8 @@ section "Stopping the processes"
 stop_started
 trap - EXIT
 
-SUITES=" ${BENCH_SUITES:-import recipes uploads stock tracing} "
-for suite in import recipes uploads stock tracing; do
+SUITES=" ${BENCH_SUITES:-import recipes uploads stock tracing scale_out} "
+for suite in import recipes uploads stock tracing scale_out; do
   if [[ ${SUITES} == *" ${suite} "* ]]; then
     section "bench/${suite}.sh"
     BENCH_SKIP_BUILD=${BENCH_SKIP_BUILD:-0} bash "${BENCH_DIR}/${suite}.sh"

@@ -120,23 +120,23 @@ pub async fn run(args: FaultArgs) -> anyhow::Result<(Value, bool)> {
     let started_ms = now_ms();
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(Mutex::new(Vec::<(Uuid, i32)>::new()));
+    // Several replicas of a process (deploy/local/cluster.sh): comma-separated, the load spread
+    // over them, one replica per load task in turn.
+    let api_urls: Vec<String> = args.api_url.split(',').map(|u| u.trim().to_string()).collect();
+    let grpc_addrs: Vec<String> = args.grpc_addr.split(',').map(|a| a.trim().to_string()).collect();
+    let api_url = |w: usize| api_urls[w % api_urls.len()].clone();
+    let grpc_addr = |w: usize| grpc_addrs[w % grpc_addrs.len()].clone();
     let mut workers = Vec::new();
     for w in 0..WORKERS_PER_KIND {
         let products = worker_products(args.scale, w);
-        workers.push(tokio::spawn(rest_writer(
-            args.api_url.clone(),
-            args.token.clone(),
-            products,
-            acked.clone(),
-            stop.clone(),
-        )));
+        workers.push(tokio::spawn(rest_writer(api_url(w), args.token.clone(), products, acked.clone(), stop.clone())));
         let products = worker_products(args.scale, WORKERS_PER_KIND + w);
-        workers.push(tokio::spawn(rest_reader(args.api_url.clone(), args.token.clone(), products, stop.clone())));
+        workers.push(tokio::spawn(rest_reader(api_url(w + 1), args.token.clone(), products, stop.clone())));
         let products = worker_products(args.scale, 2 * WORKERS_PER_KIND + w);
         let org = args.scale.organization(1).to_string();
-        workers.push(tokio::spawn(grpc_reader(args.grpc_addr.clone(), org, products, stop.clone())));
+        workers.push(tokio::spawn(grpc_reader(grpc_addr(w), org, products, stop.clone())));
     }
-    let probes = tokio::spawn(probe_readiness(args.ready_urls.clone(), args.grpc_addr.clone(), stop.clone()));
+    let probes = tokio::spawn(probe_readiness(args.ready_urls.clone(), grpc_addrs[0].clone(), stop.clone()));
     tokio::time::sleep(args.duration).await;
     stop.store(true, Ordering::SeqCst);
     let mut samples = Vec::new();

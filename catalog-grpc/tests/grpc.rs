@@ -5,6 +5,7 @@
 
 use catalog_core::cache::{self, Cache, CacheKind, Edge};
 use catalog_core::config::Settings;
+use catalog_core::db::replicas::Reads;
 use catalog_core::health::HealthChecker;
 use catalog_core::ids::{OrganizationId, ProductId, VariantId};
 use catalog_core::models::{
@@ -36,6 +37,7 @@ struct Harness {
     client: CatalogServiceClient<Channel>,
     addr: String,
     stop: Shutdown,
+    registry: prometheus::Registry,
 }
 
 impl Drop for Harness {
@@ -56,6 +58,12 @@ fn settings(extra: &[(&str, &str)]) -> Settings {
 
 /// Starts the server against the test database (or `database_url`, to simulate an outage).
 async fn start(extra: &[(&str, &str)], database_url: Option<&str>) -> Harness {
+    start_reading(extra, database_url, false).await
+}
+
+/// With `replica`, reads may go to the test database's "replica": the same database over
+/// read-only connections (a write through them would fail).
+async fn start_reading(extra: &[(&str, &str)], database_url: Option<&str>, replica: bool) -> Harness {
     let db = TestDb::new().await;
     let settings = Arc::new(settings(extra));
     let pool = match database_url {
@@ -63,20 +71,30 @@ async fn start(extra: &[(&str, &str)], database_url: Option<&str>) -> Harness {
         None => db.pool.clone(),
     };
     let redis = cache::pool(&settings.redis).expect("redis pool");
-    let catalog = Catalog::new(pool.clone(), Cache::new(redis.clone(), &settings).with_near_cache(&settings));
+    let mut catalog = Catalog::new(pool.clone(), Cache::new(redis.clone(), &settings).with_near_cache(&settings));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = format!("http://{}", listener.local_addr().expect("addr"));
     let stop = Shutdown::default();
+    let registry = prometheus::Registry::new();
+    if replica {
+        let read_only = format!("{}?options=-c%20default_transaction_read_only%3Don", db.url);
+        let with_replica = Settings::from_env([
+            ("DATABASE_URL".to_string(), db.url.clone()),
+            ("DATABASE_READ_URL".to_string(), read_only),
+        ])
+        .expect("replica settings");
+        catalog = catalog.with_reads(Reads::start(&with_replica.database, &registry, stop.clone()).expect("reads"));
+    }
     let server = GrpcServer {
         settings: settings.clone(),
         catalog: catalog.clone(),
         health: Arc::new(HealthChecker::new(pool).with_redis(redis)),
-        registry: prometheus::Registry::new(),
+        registry: registry.clone(),
     };
     let server_stop = stop.clone();
     tokio::spawn(async move { server.run(listener, server_stop).await.expect("server") });
     let client = connect(&addr).await;
-    Harness { db, settings, catalog, client, addr, stop }
+    Harness { db, settings, catalog, client, addr, stop, registry }
 }
 
 async fn connect(addr: &str) -> CatalogServiceClient<Channel> {
@@ -486,6 +504,47 @@ async fn product_details_carry_relations_and_respect_tenancy() {
 
 fn search_request(org: OrganizationId, query: &str) -> pb::SearchRequest {
     pb::SearchRequest { organization_id: org.to_string(), query: query.into(), ..Default::default() }
+}
+
+/// `db_reads_total{target}` of the harness's server.
+fn reads(h: &Harness, target: &str) -> u64 {
+    h.registry
+        .gather()
+        .iter()
+        .filter(|family| family.name() == "db_reads_total")
+        .flat_map(|family| family.get_metric())
+        .filter(|metric| metric.get_label().iter().any(|label| label.value() == target))
+        .map(|metric| metric.get_counter().get_value() as u64)
+        .sum()
+}
+
+#[tokio::test]
+async fn a_scanned_code_search_reads_the_replica_and_cached_reads_fill_from_the_primary() {
+    let mut h = start_reading(&[], None, true).await;
+    let f = fixture(&h).await;
+    let scan = || search_request(f.org, "770000000002");
+    // Once the lag monitor measured the replica, a scan (never cached) reads it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let before = reads(&h, "replica");
+        let hits = h.client.search_products(scan()).await.expect("rpc").into_inner().hits;
+        assert_eq!(hits.first().map(|hit| hit.sku.as_str()), Some("CAM-001-L"));
+        if reads(&h, "replica") > before {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no read reached the replica");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A cold GetProductDetails fills the cache: it reads the primary, never a replica.
+    let (primary, replica) = (reads(&h, "primary"), reads(&h, "replica"));
+    let request = pb::GetProductDetailsRequest {
+        organization_id: f.org.to_string(),
+        product_id: f.product.to_string(),
+        ..Default::default()
+    };
+    let details = h.client.get_product_details(request).await.expect("rpc").into_inner();
+    assert_eq!(details.product.expect("product").product_id, f.product.to_string());
+    assert_eq!((reads(&h, "primary"), reads(&h, "replica")), (primary, replica), "no read-only checkout at all");
 }
 
 #[tokio::test]

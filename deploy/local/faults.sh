@@ -18,6 +18,11 @@
 # PostgreSQL's outbox and a private queue, appends a JSON line to target/faults/results.jsonl
 # and fails when a promise is broken. A Markdown table of the run is printed at the end.
 #
+# FAULTS_CLUSTER=1 (deploy/local/cluster.sh) runs two replicas of each process instead — two
+# catalog-grpc, two catalog-api, two catalog-worker relaying the two partitions — with the
+# REST and gRPC reads going to a streaming replica of PostgreSQL (deploy/local/replica.sh);
+# the load is spread over the replicas and every replica's readiness is probed.
+#
 # It stops and starts this machine's local PostgreSQL, Redis and RabbitMQ (loopback only):
 # never run it beside the test suite or anything else that uses them. The processes under test
 # use their own ports, database (catalog_faults), exchange, queue and key prefixes.
@@ -42,6 +47,7 @@ export API_RATE_LIMIT_PER_MINUTE=4000000000 LOG_FORMAT=json LOG_LEVEL=info
 # One load user writes far more than the production budgets (20 writes a minute) allow.
 export API_RATE_LIMIT_READ_PER_MINUTE=4000000000 API_RATE_LIMIT_WRITE_PER_MINUTE=4000000000
 export API_RATE_LIMIT_PRICE_PER_MINUTE=4000000000 API_RATE_LIMIT_UPLOAD_PER_MINUTE=4000000000
+CLUSTER=${FAULTS_CLUSTER:-0}
 export GRPC_PORT=50072 GRPC_METRICS_PORT=9171 API_PORT=8072
 export RABBITMQ_EXCHANGE=catalog_faults_events RABBITMQ_QUEUE_PREFIX=faults- REDIS_KEY_PREFIX=faults:
 export BENCH_PRODUCTS=2000 BENCH_ORGANIZATIONS=2 BENCH_VARIANTS_PER_PRODUCT=2
@@ -49,12 +55,15 @@ export BENCH_PRODUCTS=2000 BENCH_ORGANIZATIONS=2 BENCH_VARIANTS_PER_PRODUCT=2
 export WORKER_OUTBOX_PARTITIONS=2
 export BENCH_GRPC_ADDR="http://127.0.0.1:${GRPC_PORT}" BENCH_API_URL="http://127.0.0.1:${API_PORT}"
 WORKER_PORTS=(9173 9174)
+# The second replicas' ports (FAULTS_CLUSTER=1).
+GRPC_PORT_2=50073 GRPC_METRICS_PORT_2=9172 API_PORT_2=8073
 unset GRPC_SERVICE_TOKEN 2>/dev/null || true
 
 section "Services, build, database ${DB_NAME}"
 ensure_services
 cargo build -p catalog-grpc -p catalog-api -p catalog-worker -p catalog-bench
-for port in "${GRPC_PORT}" "${GRPC_METRICS_PORT}" "${API_PORT}" "${WORKER_PORTS[@]}"; do
+for port in "${GRPC_PORT}" "${GRPC_METRICS_PORT}" "${API_PORT}" "${WORKER_PORTS[@]}" \
+  "${GRPC_PORT_2}" "${GRPC_METRICS_PORT_2}" "${API_PORT_2}"; do
   if ss -ltnH "( sport = :${port} )" | grep -q .; then die "port ${port} is taken"; fi
 done
 psql_admin -d postgres -c "DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)" >/dev/null
@@ -120,13 +129,35 @@ relay_leader() {
   return 1
 }
 
-section "Start catalog-grpc, catalog-api, catalog-worker"
-start catalog-grpc
-start catalog-api
-start_worker 1
-wait_ready catalog-grpc --grpc "${BENCH_GRPC_ADDR}"
-wait_ready catalog-api --http "${BENCH_API_URL}/health/ready"
-wait_ready catalog-worker-1 --http "$(worker_ready_url 1)"
+if ((CLUSTER)); then
+  section "Start two replicas of catalog-grpc, catalog-api and catalog-worker; reads on a PostgreSQL replica"
+  bash deploy/local/replica.sh start
+  wait_for "the replica's copy of ${DB_NAME}" 60 psql -X -q -w -h 127.0.0.1 -p 5433 -U postgres -d "${DB_NAME}" -tAc 'SELECT 1'
+  export DATABASE_READ_URL="postgres://postgres@127.0.0.1:5433/${DB_NAME}"
+  start catalog-grpc-1
+  start catalog-grpc-2 "GRPC_PORT=${GRPC_PORT_2}" "GRPC_METRICS_PORT=${GRPC_METRICS_PORT_2}"
+  start catalog-api-1
+  start catalog-api-2 "API_PORT=${API_PORT_2}"
+  start_worker 1
+  start_worker 2
+  wait_ready catalog-grpc-1 --grpc "${BENCH_GRPC_ADDR}"
+  wait_ready catalog-grpc-2 --grpc "http://127.0.0.1:${GRPC_PORT_2}"
+  wait_ready catalog-api-1 --http "${BENCH_API_URL}/health/ready"
+  wait_ready catalog-api-2 --http "http://127.0.0.1:${API_PORT_2}/health/ready"
+  wait_ready catalog-worker-1 --http "$(worker_ready_url 1)"
+  wait_ready catalog-worker-2 --http "$(worker_ready_url 2)"
+  BENCH_GRPC_ADDR_ALL="${BENCH_GRPC_ADDR},http://127.0.0.1:${GRPC_PORT_2}"
+  BENCH_API_URL_ALL="${BENCH_API_URL},http://127.0.0.1:${API_PORT_2}"
+else
+  section "Start catalog-grpc, catalog-api, catalog-worker"
+  start catalog-grpc
+  start catalog-api
+  start_worker 1
+  wait_ready catalog-grpc --grpc "${BENCH_GRPC_ADDR}"
+  wait_ready catalog-api --http "${BENCH_API_URL}/health/ready"
+  wait_ready catalog-worker-1 --http "$(worker_ready_url 1)"
+  BENCH_GRPC_ADDR_ALL="${BENCH_GRPC_ADDR}" BENCH_API_URL_ALL="${BENCH_API_URL}"
+fi
 
 failed=()
 for scenario in "${SCENARIOS[@]}"; do
@@ -145,18 +176,21 @@ for scenario in "${SCENARIOS[@]}"; do
   MARKS="${RUN_DIR}/marks-${scenario}"
   : >"${MARKS}"
   ready=(--ready "${BENCH_API_URL}/health/ready")
+  ((CLUSTER)) && ready+=(--ready "http://127.0.0.1:${API_PORT_2}/health/ready")
   survivor=1
   if [[ ${scenario} == worker-failover ]]; then
-    start_worker 2
-    wait_ready catalog-worker-2 --http "$(worker_ready_url 2)"
+    if ((!CLUSTER)); then
+      start_worker 2
+      wait_ready catalog-worker-2 --http "$(worker_ready_url 2)"
+    fi
     sleep 3
     leader=$(relay_leader) || die "no worker holds the relay lock"
     survivor=$((3 - leader))
     log "worker ${leader} relays (partitions: see its log); worker ${survivor} must take them over"
   fi
   ready+=(--ready "$(worker_ready_url "${survivor}")")
-  "${BIN}/catalog-bench" fault-load --fault "${scenario}" --duration "${LOAD_SECONDS}" --marks "${MARKS}" \
-    "${ready[@]}" --out "${RESULTS}" >"${RUN_DIR}/${scenario}.json" 2>"${RUN_DIR}/${scenario}.log" &
+  BENCH_API_URL="${BENCH_API_URL_ALL}" BENCH_GRPC_ADDR="${BENCH_GRPC_ADDR_ALL}" "${BIN}/catalog-bench" fault-load --fault "${scenario}" \
+    --duration "${LOAD_SECONDS}" --marks "${MARKS}" "${ready[@]}" --out "${RESULTS}" >"${RUN_DIR}/${scenario}.json" 2>"${RUN_DIR}/${scenario}.log" &
   load=$!
   sleep "${FAULT_AT}"
   case ${scenario} in
@@ -207,7 +241,11 @@ for scenario in "${SCENARIOS[@]}"; do
       log "${name} died"
     }
   done
-  if [[ ${scenario} == worker-failover ]]; then
+  if [[ ${scenario} == worker-failover ]] && ((CLUSTER)); then
+    # Two workers again: the killed one comes back.
+    start_worker "${leader}"
+    wait_ready "catalog-worker-${leader}" --http "$(worker_ready_url "${leader}")"
+  elif [[ ${scenario} == worker-failover ]]; then
     # Back to one worker, numbered 1, for whatever runs next.
     kill -TERM "${PIDS[catalog-worker-${survivor}]}" 2>/dev/null || true
     wait "${PIDS[catalog-worker-${survivor}]}" 2>/dev/null || true
