@@ -38,6 +38,8 @@ use uuid::Uuid;
 
 /// A dependency is back when every process answers and every request succeeds within this.
 const RECOVERY_LIMIT_S: f64 = 10.0;
+/// How much longer than planned the load runs at most, waiting for the fault to end.
+const MAX_EXTENSION: Duration = Duration::from_secs(120);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Each load worker sends at most one request per pace (a steady load, not a saturating one).
 const PACE: Duration = Duration::from_millis(50);
@@ -138,6 +140,17 @@ pub async fn run(args: FaultArgs) -> anyhow::Result<(Value, bool)> {
     }
     let probes = tokio::spawn(probe_readiness(args.ready_urls.clone(), grpc_addrs[0].clone(), stop.clone()));
     tokio::time::sleep(args.duration).await;
+    // A fault that outlasts the planned load (quorum queues make RabbitMQ's start slower) keeps
+    // the load running until the recovery window after its end has passed: recovery is always
+    // measured under load.
+    let extended_until = tokio::time::Instant::now() + MAX_EXTENSION;
+    while tokio::time::Instant::now() < extended_until {
+        let restored = read_marks(&args.marks).ok().and_then(|marks| marks.get("restore").copied());
+        if restored.is_some_and(|at| now_ms() >= at + (RECOVERY_LIMIT_S * 1000.0) as i64) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     stop.store(true, Ordering::SeqCst);
     let mut samples = Vec::new();
     for worker in workers {
@@ -147,8 +160,11 @@ pub async fn run(args: FaultArgs) -> anyhow::Result<(Value, bool)> {
     let ended_ms = now_ms();
 
     let marks = read_marks(&args.marks)?;
-    let fault_ms = *marks.get("fault").context("the marks file has no `fault` line")?;
-    let restore_ms = *marks.get("restore").context("the marks file has no `restore` line")?;
+    let (Some(&fault_ms), Some(&restore_ms)) = (marks.get("fault"), marks.get("restore")) else {
+        // The private queue's consumer is a blocking thread: stopped, or the process never exits.
+        stop_consumer.store(true, Ordering::SeqCst);
+        anyhow::bail!("the marks file lacks its `fault` or `restore` line");
+    };
 
     // Wait for PostgreSQL (it may be the dependency that just came back), then for the events.
     let mut db = connect_with_retry(&args.database_url, Duration::from_secs(30)).await?;

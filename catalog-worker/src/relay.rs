@@ -286,8 +286,11 @@ impl Relay {
                     last_prune = Instant::now();
                 }
             }
+            // A full batch means a backlog: keep the next in flight, except once per
+            // `BALANCE_EVERY`, when it settles so the partition can be handed over mid-backlog.
+            let backlog = matches!(&claimed, Claim::Batch(batch) if batch.ids.len() as i64 >= batch_size);
             match claimed {
-                Claim::Batch(batch) if batch.ids.len() as i64 >= batch_size => {
+                Claim::Batch(batch) if backlog && last_balance.elapsed() < BALANCE_EVERY => {
                     in_flight = Some(batch);
                     backoff.reset();
                     continue;
@@ -309,6 +312,9 @@ impl Relay {
                         return Ok(Ended::HandedOver);
                     }
                 }
+            }
+            if backlog {
+                continue;
             }
             // Caught up: sleep until new rows commit (NOTIFY) or the poll interval passes.
             let _ = tokio::time::timeout(poll, wake.changed()).await;
