@@ -31,6 +31,9 @@ use std::time::Duration;
 pub const READ_AFTER_HEADER: &str = "x-catalog-read-after";
 pub const READ_AFTER_COOKIE: &str = "catalog_read_after";
 pub const MONITOR_EVERY: Duration = Duration::from_millis(200);
+/// The longest a lag measurement (connecting included) may take before the server counts as
+/// not answering.
+const MEASURE_TIMEOUT: Duration = Duration::from_secs(1);
 
 tokio::task_local! {
     static READ_ONLY: Option<Lsn>;
@@ -294,21 +297,27 @@ impl Replicas {
     }
 }
 
-/// Runs `query` on `conn`, connecting first when needed; a failure drops the connection (the
-/// next measurement reconnects) and yields `None`.
+/// Runs `query` on `conn`, connecting first when needed; a failure, or no answer within
+/// [`MEASURE_TIMEOUT`] (a host that drops packets never refuses), drops the connection (the
+/// next measurement reconnects) and yields `None`, which makes the server unusable until then.
 async fn measure<T>(
     conn: &mut Option<PgConn>,
     url: &str,
     query: impl AsyncFnOnce(&mut PgConn) -> std::result::Result<T, diesel::result::Error>,
 ) -> Option<T> {
-    if conn.is_none() {
-        *conn = PgConn::establish(url).await.ok();
-    }
-    let outcome = query(conn.as_mut()?).await;
-    if outcome.is_err() {
+    let outcome = tokio::time::timeout(MEASURE_TIMEOUT, async {
+        if conn.is_none() {
+            *conn = PgConn::establish(url).await.ok();
+        }
+        query(conn.as_mut()?).await.ok()
+    })
+    .await
+    .ok()
+    .flatten();
+    if outcome.is_none() {
         *conn = None;
     }
-    outcome.ok()
+    outcome
 }
 
 /// `host:port/database` of a URL, without user or password.
@@ -331,6 +340,18 @@ mod tests {
         for bad in ["", "16", "x/1", "1/100000000", "1/-1"] {
             assert!(bad.parse::<Lsn>().is_err(), "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_counts_as_not_answering_within_the_timeout() {
+        // Accepts connections (the kernel's backlog) and never says a word: a dropped route.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("postgres://postgres@{}/catalog", silent.local_addr().unwrap());
+        let started = std::time::Instant::now();
+        let mut conn = None;
+        let measured = measure(&mut conn, &url, async |_: &mut PgConn| Ok(())).await;
+        assert!(measured.is_none() && conn.is_none());
+        assert!(started.elapsed() < MEASURE_TIMEOUT + Duration::from_millis(500), "{:?}", started.elapsed());
     }
 
     #[test]
