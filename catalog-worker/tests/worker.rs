@@ -1519,8 +1519,19 @@ async fn a_burst_of_stock_reports_is_applied_in_batches_and_only_its_poison_dead
         let mut conn = Connection::insecure_open(AMQP).unwrap();
         let channel = conn.open_channel(None).unwrap();
         catalog_worker::topology::declare(&channel, &topology, &queue, &exchange, INVENTORY_BINDINGS).unwrap();
+        // Confirmed before the connection closes: a quorum queue may drop what a closing channel
+        // still buffers unconfirmed (the flake of a clean-clone run, 2026-12-07).
+        let confirms = channel.listen_for_publisher_confirms().unwrap();
+        channel.enable_publisher_confirms().unwrap();
         for body in &burst {
             channel.basic_publish(exchange.as_str(), Publish::new(body.as_bytes(), "inventory.stock.updated")).unwrap();
+        }
+        let mut confirmed = 0;
+        while confirmed < burst.len() as u64 {
+            match confirms.recv_timeout(Duration::from_secs(10)).expect("the broker confirms the burst") {
+                amiquip::Confirm::Ack(ack) => confirmed = confirmed.max(ack.delivery_tag),
+                amiquip::Confirm::Nack(nack) => panic!("the broker refused message {}", nack.delivery_tag),
+            }
         }
         conn.close().unwrap();
     })
