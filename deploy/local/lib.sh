@@ -50,6 +50,17 @@ wait_for() {
   done
 }
 
+# ensure_free_disk GIB: stops early, saying why, when the disk holding the working tree has less
+# than GIB GiB free; a build that runs out of space fails much later and less clearly.
+ensure_free_disk() {
+  local need=$1 free mount
+  read -r free mount < <(df -P -BG . | awk 'NR == 2 { sub("G", "", $4); print $4, $6 }')
+  if ((free < need)); then
+    die "only ${free} GiB free on ${mount}; building and testing needs about ${need} GiB (old target/ directories and clean-clone copies are the usual culprits)"
+  fi
+  log "${free} GiB free on ${mount} (about ${need} GiB needed)"
+}
+
 postgres_answers() { pg_isready -q -h 127.0.0.1 -p 5432; }
 redis_answers() { [[ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" == "PONG" ]]; }
 rabbitmq_answers() { timeout 1 bash -c '</dev/tcp/127.0.0.1/5672' 2>/dev/null; }

@@ -12,6 +12,13 @@ source deploy/local/lib.sh
 
 export TEST_DATABASE_ADMIN_URL="${TEST_DATABASE_ADMIN_URL:-${PG_ADMIN_URL}}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
+# A clean clone gains nothing from incremental compilation, which would add gigabytes to target/.
+if [[ -n ${CI:-} ]]; then
+  export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+fi
+
+section "Disk space: about 6 GiB of debug build, 3 of fuzz build, the rest for databases and logs"
+ensure_free_disk "${TEST_DISK_GIB:-12}"
 
 section "Services (PostgreSQL, Redis, RabbitMQ; moto as the S3 server uploads are tested against)"
 ensure_services
