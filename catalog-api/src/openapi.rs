@@ -16,11 +16,15 @@ use crate::views::{
     BrandView, CollectionView, PriceTierView, ProductImageView, ProductView, RuleView, TagView, VariantImageView,
     VariantView,
 };
+use catalog_core::db::replicas::READ_AFTER_COOKIE;
 use catalog_core::ids::{BrandId, CollectionId, ImageId, PriceTierId, ProductId, VariantId};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, OpenApi, ToSchema};
+
+/// `catalog_core::db::replicas::READ_AFTER_HEADER` as documented (HTTP matches it in any case).
+const READ_AFTER_HEADER: &str = "X-Catalog-Read-After";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -483,17 +487,20 @@ fn describe_what_every_operation_shares(mut value: Value) -> Value {
                 if post {
                     declare_idempotency_key(operation);
                 }
+                let writes = matches!(method.as_str(), "post" | "put" | "patch" | "delete");
+                if method == "get" {
+                    declare_read_after(operation);
+                }
                 let responses = operation.entry("responses").or_insert_with(|| json!({}));
                 let Some(responses) = responses.as_object_mut() else { continue };
                 for (status, response) in responses.iter_mut() {
                     if status.starts_with('2') {
                         wrap_in_envelope(response);
-                        describe_headers(response, post);
+                        describe_headers(response, post, writes);
                     } else {
                         response["content"] = error_content();
                     }
                 }
-                let writes = matches!(method.as_str(), "post" | "put" | "patch" | "delete");
                 for (status, description) in shared_errors(writes) {
                     responses.entry(status.clone()).or_insert_with(|| {
                         let mut response = json!({ "description": description, "content": error_content() });
@@ -581,9 +588,24 @@ fn declare_idempotency_key(operation: &mut Map<String, Value>) {
     }));
 }
 
+/// The read-your-writes position a GET may bring (see `crate::reads`): with read replicas
+/// configured, reads after it are served only by a replica that has replayed that far.
+fn declare_read_after(operation: &mut Map<String, Value>) {
+    let parameters = operation.entry("parameters").or_insert_with(|| json!([]));
+    let Some(parameters) = parameters.as_array_mut() else { return };
+    parameters.push(json!({
+        "name": READ_AFTER_HEADER,
+        "in": "header",
+        "required": false,
+        "description": format!("The `{READ_AFTER_HEADER}` of this client's last write (the `{READ_AFTER_COOKIE}` cookie carries the same): the read then never sees an older version than that write. A value that is not a position is ignored; without one, a read-replica answer may lag by up to `DATABASE_READ_MAX_LAG_MS`."),
+        "schema": { "type": "string" }
+    }));
+}
+
 /// The `ETag` a success declares (annotations name it: `headers(("ETag" = String))`) always
-/// carries the row's version; a POST's answer may be a replay.
-fn describe_headers(response: &mut Value, post: bool) {
+/// carries the row's version; a POST's answer may be a replay; a write tells its writer where
+/// to read from next (only where read replicas are configured).
+fn describe_headers(response: &mut Value, post: bool, writes: bool) {
     if let Some(etag) = response.get_mut("headers").and_then(|h| h.get_mut("ETag")) {
         *etag = json!({
             "description": "Always sent: the row's version, quoted (`\"3\"`); send it back as `If-Match` on the next write.",
@@ -596,6 +618,18 @@ fn describe_headers(response: &mut Value, post: bool) {
         headers[crate::idempotency::REPLAYED_HEADER] = json!({
             "description": "`true` when this is the recorded answer to an earlier request with the same `Idempotency-Key`.",
             "schema": { "type": "string", "enum": ["true"] }
+        });
+    }
+    if writes {
+        let Some(response) = response.as_object_mut() else { return };
+        let headers = response.entry("headers").or_insert_with(|| json!({}));
+        headers[READ_AFTER_HEADER] = json!({
+            "description": "Sent where read replicas are configured: the primary's position after this write (`16/B374D848`). Send it back on GETs as this header so they read this write or a newer version.",
+            "schema": { "type": "string" }
+        });
+        headers["Set-Cookie"] = json!({
+            "description": format!("With `{READ_AFTER_HEADER}`: `{READ_AFTER_COOKIE}=<position>; Max-Age=<DATABASE_READ_AFTER_WRITE_SECS>; Path=/; HttpOnly; SameSite=Lax`, so a browser's next reads see this write without handling the header."),
+            "schema": { "type": "string" }
         });
     }
 }
@@ -1063,6 +1097,34 @@ mod tests {
             };
             assert!(accepted, "{schema} does not accept `{alias}` (documented as another name for `{field}`)");
         }
+    }
+
+    #[test]
+    fn reads_take_and_writes_answer_the_read_after_position() {
+        assert!(READ_AFTER_HEADER.eq_ignore_ascii_case(catalog_core::db::replicas::READ_AFTER_HEADER));
+        let doc = document_json();
+        let (mut reads, mut writes) = (0, 0);
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                if method == "get" {
+                    let takes = operation["parameters"].as_array().into_iter().flatten();
+                    assert_eq!(takes.filter(|p| p["name"] == READ_AFTER_HEADER).count(), 1, "GET {path}");
+                    reads += 1;
+                    continue;
+                }
+                for (status, response) in operation["responses"].as_object().unwrap() {
+                    if status.starts_with('2') {
+                        let headers = &response["headers"];
+                        assert!(
+                            headers[READ_AFTER_HEADER].is_object() && headers["Set-Cookie"].is_object(),
+                            "{method} {path} {status}"
+                        );
+                        writes += 1;
+                    }
+                }
+            }
+        }
+        assert!(reads > 20 && writes > 20, "{reads} reads, {writes} write answers");
     }
 
     #[test]
