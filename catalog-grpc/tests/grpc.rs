@@ -5,7 +5,7 @@
 
 use catalog_core::cache::{self, Cache, CacheKind, Edge};
 use catalog_core::config::Settings;
-use catalog_core::db::replicas::Reads;
+use catalog_core::db::replicas::{self, Reads};
 use catalog_core::health::HealthChecker;
 use catalog_core::ids::{OrganizationId, ProductId, VariantId};
 use catalog_core::models::{
@@ -58,12 +58,21 @@ fn settings(extra: &[(&str, &str)]) -> Settings {
 
 /// Starts the server against the test database (or `database_url`, to simulate an outage).
 async fn start(extra: &[(&str, &str)], database_url: Option<&str>) -> Harness {
-    start_reading(extra, database_url, false).await
+    start_reading(extra, database_url, None).await
 }
 
-/// With `replica`, reads may go to the test database's "replica": the same database over
-/// read-only connections (a write through them would fail).
-async fn start_reading(extra: &[(&str, &str)], database_url: Option<&str>, replica: bool) -> Harness {
+/// Where reads may go besides the primary.
+#[derive(Clone, Copy)]
+enum Replica {
+    /// The test database over read-only connections (a write through them would fail).
+    ReadOnlyPrimary,
+    /// The test database on the real streaming replica named by `TEST_REPLICA_URL`
+    /// (deploy/local/replica.sh; deploy/local/test.sh sets it), with a lag budget long enough
+    /// that other tests pausing its replay do not take it out of use.
+    Streaming,
+}
+
+async fn start_reading(extra: &[(&str, &str)], database_url: Option<&str>, replica: Option<Replica>) -> Harness {
     let db = TestDb::new().await;
     let settings = Arc::new(settings(extra));
     let pool = match database_url {
@@ -76,11 +85,18 @@ async fn start_reading(extra: &[(&str, &str)], database_url: Option<&str>, repli
     let addr = format!("http://{}", listener.local_addr().expect("addr"));
     let stop = Shutdown::default();
     let registry = prometheus::Registry::new();
-    if replica {
-        let read_only = format!("{}?options=-c%20default_transaction_read_only%3Don", db.url);
+    if let Some(replica) = replica {
+        let read_url = match replica {
+            Replica::ReadOnlyPrimary => format!("{}?options=-c%20default_transaction_read_only%3Don", db.url),
+            Replica::Streaming => {
+                let base = std::env::var("TEST_REPLICA_URL").expect("TEST_REPLICA_URL names a streaming replica");
+                format!("{base}/{}", db.name)
+            }
+        };
         let with_replica = Settings::from_env([
             ("DATABASE_URL".to_string(), db.url.clone()),
-            ("DATABASE_READ_URL".to_string(), read_only),
+            ("DATABASE_READ_URL".to_string(), read_url),
+            ("DATABASE_READ_MAX_LAG_MS".to_string(), "600000".to_string()),
         ])
         .expect("replica settings");
         catalog = catalog.with_reads(Reads::start(&with_replica.database, &registry, stop.clone()).expect("reads"));
@@ -507,6 +523,56 @@ fn search_request(org: OrganizationId, query: &str) -> pb::SearchRequest {
 }
 
 /// `db_reads_total{target}` of the harness's server.
+/// Calls a scan of the fixture's barcode until the replica answers it with the variant.
+async fn until_the_replica_answers(h: &mut Harness, scan: impl Fn() -> tonic::Request<pb::SearchRequest>) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let before = reads(h, "replica");
+        let hits = h.client.search_products(scan()).await.expect("rpc").into_inner().hits;
+        let found = hits.first().map(|hit| hit.sku.as_str()) == Some("CAM-001-L");
+        if found && reads(h, "replica") > before {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "the replica never answered the scan");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A caller that wrote brings the primary's position as `x-catalog-read-after` metadata: a real
+/// streaming replica that has not replayed that far is passed over for the primary, and serves
+/// once it has.
+#[tokio::test]
+async fn a_read_after_position_in_metadata_keeps_a_call_off_a_replica_that_has_not_replayed_it() {
+    let mut h = start_reading(&[], None, Some(Replica::Streaming)).await;
+    let f = fixture(&h).await;
+    let scan_after = |position: &str| {
+        let mut request = tonic::Request::new(search_request(f.org, "770000000002"));
+        request.metadata_mut().insert(replicas::READ_AFTER_HEADER, position.parse().expect("metadata value"));
+        request
+    };
+
+    // Far past anything written: no replica has replayed it, the primary answers.
+    let (primary, replica) = (reads(&h, "primary"), reads(&h, "replica"));
+    let hits = h.client.search_products(scan_after("FFFF/0")).await.expect("rpc").into_inner().hits;
+    assert_eq!(hits.first().map(|hit| hit.sku.as_str()), Some("CAM-001-L"), "the primary has the fixture");
+    assert_eq!(reads(&h, "replica"), replica, "the replica is behind the position");
+    assert!(reads(&h, "primary") > primary);
+
+    // The primary's position now, which includes the fixture: the replica serves once replayed.
+    #[derive(diesel::QueryableByName)]
+    struct Position {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        lsn: String,
+    }
+    let position: Position = diesel_async::RunQueryDsl::get_result(
+        diesel::sql_query("SELECT pg_current_wal_lsn()::text AS lsn"),
+        &mut *h.db.conn().await,
+    )
+    .await
+    .expect("primary position");
+    until_the_replica_answers(&mut h, || scan_after(&position.lsn)).await;
+}
+
 fn reads(h: &Harness, target: &str) -> u64 {
     h.registry
         .gather()
@@ -520,21 +586,10 @@ fn reads(h: &Harness, target: &str) -> u64 {
 
 #[tokio::test]
 async fn a_scanned_code_search_reads_the_replica_and_cached_reads_fill_from_the_primary() {
-    let mut h = start_reading(&[], None, true).await;
+    let mut h = start_reading(&[], None, Some(Replica::ReadOnlyPrimary)).await;
     let f = fixture(&h).await;
-    let scan = || search_request(f.org, "770000000002");
     // Once the lag monitor measured the replica, a scan (never cached) reads it.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let before = reads(&h, "replica");
-        let hits = h.client.search_products(scan()).await.expect("rpc").into_inner().hits;
-        assert_eq!(hits.first().map(|hit| hit.sku.as_str()), Some("CAM-001-L"));
-        if reads(&h, "replica") > before {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "no read reached the replica");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_the_replica_answers(&mut h, || tonic::Request::new(search_request(f.org, "770000000002"))).await;
     // A cold GetProductDetails fills the cache: it reads the primary, never a replica.
     let (primary, replica) = (reads(&h, "primary"), reads(&h, "replica"));
     let request = pb::GetProductDetailsRequest {
