@@ -7,6 +7,7 @@ use crate::config::Settings;
 use crate::db::PgPool;
 use crate::health::HealthChecker;
 use actix_web::{HttpResponse, web};
+use prometheus::core::Collector;
 use prometheus::{Encoder, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 use std::sync::{Arc, LazyLock};
 
@@ -66,7 +67,9 @@ pub fn registry(service: &str) -> Registry {
     let registry = Registry::new_custom(Some("catalog".into()), Some(labels)).unwrap_or_default();
     let _ = registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()));
     if let Ok(statements) = prometheus::IntCounter::new("db_statements_total", "SQL statements sent to PostgreSQL") {
-        let _ = registry.register(Box::new(StatementsCollector(statements)));
+        register_at_scrape(&registry, statements, |counter| {
+            counter.inc_by(crate::db::statements_sent().saturating_sub(counter.get()));
+        });
     }
     let lookups = IntCounterVec::new(
         Opts::new(
@@ -76,44 +79,24 @@ pub fn registry(service: &str) -> Registry {
         &["answered_from"],
     );
     if let Ok(lookups) = lookups {
-        let _ = registry.register(Box::new(LookupsCollector(lookups)));
+        register_at_scrape(&registry, lookups, |counters| {
+            for (answered_from, total) in crate::cache::lookups() {
+                let counter = counters.with_label_values(&[answered_from]);
+                counter.inc_by(total.saturating_sub(counter.get()));
+            }
+        });
     }
     let _ = registry.register(Box::new(READY.clone()));
     registry
-}
-
-/// Mirrors [`crate::cache::lookups`] into a counter at scrape time.
-struct LookupsCollector(IntCounterVec);
-
-impl prometheus::core::Collector for LookupsCollector {
-    fn desc(&self) -> Vec<&prometheus::core::Desc> {
-        self.0.desc()
-    }
-
-    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
-        for (answered_from, total) in crate::cache::lookups() {
-            let counter = self.0.with_label_values(&[answered_from]);
-            counter.inc_by(total.saturating_sub(counter.get()));
-        }
-        self.0.collect()
-    }
 }
 
 /// Serves the connection pools' occupancy at scrape time: `db_pool_connections{state}` and
 /// `db_pool_max_connections`, and the same for Redis (`redis_pool_*`).
 pub fn register_pools(registry: &Registry, postgres: &PgPool, redis: &RedisPool, settings: &Settings) {
     let postgres = postgres.clone();
-    let occupancy = move || {
-        let state = postgres.state();
-        (state.connections, state.idle_connections)
-    };
-    register_pool(registry, "db_pool", "PostgreSQL", settings.database.pool_size, occupancy);
+    register_pool(registry, "db_pool", "PostgreSQL", settings.database.pool_size, move || postgres.state());
     let redis = redis.clone();
-    let occupancy = move || {
-        let state = redis.state();
-        (state.connections, state.idle_connections)
-    };
-    register_pool(registry, "redis_pool", "Redis", settings.redis.pool_size, occupancy);
+    register_pool(registry, "redis_pool", "Redis", settings.redis.pool_size, move || redis.state());
 }
 
 fn register_pool(
@@ -121,7 +104,7 @@ fn register_pool(
     name: &str,
     what: &str,
     max: u32,
-    occupancy: impl Fn() -> (u32, u32) + Send + Sync + 'static,
+    state: impl Fn() -> bb8::State + Send + Sync + 'static,
 ) {
     let connections = prometheus::IntGaugeVec::new(
         Opts::new(format!("{name}_connections"), format!("{what} connections of this process's pool, busy or idle")),
@@ -131,39 +114,38 @@ fn register_pool(
     if let (Ok(connections), Ok(limit)) = (connections, limit) {
         limit.set(i64::from(max));
         let _ = registry.register(Box::new(limit));
-        let _ = registry.register(Box::new(PoolCollector { connections, occupancy: Box::new(occupancy) }));
+        register_at_scrape(registry, connections, move |connections| {
+            let state = state();
+            let busy = state.connections.saturating_sub(state.idle_connections);
+            connections.with_label_values(&["busy"]).set(i64::from(busy));
+            connections.with_label_values(&["idle"]).set(i64::from(state.idle_connections));
+        });
     }
 }
 
-struct PoolCollector {
-    connections: prometheus::IntGaugeVec,
-    occupancy: Box<dyn Fn() -> (u32, u32) + Send + Sync>,
+/// Registers `metric`, brought up to date from its source by `refresh` each time it is scraped
+/// (the sources are plain atomics or pool states, cheaper to read than to mirror on every change).
+fn register_at_scrape<M: Collector + 'static>(
+    registry: &Registry,
+    metric: M,
+    refresh: impl Fn(&M) + Send + Sync + 'static,
+) {
+    let _ = registry.register(Box::new(AtScrape { metric, refresh: Box::new(refresh) }));
 }
 
-impl prometheus::core::Collector for PoolCollector {
+struct AtScrape<M> {
+    metric: M,
+    refresh: Box<dyn Fn(&M) + Send + Sync>,
+}
+
+impl<M: Collector> Collector for AtScrape<M> {
     fn desc(&self) -> Vec<&prometheus::core::Desc> {
-        self.connections.desc()
+        self.metric.desc()
     }
 
     fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
-        let (open, idle) = (self.occupancy)();
-        self.connections.with_label_values(&["busy"]).set(i64::from(open.saturating_sub(idle)));
-        self.connections.with_label_values(&["idle"]).set(i64::from(idle));
-        self.connections.collect()
-    }
-}
-
-/// Mirrors [`crate::db::STATEMENTS`] into a counter at scrape time.
-struct StatementsCollector(prometheus::IntCounter);
-
-impl prometheus::core::Collector for StatementsCollector {
-    fn desc(&self) -> Vec<&prometheus::core::Desc> {
-        self.0.desc()
-    }
-
-    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
-        self.0.inc_by(crate::db::statements_sent().saturating_sub(self.0.get()));
-        self.0.collect()
+        (self.refresh)(&self.metric);
+        self.metric.collect()
     }
 }
 
