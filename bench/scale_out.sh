@@ -19,6 +19,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=deploy/local/lib.sh
 source deploy/local/lib.sh
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 ROOT=$(pwd)
 BIN="${ROOT}/target/release"
@@ -34,9 +36,6 @@ PRODUCTS=2000
 REPLICA_URL="postgres://postgres@127.0.0.1:5433/${DB_NAME}"
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB_NAME}"
 export GRPC_PORT=50083 GRPC_METRICS_PORT=9183 API_PORT=8083 LOG_FORMAT=json LOG_LEVEL=warn
-export AUTH_MODE=dev AUTH_DEV_SECRET=bench-dev-secret-0123456789
-export API_RATE_LIMIT_PER_MINUTE=4000000000
-export API_RATE_LIMIT_READ_PER_MINUTE=4000000000 API_RATE_LIMIT_WRITE_PER_MINUTE=4000000000
 export REDIS_KEY_PREFIX=bench-scaleout: RABBITMQ_EXCHANGE=catalog_bench_scaleout_events
 export RABBITMQ_QUEUE_PREFIX=bench-scaleout-
 export BENCH_GRPC_ADDR="http://127.0.0.1:${GRPC_PORT}" BENCH_GRPC_METRICS="http://127.0.0.1:${GRPC_METRICS_PORT}/metrics"
@@ -51,15 +50,6 @@ if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
 fi
 mkdir -p "${RUN_DIR}" "$(dirname "${OUT}")"
 : >"${OUT}"
-PIDS=()
-stop_all() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "${pid}" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.1; done
-  done
-  PIDS=()
-}
 trap 'stop_all' EXIT
 
 section "Database ${DB_NAME}: ${PRODUCTS} products of 2 organizations; its streaming replica"
@@ -80,26 +70,6 @@ PRIMARY_PRODUCTS=$(psql_admin -d "${DB_NAME}" -tAc 'SELECT count(*) FROM product
 replayed() { [[ $(psql -X -q -w -h 127.0.0.1 -p 5433 -U postgres -d "${DB_NAME}" -tAc 'SELECT count(*) FROM products' 2>/dev/null) == "${PRIMARY_PRODUCTS}" ]]; }
 wait_for "the replica's copy of ${DB_NAME}" 60 replayed
 log "the replica has replayed ${DB_NAME}"
-
-# ready NAME URL-or-ADDR KIND SINCE: waits until the process answers its readiness.
-ready() {
-  "${BIN}/catalog-bench" wait-ready --process "$1" "--$3" "$2" --since-ns "$4" --timeout 60 >/dev/null || {
-    tail -n 30 "${RUN_DIR}/$1.log" >&2
-    die "$1 did not become ready"
-  }
-}
-
-# serve [ENV...]: catalog-grpc and catalog-api with ENV, ready.
-serve() {
-  local since
-  since=$(date +%s%N)
-  env "$@" setsid "${BIN}/catalog-grpc" serve </dev/null >"${RUN_DIR}/catalog-grpc.log" 2>&1 &
-  PIDS+=($!)
-  ready catalog-grpc "${BENCH_GRPC_ADDR}" grpc "${since}"
-  env "$@" setsid "${BIN}/catalog-api" serve </dev/null >"${RUN_DIR}/catalog-api.log" 2>&1 &
-  PIDS+=($!)
-  ready catalog-api "${BENCH_API_URL}/health/ready" http "${since}"
-}
 
 # The reads each process served from a replica and from the primary, from its metrics.
 served_from() {
@@ -150,7 +120,7 @@ one_each() {
 for round in $(seq 1 "${ROUNDS}"); do
   for path in primary replica; do
     section "Round ${round}: reads through the ${path} path"
-    if [[ ${path} == replica ]]; then serve DATABASE_READ_URL="${REPLICA_URL}"; else serve; fi
+    if [[ ${path} == replica ]]; then serve "${BIN}" DATABASE_READ_URL="${REPLICA_URL}"; else serve "${BIN}"; fi
     measure_reads "${path}"
     stop_all
   done

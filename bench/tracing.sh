@@ -18,6 +18,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=deploy/local/lib.sh
 source deploy/local/lib.sh
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 ROOT=$(pwd)
 BIN="${ROOT}/target/release"
@@ -33,9 +35,6 @@ CLIENTS=16
 PRODUCTS=2000
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB_NAME}"
 export GRPC_PORT=50082 GRPC_METRICS_PORT=9182 API_PORT=8082 LOG_FORMAT=json LOG_LEVEL=warn
-export AUTH_MODE=dev AUTH_DEV_SECRET=bench-dev-secret-0123456789
-export API_RATE_LIMIT_PER_MINUTE=4000000000
-export API_RATE_LIMIT_READ_PER_MINUTE=4000000000 API_RATE_LIMIT_WRITE_PER_MINUTE=4000000000
 export REDIS_KEY_PREFIX=bench-tracing: RABBITMQ_EXCHANGE=catalog_bench_tracing_events
 export BENCH_GRPC_ADDR="http://127.0.0.1:${GRPC_PORT}" BENCH_GRPC_METRICS="http://127.0.0.1:${GRPC_METRICS_PORT}/metrics"
 export BENCH_API_URL="http://127.0.0.1:${API_PORT}" BENCH_PRODUCTS="${PRODUCTS}" BENCH_ORGANIZATIONS=4
@@ -57,15 +56,6 @@ if [[ ${BASELINE_REV} != none && ! -x ${BASELINE_BIN}/catalog-grpc ]]; then
 fi
 mkdir -p "${RUN_DIR}" "$(dirname "${OUT}")"
 : >"${OUT}"
-PIDS=()
-stop_all() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "${pid}" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.1; done
-  done
-  PIDS=()
-}
 SINK_PID=
 trap 'stop_all; [[ -n ${SINK_PID} ]] && kill -TERM "${SINK_PID}" 2>/dev/null || true' EXIT
 
@@ -80,25 +70,6 @@ export BENCH_TOKEN
 
 "${BIN}/catalog-bench" otlp-sink --port "${SINK_PORT}" --count-file "${RUN_DIR}/spans" &
 SINK_PID=$!
-
-# serve BUILD_DIR [ENV...]: starts catalog-grpc and catalog-api of BUILD_DIR, ready.
-serve() {
-  local dir=$1 name since
-  shift
-  for name in catalog-grpc catalog-api; do
-    since=$(date +%s%N)
-    env "$@" setsid "${dir}/${name}" serve </dev/null >"${RUN_DIR}/${name}.log" 2>&1 &
-    PIDS+=($!)
-    if [[ ${name} == catalog-grpc ]]; then
-      "${BIN}/catalog-bench" wait-ready --process "${name}" --grpc "${BENCH_GRPC_ADDR}" --since-ns "${since}" --timeout 60 >/dev/null
-    else
-      "${BIN}/catalog-bench" wait-ready --process "${name}" --http "${BENCH_API_URL}/health/ready" --since-ns "${since}" --timeout 60 >/dev/null
-    fi || {
-      tail -n 30 "${RUN_DIR}/${name}.log" >&2
-      die "${name} of ${dir} did not become ready"
-    }
-  done
-}
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
