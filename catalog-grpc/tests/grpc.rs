@@ -525,17 +525,12 @@ fn search_request(org: OrganizationId, query: &str) -> pb::SearchRequest {
 /// `db_reads_total{target}` of the harness's server.
 /// Calls a scan of the fixture's barcode until the replica answers it with the variant.
 async fn until_the_replica_answers(h: &mut Harness, scan: impl Fn() -> tonic::Request<pb::SearchRequest>) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
+    catalog_core::testing::eventually("the replica answers the scan", Duration::from_secs(30), async || {
         let before = reads(h, "replica");
         let hits = h.client.search_products(scan()).await.expect("rpc").into_inner().hits;
-        let found = hits.first().map(|hit| hit.sku.as_str()) == Some("CAM-001-L");
-        if found && reads(h, "replica") > before {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "the replica never answered the scan");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        hits.first().map(|hit| hit.sku.as_str()) == Some("CAM-001-L") && reads(h, "replica") > before
+    })
+    .await;
 }
 
 /// A caller that wrote brings the primary's position as `x-catalog-read-after` metadata: a real
@@ -559,18 +554,8 @@ async fn a_read_after_position_in_metadata_keeps_a_call_off_a_replica_that_has_n
     assert!(reads(&h, "primary") > primary);
 
     // The primary's position now, which includes the fixture: the replica serves once replayed.
-    #[derive(diesel::QueryableByName)]
-    struct Position {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        lsn: String,
-    }
-    let position: Position = diesel_async::RunQueryDsl::get_result(
-        diesel::sql_query("SELECT pg_current_wal_lsn()::text AS lsn"),
-        &mut *h.db.conn().await,
-    )
-    .await
-    .expect("primary position");
-    until_the_replica_answers(&mut h, || scan_after(&position.lsn)).await;
+    let position = h.catalog.reads.primary_position().await.expect("primary position").expect("replicas configured");
+    until_the_replica_answers(&mut h, || scan_after(&position.to_string())).await;
 }
 
 fn reads(h: &Harness, target: &str) -> u64 {

@@ -121,7 +121,7 @@ struct Replay {
 impl Reads {
     /// The replicas `DATABASE_READ_URL` names (comma-separated), each with a pool sized like the
     /// primary's; connections open lazily.
-    pub fn from_settings(settings: &DatabaseSettings) -> Result<Self> {
+    fn from_settings(settings: &DatabaseSettings) -> Result<Self> {
         let Some(urls) = &settings.read_url else { return Ok(Self(None)) };
         let replicas = urls
             .expose()
@@ -183,7 +183,7 @@ impl Reads {
         self.0.is_some()
     }
 
-    pub fn register(&self, registry: &Registry) -> prometheus::Result<()> {
+    fn register(&self, registry: &Registry) -> prometheus::Result<()> {
         if let Some(replicas) = &self.0 {
             registry.register(Box::new(replicas.lag_seconds.clone()))?;
             registry.register(Box::new(replicas.lag_bytes.clone()))?;
@@ -216,14 +216,11 @@ impl Reads {
     /// `None` without replicas (nobody needs it).
     pub async fn primary_position(&self) -> Result<Option<Lsn>> {
         let Some(replicas) = &self.0 else { return Ok(None) };
-        let position: Position = diesel::sql_query("SELECT pg_current_wal_lsn()::text AS lsn")
-            .get_result(&mut *replicas.position.get().await?)
-            .await?;
-        Ok(position.lsn.and_then(|lsn| lsn.parse().ok()))
+        Ok(current_position(&mut *replicas.position.get().await?).await?)
     }
 
     /// Measures every replica's lag every [`MONITOR_EVERY`] until `stop`.
-    pub fn start_monitor(&self, primary_url: String, stop: Shutdown) {
+    fn start_monitor(&self, primary_url: String, stop: Shutdown) {
         if let Some(replicas) = self.0.clone() {
             tokio::spawn(async move { replicas.monitor(&primary_url, stop).await });
         }
@@ -245,13 +242,7 @@ impl Replicas {
         let mut connections: Vec<Option<PgConn>> = self.replicas.iter().map(|_| None).collect();
         loop {
             // The primary's position first: a replica answering later can only look closer.
-            let position = measure(&mut primary, primary_url, async |conn: &mut PgConn| {
-                let position: Position =
-                    diesel::sql_query("SELECT pg_current_wal_lsn()::text AS lsn").get_result(conn).await?;
-                Ok(position.lsn.and_then(|lsn| lsn.parse::<Lsn>().ok()))
-            })
-            .await
-            .flatten();
+            let position = measure(&mut primary, primary_url, current_position).await.flatten();
             for (replica, conn) in self.replicas.iter().zip(connections.iter_mut()) {
                 let replay = measure(conn, &replica.url, async |conn: &mut PgConn| {
                     diesel::sql_query(
@@ -295,6 +286,12 @@ impl Replicas {
         self.lag_seconds.with_label_values(&[&replica.name]).set(lag_seconds);
         self.lag_bytes.with_label_values(&[&replica.name]).set(lag_bytes);
     }
+}
+
+/// The primary's WAL position now (`None` from a server in recovery).
+async fn current_position(conn: &mut PgConn) -> diesel::QueryResult<Option<Lsn>> {
+    let position: Position = diesel::sql_query("SELECT pg_current_wal_lsn()::text AS lsn").get_result(conn).await?;
+    Ok(position.lsn.and_then(|lsn| lsn.parse().ok()))
 }
 
 /// Runs `query` on `conn`, connecting first when needed; a failure, or no answer within
