@@ -4,7 +4,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use amiquip::{Connection, ConsumerMessage, ConsumerOptions, Exchange, FieldTable, Publish, QueueDeclareOptions};
+use amiquip::{Connection, ConsumerMessage, ConsumerOptions, FieldTable, Publish, QueueDeclareOptions};
 use catalog_core::asyncapi;
 use catalog_core::auth::{Authenticator, Claims, mint_dev_token};
 use catalog_core::cache::{self, Cache, CacheKind};
@@ -206,20 +206,36 @@ impl Tap {
 fn publish(exchange: &str, routing_key: &str, body: &[u8]) {
     let mut conn = Connection::insecure_open(AMQP).expect("amqp");
     let channel = conn.open_channel(None).expect("channel");
-    Exchange::direct(&channel);
-    channel.basic_publish(exchange, Publish::new(body, routing_key)).expect("publish");
+    publish_confirmed(&channel, exchange, routing_key, [body]);
     conn.close().expect("close");
 }
 
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+/// Publishes `bodies` and waits for the broker's confirms, as the peers should: a quorum queue
+/// may drop what a closing channel still buffers unconfirmed (a burst test flaked so once).
+fn publish_confirmed<'a>(
+    channel: &amiquip::Channel,
+    exchange: &str,
+    routing_key: &str,
+    bodies: impl IntoIterator<Item = &'a [u8]>,
+) {
+    let confirms = channel.listen_for_publisher_confirms().expect("confirms");
+    channel.enable_publisher_confirms().expect("confirm mode");
+    let mut published = 0;
+    for body in bodies {
+        channel.basic_publish(exchange, Publish::new(body, routing_key)).expect("publish");
+        published += 1;
     }
-    panic!("timed out waiting for: {what}");
+    let mut confirmed = 0;
+    while confirmed < published {
+        match confirms.recv_timeout(Duration::from_secs(10)).expect("the broker confirms") {
+            amiquip::Confirm::Ack(ack) => confirmed = confirmed.max(ack.delivery_tag),
+            amiquip::Confirm::Nack(nack) => panic!("the broker refused message {}", nack.delivery_tag),
+        }
+    }
+}
+
+async fn eventually(what: &str, check: impl AsyncFnMut() -> bool) {
+    catalog_core::testing::eventually(what, Duration::from_secs(15), check).await;
 }
 
 /// Writes of every kind for `org`; returns (event type, aggregate id) in commit order.
@@ -1519,20 +1535,7 @@ async fn a_burst_of_stock_reports_is_applied_in_batches_and_only_its_poison_dead
         let mut conn = Connection::insecure_open(AMQP).unwrap();
         let channel = conn.open_channel(None).unwrap();
         catalog_worker::topology::declare(&channel, &topology, &queue, &exchange, INVENTORY_BINDINGS).unwrap();
-        // Confirmed before the connection closes: a quorum queue may drop what a closing channel
-        // still buffers unconfirmed (the flake of a clean-clone run, 2026-12-07).
-        let confirms = channel.listen_for_publisher_confirms().unwrap();
-        channel.enable_publisher_confirms().unwrap();
-        for body in &burst {
-            channel.basic_publish(exchange.as_str(), Publish::new(body.as_bytes(), "inventory.stock.updated")).unwrap();
-        }
-        let mut confirmed = 0;
-        while confirmed < burst.len() as u64 {
-            match confirms.recv_timeout(Duration::from_secs(10)).expect("the broker confirms the burst") {
-                amiquip::Confirm::Ack(ack) => confirmed = confirmed.max(ack.delivery_tag),
-                amiquip::Confirm::Nack(nack) => panic!("the broker refused message {}", nack.delivery_tag),
-            }
-        }
+        publish_confirmed(&channel, &exchange, "inventory.stock.updated", burst.iter().map(String::as_bytes));
         conn.close().unwrap();
     })
     .await
