@@ -15,7 +15,7 @@ use common::{TestApp, User};
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::json;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const HEADER: &str = "x-catalog-read-after";
 
@@ -58,15 +58,8 @@ async fn found(app: &TestApp, user: &User, term: &str, headers: &[(&str, &str)])
     reply.data()["edges"].as_array().unwrap().len()
 }
 
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for: {what}");
+async fn eventually(what: &str, check: impl AsyncFnMut() -> bool) {
+    catalog_core::testing::eventually(what, Duration::from_secs(30), check).await;
 }
 
 #[derive(diesel::QueryableByName)]

@@ -12,6 +12,18 @@ use std::time::Duration;
 
 const MIGRATIONS_HASH: &str = env!("CATALOG_MIGRATIONS_HASH");
 
+/// Checks `check` every 100 ms until it holds; panics naming `what` once `within` has passed.
+pub async fn eventually(what: &str, within: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
 pub fn admin_url() -> String {
     std::env::var("TEST_DATABASE_ADMIN_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
