@@ -945,9 +945,11 @@ def scale_out_section(results_dir, w):
     if not machine:
         return
 
+    def rows(scenario, label):
+        return [l for l in lines if l["scenario"] == scenario and l.get("label") == label]
+
     def of(scenario, label, field="throughput_rps"):
-        values = [l[field] for l in lines if l["scenario"] == scenario and l.get("label") == label and field in l]
-        return values
+        return [l[field] for l in rows(scenario, label) if field in l]
 
     def mean(values):
         return sum(values) / len(values) if values else None
@@ -968,9 +970,9 @@ def scale_out_section(results_dir, w):
         label = f"reads-{p}"
         rest, grpc = mean(of("rest-products-filtered", label)), mean(of("grpc-search-barcode", label))
         rates[p] = (rest, grpc)
-        rest_p99 = mean([get(l, "latency_ms", "p99") for l in lines if l["scenario"] == "rest-products-filtered" and l.get("label") == label])
-        grpc_p99 = mean([get(l, "latency_ms", "p99") for l in lines if l["scenario"] == "grpc-search-barcode" and l.get("label") == label])
-        served = [l for l in lines if l["scenario"] == "scale-reads-served" and l.get("label") == label]
+        rest_p99 = mean([get(l, "latency_ms", "p99") for l in rows("rest-products-filtered", label)])
+        grpc_p99 = mean([get(l, "latency_ms", "p99") for l in rows("grpc-search-barcode", label)])
+        served = rows("scale-reads-served", label)
         share = "–"
         if served and sum(l["api_replica"] + l["api_primary"] + l["grpc_replica"] + l["grpc_primary"] for l in served):
             api = sum(l["api_replica"] for l in served) / max(1, sum(l["api_replica"] + l["api_primary"] for l in served))
@@ -989,7 +991,7 @@ def scale_out_section(results_dir, w):
     drained = {}
     for n in (1, 2):
         label = f"drain-{n}-partitions"
-        runs_ = [l for l in lines if l["scenario"] == "relay-drain" and l.get("label") == label]
+        runs_ = rows("relay-drain", label)
         if not runs_:
             continue
         drained[n] = mean([l["events_per_s"] for l in runs_])
