@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # What the bench scripts that start catalog-grpc and catalog-api themselves, in turn with other
 # settings, share. Source it after deploy/local/lib.sh, with BIN (the release binaries),
-# RUN_DIR (their logs), BENCH_GRPC_ADDR and BENCH_API_URL set.
+# RUN_DIR (their logs), DB_NAME, PRODUCTS, BENCH_VARIANTS_PER_PRODUCT, BENCH_GRPC_ADDR and BENCH_API_URL set.
 
 # A development token issuer, and rate limits out of the way: the benchmarks measure the service.
 export AUTH_MODE=dev AUTH_DEV_SECRET=bench-dev-secret-0123456789
@@ -41,4 +41,16 @@ serve() {
   env "$@" setsid "${dir}/catalog-api" serve </dev/null >"${RUN_DIR}/catalog-api.log" 2>&1 &
   PIDS+=($!)
   ready catalog-api "${BENCH_API_URL}/health/ready" http "${since}"
+}
+
+# seed_database ORGANIZATIONS: DB_NAME anew, migrated, PRODUCTS products (BENCH_VARIANTS_PER_PRODUCT each) over
+# ORGANIZATIONS organizations and the benchmarks' fixtures; exports BENCH_TOKEN (org1's).
+seed_database() {
+  psql_admin -d postgres -c "DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)" >/dev/null
+  ensure_database "${DB_NAME}"
+  "${BIN}/catalog-api" migrate >/dev/null
+  "${BIN}/catalog-api" seed --products "${PRODUCTS}" --organizations "$1" --variants-per-product "${BENCH_VARIANTS_PER_PRODUCT}" >/dev/null
+  "${BIN}/catalog-bench" sql-fixtures | psql_admin -d "${DB_NAME}" >/dev/null
+  BENCH_TOKEN=$("${BIN}/catalog-api" dev-token --organization "$("${BIN}/catalog-bench" id org1)" --ttl-minutes 60 | tail -n 1)
+  export BENCH_TOKEN
 }

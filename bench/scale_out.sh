@@ -53,14 +53,8 @@ mkdir -p "${RUN_DIR}" "$(dirname "${OUT}")"
 trap 'stop_all' EXIT
 
 section "Database ${DB_NAME}: ${PRODUCTS} products of 2 organizations; its streaming replica"
-psql_admin -d postgres -c "DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)" >/dev/null
-ensure_database "${DB_NAME}"
-"${BIN}/catalog-api" migrate >/dev/null
-"${BIN}/catalog-api" seed --products "${PRODUCTS}" --organizations 2 --variants-per-product 3 >/dev/null
-"${BIN}/catalog-bench" sql-fixtures | psql_admin -d "${DB_NAME}" >/dev/null
+seed_database 2
 psql_admin -d "${DB_NAME}" -c "UPDATE outbox SET published_at = now() WHERE published_at IS NULL" >/dev/null
-BENCH_TOKEN=$("${BIN}/catalog-api" dev-token --organization "$("${BIN}/catalog-bench" id org1)" --ttl-minutes 60 | tail -n 1)
-export BENCH_TOKEN
 # A replica this script starts, it removes at the end (its slot would keep the primary's WAL).
 if ! pg_isready -q -h 127.0.0.1 -p 5433; then
   trap 'stop_all; bash deploy/local/replica.sh destroy >/dev/null 2>&1 || true' EXIT

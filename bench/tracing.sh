@@ -60,13 +60,7 @@ SINK_PID=
 trap 'stop_all; [[ -n ${SINK_PID} ]] && kill -TERM "${SINK_PID}" 2>/dev/null || true' EXIT
 
 section "Database ${DB_NAME}: ${PRODUCTS} products, the warm product's fixtures"
-psql_admin -d postgres -c "DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)" >/dev/null
-ensure_database "${DB_NAME}"
-"${BIN}/catalog-api" migrate >/dev/null
-"${BIN}/catalog-api" seed --products "${PRODUCTS}" --organizations 4 --variants-per-product 3 >/dev/null
-"${BIN}/catalog-bench" sql-fixtures | psql_admin -d "${DB_NAME}" >/dev/null
-BENCH_TOKEN=$("${BIN}/catalog-api" dev-token --organization "$("${BIN}/catalog-bench" id org1)" --ttl-minutes 60 | tail -n 1)
-export BENCH_TOKEN
+seed_database 4
 
 "${BIN}/catalog-bench" otlp-sink --port "${SINK_PORT}" --count-file "${RUN_DIR}/spans" &
 SINK_PID=$!
